@@ -1,0 +1,19 @@
+//! The data model of ccxt-pipeline.
+//!
+//! This crate owns the vocabulary every other crate speaks: the venues we collect from
+//! ([`Venue`]), how a symbol a user types maps to a venue's native symbol and to a
+//! NautilusTrader instrument id ([`SymbolInput`], [`Instrument`], [`InstrumentId`]), the records
+//! we store ([`OpenInterest`], [`FundingRate`], [`Liquidation`]) and the time forms users type
+//! ([`time`]). It does no I/O, so everything here is a pure function that can be tested alone.
+
+mod records;
+mod symbol;
+pub mod time;
+mod venue;
+
+pub use records::{
+    FundingKind, FundingRate, Liquidation, LiquidationSource, OpenInterest, PositionSide,
+    RecordKind, format_interval,
+};
+pub use symbol::{ACCEPTED_SYMBOL_FORMS, Instrument, InstrumentId, SymbolError, SymbolInput};
+pub use venue::{UnknownVenue, Venue};
