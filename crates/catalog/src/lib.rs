@@ -1,1 +1,184 @@
-//! x
+//! The Parquet catalog of ccxt-pipeline, laid out exactly as NautilusTrader's v1
+//! `ParquetDataCatalog` reads it.
+//!
+//! ```text
+//! <root>/data/funding_rate_update/<instrument_id>/<start>_<end>.parquet
+//! <root>/data/custom_open_interest/<instrument_id>/<start>_<end>.parquet
+//! <root>/data/custom_liquidation/<instrument_id>/<start>_<end>.parquet
+//! ```
+//!
+//! The contract this crate keeps:
+//! * rows in a file are sorted by `ts_init`; file names carry the exact first and last
+//!   `ts_init`; files of one directory never overlap (closed intervals), and each holds one UTC
+//!   day at most;
+//! * a write merges with the files it overlaps, drops identical records, writes each new file
+//!   under a temporary name, fsyncs it, re-reads its footer to verify the row count, renames it
+//!   into place and only then deletes the files it replaces;
+//! * a crash at any point leaves files NautilusTrader can read; [`Catalog::recover`] (run by
+//!   [`Catalog::open_writable`]) removes temporary files and merges any overlap a crash left,
+//!   so no row is lost or duplicated;
+//! * one writer at a time: an in-process mutex plus a lock file for other processes.
+
+pub mod demo;
+mod error;
+mod maintenance;
+pub mod naming;
+mod parquet_io;
+mod query;
+mod record;
+mod storage;
+mod writer;
+
+use ccxt_model::{InstrumentId, RecordKind};
+use object_store::ObjectMeta;
+use object_store::path::Path;
+
+pub use error::{CatalogError, Result};
+pub use maintenance::{CompactReport, DatasetInfo, RecoveryReport};
+pub use parquet_io::{KEY_RECORD, KEY_SCHEMA_VERSION, RowGroupCounts, SCHEMA_VERSION};
+pub use query::{Limit, Query, QueryStats};
+pub use record::{CatalogRecord, decode_rate, encode_rate};
+pub use storage::{Storage, WriteLock};
+pub use writer::{CrashPoint, WriteReport};
+
+/// A catalog: a root directory (or object-store prefix) holding `data/`.
+#[derive(Debug)]
+pub struct Catalog {
+    storage: Storage,
+    write_mutex: tokio::sync::Mutex<()>,
+}
+
+/// Proof that this process holds the catalog's write lock.
+struct WriteGuard<'a> {
+    _local: tokio::sync::MutexGuard<'a, ()>,
+    _file: WriteLock,
+}
+
+impl Catalog {
+    /// Wraps a storage backend without touching it.
+    pub fn from_storage(storage: Storage) -> Catalog {
+        Catalog {
+            storage,
+            write_mutex: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    /// Opens an existing catalog for reading. Fails if the location does not exist.
+    pub fn open(location: &str) -> Result<Catalog> {
+        Ok(Catalog::from_storage(Storage::from_location(
+            location, false,
+        )?))
+    }
+
+    /// Opens a catalog for writing, creating the directory if needed, and first repairs
+    /// whatever an interrupted write left behind (see [`Catalog::recover`]).
+    pub async fn open_writable(location: &str) -> Result<(Catalog, RecoveryReport)> {
+        let catalog = Catalog::from_storage(Storage::from_location(location, true)?);
+        let report = catalog.recover().await?;
+        Ok((catalog, report))
+    }
+
+    /// The storage backend.
+    pub fn storage(&self) -> &Storage {
+        &self.storage
+    }
+
+    async fn lock(&self) -> Result<WriteGuard<'_>> {
+        let local = self.write_mutex.lock().await;
+        let file = self.storage.lock().await?;
+        Ok(WriteGuard {
+            _local: local,
+            _file: file,
+        })
+    }
+}
+
+/// The directory of one dataset: `data/<class_dir>/<instrument_id>`.
+pub fn dataset_dir(kind: RecordKind, id: &InstrumentId) -> Path {
+    Path::from(naming::DATA_DIR)
+        .join(naming::class_dir(kind))
+        .join(id.as_str())
+}
+
+/// A Parquet file of a dataset.
+#[derive(Debug, Clone)]
+pub(crate) struct DataFile {
+    pub meta: ObjectMeta,
+    /// The closed `ts_init` interval from the name; `None` for names not in our form.
+    pub range: Option<(u64, u64)>,
+}
+
+/// What a dataset directory holds.
+#[derive(Debug, Default)]
+pub(crate) struct Listing {
+    /// Parquet files with our names, sorted by start.
+    pub files: Vec<DataFile>,
+    /// Parquet files whose names are not `<iso>_<iso>.parquet`.
+    pub foreign: Vec<DataFile>,
+    /// Temporary files of interrupted writes.
+    pub temps: Vec<ObjectMeta>,
+}
+
+impl Catalog {
+    pub(crate) async fn list_dataset(
+        &self,
+        kind: RecordKind,
+        id: &InstrumentId,
+    ) -> Result<Listing> {
+        let mut listing = Listing::default();
+        for meta in self.storage.list_files(&dataset_dir(kind, id)).await? {
+            let Some(name) = meta.location.filename().map(str::to_string) else {
+                continue;
+            };
+            if name.ends_with(writer::TEMP_SUFFIX) || name.contains('#') {
+                listing.temps.push(meta);
+            } else if name.ends_with(".parquet") {
+                let range = naming::parse_file_name(&name);
+                let file = DataFile { meta, range };
+                if range.is_some() {
+                    listing.files.push(file);
+                } else {
+                    listing.foreign.push(file);
+                }
+            }
+        }
+        listing.files.sort_by_key(|f| f.range);
+        Ok(listing)
+    }
+
+    /// The instrument ids that have a directory for `kind`.
+    pub async fn instruments(&self, kind: RecordKind) -> Result<Vec<InstrumentId>> {
+        let dir = Path::from(naming::DATA_DIR).join(naming::class_dir(kind));
+        Ok(self
+            .storage
+            .list_dirs(&dir)
+            .await?
+            .into_iter()
+            .map(InstrumentId::new_unchecked)
+            .collect())
+    }
+}
+
+/// Sorts by `ts_init` (stable: earlier inputs first among equal times) and drops records
+/// identical to one already kept. Returns how many were dropped.
+pub(crate) fn sort_and_dedup<T: CatalogRecord>(rows: &mut Vec<T>) -> usize {
+    rows.sort_by_key(|r| r.ts_init());
+    let before = rows.len();
+    let mut out: Vec<T> = Vec::with_capacity(rows.len());
+    let mut run_start = 0;
+    for row in rows.drain(..) {
+        if out.last().map(|l| l.ts_init()) != Some(row.ts_init()) {
+            run_start = out.len();
+        }
+        if !out[run_start..].contains(&row) {
+            out.push(row);
+        }
+    }
+    *rows = out;
+    before - rows.len()
+}
+
+/// Whether two closed intervals share at least one point.
+pub(crate) fn intersects(a: (u64, u64), b: (u64, u64)) -> bool {
+    a.0 <= b.1 && b.0 <= a.1
+}

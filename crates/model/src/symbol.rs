@@ -109,11 +109,17 @@ impl Instrument {
                 let coin = symbol
                     .strip_suffix("-USD-PERP")
                     .or_else(|| symbol.strip_suffix("-usd-perp"))
-                    .ok_or_else(|| malformed("Hyperliquid ids look like BTC-USD-PERP.HYPERLIQUID"))?;
+                    .ok_or_else(|| {
+                        malformed("Hyperliquid ids look like BTC-USD-PERP.HYPERLIQUID")
+                    })?;
                 match coin.split_once(['_', ':']) {
                     Some((dex, coin)) if is_dex(dex) && is_alnum(coin) => format!("{dex}:{coin}"),
                     None if is_alnum(coin) => coin.to_string(),
-                    _ => return Err(malformed("the coin must be letters and digits, or dex_COIN")),
+                    _ => {
+                        return Err(malformed(
+                            "the coin must be letters and digits, or dex_COIN",
+                        ));
+                    }
                 }
             }
         };
@@ -212,7 +218,9 @@ impl SymbolInput {
             })?)
         } else if let Some((base, rest)) = s.split_once('/') {
             let (quote, settle) = rest.split_once(':').ok_or_else(|| {
-                malformed("a ccxt symbol without ':SETTLE' is spot; perpetuals look like BTC/USDT:USDT")
+                malformed(
+                    "a ccxt symbol without ':SETTLE' is spot; perpetuals look like BTC/USDT:USDT",
+                )
             })?;
             let quote = Quote::parse(quote)
                 .ok_or_else(|| malformed("the ccxt quote must be USDT or USDC"))?;
@@ -228,9 +236,8 @@ impl SymbolInput {
                     coin: coin.to_string(),
                 },
                 _ => InputKind::Market {
-                    base: market_base(base).ok_or_else(|| {
-                        malformed("the base currency must be letters and digits")
-                    })?,
+                    base: market_base(base)
+                        .ok_or_else(|| malformed("the base currency must be letters and digits"))?,
                     quote: Some(quote),
                 },
             }
@@ -261,7 +268,9 @@ impl SymbolInput {
         } else {
             let upper = s.to_ascii_uppercase();
             if !is_upper_alnum(&upper) {
-                return Err(malformed("it contains characters other than letters and digits"));
+                return Err(malformed(
+                    "it contains characters other than letters and digits",
+                ));
             }
             if let Some((base, quote)) = split_quote(&upper) {
                 InputKind::Market {
@@ -432,14 +441,22 @@ mod tests {
             "1000PEPEUSDT=1000PEPEUSDT-LINEAR.BYBIT",
             "kPEPE=kPEPE-USD-PERP.HYPERLIQUID",
         ];
-        for typed in ["1000PEPEUSDT-PERP", "kPEPE", "1000PEPEUSDT", "kPEPE/USDT:USDT"] {
+        for typed in [
+            "1000PEPEUSDT-PERP",
+            "kPEPE",
+            "1000PEPEUSDT",
+            "kPEPE/USDT:USDT",
+        ] {
             assert_eq!(ids(typed), expected, "{typed}");
         }
     }
 
     #[test]
     fn builder_dex_symbols_get_a_colon_free_id_and_only_exist_on_hyperliquid() {
-        assert_eq!(ids("xyz:TSLA"), ["-", "-", "xyz:TSLA=xyz_TSLA-USD-PERP.HYPERLIQUID"]);
+        assert_eq!(
+            ids("xyz:TSLA"),
+            ["-", "-", "xyz:TSLA=xyz_TSLA-USD-PERP.HYPERLIQUID"]
+        );
         assert_eq!(ids("XYZ-TSLA/USDC:USDC"), ids("xyz:TSLA"));
         let input = SymbolInput::parse("xyz:TSLA").unwrap();
         assert_eq!(input.pinned_venue(), Some(Venue::Hyperliquid));
@@ -468,7 +485,9 @@ mod tests {
             ));
         }
         assert_eq!(
-            Instrument::from_id("xyz_TSLA-USD-PERP.HYPERLIQUID").unwrap().native,
+            Instrument::from_id("xyz_TSLA-USD-PERP.HYPERLIQUID")
+                .unwrap()
+                .native,
             "xyz:TSLA"
         );
     }

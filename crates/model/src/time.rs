@@ -63,9 +63,13 @@ pub fn parse_time(input: &str, bound: Bound) -> Result<u64, TimeError> {
         }
     } else if let Ok(dt) = DateTime::parse_from_rfc3339(s) {
         dt.with_timezone(&Utc)
-    } else if let Some(naive) = ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S%.f"]
-        .iter()
-        .find_map(|f| NaiveDateTime::parse_from_str(s, f).ok())
+    } else if let Some(naive) = [
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M",
+        "%Y-%m-%d %H:%M:%S%.f",
+    ]
+    .iter()
+    .find_map(|f| NaiveDateTime::parse_from_str(s, f).ok())
     {
         // No offset given: the time is UTC, like everything else we print.
         Utc.from_utc_datetime(&naive)
@@ -76,7 +80,8 @@ pub fn parse_time(input: &str, bound: Bound) -> Result<u64, TimeError> {
 }
 
 fn to_ns(dt: DateTime<Utc>) -> Option<u64> {
-    dt.timestamp_nanos_opt().and_then(|ns| u64::try_from(ns).ok())
+    dt.timestamp_nanos_opt()
+        .and_then(|ns| u64::try_from(ns).ok())
 }
 
 /// Formats UNIX nanoseconds as ISO 8601 UTC, with as many fraction digits as needed
@@ -151,10 +156,7 @@ mod tests {
     #[test]
     fn formats_iso_utc() {
         assert_eq!(format_iso(JAN1), "2025-01-01T00:00:00Z");
-        assert_eq!(
-            format_iso(JAN1 + 250_000_000),
-            "2025-01-01T00:00:00.250Z"
-        );
+        assert_eq!(format_iso(JAN1 + 250_000_000), "2025-01-01T00:00:00.250Z");
         assert_eq!(format_iso(JAN1 + 1), "2025-01-01T00:00:00.000000001Z");
         assert_eq!(utc_day_start(JAN1 + 5), JAN1);
     }

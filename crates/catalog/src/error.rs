@@ -1,0 +1,85 @@
+//! Errors of the catalog. Every message names the file or location involved.
+
+/// What can go wrong reading or writing a catalog.
+#[derive(Debug, thiserror::Error)]
+pub enum CatalogError {
+    /// The catalog root does not exist (reading needs an existing catalog).
+    #[error(
+        "no catalog at '{0}': the directory does not exist (pass --catalog PATH or set CCXT_CATALOG_PATH)"
+    )]
+    NotFound(String),
+    /// The location is not a supported catalog location.
+    #[error("cannot use '{location}' as a catalog: {reason}")]
+    InvalidLocation {
+        /// What was given.
+        location: String,
+        /// Why it cannot be used.
+        reason: String,
+    },
+    /// The storage backend failed on a path.
+    #[error("storage error on '{path}': {source}")]
+    Storage {
+        /// The file or directory involved.
+        path: String,
+        /// The backend's error.
+        #[source]
+        source: object_store::Error,
+    },
+    /// A local file operation (fsync, lock) failed.
+    #[error("i/o error on '{path}': {source}")]
+    Io {
+        /// The file or directory involved.
+        path: String,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A catalog file could not be read or does not hold what its directory promises.
+    #[error("corrupt catalog file '{path}': {reason}")]
+    Corrupt {
+        /// The file.
+        path: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// Encoding rows to Parquet failed.
+    #[error("cannot encode rows for '{path}': {reason}")]
+    Encode {
+        /// The file being written.
+        path: String,
+        /// The encoder's error.
+        reason: String,
+    },
+    /// A written file did not hold the rows we wrote: never silent, the write is undone.
+    #[error("row count mismatch in '{path}': wrote {expected} rows but its footer says {found}")]
+    RowCountMismatch {
+        /// The file.
+        path: String,
+        /// Rows we wrote.
+        expected: usize,
+        /// Rows the footer reports.
+        found: i64,
+    },
+    /// A crash was simulated by a test (see `Catalog::write_with_crash`).
+    #[error("simulated crash at {0:?}")]
+    SimulatedCrash(crate::CrashPoint),
+}
+
+impl CatalogError {
+    pub(crate) fn storage(path: impl Into<String>, source: object_store::Error) -> Self {
+        CatalogError::Storage {
+            path: path.into(),
+            source,
+        }
+    }
+
+    pub(crate) fn corrupt(path: impl Into<String>, reason: impl ToString) -> Self {
+        CatalogError::Corrupt {
+            path: path.into(),
+            reason: reason.to_string(),
+        }
+    }
+}
+
+/// Result alias of this crate.
+pub type Result<T, E = CatalogError> = std::result::Result<T, E>;

@@ -1,0 +1,239 @@
+//! Keeping a catalog healthy: crash recovery, compaction of small files, and the inventory
+//! behind `ccxt-cli catalog info`.
+
+use ccxt_model::time::utc_day_start;
+use ccxt_model::{FundingRate, InstrumentId, Liquidation, OpenInterest, RecordKind};
+
+use crate::error::Result;
+use crate::record::CatalogRecord;
+use crate::{Catalog, DataFile, intersects, parquet_io, sort_and_dedup};
+
+/// What [`Catalog::recover`] repaired.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct RecoveryReport {
+    /// Temporary files of interrupted writes that were removed.
+    pub temp_files_removed: usize,
+    /// Groups of overlapping files that were merged into disjoint ones.
+    pub overlaps_merged: usize,
+    /// Duplicate rows dropped while merging them.
+    pub duplicates_removed: usize,
+}
+
+impl RecoveryReport {
+    /// Whether anything was repaired.
+    pub fn repaired_anything(&self) -> bool {
+        *self != RecoveryReport::default()
+    }
+}
+
+/// What [`Catalog::compact`] did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct CompactReport {
+    /// Datasets (kind × instrument) looked at.
+    pub datasets: usize,
+    /// Datasets that had files merged.
+    pub datasets_compacted: usize,
+    /// Files before compaction in the compacted datasets.
+    pub files_before: usize,
+    /// Files after compaction in the compacted datasets.
+    pub files_after: usize,
+    /// Rows rewritten.
+    pub rows_rewritten: usize,
+}
+
+/// One dataset of the catalog, as `catalog info` shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DatasetInfo {
+    /// Record kind.
+    pub kind: RecordKind,
+    /// Instrument (the directory name).
+    pub instrument_id: InstrumentId,
+    /// Parquet files.
+    pub files: usize,
+    /// Rows, from the files' footers.
+    pub rows: u64,
+    /// Bytes on disk.
+    pub bytes: u64,
+    /// First `ts_init`, from the file names.
+    pub first_ts: Option<u64>,
+    /// Last `ts_init`, from the file names.
+    pub last_ts: Option<u64>,
+    /// Anything that needs attention (overlaps, leftovers, foreign file names).
+    pub problems: Vec<String>,
+}
+
+impl Catalog {
+    /// Repairs what interrupted writes left: removes temporary files and merges overlapping
+    /// files (dropping identical rows), so every row is stored exactly once.
+    pub async fn recover(&self) -> Result<RecoveryReport> {
+        let _guard = self.lock().await?;
+        let mut report = RecoveryReport::default();
+        self.recover_kind::<OpenInterest>(&mut report).await?;
+        self.recover_kind::<FundingRate>(&mut report).await?;
+        self.recover_kind::<Liquidation>(&mut report).await?;
+        if report.repaired_anything() {
+            tracing::warn!(
+                temp_files_removed = report.temp_files_removed,
+                overlaps_merged = report.overlaps_merged,
+                duplicates_removed = report.duplicates_removed,
+                catalog = self.storage.display_root(),
+                "repaired the catalog after an interrupted write"
+            );
+        }
+        Ok(report)
+    }
+
+    async fn recover_kind<T: CatalogRecord>(&self, report: &mut RecoveryReport) -> Result<()> {
+        for id in self.instruments(T::KIND).await? {
+            let listing = self.list_dataset(T::KIND, &id).await?;
+            for temp in &listing.temps {
+                self.storage.delete(&temp.location).await?;
+                report.temp_files_removed += 1;
+            }
+            for group in overlap_groups(&listing.files) {
+                let mut rows = Vec::new();
+                for file in &group {
+                    rows.extend(self.read_file::<T>(file, &id).await?);
+                }
+                report.duplicates_removed += sort_and_dedup(&mut rows);
+                report.overlaps_merged += 1;
+                if !rows.is_empty() {
+                    self.replace_files(&id, &rows, &group, None).await?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Merges the files of each dataset that lie within one UTC day into one file per day.
+    /// Streaming writes many small files; this is what keeps queries fast.
+    pub async fn compact(&self) -> Result<CompactReport> {
+        let _guard = self.lock().await?;
+        let mut report = CompactReport::default();
+        self.compact_kind::<OpenInterest>(&mut report).await?;
+        self.compact_kind::<FundingRate>(&mut report).await?;
+        self.compact_kind::<Liquidation>(&mut report).await?;
+        Ok(report)
+    }
+
+    async fn compact_kind<T: CatalogRecord>(&self, report: &mut CompactReport) -> Result<()> {
+        for id in self.instruments(T::KIND).await? {
+            report.datasets += 1;
+            let listing = self.list_dataset(T::KIND, &id).await?;
+            let mut before = 0;
+            let mut after = 0;
+            for group in day_groups(&listing.files) {
+                let mut rows = Vec::new();
+                for file in &group {
+                    rows.extend(self.read_file::<T>(file, &id).await?);
+                }
+                sort_and_dedup(&mut rows);
+                before += group.len();
+                report.rows_rewritten += rows.len();
+                if !rows.is_empty() {
+                    after += self.replace_files(&id, &rows, &group, None).await?;
+                }
+            }
+            if before > 0 {
+                tracing::info!(instrument = %id, kind = %T::KIND, files_before = before, files_after = after, "compacted");
+                report.datasets_compacted += 1;
+                report.files_before += before;
+                report.files_after += after;
+            }
+        }
+        Ok(())
+    }
+
+    /// Every dataset with its size and time range.
+    pub async fn info(&self) -> Result<Vec<DatasetInfo>> {
+        let mut out = Vec::new();
+        for kind in RecordKind::ALL {
+            for id in self.instruments(kind).await? {
+                let listing = self.list_dataset(kind, &id).await?;
+                let mut info = DatasetInfo {
+                    kind,
+                    instrument_id: id.clone(),
+                    files: listing.files.len() + listing.foreign.len(),
+                    rows: 0,
+                    bytes: 0,
+                    first_ts: listing
+                        .files
+                        .iter()
+                        .filter_map(|f| f.range)
+                        .map(|r| r.0)
+                        .min(),
+                    last_ts: listing
+                        .files
+                        .iter()
+                        .filter_map(|f| f.range)
+                        .map(|r| r.1)
+                        .max(),
+                    problems: Vec::new(),
+                };
+                for file in listing.files.iter().chain(&listing.foreign) {
+                    let footer = parquet_io::read_footer(&self.storage, &file.meta).await?;
+                    info.rows += u64::try_from(footer.file_metadata().num_rows()).unwrap_or(0);
+                    info.bytes += file.meta.size;
+                }
+                if !overlap_groups(&listing.files).is_empty() {
+                    info.problems.push("overlapping files (an interrupted write; the next storing command repairs it)".into());
+                }
+                if !listing.temps.is_empty() {
+                    info.problems.push(format!(
+                        "{} temporary file(s) of an interrupted write",
+                        listing.temps.len()
+                    ));
+                }
+                for f in &listing.foreign {
+                    info.problems.push(format!(
+                        "file name not in <start>_<end>.parquet form: {}",
+                        f.meta.location.filename().unwrap_or_default()
+                    ));
+                }
+                out.push(info);
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Groups of two or more files whose intervals overlap (directly or through each other).
+fn overlap_groups(files: &[DataFile]) -> Vec<Vec<DataFile>> {
+    let mut groups: Vec<Vec<DataFile>> = Vec::new();
+    let mut current: Vec<DataFile> = Vec::new();
+    let mut current_end = 0;
+    for file in files {
+        let Some(range) = file.range else { continue };
+        if !current.is_empty() && intersects((range.0, range.0), (0, current_end)) {
+            current_end = current_end.max(range.1);
+            current.push(file.clone());
+            continue;
+        }
+        if current.len() > 1 {
+            groups.push(std::mem::take(&mut current));
+        }
+        current = vec![file.clone()];
+        current_end = range.1;
+    }
+    if current.len() > 1 {
+        groups.push(current);
+    }
+    groups
+}
+
+/// Groups of two or more files lying within the same UTC day.
+fn day_groups(files: &[DataFile]) -> Vec<Vec<DataFile>> {
+    let mut groups: Vec<Vec<DataFile>> = Vec::new();
+    for chunk in files.chunk_by(|a, b| day_of(a).is_some() && day_of(a) == day_of(b)) {
+        if chunk.len() > 1 && day_of(&chunk[0]).is_some() {
+            groups.push(chunk.to_vec());
+        }
+    }
+    groups
+}
+
+/// The UTC day of a file that lies within one day.
+fn day_of(file: &DataFile) -> Option<u64> {
+    let (start, end) = file.range?;
+    (utc_day_start(start) == utc_day_start(end)).then(|| utc_day_start(start))
+}

@@ -1,0 +1,251 @@
+//! Where catalog files live: an `object_store` backend, plus the durability steps a local
+//! directory needs (fsync of files and directories) and a cross-process write lock.
+//!
+//! Everything the catalog does to files goes through [`Storage`], so the same code can later
+//! write `s3://bucket/prefix`. Only local directories are enabled today.
+
+use std::path::{Path as FsPath, PathBuf};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures::TryStreamExt;
+use object_store::local::LocalFileSystem;
+use object_store::memory::InMemory;
+use object_store::path::Path;
+use object_store::{ObjectMeta, ObjectStore, ObjectStoreExt, PutPayload};
+
+use crate::error::{CatalogError, Result};
+
+/// The name of the lock file at the root of a local catalog.
+const LOCK_FILE: &str = ".ccxt-pipeline.lock";
+
+/// A catalog's storage backend.
+#[derive(Debug, Clone)]
+pub struct Storage {
+    store: Arc<dyn ObjectStore>,
+    /// The root directory when the backend is the local file system.
+    local_root: Option<PathBuf>,
+    /// How the root is shown in messages.
+    display: String,
+}
+
+/// Held while a process writes to the catalog; dropping it releases the lock.
+#[derive(Debug)]
+pub struct WriteLock {
+    _file: Option<std::fs::File>,
+}
+
+impl Storage {
+    /// A local directory. With `create`, the directory is created if missing; otherwise it must exist.
+    pub fn local(root: &FsPath, create: bool) -> Result<Storage> {
+        let display = root.display().to_string();
+        if create {
+            std::fs::create_dir_all(root).map_err(|source| CatalogError::Io {
+                path: display.clone(),
+                source,
+            })?;
+        } else if !root.is_dir() {
+            return Err(if root.exists() {
+                CatalogError::InvalidLocation {
+                    location: display,
+                    reason: "it is a file, not a directory".into(),
+                }
+            } else {
+                CatalogError::NotFound(display)
+            });
+        }
+        let root = root.canonicalize().map_err(|source| CatalogError::Io {
+            path: display.clone(),
+            source,
+        })?;
+        let store = LocalFileSystem::new_with_prefix(&root)
+            .map_err(|source| CatalogError::storage(display.clone(), source))?;
+        Ok(Storage {
+            store: Arc::new(store),
+            local_root: Some(root),
+            display,
+        })
+    }
+
+    /// An in-memory store, for tests of the storage-independent logic.
+    pub fn in_memory() -> Storage {
+        Storage {
+            store: Arc::new(InMemory::new()),
+            local_root: None,
+            display: "memory://".into(),
+        }
+    }
+
+    /// Opens a location given by a user: a local path or a `file://` URL.
+    pub fn from_location(location: &str, create: bool) -> Result<Storage> {
+        if let Some(path) = location.strip_prefix("file://") {
+            return Storage::local(FsPath::new(path), create);
+        }
+        if let Some((scheme, _)) = location.split_once("://") {
+            return Err(CatalogError::InvalidLocation {
+                location: location.into(),
+                reason: format!(
+                    "'{scheme}://' catalogs are not supported yet; use a local directory or file:// path"
+                ),
+            });
+        }
+        Storage::local(FsPath::new(location), create)
+    }
+
+    /// The backend, for Parquet readers that fetch byte ranges themselves.
+    pub(crate) fn store(&self) -> Arc<dyn ObjectStore> {
+        self.store.clone()
+    }
+
+    /// A path for messages: the absolute file path for local catalogs.
+    pub fn display_path(&self, path: &Path) -> String {
+        match &self.local_root {
+            Some(root) => root.join(path.as_ref()).display().to_string(),
+            None => format!("{}{}", self.display, path),
+        }
+    }
+
+    /// The root as given.
+    pub fn display_root(&self) -> &str {
+        &self.display
+    }
+
+    /// Sub-directories directly under `dir`, by name.
+    pub async fn list_dirs(&self, dir: &Path) -> Result<Vec<String>> {
+        let listing = self
+            .store
+            .list_with_delimiter(Some(dir))
+            .await
+            .map_err(|e| CatalogError::storage(self.display_path(dir), e))?;
+        let mut names: Vec<String> = listing
+            .common_prefixes
+            .iter()
+            .filter_map(|p| p.filename().map(str::to_string))
+            .collect();
+        names.sort();
+        Ok(names)
+    }
+
+    /// Files directly under `dir`.
+    pub async fn list_files(&self, dir: &Path) -> Result<Vec<ObjectMeta>> {
+        let listing = self
+            .store
+            .list_with_delimiter(Some(dir))
+            .await
+            .map_err(|e| CatalogError::storage(self.display_path(dir), e))?;
+        Ok(listing.objects)
+    }
+
+    /// Every file below `dir`, recursively.
+    pub async fn list_recursive(&self, dir: &Path) -> Result<Vec<ObjectMeta>> {
+        self.store
+            .list(Some(dir))
+            .try_collect()
+            .await
+            .map_err(|e| CatalogError::storage(self.display_path(dir), e))
+    }
+
+    /// The size and location of one file.
+    pub async fn head(&self, path: &Path) -> Result<ObjectMeta> {
+        self.store
+            .head(path)
+            .await
+            .map_err(|e| CatalogError::storage(self.display_path(path), e))
+    }
+
+    /// Writes `bytes` to `path` and makes them durable (fsync on local disks).
+    pub async fn put_durable(&self, path: &Path, bytes: Bytes) -> Result<()> {
+        self.store
+            .put(path, PutPayload::from_bytes(bytes))
+            .await
+            .map_err(|e| CatalogError::storage(self.display_path(path), e))?;
+        if let Some(file) = self.local_file(path) {
+            sync_path(file, false).await?;
+        }
+        Ok(())
+    }
+
+    /// Renames `from` to `to` (atomic on local disks, replacing `to`) and syncs the directory.
+    pub async fn rename_durable(&self, from: &Path, to: &Path) -> Result<()> {
+        self.store
+            .rename(from, to)
+            .await
+            .map_err(|e| CatalogError::storage(self.display_path(to), e))?;
+        self.sync_dir_of(to).await
+    }
+
+    /// Deletes `path`; a file that is already gone is not an error.
+    pub async fn delete(&self, path: &Path) -> Result<()> {
+        match self.store.delete(path).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(CatalogError::storage(self.display_path(path), e)),
+        }
+    }
+
+    /// Makes directory entries (renames, deletions) in the directory of `path` durable.
+    pub async fn sync_dir_of(&self, path: &Path) -> Result<()> {
+        match self
+            .local_file(path)
+            .and_then(|f| f.parent().map(FsPath::to_path_buf))
+        {
+            Some(dir) => sync_path(dir, true).await,
+            None => Ok(()),
+        }
+    }
+
+    /// Takes the catalog's write lock, waiting for another process that holds it. In-memory
+    /// stores need no cross-process lock.
+    pub async fn lock(&self) -> Result<WriteLock> {
+        let Some(root) = self.local_root.clone() else {
+            return Ok(WriteLock { _file: None });
+        };
+        let path = root.join(LOCK_FILE);
+        let shown = path.display().to_string();
+        let file = tokio::task::spawn_blocking(move || -> std::io::Result<std::fs::File> {
+            let file = std::fs::OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .open(&path)?;
+            file.lock()?;
+            Ok(file)
+        })
+        .await
+        .map_err(|e| CatalogError::Io {
+            path: shown.clone(),
+            source: std::io::Error::other(e),
+        })?
+        .map_err(|source| CatalogError::Io {
+            path: shown,
+            source,
+        })?;
+        Ok(WriteLock { _file: Some(file) })
+    }
+
+    fn local_file(&self, path: &Path) -> Option<PathBuf> {
+        self.local_root
+            .as_ref()
+            .map(|root| root.join(path.as_ref()))
+    }
+}
+
+async fn sync_path(path: PathBuf, dir: bool) -> Result<()> {
+    let shown = path.display().to_string();
+    tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+        let file = if dir {
+            std::fs::File::open(&path)?
+        } else {
+            std::fs::OpenOptions::new().write(true).open(&path)?
+        };
+        file.sync_all()
+    })
+    .await
+    .map_err(|e| CatalogError::Io {
+        path: shown.clone(),
+        source: std::io::Error::other(e),
+    })?
+    .map_err(|source| CatalogError::Io {
+        path: shown,
+        source,
+    })
+}

@@ -1,0 +1,192 @@
+//! Command-line flags (clap derive). Flags are raw input: `commands` validate them.
+
+use std::path::PathBuf;
+
+use ccxt_model::{RecordKind, SymbolInput, Venue};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+const EXAMPLES: &str = "\
+Examples:
+  ccxt-cli query funding BTCUSDT-PERP --catalog catalog.example
+  ccxt-cli query oi ETHUSDT-PERP -e bybit --from 2025-01-02 -n 5 --format json
+  ccxt-cli query liquidations BTC/USDT:USDT --from 2025-01-01 --to 2025-01-01 --format csv | head
+  ccxt-cli catalog info --catalog catalog.example
+  ccxt-cli catalog compact --catalog ./catalog";
+
+/// Collects open interest, funding rates and liquidations from Binance USD-M, Bybit linear and
+/// Hyperliquid perpetuals into a Parquet catalog that NautilusTrader reads, and queries it.
+#[derive(Debug, Parser)]
+#[command(name = "ccxt-cli", version, after_help = EXAMPLES, propagate_version = true)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Flags every command accepts.
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Catalog root directory [default: $CCXT_CATALOG_PATH, then the config file's
+    /// catalog_path, then ./catalog]
+    #[arg(long, global = true, value_name = "PATH")]
+    pub catalog: Option<String>,
+    /// Config file (TOML) [default: $CCXT_CONFIG]
+    #[arg(short = 'c', long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Log level: error, warn, info, debug, trace [default: $CCXT_LOG_LEVEL, $RUST_LOG, warn]
+    #[arg(long, global = true, value_name = "LEVEL")]
+    pub log_level: Option<String>,
+    /// Log format on stderr
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Human)]
+    pub log_format: LogFormat,
+}
+
+/// How logs are written to stderr.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Readable lines.
+    Human,
+    /// One JSON object per line, for log shippers.
+    Json,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Print stored rows of one type for a symbol
+    #[command(after_help = "\
+Examples:
+  ccxt-cli query funding BTCUSDT-PERP
+  ccxt-cli query oi BTCUSDT-PERP -e binance -e bybit --from 2025-01-02T00:00:00Z --to 2025-01-02T06:00:00Z
+  ccxt-cli query liquidations ETHUSDT-PERP -n 20 --format ndjson | jq .value
+
+Times filter on ts_init (receive time, as NautilusTrader does) and are inclusive; a bare date
+as --to means the end of that day. Without --from, -n gives the latest N rows.")]
+    Query(QueryArgs),
+    /// Inspect and maintain the catalog
+    #[command(subcommand)]
+    Catalog(CatalogCommand),
+}
+
+/// `query` flags.
+#[derive(Debug, Args)]
+pub struct QueryArgs {
+    /// What to read
+    #[arg(value_enum)]
+    pub data: DataArg,
+    /// BTCUSDT-PERP, a venue symbol (BTCUSDT, Hyperliquid BTC or xyz:TSLA), a ccxt symbol
+    /// (BTC/USDT:USDT) or a NautilusTrader id (BTCUSDT-PERP.BINANCE)
+    #[arg(value_parser = parse_symbol)]
+    pub symbol: SymbolInput,
+    /// Only these venues [default: every venue with data for the symbol]
+    #[arg(short = 'e', long = "exchange", value_enum, value_name = "VENUE")]
+    pub venues: Vec<VenueArg>,
+    /// First time: 2025-01-01, 2025-01-01T12:00:00Z or unix milliseconds (inclusive)
+    #[arg(long, value_name = "TIME")]
+    pub from: Option<String>,
+    /// Last time, same forms (inclusive) [default: now]
+    #[arg(long, value_name = "TIME")]
+    pub to: Option<String>,
+    /// At most N rows: the first N with --from, otherwise the latest N
+    #[arg(short = 'n', long = "limit", value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub limit: Option<u32>,
+    /// Output format
+    #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+    pub format: OutputFormat,
+}
+
+/// `catalog` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum CatalogCommand {
+    /// Rows, time range, files and bytes per type, venue and symbol
+    Info {
+        /// Output format
+        #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+        format: OutputFormat,
+    },
+    /// Merge small files into one file per instrument and UTC day (safe while nothing else writes)
+    Compact,
+    /// Write a small deterministic synthetic catalog to try the tools offline
+    #[command(after_help = "\
+Writes made-up but realistically shaped data (BTCUSDT-PERP and ETHUSDT-PERP on all three venues,
+starting 2025-01-01). This is how catalog.example/ is made:
+  ccxt-cli catalog demo catalog.example --days 3")]
+    Demo {
+        /// Directory to create (must not exist or be empty)
+        path: PathBuf,
+        /// Days of data
+        #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=31))]
+        days: u32,
+    },
+}
+
+/// Record types as typed on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DataArg {
+    /// Open interest
+    Oi,
+    /// Funding rates (settled and live estimates)
+    Funding,
+    /// Liquidations
+    Liquidations,
+}
+
+impl From<DataArg> for RecordKind {
+    fn from(d: DataArg) -> RecordKind {
+        match d {
+            DataArg::Oi => RecordKind::OpenInterest,
+            DataArg::Funding => RecordKind::FundingRate,
+            DataArg::Liquidations => RecordKind::Liquidation,
+        }
+    }
+}
+
+/// Venues as typed on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum VenueArg {
+    /// Binance USD-M futures
+    Binance,
+    /// Bybit linear perpetuals
+    Bybit,
+    /// Hyperliquid perpetuals
+    Hyperliquid,
+}
+
+impl From<VenueArg> for Venue {
+    fn from(v: VenueArg) -> Venue {
+        match v {
+            VenueArg::Binance => Venue::Binance,
+            VenueArg::Bybit => Venue::Bybit,
+            VenueArg::Hyperliquid => Venue::Hyperliquid,
+        }
+    }
+}
+
+/// Output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    /// Aligned table for people
+    Table,
+    /// One JSON array
+    Json,
+    /// One JSON object per line
+    Ndjson,
+    /// CSV with a header line
+    Csv,
+}
+
+fn parse_symbol(s: &str) -> Result<SymbolInput, String> {
+    SymbolInput::parse(s).map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn flags_are_consistent() {
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,114 @@
+//! `ccxt-cli catalog {info|compact|demo}`.
+
+use std::process::ExitCode;
+
+use ccxt_catalog::Catalog;
+use ccxt_catalog::demo::demo_data;
+use ccxt_model::Instrument;
+use ccxt_model::time::format_iso;
+
+use crate::UsageError;
+use crate::cli::CatalogCommand;
+use crate::output::{Column, Rows, Value};
+
+/// Runs a `catalog` subcommand.
+pub async fn run(location: &str, command: CatalogCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        CatalogCommand::Info { format } => {
+            let catalog = Catalog::open(location)?;
+            let datasets = catalog.info().await?;
+            if datasets.is_empty() {
+                eprintln!("catalog '{location}' holds no data yet");
+            }
+            let columns = [
+                "type", "venue", "symbol", "rows", "first", "last", "files", "bytes", "problems",
+            ]
+            .into_iter()
+            .map(|name| Column {
+                name,
+                in_table: true,
+            })
+            .chain(std::iter::once(Column {
+                name: "instrument_id",
+                in_table: false,
+            }))
+            .collect();
+            let rows = datasets
+                .iter()
+                .map(|d| {
+                    let (venue, symbol) = match Instrument::from_id(d.instrument_id.as_str()) {
+                        Ok(i) => (i.venue.as_str().to_string(), i.native),
+                        Err(_) => (String::new(), d.instrument_id.to_string()),
+                    };
+                    let time = |t: Option<u64>| {
+                        t.map(|t| Value::Text(format_iso(t))).unwrap_or(Value::Null)
+                    };
+                    vec![
+                        Value::Text(d.kind.as_str().into()),
+                        Value::Text(venue),
+                        Value::Text(symbol),
+                        Value::Int(d.rows),
+                        time(d.first_ts),
+                        time(d.last_ts),
+                        Value::Int(d.files as u64),
+                        Value::Int(d.bytes),
+                        Value::Text(d.problems.join("; ")),
+                        Value::Text(d.instrument_id.to_string()),
+                    ]
+                })
+                .collect();
+            super::print(format, &Rows { columns, rows })?;
+            Ok(ExitCode::SUCCESS)
+        }
+        CatalogCommand::Compact => {
+            // Compaction rewrites files, but never creates a catalog that is not there.
+            let catalog = Catalog::open(location)?;
+            let recovered = catalog.recover().await?;
+            let report = catalog.compact().await?;
+            if recovered.repaired_anything() {
+                eprintln!(
+                    "repaired an interrupted write first: {} temporary file(s) removed, {} overlap(s) merged, {} duplicate row(s) dropped",
+                    recovered.temp_files_removed,
+                    recovered.overlaps_merged,
+                    recovered.duplicates_removed
+                );
+            }
+            eprintln!(
+                "compacted {} of {} datasets: {} files -> {} files ({} rows rewritten)",
+                report.datasets_compacted,
+                report.datasets,
+                report.files_before,
+                report.files_after,
+                report.rows_rewritten
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        CatalogCommand::Demo { path, days } => {
+            let non_empty = std::fs::read_dir(&path)
+                .map(|mut d| d.next().is_some())
+                .unwrap_or(false);
+            if non_empty {
+                return Err(UsageError(format!(
+                    "'{}' is not empty: the demo catalog is written only into a new or empty directory",
+                    path.display()
+                ))
+                .into());
+            }
+            let location = path.to_string_lossy();
+            let (catalog, _) = Catalog::open_writable(&location).await?;
+            let data = demo_data(days);
+            let oi = catalog.write(data.open_interest).await?;
+            let funding = catalog.write(data.funding).await?;
+            let liquidations = catalog.write(data.liquidations).await?;
+            eprintln!(
+                "wrote a {days}-day demo catalog to '{}': {} open interest, {} funding, {} liquidation rows in {} files",
+                path.display(),
+                oi.rows_added,
+                funding.rows_added,
+                liquidations.rows_added,
+                oi.files_written + funding.files_written + liquidations.files_written
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

@@ -1,0 +1,245 @@
+//! Writing rows to stdout as a table, JSON, NDJSON or CSV.
+//!
+//! Machine formats (json, ndjson, csv) carry every column; the table leaves out the ones only
+//! programs need (raw nanosecond times, ids). A closed pipe (`| head`) ends output quietly.
+
+use std::io::{self, Write};
+
+use comfy_table::{CellAlignment, ContentArrangement, Table as ComfyTable, presets};
+
+use crate::cli::OutputFormat;
+
+/// One value of a row.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    /// Text (JSON string).
+    Text(String),
+    /// An exact decimal kept as text so no digit is lost (JSON string, right-aligned in tables).
+    Decimal(String),
+    /// An integer.
+    Int(u64),
+    /// A floating-point number.
+    Float(f64),
+    /// No value (JSON null, empty in CSV and tables).
+    Null,
+}
+
+impl Value {
+    fn is_numeric(&self) -> bool {
+        matches!(self, Value::Decimal(_) | Value::Int(_) | Value::Float(_))
+    }
+
+    fn plain(&self) -> String {
+        match self {
+            Value::Text(s) | Value::Decimal(s) => s.clone(),
+            Value::Int(i) => i.to_string(),
+            Value::Float(f) => f.to_string(),
+            Value::Null => String::new(),
+        }
+    }
+
+    fn json(&self) -> String {
+        match self {
+            Value::Text(s) | Value::Decimal(s) => json_string(s),
+            Value::Int(i) => i.to_string(),
+            Value::Float(f) if f.is_finite() => serde_json::Number::from_f64(*f)
+                .map(|n| n.to_string())
+                .unwrap_or_else(|| "null".into()),
+            Value::Float(_) | Value::Null => "null".into(),
+        }
+    }
+}
+
+fn json_string(s: &str) -> String {
+    serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into())
+}
+
+/// A column: its name and whether the table shows it.
+#[derive(Debug, Clone, Copy)]
+pub struct Column {
+    /// Header and JSON key.
+    pub name: &'static str,
+    /// Shown in `--format table`.
+    pub in_table: bool,
+}
+
+/// Rows with named columns, ready to print.
+#[derive(Debug, Clone)]
+pub struct Rows {
+    /// The columns.
+    pub columns: Vec<Column>,
+    /// The values, one `Vec` per row, in column order.
+    pub rows: Vec<Vec<Value>>,
+}
+
+/// Writes `rows` to `out` in `format`.
+pub fn write(out: &mut dyn Write, format: OutputFormat, rows: &Rows) -> io::Result<()> {
+    match format {
+        OutputFormat::Table => write_table(out, rows),
+        OutputFormat::Json => {
+            out.write_all(b"[")?;
+            for (i, row) in rows.rows.iter().enumerate() {
+                out.write_all(if i == 0 { b"\n  " } else { b",\n  " })?;
+                write_object(out, &rows.columns, row)?;
+            }
+            out.write_all(if rows.rows.is_empty() {
+                b"]\n"
+            } else {
+                b"\n]\n"
+            })
+        }
+        OutputFormat::Ndjson => {
+            for row in &rows.rows {
+                write_object(out, &rows.columns, row)?;
+                out.write_all(b"\n")?;
+            }
+            Ok(())
+        }
+        OutputFormat::Csv => {
+            let header: Vec<String> = rows.columns.iter().map(|c| csv_field(c.name)).collect();
+            writeln!(out, "{}", header.join(","))?;
+            for row in &rows.rows {
+                let fields: Vec<String> = row.iter().map(|v| csv_field(&v.plain())).collect();
+                writeln!(out, "{}", fields.join(","))?;
+            }
+            Ok(())
+        }
+    }
+}
+
+fn write_object(out: &mut dyn Write, columns: &[Column], row: &[Value]) -> io::Result<()> {
+    out.write_all(b"{")?;
+    for (i, (column, value)) in columns.iter().zip(row).enumerate() {
+        if i > 0 {
+            out.write_all(b",")?;
+        }
+        write!(out, "{}:{}", json_string(column.name), value.json())?;
+    }
+    out.write_all(b"}")
+}
+
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+fn write_table(out: &mut dyn Write, rows: &Rows) -> io::Result<()> {
+    let shown: Vec<usize> = (0..rows.columns.len())
+        .filter(|i| rows.columns[*i].in_table)
+        .collect();
+    let mut table = ComfyTable::new();
+    table
+        .load_style(presets::UTF8_FULL_CONDENSED)
+        .set_content_arrangement(ContentArrangement::Disabled)
+        .set_header(shown.iter().map(|i| rows.columns[*i].name));
+    for row in &rows.rows {
+        table.add_row(shown.iter().map(|i| {
+            let cell = comfy_table::Cell::new(row[*i].plain());
+            if row[*i].is_numeric() {
+                cell.set_alignment(CellAlignment::Right)
+            } else {
+                cell
+            }
+        }));
+    }
+    // Right-align headers of numeric columns too, judged by the first row.
+    if let Some(first) = rows.rows.first() {
+        for (pos, i) in shown.iter().enumerate() {
+            if first[*i].is_numeric()
+                && let Some(col) = table.column_mut(pos)
+            {
+                col.set_cell_alignment(CellAlignment::Right);
+            }
+        }
+    }
+    writeln!(out, "{table}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Rows {
+        Rows {
+            columns: vec![
+                Column {
+                    name: "name",
+                    in_table: true,
+                },
+                Column {
+                    name: "rate",
+                    in_table: true,
+                },
+                Column {
+                    name: "n",
+                    in_table: false,
+                },
+                Column {
+                    name: "x",
+                    in_table: true,
+                },
+            ],
+            rows: vec![
+                vec![
+                    Value::Text("a,\"b\"".into()),
+                    Value::Decimal("0.00010000".into()),
+                    Value::Int(7),
+                    Value::Float(1.5),
+                ],
+                vec![
+                    Value::Text("c".into()),
+                    Value::Decimal("-1".into()),
+                    Value::Int(8),
+                    Value::Null,
+                ],
+            ],
+        }
+    }
+
+    fn render(format: OutputFormat) -> String {
+        let mut out = Vec::new();
+        write(&mut out, format, &sample()).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn json_is_one_array_and_keeps_decimals_exact() {
+        let json: serde_json::Value = serde_json::from_str(&render(OutputFormat::Json)).unwrap();
+        assert_eq!(json[0]["rate"], "0.00010000");
+        assert_eq!(json[0]["n"], 7);
+        assert_eq!(json[1]["x"], serde_json::Value::Null);
+        let empty = Rows {
+            columns: sample().columns,
+            rows: vec![],
+        };
+        let mut out = Vec::new();
+        write(&mut out, OutputFormat::Json, &empty).unwrap();
+        assert_eq!(String::from_utf8(out).unwrap(), "[]\n");
+    }
+
+    #[test]
+    fn ndjson_is_one_object_per_line() {
+        let text = render(OutputFormat::Ndjson);
+        assert_eq!(text.lines().count(), 2);
+        for line in text.lines() {
+            serde_json::from_str::<serde_json::Value>(line).unwrap();
+        }
+    }
+
+    #[test]
+    fn csv_quotes_what_needs_quoting() {
+        assert_eq!(
+            render(OutputFormat::Csv),
+            "name,rate,n,x\n\"a,\"\"b\"\"\",0.00010000,7,1.5\nc,-1,8,\n"
+        );
+    }
+
+    #[test]
+    fn table_hides_machine_columns() {
+        let t = render(OutputFormat::Table);
+        assert!(t.contains("rate") && !t.contains(" n "), "{t}");
+    }
+}
