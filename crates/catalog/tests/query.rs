@@ -1,0 +1,206 @@
+//! Queries: time filters, limits, pruning by file name and row-group statistics, bad files.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use ccxt_catalog::{Catalog, CatalogError, Limit, Query};
+use ccxt_model::time::{NANOS_PER_DAY, NANOS_PER_SECOND};
+use ccxt_model::{Liquidation, LiquidationSource, OpenInterest, PositionSide};
+use common::*;
+
+const BIN: &str = "BTCUSDT-PERP.BINANCE";
+const BYB: &str = "BTCUSDT-LINEAR.BYBIT";
+
+async fn ten_days() -> (tempfile::TempDir, Catalog) {
+    let dir = tempfile::tempdir().unwrap();
+    let (catalog, _) = Catalog::open_writable(dir.path().to_str().unwrap())
+        .await
+        .unwrap();
+    catalog.write(oi_days(BIN, 1, 10)).await.unwrap();
+    catalog.write(oi_days(BYB, 1, 10)).await.unwrap();
+    (dir, catalog)
+}
+
+fn q(ids: &[&str], start: u64, end: u64, limit: Option<Limit>) -> Query {
+    Query {
+        instruments: ids.iter().map(|s| id(s)).collect(),
+        start,
+        end,
+        limit,
+    }
+}
+
+#[tokio::test]
+async fn a_one_day_query_opens_only_that_days_file() {
+    let (_dir, catalog) = ten_days().await;
+    let day4 = DAY0 + 3 * NANOS_PER_DAY;
+    let (rows, stats) = catalog
+        .query::<OpenInterest>(&q(&[BIN], day4, day4 + NANOS_PER_DAY - 1, None))
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 288);
+    assert_eq!((stats.files_listed, stats.files_opened), (10, 1));
+    assert!(
+        rows.iter()
+            .all(|r| (day4..day4 + NANOS_PER_DAY).contains(&r.ts_init))
+    );
+}
+
+#[tokio::test]
+async fn bounds_are_inclusive_and_ties_order_by_instrument() {
+    let (_dir, catalog) = ten_days().await;
+    let t = DAY0 + 300 * NANOS_PER_SECOND;
+    let (rows, _) = catalog
+        .query::<OpenInterest>(&q(&[BIN, BYB], t, t + 300 * NANOS_PER_SECOND, None))
+        .await
+        .unwrap();
+    let got: Vec<(u64, &str)> = rows
+        .iter()
+        .map(|r| (r.ts_init, r.instrument_id.as_str()))
+        .collect();
+    let t2 = t + 300 * NANOS_PER_SECOND;
+    assert_eq!(got, [(t, BIN), (t, BYB), (t2, BIN), (t2, BYB)]);
+    // Reversing the instrument order reverses ties.
+    let (rows, _) = catalog
+        .query::<OpenInterest>(&q(&[BYB, BIN], t, t, None))
+        .await
+        .unwrap();
+    assert_eq!(rows[0].instrument_id.as_str(), BYB);
+}
+
+#[tokio::test]
+async fn limits_take_the_first_or_the_latest_rows_and_stop_reading_early() {
+    let (_dir, catalog) = ten_days().await;
+    let (rows, stats) = catalog
+        .query::<OpenInterest>(&q(&[BIN], 0, u64::MAX, Some(Limit::Last(3))))
+        .await
+        .unwrap();
+    let last = DAY0 + 10 * NANOS_PER_DAY - 300 * NANOS_PER_SECOND;
+    assert_eq!(
+        rows.iter().map(|r| r.ts_init).collect::<Vec<_>>(),
+        [
+            last - 600 * NANOS_PER_SECOND,
+            last - 300 * NANOS_PER_SECOND,
+            last
+        ]
+    );
+    assert_eq!(stats.files_opened, 1, "only the newest file is read");
+
+    let (rows, stats) = catalog
+        .query::<OpenInterest>(&q(&[BIN, BYB], DAY0, u64::MAX, Some(Limit::First(3))))
+        .await
+        .unwrap();
+    let got: Vec<(u64, &str)> = rows
+        .iter()
+        .map(|r| (r.ts_init, r.instrument_id.as_str()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (DAY0, BIN),
+            (DAY0, BYB),
+            (DAY0 + 300 * NANOS_PER_SECOND, BIN)
+        ]
+    );
+    assert_eq!(stats.files_opened, 2);
+}
+
+#[tokio::test]
+async fn row_group_statistics_skip_what_the_range_excludes() {
+    let dir = tempfile::tempdir().unwrap();
+    let (catalog, _) = Catalog::open_writable(dir.path().to_str().unwrap())
+        .await
+        .unwrap();
+    // 20,000 liquidations in one day: four row groups of 5,000.
+    let rows: Vec<Liquidation> = (0..20_000u64)
+        .map(|i| Liquidation {
+            instrument_id: id(BIN),
+            side: PositionSide::Long,
+            order_side: "SELL".into(),
+            quantity: 1.0,
+            price: 2.0,
+            value: 2.0,
+            source: LiquidationSource::Ws,
+            method: None,
+            trade_id: None,
+            ts_event: DAY0 + i * 4 * NANOS_PER_SECOND,
+            ts_init: DAY0 + i * 4 * NANOS_PER_SECOND,
+        })
+        .collect();
+    catalog.write(rows).await.unwrap();
+    let from = DAY0 + 100 * NANOS_PER_SECOND;
+    let (got, stats) = catalog
+        .query::<Liquidation>(&q(&[BIN], from, from + 3600 * NANOS_PER_SECOND, None))
+        .await
+        .unwrap();
+    assert_eq!(got.len(), 901);
+    assert_eq!(
+        (
+            stats.files_opened,
+            stats.row_groups_read,
+            stats.row_groups_skipped
+        ),
+        (1, 1, 3)
+    );
+}
+
+#[tokio::test]
+async fn a_corrupt_file_is_an_error_naming_the_file() {
+    let (dir, catalog) = ten_days().await;
+    let victim = parquet_files(dir.path())
+        .into_iter()
+        .find(|p| p.to_str().unwrap().contains(BIN))
+        .unwrap();
+    let len = std::fs::metadata(&victim).unwrap().len();
+    let bytes = std::fs::read(&victim).unwrap();
+    std::fs::write(&victim, &bytes[..(len as usize) / 2]).unwrap(); // truncated, like a torn copy
+    let err = catalog
+        .query::<OpenInterest>(&all::<OpenInterest>(&[BIN]))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, CatalogError::Corrupt { .. }), "{err}");
+    let message = err.to_string();
+    assert!(
+        message.contains(victim.file_name().unwrap().to_str().unwrap()),
+        "{message}"
+    );
+    assert!(message.starts_with("corrupt catalog file '/"), "{message}");
+
+    std::fs::write(&victim, b"not parquet at all").unwrap();
+    let err = catalog.info().await.unwrap_err().to_string();
+    assert!(err.contains(victim.to_str().unwrap()), "{err}");
+}
+
+#[tokio::test]
+async fn a_file_of_the_wrong_kind_is_an_error_not_garbage() {
+    let (dir, catalog) = ten_days().await;
+    let oi_file = parquet_files(dir.path())
+        .into_iter()
+        .find(|p| p.to_str().unwrap().contains(BIN))
+        .unwrap();
+    let target = dir.path().join("data/custom_liquidation").join(BIN);
+    std::fs::create_dir_all(&target).unwrap();
+    std::fs::copy(&oi_file, target.join(oi_file.file_name().unwrap())).unwrap();
+    let err = catalog
+        .query::<Liquidation>(&all::<Liquidation>(&[BIN]))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("missing column 'side'"), "{err}");
+}
+
+#[tokio::test]
+async fn missing_catalog_and_missing_data_are_told_apart() {
+    let err = Catalog::open("/nonexistent/catalog").unwrap_err();
+    assert!(matches!(err, CatalogError::NotFound(_)));
+    assert!(err.to_string().contains("--catalog"), "{err}");
+    let err = Catalog::open("s3://bucket/prefix").unwrap_err().to_string();
+    assert!(err.contains("not supported yet"), "{err}");
+    let empty = tempfile::tempdir().unwrap();
+    let catalog = Catalog::open(empty.path().to_str().unwrap()).unwrap();
+    let (rows, _) = catalog
+        .query::<OpenInterest>(&all::<OpenInterest>(&[BIN]))
+        .await
+        .unwrap();
+    assert!(rows.is_empty());
+}

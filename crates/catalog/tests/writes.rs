@@ -1,0 +1,218 @@
+//! Writer behaviour: merging, de-duplication, layout, metadata, compaction.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use ccxt_catalog::{Catalog, KEY_RECORD, KEY_SCHEMA_VERSION, SCHEMA_VERSION, Storage};
+use ccxt_model::time::NANOS_PER_SECOND;
+use ccxt_model::{FundingRate, OpenInterest};
+use common::*;
+
+#[tokio::test]
+async fn merge_days_3_to_5_then_1_to_4_gives_one_consistent_set() {
+    let dir = tempfile::tempdir().unwrap();
+    let (catalog, _) = Catalog::open_writable(dir.path().to_str().unwrap())
+        .await
+        .unwrap();
+    let first = catalog
+        .write(oi_days("BTCUSDT-PERP.BINANCE", 3, 5))
+        .await
+        .unwrap();
+    assert_eq!((first.rows_added, first.files_written), (864, 3));
+
+    let second = catalog
+        .write(oi_days("BTCUSDT-PERP.BINANCE", 1, 4))
+        .await
+        .unwrap();
+    // Days 1 and 2 are new; days 3 and 4 were already there.
+    assert_eq!(second.rows_in, 1152);
+    assert_eq!(second.rows_added, 576);
+    assert_eq!(second.duplicates, 576);
+    assert_eq!(second.files_replaced, 2);
+
+    let rows: Vec<OpenInterest> = read_all(&catalog, &["BTCUSDT-PERP.BINANCE"]).await;
+    assert_eq!(
+        rows,
+        oi_days("BTCUSDT-PERP.BINANCE", 1, 5),
+        "every row once, in order"
+    );
+    assert_layout(dir.path());
+    assert_eq!(parquet_files(dir.path()).len(), 5, "one file per day");
+}
+
+#[tokio::test]
+async fn rewriting_stored_rows_adds_and_rewrites_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let (catalog, _) = Catalog::open_writable(dir.path().to_str().unwrap())
+        .await
+        .unwrap();
+    catalog
+        .write(oi_days("ETHUSDT-PERP.BINANCE", 1, 2))
+        .await
+        .unwrap();
+    let before: Vec<_> = parquet_files(dir.path())
+        .into_iter()
+        .map(|p| std::fs::metadata(&p).unwrap().modified().unwrap())
+        .collect();
+    let again = catalog
+        .write(oi_days("ETHUSDT-PERP.BINANCE", 1, 2))
+        .await
+        .unwrap();
+    assert_eq!(
+        (again.rows_added, again.files_written, again.duplicates),
+        (0, 0, 576)
+    );
+    let after: Vec<_> = parquet_files(dir.path())
+        .into_iter()
+        .map(|p| std::fs::metadata(&p).unwrap().modified().unwrap())
+        .collect();
+    assert_eq!(before, after, "no file rewritten");
+}
+
+#[tokio::test]
+async fn distinct_rows_at_the_same_time_are_kept_identical_ones_dropped() {
+    let dir = tempfile::tempdir().unwrap();
+    let (catalog, _) = Catalog::open_writable(dir.path().to_str().unwrap())
+        .await
+        .unwrap();
+    let mut rows = oi_days("BTCUSDT-LINEAR.BYBIT", 1, 1);
+    rows.truncate(3);
+    let mut twin = rows[1].clone();
+    twin.open_interest += 1.0; // same time, different value: a different record
+    rows.push(twin.clone());
+    rows.push(rows[0].clone()); // identical: dropped
+    let report = catalog.write(rows).await.unwrap();
+    assert_eq!((report.rows_added, report.duplicates), (4, 1));
+    let stored: Vec<OpenInterest> = read_all(&catalog, &["BTCUSDT-LINEAR.BYBIT"]).await;
+    assert_eq!(stored.len(), 4);
+    assert!(stored.contains(&twin));
+    // A row sharing only the last file's end timestamp is merged, never a second overlapping file.
+    let mut edge = stored[3].clone();
+    edge.open_interest = -5.0;
+    catalog.write(vec![edge]).await.unwrap();
+    assert_layout(dir.path());
+    assert_eq!(parquet_files(dir.path()).len(), 1);
+}
+
+#[tokio::test]
+async fn files_carry_nautilus_metadata_schema_version_and_statistics() {
+    let dir = tempfile::tempdir().unwrap();
+    let (catalog, _) = Catalog::open_writable(dir.path().to_str().unwrap())
+        .await
+        .unwrap();
+    let rate = FundingRate {
+        instrument_id: id("BTCUSDT-PERP.BINANCE"),
+        rate: "0.00010000".parse().unwrap(),
+        interval_minutes: Some(480),
+        next_funding_ns: None,
+        ts_event: DAY0,
+        ts_init: DAY0,
+    };
+    catalog.write(vec![rate]).await.unwrap();
+    let path = dir
+        .path()
+        .join("data/funding_rate_update/BTCUSDT-PERP.BINANCE/2025-01-01T00-00-00-000000000Z_2025-01-01T00-00-00-000000000Z.parquet");
+    let reader =
+        parquet::file::reader::SerializedFileReader::new(std::fs::File::open(&path).unwrap())
+            .unwrap();
+    use parquet::file::reader::FileReader;
+    let meta = reader.metadata();
+    let kv: std::collections::HashMap<_, _> = meta
+        .file_metadata()
+        .key_value_metadata()
+        .unwrap()
+        .iter()
+        .map(|k| (k.key.clone(), k.value.clone().unwrap_or_default()))
+        .collect();
+    assert_eq!(kv[KEY_SCHEMA_VERSION], SCHEMA_VERSION.to_string());
+    assert_eq!(kv[KEY_RECORD], "funding_rate_update");
+    assert!(kv.contains_key("ARROW:schema"));
+    let builder = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
+        std::fs::File::open(&path).unwrap(),
+    )
+    .unwrap();
+    let schema = builder.schema();
+    assert_eq!(schema.metadata()["instrument_id"], "BTCUSDT-PERP.BINANCE");
+    let names: Vec<_> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+    assert_eq!(
+        names,
+        ["rate", "interval", "next_funding_ns", "ts_event", "ts_init"]
+    );
+    let batch = builder.build().unwrap().next().unwrap().unwrap();
+    use arrow_array::cast::AsArray;
+    assert_eq!(
+        batch.column(0).as_binary::<i32>().value(0),
+        b"\"0.00010000\""
+    );
+    let rg = meta.row_group(0);
+    assert!(rg.column(4).statistics().is_some(), "ts_init statistics");
+    assert_eq!(
+        rg.column(0).compression(),
+        parquet::basic::Compression::ZSTD(Default::default())
+    );
+}
+
+#[tokio::test]
+async fn compaction_merges_small_files_into_one_per_day() {
+    let dir = tempfile::tempdir().unwrap();
+    let (catalog, _) = Catalog::open_writable(dir.path().to_str().unwrap())
+        .await
+        .unwrap();
+    let rows = oi_days("SOLUSDT-PERP.BINANCE", 1, 2);
+    for chunk in rows.chunks(48) {
+        catalog.write(chunk.to_vec()).await.unwrap(); // like streaming flushes
+    }
+    assert_eq!(parquet_files(dir.path()).len(), 12);
+    let report = catalog.compact().await.unwrap();
+    assert_eq!(
+        (
+            report.files_before,
+            report.files_after,
+            report.rows_rewritten
+        ),
+        (12, 2, 576)
+    );
+    assert_layout(dir.path());
+    let stored: Vec<OpenInterest> = read_all(&catalog, &["SOLUSDT-PERP.BINANCE"]).await;
+    assert_eq!(stored, rows);
+    let again = catalog.compact().await.unwrap();
+    assert_eq!(again.datasets_compacted, 0, "compaction is idempotent");
+}
+
+#[tokio::test]
+async fn the_same_code_runs_on_an_object_store_without_a_file_system() {
+    let catalog = Catalog::from_storage(Storage::in_memory());
+    catalog
+        .write(oi_days("BTC-USD-PERP.HYPERLIQUID", 3, 5))
+        .await
+        .unwrap();
+    catalog
+        .write(oi_days("BTC-USD-PERP.HYPERLIQUID", 1, 4))
+        .await
+        .unwrap();
+    let rows: Vec<OpenInterest> = read_all(&catalog, &["BTC-USD-PERP.HYPERLIQUID"]).await;
+    assert_eq!(rows, oi_days("BTC-USD-PERP.HYPERLIQUID", 1, 5));
+    let info = catalog.info().await.unwrap();
+    assert_eq!((info.len(), info[0].files, info[0].rows), (1, 5, 1440));
+}
+
+#[tokio::test]
+async fn a_write_spanning_many_instruments_groups_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let (catalog, _) = Catalog::open_writable(dir.path().to_str().unwrap())
+        .await
+        .unwrap();
+    let mut rows = oi_days("AUSDT-PERP.BINANCE", 1, 1);
+    rows.extend(oi_days("BUSDT-PERP.BINANCE", 1, 1));
+    rows.reverse(); // any order in, sorted out
+    let report = catalog.write(rows).await.unwrap();
+    assert_eq!((report.rows_added, report.files_written), (576, 2));
+    assert_layout(dir.path());
+    let info = catalog.info().await.unwrap();
+    assert_eq!(info.len(), 2);
+    assert!(
+        info.iter()
+            .all(|d| d.rows == 288 && d.first_ts == Some(DAY0) && d.problems.is_empty())
+    );
+    assert_eq!(info[0].last_ts, Some(DAY0 + 287 * 300 * NANOS_PER_SECOND));
+}

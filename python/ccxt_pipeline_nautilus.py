@@ -1,0 +1,223 @@
+"""
+NautilusTrader bindings for the ccxt-pipeline Parquet catalog (tested with nautilus_trader 1.221.0).
+
+Importing this module is all that is needed; it
+
+* defines the custom data classes ``OpenInterest`` (``data/custom_open_interest/``) and
+  ``Liquidation`` (``data/custom_liquidation/``);
+* registers an Arrow codec for the built-in ``FundingRateUpdate`` (``data/funding_rate_update/``)
+  when the installed NautilusTrader has none (1.221, 1.222). Newer versions read that directory
+  natively and are left alone.
+
+Usage::
+
+    import ccxt_pipeline_nautilus as ccxt
+    from nautilus_trader.model.data import FundingRateUpdate
+    from nautilus_trader.persistence.catalog import ParquetDataCatalog
+
+    catalog = ParquetDataCatalog("catalog")
+    iid = "BTCUSDT-PERP.BINANCE"
+
+    funding = catalog.query(FundingRateUpdate, identifiers=[iid])   # list[FundingRateUpdate]
+    settled = [f for f in funding if ccxt.funding_kind(f) == "settled"]
+
+    oi = catalog.query(ccxt.OpenInterest, identifiers=[iid],
+                       start="2025-01-02", end="2025-01-03")        # list[CustomData]
+    print(oi[0].data.open_interest)                                 # .data is the OpenInterest
+    liqs = catalog.custom_data(ccxt.Liquidation, instrument_ids=[iid])
+
+Caveats:
+
+* Query funding rates **one instrument at a time** (``identifiers=[iid]``). ``FundingRateUpdate``
+  files keep the instrument ID only in the Arrow schema metadata, and pyarrow gives a decoder the
+  metadata of the *first* file of a multi-file dataset, so a query spanning several instrument
+  directories labels every row with the first instrument. (``OpenInterest``/``Liquidation`` store
+  ``instrument_id`` as a column and do not have this problem.)
+* A query over several instruments returns rows grouped by instrument, not merged by ``ts_init``;
+  sort them yourself (``BacktestNode`` does).
+* ``FundingRateUpdate`` in 1.221 has no ``interval`` attribute, so the stored funding interval is
+  dropped there (it is kept on versions whose ``FundingRateUpdate`` accepts ``interval``). Read the
+  Parquet files directly (pandas, DuckDB) if you need it.
+* ``next_funding_ns`` tells the two kinds of funding row apart: ``None`` = a settled rate, charged
+  at ``ts_event``; set = a live estimate of the rate to be charged at ``next_funding_ns``.
+"""
+
+import json
+from decimal import Decimal
+from typing import Optional
+
+import pyarrow as pa
+
+from nautilus_trader.core.data import Data
+from nautilus_trader.model.custom import customdataclass
+from nautilus_trader.model.data import FundingRateUpdate
+from nautilus_trader.model.identifiers import InstrumentId
+from nautilus_trader.serialization.arrow.serializer import list_schemas
+from nautilus_trader.serialization.arrow.serializer import register_arrow
+
+
+__all__ = ["Liquidation", "OpenInterest", "funding_kind", "register"]
+
+_TS = [pa.field("ts_event", pa.uint64(), False), pa.field("ts_init", pa.uint64(), False)]
+
+
+@customdataclass
+class OpenInterest(Data):
+    """
+    Open interest of one instrument at one time (``data/custom_open_interest/<instrument_id>/``).
+
+    instrument_id : InstrumentId
+        The instrument (required).
+    open_interest : float
+        Open interest in base units (contracts x contract size), as the venue reports it.
+    open_interest_value : float or None
+        The same as USD notional; ``None`` when the venue gave no value and no mark price was known.
+
+    ``ts_event`` is the venue time of the figure, ``ts_init`` when it was received (equal to
+    ``ts_event`` for history); both UNIX nanoseconds.
+    """
+
+    instrument_id: InstrumentId
+    open_interest: float = 0.0
+    open_interest_value: Optional[float] = None
+
+    # The exact layout ccxt-pipeline writes, so `catalog.write_data` produces the same files.
+    _schema = pa.schema([
+        pa.field("instrument_id", pa.string(), False),
+        pa.field("open_interest", pa.float64(), False),
+        pa.field("open_interest_value", pa.float64(), True),
+        *_TS,
+    ])
+
+
+@customdataclass
+class Liquidation(Data):
+    """
+    A forced liquidation (``data/custom_liquidation/<instrument_id>/``).
+
+    instrument_id : InstrumentId
+        The instrument (required).
+    side : str
+        The liquidated position: ``"LONG"`` (the venue sold it) or ``"SHORT"`` (it bought it back).
+    order_side : str
+        The venue's raw side of the liquidation order (Binance ``SELL``, Bybit ``Buy``, Hyperliquid ``A``).
+    quantity : float
+        Quantity in base units.
+    price : float
+        Price (Binance average fill price, Bybit bankruptcy price, Hyperliquid fill price).
+    value : float
+        USD notional, ``quantity * price``.
+    source : str
+        ``"ws"`` (pushed by the venue's WebSocket) or ``"poll"`` (found by polling REST).
+    method : str or None
+        Hyperliquid's liquidation method (``"market"`` or ``"backstop"``); ``None`` for other venues.
+    trade_id : str or None
+        The venue's trade id when it gives one (Hyperliquid ``tid``); otherwise ``None``.
+
+    ``ts_event`` is the venue time of the liquidation, ``ts_init`` when it was received; both UNIX ns.
+    """
+
+    instrument_id: InstrumentId
+    side: str = "LONG"
+    order_side: str = ""
+    quantity: float = 0.0
+    price: float = 0.0
+    value: float = 0.0
+    source: str = "ws"
+    method: Optional[str] = None
+    trade_id: Optional[str] = None
+
+    _schema = pa.schema([
+        pa.field("instrument_id", pa.string(), False),
+        pa.field("side", pa.string(), False),
+        pa.field("order_side", pa.string(), False),
+        pa.field("quantity", pa.float64(), False),
+        pa.field("price", pa.float64(), False),
+        pa.field("value", pa.float64(), False),
+        pa.field("source", pa.string(), False),
+        pa.field("method", pa.string(), True),
+        pa.field("trade_id", pa.string(), True),
+        *_TS,
+    ])
+
+
+def funding_kind(update: FundingRateUpdate) -> str:
+    """
+    ``"settled"`` (a rate charged at ``ts_event``; ``next_funding_ns is None``) or ``"estimate"``
+    (a live estimate of the rate to be charged at ``next_funding_ns``).
+    """
+    return "settled" if update.next_funding_ns is None else "estimate"
+
+
+# FundingRateUpdate codec, in the layout NautilusTrader >= 1.226 uses: `rate` is the decimal as a
+# JSON string in binary (b'"0.0001"'), `interval` minutes, instrument ID in the schema metadata.
+_FUNDING_SCHEMA = pa.schema([
+    pa.field("rate", pa.binary(), False),
+    pa.field("interval", pa.uint16(), True),
+    pa.field("next_funding_ns", pa.uint64(), True),
+    *_TS,
+])
+
+
+def _accepts_interval() -> bool:
+    try:
+        FundingRateUpdate(InstrumentId.from_str("X.Y"), Decimal(0), 0, 0, interval=60)
+    except TypeError:
+        return False
+    return True
+
+
+_WITH_INTERVAL = _accepts_interval()
+
+
+def _decode_rate(raw) -> Decimal:
+    text = raw.decode() if isinstance(raw, bytes) else raw
+    return Decimal(json.loads(text) if text.startswith('"') else text)  # exact, never via float
+
+
+def _decode_funding(table: pa.Table) -> list:
+    meta = table.schema.metadata or {}
+    if b"instrument_id" not in meta:
+        raise ValueError("funding_rate_update file without 'instrument_id' schema metadata")
+    instrument_id = InstrumentId.from_str(meta[b"instrument_id"].decode())
+    out = []
+    for row in table.to_pylist():
+        extra = {"interval": row.get("interval")} if _WITH_INTERVAL else {}
+        out.append(FundingRateUpdate(
+            instrument_id=instrument_id,
+            rate=_decode_rate(row["rate"]),
+            ts_event=row["ts_event"],
+            ts_init=row["ts_init"],
+            next_funding_ns=row.get("next_funding_ns"),
+            **extra,
+        ))
+    return out
+
+
+def _encode_funding(update: FundingRateUpdate) -> pa.RecordBatch:
+    rate = format(Decimal(str(update.rate)), "f")  # plain notation, never "1E-8"
+    row = {
+        "rate": json.dumps(rate).encode(),
+        "interval": getattr(update, "interval", None),
+        "next_funding_ns": update.next_funding_ns,
+        "ts_event": update.ts_event,
+        "ts_init": update.ts_init,
+    }
+    schema = _FUNDING_SCHEMA.with_metadata({"instrument_id": update.instrument_id.value})
+    return pa.RecordBatch.from_pylist([row], schema=schema)
+
+
+def register() -> bool:
+    """
+    Register the FundingRateUpdate Arrow codec unless NautilusTrader already has one. Idempotent;
+    called at import. Returns True if this module's codec is the one in use.
+    (``OpenInterest`` and ``Liquidation`` register themselves when the module is imported.)
+    """
+    current = list_schemas().get(FundingRateUpdate)
+    if current is None:
+        register_arrow(FundingRateUpdate, _FUNDING_SCHEMA, _encode_funding, _decode_funding)
+        return True
+    return current is _FUNDING_SCHEMA
+
+
+register()
