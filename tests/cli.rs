@@ -1,1 +1,445 @@
+//! End-to-end tests of the `ccxt-cli` binary: real processes, real output, real exit codes.
+//! The snapshots in `tests/snapshots/` are what a user sees on `catalog.example`.
+#![allow(clippy::unwrap_used, missing_docs)]
 
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command as StdCommand, Stdio};
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+
+fn example() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../catalog.example")
+}
+
+/// The binary with a clean environment (no CCXT_* or RUST_LOG leaking in from the caller).
+fn cli() -> Command {
+    let mut cmd = Command::cargo_bin("ccxt-cli").unwrap();
+    for (key, _) in std::env::vars() {
+        if key.starts_with("CCXT_") || key == "RUST_LOG" {
+            cmd.env_remove(key);
+        }
+    }
+    cmd
+}
+
+fn run_ok(args: &[&str]) -> String {
+    let out = cli()
+        .args(args)
+        .arg("--catalog")
+        .arg(example())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.path().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+#[test]
+fn readme_first_command_prints_funding_from_the_example_catalog() {
+    let out = run_ok(&["query", "funding", "BTCUSDT-PERP", "-n", "12"]);
+    insta::assert_snapshot!("query_funding_table", out);
+}
+
+#[test]
+fn query_oi_json_from_a_time_with_a_limit() {
+    let out = run_ok(&[
+        "query",
+        "oi",
+        "ETHUSDT-PERP",
+        "-e",
+        "bybit",
+        "--from",
+        "2025-01-02",
+        "-n",
+        "3",
+        "--format",
+        "json",
+    ]);
+    let parsed: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(parsed.as_array().unwrap().len(), 3);
+    assert_eq!(parsed[0]["timestamp"], "2025-01-02T00:00:00Z");
+    insta::assert_snapshot!("query_oi_json", out);
+}
+
+#[test]
+fn query_liquidations_ndjson_and_csv_over_an_inclusive_range() {
+    let args = [
+        "query",
+        "liquidations",
+        "BTC/USDT:USDT",
+        "--from",
+        "2025-01-01T00:00:00Z",
+        "--to",
+        "2025-01-01T01:00:00Z",
+    ];
+    let ndjson = run_ok(&[&args[..], &["--format", "ndjson"]].concat());
+    for line in ndjson.lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert!(["LONG", "SHORT"].contains(&v["side"].as_str().unwrap()));
+    }
+    insta::assert_snapshot!("query_liquidations_ndjson", ndjson);
+    let csv = run_ok(&[&args[..], &["--format", "csv"]].concat());
+    assert_eq!(
+        csv.lines().count(),
+        ndjson.lines().count() + 1,
+        "header plus the same rows"
+    );
+    insta::assert_snapshot!("query_liquidations_csv", csv);
+}
+
+#[test]
+fn query_latest_rows_as_a_table_with_right_aligned_numbers() {
+    let out = run_ok(&["query", "liquidations", "ETHUSDT-PERP", "-n", "4"]);
+    insta::assert_snapshot!("query_liquidations_table", out);
+    let out = run_ok(&[
+        "query",
+        "oi",
+        "BTC",
+        "-e",
+        "hyperliquid",
+        "-e",
+        "binance",
+        "-n",
+        "4",
+    ]);
+    insta::assert_snapshot!("query_oi_table_two_venues", out);
+}
+
+#[test]
+fn every_symbol_form_reads_the_same_rows() {
+    let base = run_ok(&["query", "oi", "BTCUSDT-PERP", "-n", "6", "--format", "csv"]);
+    for form in ["BTCUSDT", "btcusdt-perp", "BTC/USDT:USDT", "BTC"] {
+        assert_eq!(
+            run_ok(&["query", "oi", form, "-n", "6", "--format", "csv"]),
+            base,
+            "{form}"
+        );
+    }
+    let pinned = run_ok(&[
+        "query",
+        "oi",
+        "BTC-USD-PERP.HYPERLIQUID",
+        "-n",
+        "2",
+        "--format",
+        "csv",
+    ]);
+    assert!(
+        pinned
+            .lines()
+            .skip(1)
+            .all(|l| l.contains(",hyperliquid,BTC,")),
+        "{pinned}"
+    );
+}
+
+#[test]
+fn catalog_info_lists_every_dataset() {
+    let out = run_ok(&["catalog", "info"]);
+    insta::assert_snapshot!("catalog_info", out);
+    let json: serde_json::Value =
+        serde_json::from_str(&run_ok(&["catalog", "info", "--format", "json"])).unwrap();
+    assert_eq!(
+        json.as_array().unwrap().len(),
+        18,
+        "3 kinds x 2 symbols x 3 venues"
+    );
+}
+
+#[test]
+fn a_one_day_query_opens_one_file_per_venue() {
+    cli()
+        .args([
+            "query",
+            "oi",
+            "BTCUSDT-PERP",
+            "--from",
+            "2025-01-02",
+            "--to",
+            "2025-01-02",
+            "--format",
+            "csv",
+            "--log-level",
+            "debug",
+        ])
+        .arg("--catalog")
+        .arg(example())
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("2025-01-02T23:55:00Z"))
+        .stdout(predicate::str::contains("2025-01-01T").not())
+        .stderr(predicate::str::contains("files_listed=9 files_opened=3"));
+}
+
+#[test]
+fn no_rows_is_success_with_a_note() {
+    cli()
+        .args(["query", "funding", "DOGEUSDT-PERP"])
+        .arg("--catalog")
+        .arg(example())
+        .assert()
+        .code(0)
+        .stdout("")
+        .stderr(predicate::str::contains(
+            "no funding rows for DOGEUSDT-PERP on binance, bybit, hyperliquid",
+        ));
+    cli()
+        .args(["query", "funding", "DOGEUSDT-PERP", "--format", "json"])
+        .arg("--catalog")
+        .arg(example())
+        .assert()
+        .code(0)
+        .stdout("[]\n");
+}
+
+#[test]
+fn usage_errors_exit_2_with_one_line_that_says_what_is_valid() {
+    let cases: [(&[&str], &str); 8] = [
+        (&["query", "oi", "BTC-PERP"], "accepted forms"),
+        (
+            &["query", "oi", "BTCUSDT-PERP", "--from", "yesterday"],
+            "--from: invalid time 'yesterday'",
+        ),
+        (
+            &[
+                "query",
+                "oi",
+                "BTCUSDT-PERP",
+                "--from",
+                "2025-01-03",
+                "--to",
+                "2025-01-02",
+            ],
+            "--to (2025-01-02T23:59:59.999999999Z) is before --from (2025-01-03T00:00:00Z)",
+        ),
+        (
+            &["query", "oi", "BTCUSDT-PERP", "-e", "okx"],
+            "invalid value 'okx'",
+        ),
+        (
+            &["query", "oi", "BTCUSDT-PERP", "-n", "0"],
+            "invalid value '0'",
+        ),
+        (
+            &["query", "oi", "xyz:TSLA", "-e", "binance"],
+            "exist only on hyperliquid",
+        ),
+        (
+            &["query", "volume", "BTCUSDT-PERP"],
+            "invalid value 'volume'",
+        ),
+        (
+            &["query", "oi", "BTCUSDT-PERP", "--format", "xml"],
+            "invalid value 'xml'",
+        ),
+    ];
+    for (args, message) in cases {
+        let out = cli()
+            .args(args)
+            .arg("--catalog")
+            .arg(example())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(message), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+}
+
+#[test]
+fn a_missing_catalog_is_a_usage_error() {
+    cli()
+        .args([
+            "query",
+            "oi",
+            "BTCUSDT-PERP",
+            "--catalog",
+            "/nonexistent/catalog",
+        ])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "no catalog at '/nonexistent/catalog'",
+        ));
+}
+
+#[test]
+fn a_corrupt_file_fails_with_its_name() {
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(&example(), dir.path());
+    let dataset = dir
+        .path()
+        .join("data/custom_open_interest/BTCUSDT-PERP.BINANCE");
+    let victim = std::fs::read_dir(&dataset)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    std::fs::write(&victim, b"PAR1 garbage").unwrap();
+    cli()
+        .args(["query", "oi", "BTCUSDT-PERP", "--from", "2025-01-01"])
+        .arg("--catalog")
+        .arg(dir.path())
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(
+            victim.file_name().unwrap().to_str().unwrap(),
+        ))
+        .stderr(predicate::str::contains("corrupt catalog file"));
+}
+
+#[test]
+fn a_closed_pipe_ends_quietly_with_exit_0() {
+    // Like `ccxt-cli query ... | head -1`: the reader goes away after one line.
+    let mut child = StdCommand::new(assert_cmd::cargo::cargo_bin!("ccxt-cli"))
+        .args([
+            "query",
+            "oi",
+            "BTCUSDT-PERP",
+            "--format",
+            "ndjson",
+            "--catalog",
+        ])
+        .arg(example())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let mut first = [0u8; 64];
+    stdout.read_exact(&mut first).unwrap();
+    drop(stdout);
+    let status = child.wait().unwrap();
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert!(status.success(), "{status:?} {stderr}");
+    assert_eq!(stderr, "");
+}
+
+#[test]
+fn the_catalog_comes_from_the_flag_then_the_environment_then_the_config_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("ccxt.toml");
+    std::fs::write(
+        &config,
+        format!("catalog_path = {:?}\n", example().to_str().unwrap()),
+    )
+    .unwrap();
+    let from_config = cli()
+        .args(["query", "oi", "BTCUSDT-PERP", "-n", "1", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert!(
+        from_config.status.success(),
+        "{}",
+        String::from_utf8_lossy(&from_config.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&from_config.stdout).lines().count(),
+        5
+    );
+    cli()
+        .args(["query", "oi", "BTCUSDT-PERP", "-n", "1"])
+        .env("CCXT_CONFIG", &config)
+        .env("CCXT_CATALOG_PATH", "/nonexistent/from-env")
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("/nonexistent/from-env"));
+    cli()
+        .args([
+            "query",
+            "oi",
+            "BTCUSDT-PERP",
+            "-n",
+            "1",
+            "--catalog",
+            "/nonexistent/from-flag",
+        ])
+        .env("CCXT_CATALOG_PATH", "/nonexistent/from-env")
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("/nonexistent/from-flag"));
+    std::fs::write(&config, "catalog_path = [").unwrap();
+    cli()
+        .args(["query", "oi", "BTCUSDT-PERP", "--config"])
+        .arg(&config)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("invalid configuration"));
+}
+
+#[test]
+fn demo_refuses_a_non_empty_directory_and_compact_keeps_every_row() {
+    let dir = tempfile::tempdir().unwrap();
+    cli()
+        .args(["catalog", "demo"])
+        .arg(dir.path())
+        .arg("--days")
+        .arg("1")
+        .assert()
+        .success();
+    cli()
+        .args(["catalog", "demo"])
+        .arg(dir.path())
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("is not empty"));
+    let info = |p: &Path| {
+        let out = cli()
+            .args(["catalog", "info", "--format", "csv", "--catalog"])
+            .arg(p)
+            .output()
+            .unwrap();
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let before = info(dir.path());
+    cli()
+        .args(["catalog", "compact", "--catalog"])
+        .arg(dir.path())
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("compacted 0 of 18 datasets"));
+    assert_eq!(info(dir.path()), before);
+}
+
+#[test]
+fn help_shows_examples() {
+    cli()
+        .arg("--help")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("Examples:"));
+    cli()
+        .args(["query", "--help"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "ccxt-cli query funding BTCUSDT-PERP",
+        ));
+}

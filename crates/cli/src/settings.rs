@@ -79,6 +79,7 @@ pub fn init_logging(global: &GlobalArgs, file: &FileSettings) -> Result<(), Usag
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_target(false);
     match global.log_format {
         LogFormat::Human => builder.try_init(),

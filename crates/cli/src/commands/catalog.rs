@@ -16,7 +16,12 @@ pub async fn run(location: &str, command: CatalogCommand) -> anyhow::Result<Exit
     match command {
         CatalogCommand::Info { format } => {
             let catalog = Catalog::open(location)?;
-            let datasets = catalog.info().await?;
+            let mut datasets = catalog.info().await?;
+            let key = |id: &str| match Instrument::from_id(id) {
+                Ok(i) => (Some(i.venue), i.native),
+                Err(_) => (None, id.to_string()),
+            };
+            datasets.sort_by_cached_key(|d| (d.kind, key(d.instrument_id.as_str())));
             if datasets.is_empty() {
                 eprintln!("catalog '{location}' holds no data yet");
             }

@@ -51,17 +51,28 @@ pub async fn run(location: &str, args: QueryArgs) -> anyhow::Result<ExitCode> {
     };
     let by_id: HashMap<&InstrumentId, &Instrument> =
         instruments.iter().map(|i| (&i.id, i)).collect();
-    let rows = match kind {
+    let (rows, stats) = match kind {
         RecordKind::OpenInterest => {
-            oi_rows(&catalog.query::<OpenInterest>(&query).await?.0, &by_id)
+            let (rows, stats) = catalog.query::<OpenInterest>(&query).await?;
+            (oi_rows(&rows, &by_id), stats)
         }
         RecordKind::FundingRate => {
-            funding_rows(&catalog.query::<FundingRate>(&query).await?.0, &by_id)
+            let (rows, stats) = catalog.query::<FundingRate>(&query).await?;
+            (funding_rows(&rows, &by_id), stats)
         }
         RecordKind::Liquidation => {
-            liquidation_rows(&catalog.query::<Liquidation>(&query).await?.0, &by_id)
+            let (rows, stats) = catalog.query::<Liquidation>(&query).await?;
+            (liquidation_rows(&rows, &by_id), stats)
         }
     };
+    tracing::debug!(
+        rows = rows.rows.len(),
+        files_listed = stats.files_listed,
+        files_opened = stats.files_opened,
+        row_groups_read = stats.row_groups_read,
+        row_groups_skipped = stats.row_groups_skipped,
+        "query done"
+    );
     if rows.rows.is_empty() {
         let venues: Vec<&str> = instruments.iter().map(|i| i.venue.as_str()).collect();
         eprintln!(

@@ -1,0 +1,144 @@
+#!/usr/bin/env python
+"""
+Load every dataset of a ccxt-pipeline catalog with NautilusTrader's ParquetDataCatalog and check it
+against the raw Parquet files.
+
+    python tests/nautilus/load_catalog.py CATALOG
+
+For each data/<class_dir>/<instrument_id>/ it queries NautilusTrader one instrument at a time and
+checks: one object per Parquet row, in ts_init order, every field equal to the stored value (funding
+rates as Decimal, equal digit for digit to the stored JSON string), the instrument ID, and that a
+time-filtered query (start/end) returns exactly the rows in that range. Exits 1 on any mismatch.
+"""
+
+import json
+import math
+import os
+import sys
+from decimal import Decimal
+
+import pyarrow.parquet as pq
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "python"))
+
+import ccxt_pipeline_nautilus as ccxt  # noqa: E402  (registers the codecs)
+from nautilus_trader.model.data import CustomData  # noqa: E402
+from nautilus_trader.model.data import FundingRateUpdate  # noqa: E402
+from nautilus_trader.persistence.catalog import ParquetDataCatalog  # noqa: E402
+
+
+CLASSES = {
+    "funding_rate_update": FundingRateUpdate,
+    "custom_open_interest": ccxt.OpenInterest,
+    "custom_liquidation": ccxt.Liquidation,
+}
+FIELDS = {
+    "funding_rate_update": ["next_funding_ns"],
+    "custom_open_interest": ["open_interest", "open_interest_value"],
+    "custom_liquidation": ["side", "order_side", "quantity", "price", "value", "source", "method", "trade_id"],
+}
+
+errors: list[str] = []
+
+
+def fail(msg: str) -> None:
+    errors.append(msg)
+    print(f"  MISMATCH {msg}")
+
+
+def raw_rows(catalog: str, class_dir: str, ident: str) -> list[dict]:
+    """The stored rows, files in name order (= time order), as NautilusTrader reads them."""
+    d = os.path.join(catalog, "data", class_dir, ident)
+    rows = []
+    for name in sorted(f for f in os.listdir(d) if f.endswith(".parquet")):
+        rows += pq.read_table(os.path.join(d, name)).to_pylist()
+    return rows
+
+
+def same(a, b) -> bool:
+    if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
+        return True
+    return a == b
+
+
+def check(catalog: ParquetDataCatalog, root: str, class_dir: str, ident: str, kinds: dict) -> None:
+    cls = CLASSES[class_dir]
+    raw = raw_rows(root, class_dir, ident)
+    objs = [o.data if isinstance(o, CustomData) else o for o in catalog.query(cls, identifiers=[ident])]
+    where = f"{class_dir}/{ident}"
+
+    if len(objs) != len(raw):
+        fail(f"{where}: nautilus returned {len(objs)} objects, files hold {len(raw)} rows")
+    ts = [o.ts_init for o in objs]
+    if any(a > b for a, b in zip(ts, ts[1:])):
+        fail(f"{where}: objects not sorted by ts_init")
+
+    for i, (o, r) in enumerate(zip(objs, raw)):
+        bad = []
+        if o.instrument_id.value != ident:
+            bad.append(f"instrument_id {o.instrument_id.value!r}")
+        if (o.ts_event, o.ts_init) != (r["ts_event"], r["ts_init"]):
+            bad.append(f"ts {(o.ts_event, o.ts_init)} != {(r['ts_event'], r['ts_init'])}")
+        bad += [f"{f} {getattr(o, f)!r} != {r[f]!r}" for f in FIELDS[class_dir] if not same(getattr(o, f), r[f])]
+        if cls is FundingRateUpdate:
+            stored = json.loads(r["rate"])  # b'"0.0001"' -> '0.0001'
+            if not isinstance(o.rate, Decimal) or format(o.rate, "f") != stored:
+                bad.append(f"rate {o.rate!r} ({type(o.rate).__name__}) != stored {stored!r}")
+            kinds[ccxt.funding_kind(o)] += 1
+        if bad:
+            fail(f"{where} row {i}: " + "; ".join(bad))
+            if sum(e.startswith(where) for e in errors) > 5:
+                fail(f"{where}: giving up after 5 bad rows")
+                break
+
+    # A time-filtered query: the middle half of the rows by ts_init (closed interval, as nautilus).
+    if raw:
+        all_ts = sorted(r["ts_init"] for r in raw)
+        start, end = all_ts[len(all_ts) // 4], all_ts[(3 * len(all_ts)) // 4]
+        want = sum(start <= t <= end for t in all_ts)
+        got = catalog.query(cls, identifiers=[ident], start=start, end=end)
+        if len(got) != want:
+            fail(f"{where}: query(start={start}, end={end}) returned {len(got)}, expected {want}")
+    else:
+        want, got = 0, []
+
+    estimates = sum(r.get("next_funding_ns") is not None for r in raw) if cls is FundingRateUpdate else None
+    extra = f" estimates={estimates}" if estimates is not None else ""
+    print(f"  {where}: {len(objs)} rows{extra}, window query {len(got)}/{want} "
+          f"{'ok' if not any(e.startswith(where) for e in errors) else 'FAILED'}")
+
+
+def main() -> int:
+    if len(sys.argv) != 2:
+        print(__doc__)
+        return 2
+    root = os.path.abspath(sys.argv[1])
+    data = os.path.join(root, "data")
+    catalog = ParquetDataCatalog(root)
+    kinds = {"settled": 0, "estimate": 0}
+    checked = 0
+
+    for class_dir in sorted(os.listdir(data)) if os.path.isdir(data) else []:
+        if class_dir not in CLASSES:
+            print(f"{class_dir}: skipped (not a ccxt-pipeline dataset)")
+            continue
+        idents = sorted(i for i in os.listdir(os.path.join(data, class_dir))
+                        if os.path.isdir(os.path.join(data, class_dir, i)))
+        print(f"{class_dir} -> {CLASSES[class_dir].__name__}: {len(idents)} instruments")
+        for ident in idents:
+            check(catalog, root, class_dir, ident, kinds)
+            checked += 1
+
+    if not checked:
+        fail(f"no ccxt-pipeline datasets under {data}")
+    if kinds["estimate"] and not kinds["settled"]:
+        fail("funding: the catalog has estimates but no settled rate was loaded")
+    if kinds["estimate"] or kinds["settled"]:
+        print(f"funding kinds loaded: {kinds['settled']} settled, {kinds['estimate']} estimate")
+
+    print(f"{'FAILED' if errors else 'PASSED'}: {checked} datasets, {len(errors)} mismatches")
+    return 1 if errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
