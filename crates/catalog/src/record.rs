@@ -306,12 +306,12 @@ impl CatalogRecord for FundingRate {
 
     fn from_batch(batch: &RecordBatch, id: &InstrumentId) -> Result<Vec<Self>, String> {
         let c = Columns { batch };
-        if let Some(meta) = batch.schema_ref().metadata().get("instrument_id") {
-            if meta != id.as_str() {
-                return Err(format!(
-                    "metadata instrument_id '{meta}' in the directory of '{id}'"
-                ));
-            }
+        if let Some(meta) = batch.schema_ref().metadata().get("instrument_id")
+            && meta != id.as_str()
+        {
+            return Err(format!(
+                "metadata instrument_id '{meta}' in the directory of '{id}'"
+            ));
         }
         let rates = c.binary("rate")?;
         // `interval` arrived in NautilusTrader 1.226; older files lack it.

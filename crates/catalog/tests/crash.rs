@@ -124,10 +124,7 @@ async fn a_read_only_open_of_a_crashed_catalog_shows_no_duplicates() {
         .write_with_crash(oi_days(ID, 1, 4), CrashPoint::BeforeDelete)
         .await;
     let reader = Catalog::open(location).unwrap();
-    let (rows, stats) = reader
-        .query::<OpenInterest>(&all::<OpenInterest>(&[ID]))
-        .await
-        .unwrap();
+    let (rows, stats) = reader.query::<OpenInterest>(&all(&[ID])).await.unwrap();
     assert!(stats.overlaps);
     assert_eq!(rows, oi_days(ID, 1, 5));
     let info = reader.info().await.unwrap();

@@ -155,7 +155,7 @@ async fn a_corrupt_file_is_an_error_naming_the_file() {
     let bytes = std::fs::read(&victim).unwrap();
     std::fs::write(&victim, &bytes[..(len as usize) / 2]).unwrap(); // truncated, like a torn copy
     let err = catalog
-        .query::<OpenInterest>(&all::<OpenInterest>(&[BIN]))
+        .query::<OpenInterest>(&all(&[BIN]))
         .await
         .unwrap_err();
     assert!(matches!(err, CatalogError::Corrupt { .. }), "{err}");
@@ -182,7 +182,7 @@ async fn a_file_of_the_wrong_kind_is_an_error_not_garbage() {
     std::fs::create_dir_all(&target).unwrap();
     std::fs::copy(&oi_file, target.join(oi_file.file_name().unwrap())).unwrap();
     let err = catalog
-        .query::<Liquidation>(&all::<Liquidation>(&[BIN]))
+        .query::<Liquidation>(&all(&[BIN]))
         .await
         .unwrap_err()
         .to_string();
@@ -198,9 +198,6 @@ async fn missing_catalog_and_missing_data_are_told_apart() {
     assert!(err.contains("not supported yet"), "{err}");
     let empty = tempfile::tempdir().unwrap();
     let catalog = Catalog::open(empty.path().to_str().unwrap()).unwrap();
-    let (rows, _) = catalog
-        .query::<OpenInterest>(&all::<OpenInterest>(&[BIN]))
-        .await
-        .unwrap();
+    let (rows, _) = catalog.query::<OpenInterest>(&all(&[BIN])).await.unwrap();
     assert!(rows.is_empty());
 }

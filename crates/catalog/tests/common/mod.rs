@@ -37,7 +37,7 @@ pub fn oi_days(instrument: &str, first: u64, last: u64) -> Vec<OpenInterest> {
     rows
 }
 
-pub fn all<T: CatalogRecord>(ids: &[&str]) -> Query {
+pub fn all(ids: &[&str]) -> Query {
     Query {
         instruments: ids.iter().map(|s| id(s)).collect(),
         start: 0,
@@ -47,7 +47,7 @@ pub fn all<T: CatalogRecord>(ids: &[&str]) -> Query {
 }
 
 pub async fn read_all<T: CatalogRecord>(catalog: &Catalog, ids: &[&str]) -> Vec<T> {
-    catalog.query::<T>(&all::<T>(ids)).await.unwrap().0
+    catalog.query::<T>(&all(ids)).await.unwrap().0
 }
 
 /// Checks the on-disk invariants NautilusTrader relies on, for every dataset directory:
