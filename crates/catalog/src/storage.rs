@@ -199,26 +199,16 @@ impl Storage {
         let Some(root) = self.local_root.clone() else {
             return Ok(WriteLock { _file: None });
         };
-        let path = root.join(LOCK_FILE);
-        let shown = path.display().to_string();
-        let file = tokio::task::spawn_blocking(move || -> std::io::Result<std::fs::File> {
+        let file = blocking_io(root.join(LOCK_FILE), |path| {
             let file = std::fs::OpenOptions::new()
                 .create(true)
                 .truncate(false)
                 .write(true)
-                .open(&path)?;
+                .open(path)?;
             file.lock()?;
             Ok(file)
         })
-        .await
-        .map_err(|e| CatalogError::Io {
-            path: shown.clone(),
-            source: std::io::Error::other(e),
-        })?
-        .map_err(|source| CatalogError::Io {
-            path: shown,
-            source,
-        })?;
+        .await?;
         Ok(WriteLock { _file: Some(file) })
     }
 
@@ -230,22 +220,29 @@ impl Storage {
 }
 
 async fn sync_path(path: PathBuf, dir: bool) -> Result<()> {
-    let shown = path.display().to_string();
-    tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+    blocking_io(path, move |path| {
         let file = if dir {
-            std::fs::File::open(&path)?
+            std::fs::File::open(path)?
         } else {
-            std::fs::OpenOptions::new().write(true).open(&path)?
+            std::fs::OpenOptions::new().write(true).open(path)?
         };
         file.sync_all()
     })
     .await
-    .map_err(|e| CatalogError::Io {
+}
+
+/// Runs blocking file-system work on `path` off the async threads; errors name the path.
+async fn blocking_io<T: Send + 'static>(
+    path: PathBuf,
+    work: impl FnOnce(&FsPath) -> std::io::Result<T> + Send + 'static,
+) -> Result<T> {
+    let shown = path.display().to_string();
+    let io_error = |source| CatalogError::Io {
         path: shown.clone(),
-        source: std::io::Error::other(e),
-    })?
-    .map_err(|source| CatalogError::Io {
-        path: shown,
         source,
-    })
+    };
+    tokio::task::spawn_blocking(move || work(&path))
+        .await
+        .map_err(|e| io_error(std::io::Error::other(e)))?
+        .map_err(io_error)
 }
