@@ -1,0 +1,24 @@
+//! The interface every venue connector implements, and the values that cross it.
+//!
+//! A venue crate (binance, bybit, hyperliquid) is made of pure parts — request builders,
+//! parsers, next-page logic, a [`RateLimitSpec`] — plus a [`Fetcher`] implementation that
+//! composes them over a [`Transport`]. The transport (rate-limited, retrying HTTP) lives in its
+//! own crate and knows nothing about venues; the orchestrator and the CLI know venues only
+//! through [`Fetcher`]. Adding a venue means one new crate and one registry line.
+
+mod error;
+mod fetcher;
+mod http;
+mod paginate;
+mod period;
+pub mod tolerant;
+
+pub use error::{ErrorClass, FetchError};
+pub use fetcher::{
+    Fetcher, FundingSnapshot, InstrumentInfo, InstrumentStatus, PageStream, SymbolResult,
+};
+pub use http::{
+    HttpMethod, HttpRequest, HttpResponse, PoolSpec, RateLimitSpec, Transport, UsedWeightHeader,
+};
+pub use paginate::{Page, Paginator, paginate};
+pub use period::OiPeriod;

@@ -1,0 +1,109 @@
+//! Serde helpers for venue payloads: numbers that arrive as JSON numbers or as strings, and
+//! optional fields that are missing, null or empty strings.
+
+use serde::{Deserialize, Deserializer};
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum NumOrString {
+    Int(i64),
+    UInt(u64),
+    Float(f64),
+    Text(String),
+}
+
+/// Reads a number given as a JSON number or a string (`"10659.509"`); `""`/null → `None`.
+pub fn opt_f64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
+    match Option::<NumOrString>::deserialize(d)? {
+        None => Ok(None),
+        Some(NumOrString::Int(i)) => Ok(Some(i as f64)),
+        Some(NumOrString::UInt(u)) => Ok(Some(u as f64)),
+        Some(NumOrString::Float(f)) => Ok(Some(f)),
+        Some(NumOrString::Text(s)) if s.trim().is_empty() => Ok(None),
+        Some(NumOrString::Text(s)) => s
+            .trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|f| f.is_finite())
+            .map(Some)
+            .ok_or_else(|| serde::de::Error::custom(format!("'{s}' is not a number"))),
+    }
+}
+
+/// Reads an integer (e.g. milliseconds) given as a JSON number or a string; `""`/null → `None`.
+pub fn opt_u64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    match Option::<NumOrString>::deserialize(d)? {
+        None => Ok(None),
+        Some(NumOrString::Int(i)) => u64::try_from(i)
+            .map(Some)
+            .map_err(|_| serde::de::Error::custom(format!("{i} is negative"))),
+        Some(NumOrString::UInt(u)) => Ok(Some(u)),
+        Some(NumOrString::Float(f)) if f >= 0.0 && f.fract() == 0.0 && f < 1.8e19 => {
+            Ok(Some(f as u64))
+        }
+        Some(NumOrString::Float(f)) => Err(serde::de::Error::custom(format!(
+            "{f} is not a whole number"
+        ))),
+        Some(NumOrString::Text(s)) if s.trim().is_empty() => Ok(None),
+        Some(NumOrString::Text(s)) => s
+            .trim()
+            .parse::<u64>()
+            .map(Some)
+            .map_err(|_| serde::de::Error::custom(format!("'{s}' is not a whole number"))),
+    }
+}
+
+/// Reads a decimal as its exact text, from a JSON string or number (`"0.0001"`, `0.0001`);
+/// `""`/null → `None`. Parse it with `rust_decimal` so no digit goes through `f64`.
+///
+/// A JSON number is kept as serde_json prints it, which is exact for the short decimals venues send.
+pub fn opt_decimal_text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    match Option::<serde_json::Value>::deserialize(d)? {
+        None | Some(serde_json::Value::Null) => Ok(None),
+        Some(serde_json::Value::String(s)) if s.trim().is_empty() => Ok(None),
+        Some(serde_json::Value::String(s)) => Ok(Some(s.trim().to_string())),
+        Some(serde_json::Value::Number(n)) => Ok(Some(n.to_string())),
+        Some(other) => Err(serde::de::Error::custom(format!(
+            "{other} is not a decimal"
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Deserialize)]
+    struct T {
+        #[serde(default, deserialize_with = "opt_f64")]
+        f: Option<f64>,
+        #[serde(default, deserialize_with = "opt_u64")]
+        u: Option<u64>,
+        #[serde(default, deserialize_with = "opt_decimal_text")]
+        d: Option<String>,
+    }
+
+    fn t(json: &str) -> T {
+        serde_json::from_str(json).unwrap()
+    }
+
+    #[test]
+    fn numbers_as_strings_or_numbers_missing_or_null() {
+        let a = t(r#"{"f":"10659.509","u":"1589437530011","d":"0.00010000"}"#);
+        assert_eq!(
+            (a.f, a.u, a.d.as_deref()),
+            (Some(10659.509), Some(1589437530011), Some("0.00010000"))
+        );
+        let b = t(r#"{"f":10659.509,"u":1589437530011,"d":0.0001}"#);
+        assert_eq!(
+            (b.f, b.u, b.d.as_deref()),
+            (Some(10659.509), Some(1589437530011), Some("0.0001"))
+        );
+        let c = t(r#"{"f":null,"u":"","d":null}"#);
+        assert_eq!((c.f, c.u, c.d), (None, None, None));
+        let d = t("{}");
+        assert_eq!((d.f, d.u, d.d), (None, None, None));
+        assert!(serde_json::from_str::<T>(r#"{"f":"abc"}"#).is_err());
+        assert!(serde_json::from_str::<T>(r#"{"u":-5}"#).is_err());
+    }
+}
