@@ -82,17 +82,17 @@ impl Budget {
             .unwrap_or(0);
         let left_ms = window_ms - now_ms % window_ms + 50;
         let until = Instant::now() + Duration::from_millis(left_ms as u64);
-        if let Ok(mut hold) = self.hold_until.lock() {
-            if hold.is_none_or(|h| h < until) {
-                tracing::warn!(
-                    pool = self.name,
-                    used,
-                    share = self.share,
-                    wait_ms = left_ms as u64,
-                    "venue reports our share of its budget used; holding requests until its window rolls over"
-                );
-                *hold = Some(until);
-            }
+        if let Ok(mut hold) = self.hold_until.lock()
+            && hold.is_none_or(|h| h < until)
+        {
+            tracing::warn!(
+                pool = self.name,
+                used,
+                share = self.share,
+                wait_ms = left_ms as u64,
+                "venue reports our share of its budget used; holding requests until its window rolls over"
+            );
+            *hold = Some(until);
         }
     }
 }
