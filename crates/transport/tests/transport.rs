@@ -1,4 +1,5 @@
 //! The transport against an in-process HTTP server on 127.0.0.1: rate limits, retries, budgets.
+#![allow(clippy::unwrap_used)]
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
