@@ -1,0 +1,275 @@
+//! The orchestrator with fake venues: isolation of failures, streaming to the catalog, skipping
+//! stored ranges.
+#![allow(clippy::unwrap_used)]
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use ccxt_catalog::Catalog;
+use ccxt_model::{FundingRate, Instrument, OpenInterest, SymbolInput, Venue};
+use ccxt_orchestrator::{
+    CatalogPlanner, CatalogSink, FullRange, Job, NoProgress, RunOptions, VenueTarget, run,
+};
+use ccxt_venue::{
+    FetchError, Fetcher, FundingSnapshot, InstrumentInfo, OiPeriod, PageStream, SymbolResult,
+};
+use futures::StreamExt;
+
+const T0: u64 = 1_735_689_600_000_000_000;
+
+/// A venue with 5-minute OI for every instrument except `BAD`, served in pages of 100.
+struct FakeVenue {
+    venue: Venue,
+    requests: AtomicUsize,
+    fail: bool,
+}
+
+#[async_trait::async_trait]
+impl Fetcher for FakeVenue {
+    fn venue(&self) -> Venue {
+        self.venue
+    }
+    async fn instruments(&self) -> Result<Vec<InstrumentInfo>, FetchError> {
+        Ok(Vec::new())
+    }
+    async fn current_open_interest(
+        &self,
+        instruments: &[Instrument],
+    ) -> Vec<SymbolResult<OpenInterest>> {
+        instruments
+            .iter()
+            .map(|i| {
+                let r = if i.native.starts_with("BAD") {
+                    Err(FetchError::UnknownSymbol {
+                        venue: self.venue,
+                        symbol: i.native.clone(),
+                    })
+                } else {
+                    Ok(OpenInterest {
+                        instrument_id: i.id.clone(),
+                        open_interest: 1.0,
+                        open_interest_value: None,
+                        ts_event: T0,
+                        ts_init: T0 + 1,
+                    })
+                };
+                (i.clone(), r)
+            })
+            .collect()
+    }
+    async fn current_funding(&self, _: &[Instrument]) -> Vec<SymbolResult<FundingSnapshot>> {
+        Vec::new()
+    }
+    fn open_interest_history<'a>(
+        &'a self,
+        instrument: &'a Instrument,
+        period: OiPeriod,
+        start: u64,
+        end: u64,
+    ) -> PageStream<'a, OpenInterest> {
+        if self.fail {
+            return futures::stream::iter([Err(FetchError::Unreachable {
+                venue: self.venue,
+                detail: "down".into(),
+            })])
+            .boxed();
+        }
+        let first = start.div_ceil(period.nanos()) * period.nanos();
+        let times: Vec<u64> = (0..)
+            .map(|k| first + k * period.nanos())
+            .take_while(|t| *t <= end)
+            .collect();
+        let pages: Vec<Result<Vec<OpenInterest>, FetchError>> = times
+            .chunks(100)
+            .map(|chunk| {
+                self.requests.fetch_add(1, Ordering::Relaxed);
+                Ok(chunk
+                    .iter()
+                    .map(|t| OpenInterest {
+                        instrument_id: instrument.id.clone(),
+                        open_interest: (*t % 977) as f64,
+                        open_interest_value: None,
+                        ts_event: *t,
+                        ts_init: *t,
+                    })
+                    .collect())
+            })
+            .collect();
+        futures::stream::iter(pages).boxed()
+    }
+    fn funding_history<'a>(
+        &'a self,
+        _: &'a Instrument,
+        _: u64,
+        _: u64,
+    ) -> PageStream<'a, FundingRate> {
+        futures::stream::empty().boxed()
+    }
+}
+
+fn instrument(s: &str, v: Venue) -> Instrument {
+    SymbolInput::parse(s).unwrap().resolve(v).unwrap()
+}
+
+fn fake(venue: Venue, fail: bool) -> Arc<FakeVenue> {
+    Arc::new(FakeVenue {
+        venue,
+        requests: AtomicUsize::new(0),
+        fail,
+    })
+}
+
+#[tokio::test]
+async fn one_failing_venue_or_symbol_does_not_stop_the_others() {
+    let dir = tempfile::tempdir().unwrap();
+    let (catalog, _) = Catalog::open_writable(dir.path().to_str().unwrap())
+        .await
+        .unwrap();
+    let catalog = Arc::new(catalog);
+    let targets = vec![
+        VenueTarget {
+            fetcher: fake(Venue::Binance, false),
+            instruments: vec![
+                instrument("BTCUSDT", Venue::Binance),
+                instrument("BADUSDT", Venue::Binance),
+            ],
+        },
+        VenueTarget {
+            fetcher: fake(Venue::Bybit, false),
+            instruments: vec![instrument("BTCUSDT", Venue::Bybit)],
+        },
+    ];
+    let mut sink = CatalogSink::new(catalog.clone(), 10_000);
+    let outcomes = run(
+        targets,
+        Job::CurrentOpenInterest,
+        Arc::new(FullRange),
+        &mut sink,
+        &NoProgress,
+        RunOptions::default(),
+    )
+    .await;
+    assert_eq!(outcomes.len(), 3);
+    assert_eq!(
+        (
+            outcomes[0].rows,
+            outcomes[0].stored,
+            outcomes[0].error.is_none()
+        ),
+        (1, 1, true)
+    );
+    assert!(
+        outcomes[1]
+            .error
+            .as_deref()
+            .unwrap()
+            .contains("no perpetual 'BADUSDT'")
+    );
+    assert_eq!((outcomes[2].rows, outcomes[2].stored), (1, 1));
+}
+
+#[tokio::test]
+async fn history_streams_to_the_catalog_and_a_rerun_fetches_only_what_is_new() {
+    let dir = tempfile::tempdir().unwrap();
+    let (catalog, _) = Catalog::open_writable(dir.path().to_str().unwrap())
+        .await
+        .unwrap();
+    let catalog = Arc::new(catalog);
+    let venue = fake(Venue::Binance, false);
+    let down = fake(Venue::Bybit, true);
+    let targets = vec![
+        VenueTarget {
+            fetcher: venue.clone(),
+            instruments: vec![
+                instrument("BTCUSDT", Venue::Binance),
+                instrument("ETHUSDT", Venue::Binance),
+            ],
+        },
+        VenueTarget {
+            fetcher: down.clone(),
+            instruments: vec![instrument("BTCUSDT", Venue::Bybit)],
+        },
+    ];
+    let end = T0 + 3 * 86_400_000_000_000 - 1;
+    let job = Job::OpenInterestHistory {
+        period: OiPeriod::M5,
+        start: T0,
+        end,
+    };
+    let planner = Arc::new(CatalogPlanner::new(catalog.clone()));
+    let mut sink = CatalogSink::new(catalog.clone(), 250);
+    let outcomes = run(
+        targets.clone(),
+        job,
+        planner.clone(),
+        &mut sink,
+        &NoProgress,
+        RunOptions::default(),
+    )
+    .await;
+    assert_eq!((outcomes[0].rows, outcomes[0].stored), (864, 864));
+    assert_eq!((outcomes[1].rows, outcomes[1].stored), (864, 864));
+    assert!(
+        outcomes[2]
+            .error
+            .as_deref()
+            .unwrap()
+            .contains("cannot reach bybit"),
+        "{:?}",
+        outcomes[2]
+    );
+    let requests = venue.requests.load(Ordering::Relaxed);
+    assert_eq!(requests, 18);
+
+    // Same backfill again: nothing to fetch, nothing added.
+    let outcomes = run(
+        targets.clone(),
+        job,
+        planner.clone(),
+        &mut sink,
+        &NoProgress,
+        RunOptions::default(),
+    )
+    .await;
+    assert_eq!(
+        venue.requests.load(Ordering::Relaxed),
+        requests,
+        "no request for stored ranges"
+    );
+    assert_eq!(
+        (
+            outcomes[0].rows,
+            outcomes[0].stored,
+            outcomes[0].skipped.len()
+        ),
+        (0, 0, 1)
+    );
+
+    // A longer range fetches only the new day.
+    let job = Job::OpenInterestHistory {
+        period: OiPeriod::M5,
+        start: T0,
+        end: end + 86_400_000_000_000,
+    };
+    let outcomes = run(
+        targets,
+        job,
+        planner,
+        &mut sink,
+        &NoProgress,
+        RunOptions::default(),
+    )
+    .await;
+    assert_eq!((outcomes[0].rows, outcomes[0].stored), (288, 288));
+    let stored = catalog
+        .query::<OpenInterest>(&ccxt_catalog::Query {
+            instruments: vec![instrument("BTCUSDT", Venue::Binance).id],
+            start: 0,
+            end: u64::MAX,
+            limit: None,
+        })
+        .await
+        .unwrap()
+        .0;
+    assert_eq!(stored.len(), 4 * 288);
+}
