@@ -7,7 +7,9 @@
 mod cli;
 mod commands;
 mod output;
+mod rows;
 mod settings;
+mod symbols;
 
 use std::process::ExitCode;
 

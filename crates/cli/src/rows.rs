@@ -1,0 +1,175 @@
+//! Records as output rows: the columns users see for each record type.
+
+use ccxt_model::time::format_iso;
+use ccxt_model::{
+    FundingRate, Instrument, InstrumentId, Liquidation, OpenInterest, format_interval,
+};
+
+use crate::output::{Column, Rows, Value};
+
+fn col(name: &'static str) -> Column {
+    Column {
+        name,
+        in_table: true,
+    }
+}
+
+fn machine(name: &'static str) -> Column {
+    Column {
+        name,
+        in_table: false,
+    }
+}
+
+/// The leading columns of every row: time, venue, native symbol.
+fn head(id: &InstrumentId, ts_event: u64) -> Vec<Value> {
+    let (venue, symbol) = match Instrument::from_id(id.as_str()) {
+        Ok(i) => (i.venue.as_str().to_string(), i.native),
+        Err(_) => (String::new(), id.to_string()),
+    };
+    vec![
+        Value::Text(format_iso(ts_event)),
+        Value::Text(venue),
+        Value::Text(symbol),
+    ]
+}
+
+fn tail(id: &InstrumentId, ts_event: u64, ts_init: u64) -> [Value; 3] {
+    [
+        Value::Text(id.to_string()),
+        Value::Int(ts_event),
+        Value::Int(ts_init),
+    ]
+}
+
+const TAIL: [Column; 3] = [
+    Column {
+        name: "instrument_id",
+        in_table: false,
+    },
+    Column {
+        name: "ts_event",
+        in_table: false,
+    },
+    Column {
+        name: "ts_init",
+        in_table: false,
+    },
+];
+
+fn opt_f64(v: Option<f64>) -> Value {
+    v.map(Value::Float).unwrap_or(Value::Null)
+}
+
+/// Open-interest rows.
+pub fn oi_rows(rows: &[OpenInterest]) -> Rows {
+    let mut columns = vec![
+        col("timestamp"),
+        col("venue"),
+        col("symbol"),
+        col("open_interest"),
+        col("open_interest_value"),
+    ];
+    columns.extend(TAIL);
+    Rows {
+        columns,
+        rows: rows
+            .iter()
+            .map(|r| {
+                let mut v = head(&r.instrument_id, r.ts_event);
+                v.push(Value::Float(r.open_interest));
+                v.push(opt_f64(r.open_interest_value));
+                v.extend(tail(&r.instrument_id, r.ts_event, r.ts_init));
+                v
+            })
+            .collect(),
+    }
+}
+
+/// Funding rows; with `marks` (live snapshots) a `mark_price` column follows the rate.
+pub fn funding_rows(rows: &[FundingRate], marks: Option<&[Option<f64>]>) -> Rows {
+    let mut columns = vec![
+        col("timestamp"),
+        col("venue"),
+        col("symbol"),
+        col("rate"),
+        col("interval"),
+        col("kind"),
+        col("next_funding_time"),
+        machine("interval_minutes"),
+    ];
+    if marks.is_some() {
+        columns.insert(4, col("mark_price"));
+    }
+    columns.extend(TAIL);
+    Rows {
+        columns,
+        rows: rows
+            .iter()
+            .enumerate()
+            .map(|(i, r)| {
+                let mut v = head(&r.instrument_id, r.ts_event);
+                v.push(Value::Decimal(r.rate.to_string()));
+                if let Some(marks) = marks {
+                    v.push(opt_f64(marks.get(i).copied().flatten()));
+                }
+                v.push(
+                    r.interval_minutes
+                        .map(|m| Value::Text(format_interval(m)))
+                        .unwrap_or(Value::Null),
+                );
+                v.push(Value::Text(r.kind().as_str().into()));
+                v.push(
+                    r.next_funding_ns
+                        .map(|ns| Value::Text(format_iso(ns)))
+                        .unwrap_or(Value::Null),
+                );
+                v.push(
+                    r.interval_minutes
+                        .map(|m| Value::Int(m.into()))
+                        .unwrap_or(Value::Null),
+                );
+                v.extend(tail(&r.instrument_id, r.ts_event, r.ts_init));
+                v
+            })
+            .collect(),
+    }
+}
+
+/// Liquidation rows.
+pub fn liquidation_rows(rows: &[Liquidation]) -> Rows {
+    let mut columns = vec![
+        col("timestamp"),
+        col("venue"),
+        col("symbol"),
+        col("side"),
+        col("quantity"),
+        col("price"),
+        col("value"),
+        col("source"),
+        col("method"),
+        machine("order_side"),
+        machine("trade_id"),
+    ];
+    columns.extend(TAIL);
+    let text = |s: &Option<String>| s.clone().map(Value::Text).unwrap_or(Value::Null);
+    Rows {
+        columns,
+        rows: rows
+            .iter()
+            .map(|r| {
+                let mut v = head(&r.instrument_id, r.ts_event);
+                v.push(Value::Text(r.side.as_str().into()));
+                v.push(Value::Float(r.quantity));
+                v.push(Value::Float(r.price));
+                v.push(Value::Float(r.value));
+                v.push(Value::Text(r.source.as_str().into()));
+                v.push(text(&r.method));
+                v.push(Value::Text(r.order_side.clone()));
+                v.push(text(&r.trade_id));
+                v.extend(tail(&r.instrument_id, r.ts_event, r.ts_init));
+                v
+            })
+            .collect(),
+    }
+}
