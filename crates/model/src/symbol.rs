@@ -69,6 +69,12 @@ pub struct Instrument {
 }
 
 impl Instrument {
+    /// The instrument a venue lists under its own symbol `native` (`BTCUSDT`, `BTC`, `xyz:TSLA`),
+    /// as read from the venue's instrument list.
+    pub fn from_native(venue: Venue, native: impl Into<String>) -> Self {
+        Instrument::new(venue, native.into())
+    }
+
     fn new(venue: Venue, native: String) -> Self {
         let symbol = match venue {
             Venue::Binance => format!("{native}-PERP"),

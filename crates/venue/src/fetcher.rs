@@ -47,8 +47,9 @@ pub struct FundingSnapshot {
 
 /// Fetches open interest and funding from one venue.
 ///
-/// Timestamps: for current values `ts_event` is the venue's time and `ts_init` the receive
-/// time; for history `ts_init == ts_event`.
+/// Timestamps: for current values `ts_event` is the venue's time (or the receive time when the
+/// venue gives none, as Hyperliquid) and `ts_init` the receive time; for history
+/// `ts_init == ts_event`.
 #[async_trait::async_trait]
 pub trait Fetcher: Send + Sync {
     /// The venue.
