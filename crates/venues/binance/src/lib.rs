@@ -1,1 +1,89 @@
-//! binance connector.
+//! Binance USDⓈ-M futures connector.
+//!
+//! Pure parts, tested on captured payloads without a network:
+//!
+//! * [`http::requests`] builds every request (path, parameters, rate-limit pool and weight);
+//! * [`http::models`] holds the payload structs, tolerant of numbers as strings, missing and
+//!   null fields and unknown fields;
+//! * [`http::parse`] turns bodies into model records or typed [`ccxt_venue::FetchError`]s;
+//! * [`http::paginate`] holds the next-page logic of the history endpoints;
+//! * [`websocket`] parses the liquidation and mark-price streams;
+//! * [`rate_limits`] describes Binance's budgets for the transport.
+//!
+//! [`BinanceFetcher`] composes them over a [`ccxt_venue::Transport`] into a
+//! [`ccxt_venue::Fetcher`].
+
+pub mod fetcher;
+pub mod http;
+pub mod websocket;
+
+use std::time::Duration;
+
+use ccxt_venue::{PoolSpec, RateLimitSpec, UsedWeightHeader};
+
+pub use fetcher::BinanceFetcher;
+pub use http::requests::{POOL_FUNDING, POOL_IP};
+
+/// The REST root of Binance USDⓈ-M futures (the `/futures/data` endpoints live there too).
+pub const DEFAULT_REST_URL: &str = "https://fapi.binance.com";
+
+/// The market-data WebSocket root (`@forceOrder`, `@markPrice`), in use since the 2026 URL
+/// split; append `/ws/<stream>` or `/stream?streams=a/b`.
+pub const DEFAULT_WS_URL: &str = "wss://fstream.binance.com/market";
+
+/// Binance USDⓈ-M rate limits: request weight 2400 per minute per IP (reported in
+/// `X-MBX-USED-WEIGHT-1M`), and 500 requests per 5 minutes shared by `fundingRate` and
+/// `fundingInfo`. Bans come as 418/429 with `Retry-After`, which the transport handles; there is
+/// no separate ban status.
+pub fn rate_limits() -> RateLimitSpec {
+    RateLimitSpec {
+        pools: vec![
+            PoolSpec {
+                name: POOL_IP,
+                capacity: 2400,
+                window: Duration::from_secs(60),
+            },
+            PoolSpec {
+                name: POOL_FUNDING,
+                capacity: 500,
+                window: Duration::from_secs(300),
+            },
+        ],
+        used_weight_header: Some(UsedWeightHeader {
+            header: "X-MBX-USED-WEIGHT-1M",
+            pool: POOL_IP,
+        }),
+        ban_status: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_request_spends_from_a_declared_pool() {
+        let spec = rate_limits();
+        let pools: Vec<&str> = spec.pools.iter().map(|p| p.name).collect();
+        assert_eq!(pools, ["ip", "funding"]);
+        assert_eq!(spec.used_weight_header.as_ref().map(|h| h.pool), Some("ip"));
+        assert_eq!(spec.ban_status, None);
+        for request in [
+            http::requests::exchange_info(),
+            http::requests::funding_info(),
+            http::requests::premium_index_all(),
+            http::requests::open_interest("BTCUSDT"),
+            http::requests::open_interest_hist("BTCUSDT", ccxt_venue::OiPeriod::M5, 0, 1),
+            http::requests::funding_rate_history("BTCUSDT", 0, 1),
+        ] {
+            for (pool, weight) in &request.costs {
+                assert!(
+                    pools.contains(pool),
+                    "{} spends from unknown pool {pool}",
+                    request.path
+                );
+                assert!(*weight >= 1);
+            }
+        }
+    }
+}

@@ -1,1 +1,68 @@
-//! bybit connector.
+//! Bybit v5 linear perpetuals connector (`category=linear`: USDT and USDC perpetuals).
+//!
+//! Pure parts, tested on captured payloads without a network:
+//!
+//! * [`http::requests`] builds every request (path, parameters, rate-limit pool and weight);
+//! * [`http::models`] holds the payload structs, tolerant of numbers as strings, missing and
+//!   null fields and unknown fields;
+//! * [`http::parse`] turns envelopes into model records or typed [`ccxt_venue::FetchError`]s;
+//! * [`http::paginate`] holds the next-page logic of the list endpoints;
+//! * [`websocket`] parses the liquidation and ticker topics;
+//! * [`rate_limits`] describes Bybit's budget for the transport.
+//!
+//! [`BybitFetcher`] composes them over a [`ccxt_venue::Transport`] into a
+//! [`ccxt_venue::Fetcher`].
+
+pub mod fetcher;
+pub mod http;
+pub mod websocket;
+
+use std::time::Duration;
+
+use ccxt_venue::{PoolSpec, RateLimitSpec};
+
+pub use fetcher::BybitFetcher;
+pub use http::requests::POOL_IP;
+
+/// The REST root of Bybit v5 (mainnet).
+pub const DEFAULT_REST_URL: &str = "https://api.bybit.com";
+
+/// The public WebSocket of linear contracts (`allLiquidation.*`, `tickers.*`).
+pub const DEFAULT_WS_URL: &str = "wss://stream.bybit.com/v5/public/linear";
+
+/// Bybit rate limits: 600 requests per 5 seconds per IP. Exceeding it gets HTTP 403 and a ban
+/// of at least 10 minutes; Bybit reports no used weight.
+pub fn rate_limits() -> RateLimitSpec {
+    RateLimitSpec {
+        pools: vec![PoolSpec {
+            name: POOL_IP,
+            capacity: 600,
+            window: Duration::from_secs(5),
+        }],
+        used_weight_header: None,
+        ban_status: Some(403),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_ip_pool_and_a_403_ban() {
+        let spec = rate_limits();
+        assert_eq!(spec.pools.len(), 1);
+        assert_eq!(
+            (
+                spec.pools[0].name,
+                spec.pools[0].capacity,
+                spec.pools[0].window
+            ),
+            ("ip", 600, Duration::from_secs(5))
+        );
+        assert_eq!(
+            (spec.used_weight_header, spec.ban_status),
+            (None, Some(403))
+        );
+    }
+}

@@ -1,0 +1,268 @@
+//! [`BinanceFetcher`]: the [`Fetcher`] for Binance USDⓈ-M, composing the pure request builders,
+//! parsers and paginators over a [`Transport`]. All I/O goes through the transport.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use ccxt_model::time::{format_iso, now_ns};
+use ccxt_model::{FundingRate, Instrument, OpenInterest, Venue};
+use ccxt_venue::{
+    FetchError, Fetcher, FundingSnapshot, HttpRequest, HttpResponse, InstrumentInfo, OiPeriod,
+    PageStream, SymbolResult, Transport, paginate,
+};
+use futures::StreamExt;
+
+use crate::http::models::PremiumIndex;
+use crate::http::paginate::{FundingRatePaginator, OpenInterestHistPaginator, clamp_to_retention};
+use crate::http::parse::{self, FundingIntervals};
+use crate::http::requests;
+
+/// How many per-symbol open-interest requests are in flight at once (the transport paces them).
+pub const OPEN_INTEREST_CONCURRENCY: usize = 8;
+
+/// Fetches open interest and funding from Binance USDⓈ-M futures.
+///
+/// * Current open interest: one `openInterest` call per symbol plus one `premiumIndex` call for
+///   all mark prices (value = open interest × mark price).
+/// * Current funding: one `premiumIndex` call and one `fundingInfo` call for all symbols.
+/// * Open-interest history: the last 30 days only; an older start is moved to the cutoff with a
+///   warning.
+/// * Funding history: intervals from the spacing of funding times, else `fundingInfo`.
+#[derive(Clone)]
+pub struct BinanceFetcher {
+    transport: Arc<dyn Transport>,
+}
+
+impl std::fmt::Debug for BinanceFetcher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BinanceFetcher").finish_non_exhaustive()
+    }
+}
+
+/// The error for an instrument of another venue handed to this fetcher.
+fn foreign(instrument: &Instrument) -> Option<FetchError> {
+    (instrument.venue != Venue::Binance).then(|| FetchError::Unsupported {
+        venue: Venue::Binance,
+        what: format!("{} (an instrument of {})", instrument.id, instrument.venue),
+    })
+}
+
+impl BinanceFetcher {
+    /// A fetcher sending through `transport` (built with [`crate::rate_limits`] and
+    /// [`crate::DEFAULT_REST_URL`]).
+    pub fn new(transport: Arc<dyn Transport>) -> Self {
+        BinanceFetcher { transport }
+    }
+
+    async fn send(&self, request: &HttpRequest) -> Result<HttpResponse, FetchError> {
+        self.transport.send(request.clone()).await
+    }
+
+    async fn funding_intervals(&self) -> Result<FundingIntervals, FetchError> {
+        let request = requests::funding_info();
+        let response = self.send(&request).await?;
+        parse::parse_funding_info(&request, &response)
+    }
+
+    async fn premium_index(&self) -> Result<(HashMap<String, PremiumIndex>, u64), FetchError> {
+        let request = requests::premium_index_all();
+        let response = self.send(&request).await?;
+        let ts_init = now_ns();
+        Ok((parse::parse_premium_index(&request, &response)?, ts_init))
+    }
+
+    async fn open_interest_of(
+        &self,
+        instrument: &Instrument,
+        mark_price: Option<f64>,
+    ) -> Result<OpenInterest, FetchError> {
+        if let Some(e) = foreign(instrument) {
+            return Err(e);
+        }
+        let request = requests::open_interest(&instrument.native);
+        let response = self.send(&request).await?;
+        let ts_init = now_ns();
+        parse::parse_open_interest(&request, &response, instrument, mark_price, ts_init)
+    }
+
+    async fn open_interest_entry(
+        &self,
+        instrument: &Instrument,
+        mark_price: Option<f64>,
+    ) -> SymbolResult<OpenInterest> {
+        (
+            instrument.clone(),
+            self.open_interest_of(instrument, mark_price).await,
+        )
+    }
+
+    /// The interval for funding rows whose spacing did not tell: the `fundingInfo` value, or
+    /// `None` if that call fails.
+    async fn fallback_interval(&self, instrument: &Instrument) -> Option<u16> {
+        match self.funding_intervals().await {
+            Ok(intervals) => Some(parse::funding_interval(&intervals, &instrument.native)),
+            Err(error) => {
+                tracing::warn!(symbol = %instrument.native, %error, "binance fundingInfo failed; funding intervals left unknown");
+                None
+            }
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl Fetcher for BinanceFetcher {
+    fn venue(&self) -> Venue {
+        Venue::Binance
+    }
+
+    async fn instruments(&self) -> Result<Vec<InstrumentInfo>, FetchError> {
+        let request = requests::exchange_info();
+        let response = self.send(&request).await?;
+        let info = parse::parse_exchange_info(&request, &response)?;
+        let intervals = self.funding_intervals().await?;
+        let (listed, skipped) = parse::instruments(&info, &intervals);
+        if !skipped.is_empty() {
+            tracing::warn!(symbols = ?skipped, "binance perpetuals skipped: their symbols cannot be named as instrument ids");
+        }
+        Ok(listed)
+    }
+
+    async fn current_open_interest(
+        &self,
+        instruments: &[Instrument],
+    ) -> Vec<SymbolResult<OpenInterest>> {
+        let marks = if instruments.iter().any(|i| foreign(i).is_none()) {
+            match self.premium_index().await {
+                Ok((marks, _)) => marks,
+                Err(error) => {
+                    tracing::warn!(%error, "binance premiumIndex failed; open-interest values left empty");
+                    HashMap::new()
+                }
+            }
+        } else {
+            HashMap::new()
+        };
+        // Futures made up front (not polled yet): a closure returning an async block trips
+        // async-trait's lifetime inference.
+        let pending: Vec<_> = instruments
+            .iter()
+            .map(|instrument| {
+                let mark = marks.get(&instrument.native).and_then(|p| p.mark_price);
+                self.open_interest_entry(instrument, mark)
+            })
+            .collect();
+        futures::stream::iter(pending)
+            .buffered(OPEN_INTEREST_CONCURRENCY)
+            .collect()
+            .await
+    }
+
+    async fn current_funding(
+        &self,
+        instruments: &[Instrument],
+    ) -> Vec<SymbolResult<FundingSnapshot>> {
+        let premium = if instruments.iter().any(|i| foreign(i).is_none()) {
+            self.premium_index().await
+        } else {
+            // Nothing of ours to ask for: every instrument gets its own error below.
+            Ok((HashMap::new(), 0))
+        };
+        let intervals = match &premium {
+            Ok((all, _)) if !all.is_empty() => match self.funding_intervals().await {
+                Ok(intervals) => Some(intervals),
+                Err(error) => {
+                    tracing::warn!(%error, "binance fundingInfo failed; funding intervals left unknown");
+                    None
+                }
+            },
+            _ => None,
+        };
+        instruments
+            .iter()
+            .map(|instrument| {
+                let result = match (foreign(instrument), &premium) {
+                    (Some(e), _) => Err(e),
+                    (None, Err(e)) => Err(e.clone()),
+                    (None, Ok((all, ts_init))) => match all.get(&instrument.native) {
+                        None => Err(FetchError::UnknownSymbol {
+                            venue: Venue::Binance,
+                            symbol: instrument.native.clone(),
+                        }),
+                        Some(p) => {
+                            let interval = intervals
+                                .as_ref()
+                                .map(|m| parse::funding_interval(m, &instrument.native));
+                            parse::funding_snapshot(instrument, p, interval, *ts_init)
+                        }
+                    },
+                };
+                (instrument.clone(), result)
+            })
+            .collect()
+    }
+
+    fn open_interest_history<'a>(
+        &'a self,
+        instrument: &'a Instrument,
+        period: OiPeriod,
+        start_ns: u64,
+        end_ns: u64,
+    ) -> PageStream<'a, OpenInterest> {
+        if let Some(e) = foreign(instrument) {
+            return futures::stream::once(async move { Err(e) }).boxed();
+        }
+        let now = now_ns();
+        let (start, cutoff) = clamp_to_retention(start_ns, now);
+        if let Some(cutoff) = cutoff {
+            tracing::warn!(
+                symbol = %instrument.native,
+                requested_start = %format_iso(start_ns),
+                cutoff = %format_iso(cutoff),
+                "binance keeps only the last 30 days of open-interest history; fetching from the cutoff, older buckets are skipped"
+            );
+        }
+        // No bucket exists after now: windows past it would all come back empty.
+        let end = end_ns.min(now);
+        match OpenInterestHistPaginator::new(instrument.clone(), period, start, end) {
+            Some(paginator) => paginate(self.transport.as_ref(), paginator),
+            None => futures::stream::empty().boxed(),
+        }
+    }
+
+    fn funding_history<'a>(
+        &'a self,
+        instrument: &'a Instrument,
+        start_ns: u64,
+        end_ns: u64,
+    ) -> PageStream<'a, FundingRate> {
+        if let Some(e) = foreign(instrument) {
+            return futures::stream::once(async move { Err(e) }).boxed();
+        }
+        let Some(paginator) = FundingRatePaginator::new(instrument.clone(), start_ns, end_ns)
+        else {
+            return futures::stream::empty().boxed();
+        };
+        let pages = paginate(self.transport.as_ref(), paginator);
+        // Rows whose interval the spacing did not give get the fundingInfo value, asked for
+        // once and only if needed.
+        futures::stream::unfold(
+            (pages, None::<Option<u16>>),
+            move |(mut pages, mut fallback)| async move {
+                let mut page = pages.next().await?;
+                if let Ok(rows) = &mut page
+                    && rows.iter().any(|r| r.interval_minutes.is_none())
+                {
+                    let interval = match fallback {
+                        Some(interval) => interval,
+                        None => *fallback.insert(self.fallback_interval(instrument).await),
+                    };
+                    for row in rows.iter_mut().filter(|r| r.interval_minutes.is_none()) {
+                        row.interval_minutes = interval;
+                    }
+                }
+                Some((page, (pages, fallback)))
+            },
+        )
+        .boxed()
+    }
+}

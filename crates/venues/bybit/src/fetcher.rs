@@ -1,0 +1,229 @@
+//! [`BybitFetcher`]: the [`Fetcher`] for Bybit v5 linear perpetuals, composing the pure request
+//! builders, parsers and paginators over a [`Transport`]. All I/O goes through the transport.
+
+use std::sync::Arc;
+
+use ccxt_model::time::now_ns;
+use ccxt_model::{FundingRate, Instrument, OpenInterest, Venue};
+use ccxt_venue::{
+    FetchError, Fetcher, FundingSnapshot, HttpRequest, HttpResponse, InstrumentInfo, OiPeriod,
+    PageStream, SymbolResult, Transport, paginate,
+};
+use futures::{StreamExt, TryStreamExt};
+
+use crate::http::paginate::{
+    FundingHistoryPaginator, InstrumentsPaginator, OpenInterestPaginator, Watermark,
+};
+use crate::http::parse::{self, Tickers};
+use crate::http::requests;
+
+/// Fetches open interest and funding from Bybit v5 (`category=linear`, perpetuals only).
+///
+/// * Instruments: the default listing and the `PreLaunch` listing, each paged by cursor.
+/// * Current open interest and funding: one `tickers` call for all symbols.
+/// * Open-interest history: cursor pages, newest first; no USD value (Bybit gives none).
+/// * Funding history: pages backwards by `endTime`; intervals from the spacing of funding
+///   times, else `instruments-info`.
+#[derive(Clone)]
+pub struct BybitFetcher {
+    transport: Arc<dyn Transport>,
+}
+
+impl std::fmt::Debug for BybitFetcher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BybitFetcher").finish_non_exhaustive()
+    }
+}
+
+/// The error for an instrument of another venue handed to this fetcher.
+fn foreign(instrument: &Instrument) -> Option<FetchError> {
+    (instrument.venue != Venue::Bybit).then(|| FetchError::Unsupported {
+        venue: Venue::Bybit,
+        what: format!("{} (an instrument of {})", instrument.id, instrument.venue),
+    })
+}
+
+/// Runs a newest-first history through a [`Watermark`], so no row is yielded twice.
+fn once_each<'a, T: Send + 'a>(pages: PageStream<'a, T>, ts: fn(&T) -> u64) -> PageStream<'a, T> {
+    pages
+        .scan(Watermark::default(), move |mark, page| {
+            let page = page.map(|mut rows| {
+                mark.retain_older(&mut rows, ts);
+                rows
+            });
+            futures::future::ready(Some(page))
+        })
+        .boxed()
+}
+
+impl BybitFetcher {
+    /// A fetcher sending through `transport` (built with [`crate::rate_limits`] and
+    /// [`crate::DEFAULT_REST_URL`]).
+    pub fn new(transport: Arc<dyn Transport>) -> Self {
+        BybitFetcher { transport }
+    }
+
+    async fn send(&self, request: &HttpRequest) -> Result<HttpResponse, FetchError> {
+        self.transport.send(request.clone()).await
+    }
+
+    /// One `tickers` call, if any instrument is ours, with its receive time.
+    async fn tickers(&self, instruments: &[Instrument]) -> Result<(Tickers, u64), FetchError> {
+        if instruments.iter().all(|i| foreign(i).is_some()) {
+            // Nothing to ask for: every instrument gets its own error.
+            return Ok((
+                Tickers {
+                    time_ms: 0,
+                    by_symbol: Default::default(),
+                },
+                0,
+            ));
+        }
+        let request = requests::tickers();
+        let response = self.send(&request).await?;
+        let ts_init = now_ns();
+        Ok((parse::parse_tickers(&request, &response)?, ts_init))
+    }
+
+    /// Applies `convert` to each instrument's ticker; a symbol without a ticker is unknown.
+    fn per_symbol<T>(
+        instruments: &[Instrument],
+        tickers: &Result<(Tickers, u64), FetchError>,
+        convert: impl Fn(&Instrument, &crate::http::models::Ticker, u64, u64) -> Result<T, FetchError>,
+    ) -> Vec<SymbolResult<T>> {
+        instruments
+            .iter()
+            .map(|instrument| {
+                let result = match (foreign(instrument), tickers) {
+                    (Some(e), _) => Err(e),
+                    (None, Err(e)) => Err(e.clone()),
+                    (None, Ok((tickers, ts_init))) => {
+                        match tickers.by_symbol.get(&instrument.native) {
+                            None => Err(FetchError::UnknownSymbol {
+                                venue: Venue::Bybit,
+                                symbol: instrument.native.clone(),
+                            }),
+                            Some(ticker) => convert(
+                                instrument,
+                                ticker,
+                                parse::ms_to_ns(tickers.time_ms),
+                                *ts_init,
+                            ),
+                        }
+                    }
+                };
+                (instrument.clone(), result)
+            })
+            .collect()
+    }
+
+    /// The interval for funding rows whose spacing did not tell: `instruments-info`'s
+    /// `fundingInterval`, or `None` if that call fails or does not list the symbol.
+    async fn fallback_interval(&self, instrument: &Instrument) -> Option<u16> {
+        let request = requests::instrument_info(&instrument.native);
+        let result = match self.send(&request).await {
+            Ok(response) => {
+                parse::parse_instrument_interval(&request, &response, &instrument.native)
+            }
+            Err(e) => Err(e),
+        };
+        result.unwrap_or_else(|error| {
+            tracing::warn!(symbol = %instrument.native, %error, "bybit instruments-info failed; funding intervals left unknown");
+            None
+        })
+    }
+}
+
+#[async_trait::async_trait]
+impl Fetcher for BybitFetcher {
+    fn venue(&self) -> Venue {
+        Venue::Bybit
+    }
+
+    async fn instruments(&self) -> Result<Vec<InstrumentInfo>, FetchError> {
+        let transport = self.transport.as_ref();
+        let mut items: Vec<_> = paginate(transport, InstrumentsPaginator::trading())
+            .try_concat()
+            .await?;
+        let pre_launch: Vec<_> = paginate(transport, InstrumentsPaginator::pre_launch())
+            .try_concat()
+            .await?;
+        items.extend(pre_launch);
+        let (listed, skipped) = parse::instruments(&items);
+        if !skipped.is_empty() {
+            tracing::warn!(symbols = ?skipped, "bybit perpetuals skipped: their symbols cannot be named as instrument ids");
+        }
+        Ok(listed)
+    }
+
+    async fn current_open_interest(
+        &self,
+        instruments: &[Instrument],
+    ) -> Vec<SymbolResult<OpenInterest>> {
+        let tickers = self.tickers(instruments).await;
+        Self::per_symbol(instruments, &tickers, parse::ticker_open_interest)
+    }
+
+    async fn current_funding(
+        &self,
+        instruments: &[Instrument],
+    ) -> Vec<SymbolResult<FundingSnapshot>> {
+        let tickers = self.tickers(instruments).await;
+        Self::per_symbol(instruments, &tickers, parse::ticker_funding)
+    }
+
+    fn open_interest_history<'a>(
+        &'a self,
+        instrument: &'a Instrument,
+        period: OiPeriod,
+        start_ns: u64,
+        end_ns: u64,
+    ) -> PageStream<'a, OpenInterest> {
+        if let Some(e) = foreign(instrument) {
+            return futures::stream::once(async move { Err(e) }).boxed();
+        }
+        match OpenInterestPaginator::new(instrument.clone(), period, start_ns, end_ns) {
+            Some(paginator) => {
+                once_each(paginate(self.transport.as_ref(), paginator), |r| r.ts_event)
+            }
+            None => futures::stream::empty().boxed(),
+        }
+    }
+
+    fn funding_history<'a>(
+        &'a self,
+        instrument: &'a Instrument,
+        start_ns: u64,
+        end_ns: u64,
+    ) -> PageStream<'a, FundingRate> {
+        if let Some(e) = foreign(instrument) {
+            return futures::stream::once(async move { Err(e) }).boxed();
+        }
+        let Some(paginator) = FundingHistoryPaginator::new(instrument.clone(), start_ns, end_ns)
+        else {
+            return futures::stream::empty().boxed();
+        };
+        let pages = once_each(paginate(self.transport.as_ref(), paginator), |r| r.ts_event);
+        // Rows whose interval the spacing did not give get the instruments-info value, asked
+        // for once and only if needed.
+        futures::stream::unfold(
+            (pages, None::<Option<u16>>),
+            move |(mut pages, mut fallback)| async move {
+                let mut page = pages.next().await?;
+                if let Ok(rows) = &mut page
+                    && rows.iter().any(|r| r.interval_minutes.is_none())
+                {
+                    let interval = match fallback {
+                        Some(interval) => interval,
+                        None => *fallback.insert(self.fallback_interval(instrument).await),
+                    };
+                    for row in rows.iter_mut().filter(|r| r.interval_minutes.is_none()) {
+                        row.interval_minutes = interval;
+                    }
+                }
+                Some((page, (pages, fallback)))
+            },
+        )
+        .boxed()
+    }
+}

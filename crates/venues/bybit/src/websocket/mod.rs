@@ -1,0 +1,5 @@
+//! Bybit v5 public linear stream: payload structs, pure parsers and frames for liquidations
+//! (`allLiquidation`) and tickers. The socket loop that uses them lives in the transport.
+
+pub mod messages;
+pub mod parse;

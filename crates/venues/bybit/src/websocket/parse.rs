@@ -1,0 +1,250 @@
+//! Pure parsers and frames of the Bybit public linear stream.
+
+use ccxt_model::{Liquidation, LiquidationSource, PositionSide, Venue};
+use ccxt_venue::FetchError;
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+
+use super::messages::{AllLiquidation, ControlMessage, LegacyLiquidation, TopicMessage};
+use crate::http::models::Ticker;
+use crate::http::parse::{instrument, ms_to_ns};
+
+const VENUE: Venue = Venue::Bybit;
+
+/// How often to send [`ping_frame`] (Bybit recommends every 20 s).
+pub const PING_INTERVAL_SECS: u64 = 20;
+
+/// The liquidation topic of one symbol (`allLiquidation.BTCUSDT`).
+pub fn all_liquidation_topic(symbol: &str) -> String {
+    format!("allLiquidation.{symbol}")
+}
+
+/// The ticker topic of one symbol (`tickers.BTCUSDT`).
+pub fn ticker_topic(symbol: &str) -> String {
+    format!("tickers.{symbol}")
+}
+
+/// The frame that subscribes to `topics`.
+pub fn subscribe_frame(topics: &[String], req_id: &str) -> serde_json::Value {
+    serde_json::json!({ "req_id": req_id, "op": "subscribe", "args": topics })
+}
+
+/// The application-level ping.
+pub fn ping_frame(req_id: &str) -> serde_json::Value {
+    serde_json::json!({ "req_id": req_id, "op": "ping" })
+}
+
+fn decode<T: DeserializeOwned>(what: &str, bytes: &[u8]) -> Result<T, FetchError> {
+    serde_json::from_slice(bytes).map_err(|e| FetchError::malformed(VENUE, what, e))
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum OneOrMany<T> {
+    Many(Vec<T>),
+    One(T),
+}
+
+/// Parses an `allLiquidation` message into liquidations received at `ts_init`. `S` = `Buy`
+/// means a long position was liquidated; the price is the bankruptcy price; value = size ×
+/// price.
+pub fn parse_all_liquidation(bytes: &[u8], ts_init: u64) -> Result<Vec<Liquidation>, FetchError> {
+    let what = "allLiquidation";
+    let message: TopicMessage<OneOrMany<AllLiquidation>> = decode(what, bytes)?;
+    let items = match message.data {
+        OneOrMany::Many(v) => v,
+        OneOrMany::One(one) => vec![one],
+    };
+    items
+        .into_iter()
+        .map(|l| {
+            let bad = |detail: String| FetchError::malformed(VENUE, what, detail);
+            let symbol = l
+                .symbol
+                .ok_or_else(|| bad("s (symbol) is missing".into()))?;
+            let instrument = instrument(&symbol)
+                .ok_or_else(|| bad(format!("symbol '{symbol}' cannot be named")))?;
+            let order_side = l.side.ok_or_else(|| bad("S (side) is missing".into()))?;
+            let side = match order_side.as_str() {
+                "Buy" => PositionSide::Long,
+                "Sell" => PositionSide::Short,
+                other => return Err(bad(format!("side '{other}' is neither Buy nor Sell"))),
+            };
+            let quantity = l.size.ok_or_else(|| bad("v (size) is missing".into()))?;
+            let price = l.price.ok_or_else(|| bad("p (price) is missing".into()))?;
+            let time = l
+                .time
+                .or(message.ts)
+                .ok_or_else(|| bad("T (time) is missing".into()))?;
+            Ok(Liquidation {
+                instrument_id: instrument.id,
+                side,
+                order_side,
+                quantity,
+                price,
+                value: quantity * price,
+                source: LiquidationSource::Ws,
+                method: None,
+                trade_id: None,
+                ts_event: ms_to_ns(time),
+                ts_init,
+            })
+        })
+        .collect()
+}
+
+/// Parses a deprecated `liquidation.{symbol}` message (model only; see [`LegacyLiquidation`]).
+pub fn parse_legacy_liquidation(
+    bytes: &[u8],
+) -> Result<TopicMessage<LegacyLiquidation>, FetchError> {
+    decode("liquidation", bytes)
+}
+
+/// Parses a `tickers.{symbol}` message. A `snapshot` converts with
+/// [`ticker_open_interest`](crate::http::parse::ticker_open_interest) /
+/// [`ticker_funding`](crate::http::parse::ticker_funding) (`ts` is the event time); a `delta`
+/// must first be merged into the last snapshot.
+pub fn parse_ticker(bytes: &[u8]) -> Result<TopicMessage<Ticker>, FetchError> {
+    decode("tickers", bytes)
+}
+
+/// Parses the answer to a `subscribe` or `ping` frame.
+pub fn parse_control(bytes: &[u8]) -> Result<ControlMessage, FetchError> {
+    decode("control", bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::parse::{ticker_funding, ticker_open_interest};
+
+    macro_rules! fixture {
+        ($name:literal) => {
+            include_str!(concat!("../../../../../../shared/fixtures/bybit/", $name))
+        };
+    }
+
+    #[test]
+    fn all_liquidation_fixture_is_a_short_liquidation() {
+        let liqs = parse_all_liquidation(fixture!("ws_all_liquidation.json").as_bytes(), 3)
+            .expect("parses");
+        assert_eq!(liqs.len(), 1);
+        let l = &liqs[0];
+        assert_eq!(l.instrument_id.as_str(), "ROSEUSDT-LINEAR.BYBIT");
+        assert_eq!(
+            (l.side, l.order_side.as_str()),
+            (PositionSide::Short, "Sell")
+        );
+        assert_eq!((l.quantity, l.price), (20000.0, 0.04499));
+        assert!((l.value - 899.8).abs() < 1e-9);
+        assert_eq!(
+            (l.ts_event, l.ts_init, l.source),
+            (1_739_502_302_929_000_000, 3, LiquidationSource::Ws)
+        );
+    }
+
+    #[test]
+    fn all_liquidation_variants_buy_numbers_object_and_bad_side() {
+        let body = r#"{"topic":"allLiquidation.BTCUSDT","type":"snapshot","ts":"5","data":{"T":"4","s":"BTCUSDT","S":"Buy","v":0.5,"p":100}}"#;
+        let liqs = parse_all_liquidation(body.as_bytes(), 0).expect("parses");
+        assert_eq!(
+            (liqs[0].side, liqs[0].value, liqs[0].ts_event),
+            (PositionSide::Long, 50.0, 4_000_000)
+        );
+        let bad = r#"{"topic":"allLiquidation.BTCUSDT","data":[{"T":1,"s":"BTCUSDT","S":"Long","v":"1","p":"1"}]}"#;
+        assert!(
+            parse_all_liquidation(bad.as_bytes(), 0)
+                .unwrap_err()
+                .to_string()
+                .contains("'Long'")
+        );
+        let empty = r#"{"topic":"allLiquidation.BTCUSDT","data":[]}"#;
+        assert_eq!(parse_all_liquidation(empty.as_bytes(), 0), Ok(vec![]));
+    }
+
+    #[test]
+    fn legacy_liquidation_fixture_reads_as_a_model() {
+        let m = parse_legacy_liquidation(fixture!("ws_liquidation_deprecated.json").as_bytes())
+            .expect("parses");
+        assert_eq!(m.topic.as_deref(), Some("liquidation.BTCUSDT"));
+        assert_eq!(m.data.updated_time, Some(1703485237953));
+        assert_eq!(
+            (m.data.side.as_deref(), m.data.size, m.data.price),
+            (Some("Sell"), Some(0.003), Some(43511.7))
+        );
+        let table_spelling = r#"{"topic":"liquidation.BTCUSDT","data":{"updateTime":7,"symbol":"BTCUSDT","side":"Buy","size":"1","price":"2"}}"#;
+        assert_eq!(
+            parse_legacy_liquidation(table_spelling.as_bytes())
+                .expect("parses")
+                .data
+                .updated_time,
+            Some(7)
+        );
+    }
+
+    #[test]
+    fn ticker_snapshot_fixture_converts_like_rest_tickers() {
+        let m =
+            parse_ticker(fixture!("ws_ticker_linear_snapshot.json").as_bytes()).expect("parses");
+        assert_eq!(
+            (m.kind.as_deref(), m.cs),
+            (Some("snapshot"), Some(9532239429))
+        );
+        let btc = instrument("BTCUSDT").expect("valid");
+        let ts = ms_to_ns(m.ts.expect("ts"));
+        let oi = ticker_open_interest(&btc, &m.data, ts, ts).expect("oi");
+        assert_eq!(
+            (oi.open_interest, oi.open_interest_value),
+            (492373.72, Some(32824881841.75))
+        );
+        let f = ticker_funding(&btc, &m.data, ts, ts).expect("funding");
+        assert_eq!(f.funding.rate.to_string(), "-0.005");
+        assert_eq!(
+            (f.funding.interval_minutes, f.funding.next_funding_ns),
+            (Some(480), Some(1_760_342_400_000_000_000))
+        );
+        assert_eq!(f.funding.ts_event, 1_760_325_052_630_000_000);
+        // A delta carries only what changed.
+        let delta = r#"{"topic":"tickers.BTCUSDT","type":"delta","data":{"symbol":"BTCUSDT","openInterest":"1"},"cs":1,"ts":2}"#;
+        let m = parse_ticker(delta.as_bytes()).expect("parses");
+        assert_eq!(
+            (m.data.open_interest, m.data.funding_rate.as_deref()),
+            (Some(1.0), None)
+        );
+    }
+
+    #[test]
+    fn control_fixtures_pong_and_subscribe_ack() {
+        let pong = parse_control(fixture!("ws_pong_linear.json").as_bytes()).expect("parses");
+        assert_eq!(
+            (pong.op.as_deref(), pong.ret_msg.as_deref(), pong.success),
+            (Some("ping"), Some("pong"), Some(true))
+        );
+        let ack =
+            parse_control(fixture!("ws_subscribe_ack_linear.json").as_bytes()).expect("parses");
+        assert_eq!(
+            (ack.op.as_deref(), ack.success),
+            (Some("subscribe"), Some(true))
+        );
+        assert_eq!(
+            ack.conn_id.as_deref(),
+            Some("3cd84cb1-4d06-4a05-930a-2efe5fc70f0f")
+        );
+    }
+
+    #[test]
+    fn topics_and_frames() {
+        let frame = subscribe_frame(
+            &[all_liquidation_topic("BTCUSDT"), ticker_topic("BTCUSDT")],
+            "1",
+        );
+        assert_eq!(
+            frame.to_string(),
+            r#"{"args":["allLiquidation.BTCUSDT","tickers.BTCUSDT"],"op":"subscribe","req_id":"1"}"#
+        );
+        assert_eq!(
+            ping_frame("100001").to_string(),
+            r#"{"op":"ping","req_id":"100001"}"#
+        );
+    }
+}
