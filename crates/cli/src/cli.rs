@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use ccxt_model::{RecordKind, SymbolInput, Venue};
+use ccxt_venue::OiPeriod;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 const EXAMPLES: &str = "\
@@ -54,6 +55,27 @@ pub enum LogFormat {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Fetch open interest from the venues: current values, or history with --from
+    #[command(after_help = "\
+Examples:
+  ccxt-cli fetch-oi BTCUSDT-PERP ETHUSDT-PERP
+  ccxt-cli fetch-oi BTCUSDT-PERP -e binance --from 2025-01-01 --period 5m --store
+  ccxt-cli fetch-oi --all -e bybit --format ndjson > oi.ndjson
+
+Without --from: the current open interest from each venue (all three by default).
+With --from: history (Binance keeps only the last 30 days; Hyperliquid keeps none).
+--store writes to the catalog and skips ranges already stored, so re-runs are cheap.
+Exit codes: 0 all succeeded, 1 something failed (what succeeded is stored), 2 usage error.")]
+    FetchOi(FetchOiArgs),
+    /// Fetch funding rates: current (rate, interval, next funding, mark price), or settled history with --from
+    #[command(after_help = "\
+Examples:
+  ccxt-cli fetch-funding BTCUSDT-PERP
+  ccxt-cli fetch-funding BTCUSDT-PERP ETHUSDT-PERP --from 2025-01-01 --store
+  ccxt-cli fetch-funding --all -e hyperliquid --format json | jq '.[] | select(.rate > \"0.0001\")'
+
+Exit codes: 0 all succeeded, 1 something failed (what succeeded is stored), 2 usage error.")]
+    FetchFunding(FetchArgs),
     /// Print stored rows of one type for a symbol
     #[command(after_help = "\
 Examples:
@@ -94,6 +116,46 @@ pub struct QueryArgs {
     /// Output format
     #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
     pub format: OutputFormat,
+}
+
+/// Flags shared by `fetch-oi` and `fetch-funding`.
+#[derive(Debug, Args)]
+pub struct FetchArgs {
+    /// Symbols, in the same forms as `query` (BTCUSDT-PERP, BTCUSDT, BTC/USDT:USDT, BTC, xyz:TSLA)
+    #[arg(value_parser = parse_symbol)]
+    pub symbols: Vec<SymbolInput>,
+    /// Only these venues [default: binance, bybit, hyperliquid]
+    #[arg(short = 'e', long = "exchange", value_enum, value_name = "VENUE")]
+    pub venues: Vec<VenueArg>,
+    /// Every trading perpetual of the selected venues
+    #[arg(long)]
+    pub all: bool,
+    /// Fetch history from this time: 2025-01-01, 2025-01-01T12:00:00Z or unix milliseconds
+    #[arg(long, value_name = "TIME")]
+    pub from: Option<String>,
+    /// History up to this time, inclusive [default: now]
+    #[arg(long, value_name = "TIME", requires = "from")]
+    pub to: Option<String>,
+    /// Write to the catalog (merging, no duplicates) and print a summary instead of the rows
+    #[arg(long)]
+    pub store: bool,
+    /// Output format
+    #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+    pub format: OutputFormat,
+}
+
+/// `fetch-oi` flags.
+#[derive(Debug, Args)]
+pub struct FetchOiArgs {
+    #[command(flatten)]
+    pub common: FetchArgs,
+    /// History bucket: 5m, 15m, 30m, 1h, 4h, 1d
+    #[arg(long, default_value = "1h", value_parser = parse_period)]
+    pub period: OiPeriod,
+}
+
+fn parse_period(s: &str) -> Result<OiPeriod, String> {
+    s.parse()
 }
 
 /// `catalog` subcommands.

@@ -7,6 +7,7 @@
 mod cli;
 mod commands;
 mod output;
+mod registry;
 mod rows;
 mod settings;
 mod symbols;
@@ -30,6 +31,7 @@ impl std::fmt::Display for UsageError {
 impl std::error::Error for UsageError {}
 
 fn main() -> ExitCode {
+    ccxt_transport::install_crypto_provider();
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -57,6 +59,13 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let catalog = settings::catalog_location(&cli.global, &file);
     match cli.command {
         Command::Query(args) => commands::query::run(&catalog, args).await,
+        Command::FetchOi(args) => {
+            let what = commands::fetch::What::OpenInterest(args.period);
+            commands::fetch::run(&catalog, &file, what, args.common).await
+        }
+        Command::FetchFunding(args) => {
+            commands::fetch::run(&catalog, &file, commands::fetch::What::Funding, args).await
+        }
         Command::Catalog(cmd) => commands::catalog::run(&catalog, cmd).await,
     }
 }

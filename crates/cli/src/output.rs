@@ -107,6 +107,55 @@ pub fn write(out: &mut dyn Write, format: OutputFormat, rows: &Rows) -> io::Resu
     }
 }
 
+/// Writes rows batch by batch for the formats that can stream (json, ndjson, csv), so long
+/// fetches print as they go and never hold everything in memory.
+#[derive(Debug)]
+pub struct Streamer {
+    format: OutputFormat,
+    started: bool,
+}
+
+impl Streamer {
+    /// A streamer for `format` (not `table`, which needs every row to size its columns).
+    pub fn new(format: OutputFormat) -> Streamer {
+        Streamer { format, started: false }
+    }
+
+    /// Writes one batch.
+    pub fn rows(&mut self, out: &mut dyn Write, rows: &Rows) -> io::Result<()> {
+        for row in &rows.rows {
+            match self.format {
+                OutputFormat::Json => {
+                    out.write_all(if self.started { b",\n  " } else { b"[\n  " })?;
+                    write_object(out, &rows.columns, row)?;
+                }
+                OutputFormat::Ndjson => {
+                    write_object(out, &rows.columns, row)?;
+                    out.write_all(b"\n")?;
+                }
+                OutputFormat::Csv | OutputFormat::Table => {
+                    if !self.started {
+                        let header: Vec<String> = rows.columns.iter().map(|c| csv_field(c.name)).collect();
+                        writeln!(out, "{}", header.join(","))?;
+                    }
+                    let fields: Vec<String> = row.iter().map(|v| csv_field(&v.plain())).collect();
+                    writeln!(out, "{}", fields.join(","))?;
+                }
+            }
+            self.started = true;
+        }
+        out.flush()
+    }
+
+    /// Closes the output (the JSON array).
+    pub fn finish(&mut self, out: &mut dyn Write) -> io::Result<()> {
+        if self.format == OutputFormat::Json {
+            out.write_all(if self.started { b"\n]\n" } else { b"[]\n" })?;
+        }
+        out.flush()
+    }
+}
+
 fn write_object(out: &mut dyn Write, columns: &[Column], row: &[Value]) -> io::Result<()> {
     out.write_all(b"{")?;
     for (i, (column, value)) in columns.iter().zip(row).enumerate() {

@@ -22,6 +22,51 @@ pub struct FileSettings {
     pub catalog_path: Option<String>,
     /// Log level.
     pub log_level: Option<String>,
+    /// Per-venue connection settings.
+    pub venues: VenuesSettings,
+}
+
+/// `[venues.binance]`, `[venues.bybit]`, `[venues.hyperliquid]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct VenuesSettings {
+    /// Binance USD-M.
+    pub binance: VenueSettings,
+    /// Bybit linear.
+    pub bybit: VenueSettings,
+    /// Hyperliquid.
+    pub hyperliquid: VenueSettings,
+}
+
+impl VenuesSettings {
+    /// The settings of `venue`.
+    pub fn get(&self, venue: ccxt_model::Venue) -> &VenueSettings {
+        match venue {
+            ccxt_model::Venue::Binance => &self.binance,
+            ccxt_model::Venue::Bybit => &self.bybit,
+            ccxt_model::Venue::Hyperliquid => &self.hyperliquid,
+        }
+    }
+}
+
+/// How to reach one venue; unset keys take the defaults in `config/default.toml`.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(default)]
+pub struct VenueSettings {
+    /// REST root (the simulator: `http://127.0.0.1:9100`).
+    pub rest_url: Option<String>,
+    /// WebSocket root (used by streaming, a later release).
+    pub ws_url: Option<String>,
+    /// Timeout of one request, seconds.
+    pub timeout_secs: Option<f64>,
+    /// Share of the venue's rate budget to use, in (0, 1].
+    pub budget_fraction: Option<f64>,
+    /// Retries of transient failures.
+    pub max_retries: Option<usize>,
+    /// How long to pause after an IP ban (Bybit 403), seconds.
+    pub ban_wait_secs: Option<f64>,
+    /// The longest wait a venue may ask for before a request gives up, seconds.
+    pub max_wait_secs: Option<f64>,
 }
 
 /// Loads the config file (if any) overlaid with `CCXT_*` environment variables.
@@ -43,7 +88,8 @@ pub fn load(config: Option<&Path>) -> Result<FileSettings, UsageError> {
     builder = builder.add_source(
         config::Environment::with_prefix("CCXT")
             .prefix_separator("_")
-            .separator("__"),
+            .separator("__")
+            .try_parsing(true),
     );
     let built = builder
         .build()

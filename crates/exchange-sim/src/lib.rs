@@ -1,1 +1,96 @@
-//! Exchange simulator.
+//! Exchange simulator: one loopback HTTP server that answers like the Binance USD-M futures,
+//! Bybit v5 (linear) and Hyperliquid `/info` endpoints ccxt-pipeline uses — real paths,
+//! parameters, response shapes, pagination semantics, limits and error bodies — with
+//! deterministic seeded data, enforced rate limits and fault switches, so the real `ccxt-cli`
+//! can be tested and benchmarked without the internet.
+//!
+//! ```no_run
+//! # async fn demo() -> std::io::Result<()> {
+//! use exchange_sim::{Faults, SimConfig, start};
+//!
+//! let sim = start(SimConfig { symbols: 50, now_ms: Some(1_767_225_600_000), ..SimConfig::default() }).await?;
+//! let url = sim.url(); // http://127.0.0.1:PORT — Binance, Bybit and Hyperliquid paths all live here
+//! sim.set_faults(Faults { fail_next_n: 2, ..Faults::default() });
+//! // ... run the client against `url` ...
+//! let stats = sim.stats();
+//! assert_eq!(stats.venue("binance").rate_limited_429, 0);
+//! sim.shutdown().await;
+//! # Ok(()) }
+//! ```
+//!
+//! Module map: [`config`] (settings), `data` (the seeded universe and pure value functions),
+//! `binance`, `bybit`, `hyperliquid` (the venue handlers), `limits` (rate limits), [`faults`]
+//! (fault switches), [`stats`] (request accounting), `server` (routing, the gate every venue
+//! request passes, admin endpoints, the listener that can drop connections).
+
+mod binance;
+mod bybit;
+pub mod config;
+mod data;
+pub mod faults;
+mod format;
+mod hyperliquid;
+mod limits;
+mod server;
+pub mod stats;
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+pub use config::{LimitsConfig, SimConfig, WindowMode};
+pub use faults::{DownMode, Faults, NumberFormat};
+pub use server::{SimHandle, start};
+pub use stats::{LogEntry, PoolStats, StatsSnapshot, VenueStats};
+
+/// A simulated venue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Venue {
+    /// Binance USD-M futures (`/fapi/*`, `/futures/data/*`).
+    Binance,
+    /// Bybit v5 (`/v5/*`).
+    Bybit,
+    /// Hyperliquid (`POST /info`).
+    Hyperliquid,
+}
+
+impl Venue {
+    /// Every venue, in a fixed order.
+    pub const ALL: [Venue; 3] = [Venue::Binance, Venue::Bybit, Venue::Hyperliquid];
+
+    /// Lowercase name: `binance`, `bybit`, `hyperliquid`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Venue::Binance => "binance",
+            Venue::Bybit => "bybit",
+            Venue::Hyperliquid => "hyperliquid",
+        }
+    }
+
+    pub(crate) fn index(self) -> usize {
+        match self {
+            Venue::Binance => 0,
+            Venue::Bybit => 1,
+            Venue::Hyperliquid => 2,
+        }
+    }
+}
+
+impl fmt::Display for Venue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Venue {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Venue::ALL
+            .into_iter()
+            .find(|v| v.as_str().eq_ignore_ascii_case(s.trim()))
+            .ok_or_else(|| format!("unknown venue '{s}': expected binance, bybit or hyperliquid"))
+    }
+}

@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 pub mod catalog;
+pub mod fetch;
 pub mod query;
 
 use std::io::{BufWriter, Write};

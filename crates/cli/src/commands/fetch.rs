@@ -1,0 +1,335 @@
+//! `ccxt-cli fetch-oi` and `ccxt-cli fetch-funding`.
+
+use std::io::{BufWriter, IsTerminal, Write};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ccxt_catalog::Catalog;
+use ccxt_model::time::{Bound, format_iso, now_ns, parse_time};
+use ccxt_model::{FundingRate, Instrument, OpenInterest, SymbolError, Venue};
+use ccxt_orchestrator::{
+    Batch, CatalogPlanner, CatalogSink, FullRange, Job, Outcome, Progress, RangePlanner, RunOptions, Sink, SinkError,
+    VenueTarget,
+};
+use ccxt_venue::{InstrumentStatus, OiPeriod};
+
+use crate::UsageError;
+use crate::cli::{FetchArgs, OutputFormat};
+use crate::output::{self, Column, Rows, Streamer, Value};
+use crate::registry;
+use crate::rows::{funding_rows, oi_rows};
+use crate::settings::FileSettings;
+
+/// What is fetched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum What {
+    /// Open interest, with the history bucket.
+    OpenInterest(OiPeriod),
+    /// Funding rates.
+    Funding,
+}
+
+/// Runs `fetch-oi` / `fetch-funding`.
+pub async fn run(location: &str, settings: &FileSettings, what: What, args: FetchArgs) -> anyhow::Result<ExitCode> {
+    if args.symbols.is_empty() && !args.all {
+        return Err(UsageError("give at least one SYMBOL, or --all for every trading perpetual".into()).into());
+    }
+    let venues: Vec<Venue> = if args.venues.is_empty() {
+        Venue::ALL.to_vec()
+    } else {
+        Venue::ALL.into_iter().filter(|v| args.venues.iter().any(|a| Venue::from(*a) == *v)).collect()
+    };
+    let range = match &args.from {
+        None => None,
+        Some(from) => {
+            let start = parse_time(from, Bound::Start).map_err(|e| UsageError(format!("--from: {e}")))?;
+            let end = match &args.to {
+                Some(t) => parse_time(t, Bound::End).map_err(|e| UsageError(format!("--to: {e}")))?,
+                None => now_ns(),
+            };
+            if end < start {
+                return Err(UsageError(format!("--to ({}) is before --from ({})", format_iso(end), format_iso(start))).into());
+            }
+            Some((start, end.min(now_ns())))
+        }
+    };
+    let job = match (what, range) {
+        (What::OpenInterest(_), None) => Job::CurrentOpenInterest,
+        (What::Funding, None) => Job::CurrentFunding,
+        (What::OpenInterest(period), Some((start, end))) => Job::OpenInterestHistory { period, start, end },
+        (What::Funding, Some((start, end))) => Job::FundingHistory { start, end },
+    };
+
+    // Every configuration problem at once, before any request.
+    let mut connected = Vec::new();
+    let mut problems = Vec::new();
+    for venue in &venues {
+        match registry::connect(*venue, settings.venues.get(*venue)) {
+            Ok(c) => connected.push((*venue, c)),
+            Err(errors) => problems.extend(errors),
+        }
+    }
+    if !problems.is_empty() {
+        return Err(UsageError(format!("invalid configuration: {}", problems.join("; "))).into());
+    }
+
+    // Instruments per venue.
+    let mut failures: Vec<String> = Vec::new();
+    let mut targets = Vec::new();
+    for (venue, c) in &connected {
+        let mut instruments: Vec<Instrument> = Vec::new();
+        for symbol in &args.symbols {
+            match symbol.resolve(*venue) {
+                Ok(i) => instruments.push(i),
+                Err(e @ SymbolError::Malformed { .. }) => return Err(UsageError(e.to_string()).into()),
+                Err(e) if !args.venues.is_empty() || symbol.pinned_venue().is_none() => {
+                    return Err(UsageError(e.to_string()).into());
+                }
+                Err(_) => {} // e.g. xyz:TSLA with the default venues: only Hyperliquid has it
+            }
+        }
+        if args.all {
+            match c.fetcher.instruments().await {
+                Ok(list) => instruments.extend(
+                    list.into_iter().filter(|i| i.status == InstrumentStatus::Trading).map(|i| i.instrument),
+                ),
+                Err(e) => failures.push(format!("{venue}: cannot list instruments: {e}")),
+            }
+        }
+        instruments.sort();
+        instruments.dedup();
+        if !instruments.is_empty() {
+            targets.push(VenueTarget { fetcher: c.fetcher.clone(), instruments });
+        }
+    }
+    if targets.is_empty() && failures.is_empty() {
+        return Err(UsageError("no instrument to fetch: the symbols exist on none of the selected venues".into()).into());
+    }
+
+    let progress = Bar::new(matches!(job, Job::OpenInterestHistory { .. } | Job::FundingHistory { .. }));
+    let options = RunOptions::default();
+    let outcomes = if args.store {
+        let (catalog, recovered) = Catalog::open_writable(location).await?;
+        if recovered.repaired_anything() {
+            eprintln!("repaired an interrupted write in the catalog first");
+        }
+        let catalog = Arc::new(catalog);
+        let planner: Arc<dyn RangePlanner> = Arc::new(CatalogPlanner::new(catalog.clone()));
+        let mut sink = CatalogSink::new(catalog, 50_000);
+        ccxt_orchestrator::run(targets, job, planner, &mut sink, &progress, options).await
+    } else {
+        let mut sink = PrintSink::new(args.format);
+        let outcomes = ccxt_orchestrator::run(targets, job, Arc::new(FullRange), &mut sink, &progress, options).await;
+        progress.finish();
+        sink.finish()?;
+        outcomes
+    };
+    progress.finish();
+    for (venue, c) in &connected {
+        let s = c.stats.snapshot();
+        tracing::info!(%venue, requests = s.requests, retries = s.retries, rate_limited = s.status_429 + s.status_418 + s.status_403, "requests sent");
+    }
+    if args.store {
+        crate::commands::print(args.format, &summary(&outcomes))?;
+    }
+    for outcome in &outcomes {
+        for note in &outcome.notes {
+            eprintln!("note: {} {}: {note}", outcome.venue(), outcome.instrument.native);
+        }
+        if let Some(error) = &outcome.error {
+            failures.push(format!("{} {}: {error}", outcome.venue(), outcome.instrument.native));
+        }
+    }
+    let ok = outcomes.iter().filter(|o| o.error.is_none()).count();
+    if failures.is_empty() {
+        if args.store {
+            let added: usize = outcomes.iter().map(|o| o.stored).sum();
+            eprintln!("done: {ok} of {} succeeded, {added} new rows stored in '{location}'", outcomes.len());
+        }
+        Ok(ExitCode::SUCCESS)
+    } else {
+        for failure in &failures {
+            eprintln!("failed: {failure}");
+        }
+        eprintln!("{} failure(s); {ok} of {} succeeded{}", failures.len(), outcomes.len(), if args.store { " and were stored" } else { "" });
+        Ok(ExitCode::from(1))
+    }
+}
+
+/// The `--store` summary: one row per (venue, symbol).
+fn summary(outcomes: &[Outcome]) -> Rows {
+    let columns = ["venue", "symbol", "rows", "added", "first", "last", "status"]
+        .into_iter()
+        .map(|name| Column { name, in_table: true })
+        .chain(std::iter::once(Column { name: "instrument_id", in_table: false }))
+        .collect();
+    let time = |t: Option<u64>| t.map(|t| Value::Text(format_iso(t))).unwrap_or(Value::Null);
+    let rows = outcomes
+        .iter()
+        .map(|o| {
+            let status = match (&o.error, o.skipped.is_empty()) {
+                (Some(e), _) => format!("failed: {e}"),
+                (None, false) if o.rows == 0 => "up to date".to_string(),
+                (None, false) => "ok (stored range skipped)".to_string(),
+                (None, true) => "ok".to_string(),
+            };
+            vec![
+                Value::Text(o.venue().as_str().into()),
+                Value::Text(o.instrument.native.clone()),
+                Value::Int(o.rows as u64),
+                Value::Int(o.stored as u64),
+                time(o.time_range.map(|r| r.0)),
+                time(o.time_range.map(|r| r.1)),
+                Value::Text(status),
+                Value::Text(o.instrument.id.to_string()),
+            ]
+        })
+        .collect();
+    Rows { columns, rows }
+}
+
+/// Prints rows as they arrive (json, ndjson, csv) or at the end, sorted (table).
+struct PrintSink {
+    format: OutputFormat,
+    streamer: Streamer,
+    out: BufWriter<std::io::Stdout>,
+    open_interest: Vec<OpenInterest>,
+    funding: Vec<(FundingRate, Option<f64>)>,
+    closed: bool,
+}
+
+impl PrintSink {
+    fn new(format: OutputFormat) -> PrintSink {
+        PrintSink {
+            format,
+            streamer: Streamer::new(format),
+            out: BufWriter::new(std::io::stdout()),
+            open_interest: Vec::new(),
+            funding: Vec::new(),
+            closed: false,
+        }
+    }
+
+    fn rows_of(batch: Batch) -> Rows {
+        match batch {
+            Batch::OpenInterest(rows) => oi_rows(&rows),
+            Batch::FundingRates(rows) => funding_rows(&rows, None),
+            Batch::FundingSnapshots(snaps) => {
+                let marks: Vec<Option<f64>> = snaps.iter().map(|s| s.mark_price).collect();
+                let rates: Vec<FundingRate> = snaps.into_iter().map(|s| s.funding).collect();
+                funding_rows(&rates, Some(&marks))
+            }
+        }
+    }
+
+    fn finish(mut self) -> std::io::Result<()> {
+        if self.closed {
+            return Ok(());
+        }
+        let result = if self.format == OutputFormat::Table {
+            let sort_key = |id: &ccxt_model::InstrumentId, ts: u64| (ts, Instrument::from_id(id.as_str()).map(|i| i.venue).ok());
+            let rows = if !self.funding.is_empty() {
+                self.funding.sort_by_key(|(f, _)| sort_key(&f.instrument_id, f.ts_event));
+                let has_marks = self.funding.iter().any(|(f, _)| f.next_funding_ns.is_some());
+                let marks: Vec<Option<f64>> = self.funding.iter().map(|(_, m)| *m).collect();
+                let rates: Vec<FundingRate> = self.funding.into_iter().map(|(f, _)| f).collect();
+                funding_rows(&rates, has_marks.then_some(marks.as_slice()))
+            } else {
+                self.open_interest.sort_by_key(|r| sort_key(&r.instrument_id, r.ts_event));
+                oi_rows(&self.open_interest)
+            };
+            if rows.rows.is_empty() {
+                return Ok(());
+            }
+            output::write(&mut self.out, OutputFormat::Table, &rows).and_then(|_| self.out.flush())
+        } else {
+            self.streamer.finish(&mut self.out)
+        };
+        match result {
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+            other => other,
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl Sink for PrintSink {
+    async fn accept(&mut self, _: &Instrument, batch: Batch) -> Result<usize, SinkError> {
+        let n = batch.len();
+        if self.closed {
+            return Ok(n);
+        }
+        if self.format == OutputFormat::Table {
+            match batch {
+                Batch::OpenInterest(rows) => self.open_interest.extend(rows),
+                Batch::FundingRates(rows) => self.funding.extend(rows.into_iter().map(|r| (r, None))),
+                Batch::FundingSnapshots(snaps) => self.funding.extend(snaps.into_iter().map(|s| (s.funding, s.mark_price))),
+            }
+            return Ok(n);
+        }
+        let rows = PrintSink::rows_of(batch);
+        match self.streamer.rows(&mut self.out, &rows) {
+            Ok(()) => Ok(n),
+            // The reader went away (`| head`): keep fetching quietly is pointless, but finishing
+            // the run cleanly is simplest; stop writing.
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+                self.closed = true;
+                Ok(n)
+            }
+            Err(e) => Err(SinkError(format!("cannot write output: {e}"))),
+        }
+    }
+
+    async fn finish_instrument(&mut self, _: &Instrument) -> Result<usize, SinkError> {
+        Ok(0)
+    }
+}
+
+/// A progress bar on stderr for history fetches, only when stderr is a terminal.
+struct Bar {
+    bar: Option<indicatif::ProgressBar>,
+    rows: std::sync::atomic::AtomicU64,
+}
+
+impl Bar {
+    fn new(history: bool) -> Bar {
+        let bar = (history && std::io::stderr().is_terminal()).then(|| {
+            let bar = indicatif::ProgressBar::new(0);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} symbols · {msg} · ETA {eta}")
+                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            );
+            bar.enable_steady_tick(Duration::from_millis(200));
+            bar
+        });
+        Bar { bar, rows: std::sync::atomic::AtomicU64::new(0) }
+    }
+
+    fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+impl Progress for Bar {
+    fn add_units(&self, n: u64) {
+        if let Some(bar) = &self.bar {
+            bar.inc_length(n);
+        }
+    }
+
+    fn unit_done(&self, _: &Outcome) {
+        if let Some(bar) = &self.bar {
+            bar.inc(1);
+        }
+    }
+
+    fn rows(&self, n: u64) {
+        if let Some(bar) = &self.bar {
+            let total = self.rows.fetch_add(n, std::sync::atomic::Ordering::Relaxed) + n;
+            bar.set_message(format!("{total} rows"));
+        }
+    }
+}
