@@ -10,7 +10,7 @@
 //! The contract this crate keeps:
 //! * rows in a file are sorted by `ts_init`; file names carry the exact first and last
 //!   `ts_init`; files of one directory never overlap (closed intervals), and each holds one UTC
-//!   day at most;
+//!   day at most (one UTC month for funding, which is sparse);
 //! * a write merges with the files it overlaps, drops identical records, writes each new file
 //!   under a temporary name, fsyncs it, re-reads its footer to verify the row count, renames it
 //!   into place and only then deletes the files it replaces;
@@ -37,7 +37,7 @@ pub use error::{CatalogError, Result};
 pub use maintenance::{CompactReport, DatasetInfo, RecoveryReport};
 pub use parquet_io::{KEY_RECORD, KEY_SCHEMA_VERSION, RowGroupCounts, SCHEMA_VERSION};
 pub use query::{Limit, Query, QueryStats};
-pub use record::{CatalogRecord, decode_rate, encode_rate};
+pub use record::{CatalogRecord, Partition, decode_rate, encode_rate};
 pub use storage::{Storage, WriteLock};
 pub use writer::{CrashPoint, WriteReport};
 

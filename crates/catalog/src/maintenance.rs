@@ -1,11 +1,10 @@
 //! Keeping a catalog healthy: crash recovery, compaction of small files, and the inventory
 //! behind `ccxt-cli catalog info`.
 
-use ccxt_model::time::utc_day_start;
 use ccxt_model::{FundingRate, InstrumentId, Liquidation, OpenInterest, RecordKind};
 
 use crate::error::Result;
-use crate::record::CatalogRecord;
+use crate::record::{CatalogRecord, Partition};
 use crate::{Catalog, DataFile, intersects, parquet_io, sort_and_dedup};
 
 /// What [`Catalog::recover`] repaired.
@@ -105,7 +104,8 @@ impl Catalog {
         Ok(())
     }
 
-    /// Merges the files of each dataset that lie within one UTC day into one file per day.
+    /// Merges the files of each dataset that lie within one partition (UTC day; month for
+    /// funding) into one file per partition.
     /// Streaming writes many small files; this is what keeps queries fast.
     pub async fn compact(&self) -> Result<CompactReport> {
         let _guard = self.lock().await?;
@@ -122,7 +122,7 @@ impl Catalog {
             let listing = self.list_dataset(T::KIND, &id).await?;
             let mut before = 0;
             let mut after = 0;
-            for group in day_groups(&listing.files) {
+            for group in partition_groups(&listing.files, T::PARTITION) {
                 let mut rows = Vec::new();
                 for file in &group {
                     rows.extend(self.read_file::<T>(file, &id).await?);
@@ -221,19 +221,18 @@ fn overlap_groups(files: &[DataFile]) -> Vec<Vec<DataFile>> {
     groups
 }
 
-/// Groups of two or more files lying within the same UTC day.
-fn day_groups(files: &[DataFile]) -> Vec<Vec<DataFile>> {
+/// Groups of two or more files lying within the same partition (UTC day or month).
+fn partition_groups(files: &[DataFile], partition: Partition) -> Vec<Vec<DataFile>> {
+    let of = |file: &DataFile| -> Option<u64> {
+        let (start, end) = file.range?;
+        let p = partition.start_of(start);
+        (p == partition.start_of(end)).then_some(p)
+    };
     let mut groups: Vec<Vec<DataFile>> = Vec::new();
-    for chunk in files.chunk_by(|a, b| day_of(a).is_some() && day_of(a) == day_of(b)) {
-        if chunk.len() > 1 && day_of(&chunk[0]).is_some() {
+    for chunk in files.chunk_by(|a, b| of(a).is_some() && of(a) == of(b)) {
+        if chunk.len() > 1 && of(&chunk[0]).is_some() {
             groups.push(chunk.to_vec());
         }
     }
     groups
-}
-
-/// The UTC day of a file that lies within one day.
-fn day_of(file: &DataFile) -> Option<u64> {
-    let (start, end) = file.range?;
-    (utc_day_start(start) == utc_day_start(end)).then(|| utc_day_start(start))
 }

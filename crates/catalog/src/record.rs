@@ -26,10 +26,42 @@ use ccxt_model::{
 };
 use rust_decimal::Decimal;
 
+/// How much time one file of a dataset covers at most.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Partition {
+    /// One UTC day: dense data (open interest, liquidations).
+    Day,
+    /// One UTC month: sparse data (funding is charged 3 to 24 times a day).
+    Month,
+}
+
+impl Partition {
+    /// The start (UNIX ns) of the partition that contains `ns`.
+    pub fn start_of(self, ns: u64) -> u64 {
+        let day = ccxt_model::time::utc_day_start(ns);
+        match self {
+            Partition::Day => day,
+            Partition::Month => {
+                use chrono::Datelike;
+                let secs = (day / 1_000_000_000) as i64;
+                match chrono::DateTime::from_timestamp(secs, 0) {
+                    Some(dt) => {
+                        let into_month = u64::from(dt.day0()) * ccxt_model::time::NANOS_PER_DAY;
+                        day - into_month
+                    }
+                    None => day,
+                }
+            }
+        }
+    }
+}
+
 /// A record the catalog can store.
 pub trait CatalogRecord: Clone + PartialEq + Send + Sync + 'static {
     /// Which kind it is (selects the class directory).
     const KIND: RecordKind;
+    /// How much time one file covers at most.
+    const PARTITION: Partition = Partition::Day;
     /// The instrument it belongs to (selects the identifier directory).
     fn instrument_id(&self) -> &InstrumentId;
     /// Venue time, UNIX ns.
@@ -257,6 +289,7 @@ pub fn decode_rate(bytes: &[u8]) -> Result<Decimal, String> {
 
 impl CatalogRecord for FundingRate {
     const KIND: RecordKind = RecordKind::FundingRate;
+    const PARTITION: Partition = Partition::Month;
 
     fn instrument_id(&self) -> &InstrumentId {
         &self.instrument_id
@@ -424,6 +457,18 @@ impl CatalogRecord for Liquidation {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn partitions_start_at_utc_day_and_month_boundaries() {
+        let jan15 = 1_736_899_200_000_000_000 + 3_600_000_000_000; // 2025-01-15T01:00Z
+        assert_eq!(Partition::Day.start_of(jan15), 1_736_899_200_000_000_000);
+        assert_eq!(Partition::Month.start_of(jan15), 1_735_689_600_000_000_000);
+        assert_eq!(Partition::Month.start_of(0), 0);
+        assert_eq!(
+            Partition::Month.start_of(u64::MAX),
+            Partition::Month.start_of(u64::MAX - 1)
+        );
+    }
 
     #[test]
     fn rates_are_stored_as_json_strings_and_keep_their_scale() {

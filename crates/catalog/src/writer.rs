@@ -5,7 +5,7 @@
 //! 2. reads the existing files whose name interval meets the rows' interval (a shared endpoint
 //!    counts) and merges them in, again dropping identical records; if nothing new remains, it
 //!    stops here, so re-writing data already stored costs one directory listing and a read;
-//! 3. splits the result at UTC day boundaries and, for each part, writes `<final>.<uuid>.tmp`,
+//! 3. splits the result at partition boundaries (UTC days; months for funding) and, for each part, writes `<final>.<uuid>.tmp`,
 //!    fsyncs it and re-reads its footer to check the row count;
 //! 4. renames each temporary file to its final `<start>_<end>.parquet` name and fsyncs the
 //!    directory;
@@ -19,7 +19,6 @@
 use std::collections::{BTreeMap, HashSet};
 
 use ccxt_model::InstrumentId;
-use ccxt_model::time::utc_day_start;
 use object_store::path::Path;
 
 use crate::error::{CatalogError, Result};
@@ -164,7 +163,7 @@ impl Catalog {
     }
 
     /// Replaces `replaced` with files holding `rows` (sorted, de-duplicated, non-empty), one
-    /// per UTC day, following the protocol in the module docs. Returns the files written.
+    /// per partition (UTC day or month), following the protocol in the module docs. Returns the files written.
     pub(crate) async fn replace_files<T: CatalogRecord>(
         &self,
         id: &InstrumentId,
@@ -174,8 +173,8 @@ impl Catalog {
     ) -> Result<usize> {
         let dir = dataset_dir(T::KIND, id);
         let mut staged: Vec<(Path, Path)> = Vec::new();
-        for chunk in rows.chunk_by(|a, b| utc_day_start(a.ts_init()) == utc_day_start(b.ts_init()))
-        {
+        let part = |r: &T| T::PARTITION.start_of(r.ts_init());
+        for chunk in rows.chunk_by(|a, b| part(a) == part(b)) {
             let (Some(first), Some(last)) = (chunk.first(), chunk.last()) else {
                 continue;
             };

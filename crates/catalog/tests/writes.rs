@@ -216,3 +216,32 @@ async fn a_write_spanning_many_instruments_groups_them() {
     );
     assert_eq!(info[0].last_ts, Some(DAY0 + 287 * 300 * NANOS_PER_SECOND));
 }
+
+#[tokio::test]
+async fn sparse_funding_is_stored_one_file_per_month() {
+    let dir = tempfile::tempdir().unwrap();
+    let (catalog, _) = Catalog::open_writable(dir.path().to_str().unwrap())
+        .await
+        .unwrap();
+    // Every 8 h for 90 days from 2025-01-01: January, February, March.
+    let rows: Vec<FundingRate> = (0..270u64)
+        .map(|i| {
+            let ts = DAY0 + i * 8 * 3600 * NANOS_PER_SECOND;
+            FundingRate {
+                instrument_id: id("BTCUSDT-PERP.BINANCE"),
+                rate: rust_decimal::Decimal::new(i as i64, 8),
+                interval_minutes: Some(480),
+                next_funding_ns: None,
+                ts_event: ts,
+                ts_init: ts,
+            }
+        })
+        .collect();
+    catalog.write(rows).await.unwrap();
+    assert_layout(dir.path());
+    let names: Vec<String> = parquet_files(dir.path())
+        .iter()
+        .map(|p| p.file_name().unwrap().to_string_lossy()[..7].to_string())
+        .collect();
+    assert_eq!(names, ["2025-01", "2025-02", "2025-03"]);
+}

@@ -118,7 +118,10 @@ pub struct Streamer {
 impl Streamer {
     /// A streamer for `format` (not `table`, which needs every row to size its columns).
     pub fn new(format: OutputFormat) -> Streamer {
-        Streamer { format, started: false }
+        Streamer {
+            format,
+            started: false,
+        }
     }
 
     /// Writes one batch.
@@ -135,7 +138,8 @@ impl Streamer {
                 }
                 OutputFormat::Csv | OutputFormat::Table => {
                     if !self.started {
-                        let header: Vec<String> = rows.columns.iter().map(|c| csv_field(c.name)).collect();
+                        let header: Vec<String> =
+                            rows.columns.iter().map(|c| csv_field(c.name)).collect();
                         writeln!(out, "{}", header.join(","))?;
                     }
                     let fields: Vec<String> = row.iter().map(|v| csv_field(&v.plain())).collect();

@@ -23,9 +23,24 @@ pub struct VenueEntry {
 
 /// Every venue, one line each.
 pub static REGISTRY: [VenueEntry; 3] = [
-    VenueEntry { venue: Venue::Binance, default_rest_url: ccxt_binance::DEFAULT_REST_URL, rate_limits: ccxt_binance::rate_limits, connect: |t| Arc::new(ccxt_binance::BinanceFetcher::new(t)) },
-    VenueEntry { venue: Venue::Bybit, default_rest_url: ccxt_bybit::DEFAULT_REST_URL, rate_limits: ccxt_bybit::rate_limits, connect: |t| Arc::new(ccxt_bybit::BybitFetcher::new(t)) },
-    VenueEntry { venue: Venue::Hyperliquid, default_rest_url: ccxt_hyperliquid::DEFAULT_REST_URL, rate_limits: ccxt_hyperliquid::rate_limits, connect: |t| Arc::new(ccxt_hyperliquid::HyperliquidFetcher::new(t)) },
+    VenueEntry {
+        venue: Venue::Binance,
+        default_rest_url: ccxt_binance::DEFAULT_REST_URL,
+        rate_limits: ccxt_binance::rate_limits,
+        connect: |t| Arc::new(ccxt_binance::BinanceFetcher::new(t)),
+    },
+    VenueEntry {
+        venue: Venue::Bybit,
+        default_rest_url: ccxt_bybit::DEFAULT_REST_URL,
+        rate_limits: ccxt_bybit::rate_limits,
+        connect: |t| Arc::new(ccxt_bybit::BybitFetcher::new(t)),
+    },
+    VenueEntry {
+        venue: Venue::Hyperliquid,
+        default_rest_url: ccxt_hyperliquid::DEFAULT_REST_URL,
+        rate_limits: ccxt_hyperliquid::rate_limits,
+        connect: |t| Arc::new(ccxt_hyperliquid::HyperliquidFetcher::new(t)),
+    },
 ];
 
 /// A connected venue: its fetcher and the transport's counters.
@@ -38,58 +53,109 @@ pub struct Connected {
 
 fn entry(venue: Venue) -> &'static VenueEntry {
     // Every Venue has exactly one entry (checked by a test).
-    REGISTRY.iter().find(|e| e.venue == venue).unwrap_or(&REGISTRY[0])
+    REGISTRY
+        .iter()
+        .find(|e| e.venue == venue)
+        .unwrap_or(&REGISTRY[0])
 }
 
-fn secs(key: &str, venue: Venue, value: Option<f64>, default: Duration, errors: &mut Vec<String>) -> Duration {
+fn secs(
+    key: &str,
+    venue: Venue,
+    value: Option<f64>,
+    default: Duration,
+    errors: &mut Vec<String>,
+) -> Duration {
     match value {
         None => default,
         Some(v) if v.is_finite() && v > 0.0 && v < 1e7 => Duration::from_secs_f64(v),
         Some(v) => {
-            errors.push(format!("venues.{venue}.{key} must be a positive number of seconds, got {v}"));
+            errors.push(format!(
+                "venues.{venue}.{key} must be a positive number of seconds, got {v}"
+            ));
             default
         }
     }
 }
 
 /// The transport configuration of `venue`, or every problem with its settings.
-pub fn transport_config(venue: Venue, settings: &VenueSettings) -> Result<TransportConfig, Vec<String>> {
+pub fn transport_config(
+    venue: Venue,
+    settings: &VenueSettings,
+) -> Result<TransportConfig, Vec<String>> {
     let e = entry(venue);
-    let mut config = TransportConfig::new(venue, settings.rest_url.clone().unwrap_or_else(|| e.default_rest_url.to_string()));
+    let mut config = TransportConfig::new(
+        venue,
+        settings
+            .rest_url
+            .clone()
+            .unwrap_or_else(|| e.default_rest_url.to_string()),
+    );
     let mut errors = Vec::new();
-    config.request_timeout = secs("timeout_secs", venue, settings.timeout_secs, config.request_timeout, &mut errors);
-    config.ban_wait = secs("ban_wait_secs", venue, settings.ban_wait_secs, config.ban_wait, &mut errors);
-    config.max_wait = secs("max_wait_secs", venue, settings.max_wait_secs, config.max_wait, &mut errors);
+    config.request_timeout = secs(
+        "timeout_secs",
+        venue,
+        settings.timeout_secs,
+        config.request_timeout,
+        &mut errors,
+    );
+    config.ban_wait = secs(
+        "ban_wait_secs",
+        venue,
+        settings.ban_wait_secs,
+        config.ban_wait,
+        &mut errors,
+    );
+    config.max_wait = secs(
+        "max_wait_secs",
+        venue,
+        settings.max_wait_secs,
+        config.max_wait,
+        &mut errors,
+    );
     if let Some(f) = settings.budget_fraction {
         if f > 0.0 && f <= 1.0 {
             config.budget_fraction = f;
         } else {
-            errors.push(format!("venues.{venue}.budget_fraction must be in (0, 1], got {f}"));
+            errors.push(format!(
+                "venues.{venue}.budget_fraction must be in (0, 1], got {f}"
+            ));
         }
     }
     if let Some(n) = settings.max_retries {
         if n <= 20 {
             config.max_retries = n;
         } else {
-            errors.push(format!("venues.{venue}.max_retries must be at most 20, got {n}"));
+            errors.push(format!(
+                "venues.{venue}.max_retries must be at most 20, got {n}"
+            ));
         }
     }
     let url = config.rest_url.as_str();
     if !(url.starts_with("http://") || url.starts_with("https://")) {
-        errors.push(format!("venues.{venue}.rest_url must start with http:// or https://, got '{url}'"));
+        errors.push(format!(
+            "venues.{venue}.rest_url must start with http:// or https://, got '{url}'"
+        ));
     }
     if let Some(ws) = &settings.ws_url
         && !(ws.starts_with("ws://") || ws.starts_with("wss://"))
     {
-        errors.push(format!("venues.{venue}.ws_url must start with ws:// or wss://, got '{ws}'"));
+        errors.push(format!(
+            "venues.{venue}.ws_url must start with ws:// or wss://, got '{ws}'"
+        ));
     }
-    if errors.is_empty() { Ok(config) } else { Err(errors) }
+    if errors.is_empty() {
+        Ok(config)
+    } else {
+        Err(errors)
+    }
 }
 
 /// Connects `venue` with `settings`.
 pub fn connect(venue: Venue, settings: &VenueSettings) -> Result<Connected, Vec<String>> {
     let config = transport_config(venue, settings)?;
-    let transport = HttpTransport::new(config, (entry(venue).rate_limits)()).map_err(|e| vec![e])?;
+    let transport =
+        HttpTransport::new(config, (entry(venue).rate_limits)()).map_err(|e| vec![e])?;
     let stats = transport.stats();
     let fetcher = (entry(venue).connect)(Arc::new(transport));
     Ok(Connected { fetcher, stats })
@@ -102,7 +168,11 @@ mod tests {
     #[test]
     fn every_venue_has_one_entry() {
         for venue in Venue::ALL {
-            assert_eq!(REGISTRY.iter().filter(|e| e.venue == venue).count(), 1, "{venue}");
+            assert_eq!(
+                REGISTRY.iter().filter(|e| e.venue == venue).count(),
+                1,
+                "{venue}"
+            );
             assert_eq!(entry(venue).venue, venue);
         }
     }

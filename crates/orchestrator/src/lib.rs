@@ -107,6 +107,9 @@ pub struct Outcome {
     pub skipped: Vec<(u64, u64)>,
     /// Why it failed, if it did (rows received before the failure are still stored).
     pub error: Option<String>,
+    /// Set when the venue does not offer this data at all (Hyperliquid OI history): not a
+    /// failure of the fetch, the caller decides how to report it.
+    pub unsupported: Option<String>,
     /// Non-fatal notes (e.g. a venue's history limit).
     pub notes: Vec<String>,
 }
@@ -120,6 +123,7 @@ impl Outcome {
             time_range: None,
             skipped: Vec::new(),
             error: None,
+            unsupported: None,
             notes: Vec::new(),
         }
     }
@@ -229,8 +233,14 @@ pub async fn run(
                     continue;
                 };
                 let outcome = &mut outcomes[i];
-                if let Some(e) = error {
-                    outcome.error.get_or_insert_with(|| e.to_string());
+                match error {
+                    Some(e @ FetchError::Unsupported { .. }) => {
+                        outcome.unsupported = Some(e.to_string())
+                    }
+                    Some(e) => {
+                        outcome.error.get_or_insert_with(|| e.to_string());
+                    }
+                    None => {}
                 }
                 outcome.skipped = skipped;
                 outcome.notes.extend(notes);

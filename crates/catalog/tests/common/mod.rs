@@ -5,7 +5,7 @@ use std::path::Path;
 
 use ccxt_catalog::naming::parse_file_name;
 use ccxt_catalog::{Catalog, CatalogRecord, Query};
-use ccxt_model::time::{NANOS_PER_DAY, NANOS_PER_SECOND, utc_day_start};
+use ccxt_model::time::{NANOS_PER_DAY, NANOS_PER_SECOND};
 use ccxt_model::{InstrumentId, OpenInterest};
 
 /// 2025-01-01T00:00:00Z.
@@ -68,10 +68,15 @@ pub fn assert_layout(root: &Path) {
                 assert!(name.ends_with(".parquet"), "stray file {}", path.display());
                 let (start, end) =
                     parse_file_name(&name).unwrap_or_else(|| panic!("bad name {name}"));
+                let partition = if path.to_string_lossy().contains("funding_rate_update") {
+                    ccxt_catalog::Partition::Month
+                } else {
+                    ccxt_catalog::Partition::Day
+                };
                 assert_eq!(
-                    utc_day_start(start),
-                    utc_day_start(end),
-                    "{name} spans days"
+                    partition.start_of(start),
+                    partition.start_of(end),
+                    "{name} spans partitions"
                 );
                 let ts = ts_init_column(&path);
                 assert!(!ts.is_empty(), "{name} is empty");

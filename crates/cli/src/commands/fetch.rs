@@ -9,8 +9,8 @@ use ccxt_catalog::Catalog;
 use ccxt_model::time::{Bound, format_iso, now_ns, parse_time};
 use ccxt_model::{FundingRate, Instrument, OpenInterest, SymbolError, Venue};
 use ccxt_orchestrator::{
-    Batch, CatalogPlanner, CatalogSink, FullRange, Job, Outcome, Progress, RangePlanner, RunOptions, Sink, SinkError,
-    VenueTarget,
+    Batch, CatalogPlanner, CatalogSink, FullRange, Job, Outcome, Progress, RangePlanner,
+    RunOptions, Sink, SinkError, VenueTarget,
 };
 use ccxt_venue::{InstrumentStatus, OiPeriod};
 
@@ -31,25 +31,44 @@ pub enum What {
 }
 
 /// Runs `fetch-oi` / `fetch-funding`.
-pub async fn run(location: &str, settings: &FileSettings, what: What, args: FetchArgs) -> anyhow::Result<ExitCode> {
+pub async fn run(
+    location: &str,
+    settings: &FileSettings,
+    what: What,
+    args: FetchArgs,
+) -> anyhow::Result<ExitCode> {
     if args.symbols.is_empty() && !args.all {
-        return Err(UsageError("give at least one SYMBOL, or --all for every trading perpetual".into()).into());
+        return Err(UsageError(
+            "give at least one SYMBOL, or --all for every trading perpetual".into(),
+        )
+        .into());
     }
     let venues: Vec<Venue> = if args.venues.is_empty() {
         Venue::ALL.to_vec()
     } else {
-        Venue::ALL.into_iter().filter(|v| args.venues.iter().any(|a| Venue::from(*a) == *v)).collect()
+        Venue::ALL
+            .into_iter()
+            .filter(|v| args.venues.iter().any(|a| Venue::from(*a) == *v))
+            .collect()
     };
     let range = match &args.from {
         None => None,
         Some(from) => {
-            let start = parse_time(from, Bound::Start).map_err(|e| UsageError(format!("--from: {e}")))?;
+            let start =
+                parse_time(from, Bound::Start).map_err(|e| UsageError(format!("--from: {e}")))?;
             let end = match &args.to {
-                Some(t) => parse_time(t, Bound::End).map_err(|e| UsageError(format!("--to: {e}")))?,
+                Some(t) => {
+                    parse_time(t, Bound::End).map_err(|e| UsageError(format!("--to: {e}")))?
+                }
                 None => now_ns(),
             };
             if end < start {
-                return Err(UsageError(format!("--to ({}) is before --from ({})", format_iso(end), format_iso(start))).into());
+                return Err(UsageError(format!(
+                    "--to ({}) is before --from ({})",
+                    format_iso(end),
+                    format_iso(start)
+                ))
+                .into());
             }
             Some((start, end.min(now_ns())))
         }
@@ -57,7 +76,9 @@ pub async fn run(location: &str, settings: &FileSettings, what: What, args: Fetc
     let job = match (what, range) {
         (What::OpenInterest(_), None) => Job::CurrentOpenInterest,
         (What::Funding, None) => Job::CurrentFunding,
-        (What::OpenInterest(period), Some((start, end))) => Job::OpenInterestHistory { period, start, end },
+        (What::OpenInterest(period), Some((start, end))) => {
+            Job::OpenInterestHistory { period, start, end }
+        }
         (What::Funding, Some((start, end))) => Job::FundingHistory { start, end },
     };
 
@@ -82,7 +103,9 @@ pub async fn run(location: &str, settings: &FileSettings, what: What, args: Fetc
         for symbol in &args.symbols {
             match symbol.resolve(*venue) {
                 Ok(i) => instruments.push(i),
-                Err(e @ SymbolError::Malformed { .. }) => return Err(UsageError(e.to_string()).into()),
+                Err(e @ SymbolError::Malformed { .. }) => {
+                    return Err(UsageError(e.to_string()).into());
+                }
                 Err(e) if !args.venues.is_empty() || symbol.pinned_venue().is_none() => {
                     return Err(UsageError(e.to_string()).into());
                 }
@@ -92,7 +115,9 @@ pub async fn run(location: &str, settings: &FileSettings, what: What, args: Fetc
         if args.all {
             match c.fetcher.instruments().await {
                 Ok(list) => instruments.extend(
-                    list.into_iter().filter(|i| i.status == InstrumentStatus::Trading).map(|i| i.instrument),
+                    list.into_iter()
+                        .filter(|i| i.status == InstrumentStatus::Trading)
+                        .map(|i| i.instrument),
                 ),
                 Err(e) => failures.push(format!("{venue}: cannot list instruments: {e}")),
             }
@@ -100,14 +125,23 @@ pub async fn run(location: &str, settings: &FileSettings, what: What, args: Fetc
         instruments.sort();
         instruments.dedup();
         if !instruments.is_empty() {
-            targets.push(VenueTarget { fetcher: c.fetcher.clone(), instruments });
+            targets.push(VenueTarget {
+                fetcher: c.fetcher.clone(),
+                instruments,
+            });
         }
     }
     if targets.is_empty() && failures.is_empty() {
-        return Err(UsageError("no instrument to fetch: the symbols exist on none of the selected venues".into()).into());
+        return Err(UsageError(
+            "no instrument to fetch: the symbols exist on none of the selected venues".into(),
+        )
+        .into());
     }
 
-    let progress = Bar::new(matches!(job, Job::OpenInterestHistory { .. } | Job::FundingHistory { .. }));
+    let progress = Bar::new(matches!(
+        job,
+        Job::OpenInterestHistory { .. } | Job::FundingHistory { .. }
+    ));
     let options = RunOptions::default();
     let outcomes = if args.store {
         let (catalog, recovered) = Catalog::open_writable(location).await?;
@@ -120,7 +154,15 @@ pub async fn run(location: &str, settings: &FileSettings, what: What, args: Fetc
         ccxt_orchestrator::run(targets, job, planner, &mut sink, &progress, options).await
     } else {
         let mut sink = PrintSink::new(args.format);
-        let outcomes = ccxt_orchestrator::run(targets, job, Arc::new(FullRange), &mut sink, &progress, options).await;
+        let outcomes = ccxt_orchestrator::run(
+            targets,
+            job,
+            Arc::new(FullRange),
+            &mut sink,
+            &progress,
+            options,
+        )
+        .await;
         progress.finish();
         sink.finish()?;
         outcomes
@@ -135,41 +177,85 @@ pub async fn run(location: &str, settings: &FileSettings, what: What, args: Fetc
     }
     for outcome in &outcomes {
         for note in &outcome.notes {
-            eprintln!("note: {} {}: {note}", outcome.venue(), outcome.instrument.native);
+            eprintln!(
+                "note: {} {}: {note}",
+                outcome.venue(),
+                outcome.instrument.native
+            );
         }
         if let Some(error) = &outcome.error {
-            failures.push(format!("{} {}: {error}", outcome.venue(), outcome.instrument.native));
+            failures.push(format!(
+                "{} {}: {error}",
+                outcome.venue(),
+                outcome.instrument.native
+            ));
+        }
+        if let Some(why) = &outcome.unsupported {
+            // Asked for by name (-e): a failure. Part of the default venue set: a note.
+            if args.venues.is_empty() {
+                eprintln!(
+                    "skipped: {} {}: {why}",
+                    outcome.venue(),
+                    outcome.instrument.native
+                );
+            } else {
+                failures.push(format!(
+                    "{} {}: {why}",
+                    outcome.venue(),
+                    outcome.instrument.native
+                ));
+            }
         }
     }
-    let ok = outcomes.iter().filter(|o| o.error.is_none()).count();
+    let ok = outcomes
+        .iter()
+        .filter(|o| o.error.is_none() && o.unsupported.is_none())
+        .count();
     if failures.is_empty() {
         if args.store {
             let added: usize = outcomes.iter().map(|o| o.stored).sum();
-            eprintln!("done: {ok} of {} succeeded, {added} new rows stored in '{location}'", outcomes.len());
+            eprintln!(
+                "done: {ok} of {} succeeded, {added} new rows stored in '{location}'",
+                outcomes.len()
+            );
         }
         Ok(ExitCode::SUCCESS)
     } else {
         for failure in &failures {
             eprintln!("failed: {failure}");
         }
-        eprintln!("{} failure(s); {ok} of {} succeeded{}", failures.len(), outcomes.len(), if args.store { " and were stored" } else { "" });
+        eprintln!(
+            "{} failure(s); {ok} of {} succeeded{}",
+            failures.len(),
+            outcomes.len(),
+            if args.store { " and were stored" } else { "" }
+        );
         Ok(ExitCode::from(1))
     }
 }
 
 /// The `--store` summary: one row per (venue, symbol).
 fn summary(outcomes: &[Outcome]) -> Rows {
-    let columns = ["venue", "symbol", "rows", "added", "first", "last", "status"]
-        .into_iter()
-        .map(|name| Column { name, in_table: true })
-        .chain(std::iter::once(Column { name: "instrument_id", in_table: false }))
-        .collect();
+    let columns = [
+        "venue", "symbol", "rows", "added", "first", "last", "status",
+    ]
+    .into_iter()
+    .map(|name| Column {
+        name,
+        in_table: true,
+    })
+    .chain(std::iter::once(Column {
+        name: "instrument_id",
+        in_table: false,
+    }))
+    .collect();
     let time = |t: Option<u64>| t.map(|t| Value::Text(format_iso(t))).unwrap_or(Value::Null);
     let rows = outcomes
         .iter()
         .map(|o| {
             let status = match (&o.error, o.skipped.is_empty()) {
                 (Some(e), _) => format!("failed: {e}"),
+                (None, _) if o.unsupported.is_some() => "not offered by the venue".to_string(),
                 (None, false) if o.rows == 0 => "up to date".to_string(),
                 (None, false) => "ok (stored range skipped)".to_string(),
                 (None, true) => "ok".to_string(),
@@ -228,15 +314,22 @@ impl PrintSink {
             return Ok(());
         }
         let result = if self.format == OutputFormat::Table {
-            let sort_key = |id: &ccxt_model::InstrumentId, ts: u64| (ts, Instrument::from_id(id.as_str()).map(|i| i.venue).ok());
+            let sort_key = |id: &ccxt_model::InstrumentId, ts: u64| {
+                (ts, Instrument::from_id(id.as_str()).map(|i| i.venue).ok())
+            };
             let rows = if !self.funding.is_empty() {
-                self.funding.sort_by_key(|(f, _)| sort_key(&f.instrument_id, f.ts_event));
-                let has_marks = self.funding.iter().any(|(f, _)| f.next_funding_ns.is_some());
+                self.funding
+                    .sort_by_key(|(f, _)| sort_key(&f.instrument_id, f.ts_event));
+                let has_marks = self
+                    .funding
+                    .iter()
+                    .any(|(f, _)| f.next_funding_ns.is_some());
                 let marks: Vec<Option<f64>> = self.funding.iter().map(|(_, m)| *m).collect();
                 let rates: Vec<FundingRate> = self.funding.into_iter().map(|(f, _)| f).collect();
                 funding_rows(&rates, has_marks.then_some(marks.as_slice()))
             } else {
-                self.open_interest.sort_by_key(|r| sort_key(&r.instrument_id, r.ts_event));
+                self.open_interest
+                    .sort_by_key(|r| sort_key(&r.instrument_id, r.ts_event));
                 oi_rows(&self.open_interest)
             };
             if rows.rows.is_empty() {
@@ -263,8 +356,12 @@ impl Sink for PrintSink {
         if self.format == OutputFormat::Table {
             match batch {
                 Batch::OpenInterest(rows) => self.open_interest.extend(rows),
-                Batch::FundingRates(rows) => self.funding.extend(rows.into_iter().map(|r| (r, None))),
-                Batch::FundingSnapshots(snaps) => self.funding.extend(snaps.into_iter().map(|s| (s.funding, s.mark_price))),
+                Batch::FundingRates(rows) => {
+                    self.funding.extend(rows.into_iter().map(|r| (r, None)))
+                }
+                Batch::FundingSnapshots(snaps) => self
+                    .funding
+                    .extend(snaps.into_iter().map(|s| (s.funding, s.mark_price))),
             }
             return Ok(n);
         }
@@ -303,7 +400,10 @@ impl Bar {
             bar.enable_steady_tick(Duration::from_millis(200));
             bar
         });
-        Bar { bar, rows: std::sync::atomic::AtomicU64::new(0) }
+        Bar {
+            bar,
+            rows: std::sync::atomic::AtomicU64::new(0),
+        }
     }
 
     fn finish(&self) {
