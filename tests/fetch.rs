@@ -1,0 +1,509 @@
+//! End-to-end: the real `ccxt-cli` binary against the exchange simulator on 127.0.0.1.
+#![allow(clippy::unwrap_used, missing_docs)]
+
+use std::process::Output;
+
+use assert_cmd::Command;
+use exchange_sim::{Faults, SimConfig, SimHandle, Venue as SimVenue};
+use serde_json::Value;
+
+async fn sim(config: SimConfig) -> SimHandle {
+    exchange_sim::start(config).await.unwrap()
+}
+
+fn no_limits() -> SimConfig {
+    let mut config = SimConfig::default();
+    config.limits.enabled = false;
+    config
+}
+
+/// The binary pointed at the simulator, with a clean environment.
+fn cli(sim: &SimHandle) -> Command {
+    let mut cmd = Command::cargo_bin("ccxt-cli").unwrap();
+    for (key, _) in std::env::vars() {
+        if key.starts_with("CCXT_") || key == "RUST_LOG" {
+            cmd.env_remove(key);
+        }
+    }
+    for venue in ["BINANCE", "BYBIT", "HYPERLIQUID"] {
+        cmd.env(format!("CCXT_VENUES__{venue}__REST_URL"), sim.url());
+    }
+    cmd.env("CCXT_VENUES__BYBIT__BAN_WAIT_SECS", "1");
+    cmd
+}
+
+/// Runs the binary off the async threads (the simulator runs on them).
+async fn run(mut cmd: Command, args: &[&str]) -> Output {
+    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+    tokio::task::spawn_blocking(move || cmd.args(&args).output().unwrap())
+        .await
+        .unwrap()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn json(o: &Output) -> Vec<Value> {
+    serde_json::from_slice::<Value>(&o.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", stdout(o)))
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+/// A date `days` ago, as typed on the command line.
+fn days_ago(days: i64) -> String {
+    let ns = ccxt_model::time::now_ns() - (days as u64) * ccxt_model::time::NANOS_PER_DAY;
+    ccxt_model::time::format_iso(ccxt_model::time::utc_day_start(ns))[..10].to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn current_open_interest_and_funding_in_every_format() {
+    let sim = sim(no_limits()).await;
+    let oi = run(
+        cli(&sim),
+        &[
+            "fetch-oi",
+            "BTCUSDT-PERP",
+            "ETHUSDT-PERP",
+            "--format",
+            "json",
+        ],
+    )
+    .await;
+    assert!(oi.status.success(), "{}", stderr(&oi));
+    let rows = json(&oi);
+    assert_eq!(rows.len(), 6, "2 symbols x 3 venues");
+    for venue in ["binance", "bybit", "hyperliquid"] {
+        assert_eq!(rows.iter().filter(|r| r["venue"] == venue).count(), 2);
+    }
+    assert!(
+        rows.iter()
+            .all(|r| r["open_interest"].as_f64().unwrap() > 0.0
+                && r["open_interest_value"].as_f64().unwrap() > 0.0)
+    );
+
+    let ndjson = run(
+        cli(&sim),
+        &[
+            "fetch-oi",
+            "BTCUSDT-PERP",
+            "ETHUSDT-PERP",
+            "--format",
+            "ndjson",
+        ],
+    )
+    .await;
+    assert_eq!(stdout(&ndjson).lines().count(), 6);
+    let csv = run(
+        cli(&sim),
+        &[
+            "fetch-oi",
+            "BTCUSDT-PERP",
+            "ETHUSDT-PERP",
+            "--format",
+            "csv",
+        ],
+    )
+    .await;
+    assert_eq!(stdout(&csv).lines().count(), 7, "header + 6");
+    assert!(stdout(&csv).starts_with("timestamp,venue,symbol,open_interest,open_interest_value,"));
+    let table = run(cli(&sim), &["fetch-oi", "BTCUSDT-PERP", "ETHUSDT-PERP"]).await;
+    assert!(
+        stdout(&table).contains("┆ hyperliquid ┆ ETH "),
+        "{}",
+        stdout(&table)
+    );
+
+    let funding = run(
+        cli(&sim),
+        &["fetch-funding", "BTCUSDT-PERP", "kPEPE", "--format", "json"],
+    )
+    .await;
+    assert!(funding.status.success(), "{}", stderr(&funding));
+    let rows = json(&funding);
+    assert_eq!(rows.len(), 6);
+    for r in &rows {
+        assert_eq!(r["kind"], "estimate");
+        assert!(
+            r["rate"].as_str().unwrap().parse::<f64>().is_ok(),
+            "rate is an exact decimal string"
+        );
+        assert!(
+            r["next_funding_time"].as_str().is_some() && r["mark_price"].as_f64().is_some(),
+            "{r}"
+        );
+    }
+    let hl = rows
+        .iter()
+        .find(|r| r["venue"] == "hyperliquid" && r["symbol"] == "kPEPE")
+        .unwrap();
+    assert_eq!(hl["interval"], "1h");
+    let one = run(
+        cli(&sim),
+        &[
+            "fetch-funding",
+            "BTCUSDT-PERP",
+            "-e",
+            "binance",
+            "--format",
+            "json",
+        ],
+    )
+    .await;
+    assert_eq!(json(&one).len(), 1, "a single record is still an array");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn history_stored_reads_back_the_same_and_a_rerun_adds_nothing() {
+    let sim = sim(no_limits()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let catalog = dir.path().to_str().unwrap();
+    let from = days_ago(3);
+    let args = [
+        "fetch-oi",
+        "BTCUSDT-PERP",
+        "-e",
+        "binance",
+        "-e",
+        "bybit",
+        "--from",
+        &from,
+        "--period",
+        "1h",
+    ];
+
+    let printed = run(cli(&sim), &[&args[..], &["--format", "json"]].concat()).await;
+    assert!(printed.status.success(), "{}", stderr(&printed));
+    let printed = json(&printed);
+    assert!(printed.len() >= 2 * 72, "{} rows", printed.len());
+
+    let stored = run(
+        cli(&sim),
+        &[
+            &args[..],
+            &["--store", "--catalog", catalog, "--format", "json"],
+        ]
+        .concat(),
+    )
+    .await;
+    assert!(stored.status.success(), "{}", stderr(&stored));
+    let summary = json(&stored);
+    let added: u64 = summary.iter().map(|s| s["added"].as_u64().unwrap()).sum();
+    assert_eq!(added as usize, printed.len());
+
+    let query = run(
+        cli(&sim),
+        &[
+            "query",
+            "oi",
+            "BTCUSDT-PERP",
+            "--from",
+            &from,
+            "--format",
+            "json",
+            "--catalog",
+            catalog,
+        ],
+    )
+    .await;
+    let queried = json(&query);
+    let key = |r: &Value| {
+        (
+            r["ts_event"].as_u64().unwrap(),
+            r["venue"].as_str().unwrap().to_string(),
+            r["open_interest"].as_f64().unwrap().to_bits(),
+        )
+    };
+    let mut a: Vec<_> = printed.iter().map(key).collect();
+    let mut b: Vec<_> = queried.iter().map(key).collect();
+    a.sort();
+    b.sort();
+    assert_eq!(a, b, "query returns exactly what fetch printed");
+
+    let again = run(
+        cli(&sim),
+        &[
+            &args[..],
+            &["--store", "--catalog", catalog, "--format", "json"],
+        ]
+        .concat(),
+    )
+    .await;
+    assert!(again.status.success(), "{}", stderr(&again));
+    assert!(
+        json(&again)
+            .iter()
+            .all(|s| s["added"] == 0 && s["status"] == "up to date"),
+        "{}",
+        stdout(&again)
+    );
+
+    // Settled funding history, three venues.
+    let funding = run(
+        cli(&sim),
+        &[
+            "fetch-funding",
+            "BTCUSDT-PERP",
+            "--from",
+            &days_ago(20),
+            "--store",
+            "--catalog",
+            catalog,
+            "--format",
+            "json",
+        ],
+    )
+    .await;
+    assert!(funding.status.success(), "{}", stderr(&funding));
+    let summary = json(&funding);
+    let added: u64 = summary.iter().map(|s| s["added"].as_u64().unwrap()).sum();
+    let query = run(
+        cli(&sim),
+        &[
+            "query",
+            "funding",
+            "BTCUSDT-PERP",
+            "--format",
+            "json",
+            "--catalog",
+            catalog,
+        ],
+    )
+    .await;
+    let rows = json(&query);
+    assert_eq!(rows.len() as u64, added);
+    assert!(rows.iter().all(|r| r["kind"] == "settled"));
+    assert!(
+        rows.iter()
+            .any(|r| r["venue"] == "binance" && r["interval"] == "8h")
+    );
+    assert!(
+        rows.iter()
+            .any(|r| r["venue"] == "hyperliquid" && r["interval"] == "1h")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hyperliquid_oi_history_is_skipped_unless_asked_for_by_name() {
+    let sim = sim(no_limits()).await;
+    let from = days_ago(1);
+    let all = run(
+        cli(&sim),
+        &["fetch-oi", "BTC", "--from", &from, "--format", "csv"],
+    )
+    .await;
+    assert_eq!(all.status.code(), Some(0), "{}", stderr(&all));
+    assert!(
+        stderr(&all).contains(
+            "skipped: hyperliquid BTC: hyperliquid does not provide open interest history"
+        ),
+        "{}",
+        stderr(&all)
+    );
+    let named = run(
+        cli(&sim),
+        &["fetch-oi", "BTC", "-e", "hyperliquid", "--from", &from],
+    )
+    .await;
+    assert_eq!(named.status.code(), Some(1), "{}", stderr(&named));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_gives_clear_errors_and_meaningful_exit_codes() {
+    let sim = sim(no_limits()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let catalog = dir.path().to_str().unwrap();
+
+    // Unknown on one venue: the rest is stored, exit 1.
+    let o = run(
+        cli(&sim),
+        &[
+            "fetch-oi",
+            "BTCUSDT-PERP",
+            "NOPEUSDT-PERP",
+            "-e",
+            "binance",
+            "--store",
+            "--catalog",
+            catalog,
+        ],
+    )
+    .await;
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("failed: binance NOPEUSDT: binance has no perpetual 'NOPEUSDT'"),
+        "{}",
+        stderr(&o)
+    );
+    let q = run(
+        cli(&sim),
+        &[
+            "query",
+            "oi",
+            "BTCUSDT-PERP",
+            "--catalog",
+            catalog,
+            "--format",
+            "csv",
+        ],
+    )
+    .await;
+    assert_eq!(
+        stdout(&q).lines().count(),
+        2,
+        "BTCUSDT stored: {}",
+        stdout(&q)
+    );
+
+    for (args, message) in [
+        (
+            vec!["fetch-oi", "BTCUSDT-PERP", "-e", "okx"],
+            "invalid value 'okx'",
+        ),
+        (
+            vec![
+                "fetch-oi",
+                "BTCUSDT-PERP",
+                "--from",
+                "2025-01-01",
+                "--period",
+                "7m",
+            ],
+            "valid periods are 5m, 15m, 30m, 1h, 4h, 1d",
+        ),
+        (
+            vec![
+                "fetch-oi",
+                "BTCUSDT-PERP",
+                "--from",
+                "2025-02-01",
+                "--to",
+                "2025-01-01",
+            ],
+            "is before --from",
+        ),
+        (
+            vec!["fetch-funding", "BTCUSDT-PERP", "--to", "2025-01-01"],
+            "--from",
+        ),
+        (vec!["fetch-funding"], "at least one SYMBOL"),
+        (vec!["fetch-funding", "BTC/USD:BTC"], "accepted forms"),
+        (
+            vec!["fetch-funding", "xyz:TSLA", "-e", "bybit"],
+            "exist only on hyperliquid",
+        ),
+    ] {
+        let o = run(cli(&sim), &args).await;
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains(message), "{args:?}: {}", stderr(&o));
+    }
+
+    // Bad configuration: every problem at once, exit 2, nothing sent.
+    let before = sim.stats().venue("binance").requests;
+    let mut bad = cli(&sim);
+    bad.env("CCXT_VENUES__BINANCE__BUDGET_FRACTION", "3")
+        .env("CCXT_VENUES__BYBIT__REST_URL", "ftp://x");
+    let o = run(bad, &["fetch-oi", "BTCUSDT-PERP"]).await;
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("venues.binance.budget_fraction")
+            && stderr(&o).contains("venues.bybit.rest_url"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(sim.stats().venue("binance").requests, before);
+
+    // A venue answering garbage: that venue fails clearly, the others deliver, no panic.
+    sim.set_faults(Faults {
+        malformed: true,
+        venues: vec![SimVenue::Bybit],
+        ..Faults::default()
+    });
+    let o = run(
+        cli(&sim),
+        &["fetch-oi", "BTCUSDT-PERP", "--format", "ndjson"],
+    )
+    .await;
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("failed: bybit BTCUSDT: malformed"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!stderr(&o).contains("panicked"));
+    assert_eq!(
+        stdout(&o).lines().count(),
+        2,
+        "binance and hyperliquid rows"
+    );
+
+    // A venue that is down: retried, then reported; the others deliver.
+    sim.set_faults(Faults {
+        venue_down: vec![SimVenue::Hyperliquid],
+        ..Faults::default()
+    });
+    let mut one_retry = cli(&sim);
+    one_retry.env("CCXT_VENUES__HYPERLIQUID__MAX_RETRIES", "1");
+    let o = run(
+        one_retry,
+        &["fetch-funding", "BTCUSDT-PERP", "--format", "ndjson"],
+    )
+    .await;
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("failed: hyperliquid BTC: cannot reach hyperliquid"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(stdout(&o).lines().count(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_stay_within_the_venue_budget_and_numbers_as_strings_parse() {
+    let mut config = SimConfig::default();
+    config.limits.bybit_requests_per_5s = 50;
+    config.limits.window = exchange_sim::WindowMode::Sliding;
+    config.faults = Faults {
+        number_format: exchange_sim::NumberFormat::Strings,
+        ..Faults::default()
+    };
+    let sim = sim(config).await;
+    let mut cmd = cli(&sim);
+    // Bybit's real budget is 600 per 5 s; tell ours the simulator's (lower) one through the fraction:
+    // 600 x 0.8 would be 480, so scale to 50 x 0.8 = 40 per 5 s.
+    cmd.env(
+        "CCXT_VENUES__BYBIT__BUDGET_FRACTION",
+        format!("{}", 40.0 / 600.0),
+    );
+    let symbols = [
+        "BTCUSDT",
+        "ETHUSDT",
+        "SOLUSDT",
+        "XRPUSDT",
+        "DOGEUSDT",
+        "1000PEPEUSDT",
+    ];
+    let mut args = vec![
+        "fetch-oi", "-e", "bybit", "--period", "5m", "--format", "csv",
+    ];
+    let from = days_ago(2);
+    args.extend(["--from", &from]);
+    args.extend(symbols);
+    let o = run(cmd, &args).await;
+    assert!(o.status.success(), "{}", stderr(&o));
+    let stats = sim.stats().venue("bybit");
+    assert!(stats.requests >= 30, "{} requests", stats.requests);
+    assert_eq!(stats.forbidden_403, 0, "never banned");
+    let pool = stats.pools.values().next().unwrap();
+    assert!(
+        pool.max_sliding_window <= 40,
+        "{} requests in one 5 s window, budget 40",
+        pool.max_sliding_window
+    );
+}
