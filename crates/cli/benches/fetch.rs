@@ -26,7 +26,13 @@ struct Figures {
 
 fn proc_sample(pid: u32) -> Option<(f64, f64)> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let hwm_kib: f64 = status.lines().find(|l| l.starts_with("VmHWM:"))?.split_whitespace().nth(1)?.parse().ok()?;
+    let hwm_kib: f64 = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()?;
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
     let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
@@ -39,7 +45,12 @@ fn run_cli(sim: &SimHandle, catalog: &str, args: &[String]) -> Figures {
         cmd.env(format!("CCXT_VENUES__{venue}__REST_URL"), sim.url());
     }
     cmd.env_remove("RUST_LOG").env_remove("CCXT_LOG_LEVEL");
-    cmd.args(args).arg("--store").arg("--format").arg("csv").arg("--catalog").arg(catalog);
+    cmd.args(args)
+        .arg("--store")
+        .arg("--format")
+        .arg("csv")
+        .arg("--catalog")
+        .arg(catalog);
     let started = Instant::now();
     let mut child = match cmd.stdout(Stdio::piped()).stderr(Stdio::null()).spawn() {
         Ok(c) => c,
@@ -69,15 +80,25 @@ fn run_cli(sim: &SimHandle, catalog: &str, args: &[String]) -> Figures {
     if let Some(mut out) = child.stdout.take() {
         let _ = std::io::Read::read_to_string(&mut out, &mut stdout);
     }
-    Figures { wall, cpu_s: cpu, peak_rss_mib: rss, stdout, ok: status.success() }
+    Figures {
+        wall,
+        cpu_s: cpu,
+        peak_rss_mib: rss,
+        stdout,
+        ok: status.success(),
+    }
 }
 
 /// Rows added, from the `--store` summary (CSV column `added`).
 fn added(stdout: &str) -> u64 {
     let mut lines = stdout.lines();
     let header: Vec<&str> = lines.next().unwrap_or_default().split(',').collect();
-    let Some(col) = header.iter().position(|h| *h == "added") else { return 0 };
-    lines.filter_map(|l| l.split(',').nth(col)?.parse::<u64>().ok()).sum()
+    let Some(col) = header.iter().position(|h| *h == "added") else {
+        return 0;
+    };
+    lines
+        .filter_map(|l| l.split(',').nth(col)?.parse::<u64>().ok())
+        .sum()
 }
 
 fn report(name: &str, f: &Figures, rows: u64, requests: u64) {
@@ -88,13 +109,20 @@ fn report(name: &str, f: &Figures, rows: u64, requests: u64) {
         requests as f64 / secs,
         f.cpu_s,
         f.peak_rss_mib,
-        if f.ok { "" } else { " (exit code non-zero: some fetches failed)" }
+        if f.ok {
+            ""
+        } else {
+            " (exit code non-zero: some fetches failed)"
+        }
     );
 }
 
 fn requests(sim: &SimHandle) -> u64 {
     let stats = sim.stats();
-    ["binance", "bybit", "hyperliquid"].iter().map(|v| stats.venue(v).requests).sum()
+    ["binance", "bybit", "hyperliquid"]
+        .iter()
+        .map(|v| stats.venue(v).requests)
+        .sum()
 }
 
 #[tokio::main]
@@ -104,11 +132,15 @@ async fn main() {
         .nth(1)
         .and_then(|v| v.parse().ok())
         .unwrap_or(200usize);
-    let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/bench-fetch");
+    let root =
+        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/bench-fetch");
     let _ = std::fs::remove_dir_all(&root);
     let day = |d: u64| format_iso(utc_day_start(now_ns() - d * NANOS_PER_DAY))[..10].to_string();
 
-    let mut config = SimConfig { symbols, ..SimConfig::default() };
+    let mut config = SimConfig {
+        symbols,
+        ..SimConfig::default()
+    };
     config.limits.enabled = false;
     let sim = match exchange_sim::start(config).await {
         Ok(s) => s,
@@ -121,20 +153,41 @@ async fn main() {
     let venues = ["-e", "binance", "-e", "bybit", "--all"].map(String::from);
 
     let catalog = root.join("funding").to_string_lossy().to_string();
-    let args: Vec<String> = ["fetch-funding".to_string()].into_iter().chain(venues.clone()).chain(["--from".into(), day(365)]).collect();
+    let args: Vec<String> = ["fetch-funding".to_string()]
+        .into_iter()
+        .chain(venues.clone())
+        .chain(["--from".into(), day(365)])
+        .collect();
     let sim_ref = &sim;
     let f = tokio::task::block_in_place(|| run_cli(sim_ref, &catalog, &args));
-    report("funding history, 1 year, Binance+Bybit, limits off", &f, added(&f.stdout), requests(&sim));
+    report(
+        "funding history, 1 year, Binance+Bybit, limits off",
+        &f,
+        added(&f.stdout),
+        requests(&sim),
+    );
     sim.reset();
 
     let catalog = root.join("oi").to_string_lossy().to_string();
-    let args: Vec<String> = ["fetch-oi".to_string()].into_iter().chain(venues.clone()).chain(["--from".into(), day(30), "--period".into(), "5m".into()]).collect();
+    let args: Vec<String> = ["fetch-oi".to_string()]
+        .into_iter()
+        .chain(venues.clone())
+        .chain(["--from".into(), day(30), "--period".into(), "5m".into()])
+        .collect();
     let f = tokio::task::block_in_place(|| run_cli(sim_ref, &catalog, &args));
-    report("OI history, 30 days of 5m, Binance+Bybit, limits off", &f, added(&f.stdout), requests(&sim));
+    report(
+        "OI history, 30 days of 5m, Binance+Bybit, limits off",
+        &f,
+        added(&f.stdout),
+        requests(&sim),
+    );
     sim.shutdown().await;
 
     // Limits on: the venues' real budgets; we use 80 % of each.
-    let config = SimConfig { symbols, ..SimConfig::default() };
+    let config = SimConfig {
+        symbols,
+        ..SimConfig::default()
+    };
     let sim = match exchange_sim::start(config).await {
         Ok(s) => s,
         Err(e) => {
@@ -143,10 +196,19 @@ async fn main() {
         }
     };
     let catalog = root.join("limited").to_string_lossy().to_string();
-    let args: Vec<String> = ["fetch-oi".to_string()].into_iter().chain(venues).chain(["--from".into(), day(2), "--period".into(), "5m".into()]).collect();
+    let args: Vec<String> = ["fetch-oi".to_string()]
+        .into_iter()
+        .chain(venues)
+        .chain(["--from".into(), day(2), "--period".into(), "5m".into()])
+        .collect();
     let sim_ref = &sim;
     let f = tokio::task::block_in_place(|| run_cli(sim_ref, &catalog, &args));
-    report("OI history, 2 days of 5m, Binance+Bybit, limits ON", &f, added(&f.stdout), requests(&sim));
+    report(
+        "OI history, 2 days of 5m, Binance+Bybit, limits ON",
+        &f,
+        added(&f.stdout),
+        requests(&sim),
+    );
     let stats = sim.stats();
     for venue in ["binance", "bybit"] {
         let v = stats.venue(venue);
@@ -156,7 +218,8 @@ async fn main() {
                 p.max_sliding_window.max(p.max_fixed_window),
                 p.capacity,
                 p.window_ms / 1000,
-                100.0 * p.max_sliding_window.max(p.max_fixed_window) as f64 / f64::from(p.capacity.max(1)),
+                100.0 * p.max_sliding_window.max(p.max_fixed_window) as f64
+                    / f64::from(p.capacity.max(1)),
                 v.rate_limited_429,
                 v.banned_418,
                 v.forbidden_403

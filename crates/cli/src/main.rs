@@ -6,11 +6,11 @@
 
 mod cli;
 mod commands;
+mod inputs;
 mod output;
 mod registry;
 mod rows;
 mod settings;
-mod symbols;
 
 use std::process::ExitCode;
 

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ccxt_catalog::Catalog;
-use ccxt_model::time::{Bound, format_iso, now_ns, parse_time};
+use ccxt_model::time::{format_iso, now_ns};
 use ccxt_model::{FundingRate, Instrument, OpenInterest, SymbolError, Venue};
 use ccxt_orchestrator::{
     Batch, CatalogPlanner, CatalogSink, FullRange, Job, Outcome, Progress, RangePlanner,
@@ -16,6 +16,7 @@ use ccxt_venue::{InstrumentStatus, OiPeriod};
 
 use crate::UsageError;
 use crate::cli::{FetchArgs, OutputFormat};
+use crate::inputs::time_range;
 use crate::output::{self, Column, Rows, Streamer, Value};
 use crate::registry;
 use crate::rows::{funding_rows, oi_rows};
@@ -53,23 +54,8 @@ pub async fn run(
     };
     let range = match &args.from {
         None => None,
-        Some(from) => {
-            let start =
-                parse_time(from, Bound::Start).map_err(|e| UsageError(format!("--from: {e}")))?;
-            let end = match &args.to {
-                Some(t) => {
-                    parse_time(t, Bound::End).map_err(|e| UsageError(format!("--to: {e}")))?
-                }
-                None => now_ns(),
-            };
-            if end < start {
-                return Err(UsageError(format!(
-                    "--to ({}) is before --from ({})",
-                    format_iso(end),
-                    format_iso(start)
-                ))
-                .into());
-            }
+        Some(_) => {
+            let (start, end) = time_range(args.from.as_deref(), args.to.as_deref())?;
             Some((start, end.min(now_ns())))
         }
     };

@@ -3,34 +3,18 @@
 use std::process::ExitCode;
 
 use ccxt_catalog::{Catalog, Limit, Query};
-use ccxt_model::time::{Bound, format_iso, now_ns, parse_time};
+use ccxt_model::time::format_iso;
 use ccxt_model::{FundingRate, Liquidation, OpenInterest, RecordKind};
 
-use crate::UsageError;
 use crate::cli::{OutputFormat, QueryArgs};
+use crate::inputs::{resolve, time_range};
 use crate::rows::{funding_rows, liquidation_rows, oi_rows};
-use crate::symbols::resolve;
 
 /// Runs `query`.
 pub async fn run(location: &str, args: QueryArgs) -> anyhow::Result<ExitCode> {
     let kind = RecordKind::from(args.data);
     let instruments = resolve(&args.symbol, &args.venues)?;
-    let start = match &args.from {
-        Some(t) => parse_time(t, Bound::Start).map_err(|e| UsageError(format!("--from: {e}")))?,
-        None => 0,
-    };
-    let end = match &args.to {
-        Some(t) => parse_time(t, Bound::End).map_err(|e| UsageError(format!("--to: {e}")))?,
-        None => now_ns(),
-    };
-    if end < start {
-        return Err(UsageError(format!(
-            "--to ({}) is before --from ({})",
-            format_iso(end),
-            format_iso(start)
-        ))
-        .into());
-    }
+    let (start, end) = time_range(args.from.as_deref(), args.to.as_deref())?;
     let limit = args.limit.map(|n| {
         let n = n as usize;
         if args.from.is_some() {

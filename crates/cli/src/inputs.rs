@@ -1,5 +1,6 @@
-//! From the symbols and venues a user typed to the instruments to work on.
+//! What users type besides flags: symbols (to the instruments to work on) and time ranges.
 
+use ccxt_model::time::{Bound, format_iso, now_ns, parse_time};
 use ccxt_model::{Instrument, SymbolError, SymbolInput, Venue};
 
 use crate::UsageError;
@@ -32,4 +33,25 @@ pub fn resolve(symbol: &SymbolInput, venues: &[VenueArg]) -> Result<Vec<Instrume
         )));
     }
     Ok(out)
+}
+
+/// `--from`/`--to` as an inclusive range of UNIX ns: `--from` defaults to the epoch, `--to` to
+/// now; a bare date as `--to` means the end of that day.
+pub fn time_range(from: Option<&str>, to: Option<&str>) -> Result<(u64, u64), UsageError> {
+    let start = match from {
+        Some(t) => parse_time(t, Bound::Start).map_err(|e| UsageError(format!("--from: {e}")))?,
+        None => 0,
+    };
+    let end = match to {
+        Some(t) => parse_time(t, Bound::End).map_err(|e| UsageError(format!("--to: {e}")))?,
+        None => now_ns(),
+    };
+    if end < start {
+        return Err(UsageError(format!(
+            "--to ({}) is before --from ({})",
+            format_iso(end),
+            format_iso(start)
+        )));
+    }
+    Ok((start, end))
 }
