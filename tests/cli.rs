@@ -443,3 +443,15 @@ fn help_shows_examples() {
             "ccxt-cli query funding BTCUSDT-PERP",
         ));
 }
+
+#[test]
+fn the_documented_default_config_loads() {
+    let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/default.toml");
+    cli()
+        .args(["catalog", "info", "--format", "csv", "--config"])
+        .arg(&config)
+        .arg("--catalog")
+        .arg(example())
+        .assert()
+        .success();
+}

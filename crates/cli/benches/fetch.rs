@@ -2,7 +2,7 @@
 //! Prints figures; asserts nothing about speed.
 //!
 //! `cargo bench -p ccxt-cli --bench fetch` (`-- --symbols 20` for a quick run):
-//! 1. limits off: settled funding, 1 year, every symbol on Binance and Bybit, `--store`;
+//! 1. limits off (simulator `--no-limits`, ours `rate_limits = false`): settled funding, 1 year, every symbol on Binance and Bybit, `--store`;
 //! 2. limits off: 30 days of 5-minute open interest, every symbol on Binance and Bybit, `--store`;
 //! 3. limits on (the venues' real budgets): 2 days of 5-minute OI for every symbol on Binance and
 //!    Bybit: the share of each venue budget used in its busiest window, and 429/418/403 counts.
@@ -39,10 +39,14 @@ fn proc_sample(pid: u32) -> Option<(f64, f64)> {
     Some((hwm_kib / 1024.0, ticks / 100.0))
 }
 
-fn run_cli(sim: &SimHandle, catalog: &str, args: &[String]) -> Figures {
+fn run_cli(sim: &SimHandle, catalog: &str, args: &[String], limited: bool) -> Figures {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_ccxt-cli"));
     for venue in ["BINANCE", "BYBIT", "HYPERLIQUID"] {
         cmd.env(format!("CCXT_VENUES__{venue}__REST_URL"), sim.url());
+        cmd.env(
+            format!("CCXT_VENUES__{venue}__RATE_LIMITS"),
+            limited.to_string(),
+        );
     }
     cmd.env_remove("RUST_LOG").env_remove("CCXT_LOG_LEVEL");
     cmd.args(args)
@@ -159,7 +163,7 @@ async fn main() {
         .chain(["--from".into(), day(365)])
         .collect();
     let sim_ref = &sim;
-    let f = tokio::task::block_in_place(|| run_cli(sim_ref, &catalog, &args));
+    let f = tokio::task::block_in_place(|| run_cli(sim_ref, &catalog, &args, false));
     report(
         "funding history, 1 year, Binance+Bybit, limits off",
         &f,
@@ -174,7 +178,7 @@ async fn main() {
         .chain(venues.clone())
         .chain(["--from".into(), day(30), "--period".into(), "5m".into()])
         .collect();
-    let f = tokio::task::block_in_place(|| run_cli(sim_ref, &catalog, &args));
+    let f = tokio::task::block_in_place(|| run_cli(sim_ref, &catalog, &args, false));
     report(
         "OI history, 30 days of 5m, Binance+Bybit, limits off",
         &f,
@@ -202,7 +206,7 @@ async fn main() {
         .chain(["--from".into(), day(2), "--period".into(), "5m".into()])
         .collect();
     let sim_ref = &sim;
-    let f = tokio::task::block_in_place(|| run_cli(sim_ref, &catalog, &args));
+    let f = tokio::task::block_in_place(|| run_cli(sim_ref, &catalog, &args, true));
     report(
         "OI history, 2 days of 5m, Binance+Bybit, limits ON",
         &f,

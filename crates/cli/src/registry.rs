@@ -122,6 +122,9 @@ pub fn transport_config(
             ));
         }
     }
+    if let Some(on) = settings.rate_limits {
+        config.rate_limited = on;
+    }
     if let Some(n) = settings.max_retries {
         if n <= 20 {
             config.max_retries = n;
@@ -184,6 +187,7 @@ mod tests {
             ws_url: Some("http://x".into()),
             timeout_secs: Some(-1.0),
             budget_fraction: Some(2.0),
+            rate_limits: None,
             max_retries: Some(99),
             ban_wait_secs: None,
             max_wait_secs: None,

@@ -61,6 +61,8 @@ pub struct VenueSettings {
     pub timeout_secs: Option<f64>,
     /// Share of the venue's rate budget to use, in (0, 1].
     pub budget_fraction: Option<f64>,
+    /// `false` turns our rate limiting off: only for the simulator with `--no-limits`.
+    pub rate_limits: Option<bool>,
     /// Retries of transient failures.
     pub max_retries: Option<usize>,
     /// How long to pause after an IP ban (Bybit 403), seconds.

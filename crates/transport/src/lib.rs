@@ -45,6 +45,9 @@ pub struct TransportConfig {
     pub connect_timeout: Duration,
     /// Share of each venue budget we may use, in (0, 1].
     pub budget_fraction: f64,
+    /// Whether to enforce the budgets at all. Only for a simulator with its limits off
+    /// (benchmarks); against a real venue this invites a ban.
+    pub rate_limited: bool,
     /// Retries after the first attempt for transient failures.
     pub max_retries: usize,
     /// First backoff delay.
@@ -66,6 +69,7 @@ impl TransportConfig {
             request_timeout: Duration::from_secs(15),
             connect_timeout: Duration::from_secs(5),
             budget_fraction: 0.8,
+            rate_limited: true,
             max_retries: 5,
             retry_min_delay: Duration::from_millis(250),
             retry_max_delay: Duration::from_secs(30),
@@ -118,11 +122,15 @@ impl HttpTransport {
             .user_agent(concat!("ccxt-pipeline/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
-        let budgets = spec
-            .pools
-            .iter()
-            .map(|pool| (pool.name, Budget::new(pool, config.budget_fraction)))
-            .collect();
+        let budgets = if config.rate_limited {
+            spec.pools
+                .iter()
+                .map(|pool| (pool.name, Budget::new(pool, config.budget_fraction)))
+                .collect()
+        } else {
+            tracing::warn!(venue = %config.venue, "rate limits are off for this venue (venues.{}.rate_limits = false): use this only against a simulator", config.venue);
+            HashMap::new()
+        };
         Ok(HttpTransport {
             config,
             spec,
