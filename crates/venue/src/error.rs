@@ -101,6 +101,14 @@ impl FetchError {
         }
     }
 
+    /// An unknown-symbol error: `venue` does not list `symbol` (its native symbol).
+    pub fn unknown_symbol(venue: Venue, symbol: &str) -> FetchError {
+        FetchError::UnknownSymbol {
+            venue,
+            symbol: symbol.to_string(),
+        }
+    }
+
     /// A malformed-body error.
     pub fn malformed(venue: Venue, what: &str, detail: impl ToString) -> FetchError {
         FetchError::Malformed {

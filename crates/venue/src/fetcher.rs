@@ -1,6 +1,7 @@
 //! The [`Fetcher`] trait: what every venue connector can fetch.
 
 use ccxt_model::{FundingRate, Instrument, OpenInterest, Venue};
+use futures::StreamExt;
 use futures::stream::BoxStream;
 
 use crate::{FetchError, OiPeriod};
@@ -87,4 +88,113 @@ pub trait Fetcher: Send + Sync {
         start_ns: u64,
         end_ns: u64,
     ) -> PageStream<'a, FundingRate>;
+}
+
+/// A page stream that yields `error` and ends: the answer of a history call that cannot start
+/// (an instrument of another venue, data the venue does not keep).
+pub fn error_stream<'a, T: Send + 'a>(error: FetchError) -> PageStream<'a, T> {
+    futures::stream::iter([Err(error)]).boxed()
+}
+
+/// The error for an instrument of another venue handed to `venue`'s fetcher
+/// ([`FetchError::Unsupported`]); `None` when the instrument is `venue`'s.
+pub fn foreign_instrument(venue: Venue, instrument: &Instrument) -> Option<FetchError> {
+    (instrument.venue != venue).then(|| FetchError::Unsupported {
+        venue,
+        what: format!("{} (an instrument of {})", instrument.id, instrument.venue),
+    })
+}
+
+/// One result per instrument, in input order, from one bulk answer of `venue` (a call that
+/// answers for every symbol at once): an instrument of another venue gets
+/// [`foreign_instrument`]'s error, every other one the bulk call's error if it failed, or else
+/// what `convert` makes of the answer for it.
+pub fn bulk_results<B, T>(
+    venue: Venue,
+    instruments: &[Instrument],
+    bulk: &Result<B, FetchError>,
+    convert: impl Fn(&Instrument, &B) -> Result<T, FetchError>,
+) -> Vec<SymbolResult<T>> {
+    instruments
+        .iter()
+        .map(|instrument| {
+            let result = match (foreign_instrument(venue, instrument), bulk) {
+                (Some(e), _) => Err(e),
+                (None, Err(e)) => Err(e.clone()),
+                (None, Ok(answer)) => convert(instrument, answer),
+            };
+            (instrument.clone(), result)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn inst(id: &str) -> Instrument {
+        Instrument::from_id(id).expect("valid id")
+    }
+
+    #[test]
+    fn foreign_instruments_are_unsupported() {
+        assert_eq!(
+            foreign_instrument(Venue::Binance, &inst("BTCUSDT-PERP.BINANCE")),
+            None
+        );
+        let e = foreign_instrument(Venue::Binance, &inst("BTCUSDT-LINEAR.BYBIT"));
+        assert_eq!(
+            e.map(|e| e.to_string()),
+            Some("binance does not provide BTCUSDT-LINEAR.BYBIT (an instrument of bybit)".into())
+        );
+    }
+
+    #[test]
+    fn bulk_results_keep_the_input_order_and_fail_per_instrument() {
+        let asked = [
+            inst("BTCUSDT-PERP.BINANCE"),
+            inst("BTC-USD-PERP.HYPERLIQUID"),
+            inst("ETHUSDT-PERP.BINANCE"),
+        ];
+        let answer: Result<Vec<&str>, FetchError> = Ok(vec!["BTCUSDT"]);
+        let results = bulk_results(Venue::Binance, &asked, &answer, |i, listed| {
+            if listed.contains(&i.native.as_str()) {
+                Ok(i.native.len())
+            } else {
+                Err(FetchError::unknown_symbol(Venue::Binance, &i.native))
+            }
+        });
+        let got: Vec<_> = results
+            .iter()
+            .map(|(i, r)| (i.native.as_str(), r.clone()))
+            .collect();
+        assert_eq!(got[0], ("BTCUSDT", Ok(7)));
+        assert!(matches!(
+            got[1],
+            ("BTC", Err(FetchError::Unsupported { .. }))
+        ));
+        assert_eq!(
+            got[2],
+            (
+                "ETHUSDT",
+                Err(FetchError::UnknownSymbol {
+                    venue: Venue::Binance,
+                    symbol: "ETHUSDT".into()
+                })
+            )
+        );
+
+        let failed: Result<Vec<&str>, FetchError> = Err(FetchError::Cancelled);
+        let results = bulk_results(Venue::Binance, &asked, &failed, |_, _| Ok(()));
+        assert_eq!(results[0].1, Err(FetchError::Cancelled));
+        assert!(matches!(results[1].1, Err(FetchError::Unsupported { .. })));
+        assert_eq!(results[2].1, Err(FetchError::Cancelled));
+    }
+
+    #[test]
+    fn an_error_stream_is_one_error() {
+        let pages: Vec<Result<Vec<u8>, FetchError>> =
+            futures::executor::block_on(error_stream(FetchError::Cancelled).collect());
+        assert_eq!(pages, [Err(FetchError::Cancelled)]);
+    }
 }

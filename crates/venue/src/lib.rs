@@ -5,17 +5,27 @@
 //! composes them over a [`Transport`]. The transport (rate-limited, retrying HTTP) lives in its
 //! own crate and knows nothing about venues; the orchestrator and the CLI know venues only
 //! through [`Fetcher`]. Adding a venue means one new crate and one registry line.
+//!
+//! What the connectors share lives here too: [`convert`] (milliseconds to nanoseconds, exact
+//! decimals, native symbols to instruments, error-body text), [`funding`] (funding intervals
+//! from the spacing of funding times, and their fallback), [`tolerant`] (serde helpers for
+//! venue payloads), the per-instrument helpers [`bulk_results`], [`foreign_instrument`] and
+//! [`error_stream`], and [`testing::FakeTransport`] for connector tests.
 
+pub mod convert;
 mod error;
 mod fetcher;
+pub mod funding;
 mod http;
 mod paginate;
 mod period;
+pub mod testing;
 pub mod tolerant;
 
 pub use error::{ErrorClass, FetchError};
 pub use fetcher::{
     Fetcher, FundingSnapshot, InstrumentInfo, InstrumentStatus, PageStream, SymbolResult,
+    bulk_results, error_stream, foreign_instrument,
 };
 pub use http::{
     HttpMethod, HttpRequest, HttpResponse, PoolSpec, RateLimitSpec, Transport, UsedWeightHeader,

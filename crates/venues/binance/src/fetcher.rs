@@ -6,9 +6,10 @@ use std::sync::Arc;
 
 use ccxt_model::time::{format_iso, now_ns};
 use ccxt_model::{FundingRate, Instrument, OpenInterest, Venue};
+use ccxt_venue::funding::fill_missing_intervals;
 use ccxt_venue::{
     FetchError, Fetcher, FundingSnapshot, HttpRequest, HttpResponse, InstrumentInfo, OiPeriod,
-    PageStream, SymbolResult, Transport, paginate,
+    PageStream, SymbolResult, Transport, bulk_results, error_stream, foreign_instrument, paginate,
 };
 use futures::StreamExt;
 
@@ -16,6 +17,8 @@ use crate::http::models::PremiumIndex;
 use crate::http::paginate::{FundingRatePaginator, OpenInterestHistPaginator, clamp_to_retention};
 use crate::http::parse::{self, FundingIntervals};
 use crate::http::requests;
+
+const VENUE: Venue = Venue::Binance;
 
 /// How many per-symbol open-interest requests are in flight at once (the transport paces them).
 pub const OPEN_INTEREST_CONCURRENCY: usize = 8;
@@ -37,14 +40,6 @@ impl std::fmt::Debug for BinanceFetcher {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("BinanceFetcher").finish_non_exhaustive()
     }
-}
-
-/// The error for an instrument of another venue handed to this fetcher.
-fn foreign(instrument: &Instrument) -> Option<FetchError> {
-    (instrument.venue != Venue::Binance).then(|| FetchError::Unsupported {
-        venue: Venue::Binance,
-        what: format!("{} (an instrument of {})", instrument.id, instrument.venue),
-    })
 }
 
 impl BinanceFetcher {
@@ -76,7 +71,7 @@ impl BinanceFetcher {
         instrument: &Instrument,
         mark_price: Option<f64>,
     ) -> Result<OpenInterest, FetchError> {
-        if let Some(e) = foreign(instrument) {
+        if let Some(e) = foreign_instrument(VENUE, instrument) {
             return Err(e);
         }
         let request = requests::open_interest(&instrument.native);
@@ -112,7 +107,7 @@ impl BinanceFetcher {
 #[async_trait::async_trait]
 impl Fetcher for BinanceFetcher {
     fn venue(&self) -> Venue {
-        Venue::Binance
+        VENUE
     }
 
     async fn instruments(&self) -> Result<Vec<InstrumentInfo>, FetchError> {
@@ -131,7 +126,10 @@ impl Fetcher for BinanceFetcher {
         &self,
         instruments: &[Instrument],
     ) -> Vec<SymbolResult<OpenInterest>> {
-        let marks = if instruments.iter().any(|i| foreign(i).is_none()) {
+        let marks = if instruments
+            .iter()
+            .any(|i| foreign_instrument(VENUE, i).is_none())
+        {
             match self.premium_index().await {
                 Ok((marks, _)) => marks,
                 Err(error) => {
@@ -161,7 +159,10 @@ impl Fetcher for BinanceFetcher {
         &self,
         instruments: &[Instrument],
     ) -> Vec<SymbolResult<FundingSnapshot>> {
-        let premium = if instruments.iter().any(|i| foreign(i).is_none()) {
+        let premium = if instruments
+            .iter()
+            .any(|i| foreign_instrument(VENUE, i).is_none())
+        {
             self.premium_index().await
         } else {
             // Nothing of ours to ask for: every instrument gets its own error below.
@@ -177,28 +178,20 @@ impl Fetcher for BinanceFetcher {
             },
             _ => None,
         };
-        instruments
-            .iter()
-            .map(|instrument| {
-                let result = match (foreign(instrument), &premium) {
-                    (Some(e), _) => Err(e),
-                    (None, Err(e)) => Err(e.clone()),
-                    (None, Ok((all, ts_init))) => match all.get(&instrument.native) {
-                        None => Err(FetchError::UnknownSymbol {
-                            venue: Venue::Binance,
-                            symbol: instrument.native.clone(),
-                        }),
-                        Some(p) => {
-                            let interval = intervals
-                                .as_ref()
-                                .map(|m| parse::funding_interval(m, &instrument.native));
-                            parse::funding_snapshot(instrument, p, interval, *ts_init)
-                        }
-                    },
-                };
-                (instrument.clone(), result)
-            })
-            .collect()
+        bulk_results(
+            VENUE,
+            instruments,
+            &premium,
+            |instrument, (all, ts_init)| {
+                let p = all
+                    .get(&instrument.native)
+                    .ok_or_else(|| FetchError::unknown_symbol(VENUE, &instrument.native))?;
+                let interval = intervals
+                    .as_ref()
+                    .map(|m| parse::funding_interval(m, &instrument.native));
+                parse::funding_snapshot(instrument, p, interval, *ts_init)
+            },
+        )
     }
 
     fn open_interest_history<'a>(
@@ -208,8 +201,8 @@ impl Fetcher for BinanceFetcher {
         start_ns: u64,
         end_ns: u64,
     ) -> PageStream<'a, OpenInterest> {
-        if let Some(e) = foreign(instrument) {
-            return futures::stream::once(async move { Err(e) }).boxed();
+        if let Some(e) = foreign_instrument(VENUE, instrument) {
+            return error_stream(e);
         }
         let now = now_ns();
         let (start, cutoff) = clamp_to_retention(start_ns, now);
@@ -235,8 +228,8 @@ impl Fetcher for BinanceFetcher {
         start_ns: u64,
         end_ns: u64,
     ) -> PageStream<'a, FundingRate> {
-        if let Some(e) = foreign(instrument) {
-            return futures::stream::once(async move { Err(e) }).boxed();
+        if let Some(e) = foreign_instrument(VENUE, instrument) {
+            return error_stream(e);
         }
         let Some(paginator) = FundingRatePaginator::new(instrument.clone(), start_ns, end_ns)
         else {
@@ -245,24 +238,6 @@ impl Fetcher for BinanceFetcher {
         let pages = paginate(self.transport.as_ref(), paginator);
         // Rows whose interval the spacing did not give get the fundingInfo value, asked for
         // once and only if needed.
-        futures::stream::unfold(
-            (pages, None::<Option<u16>>),
-            move |(mut pages, mut fallback)| async move {
-                let mut page = pages.next().await?;
-                if let Ok(rows) = &mut page
-                    && rows.iter().any(|r| r.interval_minutes.is_none())
-                {
-                    let interval = match fallback {
-                        Some(interval) => interval,
-                        None => *fallback.insert(self.fallback_interval(instrument).await),
-                    };
-                    for row in rows.iter_mut().filter(|r| r.interval_minutes.is_none()) {
-                        row.interval_minutes = interval;
-                    }
-                }
-                Some((page, (pages, fallback)))
-            },
-        )
-        .boxed()
+        fill_missing_intervals(pages, move || self.fallback_interval(instrument))
     }
 }

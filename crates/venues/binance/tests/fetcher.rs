@@ -1,89 +1,15 @@
 //! BinanceFetcher over a fake transport: which requests it sends (bulk calls once, pools and
 //! weights), how per-symbol failures stay per symbol, and how history pages arrive.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use ccxt_binance::http::parse::instrument;
 use ccxt_binance::{BinanceFetcher, POOL_FUNDING, POOL_IP};
 use ccxt_model::time::{NANOS_PER_DAY, now_ns};
 use ccxt_model::{Instrument, Venue};
-use ccxt_venue::{
-    FetchError, Fetcher, HttpRequest, HttpResponse, InstrumentStatus, OiPeriod, Transport,
-};
+use ccxt_venue::testing::{FakeTransport, response};
+use ccxt_venue::{FetchError, Fetcher, InstrumentStatus, OiPeriod};
 use futures::StreamExt;
-
-type Handler = Box<dyn Fn(&HttpRequest) -> HttpResponse + Send + Sync>;
-
-/// Serves canned responses keyed by path and sorted query, or by path through a handler, and
-/// records every request. Anything else gets a 404 naming the request.
-#[derive(Default)]
-struct FakeTransport {
-    canned: HashMap<String, HttpResponse>,
-    handlers: HashMap<String, Handler>,
-    log: Mutex<Vec<HttpRequest>>,
-}
-
-fn key(path: &str, query: &[(&str, &str)]) -> String {
-    let mut q: Vec<String> = query.iter().map(|(k, v)| format!("{k}={v}")).collect();
-    q.sort();
-    format!("{path}?{}", q.join("&"))
-}
-
-fn request_key(r: &HttpRequest) -> String {
-    let q: Vec<(&str, &str)> = r
-        .query
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
-    key(&r.path, &q)
-}
-
-fn response(status: u16, body: &str) -> HttpResponse {
-    HttpResponse {
-        status,
-        body: body.as_bytes().to_vec().into(),
-    }
-}
-
-impl FakeTransport {
-    fn with(mut self, path: &str, query: &[(&str, &str)], status: u16, body: &str) -> Self {
-        self.canned.insert(key(path, query), response(status, body));
-        self
-    }
-
-    fn handle(
-        mut self,
-        path: &str,
-        handler: impl Fn(&HttpRequest) -> HttpResponse + Send + Sync + 'static,
-    ) -> Self {
-        self.handlers.insert(path.to_string(), Box::new(handler));
-        self
-    }
-
-    fn requests(&self) -> Vec<HttpRequest> {
-        self.log.lock().expect("log lock").clone()
-    }
-
-    fn paths(&self) -> Vec<String> {
-        self.requests().into_iter().map(|r| r.path).collect()
-    }
-}
-
-#[async_trait::async_trait]
-impl Transport for FakeTransport {
-    async fn send(&self, request: HttpRequest) -> Result<HttpResponse, FetchError> {
-        self.log.lock().expect("log lock").push(request.clone());
-        let k = request_key(&request);
-        if let Some(r) = self.canned.get(&k) {
-            return Ok(r.clone());
-        }
-        if let Some(h) = self.handlers.get(&request.path) {
-            return Ok(h(&request));
-        }
-        Ok(response(404, &format!("no canned response for {k}")))
-    }
-}
 
 macro_rules! fixture {
     ($name:literal) => {
@@ -107,13 +33,13 @@ async fn instruments_come_from_exchange_info_and_funding_info() {
     let funding_info = r#"[{"symbol":"ETHUSDT","fundingIntervalHours":4}]"#;
     let (t, f) = setup(
         FakeTransport::default()
-            .with(
+            .get(
                 "/fapi/v1/exchangeInfo",
                 &[],
                 200,
                 fixture!("exchange_info.json"),
             )
-            .with("/fapi/v1/fundingInfo", &[], 200, funding_info),
+            .get("/fapi/v1/fundingInfo", &[], 200, funding_info),
     );
     let list = f.instruments().await.expect("lists");
     let got: Vec<_> = list
@@ -152,20 +78,20 @@ async fn current_open_interest_one_premium_index_one_call_per_symbol_unknown_sta
     let premium = r#"[{"symbol":"BTCUSDT","markPrice":"100","lastFundingRate":"0.0001","nextFundingTime":2,"time":1}]"#;
     let (t, f) = setup(
         FakeTransport::default()
-            .with("/fapi/v1/premiumIndex", &[], 200, premium)
-            .with(
+            .get("/fapi/v1/premiumIndex", &[], 200, premium)
+            .get(
                 "/fapi/v1/openInterest",
                 &[("symbol", "BTCUSDT")],
                 200,
                 fixture!("open_interest.json"),
             )
-            .with(
+            .get(
                 "/fapi/v1/openInterest",
                 &[("symbol", "FOOUSDT")],
                 400,
                 INVALID_SYMBOL,
             )
-            .with(
+            .get(
                 "/fapi/v1/openInterest",
                 &[("symbol", "ETHUSDT")],
                 200,
@@ -225,8 +151,8 @@ async fn current_open_interest_one_premium_index_one_call_per_symbol_unknown_sta
 async fn current_open_interest_without_mark_prices_still_reports_open_interest() {
     let (_, f) = setup(
         FakeTransport::default()
-            .with("/fapi/v1/premiumIndex", &[], 503, "busy")
-            .with(
+            .get("/fapi/v1/premiumIndex", &[], 503, "busy")
+            .get(
                 "/fapi/v1/openInterest",
                 &[("symbol", "BTCUSDT")],
                 200,
@@ -248,8 +174,8 @@ async fn current_funding_two_bulk_calls_unknown_symbol_and_intervals() {
         {"symbol":"BLZUSDT","markPrice":"0.1","lastFundingRate":"-0.00120000","nextFundingTime":1597384800000,"time":1597370495002}]"#;
     let (t, f) = setup(
         FakeTransport::default()
-            .with("/fapi/v1/premiumIndex", &[], 200, premium)
-            .with(
+            .get("/fapi/v1/premiumIndex", &[], 200, premium)
+            .get(
                 "/fapi/v1/fundingInfo",
                 &[],
                 200,
@@ -291,19 +217,19 @@ async fn current_funding_two_bulk_calls_unknown_symbol_and_intervals() {
 async fn current_funding_errors_are_per_symbol_and_funding_info_failure_only_loses_intervals() {
     let (_, f) = setup(
         FakeTransport::default()
-            .with(
+            .get(
                 "/fapi/v1/premiumIndex",
                 &[],
                 200,
                 fixture!("premium_index_all.json"),
             )
-            .with("/fapi/v1/fundingInfo", &[], 500, "oops"),
+            .get("/fapi/v1/fundingInfo", &[], 500, "oops"),
     );
     let results = f.current_funding(&[inst("BTCUSDT")]).await;
     let btc = results[0].1.as_ref().expect("ok");
     assert_eq!(btc.funding.interval_minutes, None);
 
-    let (t, f) = setup(FakeTransport::default().with(
+    let (t, f) = setup(FakeTransport::default().get(
         "/fapi/v1/premiumIndex",
         &[],
         400,
@@ -357,7 +283,7 @@ async fn funding_history_pages_forward_in_order_and_stops_on_a_short_page() {
     let last = first[999];
     let (t, f) = setup(
         FakeTransport::default()
-            .with(
+            .get(
                 "/fapi/v1/fundingRate",
                 &[
                     ("symbol", "BTCUSDT"),
@@ -366,9 +292,9 @@ async fn funding_history_pages_forward_in_order_and_stops_on_a_short_page() {
                     ("limit", "1000"),
                 ],
                 200,
-                &funding_page(first.clone()),
+                funding_page(first.clone()),
             )
-            .with(
+            .get(
                 "/fapi/v1/fundingRate",
                 &[
                     ("symbol", "BTCUSDT"),
@@ -377,7 +303,7 @@ async fn funding_history_pages_forward_in_order_and_stops_on_a_short_page() {
                     ("limit", "1000"),
                 ],
                 200,
-                &funding_page([last + 8 * H, last + 12 * H, last + 16 * H]),
+                funding_page([last + 8 * H, last + 12 * H, last + 16 * H]),
             ),
     );
     let btc = inst("BTCUSDT");
@@ -418,9 +344,9 @@ async fn funding_history_single_row_takes_the_funding_info_interval_once() {
     let (t, f) = setup(
         FakeTransport::default()
             .handle("/fapi/v1/fundingRate", |_| {
-                response(200, &funding_page([T0]))
+                response(200, funding_page([T0]))
             })
-            .with(
+            .get(
                 "/fapi/v1/fundingInfo",
                 &[],
                 200,
@@ -450,7 +376,7 @@ async fn open_interest_history_clamps_to_30_days_and_walks_windows_in_order() {
             .take(500)
             .map(|h| format!(r#"{{"symbol":"BTCUSDT","sumOpenInterest":"1.5","sumOpenInterestValue":"3","timestamp":{}}}"#, h * H))
             .collect();
-        response(200, &format!("[{}]", rows.join(",")))
+        response(200, format!("[{}]", rows.join(",")))
     }));
     let btc = inst("BTCUSDT");
     let pages: Vec<_> = f
@@ -536,7 +462,7 @@ async fn open_interest_history_never_asks_past_now() {
                     )
                 })
                 .collect();
-            response(200, &format!("[{}]", rows.join(",")))
+            response(200, format!("[{}]", rows.join(",")))
         },
     ));
     let btc = inst("BTCUSDT");

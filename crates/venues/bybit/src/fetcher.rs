@@ -5,9 +5,11 @@ use std::sync::Arc;
 
 use ccxt_model::time::now_ns;
 use ccxt_model::{FundingRate, Instrument, OpenInterest, Venue};
+use ccxt_venue::convert::ms_to_ns;
+use ccxt_venue::funding::fill_missing_intervals;
 use ccxt_venue::{
     FetchError, Fetcher, FundingSnapshot, HttpRequest, HttpResponse, InstrumentInfo, OiPeriod,
-    PageStream, SymbolResult, Transport, paginate,
+    PageStream, SymbolResult, Transport, bulk_results, error_stream, foreign_instrument, paginate,
 };
 use futures::{StreamExt, TryStreamExt};
 
@@ -16,6 +18,8 @@ use crate::http::paginate::{
 };
 use crate::http::parse::{self, Tickers};
 use crate::http::requests;
+
+const VENUE: Venue = Venue::Bybit;
 
 /// Fetches open interest and funding from Bybit v5 (`category=linear`, perpetuals only).
 ///
@@ -33,14 +37,6 @@ impl std::fmt::Debug for BybitFetcher {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("BybitFetcher").finish_non_exhaustive()
     }
-}
-
-/// The error for an instrument of another venue handed to this fetcher.
-fn foreign(instrument: &Instrument) -> Option<FetchError> {
-    (instrument.venue != Venue::Bybit).then(|| FetchError::Unsupported {
-        venue: Venue::Bybit,
-        what: format!("{} (an instrument of {})", instrument.id, instrument.venue),
-    })
 }
 
 /// Runs a newest-first history through a [`Watermark`], so no row is yielded twice.
@@ -69,7 +65,10 @@ impl BybitFetcher {
 
     /// One `tickers` call, if any instrument is ours, with its receive time.
     async fn tickers(&self, instruments: &[Instrument]) -> Result<(Tickers, u64), FetchError> {
-        if instruments.iter().all(|i| foreign(i).is_some()) {
+        if instruments
+            .iter()
+            .all(|i| foreign_instrument(VENUE, i).is_some())
+        {
             // Nothing to ask for: every instrument gets its own error.
             return Ok((
                 Tickers {
@@ -91,30 +90,18 @@ impl BybitFetcher {
         tickers: &Result<(Tickers, u64), FetchError>,
         convert: impl Fn(&Instrument, &crate::http::models::Ticker, u64, u64) -> Result<T, FetchError>,
     ) -> Vec<SymbolResult<T>> {
-        instruments
-            .iter()
-            .map(|instrument| {
-                let result = match (foreign(instrument), tickers) {
-                    (Some(e), _) => Err(e),
-                    (None, Err(e)) => Err(e.clone()),
-                    (None, Ok((tickers, ts_init))) => {
-                        match tickers.by_symbol.get(&instrument.native) {
-                            None => Err(FetchError::UnknownSymbol {
-                                venue: Venue::Bybit,
-                                symbol: instrument.native.clone(),
-                            }),
-                            Some(ticker) => convert(
-                                instrument,
-                                ticker,
-                                parse::ms_to_ns(tickers.time_ms),
-                                *ts_init,
-                            ),
-                        }
-                    }
-                };
-                (instrument.clone(), result)
-            })
-            .collect()
+        bulk_results(
+            VENUE,
+            instruments,
+            tickers,
+            |instrument, (tickers, ts_init)| {
+                let ticker = tickers
+                    .by_symbol
+                    .get(&instrument.native)
+                    .ok_or_else(|| FetchError::unknown_symbol(VENUE, &instrument.native))?;
+                convert(instrument, ticker, ms_to_ns(tickers.time_ms), *ts_init)
+            },
+        )
     }
 
     /// The interval for funding rows whose spacing did not tell: `instruments-info`'s
@@ -137,7 +124,7 @@ impl BybitFetcher {
 #[async_trait::async_trait]
 impl Fetcher for BybitFetcher {
     fn venue(&self) -> Venue {
-        Venue::Bybit
+        VENUE
     }
 
     async fn instruments(&self) -> Result<Vec<InstrumentInfo>, FetchError> {
@@ -179,8 +166,8 @@ impl Fetcher for BybitFetcher {
         start_ns: u64,
         end_ns: u64,
     ) -> PageStream<'a, OpenInterest> {
-        if let Some(e) = foreign(instrument) {
-            return futures::stream::once(async move { Err(e) }).boxed();
+        if let Some(e) = foreign_instrument(VENUE, instrument) {
+            return error_stream(e);
         }
         match OpenInterestPaginator::new(instrument.clone(), period, start_ns, end_ns) {
             Some(paginator) => {
@@ -196,8 +183,8 @@ impl Fetcher for BybitFetcher {
         start_ns: u64,
         end_ns: u64,
     ) -> PageStream<'a, FundingRate> {
-        if let Some(e) = foreign(instrument) {
-            return futures::stream::once(async move { Err(e) }).boxed();
+        if let Some(e) = foreign_instrument(VENUE, instrument) {
+            return error_stream(e);
         }
         let Some(paginator) = FundingHistoryPaginator::new(instrument.clone(), start_ns, end_ns)
         else {
@@ -206,24 +193,6 @@ impl Fetcher for BybitFetcher {
         let pages = once_each(paginate(self.transport.as_ref(), paginator), |r| r.ts_event);
         // Rows whose interval the spacing did not give get the instruments-info value, asked
         // for once and only if needed.
-        futures::stream::unfold(
-            (pages, None::<Option<u16>>),
-            move |(mut pages, mut fallback)| async move {
-                let mut page = pages.next().await?;
-                if let Ok(rows) = &mut page
-                    && rows.iter().any(|r| r.interval_minutes.is_none())
-                {
-                    let interval = match fallback {
-                        Some(interval) => interval,
-                        None => *fallback.insert(self.fallback_interval(instrument).await),
-                    };
-                    for row in rows.iter_mut().filter(|r| r.interval_minutes.is_none()) {
-                        row.interval_minutes = interval;
-                    }
-                }
-                Some((page, (pages, fallback)))
-            },
-        )
-        .boxed()
+        fill_missing_intervals(pages, move || self.fallback_interval(instrument))
     }
 }

@@ -2,85 +2,15 @@
 //! symbols, pools and weights), how per-symbol failures stay per symbol, and how history pages
 //! arrive.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use ccxt_bybit::http::parse::instrument;
 use ccxt_bybit::{BybitFetcher, POOL_IP};
 use ccxt_model::time::now_ns;
 use ccxt_model::{Instrument, Venue};
-use ccxt_venue::{
-    FetchError, Fetcher, HttpRequest, HttpResponse, InstrumentStatus, OiPeriod, Transport,
-};
+use ccxt_venue::testing::{FakeTransport, response};
+use ccxt_venue::{FetchError, Fetcher, InstrumentStatus, OiPeriod};
 use futures::StreamExt;
-
-type Handler = Box<dyn Fn(&HttpRequest) -> HttpResponse + Send + Sync>;
-
-/// Serves canned responses keyed by path and sorted query, or by path through a handler, and
-/// records every request. Anything else gets a 404 naming the request.
-#[derive(Default)]
-struct FakeTransport {
-    canned: HashMap<String, HttpResponse>,
-    handlers: HashMap<String, Handler>,
-    log: Mutex<Vec<HttpRequest>>,
-}
-
-fn key(path: &str, query: &[(&str, &str)]) -> String {
-    let mut q: Vec<String> = query.iter().map(|(k, v)| format!("{k}={v}")).collect();
-    q.sort();
-    format!("{path}?{}", q.join("&"))
-}
-
-fn request_key(r: &HttpRequest) -> String {
-    let q: Vec<(&str, &str)> = r
-        .query
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
-    key(&r.path, &q)
-}
-
-fn response(status: u16, body: &str) -> HttpResponse {
-    HttpResponse {
-        status,
-        body: body.as_bytes().to_vec().into(),
-    }
-}
-
-impl FakeTransport {
-    fn with(mut self, path: &str, query: &[(&str, &str)], body: &str) -> Self {
-        self.canned.insert(key(path, query), response(200, body));
-        self
-    }
-
-    fn handle(
-        mut self,
-        path: &str,
-        handler: impl Fn(&HttpRequest) -> HttpResponse + Send + Sync + 'static,
-    ) -> Self {
-        self.handlers.insert(path.to_string(), Box::new(handler));
-        self
-    }
-
-    fn requests(&self) -> Vec<HttpRequest> {
-        self.log.lock().expect("log lock").clone()
-    }
-}
-
-#[async_trait::async_trait]
-impl Transport for FakeTransport {
-    async fn send(&self, request: HttpRequest) -> Result<HttpResponse, FetchError> {
-        self.log.lock().expect("log lock").push(request.clone());
-        let k = request_key(&request);
-        if let Some(r) = self.canned.get(&k) {
-            return Ok(r.clone());
-        }
-        if let Some(h) = self.handlers.get(&request.path) {
-            return Ok(h(&request));
-        }
-        Ok(response(404, &format!("no canned response for {k}")))
-    }
-}
 
 macro_rules! fixture {
     ($name:literal) => {
@@ -120,26 +50,29 @@ async fn instruments_page_by_cursor_in_two_passes() {
     );
     let (t, f) = setup(
         FakeTransport::default()
-            .with(
+            .get(
                 INSTRUMENTS,
                 &[("category", "linear"), ("limit", "1000")],
+                200,
                 &page1,
             )
-            .with(
+            .get(
                 INSTRUMENTS,
                 &[("category", "linear"), ("limit", "1000"), ("cursor", "p2")],
+                200,
                 fixture!("instruments_linear_docs.json"),
             )
-            .with(
+            .get(
                 INSTRUMENTS,
                 &[
                     ("category", "linear"),
                     ("limit", "1000"),
                     ("status", "PreLaunch"),
                 ],
+                200,
                 fixture!("instruments_linear_prelaunch_docs.json"),
             )
-            .with(
+            .get(
                 INSTRUMENTS,
                 &[
                     ("category", "linear"),
@@ -147,6 +80,7 @@ async fn instruments_page_by_cursor_in_two_passes() {
                     ("status", "PreLaunch"),
                     ("cursor", "first%3DBIOUSDT%26last%3DBIOUSDT"),
                 ],
+                200,
                 &empty_last,
             ),
     );
@@ -193,10 +127,11 @@ fn tickers_body(time: &str) -> String {
 
 #[tokio::test]
 async fn current_open_interest_is_one_tickers_call_and_unknown_stays_per_symbol() {
-    let (t, f) = setup(FakeTransport::default().with(
+    let (t, f) = setup(FakeTransport::default().get(
         TICKERS,
         &[("category", "linear")],
-        &tickers_body("1760352369814"),
+        200,
+        tickers_body("1760352369814"),
     ));
     let before = now_ns();
     let asked = [inst("BTCUSDT"), inst("FOOUSDT"), inst("ETHUSDT")];
@@ -229,10 +164,11 @@ async fn current_open_interest_is_one_tickers_call_and_unknown_stays_per_symbol(
 
 #[tokio::test]
 async fn current_funding_is_one_tickers_call_with_exact_rates() {
-    let (t, f) = setup(FakeTransport::default().with(
+    let (t, f) = setup(FakeTransport::default().get(
         TICKERS,
         &[("category", "linear")],
-        &tickers_body("\"1760352369814\""),
+        200,
+        tickers_body("\"1760352369814\""),
     ));
     let results = f
         .current_funding(&[inst("ETHUSDT"), inst("FOOUSDT"), inst("BTCUSDT")])
@@ -254,7 +190,7 @@ async fn current_funding_is_one_tickers_call_with_exact_rates() {
 #[tokio::test]
 async fn a_failed_tickers_call_fails_every_symbol_with_the_same_error() {
     let busy = r#"{"retCode":10006,"retMsg":"Too many visits!","result":{},"time":1}"#;
-    let (_, f) = setup(FakeTransport::default().with(TICKERS, &[("category", "linear")], busy));
+    let (_, f) = setup(FakeTransport::default().get(TICKERS, &[("category", "linear")], 200, busy));
     let results = f.current_funding(&[inst("BTCUSDT"), inst("ETHUSDT")]).await;
     for (_, r) in results {
         assert!(matches!(r, Err(FetchError::RateLimited { .. })), "{r:?}");
@@ -314,24 +250,27 @@ async fn open_interest_history_follows_cursors_newest_first_and_stops_before_sta
     };
     let (t, f) = setup(
         FakeTransport::default()
-            .with(
+            .get(
                 OPEN_INTEREST,
                 &base,
-                &oi_page(&[end, end - H, end - 2 * H, end - 3 * H], "lastid%3D2"),
+                200,
+                oi_page(&[end, end - H, end - 2 * H, end - 3 * H], "lastid%3D2"),
             )
             // The venue repeats the previous page's oldest bucket.
-            .with(
+            .get(
                 OPEN_INTEREST,
                 &with_cursor("lastid%3D2"),
-                &oi_page(
+                200,
+                oi_page(
                     &[end - 3 * H, end - 4 * H, end - 5 * H, end - 6 * H],
                     "lastid%3D3",
                 ),
             )
-            .with(
+            .get(
                 OPEN_INTEREST,
                 &with_cursor("lastid%3D3"),
-                &oi_page(&[end - 7 * H, end - 8 * H, end - 9 * H], "lastid%3D4"),
+                200,
+                oi_page(&[end - 7 * H, end - 8 * H, end - 9 * H], "lastid%3D4"),
             ),
     );
     let btc = inst("BTCUSDT");
@@ -382,7 +321,7 @@ async fn funding_history_pages_backwards_each_rate_once_then_stops() {
         let times = (0..200)
             .map(|i| newest - newest.saturating_sub(first) % (8 * H) - i * 8 * H)
             .take_while(|t| *t >= first);
-        response(200, &funding_page(times))
+        response(200, funding_page(times))
     }));
     let btc = inst("BTCUSDT");
     let pages: Vec<_> = f
@@ -427,10 +366,11 @@ async fn funding_history_pages_backwards_each_rate_once_then_stops() {
 async fn funding_history_single_rate_takes_the_instruments_interval_once() {
     let (t, f) = setup(
         FakeTransport::default()
-            .handle(FUNDING, |_| response(200, &funding_page([T0])))
-            .with(
+            .handle(FUNDING, |_| response(200, funding_page([T0])))
+            .get(
                 INSTRUMENTS,
                 &[("category", "linear"), ("symbol", "BTCUSDT")],
+                200,
                 fixture!("instruments_linear_docs.json"),
             ),
     );

@@ -22,7 +22,7 @@ use std::sync::Arc;
 use ccxt_model::{FundingRate, Instrument, OpenInterest, Venue, time::now_ns};
 use ccxt_venue::{
     FetchError, Fetcher, FundingSnapshot, HttpRequest, HttpResponse, InstrumentInfo, OiPeriod,
-    PageStream, SymbolResult, Transport, paginate,
+    PageStream, SymbolResult, Transport, error_stream, paginate,
 };
 use futures::StreamExt;
 use futures::future::join_all;
@@ -140,10 +140,7 @@ impl HyperliquidFetcher {
 
 /// The error for an instrument of another venue.
 fn not_on_venue(instrument: &Instrument) -> FetchError {
-    FetchError::UnknownSymbol {
-        venue: VENUE,
-        symbol: instrument.native.clone(),
-    }
+    FetchError::unknown_symbol(VENUE, &instrument.native)
 }
 
 /// Where [`Fetcher::funding_history`] is in its stream.
@@ -202,11 +199,10 @@ impl Fetcher for HyperliquidFetcher {
         _start_ns: u64,
         _end_ns: u64,
     ) -> PageStream<'a, OpenInterest> {
-        stream::iter([Err(FetchError::Unsupported {
+        error_stream(FetchError::Unsupported {
             venue: VENUE,
             what: OI_HISTORY_UNSUPPORTED.to_string(),
-        })])
-        .boxed()
+        })
     }
 
     /// Settled hourly rates in `[start_ns, end_ns]`, oldest first, one page per response. If
@@ -220,7 +216,7 @@ impl Fetcher for HyperliquidFetcher {
         end_ns: u64,
     ) -> PageStream<'a, FundingRate> {
         if instrument.venue != VENUE {
-            return stream::iter([Err(not_on_venue(instrument))]).boxed();
+            return error_stream(not_on_venue(instrument));
         }
         let paginator = FundingHistoryPaginator::new(instrument.clone(), start_ns, end_ns);
         if paginator.is_empty_range() {

@@ -2,13 +2,12 @@
 //! body and records what was sent. No network.
 #![allow(clippy::unwrap_used)]
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use ccxt_hyperliquid::HyperliquidFetcher;
 use ccxt_model::{Instrument, Venue, time::now_ns};
-use ccxt_venue::{
-    FetchError, Fetcher, HttpRequest, HttpResponse, InstrumentStatus, OiPeriod, Transport,
-};
+use ccxt_venue::testing::{FakeTransport, Route};
+use ccxt_venue::{FetchError, Fetcher, InstrumentStatus, OiPeriod};
 use futures::StreamExt;
 use serde_json::{Value, json};
 
@@ -27,57 +26,19 @@ const XYZ: &str = fixture!("meta_and_asset_ctxs_hip3_docs.json");
 const META_2023: &str = fixture!("meta_2023_sdk_cassette.json");
 const FUNDING_HIP3: &str = fixture!("funding_history_hip3_docs.json");
 
+/// Every request goes to `POST /info`.
+const INFO: &str = "/info";
+
 const HOUR_MS: u64 = 3_600_000;
 const HOUR_NS: u64 = HOUR_MS * 1_000_000;
 const START_MS: u64 = 1_735_689_600_000; // 2025-01-01T00:00:00Z
 
-/// Serves canned answers by exact request body; anything else gets the venue's 422.
-#[derive(Default)]
-struct FakeTransport {
-    routes: Vec<(Value, Result<HttpResponse, FetchError>)>,
-    sent: Mutex<Vec<HttpRequest>>,
-}
-
-impl FakeTransport {
-    fn on(mut self, body: Value, status: u16, response: impl Into<String>) -> Self {
-        let response = HttpResponse {
-            status,
-            body: response.into().into(),
-        };
-        self.routes.push((body, Ok(response)));
-        self
-    }
-
-    fn fail(mut self, body: Value, error: FetchError) -> Self {
-        self.routes.push((body, Err(error)));
-        self
-    }
-
-    fn sent(&self) -> Vec<HttpRequest> {
-        self.sent.lock().unwrap().clone()
-    }
-
-    fn sent_bodies(&self) -> Vec<Value> {
-        self.sent().into_iter().map(|r| r.body.unwrap()).collect()
-    }
-}
-
-#[async_trait::async_trait]
-impl Transport for FakeTransport {
-    async fn send(&self, request: HttpRequest) -> Result<HttpResponse, FetchError> {
-        self.sent.lock().unwrap().push(request.clone());
-        match self
-            .routes
-            .iter()
-            .find(|(body, _)| Some(body) == request.body.as_ref())
-        {
-            Some((_, answer)) => answer.clone(),
-            None => Ok(HttpResponse {
-                status: 422,
-                body: "Failed to deserialize the JSON body into the target type".into(),
-            }),
-        }
-    }
+/// The fake venue: canned answers by request body; anything else gets the venue's 422.
+fn venue() -> FakeTransport {
+    FakeTransport::new().otherwise(
+        422,
+        "Failed to deserialize the JSON body into the target type",
+    )
 }
 
 fn fetcher(transport: FakeTransport) -> (HyperliquidFetcher, Arc<FakeTransport>) {
@@ -107,7 +68,7 @@ fn history_body(coin: &str, start_ms: u64, end_ms: u64) -> Value {
 #[tokio::test]
 async fn instruments_are_the_main_dex_universe_with_status_and_hourly_funding() {
     let meta = r#"{"universe":[{"name":"BTC","szDecimals":5},{"name":"LOOM","isDelisted":true},{"name":"kPEPE"}]}"#;
-    let (f, t) = fetcher(FakeTransport::default().on(json!({"type": "meta"}), 200, meta));
+    let (f, t) = fetcher(venue().post(INFO, json!({"type": "meta"}), 200, meta));
     assert_eq!(f.venue(), Venue::Hyperliquid);
     let infos = f.instruments().await.unwrap();
     let got: Vec<_> = infos
@@ -140,20 +101,21 @@ async fn instruments_are_the_main_dex_universe_with_status_and_hourly_funding() 
             ),
         ]
     );
-    let sent = t.sent();
+    let sent = t.requests();
     assert_eq!(sent.len(), 1);
     assert_eq!(
         (sent[0].path.as_str(), sent[0].costs.clone()),
         ("/info", vec![("ip", 20)])
     );
 
-    let (f, _) = fetcher(FakeTransport::default().on(json!({"type": "meta"}), 200, META_2023));
+    let (f, _) = fetcher(venue().post(INFO, json!({"type": "meta"}), 200, META_2023));
     assert_eq!(f.instruments().await.unwrap().len(), 28);
 }
 
 #[tokio::test]
 async fn builder_dex_instruments_come_from_their_dex() {
-    let (f, t) = fetcher(FakeTransport::default().on(
+    let (f, t) = fetcher(venue().post(
+        INFO,
         json!({"type": "meta", "dex": "xyz"}),
         200,
         serde_json::to_string(&serde_json::from_str::<Value>(XYZ).unwrap()[0]).unwrap(),
@@ -173,15 +135,20 @@ async fn builder_dex_instruments_come_from_their_dex() {
             "xyz_NVDA-USD-PERP.HYPERLIQUID"
         ]
     );
-    assert_eq!(t.sent_bodies(), [json!({"type": "meta", "dex": "xyz"})]);
+    assert_eq!(t.bodies(), [json!({"type": "meta", "dex": "xyz"})]);
 }
 
 #[tokio::test]
 async fn bulk_data_takes_one_call_per_dex_and_keeps_the_input_order() {
     let (f, t) = fetcher(
-        FakeTransport::default()
-            .on(json!({"type": "metaAndAssetCtxs"}), 200, MAIN)
-            .on(json!({"type": "metaAndAssetCtxs", "dex": "xyz"}), 200, XYZ),
+        venue()
+            .post(INFO, json!({"type": "metaAndAssetCtxs"}), 200, MAIN)
+            .post(
+                INFO,
+                json!({"type": "metaAndAssetCtxs", "dex": "xyz"}),
+                200,
+                XYZ,
+            ),
     );
     let asked = [
         hl("BTC"),
@@ -196,7 +163,7 @@ async fn bulk_data_takes_one_call_per_dex_and_keeps_the_input_order() {
 
     // Sent concurrently, in the order the dexes first appear.
     assert_eq!(
-        t.sent_bodies(),
+        t.bodies(),
         [
             json!({"type": "metaAndAssetCtxs"}),
             json!({"type": "metaAndAssetCtxs", "dex": "xyz"})
@@ -226,16 +193,21 @@ async fn bulk_data_takes_one_call_per_dex_and_keeps_the_input_order() {
     assert_eq!(tsla.open_interest_value, Some(12.208 * 465.13));
 
     let funding = f.current_funding(&asked).await;
-    assert_eq!(t.sent().len(), 4, "again one call per dex");
+    assert_eq!(t.requests().len(), 4, "again one call per dex");
     assert!(funding.iter().all(|(_, r)| r.is_ok()));
 }
 
 #[tokio::test]
 async fn current_funding_is_the_exact_hourly_rate_charged_at_the_next_hour() {
     let (f, _) = fetcher(
-        FakeTransport::default()
-            .on(json!({"type": "metaAndAssetCtxs"}), 200, MAIN)
-            .on(json!({"type": "metaAndAssetCtxs", "dex": "xyz"}), 200, XYZ),
+        venue()
+            .post(INFO, json!({"type": "metaAndAssetCtxs"}), 200, MAIN)
+            .post(
+                INFO,
+                json!({"type": "metaAndAssetCtxs", "dex": "xyz"}),
+                200,
+                XYZ,
+            ),
     );
     let before = now_ns();
     let results = f.current_funding(&[hl("BTC"), hl("xyz:XYZ100")]).await;
@@ -258,14 +230,19 @@ async fn current_funding_is_the_exact_hourly_rate_charged_at_the_next_hour() {
 #[tokio::test]
 async fn an_unknown_coin_fails_alone() {
     let (f, t) = fetcher(
-        FakeTransport::default()
-            .on(json!({"type": "metaAndAssetCtxs"}), 200, MAIN)
-            .on(json!({"type": "metaAndAssetCtxs", "dex": "xyz"}), 200, XYZ),
+        venue()
+            .post(INFO, json!({"type": "metaAndAssetCtxs"}), 200, MAIN)
+            .post(
+                INFO,
+                json!({"type": "metaAndAssetCtxs", "dex": "xyz"}),
+                200,
+                XYZ,
+            ),
     );
     let results = f
         .current_open_interest(&[hl("BTC"), hl("DOGE"), hl("xyz:AAPL"), hl("xyz:TSLA")])
         .await;
-    assert_eq!(t.sent().len(), 2);
+    assert_eq!(t.requests().len(), 2);
     let outcome: Vec<_> = results
         .iter()
         .map(|(i, r)| match r {
@@ -291,13 +268,14 @@ async fn a_failed_dex_call_fails_only_that_dexs_coins() {
         detail: "connection reset".into(),
     };
     let (f, _) = fetcher(
-        FakeTransport::default()
-            .on(json!({"type": "metaAndAssetCtxs"}), 200, MAIN)
-            .fail(
-                json!({"type": "metaAndAssetCtxs", "dex": "xyz"}),
-                unreachable.clone(),
+        venue()
+            .post(INFO, json!({"type": "metaAndAssetCtxs"}), 200, MAIN)
+            .answer(
+                Route::post(INFO, json!({"type": "metaAndAssetCtxs", "dex": "xyz"})),
+                Err(unreachable.clone()),
             )
-            .on(
+            .post(
+                INFO,
                 json!({"type": "metaAndAssetCtxs", "dex": "nope"}),
                 200,
                 "null",
@@ -329,8 +307,7 @@ async fn a_failed_dex_call_fails_only_that_dexs_coins() {
 async fn delisted_coins_keep_open_interest_but_have_no_funding() {
     let body = r#"[{"universe":[{"name":"BTC"},{"name":"LOOM","isDelisted":true}]},
         [{"funding":"0.0000125","openInterest":"10","markPx":"100000"},{"funding":"0.0","openInterest":"0.0","markPx":"0.05"}]]"#;
-    let (f, _) =
-        fetcher(FakeTransport::default().on(json!({"type": "metaAndAssetCtxs"}), 200, body));
+    let (f, _) = fetcher(venue().post(INFO, json!({"type": "metaAndAssetCtxs"}), 200, body));
     let oi = f.current_open_interest(&[hl("LOOM")]).await;
     assert_eq!(oi[0].1.as_ref().unwrap().open_interest, 0.0);
     let funding = f.current_funding(&[hl("BTC"), hl("LOOM")]).await;
@@ -340,7 +317,7 @@ async fn delisted_coins_keep_open_interest_but_have_no_funding() {
 
 #[tokio::test]
 async fn instruments_of_other_venues_are_not_sent() {
-    let (f, t) = fetcher(FakeTransport::default());
+    let (f, t) = fetcher(venue());
     let binance = Instrument::from_id("BTCUSDT-PERP.BINANCE").unwrap();
     let results = f
         .current_open_interest(std::slice::from_ref(&binance))
@@ -351,12 +328,12 @@ async fn instruments_of_other_venues_are_not_sent() {
     let pages: Vec<_> = f.funding_history(&binance, 0, u64::MAX).collect().await;
     assert_eq!(pages.len(), 1);
     assert!(matches!(pages[0], Err(FetchError::UnknownSymbol { .. })));
-    assert!(t.sent().is_empty());
+    assert!(t.requests().is_empty());
 }
 
 #[tokio::test]
 async fn open_interest_history_is_unsupported_and_sends_nothing() {
-    let (f, t) = fetcher(FakeTransport::default());
+    let (f, t) = fetcher(venue());
     let btc = hl("BTC");
     let items: Vec<_> = f
         .open_interest_history(&btc, OiPeriod::H1, 0, START_MS * 1_000_000)
@@ -369,7 +346,7 @@ async fn open_interest_history_is_unsupported_and_sends_nothing() {
         e.to_string(),
         "hyperliquid does not provide open interest history (Hyperliquid keeps none; collect it live with the daemon)"
     );
-    assert!(t.sent().is_empty());
+    assert!(t.requests().is_empty());
 }
 
 #[tokio::test]
@@ -379,18 +356,21 @@ async fn funding_history_pages_forward_in_order() {
     let page2_start = START_MS + 499 * HOUR_MS + 1;
     let page3_start = START_MS + 999 * HOUR_MS + 1;
     let (f, t) = fetcher(
-        FakeTransport::default()
-            .on(
+        venue()
+            .post(
+                INFO,
                 history_body("BTC", page1_start, end_ms),
                 200,
                 funding_rows("BTC", (0..500).map(|i| START_MS + i * HOUR_MS)),
             )
-            .on(
+            .post(
+                INFO,
                 history_body("BTC", page2_start, end_ms),
                 200,
                 funding_rows("BTC", (500..1000).map(|i| START_MS + i * HOUR_MS)),
             )
-            .on(
+            .post(
+                INFO,
                 history_body("BTC", page3_start, end_ms),
                 200,
                 funding_rows("BTC", (1000..1200).map(|i| START_MS + i * HOUR_MS)),
@@ -404,12 +384,12 @@ async fn funding_history_pages_forward_in_order() {
     let sizes: Vec<_> = pages.iter().map(|p| p.as_ref().unwrap().len()).collect();
     assert_eq!(sizes, [500, 500, 200]);
     let starts: Vec<_> = t
-        .sent_bodies()
+        .bodies()
         .iter()
         .map(|b| b["startTime"].as_u64().unwrap())
         .collect();
     assert_eq!(starts, [page1_start, page2_start, page3_start]);
-    assert!(t.sent().iter().all(|r| r.costs == vec![("ip", 45)]));
+    assert!(t.requests().iter().all(|r| r.costs == vec![("ip", 45)]));
 
     let rows: Vec<_> = pages.into_iter().flat_map(Result::unwrap).collect();
     assert_eq!(rows.len(), 1200);
@@ -432,7 +412,8 @@ async fn funding_history_pages_forward_in_order() {
 async fn funding_history_of_a_builder_dex_coin() {
     let start = 1_683_849_600_000;
     let end = start + HOUR_MS;
-    let (f, t) = fetcher(FakeTransport::default().on(
+    let (f, t) = fetcher(venue().post(
+        INFO,
         history_body("xyz:XYZ100", start, end),
         200,
         FUNDING_HIP3,
@@ -451,7 +432,7 @@ async fn funding_history_of_a_builder_dex_coin() {
     );
     assert_eq!(rows[0].rate.to_string(), "-0.00022196");
     assert_eq!(rows[0].ts_event, 1_683_849_600_076_000_000);
-    assert_eq!(t.sent().len(), 1, "rows came back: no listing check");
+    assert_eq!(t.requests().len(), 1, "rows came back: no listing check");
 }
 
 #[tokio::test]
@@ -460,11 +441,11 @@ async fn funding_history_with_no_rows_tells_unknown_coins_from_empty_ranges() {
     let end = START_MS + 10 * HOUR_MS;
     let meta = r#"{"universe":[{"name":"BTC"}]}"#;
     let (f, t) = fetcher(
-        FakeTransport::default()
-            .on(history_body("BTC", start, end), 200, "[]")
-            .on(history_body("DOGE", start, end), 200, "[]")
-            .on(history_body("SHIB", start, end), 500, "null")
-            .on(json!({"type": "meta"}), 200, meta),
+        venue()
+            .post(INFO, history_body("BTC", start, end), 200, "[]")
+            .post(INFO, history_body("DOGE", start, end), 200, "[]")
+            .post(INFO, history_body("SHIB", start, end), 500, "null")
+            .post(INFO, json!({"type": "meta"}), 200, meta),
     );
     let collect = |coin: &'static str| {
         let f = &f;
@@ -480,7 +461,7 @@ async fn funding_history_with_no_rows_tells_unknown_coins_from_empty_ranges() {
     let btc = collect("BTC").await;
     assert_eq!(btc, [Ok(vec![])]);
     assert_eq!(
-        t.sent_bodies(),
+        t.bodies(),
         [history_body("BTC", start, end), json!({"type": "meta"})]
     );
 
@@ -503,13 +484,14 @@ async fn funding_history_with_no_rows_tells_unknown_coins_from_empty_ranges() {
 
     // A listed coin whose query fails keeps the venue's error.
     let (f, _) = fetcher(
-        FakeTransport::default()
-            .on(
+        venue()
+            .post(
+                INFO,
                 history_body("BTC", start, end),
                 422,
                 "Failed to deserialize",
             )
-            .on(json!({"type": "meta"}), 200, meta),
+            .post(INFO, json!({"type": "meta"}), 200, meta),
     );
     let btc = hl("BTC");
     let pages: Vec<_> = f
@@ -527,15 +509,19 @@ async fn funding_history_stops_at_the_first_error_after_rows() {
         detail: "timed out".into(),
     };
     let (f, t) = fetcher(
-        FakeTransport::default()
-            .on(
+        venue()
+            .post(
+                INFO,
                 history_body("BTC", START_MS, end_ms),
                 200,
                 funding_rows("BTC", (0..500).map(|i| START_MS + i * HOUR_MS)),
             )
-            .fail(
-                history_body("BTC", START_MS + 499 * HOUR_MS + 1, end_ms),
-                unreachable.clone(),
+            .answer(
+                Route::post(
+                    INFO,
+                    history_body("BTC", START_MS + 499 * HOUR_MS + 1, end_ms),
+                ),
+                Err(unreachable.clone()),
             ),
     );
     let btc = hl("BTC");
@@ -546,15 +532,19 @@ async fn funding_history_stops_at_the_first_error_after_rows() {
     assert_eq!(pages.len(), 2);
     assert_eq!(pages[0].as_ref().unwrap().len(), 500);
     assert_eq!(pages[1], Err(unreachable));
-    assert_eq!(t.sent().len(), 2, "no listing check once rows came back");
+    assert_eq!(
+        t.requests().len(),
+        2,
+        "no listing check once rows came back"
+    );
 }
 
 #[tokio::test]
 async fn a_range_without_a_whole_millisecond_sends_nothing() {
-    let (f, t) = fetcher(FakeTransport::default());
+    let (f, t) = fetcher(venue());
     let btc = hl("BTC");
     let ns = START_MS * 1_000_000;
     let pages: Vec<_> = f.funding_history(&btc, ns + 1, ns + 999).collect().await;
     assert!(pages.is_empty());
-    assert!(t.sent().is_empty());
+    assert!(t.requests().is_empty());
 }

@@ -17,11 +17,10 @@
 
 use ccxt_model::time::{NANOS_PER_DAY, NANOS_PER_SECOND};
 use ccxt_model::{FundingRate, Instrument, OpenInterest};
+use ccxt_venue::convert::{ms_range, ms_to_ns};
 use ccxt_venue::{FetchError, HttpRequest, HttpResponse, OiPeriod, Page, Paginator};
 
-use super::parse::{
-    ms_to_ns, parse_funding_rate_history, parse_open_interest_hist, settled_funding,
-};
+use super::parse::{parse_funding_rate_history, parse_open_interest_hist, settled_funding};
 use super::requests::{self, FUNDING_RATE_LIMIT, OI_HIST_LIMIT};
 
 /// How much open-interest history Binance keeps: "only the data of the latest 30 days".
@@ -41,13 +40,6 @@ pub fn clamp_to_retention(start_ns: u64, now_ns: u64) -> (u64, Option<u64>) {
     } else {
         (start_ns, None)
     }
-}
-
-/// The whole milliseconds inside `[start_ns, end_ns]`, if any.
-fn ms_range(start_ns: u64, end_ns: u64) -> Option<(u64, u64)> {
-    let start_ms = start_ns.div_ceil(1_000_000);
-    let end_ms = end_ns / 1_000_000;
-    (start_ns <= end_ns && start_ms <= end_ms).then_some((start_ms, end_ms))
 }
 
 /// A millisecond query parameter of one of our own requests.

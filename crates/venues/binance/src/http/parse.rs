@@ -11,13 +11,13 @@
 //! * a 2xx body that does not have the documented shape → [`FetchError::Malformed`].
 
 use std::collections::HashMap;
-use std::str::FromStr;
 
 use ccxt_model::{FundingRate, Instrument, OpenInterest, Venue};
+use ccxt_venue::convert::{self, decimal, ms_to_ns};
+use ccxt_venue::funding::{SettledRate, interval_from_spacing, settled};
 use ccxt_venue::{
     FetchError, FundingSnapshot, HttpRequest, HttpResponse, InstrumentInfo, InstrumentStatus,
 };
-use rust_decimal::Decimal;
 use serde::de::DeserializeOwned;
 
 use super::models;
@@ -27,48 +27,14 @@ const VENUE: Venue = Venue::Binance;
 /// The funding interval of every symbol `/fapi/v1/fundingInfo` does not list: 8 hours.
 pub const DEFAULT_FUNDING_INTERVAL_MINUTES: u16 = 480;
 
-/// How far the spacing of two funding times may be from a whole number of minutes and still
-/// count as that many minutes: Binance's funding times carry a few milliseconds of jitter.
-pub const SPACING_TOLERANCE_MS: u64 = 1_000;
-
-/// The longest funding interval we believe from the spacing of funding times (one day). A wider
-/// gap means rows are missing, not that the interval is that long.
-pub const MAX_SPACING_MINUTES: u64 = 1_440;
-
 /// Funding intervals in minutes of the symbols `/fapi/v1/fundingInfo` lists, by native symbol.
 pub type FundingIntervals = HashMap<String, u16>;
-
-/// Milliseconds → nanoseconds.
-pub fn ms_to_ns(ms: u64) -> u64 {
-    ms.saturating_mul(1_000_000)
-}
 
 /// The instrument of a Binance native symbol, if it can be named in the catalog (the instrument
 /// id must read back to the same native symbol; symbols with characters other than ASCII
 /// letters and digits cannot).
 pub fn instrument(native: &str) -> Option<Instrument> {
-    Instrument::from_id(&format!("{native}-PERP.{}", VENUE.nautilus_venue()))
-        .ok()
-        .filter(|i| i.native == native)
-}
-
-/// Reads a decimal exactly from its text (`"0.00010000"`, or `"1e-5"` when the venue sent a
-/// JSON number that serde printed in exponent form). Never goes through `f64`.
-pub fn decimal(text: &str) -> Option<Decimal> {
-    Decimal::from_str_exact(text)
-        .or_else(|_| Decimal::from_str(text))
-        .or_else(|_| Decimal::from_scientific(text))
-        .ok()
-}
-
-/// The start of a body, for error messages.
-fn snippet(body: &[u8]) -> String {
-    let text = String::from_utf8_lossy(body);
-    let mut s: String = text.chars().take(200).collect();
-    if text.chars().count() > 200 {
-        s.push('…');
-    }
-    s
+    convert::instrument(VENUE, native)
 }
 
 /// The error a Binance error body stands for, if `body` is one.
@@ -108,11 +74,7 @@ pub fn check_response<'a>(
         return Err(error);
     }
     if !(200..300).contains(&response.status) {
-        return Err(FetchError::Http {
-            venue: VENUE,
-            status: response.status,
-            body: snippet(body),
-        });
+        return Err(convert::http_error(VENUE, response));
     }
     Ok(body)
 }
@@ -315,15 +277,6 @@ pub fn parse_open_interest_hist(
         .collect()
 }
 
-/// A settled funding rate as `/fapi/v1/fundingRate` reports it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct SettledRate {
-    /// `fundingTime`, ms.
-    pub time_ms: u64,
-    /// `fundingRate`, exact.
-    pub rate: Decimal,
-}
-
 /// Parses `/fapi/v1/fundingRate`.
 pub fn parse_funding_rate_history(
     request: &HttpRequest,
@@ -348,20 +301,6 @@ pub fn parse_funding_rate_history(
             Ok(SettledRate { time_ms, rate })
         })
         .collect()
-}
-
-/// The funding interval two consecutive funding times imply: their spacing in minutes, when it
-/// is within [`SPACING_TOLERANCE_MS`] of a whole number of minutes between 1 and
-/// [`MAX_SPACING_MINUTES`]; otherwise `None`.
-pub fn interval_from_spacing(earlier_ms: u64, later_ms: u64) -> Option<u16> {
-    let gap = later_ms.checked_sub(earlier_ms)?;
-    let minutes = (gap + 30_000) / 60_000;
-    let off = gap.abs_diff(minutes * 60_000);
-    if off <= SPACING_TOLERANCE_MS && (1..=MAX_SPACING_MINUTES).contains(&minutes) {
-        u16::try_from(minutes).ok()
-    } else {
-        None
-    }
 }
 
 /// Settled funding records from rates sorted ascending, `ts_init == ts_event == fundingTime`.
@@ -392,20 +331,16 @@ pub fn settled_funding(
                     .get(i + 1)
                     .and_then(|next| interval_from_spacing(r.time_ms, next.time_ms)),
             };
-            FundingRate {
-                instrument_id: instrument.id.clone(),
-                rate: r.rate,
-                interval_minutes,
-                next_funding_ns: None,
-                ts_event: ms_to_ns(r.time_ms),
-                ts_init: ms_to_ns(r.time_ms),
-            }
+            settled(instrument, r, interval_minutes)
         })
         .collect()
 }
 
 #[cfg(test)]
 mod tests {
+    use ccxt_venue::testing::response as status;
+    use rust_decimal::Decimal;
+
     use super::*;
     use crate::http::requests;
 
@@ -418,17 +353,7 @@ mod tests {
     }
 
     fn ok(body: &str) -> HttpResponse {
-        HttpResponse {
-            status: 200,
-            body: body.as_bytes().to_vec().into(),
-        }
-    }
-
-    fn status(code: u16, body: &str) -> HttpResponse {
-        HttpResponse {
-            status: code,
-            body: body.as_bytes().to_vec().into(),
-        }
+        status(200, body)
     }
 
     fn btc() -> Instrument {

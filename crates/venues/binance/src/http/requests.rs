@@ -74,14 +74,9 @@ pub fn funding_rate_history(symbol: &str, start_ms: u64, end_ms: u64) -> HttpReq
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use ccxt_venue::testing::query;
 
-    fn query(r: &HttpRequest) -> Vec<(&str, &str)> {
-        r.query
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect()
-    }
+    use super::*;
 
     #[test]
     fn bulk_and_listing_requests_have_no_parameters() {

@@ -2,12 +2,13 @@
 //! (`forceOrder`) and live funding (`markPrice`).
 
 use ccxt_model::{FundingRate, Liquidation, LiquidationSource, PositionSide, Venue};
+use ccxt_venue::convert::{decimal, ms_to_ns};
 use ccxt_venue::{FetchError, FundingSnapshot};
 use serde::de::DeserializeOwned;
 
 use super::messages::{ForceOrderEvent, MarkPriceUpdate};
 use crate::http::models::OneOrMany;
-use crate::http::parse::{decimal, instrument, ms_to_ns};
+use crate::http::parse::instrument;
 
 const VENUE: Venue = Venue::Binance;
 

@@ -17,21 +17,13 @@
 //! stream through a [`Watermark`], which drops rows a later page repeats.
 
 use ccxt_model::{FundingRate, Instrument, OpenInterest, Venue};
+use ccxt_venue::convert::ms_range;
+use ccxt_venue::funding::{interval_from_spacing, settled};
 use ccxt_venue::{FetchError, HttpRequest, HttpResponse, OiPeriod, Page, Paginator};
 
 use super::models::InstrumentItem;
-use super::parse::{
-    interval_from_spacing, parse_funding_history, parse_instruments_page, parse_open_interest_page,
-    settled,
-};
+use super::parse::{parse_funding_history, parse_instruments_page, parse_open_interest_page};
 use super::requests::{self, FUNDING_HISTORY_LIMIT};
-
-/// The whole milliseconds inside `[start_ns, end_ns]`, if any.
-fn ms_range(start_ns: u64, end_ns: u64) -> Option<(u64, u64)> {
-    let start_ms = start_ns.div_ceil(1_000_000);
-    let end_ms = end_ns / 1_000_000;
-    (start_ns <= end_ns && start_ms <= end_ms).then_some((start_ms, end_ms))
-}
 
 /// Pages of `instruments-info`, all contract types (filter with
 /// [`instruments`](super::parse::instruments)).
@@ -252,7 +244,9 @@ impl Watermark {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::http::parse::{instrument, ms_to_ns as ns};
+    use ccxt_venue::convert::ms_to_ns as ns;
+
+    use crate::http::parse::instrument;
 
     const H: u64 = 3_600_000;
     const T0: u64 = 1_735_689_600_000;

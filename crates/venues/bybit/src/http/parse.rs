@@ -16,13 +16,13 @@
 //! open interest in USD, not base units, and must never be stored as linear.
 
 use std::collections::HashMap;
-use std::str::FromStr;
 
 use ccxt_model::{FundingRate, Instrument, OpenInterest, Venue};
+use ccxt_venue::convert::{self, decimal, ms_to_ns, snippet};
+use ccxt_venue::funding::SettledRate;
 use ccxt_venue::{
     FetchError, FundingSnapshot, HttpRequest, HttpResponse, InstrumentInfo, InstrumentStatus,
 };
-use rust_decimal::Decimal;
 use serde::de::DeserializeOwned;
 
 use super::models::{self, Envelope, EnvelopeHead, ListResult};
@@ -30,43 +30,10 @@ use super::requests::CATEGORY;
 
 const VENUE: Venue = Venue::Bybit;
 
-/// How far the spacing of two funding times may be from a whole number of minutes and still
-/// count as that many minutes.
-pub const SPACING_TOLERANCE_MS: u64 = 1_000;
-
-/// The longest funding interval we believe from the spacing of funding times (one day). A wider
-/// gap means rows are missing, not that the interval is that long.
-pub const MAX_SPACING_MINUTES: u64 = 1_440;
-
-/// Milliseconds → nanoseconds.
-pub fn ms_to_ns(ms: u64) -> u64 {
-    ms.saturating_mul(1_000_000)
-}
-
 /// The instrument of a Bybit linear native symbol, if it can be named in the catalog (the
 /// instrument id must read back to the same native symbol).
 pub fn instrument(native: &str) -> Option<Instrument> {
-    Instrument::from_id(&format!("{native}-LINEAR.{}", VENUE.nautilus_venue()))
-        .ok()
-        .filter(|i| i.native == native)
-}
-
-/// Reads a decimal exactly from its text (`"0.0001"`, or `"1e-5"` when the venue sent a JSON
-/// number that serde printed in exponent form). Never goes through `f64`.
-pub fn decimal(text: &str) -> Option<Decimal> {
-    Decimal::from_str_exact(text)
-        .or_else(|_| Decimal::from_str(text))
-        .or_else(|_| Decimal::from_scientific(text))
-        .ok()
-}
-
-fn snippet(body: &[u8]) -> String {
-    let text = String::from_utf8_lossy(body);
-    let mut s: String = text.chars().take(200).collect();
-    if text.chars().count() > 200 {
-        s.push('…');
-    }
-    s
+    convert::instrument(VENUE, native)
 }
 
 /// The error a non-zero `retCode` stands for.
@@ -112,11 +79,7 @@ pub fn check_response<'a>(
         ));
     }
     if !(200..300).contains(&response.status) {
-        return Err(FetchError::Http {
-            venue: VENUE,
-            status: response.status,
-            body: snippet(body),
-        });
+        return Err(convert::http_error(VENUE, response));
     }
     match head {
         Some(EnvelopeHead {
@@ -344,15 +307,6 @@ pub fn parse_open_interest_page(
     Ok((rows, cursor))
 }
 
-/// A settled funding rate as `funding/history` reports it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct SettledRate {
-    /// `fundingRateTimestamp`, ms.
-    pub time_ms: u64,
-    /// `fundingRate`, exact.
-    pub rate: Decimal,
-}
-
 /// Parses `funding/history`.
 pub fn parse_funding_history(
     request: &HttpRequest,
@@ -397,41 +351,14 @@ pub fn parse_instrument_interval(
         .and_then(funding_interval))
 }
 
-/// The funding interval two consecutive funding times imply: their spacing in minutes, when it
-/// is within [`SPACING_TOLERANCE_MS`] of a whole number of minutes between 1 and
-/// [`MAX_SPACING_MINUTES`]; otherwise `None`.
-pub fn interval_from_spacing(earlier_ms: u64, later_ms: u64) -> Option<u16> {
-    let gap = later_ms.checked_sub(earlier_ms)?;
-    let minutes = (gap + 30_000) / 60_000;
-    let off = gap.abs_diff(minutes * 60_000);
-    if off <= SPACING_TOLERANCE_MS && (1..=MAX_SPACING_MINUTES).contains(&minutes) {
-        u16::try_from(minutes).ok()
-    } else {
-        None
-    }
-}
-
-/// A settled funding record (`next_funding_ns` `None`, `ts_init == ts_event`).
-pub fn settled(
-    instrument: &Instrument,
-    rate: &SettledRate,
-    interval_minutes: Option<u16>,
-) -> FundingRate {
-    FundingRate {
-        instrument_id: instrument.id.clone(),
-        rate: rate.rate,
-        interval_minutes,
-        next_funding_ns: None,
-        ts_event: ms_to_ns(rate.time_ms),
-        ts_init: ms_to_ns(rate.time_ms),
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use ccxt_venue::OiPeriod;
+    use ccxt_venue::funding::{interval_from_spacing, settled};
+    use ccxt_venue::testing::response as status;
+
     use super::*;
     use crate::http::requests;
-    use ccxt_venue::OiPeriod;
 
     macro_rules! fixture {
         ($name:literal) => {
@@ -440,17 +367,7 @@ mod tests {
     }
 
     fn ok(body: &str) -> HttpResponse {
-        HttpResponse {
-            status: 200,
-            body: body.as_bytes().to_vec().into(),
-        }
-    }
-
-    fn status(code: u16, body: &str) -> HttpResponse {
-        HttpResponse {
-            status: code,
-            body: body.as_bytes().to_vec().into(),
-        }
+        status(200, body)
     }
 
     fn btc() -> Instrument {

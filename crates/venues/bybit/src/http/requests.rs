@@ -103,14 +103,9 @@ pub fn funding_history(symbol: &str, end_ms: u64) -> HttpRequest {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use ccxt_venue::testing::query;
 
-    fn query(r: &HttpRequest) -> Vec<(&str, &str)> {
-        r.query
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect()
-    }
+    use super::*;
 
     #[test]
     fn instrument_listing_pages_by_cursor_with_an_optional_status() {

@@ -2,12 +2,13 @@
 
 use ccxt_model::{Liquidation, LiquidationSource, PositionSide, Venue};
 use ccxt_venue::FetchError;
+use ccxt_venue::convert::ms_to_ns;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
 use super::messages::{AllLiquidation, ControlMessage, LegacyLiquidation, TopicMessage};
 use crate::http::models::Ticker;
-use crate::http::parse::{instrument, ms_to_ns};
+use crate::http::parse::instrument;
 
 const VENUE: Venue = Venue::Bybit;
 

@@ -10,12 +10,11 @@
 //! previous page) and repeated times are dropped, so every funding is yielded once.
 
 use ccxt_model::{FundingRate, Instrument, Venue};
+use ccxt_venue::convert::NANOS_PER_MILLI;
 use ccxt_venue::{FetchError, HttpRequest, HttpResponse, Page, Paginator};
 
 use crate::http::parse::{parse_funding_history, settled_funding};
 use crate::http::requests::{FUNDING_HISTORY_PAGE_LIMIT, funding_history};
-
-const NANOS_PER_MILLI: u64 = 1_000_000;
 
 /// The pager of one `fundingHistory` query: one coin, an inclusive time range.
 #[derive(Debug, Clone, PartialEq)]

@@ -16,6 +16,7 @@
 use std::collections::HashMap;
 
 use ccxt_model::{FundingRate, Instrument, InstrumentId, OpenInterest, Venue};
+use ccxt_venue::convert::{self, ms_to_ns_checked, parse_decimal};
 use ccxt_venue::{FetchError, FundingSnapshot, HttpResponse, InstrumentInfo, InstrumentStatus};
 use rust_decimal::Decimal;
 use serde::de::DeserializeOwned;
@@ -27,7 +28,6 @@ use crate::http::models::{
 };
 
 const VENUE: Venue = Venue::Hyperliquid;
-const NANOS_PER_MILLI: u64 = 1_000_000;
 const NANOS_PER_HOUR: u64 = 3_600 * 1_000_000_000;
 /// How much of an error body goes into an error message.
 const MAX_ERROR_CHARS: usize = 300;
@@ -80,14 +80,10 @@ fn error_text(response: &HttpResponse) -> String {
         Ok(unquoted) => unquoted,
         Err(_) => text.trim().to_string(),
     };
-    let mut message: String = text.chars().take(MAX_ERROR_CHARS).collect();
-    if message.len() < text.len() {
-        message.push('…');
+    match convert::truncate(&text, MAX_ERROR_CHARS) {
+        message if message.is_empty() => "(empty body)".to_string(),
+        message => message,
     }
-    if message.is_empty() {
-        message = "(empty body)".to_string();
-    }
-    message
 }
 
 /// Parses `meta`; `null` (a dex with no perpetuals) is an empty universe.
@@ -183,7 +179,7 @@ pub fn hl_predicted_fundings(
             .and_then(|r| parse_rate(r).map_err(|e| malformed(format!("{coin}: {e}"))))?;
         let next_funding_ns = prediction
             .next_funding_time
-            .and_then(ms_to_ns)
+            .and_then(ms_to_ns_checked)
             .ok_or_else(|| malformed(format!("HlPerp entry of {coin} has no nextFundingTime")))?;
         let interval_minutes = match prediction.funding_interval_hours {
             None => FUNDING_INTERVAL_MINUTES,
@@ -205,14 +201,7 @@ pub fn hl_predicted_fundings(
 /// The instrument of a coin as the venue names it (`BTC`, `kPEPE`, `xyz:TSLA`), or `None` if
 /// the name cannot be an instrument id (characters other than letters and digits).
 pub fn instrument_for_coin(coin: &str) -> Option<Instrument> {
-    let id = format!(
-        "{}-USD-PERP.{}",
-        coin.replace(':', "_"),
-        VENUE.nautilus_venue()
-    );
-    Instrument::from_id(&id)
-        .ok()
-        .filter(|instrument| instrument.native == coin)
+    convert::instrument(VENUE, coin)
 }
 
 /// The full name of a universe entry of `dex`: builder-dex universes already carry the
@@ -388,7 +377,8 @@ pub fn settled_funding(
     let time = entry
         .time
         .ok_or_else(|| malformed("a row has no time".to_string()))?;
-    let ts = ms_to_ns(time).ok_or_else(|| malformed(format!("time {time} is out of range")))?;
+    let ts =
+        ms_to_ns_checked(time).ok_or_else(|| malformed(format!("time {time} is out of range")))?;
     let text = entry
         .funding_rate
         .as_deref()
@@ -404,17 +394,12 @@ pub fn settled_funding(
     })
 }
 
-/// Reads a rate exactly: `"0.0000125"`, `"-0.00022196"`, or an exponent form (`"1.25e-5"`).
-/// Never goes through `f64` (a rate sent as a JSON number arrives as its shortest
-/// round-trip text, which is exact for the short decimals the venue sends).
+/// Reads a rate exactly: `"0.0000125"`, `"-0.00022196"`, or an exponent form (`"1.25e-5"`),
+/// with [`parse_decimal`]; the error names the text. Never goes through `f64` (a rate sent as
+/// a JSON number arrives as its shortest round-trip text, which is exact for the short
+/// decimals the venue sends).
 pub fn parse_rate(text: &str) -> Result<Decimal, String> {
-    let t = text.trim();
-    let parsed = if t.contains(['e', 'E']) {
-        Decimal::from_scientific(t)
-    } else {
-        Decimal::from_str_exact(t)
-    };
-    parsed.map_err(|e| format!("'{text}' is not a decimal rate ({e})"))
+    parse_decimal(text).map_err(|e| format!("'{text}' is not a decimal rate ({e})"))
 }
 
 /// The next full UTC hour strictly after `now_ns`: when Hyperliquid next charges funding.
@@ -422,13 +407,10 @@ pub fn next_funding_ns(now_ns: u64) -> u64 {
     (now_ns / NANOS_PER_HOUR + 1) * NANOS_PER_HOUR
 }
 
-/// UNIX milliseconds → nanoseconds, `None` past the year 2554.
-pub fn ms_to_ns(ms: u64) -> Option<u64> {
-    ms.checked_mul(NANOS_PER_MILLI)
-}
-
 #[cfg(test)]
 mod tests {
+    use ccxt_venue::convert::ms_to_ns_checked as ms_to_ns;
+
     use super::*;
     use crate::fixtures;
 
