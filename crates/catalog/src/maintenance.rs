@@ -1,7 +1,7 @@
 //! Keeping a catalog healthy: crash recovery, compaction of small files, and the inventory
 //! behind `ccxt-cli catalog info`.
 
-use ccxt_model::{FundingRate, InstrumentId, Liquidation, OpenInterest, RecordKind};
+use ccxt_model::{FundingRate, Gap, InstrumentId, Liquidation, OpenInterest, RecordKind};
 
 use crate::error::Result;
 use crate::record::{CatalogRecord, Partition};
@@ -70,6 +70,7 @@ impl Catalog {
         self.recover_kind::<OpenInterest>(&mut report).await?;
         self.recover_kind::<FundingRate>(&mut report).await?;
         self.recover_kind::<Liquidation>(&mut report).await?;
+        self.recover_kind::<Gap>(&mut report).await?;
         if report.repaired_anything() {
             tracing::warn!(
                 temp_files_removed = report.temp_files_removed,
@@ -113,6 +114,7 @@ impl Catalog {
         self.compact_kind::<OpenInterest>(&mut report).await?;
         self.compact_kind::<FundingRate>(&mut report).await?;
         self.compact_kind::<Liquidation>(&mut report).await?;
+        self.compact_kind::<Gap>(&mut report).await?;
         Ok(report)
     }
 

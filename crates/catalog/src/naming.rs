@@ -19,6 +19,8 @@ pub fn class_dir(kind: RecordKind) -> &'static str {
         // Our @customdataclass classes OpenInterest and Liquidation (python/ccxt_pipeline_nautilus.py).
         RecordKind::OpenInterest => "custom_open_interest",
         RecordKind::Liquidation => "custom_liquidation",
+        // Our @customdataclass StreamGap; identifier directory = the venue (BINANCE, ...).
+        RecordKind::Gap => "custom_stream_gap",
     }
 }
 

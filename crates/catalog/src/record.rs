@@ -21,8 +21,8 @@ use arrow_array::types::{Float64Type, Int64Type, UInt16Type, UInt64Type};
 use arrow_array::{Array, ArrayRef, RecordBatch};
 use arrow_schema::{ArrowError, DataType, Field, Schema, SchemaRef};
 use ccxt_model::{
-    FundingRate, InstrumentId, Liquidation, LiquidationSource, OpenInterest, PositionSide,
-    RecordKind,
+    FundingRate, Gap, InstrumentId, Liquidation, LiquidationSource, OpenInterest, PositionSide,
+    RecordKind, Venue,
 };
 use rust_decimal::Decimal;
 
@@ -62,8 +62,9 @@ pub trait CatalogRecord: Clone + PartialEq + Send + Sync + 'static {
     const KIND: RecordKind;
     /// How much time one file covers at most.
     const PARTITION: Partition = Partition::Day;
-    /// The instrument it belongs to (selects the identifier directory).
-    fn instrument_id(&self) -> &InstrumentId;
+    /// The identifier directory it belongs in: the instrument id, or for gaps the venue
+    /// (`BINANCE`).
+    fn dataset(&self) -> InstrumentId;
     /// Venue time, UNIX ns.
     fn ts_event(&self) -> u64;
     /// Receive time, UNIX ns: files are named, sorted and queried by it.
@@ -216,8 +217,8 @@ impl<'a> Columns<'a> {
 impl CatalogRecord for OpenInterest {
     const KIND: RecordKind = RecordKind::OpenInterest;
 
-    fn instrument_id(&self) -> &InstrumentId {
-        &self.instrument_id
+    fn dataset(&self) -> InstrumentId {
+        self.instrument_id.clone()
     }
     fn ts_event(&self) -> u64 {
         self.ts_event
@@ -291,8 +292,8 @@ impl CatalogRecord for FundingRate {
     const KIND: RecordKind = RecordKind::FundingRate;
     const PARTITION: Partition = Partition::Month;
 
-    fn instrument_id(&self) -> &InstrumentId {
-        &self.instrument_id
+    fn dataset(&self) -> InstrumentId {
+        self.instrument_id.clone()
     }
     fn ts_event(&self) -> u64 {
         self.ts_event
@@ -373,8 +374,8 @@ impl CatalogRecord for FundingRate {
 impl CatalogRecord for Liquidation {
     const KIND: RecordKind = RecordKind::Liquidation;
 
-    fn instrument_id(&self) -> &InstrumentId {
-        &self.instrument_id
+    fn dataset(&self) -> InstrumentId {
+        self.instrument_id.clone()
     }
     fn ts_event(&self) -> u64 {
         self.ts_event
@@ -447,6 +448,77 @@ impl CatalogRecord for Liquidation {
                     method: method[i].map(str::to_string),
                     trade_id: trade_id[i].map(str::to_string),
                     ts_event: ts_event[i],
+                    ts_init: ts_init[i],
+                })
+            })
+            .collect()
+    }
+}
+
+/// Gaps: `data/custom_stream_gap/<VENUE>/…`, one directory per venue (gaps belong to streams,
+/// which may cover many instruments). Columns are the fields of the `StreamGap` class in
+/// `python/ccxt_pipeline_nautilus.py`: `venue`, `stream`, `gap_start_ns`, `gap_end_ns`,
+/// `reason`, then `ts_event` (= gap start) and `ts_init` (when it was recorded).
+impl CatalogRecord for Gap {
+    const KIND: RecordKind = RecordKind::Gap;
+    const PARTITION: Partition = Partition::Month;
+
+    fn dataset(&self) -> InstrumentId {
+        InstrumentId::new_unchecked(self.venue.nautilus_venue())
+    }
+    fn ts_event(&self) -> u64 {
+        self.start_ns
+    }
+    fn ts_init(&self) -> u64 {
+        self.ts_init
+    }
+
+    fn schema(_: &InstrumentId) -> SchemaRef {
+        let [ts_event, ts_init] = ts_fields();
+        Arc::new(Schema::new(vec![
+            Field::new("venue", DataType::Utf8, false),
+            Field::new("stream", DataType::Utf8, false),
+            Field::new("gap_start_ns", DataType::UInt64, false),
+            Field::new("gap_end_ns", DataType::UInt64, false),
+            Field::new("reason", DataType::Utf8, false),
+            ts_event,
+            ts_init,
+        ]))
+    }
+
+    fn to_batch(rows: &[Self], id: &InstrumentId) -> Result<RecordBatch, ArrowError> {
+        RecordBatch::try_new(
+            Self::schema(id),
+            vec![
+                string_array(rows.iter().map(|r| Some(r.venue.as_str()))),
+                string_array(rows.iter().map(|r| Some(r.stream.as_str()))),
+                u64_array(rows.iter().map(|r| r.start_ns)),
+                u64_array(rows.iter().map(|r| r.end_ns)),
+                string_array(rows.iter().map(|r| Some(r.reason.as_str()))),
+                u64_array(rows.iter().map(|r| r.start_ns)),
+                u64_array(rows.iter().map(|r| r.ts_init)),
+            ],
+        )
+    }
+
+    fn from_batch(batch: &RecordBatch, _: &InstrumentId) -> Result<Vec<Self>, String> {
+        let c = Columns { batch };
+        let venue = c.str("venue")?;
+        let stream = c.str("stream")?;
+        let start = c.ts("gap_start_ns")?;
+        let end = c.ts("gap_end_ns")?;
+        let reason = c.str("reason")?;
+        let ts_init = c.ts("ts_init")?;
+        (0..batch.num_rows())
+            .map(|i| {
+                Ok(Gap {
+                    venue: venue[i]
+                        .parse::<Venue>()
+                        .map_err(|e| e.to_string())?,
+                    stream: stream[i].to_string(),
+                    start_ns: start[i],
+                    end_ns: end[i],
+                    reason: reason[i].to_string(),
                     ts_init: ts_init[i],
                 })
             })

@@ -88,7 +88,7 @@ impl Catalog {
         let mut by_instrument: BTreeMap<InstrumentId, Vec<T>> = BTreeMap::new();
         for row in rows {
             by_instrument
-                .entry(row.instrument_id().clone())
+                .entry(row.dataset())
                 .or_default()
                 .push(row);
         }

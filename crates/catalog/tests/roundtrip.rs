@@ -156,7 +156,7 @@ fn round_trip<T: ccxt_catalog::CatalogRecord + std::fmt::Debug>(rows: Vec<T>) ->
                 unique.push(r);
             }
         }
-        let mut ids: Vec<InstrumentId> = unique.iter().map(|r| r.instrument_id().clone()).collect();
+        let mut ids: Vec<InstrumentId> = unique.iter().map(|r| r.dataset()).collect();
         ids.sort();
         ids.dedup();
         catalog.write(rows).await.unwrap();
@@ -167,7 +167,7 @@ fn round_trip<T: ccxt_catalog::CatalogRecord + std::fmt::Debug>(rows: Vec<T>) ->
             limit: None,
         };
         let (mut got, _) = catalog.query::<T>(&query).await.unwrap();
-        let key = |r: &T| (r.ts_init(), ids.iter().position(|i| i == r.instrument_id()));
+        let key = |r: &T| (r.ts_init(), ids.iter().position(|i| *i == r.dataset()));
         unique.sort_by_key(key);
         got.sort_by_key(key);
         (got, unique)

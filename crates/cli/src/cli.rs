@@ -98,9 +98,9 @@ pub struct QueryArgs {
     #[arg(value_enum)]
     pub data: DataArg,
     /// BTCUSDT-PERP, a venue symbol (BTCUSDT, Hyperliquid BTC or xyz:TSLA), a ccxt symbol
-    /// (BTC/USDT:USDT) or a NautilusTrader id (BTCUSDT-PERP.BINANCE)
+    /// (BTC/USDT:USDT) or a NautilusTrader id (BTCUSDT-PERP.BINANCE); not used by `gaps`
     #[arg(value_parser = parse_symbol)]
-    pub symbol: SymbolInput,
+    pub symbol: Option<SymbolInput>,
     /// Only these venues [default: every venue with data for the symbol]
     #[arg(short = 'e', long = "exchange", value_enum, value_name = "VENUE")]
     pub venues: Vec<VenueArg>,
@@ -192,6 +192,8 @@ pub enum DataArg {
     Funding,
     /// Liquidations
     Liquidations,
+    /// Stretches of time a stream did not cover (per venue; no symbol)
+    Gaps,
 }
 
 impl From<DataArg> for RecordKind {
@@ -200,6 +202,7 @@ impl From<DataArg> for RecordKind {
             DataArg::Oi => RecordKind::OpenInterest,
             DataArg::Funding => RecordKind::FundingRate,
             DataArg::Liquidations => RecordKind::Liquidation,
+            DataArg::Gaps => RecordKind::Gap,
         }
     }
 }

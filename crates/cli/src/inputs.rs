@@ -55,3 +55,11 @@ pub fn time_range(from: Option<&str>, to: Option<&str>) -> Result<(u64, u64), Us
     }
     Ok((start, end))
 }
+
+/// The venues `-e` selects, in display order; all of them when none is given.
+pub fn selected_venues(venues: &[VenueArg]) -> Vec<Venue> {
+    Venue::ALL
+        .into_iter()
+        .filter(|v| venues.is_empty() || venues.iter().any(|a| Venue::from(*a) == *v))
+        .collect()
+}

@@ -2,7 +2,7 @@
 
 use ccxt_model::time::format_iso;
 use ccxt_model::{
-    FundingRate, Instrument, InstrumentId, Liquidation, OpenInterest, format_interval,
+    FundingRate, Gap, Instrument, InstrumentId, Liquidation, OpenInterest, format_interval,
 };
 
 use crate::output::{Column, Rows, Value};
@@ -169,6 +169,40 @@ pub fn liquidation_rows(rows: &[Liquidation]) -> Rows {
                 v.push(text(&r.trade_id));
                 v.extend(tail(&r.instrument_id, r.ts_event, r.ts_init));
                 v
+            })
+            .collect(),
+    }
+}
+
+/// Gap rows: when, where, how long, why.
+pub fn gap_rows(rows: &[Gap]) -> Rows {
+    let columns = vec![
+        col("timestamp"),
+        col("venue"),
+        col("stream"),
+        col("until"),
+        col("seconds"),
+        col("reason"),
+        machine("gap_start_ns"),
+        machine("gap_end_ns"),
+        machine("ts_init"),
+    ];
+    Rows {
+        columns,
+        rows: rows
+            .iter()
+            .map(|g| {
+                vec![
+                    Value::Text(format_iso(g.start_ns)),
+                    Value::Text(g.venue.as_str().into()),
+                    Value::Text(g.stream.clone()),
+                    Value::Text(format_iso(g.end_ns)),
+                    Value::Float((g.duration_ns() as f64 / 1e6).round() / 1e3),
+                    Value::Text(g.reason.clone()),
+                    Value::Int(g.start_ns),
+                    Value::Int(g.end_ns),
+                    Value::Int(g.ts_init),
+                ]
             })
             .collect(),
     }

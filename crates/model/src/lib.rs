@@ -12,7 +12,7 @@ pub mod time;
 mod venue;
 
 pub use records::{
-    FundingKind, FundingRate, Liquidation, LiquidationSource, OpenInterest, PositionSide,
+    FundingKind, FundingRate, Gap, Liquidation, LiquidationSource, OpenInterest, PositionSide,
     RecordKind, format_interval,
 };
 pub use symbol::{ACCEPTED_SYMBOL_FORMS, Instrument, InstrumentId, SymbolError, SymbolInput};

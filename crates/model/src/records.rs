@@ -10,7 +10,7 @@ use std::fmt;
 
 use rust_decimal::Decimal;
 
-use crate::InstrumentId;
+use crate::{InstrumentId, Venue};
 
 /// The kinds of record the catalog stores.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -21,14 +21,17 @@ pub enum RecordKind {
     FundingRate,
     /// [`Liquidation`].
     Liquidation,
+    /// [`Gap`]: a stretch of time a stream did not cover.
+    Gap,
 }
 
 impl RecordKind {
     /// Every kind, in display order.
-    pub const ALL: [RecordKind; 3] = [
+    pub const ALL: [RecordKind; 4] = [
         RecordKind::OpenInterest,
         RecordKind::FundingRate,
         RecordKind::Liquidation,
+        RecordKind::Gap,
     ];
 
     /// The short name used on the command line (`query oi`).
@@ -37,6 +40,7 @@ impl RecordKind {
             RecordKind::OpenInterest => "oi",
             RecordKind::FundingRate => "funding",
             RecordKind::Liquidation => "liquidations",
+            RecordKind::Gap => "gaps",
         }
     }
 }
@@ -199,6 +203,32 @@ pub struct Liquidation {
     pub ts_event: u64,
     /// Time we received it, UNIX ns.
     pub ts_init: u64,
+}
+
+/// A stretch of time a stream did not cover: a disconnect, a failed subscription, a poll that
+/// could not reach the venue. Liquidations in it are lost for good (no venue replays them), so
+/// the gap itself is stored, per venue and stream, for anyone judging completeness.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Gap {
+    /// The venue.
+    pub venue: Venue,
+    /// Which stream (`!forceOrder@arr`, `allLiquidation.BTCUSDT,…`, `userFillsByTime 0x2e3d…`).
+    pub stream: String,
+    /// Last moment covered before the gap (last frame received), UNIX ns.
+    pub start_ns: u64,
+    /// First moment covered again (resubscribed, or the poll succeeded), UNIX ns.
+    pub end_ns: u64,
+    /// Why (`server closed`, `no frame for 60 s`, `subscription rejected: …`, `shutdown`).
+    pub reason: String,
+    /// When the gap was recorded, UNIX ns.
+    pub ts_init: u64,
+}
+
+impl Gap {
+    /// Length of the gap in nanoseconds.
+    pub fn duration_ns(&self) -> u64 {
+        self.end_ns.saturating_sub(self.start_ns)
+    }
 }
 
 #[cfg(test)]

@@ -4,16 +4,37 @@ use std::process::ExitCode;
 
 use ccxt_catalog::{Catalog, Limit, Query};
 use ccxt_model::time::format_iso;
-use ccxt_model::{FundingRate, Liquidation, OpenInterest, RecordKind};
+use ccxt_model::{FundingRate, Gap, InstrumentId, Liquidation, OpenInterest, RecordKind};
+
+use crate::UsageError;
 
 use crate::cli::{OutputFormat, QueryArgs};
-use crate::inputs::{resolve, time_range};
-use crate::rows::{funding_rows, liquidation_rows, oi_rows};
+use crate::inputs::{resolve, selected_venues, time_range};
+use crate::rows::{funding_rows, gap_rows, liquidation_rows, oi_rows};
 
 /// Runs `query`.
 pub async fn run(location: &str, args: QueryArgs) -> anyhow::Result<ExitCode> {
     let kind = RecordKind::from(args.data);
-    let instruments = resolve(&args.symbol, &args.venues)?;
+    // Gaps are stored per venue; everything else per instrument.
+    let (ids, what): (Vec<InstrumentId>, String) = match (kind, &args.symbol) {
+        (RecordKind::Gap, _) => {
+            let venues = selected_venues(&args.venues);
+            let what = venues.iter().map(|v| v.as_str()).collect::<Vec<_>>().join(", ");
+            (venues.iter().map(|v| InstrumentId::new_unchecked(v.nautilus_venue())).collect(), what)
+        }
+        (_, Some(symbol)) => {
+            let instruments = resolve(symbol, &args.venues)?;
+            let venues: Vec<&str> = instruments.iter().map(|i| i.venue.as_str()).collect();
+            let what = format!("{} on {}", symbol.typed().trim(), venues.join(", "));
+            (instruments.into_iter().map(|i| i.id).collect(), what)
+        }
+        (_, None) => {
+            return Err(UsageError(format!(
+                "query {kind} needs a SYMBOL, e.g. ccxt-cli query {kind} BTCUSDT-PERP"
+            ))
+            .into());
+        }
+    };
     let (start, end) = time_range(args.from.as_deref(), args.to.as_deref())?;
     let limit = args.limit.map(|n| {
         let n = n as usize;
@@ -25,7 +46,7 @@ pub async fn run(location: &str, args: QueryArgs) -> anyhow::Result<ExitCode> {
     });
     let catalog = Catalog::open(location)?;
     let query = Query {
-        instruments: instruments.iter().map(|i| i.id.clone()).collect(),
+        instruments: ids,
         start,
         end,
         limit,
@@ -43,6 +64,10 @@ pub async fn run(location: &str, args: QueryArgs) -> anyhow::Result<ExitCode> {
             let (rows, stats) = catalog.query::<Liquidation>(&query).await?;
             (liquidation_rows(&rows), stats)
         }
+        RecordKind::Gap => {
+            let (rows, stats) = catalog.query::<Gap>(&query).await?;
+            (gap_rows(&rows), stats)
+        }
     };
     tracing::debug!(
         rows = rows.rows.len(),
@@ -53,11 +78,8 @@ pub async fn run(location: &str, args: QueryArgs) -> anyhow::Result<ExitCode> {
         "query done"
     );
     if rows.rows.is_empty() {
-        let venues: Vec<&str> = instruments.iter().map(|i| i.venue.as_str()).collect();
         eprintln!(
-            "no {kind} rows for {} on {} between {} and {} in catalog '{location}'",
-            args.symbol.typed().trim(),
-            venues.join(", "),
+            "no {kind} rows for {what} between {} and {} in catalog '{location}'",
             format_iso(start),
             format_iso(end),
         );
