@@ -56,7 +56,7 @@ from nautilus_trader.serialization.arrow.serializer import list_schemas
 from nautilus_trader.serialization.arrow.serializer import register_arrow
 
 
-__all__ = ["Liquidation", "OpenInterest", "funding_kind", "register"]
+__all__ = ["Liquidation", "OpenInterest", "StreamGap", "funding_kind", "register"]
 
 _TS = [pa.field("ts_event", pa.uint64(), False), pa.field("ts_init", pa.uint64(), False)]
 
@@ -137,6 +137,43 @@ class Liquidation(Data):
         pa.field("source", pa.string(), False),
         pa.field("method", pa.string(), True),
         pa.field("trade_id", pa.string(), True),
+        *_TS,
+    ])
+
+
+@customdataclass
+class StreamGap(Data):
+    """
+    A stretch of time a liquidation stream did not cover (``data/custom_stream_gap/<VENUE>/``,
+    one directory per venue: ``BINANCE``, ``BYBIT``, ``HYPERLIQUID``).
+
+    venue : str
+        ``"binance"``, ``"bybit"`` or ``"hyperliquid"``.
+    stream : str
+        Which stream (``!forceOrder@arr``, ``allLiquidation.BTCUSDT,...``, ``userFillsByTime 0x2e3d...``).
+    gap_start_ns : int
+        Last moment covered before the gap (the last frame received), UNIX ns.
+    gap_end_ns : int
+        First moment covered again (resubscribed, or the next successful poll), UNIX ns.
+    reason : str
+        Why (server closed, no frame for 2 heartbeats, subscription rejected, poll failed, ...).
+
+    ``ts_event`` is the gap start, ``ts_init`` when the gap was recorded. Liquidations inside a gap are
+    lost for good: no venue replays them. Query with ``identifiers=["BINANCE"]`` etc.
+    """
+
+    venue: str = ""
+    stream: str = ""
+    gap_start_ns: int = 0
+    gap_end_ns: int = 0
+    reason: str = ""
+
+    _schema = pa.schema([
+        pa.field("venue", pa.string(), False),
+        pa.field("stream", pa.string(), False),
+        pa.field("gap_start_ns", pa.uint64(), False),
+        pa.field("gap_end_ns", pa.uint64(), False),
+        pa.field("reason", pa.string(), False),
         *_TS,
     ])
 

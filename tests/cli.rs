@@ -159,8 +159,8 @@ fn catalog_info_lists_every_dataset() {
         serde_json::from_str(&run_ok(&["catalog", "info", "--format", "json"])).unwrap();
     assert_eq!(
         json.as_array().unwrap().len(),
-        18,
-        "3 kinds x 2 symbols x 3 venues"
+        21,
+        "3 kinds x 2 symbols x 3 venues, and gaps of 3 venues"
     );
 }
 
@@ -424,7 +424,7 @@ fn demo_refuses_a_non_empty_directory_and_compact_keeps_every_row() {
         .arg(dir.path())
         .assert()
         .success()
-        .stderr(predicate::str::contains("compacted 0 of 18 datasets"));
+        .stderr(predicate::str::contains("compacted 0 of 21 datasets"));
     assert_eq!(info(dir.path()), before);
 }
 
@@ -454,4 +454,27 @@ fn the_documented_default_config_loads() {
         .arg(example())
         .assert()
         .success();
+}
+
+#[test]
+fn query_gaps_lists_stream_gaps_per_venue() {
+    let out = run_ok(&["query", "gaps", "--format", "csv"]);
+    assert_eq!(out.lines().count(), 4, "{out}");
+    assert!(
+        out.lines()
+            .nth(1)
+            .unwrap()
+            .contains(",binance,!forceOrder@arr,"),
+        "{out}"
+    );
+    let bybit = run_ok(&["query", "gaps", "-e", "bybit", "--format", "json"]);
+    let rows: serde_json::Value = serde_json::from_str(&bybit).unwrap();
+    assert_eq!(rows.as_array().unwrap().len(), 1);
+    assert_eq!(rows[0]["seconds"], 5.25);
+    cli()
+        .args(["query", "oi", "--catalog"])
+        .arg(example())
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("query oi needs a SYMBOL"));
 }

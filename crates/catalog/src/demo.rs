@@ -7,7 +7,7 @@
 
 use ccxt_model::time::NANOS_PER_SECOND;
 use ccxt_model::{
-    FundingRate, Instrument, Liquidation, LiquidationSource, OpenInterest, PositionSide,
+    FundingRate, Gap, Instrument, Liquidation, LiquidationSource, OpenInterest, PositionSide,
     SymbolInput, Venue,
 };
 use rust_decimal::Decimal;
@@ -24,6 +24,8 @@ pub struct DemoData {
     pub funding: Vec<FundingRate>,
     /// Liquidations.
     pub liquidations: Vec<Liquidation>,
+    /// Stream gaps (one reconnect per venue).
+    pub gaps: Vec<Gap>,
 }
 
 /// splitmix64: tiny, seedable, identical on every platform.
@@ -53,6 +55,39 @@ fn round(x: f64, digits: i32) -> f64 {
 /// Builds `days` days of data for BTCUSDT-PERP and ETHUSDT-PERP on every venue.
 pub fn demo_data(days: u32) -> DemoData {
     let mut data = DemoData::default();
+    // One reconnect per venue on the second day, as a live collector records them.
+    for (i, (venue, stream, reason)) in [
+        (
+            Venue::Binance,
+            "!forceOrder@arr",
+            "server closed the connection (rotation after 24 h)",
+        ),
+        (
+            Venue::Bybit,
+            "allLiquidation.BTCUSDT,ETHUSDT",
+            "no frame for 40 s (2 heartbeats): reconnected",
+        ),
+        (
+            Venue::Hyperliquid,
+            "userFillsByTime 0x2e3d94f0562703b25c83308a05046ddaf9a8dd14",
+            "poll failed: HTTP 502",
+        ),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let start =
+            DEMO_START_NS + 86_400 * NANOS_PER_SECOND + (3 + i as u64) * 3_600 * NANOS_PER_SECOND;
+        let end = start + (2 + 3 * i as u64) * NANOS_PER_SECOND + 250_000_000;
+        data.gaps.push(Gap {
+            venue,
+            stream: stream.to_string(),
+            start_ns: start,
+            end_ns: end,
+            reason: reason.to_string(),
+            ts_init: end + 1_000_000,
+        });
+    }
     let markets = [
         ("BTCUSDT-PERP", 94_000.0, 80_000.0, 1u64),
         ("ETHUSDT-PERP", 3_400.0, 1_900_000.0, 2),

@@ -512,9 +512,7 @@ impl CatalogRecord for Gap {
         (0..batch.num_rows())
             .map(|i| {
                 Ok(Gap {
-                    venue: venue[i]
-                        .parse::<Venue>()
-                        .map_err(|e| e.to_string())?,
+                    venue: venue[i].parse::<Venue>().map_err(|e| e.to_string())?,
                     stream: stream[i].to_string(),
                     start_ns: start[i],
                     end_ns: end[i],

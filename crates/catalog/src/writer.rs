@@ -87,10 +87,7 @@ impl Catalog {
     ) -> Result<WriteReport> {
         let mut by_instrument: BTreeMap<InstrumentId, Vec<T>> = BTreeMap::new();
         for row in rows {
-            by_instrument
-                .entry(row.dataset())
-                .or_default()
-                .push(row);
+            by_instrument.entry(row.dataset()).or_default().push(row);
         }
         let _guard = self.lock().await?;
         let mut report = WriteReport::default();

@@ -4,8 +4,8 @@ use std::process::ExitCode;
 
 use ccxt_catalog::Catalog;
 use ccxt_catalog::demo::demo_data;
-use ccxt_model::Instrument;
 use ccxt_model::time::format_iso;
+use ccxt_model::{Instrument, Venue};
 
 use crate::UsageError;
 use crate::cli::CatalogCommand;
@@ -19,7 +19,7 @@ pub async fn run(location: &str, command: CatalogCommand) -> anyhow::Result<Exit
             let mut datasets = catalog.info().await?;
             let key = |id: &str| match Instrument::from_id(id) {
                 Ok(i) => (Some(i.venue), i.native),
-                Err(_) => (None, id.to_string()),
+                Err(_) => (Venue::from_nautilus_venue(id), id.to_string()),
             };
             datasets.sort_by_cached_key(|d| (d.kind, key(d.instrument_id.as_str())));
             if datasets.is_empty() {
@@ -43,7 +43,11 @@ pub async fn run(location: &str, command: CatalogCommand) -> anyhow::Result<Exit
                 .map(|d| {
                     let (venue, symbol) = match Instrument::from_id(d.instrument_id.as_str()) {
                         Ok(i) => (i.venue.as_str().to_string(), i.native),
-                        Err(_) => (String::new(), d.instrument_id.to_string()),
+                        // Gap datasets are per venue (`BINANCE`), not per instrument.
+                        Err(_) => match Venue::from_nautilus_venue(d.instrument_id.as_str()) {
+                            Some(v) => (v.as_str().to_string(), "(all streams)".to_string()),
+                            None => (String::new(), d.instrument_id.to_string()),
+                        },
                     };
                     let time = |t: Option<u64>| {
                         t.map(|t| Value::Text(format_iso(t))).unwrap_or(Value::Null)
@@ -105,13 +109,17 @@ pub async fn run(location: &str, command: CatalogCommand) -> anyhow::Result<Exit
             let oi = catalog.write(data.open_interest).await?;
             let funding = catalog.write(data.funding).await?;
             let liquidations = catalog.write(data.liquidations).await?;
+            let gaps = catalog.write(data.gaps).await?;
             eprintln!(
                 "wrote a {days}-day demo catalog to '{}': {} open interest, {} funding, {} liquidation rows in {} files",
                 path.display(),
                 oi.rows_added,
                 funding.rows_added,
                 liquidations.rows_added,
-                oi.files_written + funding.files_written + liquidations.files_written
+                oi.files_written
+                    + funding.files_written
+                    + liquidations.files_written
+                    + gaps.files_written
             );
             Ok(ExitCode::SUCCESS)
         }

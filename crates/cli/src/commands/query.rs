@@ -19,8 +19,18 @@ pub async fn run(location: &str, args: QueryArgs) -> anyhow::Result<ExitCode> {
     let (ids, what): (Vec<InstrumentId>, String) = match (kind, &args.symbol) {
         (RecordKind::Gap, _) => {
             let venues = selected_venues(&args.venues);
-            let what = venues.iter().map(|v| v.as_str()).collect::<Vec<_>>().join(", ");
-            (venues.iter().map(|v| InstrumentId::new_unchecked(v.nautilus_venue())).collect(), what)
+            let what = venues
+                .iter()
+                .map(|v| v.as_str())
+                .collect::<Vec<_>>()
+                .join(", ");
+            (
+                venues
+                    .iter()
+                    .map(|v| InstrumentId::new_unchecked(v.nautilus_venue()))
+                    .collect(),
+                what,
+            )
         }
         (_, Some(symbol)) => {
             let instruments = resolve(symbol, &args.venues)?;
