@@ -26,6 +26,7 @@ pub mod naming;
 mod parquet_io;
 mod query;
 mod record;
+pub mod spool;
 mod storage;
 mod writer;
 
