@@ -288,7 +288,7 @@ mod tests {
     fn liq(i: u64) -> Liquidation {
         Liquidation {
             instrument_id: InstrumentId::new_unchecked("BTCUSDT-PERP.BINANCE"),
-            side: if i % 2 == 0 {
+            side: if i.is_multiple_of(2) {
                 PositionSide::Long
             } else {
                 PositionSide::Short
@@ -298,7 +298,7 @@ mod tests {
             price: 94_000.123_456_789,
             value: 1e-300,
             source: LiquidationSource::Ws,
-            method: (i % 3 == 0).then(|| "backstop".to_string()),
+            method: i.is_multiple_of(3).then(|| "backstop".to_string()),
             trade_id: None,
             ts_event: 1_735_689_600_000_000_000 + i,
             ts_init: 1_735_689_600_000_000_000 + i + 5,
