@@ -76,6 +76,19 @@ Examples:
 
 Exit codes: 0 all succeeded, 1 something failed (what succeeded is stored), 2 usage error.")]
     FetchFunding(FetchArgs),
+    /// Stream liquidations live: print them as they arrive, optionally store them
+    #[command(after_help = "\
+Examples:
+  ccxt-cli stream-liquidations BTCUSDT-PERP ETHUSDT-PERP
+  ccxt-cli stream-liquidations --all --store --quiet          # every symbol, into the catalog
+  ccxt-cli stream-liquidations BTCUSDT-PERP -e bybit --duration 10m --format ndjson
+
+Sources: Binance !forceOrder@arr / <symbol>@forceOrder (the venue sends at most one liquidation
+per symbol per second: a sample), Bybit allLiquidation.<SYMBOL>, Hyperliquid by polling the
+fills of the liquidator vault (backstop liquidations only; liquidations executed through the
+order book are not public). Disconnects are retried with backoff and recorded as gaps.
+Ctrl+C or SIGTERM: everything received is stored, a summary is printed, exit 0.")]
+    StreamLiquidations(StreamArgs),
     /// Print stored rows of one type for a symbol
     #[command(after_help = "\
 Examples:
@@ -142,6 +155,54 @@ pub struct FetchArgs {
     /// Output format
     #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
     pub format: OutputFormat,
+}
+
+/// `stream-liquidations` flags.
+#[derive(Debug, Args)]
+pub struct StreamArgs {
+    /// Symbols, in the same forms as `query`
+    #[arg(value_parser = parse_symbol)]
+    pub symbols: Vec<SymbolInput>,
+    /// Only these venues [default: binance, bybit, hyperliquid]
+    #[arg(short = 'e', long = "exchange", value_enum, value_name = "VENUE")]
+    pub venues: Vec<VenueArg>,
+    /// Every perpetual of the selected venues
+    #[arg(long)]
+    pub all: bool,
+    /// Write to the catalog (through a crash-safe spool)
+    #[arg(long)]
+    pub store: bool,
+    /// Print only errors (and the final summary)
+    #[arg(long)]
+    pub quiet: bool,
+    /// Output format of the printed liquidations
+    #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+    pub format: OutputFormat,
+    /// Stop after this long: 90s, 15m, 2h, 1d
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub duration: Option<std::time::Duration>,
+}
+
+fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    let err =
+        || format!("invalid duration '{s}': use a number with s, m, h or d, e.g. 90s, 15m, 2h");
+    let t = s.trim();
+    let (number, unit) = t.split_at(
+        t.find(|c: char| !c.is_ascii_digit() && c != '.')
+            .unwrap_or(t.len()),
+    );
+    let n: f64 = number.parse().map_err(|_| err())?;
+    let secs = match unit {
+        "" | "s" => n,
+        "m" => n * 60.0,
+        "h" => n * 3600.0,
+        "d" => n * 86_400.0,
+        _ => return Err(err()),
+    };
+    if !(secs.is_finite() && secs > 0.0 && secs < 1e9) {
+        return Err(err());
+    }
+    Ok(std::time::Duration::from_secs_f64(secs))
 }
 
 /// `fetch-oi` flags.

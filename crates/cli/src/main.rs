@@ -63,6 +63,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let what = commands::fetch::What::OpenInterest(args.period);
             commands::fetch::run(&catalog, &file, what, args.common).await
         }
+        Command::StreamLiquidations(args) => commands::stream::run(&catalog, &file, args).await,
         Command::FetchFunding(args) => {
             commands::fetch::run(&catalog, &file, commands::fetch::What::Funding, args).await
         }

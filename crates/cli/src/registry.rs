@@ -15,6 +15,8 @@ pub struct VenueEntry {
     pub venue: Venue,
     /// Production REST root.
     pub default_rest_url: &'static str,
+    /// Production WebSocket root.
+    pub default_ws_url: &'static str,
     /// Its rate limits.
     pub rate_limits: fn() -> RateLimitSpec,
     /// Builds its fetcher over a transport.
@@ -26,18 +28,21 @@ pub static REGISTRY: [VenueEntry; 3] = [
     VenueEntry {
         venue: Venue::Binance,
         default_rest_url: ccxt_binance::DEFAULT_REST_URL,
+        default_ws_url: ccxt_binance::DEFAULT_WS_URL,
         rate_limits: ccxt_binance::rate_limits,
         connect: |t| Arc::new(ccxt_binance::BinanceFetcher::new(t)),
     },
     VenueEntry {
         venue: Venue::Bybit,
         default_rest_url: ccxt_bybit::DEFAULT_REST_URL,
+        default_ws_url: ccxt_bybit::DEFAULT_WS_URL,
         rate_limits: ccxt_bybit::rate_limits,
         connect: |t| Arc::new(ccxt_bybit::BybitFetcher::new(t)),
     },
     VenueEntry {
         venue: Venue::Hyperliquid,
         default_rest_url: ccxt_hyperliquid::DEFAULT_REST_URL,
+        default_ws_url: ccxt_hyperliquid::DEFAULT_WS_URL,
         rate_limits: ccxt_hyperliquid::rate_limits,
         connect: |t| Arc::new(ccxt_hyperliquid::HyperliquidFetcher::new(t)),
     },
@@ -156,12 +161,29 @@ pub fn transport_config(
 
 /// Connects `venue` with `settings`.
 pub fn connect(venue: Venue, settings: &VenueSettings) -> Result<Connected, Vec<String>> {
-    let config = transport_config(venue, settings)?;
-    let transport =
-        HttpTransport::new(config, (entry(venue).rate_limits)()).map_err(|e| vec![e])?;
+    let transport = transport(venue, settings)?;
     let stats = transport.stats();
-    let fetcher = (entry(venue).connect)(Arc::new(transport));
+    let fetcher = (entry(venue).connect)(transport);
     Ok(Connected { fetcher, stats })
+}
+
+/// The rate-limited transport of `venue`.
+pub fn transport(
+    venue: Venue,
+    settings: &VenueSettings,
+) -> Result<Arc<HttpTransport>, Vec<String>> {
+    let config = transport_config(venue, settings)?;
+    HttpTransport::new(config, (entry(venue).rate_limits)())
+        .map(Arc::new)
+        .map_err(|e| vec![e])
+}
+
+/// The WebSocket root of `venue`: the configured one or the production default.
+pub fn ws_url(venue: Venue, settings: &VenueSettings) -> String {
+    settings
+        .ws_url
+        .clone()
+        .unwrap_or_else(|| entry(venue).default_ws_url.to_string())
 }
 
 #[cfg(test)]
@@ -191,6 +213,9 @@ mod tests {
             max_retries: Some(99),
             ban_wait_secs: None,
             max_wait_secs: None,
+            ws_rotate_secs: None,
+            liquidators: None,
+            poll_interval_secs: None,
         };
         let errors = transport_config(Venue::Bybit, &bad).unwrap_err();
         assert_eq!(errors.len(), 5, "{errors:?}");

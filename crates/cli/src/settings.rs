@@ -24,6 +24,20 @@ pub struct FileSettings {
     pub log_level: Option<String>,
     /// Per-venue connection settings.
     pub venues: VenuesSettings,
+    /// The write-ahead spool of streamed rows.
+    pub spool: SpoolSettings,
+}
+
+/// `[spool]`: how streamed rows reach the catalog.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(default)]
+pub struct SpoolSettings {
+    /// fsync the spool this often, milliseconds (a kill -9 loses at most this window).
+    pub sync_millis: Option<u64>,
+    /// Move the spool into the catalog after this many rows...
+    pub flush_rows: Option<usize>,
+    /// ...or after this many seconds, whichever comes first.
+    pub flush_secs: Option<f64>,
 }
 
 /// `[venues.binance]`, `[venues.bybit]`, `[venues.hyperliquid]`.
@@ -69,6 +83,12 @@ pub struct VenueSettings {
     pub ban_wait_secs: Option<f64>,
     /// The longest wait a venue may ask for before a request gives up, seconds.
     pub max_wait_secs: Option<f64>,
+    /// Planned WebSocket rotation, seconds (Binance closes connections after 24 h).
+    pub ws_rotate_secs: Option<f64>,
+    /// Hyperliquid: the liquidator vault addresses whose fills are polled.
+    pub liquidators: Option<Vec<String>>,
+    /// Hyperliquid: seconds between polls of the liquidator fills.
+    pub poll_interval_secs: Option<f64>,
 }
 
 /// Loads the config file (if any) overlaid with `CCXT_*` environment variables.

@@ -1,1 +1,170 @@
-//! Liquidation streams.
+//! Liquidation streams: one generic reconnecting WebSocket loop for every venue, one generic
+//! polling loop, and the venues' pure pieces plugged into them.
+//!
+//! ```text
+//!  SourceConfig::Binance ──► sources::binance ─┐ WsProtocol per connection    ┌─► ws::WsTask (one per connection)
+//!  SourceConfig::Bybit   ──► sources::bybit   ─┤ (URL, subscribe frames,      │   connect · subscribe · ack check
+//!  SourceConfig::Custom  ──────────────────────┘  ping, classify; pure)      ─┘   watchdog · backoff · rotation · gaps
+//!  SourceConfig::HyperliquidPoll ─► sources::hyperliquid (LiquidationPoller) ─► poll::PollTask (one per address)
+//!                                                                                       │
+//!                      StreamEvent (Liquidations, Gap, Connected, …) ◄── emit::Emitter ─┘ (logs + StreamStats)
+//! ```
+//!
+//! [`spawn`] starts one task per connection or polled address and returns a [`StreamHandle`].
+//! Everything venue-specific is a pure function of the venue crates
+//! (`ccxt_binance::websocket`, `ccxt_bybit::websocket`, `ccxt_hyperliquid::websocket`); the
+//! I/O lives in two loops here, [`ws`] and [`poll`], whose module docs state the behaviour:
+//! backoff with full jitter, acknowledgement checks, the liveness watchdog, planned rotation
+//! with overlap and de-duplication, gap records, REST fallback, polite shutdown.
+//!
+//! # Shutdown contract
+//!
+//! Cancelling the token stops every task promptly: sockets are closed with a close frame
+//! (waiting at most 1 s for the venue's), polls in flight are abandoned, and
+//! [`StreamHandle::join`] returns once all tasks are done. A clean shutdown records no gap; a
+//! gap that was already open (the venue was down) is recorded up to the shutdown. Once
+//! cancelled, events are only sent if the channel has room, so a consumer may stop reading
+//! and join without deadlock. If the consumer drops the receiver, the tasks stop too.
+
+mod backoff;
+mod config;
+mod dedupe;
+mod emit;
+mod event;
+pub mod poll;
+mod protocol;
+mod sources;
+mod stats;
+pub mod ws;
+
+use std::sync::Arc;
+
+use ccxt_model::time::now_ns;
+use tokio::sync::{Mutex, mpsc};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+pub use backoff::Backoff;
+pub use config::{
+    BINANCE_PER_SYMBOL_MAX, ConfigError, SourceConfig, WsSettings, hyperliquid_catch_up, validate,
+};
+pub use dedupe::{LiquidationKey, RecentSet};
+pub use event::StreamEvent;
+pub use protocol::{Inbound, LiquidationPoller, Polled, WsProtocol};
+pub use stats::{StreamStats, VenueCounters, VenueStats};
+
+use crate::emit::Emitter;
+use crate::poll::PollTask;
+use crate::sources::hyperliquid::UserFillsPoller;
+use crate::ws::WsTask;
+
+/// The running streams.
+#[derive(Debug)]
+pub struct StreamHandle {
+    tasks: Vec<JoinHandle<()>>,
+    stats: Arc<StreamStats>,
+}
+
+impl StreamHandle {
+    /// Waits until every task has stopped (after the cancellation token is cancelled, or the
+    /// event receiver dropped). A task that panicked is logged.
+    pub async fn join(self) {
+        for task in self.tasks {
+            if let Err(e) = task.await {
+                tracing::error!(error = %e, "liquidation stream task failed");
+            }
+        }
+    }
+
+    /// The live counters, per venue.
+    pub fn stats(&self) -> Arc<StreamStats> {
+        self.stats.clone()
+    }
+
+    /// How many tasks run: one per WebSocket connection slot and per polled address.
+    pub fn tasks(&self) -> usize {
+        self.tasks.len()
+    }
+}
+
+/// Starts every source; events go to `events` until `cancel` is cancelled.
+///
+/// One task per WebSocket connection (Binance and Bybit lists are sharded over several) and
+/// one per polled Hyperliquid address. Must be called inside a tokio runtime. An invalid
+/// configuration is not refused here: each problem [`validate`] finds is logged and the rest
+/// runs (instruments of another venue and malformed addresses are skipped, unusable
+/// durations replaced by defaults); call [`validate`] first to refuse it.
+pub fn spawn(
+    sources: Vec<SourceConfig>,
+    events: mpsc::Sender<StreamEvent>,
+    cancel: CancellationToken,
+) -> StreamHandle {
+    if let Err(ConfigError(problems)) = validate(&sources) {
+        for problem in problems {
+            tracing::error!(%problem, "liquidation stream configuration problem");
+        }
+    }
+    let stats = Arc::new(StreamStats::default());
+    // A child token: cancelled by the caller, or by the emitter when the consumer is gone.
+    let stop = cancel.child_token();
+    let out = Emitter::new(events, stats.clone(), stop.clone());
+    let mut tasks = Vec::new();
+    let mut socket = |ws: &WsSettings, protocol: Arc<dyn WsProtocol>| {
+        let task = WsTask {
+            protocol,
+            settings: ws.sanitized(),
+            out: out.clone(),
+            cancel: stop.clone(),
+        };
+        tasks.push(tokio::spawn(task.run()));
+    };
+    let mut pollers: Vec<PollTask> = Vec::new();
+    for source in sources {
+        match source {
+            SourceConfig::Binance { ws, symbols } => {
+                for protocol in sources::binance::connections(symbols.as_deref()) {
+                    socket(&ws, protocol);
+                }
+            }
+            SourceConfig::Bybit { ws, symbols } => {
+                for protocol in sources::bybit::connections(&symbols) {
+                    socket(&ws, protocol);
+                }
+            }
+            SourceConfig::Custom { ws, connections } => {
+                for protocol in connections {
+                    socket(&ws, protocol);
+                }
+            }
+            SourceConfig::HyperliquidPoll {
+                transport,
+                addresses,
+                interval,
+                symbols,
+            } => {
+                let dedupe = Arc::new(Mutex::new(RecentSet::default()));
+                let interval = interval.max(std::time::Duration::from_millis(1));
+                for address in addresses.iter().filter(|a| config::is_address(a)) {
+                    pollers.push(PollTask {
+                        poller: Arc::new(UserFillsPoller::new(
+                            transport.clone(),
+                            address,
+                            interval,
+                            symbols.as_deref(),
+                        )),
+                        out: out.clone(),
+                        cancel: stop.clone(),
+                        dedupe: dedupe.clone(),
+                    });
+                }
+            }
+        }
+    }
+    let started_ns = now_ns();
+    for poller in pollers {
+        tasks.push(tokio::spawn(async move {
+            poller.run(started_ns, None).await;
+        }));
+    }
+    StreamHandle { tasks, stats }
+}

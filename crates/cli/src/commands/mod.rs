@@ -3,6 +3,7 @@
 pub mod catalog;
 pub mod fetch;
 pub mod query;
+pub mod stream;
 
 use std::io::{BufWriter, Write};
 

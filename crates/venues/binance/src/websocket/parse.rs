@@ -1,5 +1,7 @@
 //! Pure parsers and subscribe frames of the Binance market streams: liquidations
-//! (`forceOrder`) and live funding (`markPrice`).
+//! (`forceOrder`) and live funding (`markPrice`), plus the connection facts a socket loop
+//! needs (URL, shard size, message rate, server ping period, lifetime) and the classifier of
+//! every message a liquidation connection receives ([`parse_market_message`]).
 
 use ccxt_model::{FundingRate, Liquidation, LiquidationSource, PositionSide, Venue};
 use ccxt_venue::convert::{decimal, ms_to_ns};
@@ -14,6 +16,36 @@ const VENUE: Venue = Venue::Binance;
 
 /// The stream of every symbol's liquidations.
 pub const ALL_FORCE_ORDERS_STREAM: &str = "!forceOrder@arr";
+
+/// The most streams one connection may carry ("a single connection can listen to a maximum of
+/// 200 streams").
+pub const MAX_STREAMS_PER_CONNECTION: usize = 200;
+
+/// The most messages a client may send on one connection per second (subscribe frames, pings
+/// and pongs count); more gets the connection dropped, and repeatedly an IP ban.
+pub const MAX_MESSAGES_PER_SECOND: u32 = 10;
+
+/// How often the server sends a WebSocket ping frame; it drops a connection that sends no pong
+/// within 10 minutes.
+pub const SERVER_PING_INTERVAL_SECS: u64 = 180;
+
+/// How long the server keeps a connection: "a single connection is only valid for 24 hours".
+pub const CONNECTION_LIFETIME_SECS: u64 = 24 * 3600;
+
+/// The URL of a raw-stream connection on a market-stream root (`wss://fstream.binance.com/market`
+/// → `wss://fstream.binance.com/market/ws`); streams are then added with [`subscribe_frame`].
+pub fn connection_url(root: &str) -> String {
+    format!("{}/ws", root.trim_end_matches('/'))
+}
+
+/// Splits `streams` into groups of at most `max_per_connection` (at least 1), in order: one
+/// group per connection. Binance allows [`MAX_STREAMS_PER_CONNECTION`].
+pub fn shard_streams(streams: &[String], max_per_connection: usize) -> Vec<Vec<String>> {
+    streams
+        .chunks(max_per_connection.max(1))
+        .map(<[String]>::to_vec)
+        .collect()
+}
 
 /// The liquidation stream of one symbol (`btcusdt@forceOrder`; stream names are lowercase).
 pub fn force_order_stream(symbol: &str) -> String {
@@ -44,8 +76,91 @@ fn decode<T: DeserializeOwned>(what: &str, bytes: &[u8]) -> Result<T, FetchError
 /// the filled quantity `z` (the original `q` if nothing is reported filled), the price the
 /// average fill price `ap` (the order price `p` if absent), `ts_event` the trade time `T`.
 pub fn parse_force_order(bytes: &[u8], ts_init: u64) -> Result<Liquidation, FetchError> {
-    let what = "forceOrder";
-    let event: ForceOrderEvent = decode(what, bytes)?;
+    force_order_liquidation(decode(FORCE_ORDER, bytes)?, ts_init)
+}
+
+const FORCE_ORDER: &str = "forceOrder";
+
+/// What a market-stream connection carrying liquidation streams receives, classified.
+#[derive(Debug, Clone, PartialEq)]
+pub enum MarketMessage {
+    /// A `forceOrder` event (raw or in a combined-stream wrapper).
+    Liquidation(Liquidation),
+    /// `{"result": null, "id": N}`: the SUBSCRIBE frame with id `N` was accepted.
+    SubscribeAck {
+        /// The id of the accepted frame.
+        id: u64,
+    },
+    /// An error answer, `{"error": {"code": 2, "msg": "…"}, "id": N}` or
+    /// `{"code": 2, "msg": "…", "id": N}`: the frame with id `N` was refused.
+    Error {
+        /// The id of the refused frame, when the server names it.
+        id: Option<u64>,
+        /// Binance's error code, as text.
+        code: String,
+        /// Binance's message.
+        message: String,
+    },
+    /// Anything else: another stream's event, the answer to a request other than SUBSCRIBE.
+    Other,
+}
+
+/// Classifies one text frame of a liquidation connection. Only a frame that is not JSON, or a
+/// `forceOrder` event that cannot be read, is an error ([`FetchError::Malformed`]).
+pub fn parse_market_message(bytes: &[u8], ts_init: u64) -> Result<MarketMessage, FetchError> {
+    let what = "market stream message";
+    let mut value: serde_json::Value =
+        serde_json::from_slice(bytes).map_err(|e| FetchError::malformed(VENUE, what, e))?;
+    let id = value.get("id").and_then(serde_json::Value::as_u64);
+    if let Some(error) = error_of(&value) {
+        let (code, message) = error;
+        return Ok(MarketMessage::Error { id, code, message });
+    }
+    if let (Some(id), Some(result)) = (id, value.get("result")) {
+        return Ok(if result.is_null() {
+            MarketMessage::SubscribeAck { id }
+        } else {
+            MarketMessage::Other
+        });
+    }
+    if value.get("stream").is_some()
+        && let Some(data) = value.get_mut("data")
+    {
+        value = data.take();
+    }
+    if value.get("e").and_then(serde_json::Value::as_str) != Some(FORCE_ORDER) {
+        return Ok(MarketMessage::Other);
+    }
+    let event: ForceOrderEvent =
+        serde_json::from_value(value).map_err(|e| FetchError::malformed(VENUE, FORCE_ORDER, e))?;
+    force_order_liquidation(event, ts_init).map(MarketMessage::Liquidation)
+}
+
+/// The (code, message) of an error answer, if `value` is one.
+fn error_of(value: &serde_json::Value) -> Option<(String, String)> {
+    let body = match value.get("error") {
+        Some(error) if error.is_object() => error,
+        _ if value.get("code").is_some() && value.get("msg").is_some() => value,
+        _ => return None,
+    };
+    let code = match body.get("code") {
+        Some(serde_json::Value::String(s)) => s.clone(),
+        Some(other) => other.to_string(),
+        None => "?".to_string(),
+    };
+    let message = body
+        .get("msg")
+        .and_then(serde_json::Value::as_str)
+        .unwrap_or("(no message)")
+        .to_string();
+    Some((code, message))
+}
+
+fn force_order_liquidation(
+    event: ForceOrderEvent,
+    ts_init: u64,
+) -> Result<Liquidation, FetchError> {
+    let what = FORCE_ORDER;
     let o = event.order;
     let bad = |detail: &str| FetchError::malformed(VENUE, what, detail);
     let symbol = o
@@ -198,6 +313,107 @@ mod tests {
         let no_rate = r#"{"e":"markPriceUpdate","E":1,"s":"BTCUSDT","p":"1","r":"","T":2}"#;
         let update = &parse_mark_price(no_rate.as_bytes()).expect("parses")[0];
         assert!(mark_price_snapshot(update, None, 0).is_err());
+    }
+
+    #[test]
+    fn side_mapping_sell_liquidates_a_long_buy_a_short() {
+        // `S` is the side of the liquidation order: the venue sells a long position away and
+        // buys a short one back.
+        let event = |side: &str| {
+            format!(
+                r#"{{"e":"forceOrder","E":2,"o":{{"s":"BTCUSDT","S":"{side}","q":"1","p":"10","ap":"10","z":"1","T":1}}}}"#
+            )
+        };
+        let sell = parse_force_order(event("SELL").as_bytes(), 0).expect("parses");
+        let buy = parse_force_order(event("BUY").as_bytes(), 0).expect("parses");
+        assert_eq!(
+            (sell.side, sell.order_side.as_str()),
+            (PositionSide::Long, "SELL")
+        );
+        assert_eq!(
+            (buy.side, buy.order_side.as_str()),
+            (PositionSide::Short, "BUY")
+        );
+    }
+
+    #[test]
+    fn market_messages_are_classified() {
+        let fixture = fixture!("ws_force_order.json");
+        assert_eq!(
+            parse_market_message(fixture.as_bytes(), 5),
+            parse_force_order(fixture.as_bytes(), 5).map(MarketMessage::Liquidation)
+        );
+        let combined = format!(r#"{{"stream":"!forceOrder@arr","data":{fixture}}}"#);
+        assert!(matches!(
+            parse_market_message(combined.as_bytes(), 5),
+            Ok(MarketMessage::Liquidation(_))
+        ));
+        assert_eq!(
+            parse_market_message(br#"{"result":null,"id":7}"#, 0),
+            Ok(MarketMessage::SubscribeAck { id: 7 })
+        );
+        assert_eq!(
+            parse_market_message(br#"{"result":["btcusdt@forceOrder"],"id":8}"#, 0),
+            Ok(MarketMessage::Other)
+        );
+        assert_eq!(
+            parse_market_message(
+                br#"{"error":{"code":2,"msg":"Invalid request: unknown stream"},"id":3}"#,
+                0
+            ),
+            Ok(MarketMessage::Error {
+                id: Some(3),
+                code: "2".into(),
+                message: "Invalid request: unknown stream".into()
+            })
+        );
+        assert_eq!(
+            parse_market_message(br#"{"code":1,"msg":"Invalid value type","id":4}"#, 0),
+            Ok(MarketMessage::Error {
+                id: Some(4),
+                code: "1".into(),
+                message: "Invalid value type".into()
+            })
+        );
+        let mark = fixture!("ws_mark_price.json");
+        assert_eq!(
+            parse_market_message(mark.as_bytes(), 0),
+            Ok(MarketMessage::Other)
+        );
+        for bad in [
+            &b"not json"[..],
+            br#"{"e":"forceOrder","E":1,"o":{"S":"SELL"}}"#,
+        ] {
+            assert!(matches!(
+                parse_market_message(bad, 0),
+                Err(FetchError::Malformed { .. })
+            ));
+        }
+    }
+
+    #[test]
+    fn connection_url_and_shards() {
+        assert_eq!(
+            connection_url("wss://fstream.binance.com/market"),
+            "wss://fstream.binance.com/market/ws"
+        );
+        assert_eq!(
+            connection_url("ws://127.0.0.1:9/market/"),
+            "ws://127.0.0.1:9/market/ws"
+        );
+        let streams: Vec<String> = (0..450)
+            .map(|i| force_order_stream(&format!("S{i}USDT")))
+            .collect();
+        let shards = shard_streams(&streams, MAX_STREAMS_PER_CONNECTION);
+        let sizes: Vec<usize> = shards.iter().map(Vec::len).collect();
+        assert_eq!(sizes, [200, 200, 50]);
+        assert_eq!(shards.concat(), streams, "order kept, nothing lost");
+        assert!(shard_streams(&[], 200).is_empty());
+        assert_eq!(
+            shard_streams(&streams[..3], 0).len(),
+            3,
+            "a zero limit means one each"
+        );
     }
 
     #[test]

@@ -1,4 +1,6 @@
-//! Pure parsers and frames of the Bybit public linear stream.
+//! Pure parsers and frames of the Bybit public linear stream, the connection facts a socket
+//! loop needs (ping period, the per-connection `args` limit and sharding by it) and the
+//! classifier of every message a liquidation connection receives ([`parse_public_message`]).
 
 use ccxt_model::{Liquidation, LiquidationSource, PositionSide, Venue};
 use ccxt_venue::FetchError;
@@ -14,6 +16,88 @@ const VENUE: Venue = Venue::Bybit;
 
 /// How often to send [`ping_frame`] (Bybit recommends every 20 s).
 pub const PING_INTERVAL_SECS: u64 = 20;
+
+/// The most characters the `args` of one public connection may add up to ("for one public
+/// connection, you cannot have length of 'args' array over 21,000 characters").
+pub const MAX_ARGS_CHARS: usize = 21_000;
+
+/// The characters `topics` take as a JSON `args` array (`["a","b"]`: brackets, quotes and
+/// commas included), the conservative reading of Bybit's limit.
+pub fn args_chars(topics: &[String]) -> usize {
+    // Topics are plain ASCII names; quotes and commas add 3 per topic, brackets 2 (an empty
+    // array is `[]`, 2 characters).
+    2 + topics.iter().map(|t| t.len() + 3).sum::<usize>() - usize::from(!topics.is_empty())
+}
+
+/// Splits `topics` into groups whose [`args_chars`] stay within `max_chars`, in order: one
+/// group per connection. A topic longer than `max_chars` on its own gets a group of its own
+/// (Bybit will refuse it, and says so).
+pub fn shard_topics(topics: &[String], max_chars: usize) -> Vec<Vec<String>> {
+    let mut shards: Vec<Vec<String>> = Vec::new();
+    let mut current: Vec<String> = Vec::new();
+    let mut chars = 2; // `[]`
+    for topic in topics {
+        let extra = topic.len() + 2 + usize::from(!current.is_empty());
+        if !current.is_empty() && chars + extra > max_chars {
+            shards.push(std::mem::take(&mut current));
+            chars = 2;
+        }
+        chars += topic.len() + 2 + usize::from(!current.is_empty());
+        current.push(topic.clone());
+    }
+    if !current.is_empty() {
+        shards.push(current);
+    }
+    shards
+}
+
+/// What a public connection carrying liquidation topics receives, classified.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PublicMessage {
+    /// An `allLiquidation` message (possibly empty).
+    Liquidations(Vec<Liquidation>),
+    /// `{"op":"subscribe","success":true,…}`: a subscribe frame was accepted.
+    SubscribeAck,
+    /// `{"op":"subscribe","success":false,"ret_msg":"…"}`: a subscribe frame was refused.
+    SubscribeRejected {
+        /// Bybit's `ret_msg`.
+        message: String,
+    },
+    /// The answer to [`ping_frame`] (`"op":"ping"` with `ret_msg` `pong`, or `"op":"pong"`).
+    Pong,
+    /// Anything else: another topic, an answer to another operation.
+    Other,
+}
+
+/// Classifies one text frame of a public connection. Only a frame that is not JSON, or an
+/// `allLiquidation` message that cannot be read, is an error ([`FetchError::Malformed`]).
+pub fn parse_public_message(bytes: &[u8], ts_init: u64) -> Result<PublicMessage, FetchError> {
+    let value: serde_json::Value = decode("public stream message", bytes)?;
+    if let Some(topic) = value.get("topic").and_then(serde_json::Value::as_str) {
+        return Ok(if topic.starts_with("allLiquidation.") {
+            PublicMessage::Liquidations(parse_all_liquidation(bytes, ts_init)?)
+        } else {
+            PublicMessage::Other
+        });
+    }
+    let Some(op) = value.get("op").and_then(serde_json::Value::as_str) else {
+        return Ok(PublicMessage::Other);
+    };
+    let control: ControlMessage = serde_json::from_value(value.clone())
+        .map_err(|e| FetchError::malformed(VENUE, "control", e))?;
+    Ok(match op {
+        "subscribe" if control.success == Some(true) => PublicMessage::SubscribeAck,
+        "subscribe" => PublicMessage::SubscribeRejected {
+            message: control
+                .ret_msg
+                .filter(|m| !m.is_empty())
+                .unwrap_or_else(|| "subscription refused (no message)".to_string()),
+        },
+        "pong" => PublicMessage::Pong,
+        "ping" if control.ret_msg.as_deref() == Some("pong") => PublicMessage::Pong,
+        _ => PublicMessage::Other,
+    })
+}
 
 /// The liquidation topic of one symbol (`allLiquidation.BTCUSDT`).
 pub fn all_liquidation_topic(symbol: &str) -> String {
@@ -230,6 +314,102 @@ mod tests {
         assert_eq!(
             ack.conn_id.as_deref(),
             Some("3cd84cb1-4d06-4a05-930a-2efe5fc70f0f")
+        );
+    }
+
+    #[test]
+    fn side_mapping_buy_liquidates_a_long_sell_a_short() {
+        // Per the allLiquidation docs `S` is the side of the *position*: `Buy` = a long was
+        // liquidated (the opposite of Binance, whose `S` is the liquidation order's side).
+        let message = |side: &str| {
+            format!(
+                r#"{{"topic":"allLiquidation.BTCUSDT","ts":2,"data":[{{"T":1,"s":"BTCUSDT","S":"{side}","v":"1","p":"10"}}]}}"#
+            )
+        };
+        let buy = parse_all_liquidation(message("Buy").as_bytes(), 0).expect("parses");
+        let sell = parse_all_liquidation(message("Sell").as_bytes(), 0).expect("parses");
+        assert_eq!(
+            (buy[0].side, buy[0].order_side.as_str()),
+            (PositionSide::Long, "Buy")
+        );
+        assert_eq!(
+            (sell[0].side, sell[0].order_side.as_str()),
+            (PositionSide::Short, "Sell")
+        );
+    }
+
+    #[test]
+    fn public_messages_are_classified() {
+        let fixture = fixture!("ws_all_liquidation.json");
+        assert_eq!(
+            parse_public_message(fixture.as_bytes(), 3),
+            parse_all_liquidation(fixture.as_bytes(), 3).map(PublicMessage::Liquidations)
+        );
+        assert_eq!(
+            parse_public_message(fixture!("ws_subscribe_ack_linear.json").as_bytes(), 0),
+            Ok(PublicMessage::SubscribeAck)
+        );
+        assert_eq!(
+            parse_public_message(fixture!("ws_pong_linear.json").as_bytes(), 0),
+            Ok(PublicMessage::Pong)
+        );
+        assert_eq!(
+            parse_public_message(br#"{"op":"pong","args":["1"],"conn_id":"x"}"#, 0),
+            Ok(PublicMessage::Pong)
+        );
+        assert_eq!(
+            parse_public_message(
+                br#"{"success":false,"ret_msg":"Invalid topic :allLiquidation.NOPE","conn_id":"x","req_id":"1","op":"subscribe"}"#,
+                0
+            ),
+            Ok(PublicMessage::SubscribeRejected {
+                message: "Invalid topic :allLiquidation.NOPE".into()
+            })
+        );
+        assert_eq!(
+            parse_public_message(fixture!("ws_ticker_linear_snapshot.json").as_bytes(), 0),
+            Ok(PublicMessage::Other)
+        );
+        for bad in [
+            &b"]"[..],
+            br#"{"topic":"allLiquidation.BTCUSDT","data":[{"S":"Buy"}]}"#,
+        ] {
+            assert!(matches!(
+                parse_public_message(bad, 0),
+                Err(FetchError::Malformed { .. })
+            ));
+        }
+    }
+
+    #[test]
+    fn shards_keep_args_within_the_character_limit() {
+        let topics: Vec<String> = (0..2000)
+            .map(|i| all_liquidation_topic(&format!("SYMBOL{i:04}USDT")))
+            .collect();
+        assert_eq!(
+            args_chars(&topics[..2]),
+            serde_json::to_string(&topics[..2]).expect("json").len()
+        );
+        assert_eq!(args_chars(&[]), 2);
+        let shards = shard_topics(&topics, MAX_ARGS_CHARS);
+        assert!(shards.len() > 1);
+        for shard in &shards {
+            let json = serde_json::to_string(shard).expect("json").len();
+            assert!(json <= MAX_ARGS_CHARS, "{json}");
+            assert_eq!(args_chars(shard), json);
+        }
+        // Full shards are really full: one more topic would not fit.
+        let first = &shards[0];
+        let mut more = first.clone();
+        more.push(shards[1][0].clone());
+        assert!(args_chars(&more) > MAX_ARGS_CHARS);
+        assert_eq!(shards.concat(), topics, "order kept, nothing lost");
+        assert!(shard_topics(&[], MAX_ARGS_CHARS).is_empty());
+        let long = vec!["x".repeat(50), "y".into()];
+        assert_eq!(
+            shard_topics(&long, 10).len(),
+            2,
+            "an oversized topic goes alone"
         );
     }
 

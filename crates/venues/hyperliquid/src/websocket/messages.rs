@@ -16,6 +16,11 @@ pub enum WsMessage {
     SubscriptionResponse(SubscriptionResponse),
     /// `{"channel":"user","data":{"fills":[…]}}`, the `userEvents` channel.
     User(UserEvent),
+    /// `{"channel":"userFills","data":{"isSnapshot":true,"user":"0x…","fills":[…]}}`, the
+    /// `userFills` channel (the first message after subscribing is a snapshot of recent fills).
+    UserFills(UserFills),
+    /// `{"channel":"error","data":"…"}`: the server refused a request, e.g. a subscription.
+    Error(String),
     /// Any other channel, kept raw.
     Other {
         /// The channel name.
@@ -47,7 +52,27 @@ pub struct UserEvent {
     pub fills: Vec<WsFill>,
 }
 
-/// A fill, as pushed on `user`/`userFills`.
+/// Data of the `userFills` channel.
+///
+/// ```json
+/// {"isSnapshot": true, "user": "0x2e3d…", "fills": [{"coin": "BTC", …}]}
+/// ```
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserFills {
+    /// `true` on the first message after subscribing: recent fills, not new ones.
+    #[serde(default)]
+    pub is_snapshot: Option<bool>,
+    /// The user the fills belong to.
+    #[serde(default)]
+    pub user: Option<String>,
+    /// The fills.
+    #[serde(default)]
+    pub fills: Vec<WsFill>,
+}
+
+/// A fill, as pushed on `user`/`userFills` and as REST `userFills`/`userFillsByTime` return
+/// it.
 ///
 /// ```json
 /// {"coin":"BTC","px":"66653.0","sz":"0.001","side":"A","time":1781528065899,"startPosition":"-0.0213",
@@ -112,4 +137,10 @@ pub fn ping_frame() -> Value {
 /// `{"method":"subscribe","subscription":…}`, e.g. `{"type":"userEvents","user":"0x…"}`.
 pub fn subscribe_frame(subscription: Value) -> Value {
     json!({"method": "subscribe", "subscription": subscription})
+}
+
+/// The `userFills` subscription of one user, for [`subscribe_frame`]:
+/// `{"type":"userFills","user":"0x…"}`.
+pub fn user_fills_subscription(user: &str) -> Value {
+    json!({"type": "userFills", "user": user})
 }

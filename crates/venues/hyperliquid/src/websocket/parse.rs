@@ -1,11 +1,14 @@
-//! Text frames → [`WsMessage`].
+//! Text frames → [`WsMessage`], and fills that belong to a liquidation → [`Liquidation`]s
+//! ([`fill_liquidation`]).
 
-use ccxt_model::Venue;
+use ccxt_model::{Liquidation, LiquidationSource, PositionSide, Venue};
 use ccxt_venue::FetchError;
+use ccxt_venue::convert::ms_to_ns_checked;
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::websocket::messages::{SubscriptionResponse, UserEvent, WsMessage};
+use crate::http::parse::instrument_for_coin;
+use crate::websocket::messages::{SubscriptionResponse, UserEvent, UserFills, WsFill, WsMessage};
 
 const WHAT: &str = "websocket message";
 
@@ -29,8 +32,85 @@ pub fn parse_ws_message(text: &str) -> Result<WsMessage, FetchError> {
             SubscriptionResponse::deserialize(data_of(data)).map_err(malformed)?,
         ),
         "user" => WsMessage::User(UserEvent::deserialize(data_of(data)).map_err(malformed)?),
+        "userFills" => {
+            WsMessage::UserFills(UserFills::deserialize(data_of(data)).map_err(malformed)?)
+        }
+        "error" => WsMessage::Error(match data {
+            Some(Value::String(text)) => text,
+            Some(other) => other.to_string(),
+            None => "(no message)".to_string(),
+        }),
         _ => WsMessage::Other { channel, data },
     })
+}
+
+/// The liquidation a fill of `watched_user` took part in, received at `ts_init`; `Ok(None)`
+/// when the fill has no `liquidation` block.
+///
+/// Which position was liquidated follows from whose fill it is:
+///
+/// * the liquidated user's own fill (`liquidation.liquidatedUser` is `watched_user`, or is
+///   absent): the fill *is* the liquidation order, so `side` `A` (sold) liquidated a long and
+///   `B` (bought) a short — `A` + `dir` `Close Long` is the documented long liquidation;
+/// * a counterparty's fill (`liquidatedUser` is someone else, e.g. a maker on the book or the
+///   liquidator vault taking over the position in a backstop liquidation): the liquidation
+///   order took the other side, so `A` liquidated a **short** and `B` a long. The fixture
+///   `ws_user_fill_liquidation.json` is such a fill: a maker's `A`/`Open Short` against
+///   `0x3608…`, whose short was bought back.
+///
+/// [`Liquidation::order_side`] is the liquidation order's side in Hyperliquid's letters (`A`
+/// for a long, `B` for a short liquidation), whoever's fill it came from, so both sides of one
+/// trade give the same row. `method` is the block's `market`/`backstop`, `trade_id` the `tid`
+/// (the same on both sides of a trade, which is what de-duplicates them), quantity `sz`, price
+/// `px`, `ts_event` the fill `time`.
+pub fn fill_liquidation(
+    fill: &WsFill,
+    watched_user: &str,
+    source: LiquidationSource,
+    ts_init: u64,
+) -> Result<Option<Liquidation>, FetchError> {
+    let Some(block) = &fill.liquidation else {
+        return Ok(None);
+    };
+    let bad =
+        |detail: String| FetchError::malformed(Venue::Hyperliquid, "liquidation fill", detail);
+    let own = block
+        .liquidated_user
+        .as_deref()
+        .is_none_or(|user| user.eq_ignore_ascii_case(watched_user));
+    let fill_sold = match fill.side.as_str() {
+        "A" => true,
+        "B" => false,
+        other => return Err(bad(format!("side '{other}' is neither A nor B"))),
+    };
+    // The liquidation order sold exactly when the fill is its own and sold, or a
+    // counterparty's that bought.
+    let order_sold = fill_sold == own;
+    let (side, order_side) = if order_sold {
+        (PositionSide::Long, "A")
+    } else {
+        (PositionSide::Short, "B")
+    };
+    let instrument = instrument_for_coin(&fill.coin)
+        .ok_or_else(|| bad(format!("coin '{}' cannot be named", fill.coin)))?;
+    let quantity = fill.sz.ok_or_else(|| bad("sz (size) is missing".into()))?;
+    let price = fill.px.ok_or_else(|| bad("px (price) is missing".into()))?;
+    let time = fill.time.ok_or_else(|| bad("time is missing".into()))?;
+    let ts_event =
+        ms_to_ns_checked(time).ok_or_else(|| bad(format!("time {time} is out of range")))?;
+    Ok(Some(Liquidation {
+        instrument_id: instrument.id,
+        side,
+        order_side: order_side.to_string(),
+        quantity,
+        price,
+        value: quantity * price,
+        source,
+        method: block.method.clone(),
+        trade_id: fill.tid.map(|tid| tid.to_string()),
+        ts_event,
+        ts_init,
+    }))
 }
 
 #[cfg(test)]
@@ -89,6 +169,102 @@ mod tests {
         assert_eq!(
             liquidation.liquidated_user.as_deref(),
             Some("0x360878d351f05975e25f1807a27895e1e5e004fb")
+        );
+    }
+
+    fn fixture_fill() -> WsFill {
+        let WsMessage::User(mut event) =
+            parse_ws_message(fixtures::WS_USER_FILL_LIQUIDATION).unwrap()
+        else {
+            panic!("not a user event");
+        };
+        event.fills.remove(0)
+    }
+
+    const LIQUIDATED: &str = "0x360878d351f05975e25f1807a27895e1e5e004fb";
+    const MAKER: &str = "0x1111111111111111111111111111111111111111";
+
+    #[test]
+    fn fixture_fill_is_a_counterparty_of_a_short_liquidation() {
+        // A maker sold (A, Open Short) into the liquidation order of 0x3608…: that order
+        // bought, so 0x3608…'s SHORT was liquidated.
+        let fill = fixture_fill();
+        let liq = fill_liquidation(&fill, MAKER, LiquidationSource::Poll, 9)
+            .unwrap()
+            .expect("a liquidation fill");
+        assert_eq!(liq.instrument_id.as_str(), "BTC-USD-PERP.HYPERLIQUID");
+        assert_eq!(
+            (liq.side, liq.order_side.as_str()),
+            (PositionSide::Short, "B")
+        );
+        assert_eq!((liq.quantity, liq.price), (0.001, 66653.0));
+        assert!((liq.value - 66.653).abs() < 1e-9);
+        assert_eq!(liq.method.as_deref(), Some("market"));
+        assert_eq!(liq.trade_id.as_deref(), Some("745210434703679"));
+        assert_eq!(liq.source, LiquidationSource::Poll);
+        assert_eq!((liq.ts_event, liq.ts_init), (1_781_528_065_899_000_000, 9));
+    }
+
+    #[test]
+    fn side_rule_covers_own_and_counterparty_fills() {
+        let mut fill = fixture_fill();
+        let side = |fill: &WsFill, user: &str| {
+            fill_liquidation(fill, user, LiquidationSource::Ws, 0)
+                .unwrap()
+                .map(|l| (l.side, l.order_side))
+        };
+        // The liquidated user's own fill: A (sold) = long liquidated.
+        fill.dir = Some("Close Long".into());
+        assert_eq!(
+            side(&fill, LIQUIDATED),
+            Some((PositionSide::Long, "A".into()))
+        );
+        // Case does not matter in addresses.
+        assert_eq!(
+            side(&fill, &LIQUIDATED.to_ascii_uppercase()),
+            Some((PositionSide::Long, "A".into()))
+        );
+        // The counterparty of that trade bought: the same long liquidation, same row.
+        fill.side = "B".into();
+        assert_eq!(side(&fill, MAKER), Some((PositionSide::Long, "A".into())));
+        // liquidatedUser absent: read as the user's own fill.
+        fill.liquidation.as_mut().unwrap().liquidated_user = None;
+        assert_eq!(side(&fill, MAKER), Some((PositionSide::Short, "B".into())));
+        // No liquidation block: not a liquidation.
+        fill.liquidation = None;
+        assert_eq!(side(&fill, MAKER), None);
+        // A side that is neither A nor B is malformed.
+        let mut odd = fixture_fill();
+        odd.side = "X".into();
+        assert!(fill_liquidation(&odd, MAKER, LiquidationSource::Ws, 0).is_err());
+        let mut no_size = fixture_fill();
+        no_size.sz = None;
+        assert!(fill_liquidation(&no_size, MAKER, LiquidationSource::Ws, 0).is_err());
+    }
+
+    #[test]
+    fn user_fills_and_error_channels() {
+        let text = format!(
+            r#"{{"channel":"userFills","data":{{"isSnapshot":true,"user":"{MAKER}","fills":[{}]}}}}"#,
+            serde_json::to_string(
+                &serde_json::from_str::<Value>(fixtures::WS_USER_FILL_LIQUIDATION).unwrap()["data"]
+                    ["fills"][0]
+            )
+            .unwrap()
+        );
+        let WsMessage::UserFills(fills) = parse_ws_message(&text).unwrap() else {
+            panic!("not userFills");
+        };
+        assert_eq!(fills.is_snapshot, Some(true));
+        assert_eq!(fills.user.as_deref(), Some(MAKER));
+        assert_eq!(fills.fills, vec![fixture_fill()]);
+        assert_eq!(
+            parse_ws_message(r#"{"channel":"error","data":"Invalid subscription"}"#).unwrap(),
+            WsMessage::Error("Invalid subscription".into())
+        );
+        assert_eq!(
+            crate::websocket::messages::user_fills_subscription(MAKER),
+            json!({"type": "userFills", "user": MAKER})
         );
     }
 

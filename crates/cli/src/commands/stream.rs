@@ -1,0 +1,406 @@
+//! `ccxt-cli stream-liquidations`: live liquidations, printed and/or stored through the spool.
+
+use std::collections::BTreeMap;
+use std::io::{BufWriter, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ccxt_catalog::Catalog;
+use ccxt_catalog::spool::Spool;
+use ccxt_model::time::format_iso;
+use ccxt_model::{Instrument, Liquidation, SymbolError, Venue};
+use ccxt_stream::{SourceConfig, StreamEvent, WsSettings};
+use ccxt_venue::InstrumentStatus;
+use tokio_util::sync::CancellationToken;
+
+use crate::UsageError;
+use crate::cli::{OutputFormat, StreamArgs};
+use crate::inputs::selected_venues;
+use crate::output::Streamer;
+use crate::registry;
+use crate::rows::liquidation_rows;
+use crate::settings::FileSettings;
+
+/// The default Hyperliquid liquidator vault ("HLP Liquidator").
+const HLP_LIQUIDATOR: &str = "0x2e3d94f0562703b25c83308a05046ddaf9a8dd14";
+
+#[derive(Debug, Default)]
+struct VenueCounts {
+    liquidations: u64,
+    usd: f64,
+    reconnects: u64,
+    gaps: u64,
+    gap_secs: f64,
+    malformed: u64,
+}
+
+/// Runs `stream-liquidations` until Ctrl+C, SIGTERM or `--duration`.
+pub async fn run(
+    location: &str,
+    settings: &FileSettings,
+    args: StreamArgs,
+) -> anyhow::Result<ExitCode> {
+    if args.symbols.is_empty() && !args.all {
+        return Err(
+            UsageError("give at least one SYMBOL, or --all for every perpetual".into()).into(),
+        );
+    }
+    if args.format == OutputFormat::Csv {
+        return Err(UsageError("stream-liquidations prints table, json or ndjson".into()).into());
+    }
+    let venues = selected_venues(&args.venues);
+    let sources = sources(settings, &args, &venues).await?;
+    if sources.is_empty() {
+        return Err(UsageError(
+            "no stream to open: the symbols exist on none of the selected venues".into(),
+        )
+        .into());
+    }
+
+    // Storage: the catalog behind a write-ahead spool; leftovers of a crashed run go in first.
+    let spool_settings = &settings.spool;
+    let sync_every =
+        Duration::from_millis(spool_settings.sync_millis.unwrap_or(200).clamp(10, 60_000));
+    let flush_rows = spool_settings.flush_rows.unwrap_or(50_000).max(1);
+    let flush_every = Duration::from_secs_f64(
+        spool_settings
+            .flush_secs
+            .unwrap_or(60.0)
+            .clamp(0.1, 86_400.0),
+    );
+    let mut storage = if args.store {
+        let (catalog, _) = Catalog::open_writable(location).await?;
+        let spool_dir = spool_dir(location);
+        let mut spool = Spool::open(&spool_dir)?;
+        let leftovers = spool.drain_into(&catalog).await?;
+        if leftovers.segments > 0 {
+            eprintln!(
+                "recovered {} liquidation(s) and {} gap(s) from the spool of an earlier run ({} new)",
+                leftovers.liquidations, leftovers.gaps, leftovers.written.rows_added
+            );
+        }
+        Some((catalog, spool))
+    } else {
+        None
+    };
+
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<StreamEvent>(4096);
+    let cancel = CancellationToken::new();
+    let handle = ccxt_stream::spawn(sources, tx, cancel.clone());
+
+    let mut printer = Printer::new(args.format, args.quiet);
+    let mut counts: BTreeMap<Venue, VenueCounts> = venues
+        .iter()
+        .map(|v| (*v, VenueCounts::default()))
+        .collect();
+    let mut sync_tick = tokio::time::interval(sync_every);
+    let mut flush_tick = tokio::time::interval(flush_every);
+    let deadline = args.duration.map(|d| tokio::time::Instant::now() + d);
+    let stop_reason;
+    loop {
+        let until_deadline = async {
+            match deadline {
+                Some(d) => tokio::time::sleep_until(d).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            event = rx.recv() => {
+                let Some(event) = event else { stop_reason = "all streams ended"; break };
+                handle_event(event, &mut counts, &mut printer, storage.as_mut().map(|(_, s)| s))?;
+                if let Some((catalog, spool)) = storage.as_mut()
+                    && spool.pending_rows() >= flush_rows
+                {
+                    spool.drain_into(catalog).await?;
+                }
+            }
+            _ = sync_tick.tick() => {
+                if let Some((_, spool)) = storage.as_mut() {
+                    spool.sync()?;
+                }
+            }
+            _ = flush_tick.tick() => {
+                if let Some((catalog, spool)) = storage.as_mut() {
+                    spool.drain_into(catalog).await?;
+                }
+            }
+            _ = until_deadline => { stop_reason = "duration reached"; break }
+            _ = shutdown_signal() => { stop_reason = "signal received"; break }
+        }
+    }
+
+    // Stop the streams, take what is still in flight, store everything.
+    cancel.cancel();
+    let stats = handle.stats();
+    handle.join().await;
+    while let Ok(event) = rx.try_recv() {
+        handle_event(
+            event,
+            &mut counts,
+            &mut printer,
+            storage.as_mut().map(|(_, s)| s),
+        )?;
+    }
+    printer.finish()?;
+    let mut stored = None;
+    if let Some((catalog, mut spool)) = storage {
+        let report = spool.drain_into(&catalog).await?;
+        stored = Some(report.written.rows_added);
+    }
+    let snapshot = stats.snapshot();
+    for (venue, c) in counts.iter_mut() {
+        if let Some(s) = snapshot.get(venue) {
+            c.reconnects = s.reconnects;
+        }
+    }
+    eprintln!("stopped ({stop_reason}):");
+    for (venue, c) in &counts {
+        eprintln!(
+            "  {venue:<12} {:>8} liquidations  {:>16.2} USD  {:>4} reconnects  {:>4} gaps ({:.1} s)  {} malformed",
+            c.liquidations, c.usd, c.reconnects, c.gaps, c.gap_secs, c.malformed
+        );
+    }
+    if let Some(added) = stored {
+        eprintln!("  stored {added} new rows in '{location}'");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn spool_dir(location: &str) -> PathBuf {
+    let root = location.strip_prefix("file://").unwrap_or(location);
+    PathBuf::from(root).join(".spool").join("liquidations")
+}
+
+fn handle_event(
+    event: StreamEvent,
+    counts: &mut BTreeMap<Venue, VenueCounts>,
+    printer: &mut Printer,
+    spool: Option<&mut Spool>,
+) -> anyhow::Result<()> {
+    match event {
+        StreamEvent::Liquidations { venue, rows } => {
+            let c = counts.entry(venue).or_default();
+            c.liquidations += rows.len() as u64;
+            c.usd += rows.iter().map(|r| r.value).sum::<f64>();
+            if let Some(spool) = spool {
+                spool.append_liquidations(&rows)?;
+            }
+            printer.print(&rows)?;
+        }
+        StreamEvent::Gap(gap) => {
+            let c = counts.entry(gap.venue).or_default();
+            c.gaps += 1;
+            c.gap_secs += gap.duration_ns() as f64 / 1e9;
+            tracing::warn!(venue = %gap.venue, stream = %gap.stream, from = %format_iso(gap.start_ns), to = %format_iso(gap.end_ns), reason = %gap.reason, "gap in the stream recorded");
+            if let Some(spool) = spool {
+                spool.append_gap(&gap)?;
+            }
+        }
+        StreamEvent::Connected { venue, stream } => tracing::info!(%venue, %stream, "subscribed"),
+        StreamEvent::Disconnected {
+            venue,
+            stream,
+            reason,
+        } => tracing::warn!(%venue, %stream, %reason, "disconnected; reconnecting"),
+        StreamEvent::SubscriptionRejected {
+            venue,
+            stream,
+            message,
+        } => {
+            tracing::error!(%venue, %stream, %message, "subscription rejected; retrying with backoff");
+        }
+        StreamEvent::Malformed {
+            venue,
+            stream,
+            detail,
+        } => {
+            counts.entry(venue).or_default().malformed += 1;
+            tracing::warn!(%venue, %stream, %detail, "malformed message skipped");
+        }
+    }
+    Ok(())
+}
+
+/// The sources for the selected venues and symbols.
+async fn sources(
+    settings: &FileSettings,
+    args: &StreamArgs,
+    venues: &[Venue],
+) -> anyhow::Result<Vec<SourceConfig>> {
+    let mut problems = Vec::new();
+    let mut sources = Vec::new();
+    for venue in venues {
+        let vs = settings.venues.get(*venue);
+        let mut instruments: Vec<Instrument> = Vec::new();
+        for symbol in &args.symbols {
+            match symbol.resolve(*venue) {
+                Ok(i) => instruments.push(i),
+                Err(e @ SymbolError::Malformed { .. }) => {
+                    return Err(UsageError(e.to_string()).into());
+                }
+                Err(e) if !args.venues.is_empty() => return Err(UsageError(e.to_string()).into()),
+                Err(_) => {}
+            }
+        }
+        if !args.all && instruments.is_empty() {
+            continue;
+        }
+        let ws = WsSettings::for_venue(
+            *venue,
+            registry::ws_url(*venue, vs),
+            vs.ws_rotate_secs.map(Duration::from_secs_f64),
+        );
+        match venue {
+            Venue::Binance => sources.push(SourceConfig::Binance {
+                ws,
+                symbols: (!args.all).then_some(instruments),
+            }),
+            Venue::Bybit => {
+                if args.all {
+                    match registry::connect(*venue, vs) {
+                        Ok(c) => match c.fetcher.instruments().await {
+                            Ok(list) => instruments.extend(
+                                list.into_iter()
+                                    .filter(|i| i.status == InstrumentStatus::Trading)
+                                    .map(|i| i.instrument),
+                            ),
+                            Err(e) => problems
+                                .push(format!("bybit: cannot list instruments for --all: {e}")),
+                        },
+                        Err(errors) => problems.extend(errors),
+                    }
+                }
+                instruments.sort();
+                instruments.dedup();
+                sources.push(SourceConfig::Bybit {
+                    ws,
+                    symbols: instruments,
+                });
+            }
+            Venue::Hyperliquid => match registry::transport(*venue, vs) {
+                Ok(transport) => sources.push(SourceConfig::HyperliquidPoll {
+                    transport: transport as Arc<dyn ccxt_venue::Transport>,
+                    addresses: vs
+                        .liquidators
+                        .clone()
+                        .unwrap_or_else(|| vec![HLP_LIQUIDATOR.to_string()]),
+                    interval: Duration::from_secs_f64(
+                        vs.poll_interval_secs.unwrap_or(5.0).clamp(0.2, 3600.0),
+                    ),
+                    symbols: (!args.all).then_some(instruments),
+                }),
+                Err(errors) => problems.extend(errors),
+            },
+        }
+    }
+    if !problems.is_empty() {
+        return Err(UsageError(format!("invalid configuration: {}", problems.join("; "))).into());
+    }
+    Ok(sources)
+}
+
+/// Prints liquidations as they arrive.
+struct Printer {
+    format: OutputFormat,
+    quiet: bool,
+    streamer: Streamer,
+    out: BufWriter<std::io::Stdout>,
+    header: bool,
+    closed: bool,
+}
+
+impl Printer {
+    fn new(format: OutputFormat, quiet: bool) -> Printer {
+        Printer {
+            format,
+            quiet,
+            streamer: Streamer::new(format),
+            out: BufWriter::new(std::io::stdout()),
+            header: false,
+            closed: false,
+        }
+    }
+
+    fn print(&mut self, rows: &[Liquidation]) -> anyhow::Result<()> {
+        if self.quiet || self.closed || rows.is_empty() {
+            return Ok(());
+        }
+        let result = if self.format == OutputFormat::Table {
+            self.table_lines(rows)
+        } else {
+            self.streamer.rows(&mut self.out, &liquidation_rows(rows))
+        };
+        match result {
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+                self.closed = true; // keep collecting (and storing); stop printing
+                Ok(())
+            }
+            other => Ok(other?),
+        }
+    }
+
+    /// Fixed-width lines: a table that can grow forever.
+    fn table_lines(&mut self, rows: &[Liquidation]) -> std::io::Result<()> {
+        if !self.header {
+            writeln!(
+                self.out,
+                "{:<24}  {:<11}  {:<14}  {:<5}  {:>14}  {:>14}  {:>14}",
+                "time", "venue", "symbol", "side", "quantity", "price", "value_usd"
+            )?;
+            self.header = true;
+        }
+        for r in rows {
+            let (venue, symbol) = match Instrument::from_id(r.instrument_id.as_str()) {
+                Ok(i) => (i.venue.as_str().to_string(), i.native),
+                Err(_) => (String::new(), r.instrument_id.to_string()),
+            };
+            writeln!(
+                self.out,
+                "{:<24}  {:<11}  {:<14}  {:<5}  {:>14}  {:>14}  {:>14.2}",
+                format_iso(r.ts_event),
+                venue,
+                symbol,
+                r.side.as_str(),
+                r.quantity,
+                r.price,
+                r.value
+            )?;
+        }
+        self.out.flush()
+    }
+
+    fn finish(&mut self) -> anyhow::Result<()> {
+        if self.quiet || self.closed || self.format == OutputFormat::Table {
+            return Ok(());
+        }
+        match self.streamer.finish(&mut self.out) {
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+            other => Ok(other?),
+        }
+    }
+}
+
+/// Resolves on Ctrl+C or SIGTERM.
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = tokio::signal::ctrl_c().await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

@@ -1,0 +1,426 @@
+//! What to stream: [`SourceConfig`] per venue, [`WsSettings`] per WebSocket source, and
+//! [`validate`], which reports every problem of a set of sources at once.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ccxt_model::{Instrument, Venue};
+use ccxt_venue::Transport;
+
+use crate::protocol::WsProtocol;
+
+/// How a WebSocket source connects, keeps alive, reconnects and rotates.
+///
+/// Every venue uses the same generic loop; only these numbers differ
+/// ([`WsSettings::for_venue`] has each venue's).
+#[derive(Debug, Clone, PartialEq)]
+pub struct WsSettings {
+    /// The venue's WebSocket root, e.g. `wss://fstream.binance.com/market`,
+    /// `wss://stream.bybit.com/v5/public/linear` (the venue adds the path it needs).
+    pub root_url: String,
+    /// The shortest wait before a reconnect (250 ms).
+    pub backoff_min: Duration,
+    /// The longest wait before a reconnect (30 s); waits double from `backoff_min` up to this,
+    /// each drawn at random below its ceiling (full jitter).
+    pub backoff_max: Duration,
+    /// A connection that stayed up this long resets the backoff to `backoff_min` (60 s), so a
+    /// venue that drops a healthy connection now and then is rejoined at once, while one that
+    /// fails again right away is backed off.
+    pub stable_after: Duration,
+    /// The keep-alive period: venues with an application ping (Bybit, Hyperliquid) are pinged
+    /// this often; for Binance, which pings us every 3 minutes, it is that period. A connection
+    /// that receives no frame at all — data, pong or ping — for **2 × heartbeat** is dead
+    /// (half-open sockets never report it) and is replaced.
+    pub heartbeat: Duration,
+    /// Planned rotation: replace each connection after this long (Binance ends connections
+    /// after 24 h). The new connection is opened and subscribed before the old one is closed,
+    /// so nothing is lost; `None` keeps connections as long as they live.
+    pub rotate_after: Option<Duration>,
+    /// How long old and new connection both deliver during a rotation; duplicates are
+    /// dropped. Longer than the venue's push period (Binance 1 s, Bybit 0.5 s).
+    pub rotation_overlap: Duration,
+    /// The longest wait for the connection handshake, and then for the acknowledgement of
+    /// every subscription; no acknowledgement in time counts as a refusal.
+    pub ack_timeout: Duration,
+    /// When the socket cannot be established for this long and the source has a REST
+    /// fallback, poll it until the socket is back. `None`: never. (No venue of ours has a
+    /// REST liquidation feed today; see [`crate::LiquidationPoller`].)
+    pub fallback_after: Option<Duration>,
+}
+
+impl WsSettings {
+    /// Settings for `venue` on `root_url`, with the venue's keep-alive and rotation:
+    ///
+    /// | venue | heartbeat (watchdog = 2×) | rotation |
+    /// |---|---|---|
+    /// | Binance | 180 s: the server's ping period (no client pings) | 23 h (the server ends connections at 24 h) |
+    /// | Bybit | 20 s `{"op":"ping"}` (as Bybit recommends) | none |
+    /// | Hyperliquid | 30 s `{"method":"ping"}` (the server closes after 60 s of client silence) | none |
+    ///
+    /// `rotate_after` replaces the venue's rotation when given. Backoff 250 ms – 30 s, reset
+    /// after 60 s up; acknowledgements within 10 s; overlap 3 s; no fallback.
+    pub fn for_venue(
+        venue: Venue,
+        root_url: impl Into<String>,
+        rotate_after: Option<Duration>,
+    ) -> WsSettings {
+        let (heartbeat, rotation) = match venue {
+            Venue::Binance => (
+                Duration::from_secs(ccxt_binance::websocket::parse::SERVER_PING_INTERVAL_SECS),
+                Some(Duration::from_secs(23 * 3600)),
+            ),
+            Venue::Bybit => (
+                Duration::from_secs(ccxt_bybit::websocket::parse::PING_INTERVAL_SECS),
+                None,
+            ),
+            Venue::Hyperliquid => (Duration::from_secs(30), None),
+        };
+        WsSettings {
+            heartbeat,
+            rotate_after: rotate_after.or(rotation),
+            ..WsSettings::new(root_url)
+        }
+    }
+
+    /// Generic settings on `root_url`: backoff 250 ms – 30 s reset after 60 s, heartbeat 30 s,
+    /// no rotation (overlap 3 s when set), acknowledgements within 10 s, no fallback.
+    pub fn new(root_url: impl Into<String>) -> WsSettings {
+        WsSettings {
+            root_url: root_url.into(),
+            backoff_min: Duration::from_millis(250),
+            backoff_max: Duration::from_secs(30),
+            stable_after: Duration::from_secs(60),
+            heartbeat: Duration::from_secs(30),
+            rotate_after: None,
+            rotation_overlap: Duration::from_secs(3),
+            ack_timeout: Duration::from_secs(10),
+            fallback_after: None,
+        }
+    }
+
+    /// The settings with unusable values replaced by the defaults of [`WsSettings::new`]
+    /// (zero durations, `backoff_max` below `backoff_min`, a rotation not longer than its
+    /// overlap), so a bad configuration cannot turn into a reconnect storm.
+    pub(crate) fn sanitized(&self) -> WsSettings {
+        let defaults = WsSettings::new(self.root_url.clone());
+        let or_default = |value: Duration, default: Duration| {
+            if value.is_zero() { default } else { value }
+        };
+        let backoff_min = or_default(self.backoff_min, defaults.backoff_min);
+        let rotation_overlap = self.rotation_overlap;
+        WsSettings {
+            backoff_min,
+            backoff_max: self.backoff_max.max(backoff_min),
+            heartbeat: or_default(self.heartbeat, defaults.heartbeat),
+            ack_timeout: or_default(self.ack_timeout, defaults.ack_timeout),
+            rotate_after: self.rotate_after.filter(|r| *r > rotation_overlap),
+            ..self.clone()
+        }
+    }
+
+    fn problems(&self, source: &str, out: &mut Vec<String>) {
+        let mut bad = |what: String| out.push(format!("{source}: {what}"));
+        if !(self.root_url.starts_with("ws://") || self.root_url.starts_with("wss://")) {
+            bad(format!(
+                "root_url '{}' must start with ws:// or wss://",
+                self.root_url
+            ));
+        }
+        for (name, value) in [
+            ("backoff_min", self.backoff_min),
+            ("heartbeat", self.heartbeat),
+            ("ack_timeout", self.ack_timeout),
+        ] {
+            if value.is_zero() {
+                bad(format!("{name} must be more than 0"));
+            }
+        }
+        if self.backoff_max < self.backoff_min {
+            bad(format!(
+                "backoff_max ({:?}) is below backoff_min ({:?})",
+                self.backoff_max, self.backoff_min
+            ));
+        }
+        if let Some(rotate) = self.rotate_after
+            && rotate <= self.rotation_overlap
+        {
+            bad(format!(
+                "rotate_after ({rotate:?}) must be longer than rotation_overlap ({:?})",
+                self.rotation_overlap
+            ));
+        }
+    }
+}
+
+/// One liquidation source.
+#[derive(Clone)]
+pub enum SourceConfig {
+    /// Binance USDⓈ-M `forceOrder` streams (a sample: the latest liquidation per symbol per
+    /// second).
+    ///
+    /// * `None`: every symbol, on one `!forceOrder@arr` connection.
+    /// * `Some(list)` of at most [`BINANCE_PER_SYMBOL_MAX`] symbols: one `<symbol>@forceOrder`
+    ///   stream each, at most 200 streams per connection (Binance's limit), at most 10 messages
+    ///   per second sent on each.
+    /// * a longer list: the `!forceOrder@arr` connection, filtered to the list here. Both carry
+    ///   the same sample, and one connection is cheaper than three or more.
+    Binance {
+        /// Connection settings.
+        ws: WsSettings,
+        /// The symbols, or `None` for all.
+        symbols: Option<Vec<Instrument>>,
+    },
+    /// Bybit v5 linear `allLiquidation.{SYMBOL}` topics (every liquidation, pushed every
+    /// 500 ms). There is no all-market topic: one topic per symbol, sharded so that each
+    /// connection's `args` stay within 21,000 characters (Bybit's limit); `{"op":"ping"}`
+    /// every heartbeat.
+    Bybit {
+        /// Connection settings.
+        ws: WsSettings,
+        /// The symbols.
+        symbols: Vec<Instrument>,
+    },
+    /// Hyperliquid has no public liquidation feed: liquidations show up on the fills of the
+    /// users involved. This polls `POST /info {"type":"userFillsByTime"}` for each address
+    /// (typically the liquidator vaults) every `interval`; fills with a `liquidation` block
+    /// become liquidations (method `market`/`backstop`, source `poll`, trade id = `tid`), each
+    /// delivered once. Windows overlap the previous one by 10 s; a failed poll is retried at
+    /// the next tick from the last covered moment, so a short outage loses nothing; what lies
+    /// beyond the catch-up depth ([`hyperliquid_catch_up`]) is recorded as a gap.
+    HyperliquidPoll {
+        /// The Hyperliquid REST transport (rate limited).
+        transport: Arc<dyn Transport>,
+        /// The users whose fills are polled (`0x` and 40 hex digits).
+        addresses: Vec<String>,
+        /// Time between polls.
+        interval: Duration,
+        /// Only these coins, or `None` for all.
+        symbols: Option<Vec<Instrument>>,
+    },
+    /// Any other WebSocket source: one [`WsProtocol`] per connection, run by the same loop.
+    /// This is how a new venue plugs in, and how the tests drive the loop.
+    Custom {
+        /// Connection settings.
+        ws: WsSettings,
+        /// One protocol per connection.
+        connections: Vec<Arc<dyn WsProtocol>>,
+    },
+}
+
+impl fmt::Debug for SourceConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SourceConfig::Binance { ws, symbols } => f
+                .debug_struct("Binance")
+                .field("ws", ws)
+                .field("symbols", &symbols.as_ref().map(Vec::len))
+                .finish(),
+            SourceConfig::Bybit { ws, symbols } => f
+                .debug_struct("Bybit")
+                .field("ws", ws)
+                .field("symbols", &symbols.len())
+                .finish(),
+            SourceConfig::HyperliquidPoll {
+                addresses,
+                interval,
+                symbols,
+                ..
+            } => f
+                .debug_struct("HyperliquidPoll")
+                .field("addresses", addresses)
+                .field("interval", interval)
+                .field("symbols", &symbols.as_ref().map(Vec::len))
+                .finish_non_exhaustive(),
+            SourceConfig::Custom { ws, connections } => f
+                .debug_struct("Custom")
+                .field("ws", ws)
+                .field("connections", &connections.len())
+                .finish(),
+        }
+    }
+}
+
+/// The longest symbol list Binance streams per symbol (two connections); longer lists use the
+/// all-market stream, filtered.
+pub const BINANCE_PER_SYMBOL_MAX: usize =
+    2 * ccxt_binance::websocket::parse::MAX_STREAMS_PER_CONNECTION;
+
+/// How far back a Hyperliquid poll re-reads after failed polls: 360 intervals (30 min at 5 s),
+/// at least 1 s. Failures for longer leave the older part as a gap. The bound keeps one
+/// catch-up request within what Hyperliquid serves (its 10,000 most recent fills).
+pub fn hyperliquid_catch_up(interval: Duration) -> Duration {
+    interval.saturating_mul(360).max(Duration::from_secs(1))
+}
+
+/// Every problem of a set of sources.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid stream configuration: {}", .0.join("; "))]
+pub struct ConfigError(pub Vec<String>);
+
+/// Checks `sources` and reports every problem at once: bad URLs and durations, empty lists,
+/// instruments of another venue, malformed addresses. [`crate::spawn`] runs what it can of an
+/// invalid configuration (logging each problem), so call this first to refuse one.
+pub fn validate(sources: &[SourceConfig]) -> Result<(), ConfigError> {
+    let mut problems = Vec::new();
+    for source in sources {
+        match source {
+            SourceConfig::Binance { ws, symbols } => {
+                ws.problems("binance", &mut problems);
+                if let Some(list) = symbols {
+                    if list.is_empty() {
+                        problems.push(
+                            "binance: the symbol list is empty (None means every symbol)".into(),
+                        );
+                    }
+                    foreign(Venue::Binance, list, &mut problems);
+                }
+            }
+            SourceConfig::Bybit { ws, symbols } => {
+                ws.problems("bybit", &mut problems);
+                if symbols.is_empty() {
+                    problems.push("bybit: no symbols (Bybit has no all-market topic)".into());
+                }
+                foreign(Venue::Bybit, symbols, &mut problems);
+            }
+            SourceConfig::HyperliquidPoll {
+                addresses,
+                interval,
+                symbols,
+                ..
+            } => {
+                if addresses.is_empty() {
+                    problems.push("hyperliquid: no addresses to poll".into());
+                }
+                for address in addresses {
+                    if !is_address(address) {
+                        problems.push(format!(
+                            "hyperliquid: '{address}' is not an address (0x and 40 hex digits)"
+                        ));
+                    }
+                }
+                if interval.is_zero() {
+                    problems.push("hyperliquid: the poll interval must be more than 0".into());
+                }
+                if let Some(list) = symbols {
+                    foreign(Venue::Hyperliquid, list, &mut problems);
+                }
+            }
+            SourceConfig::Custom { ws, connections } => {
+                ws.problems("custom", &mut problems);
+                if connections.is_empty() {
+                    problems.push("custom: no connections".into());
+                }
+            }
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(ConfigError(problems))
+    }
+}
+
+fn foreign(venue: Venue, list: &[Instrument], problems: &mut Vec<String>) {
+    for instrument in list.iter().filter(|i| i.venue != venue) {
+        problems.push(format!(
+            "{venue}: {instrument} is an instrument of another venue"
+        ));
+    }
+}
+
+/// `0x` and 40 hex digits.
+pub(crate) fn is_address(text: &str) -> bool {
+    text.strip_prefix("0x")
+        .is_some_and(|hex| hex.len() == 40 && hex.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+#[cfg(test)]
+mod tests {
+    use ccxt_venue::testing::FakeTransport;
+
+    use super::*;
+
+    #[test]
+    fn venue_settings_carry_each_venues_keepalive_and_rotation() {
+        let b = WsSettings::for_venue(Venue::Binance, "wss://fstream.binance.com/market", None);
+        assert_eq!(b.heartbeat, Duration::from_secs(180));
+        assert_eq!(b.rotate_after, Some(Duration::from_secs(23 * 3600)));
+        let b = WsSettings::for_venue(Venue::Binance, "wss://x", Some(Duration::from_secs(60)));
+        assert_eq!(b.rotate_after, Some(Duration::from_secs(60)));
+        let y = WsSettings::for_venue(Venue::Bybit, String::from("wss://y"), None);
+        assert_eq!(
+            (y.heartbeat, y.rotate_after),
+            (Duration::from_secs(20), None)
+        );
+        assert_eq!(y.backoff_min, Duration::from_millis(250));
+        assert_eq!(y.backoff_max, Duration::from_secs(30));
+        assert_eq!(y.stable_after, Duration::from_secs(60));
+        assert_eq!(y.fallback_after, None);
+        assert_eq!(
+            hyperliquid_catch_up(Duration::from_secs(5)),
+            Duration::from_secs(1800)
+        );
+        assert_eq!(hyperliquid_catch_up(Duration::ZERO), Duration::from_secs(1));
+    }
+
+    #[test]
+    fn validation_reports_every_problem_at_once() {
+        let mut ws = WsSettings::new("https://not-a-socket");
+        ws.heartbeat = Duration::ZERO;
+        ws.backoff_max = Duration::from_millis(1);
+        ws.rotate_after = Some(Duration::from_secs(1));
+        let btc_bybit = Instrument::from_native(Venue::Bybit, "BTCUSDT");
+        let sources = vec![
+            SourceConfig::Binance {
+                ws: ws.clone(),
+                symbols: Some(vec![btc_bybit.clone()]),
+            },
+            SourceConfig::Bybit {
+                ws: WsSettings::new("wss://ok"),
+                symbols: vec![],
+            },
+            SourceConfig::HyperliquidPoll {
+                transport: Arc::new(FakeTransport::new()),
+                addresses: vec!["0x12".into()],
+                interval: Duration::ZERO,
+                symbols: Some(vec![btc_bybit]),
+            },
+            SourceConfig::Custom {
+                ws: WsSettings::new("ws://ok"),
+                connections: vec![],
+            },
+        ];
+        let ConfigError(problems) = validate(&sources).unwrap_err();
+        let text = problems.join("\n");
+        for expected in [
+            "binance: root_url 'https://not-a-socket'",
+            "binance: heartbeat must be more than 0",
+            "binance: backoff_max",
+            "binance: rotate_after",
+            "binance: BTCUSDT-LINEAR.BYBIT is an instrument of another venue",
+            "bybit: no symbols",
+            "hyperliquid: '0x12' is not an address",
+            "hyperliquid: the poll interval",
+            "hyperliquid: BTCUSDT-LINEAR.BYBIT",
+            "custom: no connections",
+        ] {
+            assert!(text.contains(expected), "{expected} missing in\n{text}");
+        }
+        assert_eq!(problems.len(), 10, "{text}");
+        assert!(
+            validate(&[SourceConfig::Binance {
+                ws: WsSettings::for_venue(Venue::Binance, "wss://fstream.binance.com/market", None),
+                symbols: None
+            }])
+            .is_ok()
+        );
+        assert!(is_address("0x2e3d94f0562703b25c83308a05046ddaf9a8dd14"));
+        let fixed = ws.sanitized();
+        assert_eq!(fixed.heartbeat, Duration::from_secs(30));
+        assert_eq!(fixed.backoff_max, fixed.backoff_min);
+        assert_eq!(fixed.rotate_after, None);
+        let good = WsSettings::for_venue(Venue::Bybit, "wss://x", None);
+        assert_eq!(good.sanitized(), good);
+    }
+}

@@ -1,0 +1,194 @@
+//! De-duplication of liquidations in a bounded set of recently seen keys.
+//!
+//! Two places deliver the same liquidation twice: the overlap of a planned rotation (old and
+//! new connection both push it) and overlapping poll windows. Each delivery carries an
+//! *origin* — the connection, or the poll request, it came from. A key seen before from a
+//! **different** origin is a duplicate; the same key again from the **same** origin is a
+//! second, genuine liquidation (a venue never sends one event twice on one connection, but two
+//! equal liquidations in the same millisecond do happen).
+//!
+//! Memory is bounded: the set keeps the last `capacity` keys and forgets the oldest first.
+//! The capacity only needs to hold what can arrive twice: a rotation overlap of a few seconds,
+//! or one poll window.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use ccxt_model::{InstrumentId, Liquidation, PositionSide};
+
+/// How many keys a [`RecentSet`] keeps by default.
+pub const DEFAULT_CAPACITY: usize = 16_384;
+
+/// What identifies a liquidation: the venue's trade id when it gives one (Hyperliquid `tid`),
+/// else its content — instrument (which names the venue), side, quantity, price and venue time
+/// (never the receive time, which differs between two deliveries).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum LiquidationKey {
+    /// The venue's trade id, with the instrument.
+    Trade(InstrumentId, String),
+    /// The content.
+    Content {
+        /// Instrument.
+        instrument: InstrumentId,
+        /// Position side.
+        side: PositionSide,
+        /// Quantity, as bits of the `f64`.
+        quantity: u64,
+        /// Price, as bits of the `f64`.
+        price: u64,
+        /// Venue time, ns.
+        ts_event: u64,
+    },
+}
+
+impl LiquidationKey {
+    /// The key of `row`.
+    pub fn of(row: &Liquidation) -> LiquidationKey {
+        match &row.trade_id {
+            Some(tid) => LiquidationKey::Trade(row.instrument_id.clone(), tid.clone()),
+            None => LiquidationKey::Content {
+                instrument: row.instrument_id.clone(),
+                side: row.side,
+                quantity: row.quantity.to_bits(),
+                price: row.price.to_bits(),
+                ts_event: row.ts_event,
+            },
+        }
+    }
+}
+
+/// A fresh origin id, unique in the process: one per connection, one per poll request.
+pub fn new_origin() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+/// The last `capacity` keys seen, with the origin that first delivered each.
+#[derive(Debug)]
+pub struct RecentSet {
+    capacity: usize,
+    origins: HashMap<LiquidationKey, u64>,
+    order: VecDeque<LiquidationKey>,
+}
+
+impl Default for RecentSet {
+    fn default() -> Self {
+        RecentSet::new(DEFAULT_CAPACITY)
+    }
+}
+
+impl RecentSet {
+    /// A set that keeps at most `capacity` keys (at least 1).
+    pub fn new(capacity: usize) -> RecentSet {
+        RecentSet {
+            capacity: capacity.max(1),
+            origins: HashMap::new(),
+            order: VecDeque::new(),
+        }
+    }
+
+    /// Whether `key` from `origin` is new (remembering it), or a duplicate of a delivery from
+    /// another origin.
+    pub fn admit(&mut self, key: LiquidationKey, origin: u64) -> bool {
+        match self.origins.get(&key) {
+            Some(first) => *first == origin,
+            None => {
+                if self.order.len() >= self.capacity
+                    && let Some(oldest) = self.order.pop_front()
+                {
+                    self.origins.remove(&oldest);
+                }
+                self.origins.insert(key.clone(), origin);
+                self.order.push_back(key);
+                true
+            }
+        }
+    }
+
+    /// Keeps the rows of `rows` that are new; returns them and how many were dropped.
+    pub fn filter(&mut self, rows: Vec<Liquidation>, origin: u64) -> (Vec<Liquidation>, usize) {
+        let before = rows.len();
+        let kept: Vec<Liquidation> = rows
+            .into_iter()
+            .filter(|row| self.admit(LiquidationKey::of(row), origin))
+            .collect();
+        let dropped = before - kept.len();
+        (kept, dropped)
+    }
+
+    /// How many keys are remembered.
+    pub fn len(&self) -> usize {
+        self.order.len()
+    }
+
+    /// Whether nothing is remembered.
+    pub fn is_empty(&self) -> bool {
+        self.order.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use ccxt_model::LiquidationSource;
+
+    use super::*;
+
+    fn row(qty: f64, ts_event: u64, ts_init: u64, tid: Option<&str>) -> Liquidation {
+        Liquidation {
+            instrument_id: InstrumentId::new_unchecked("BTCUSDT-PERP.BINANCE"),
+            side: PositionSide::Long,
+            order_side: "SELL".into(),
+            quantity: qty,
+            price: 100.0,
+            value: qty * 100.0,
+            source: LiquidationSource::Ws,
+            method: None,
+            trade_id: tid.map(str::to_string),
+            ts_event,
+            ts_init,
+        }
+    }
+
+    #[test]
+    fn another_origin_is_a_duplicate_the_same_origin_is_not() {
+        let mut set = RecentSet::new(10);
+        let (a, b) = (new_origin(), new_origin());
+        assert_ne!(a, b);
+        let (kept, dropped) = set.filter(vec![row(1.0, 5, 100, None)], a);
+        assert_eq!((kept.len(), dropped), (1, 0));
+        // The new connection of a rotation delivers it again, received later: dropped.
+        let (kept, dropped) = set.filter(vec![row(1.0, 5, 200, None)], b);
+        assert_eq!((kept.len(), dropped), (0, 1));
+        // The same connection sends an equal one again: a second liquidation, kept.
+        let (kept, _) = set.filter(vec![row(1.0, 5, 300, None)], a);
+        assert_eq!(kept.len(), 1);
+        // Different content passes.
+        assert_eq!(set.filter(vec![row(2.0, 5, 1, None)], b).0.len(), 1);
+        assert_eq!(set.len(), 2);
+    }
+
+    #[test]
+    fn trade_ids_identify_rows_whatever_the_content() {
+        let mut set = RecentSet::new(10);
+        let (a, b) = (new_origin(), new_origin());
+        assert_eq!(set.filter(vec![row(1.0, 5, 1, Some("7"))], a).0.len(), 1);
+        assert_eq!(set.filter(vec![row(1.5, 6, 2, Some("7"))], b).1, 1);
+        assert_eq!(set.filter(vec![row(1.0, 5, 1, Some("8"))], b).0.len(), 1);
+    }
+
+    #[test]
+    fn memory_is_bounded_and_the_oldest_is_forgotten() {
+        let mut set = RecentSet::new(3);
+        let (a, b) = (new_origin(), new_origin());
+        for ts in 0..5 {
+            set.admit(LiquidationKey::of(&row(1.0, ts, 0, None)), a);
+        }
+        assert_eq!(set.len(), 3);
+        assert!(
+            set.admit(LiquidationKey::of(&row(1.0, 0, 0, None)), b),
+            "forgotten, so new again"
+        );
+        assert!(!set.admit(LiquidationKey::of(&row(1.0, 4, 0, None)), b));
+        assert!(RecentSet::default().is_empty());
+    }
+}

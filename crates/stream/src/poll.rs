@@ -1,0 +1,157 @@
+//! The one polling loop: runs a [`LiquidationPoller`] every interval (one `PollTask` each).
+//!
+//! Each poll reads the window from the last covered moment (less a 10 s overlap, for fills
+//! that show up late) to now, so consecutive windows overlap a little and the overlap is
+//! de-duplicated. A failed poll is logged and counted, and the next tick simply reads from the
+//! same last covered moment: the failed stretch is re-read, nothing is lost. Only when polls
+//! have failed for longer than the poller's catch-up depth is the part that can no longer be
+//! re-read recorded as a [`Gap`].
+//!
+//! As a WebSocket fallback the loop also takes a hand-over: when the socket is back it makes a
+//! last poll up to the moment of the hand-over and returns how far it covered, so the socket
+//! loop records only what neither covered.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use ccxt_model::Gap;
+use ccxt_model::time::now_ns;
+use tokio::sync::{Mutex, oneshot};
+use tokio::time::{Instant, sleep_until};
+use tokio_util::sync::CancellationToken;
+
+use crate::dedupe::{RecentSet, new_origin};
+use crate::emit::Emitter;
+use crate::protocol::LiquidationPoller;
+
+/// How much each poll window reaches back before the last covered moment.
+pub const POLL_OVERLAP: Duration = Duration::from_secs(10);
+
+fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
+
+/// The task that polls one [`LiquidationPoller`].
+pub(crate) struct PollTask {
+    pub(crate) poller: Arc<dyn LiquidationPoller>,
+    pub(crate) out: Emitter,
+    pub(crate) cancel: CancellationToken,
+    /// Shared by the pollers of one source, so a trade seen by two of them (the liquidated
+    /// user's fill and the counterparty's) is delivered once.
+    pub(crate) dedupe: Arc<Mutex<RecentSet>>,
+}
+
+impl PollTask {
+    /// Polls from `from_ns` on, the first time at once, until cancelled or handed over;
+    /// returns up to when it covered.
+    ///
+    /// Standalone (no hand-over), a shutdown while polls are failing records the stretch not
+    /// covered up to the shutdown as a gap; as a fallback, the socket loop records it.
+    pub(crate) async fn run(self, from_ns: u64, handover: Option<oneshot::Receiver<u64>>) -> u64 {
+        let standalone = handover.is_none();
+        let mut covered = from_ns;
+        let mut last_error: Option<String> = None;
+        let mut handover = handover;
+        let mut next_tick = Instant::now();
+        loop {
+            let handed_over = tokio::select! {
+                biased;
+                () = self.cancel.cancelled() => {
+                    if standalone && let Some(why) = last_error {
+                        let end_ns = now_ns();
+                        if covered < end_ns {
+                            self.gap(covered, end_ns, why).await;
+                        }
+                    }
+                    return covered;
+                }
+                at = async {
+                    match handover.as_mut() {
+                        Some(rx) => rx.await.ok(),
+                        None => std::future::pending().await,
+                    }
+                } => match at {
+                    Some(at) => Some(at),
+                    None => return covered, // the socket task is gone
+                },
+                () = sleep_until(next_tick) => None,
+            };
+            if handed_over.is_some() {
+                handover = None; // a receiver must not be polled again once it answered
+            }
+            let end_ns = handed_over.unwrap_or_else(now_ns);
+            next_tick = Instant::now() + self.poller.interval();
+            match self.poll_once(covered, end_ns, &mut last_error).await {
+                Some(c) => covered = c,
+                None => continue, // cancelled (handled above) or the consumer is gone
+            }
+            if handed_over.is_some() {
+                return covered;
+            }
+        }
+    }
+
+    async fn gap(&self, start_ns: u64, end_ns: u64, reason: String) -> bool {
+        let gap = Gap {
+            venue: self.poller.venue(),
+            stream: self.poller.stream().to_string(),
+            start_ns,
+            end_ns,
+            reason,
+            ts_init: now_ns(),
+        };
+        self.out.gap(gap).await
+    }
+
+    /// One poll of `[covered - overlap, end_ns]` (reaching back at most the catch-up depth);
+    /// the new covered moment, or `None` when the task must stop.
+    async fn poll_once(
+        &self,
+        mut covered: u64,
+        end_ns: u64,
+        last_error: &mut Option<String>,
+    ) -> Option<u64> {
+        let venue = self.poller.venue();
+        let stream = self.poller.stream();
+        let earliest = end_ns.saturating_sub(nanos(self.poller.max_catch_up()));
+        let start_ns = covered.max(earliest).saturating_sub(nanos(POLL_OVERLAP));
+        let result = tokio::select! {
+            () = self.cancel.cancelled() => return None,
+            result = self.poller.poll(start_ns, end_ns) => result,
+        };
+        match result {
+            Ok(polled) => {
+                // What failed polls left further back than this poll could reach is lost.
+                if covered < earliest {
+                    let why = last_error.as_deref().unwrap_or("polls failed");
+                    if !self
+                        .gap(covered, earliest, format!("{why}; too long ago to re-read"))
+                        .await
+                    {
+                        return None;
+                    }
+                    covered = earliest;
+                }
+                *last_error = None;
+                self.out.polled(venue, now_ns());
+                for detail in polled.malformed {
+                    if !self.out.malformed(venue, stream, detail).await {
+                        return None;
+                    }
+                }
+                let (rows, dropped) = self.dedupe.lock().await.filter(polled.rows, new_origin());
+                self.out.duplicates(venue, dropped);
+                if !self.out.liquidations(venue, rows).await {
+                    return None;
+                }
+                Some(polled.covered_until_ns.min(end_ns).max(covered))
+            }
+            Err(error) => {
+                let error = error.to_string();
+                self.out.poll_failed(venue, stream, &error);
+                *last_error = Some(format!("poll failed: {error}"));
+                Some(covered)
+            }
+        }
+    }
+}
