@@ -1,5 +1,6 @@
-//! Simulator settings: address, data universe, clock, rate limits and the faults in force at
-//! start. The binary's flags map one to one onto these fields.
+//! Simulator settings: address, data universe, clock, rate limits, liquidation feeds and
+//! WebSocket rules, and the faults in force at start. The binary's flags map one to one onto
+//! these fields.
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::str::FromStr;
@@ -7,6 +8,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 use crate::faults::Faults;
+use crate::ws::WsConfig;
 
 /// Everything [`crate::start`] needs. `SimConfig::default()` is a realistic simulator on
 /// `127.0.0.1:0` (a free port) with 20 symbols, 400 days of history, the real clock, and the
@@ -32,6 +34,9 @@ pub struct SimConfig {
     pub limits: LimitsConfig,
     /// Faults in force from the start (changeable at run time).
     pub faults: Faults,
+    /// Liquidation feeds, WebSocket rules and WebSocket faults.
+    #[serde(default)]
+    pub ws: WsConfig,
 }
 
 impl Default for SimConfig {
@@ -44,6 +49,7 @@ impl Default for SimConfig {
             now_ms: None,
             limits: LimitsConfig::default(),
             faults: Faults::default(),
+            ws: WsConfig::default(),
         }
     }
 }

@@ -11,9 +11,26 @@
 //! | `fundingHistory` `{coin, startTime, endTime?}` | `[{coin,fundingRate,premium,time}]` hourly, ascending, inclusive bounds, at most 500; an unknown coin → HTTP 500 with body `null` (the real API answers 500 for a coin without funding) |
 //! | `predictedFundings` | `[[coin, [["BinPerp",{…}|null],["HlPerp",{…}],["BybitPerp",{…}|null]]], …]` for the main dex |
 //! | `perpDexs` | `[null, {name:"xyz",…}]` |
-//! | `userFills`, `userFillsByTime` | `[]` |
+//! | `userFillsByTime` `{user, startTime, endTime?, aggregateByTime?}` | the user's fills with `startTime <= time <= endTime`, ascending, the first 2000 |
+//! | `userFills` `{user, aggregateByTime?}` | the user's latest 2000 fills, newest first |
 //!
-//! Weight 20 per request; `fundingHistory` adds 1 per 20 rows returned.
+//! Weight 20 per request; `fundingHistory`, `userFills` and `userFillsByTime` add 1 per 20 rows
+//! returned.
+//!
+//! Fills exist only for the liquidator vaults ([`crate::WsConfig::hyperliquid_liquidators`],
+//! by default the HLP liquidator); any other address has none (`[]`). Each vault keeps its
+//! latest [`crate::WsConfig::hyperliquid_fills_available`] (10 000) fills, as the venue keeps
+//! "only the 10000 most recent fills". A fill:
+//! `{"coin":"BTC","px":"95012.0","sz":"0.013","side":"B","time":…,"startPosition":"-0.0213",
+//! "dir":"Open Long","closedPnl":"0.0","hash":"0x…","oid":…,"crossed":false,"fee":"0.0",
+//! "tid":…,"liquidation":{"liquidatedUser":"0x…","markPx":"95020.0","method":"backstop"},
+//! "feeToken":"USDC","twapId":null}` — a takeover: the vault buys (`B`) the position of a
+//! liquidated long, sells (`A`) that of a short. Fills without `liquidation` (`crossed: true`,
+//! with a fee) are the vault unwinding on the book. At most 2000 per answer, the venue's own
+//! limit, so a client pages forward with the last `time` as the next `startTime` (bounds are
+//! inclusive: fills at that time come again; dedupe by `tid`). More than 2000 fills in one
+//! millisecond cannot be paged past, on the venue as here. `aggregateByTime` is accepted and
+//! changes nothing: every simulated fill is its own order.
 
 use std::sync::Arc;
 
@@ -28,7 +45,8 @@ use serde_json::{Value, json};
 use crate::Venue;
 use crate::data::{Book, DAY, HOUR, Instrument, Status, Universe, next_multiple};
 use crate::format::{hl_num, hl_units, units_trimmed};
-use crate::server::{AppState, ExtraWeight};
+use crate::server::{AppState, ExtraWeight, lock};
+use crate::ws::generator::{FillOut, HlBook, HlFill};
 
 /// The `type`s answered (others get 422 like unknown variants on the real API).
 pub(crate) const KNOWN_TYPES: [&str; 7] = [
@@ -43,6 +61,9 @@ pub(crate) const KNOWN_TYPES: [&str; 7] = [
 
 /// Most rows one time-range answer holds.
 const MAX_ROWS: u64 = 500;
+
+/// Most fills one `userFills`/`userFillsByTime` answer holds (the venue's limit).
+pub(crate) const MAX_FILLS: usize = 2000;
 
 /// An `/info` request body.
 #[derive(Debug, Deserialize)]
@@ -70,18 +91,24 @@ pub(crate) enum InfoRequest {
     PredictedFundings {},
     /// The perp dexes.
     PerpDexs {},
-    /// A user's fills.
+    /// A user's latest fills.
+    #[serde(rename_all = "camelCase")]
     UserFills {
-        #[allow(dead_code)]
         user: String,
+        #[serde(default)]
+        #[allow(dead_code)]
+        aggregate_by_time: Option<bool>,
     },
     /// A user's fills in a time range.
     #[serde(rename_all = "camelCase")]
     UserFillsByTime {
-        #[allow(dead_code)]
         user: String,
-        #[allow(dead_code)]
         start_time: u64,
+        #[serde(default)]
+        end_time: Option<u64>,
+        #[serde(default)]
+        #[allow(dead_code)]
+        aggregate_by_time: Option<bool>,
     },
 }
 
@@ -114,7 +141,7 @@ fn max_leverage(inst: &Instrument) -> u32 {
 }
 
 /// Size decimals as Hyperliquid sets them (BTC 5, ETH 4, SOL 2, DOGE 0).
-fn sz_decimals(u: &Universe, inst: &Instrument) -> usize {
+pub(crate) fn sz_decimals(u: &Universe, inst: &Instrument) -> usize {
     let price = u.asset(inst).price;
     if price >= 10_000.0 {
         5
@@ -301,6 +328,15 @@ fn perp_dexs(u: &Universe) -> Value {
     }])
 }
 
+fn fills(st: &AppState, book: &HlBook, fills: Vec<HlFill>) -> Response {
+    let table = st.ws.table(Venue::Hyperliquid);
+    let rows: Vec<FillOut> = fills.iter().map(|f| book.render(table, f)).collect();
+    let extra = (rows.len() / 20) as u32;
+    let mut response = Json(rows).into_response();
+    response.extensions_mut().insert(ExtraWeight(extra));
+    response
+}
+
 /// `POST /info`.
 pub(crate) async fn info(
     State(st): State<Arc<AppState>>,
@@ -331,8 +367,22 @@ pub(crate) async fn info(
         } => funding_history(u, &coin, start_time, end_time, now),
         InfoRequest::PredictedFundings {} => Json(predicted_fundings(u, now)).into_response(),
         InfoRequest::PerpDexs {} => Json(perp_dexs(u)).into_response(),
-        InfoRequest::UserFills { .. } | InfoRequest::UserFillsByTime { .. } => {
-            Json(Vec::<Value>::new()).into_response()
+        InfoRequest::UserFills { user, .. } => {
+            let book = lock(&st.ws.hl_book);
+            fills(&st, &book, book.recent(&user, MAX_FILLS))
+        }
+        InfoRequest::UserFillsByTime {
+            user,
+            start_time,
+            end_time,
+            ..
+        } => {
+            let book = lock(&st.ws.hl_book);
+            fills(
+                &st,
+                &book,
+                book.by_time(&user, start_time, end_time, MAX_FILLS),
+            )
         }
     }
 }

@@ -18,10 +18,50 @@
 //! # Ok(()) }
 //! ```
 //!
+//! # Liquidations and WebSockets
+//!
+//! The same port serves the venues' liquidation sources, in their real message shapes (see
+//! [`ws`] for every frame):
+//!
+//! * Binance `ws://…/market/ws/!forceOrder@arr`, `…/market/ws/<symbol>@forceOrder`,
+//!   `…/market/stream?streams=a/b`, live `SUBSCRIBE`; server pings, pong timeout, 200 streams.
+//! * Bybit `ws://…/v5/public/linear`, `allLiquidation.<SYMBOL>`, batched per 500 ms; `op: ping`,
+//!   idle timeout, 21 000 characters of args.
+//! * Hyperliquid `ws://…/ws` (acks and pongs only: there is no public liquidation channel) and
+//!   `POST /info {"type":"userFillsByTime","user":"0x2e3d…"}`: the fills of the liquidator
+//!   vault ([`HLP_LIQUIDATOR`]).
+//!
+//! A seeded generator creates liquidations at [`WsConfig::liquidations_per_sec`] (default 2
+//! per venue, hundreds of thousands per second possible). The simulator logs exactly what it
+//! sent ([`SimHandle::sent_liquidations`], `GET /__sim/ws/sent`), counts connections, frames
+//! and pings ([`StatsSnapshot::ws`]), and can break connections on purpose
+//! ([`WsFaults`]: `server_close`, `tcp_drop`, `half_open`, `no_pong`, `refuse_subscribe`,
+//! `malformed_rate`, `rotate_after_secs`, `pause_data`; at start in [`WsConfig::faults`], at run
+//! time with [`SimHandle::set_ws_faults`] or `POST /__sim/ws/faults`).
+//!
+//! ```no_run
+//! # async fn demo() -> std::io::Result<()> {
+//! use exchange_sim::{SimConfig, Venue, VenueRates, WsFaults, start};
+//!
+//! let mut config = SimConfig::default();
+//! config.ws.liquidations_per_sec = VenueRates::all(500.0);
+//! config.ws.binance_ping_secs = 0.5; // shrink the venue's timers for a test
+//! let sim = start(config).await?;
+//! let url = format!("{}/market/stream?streams=!forceOrder@arr", sim.ws_url());
+//! // ... connect the client to `url`, let it run ...
+//! sim.set_ws_faults(Venue::Binance, WsFaults { tcp_drop: true, ..WsFaults::default() })
+//!     .map_err(std::io::Error::other)?;
+//! // ... the client reconnects ...
+//! let sent = sim.sent_liquidations(Venue::Binance); // compare with what the client stored
+//! # let _ = (url, sent);
+//! # Ok(()) }
+//! ```
+//!
 //! Module map: [`config`] (settings), `data` (the seeded universe and pure value functions),
 //! `binance`, `bybit`, `hyperliquid` (the venue handlers), `limits` (rate limits), [`faults`]
-//! (fault switches), [`stats`] (request accounting), `server` (routing, the gate every venue
-//! request passes, admin endpoints, the listener that can drop connections).
+//! (fault switches), [`stats`] (request accounting), [`ws`] (liquidation feeds, WebSocket
+//! protocols and faults), `server` (routing, the gate every venue request passes, admin
+//! endpoints, the listener that can drop connections).
 
 mod binance;
 mod bybit;
@@ -33,6 +73,7 @@ mod hyperliquid;
 mod limits;
 mod server;
 pub mod stats;
+pub mod ws;
 
 use std::fmt;
 use std::str::FromStr;
@@ -43,6 +84,10 @@ pub use config::{LimitsConfig, SimConfig, WindowMode};
 pub use faults::{DownMode, Faults, NumberFormat};
 pub use server::{SimHandle, start};
 pub use stats::{LogEntry, PoolStats, StatsSnapshot, VenueStats};
+pub use ws::{
+    HLP_LIQUIDATOR, PositionSide, SentLiquidation, VenueRates, WsConfig, WsFaultSet, WsFaults,
+    WsFaultsUpdate, WsStats,
+};
 
 /// A simulated venue.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

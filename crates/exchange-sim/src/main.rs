@@ -6,7 +6,10 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 
 use clap::Parser;
-use exchange_sim::{DownMode, Faults, LimitsConfig, NumberFormat, SimConfig, Venue, WindowMode};
+use exchange_sim::{
+    DownMode, Faults, HLP_LIQUIDATOR, LimitsConfig, NumberFormat, SimConfig, Venue, VenueRates,
+    WindowMode, WsConfig, WsFaultSet,
+};
 
 const EXAMPLES: &str = "\
 Examples:
@@ -17,6 +20,8 @@ Examples:
   exchange-sim --bybit-ban-secs 2 --binance-ban-secs 2 --binance-weight-limit 100
   exchange-sim --error-rate 0.05 --fault-venue bybit   # 5% 5xx, Bybit only
   exchange-sim --venue-down hyperliquid --venue-down-mode unavailable
+  exchange-sim --liquidations-per-sec 200000 --liquidations-per-sec hyperliquid=50
+  exchange-sim --ws-rotate-after-secs binance=30 --ws-malformed-rate 0.01
 
 Endpoints (one port for all venues):
   Binance  GET /fapi/v1/openInterest /futures/data/openInterestHist
@@ -25,10 +30,18 @@ Endpoints (one port for all venues):
   Bybit    GET /v5/market/tickers /v5/market/open-interest
            GET /v5/market/funding/history /v5/market/instruments-info
   Hyperliquid  POST /info {\"type\": \"meta\"|\"metaAndAssetCtxs\"|\"fundingHistory\"|
-               \"predictedFundings\"|\"perpDexs\"|\"userFillsByTime\"}
+               \"predictedFundings\"|\"perpDexs\"|\"userFills\"|\"userFillsByTime\"}
+  WebSocket (liquidations)
+           Binance  ws://ADDR/market/ws/!forceOrder@arr   ws://ADDR/market/ws/btcusdt@forceOrder
+                    ws://ADDR/market/stream?streams=a/b   ws://ADDR/market/ws (SUBSCRIBE later)
+           Bybit    ws://ADDR/v5/public/linear  {\"op\":\"subscribe\",\"args\":[\"allLiquidation.BTCUSDT\"]}
+           Hyperliquid  ws://ADDR/ws (protocol only: acks and pongs; liquidations are the
+                    liquidator vault's fills: POST /info {\"type\":\"userFillsByTime\",
+                    \"user\":\"0x2e3d94f0562703b25c83308a05046ddaf9a8dd14\",\"startTime\":MS})
   Admin    GET /__sim/stats[?log=false]  POST /__sim/reset
            GET|POST /__sim/faults  GET|POST /__sim/clock
            GET /__sim/symbols  GET /__sim/health
+           GET|POST /__sim/ws/faults  GET /__sim/ws/sent?venue=V[&conn=ID][&skip=N][&limit=N]
 
 The first stdout line is `listening on http://ADDR`; logs go to stderr.
 
@@ -37,7 +50,13 @@ Change faults at run time (a POST replaces all faults; {} clears them):
        -d '{\"fail_next_n\":3,\"venues\":[\"binance\"]}'
   Fields: latency_ms, fail_next_n, error_rate, malformed, drop_connection,
   number_format (native|numbers|strings), omit_optional, venue_down [venues],
-  venue_down_mode (reset|unavailable), venues [venues the others apply to].";
+  venue_down_mode (reset|unavailable), venues [venues the others apply to].
+
+WebSocket faults per venue (a POST replaces the venues it names; {\"bybit\":{}} clears Bybit):
+  curl -X POST localhost:9100/__sim/ws/faults -H 'content-type: application/json' \\
+       -d '{\"binance\":{\"server_close\":true},\"bybit\":{\"half_open\":true}}'
+  Fields: server_close, tcp_drop (one-shot, on the connections open now), half_open, no_pong,
+  refuse_subscribe, malformed_rate (0..1), rotate_after_secs (null = never), pause_data.";
 
 /// Loopback simulator of the Binance USD-M, Bybit v5 linear and Hyperliquid market-data APIs
 /// (real paths, parameters, shapes, paging and limits), with seeded data, rate limits and
@@ -141,6 +160,87 @@ struct Cli {
     #[arg(long, value_name = "VENUE")]
     fault_venue: Vec<Venue>,
 
+    /// Liquidations per second: N for every venue, or VENUE=N (repeatable; default 2 each).
+    /// Hundreds of thousands per second are fine (generated in batches).
+    #[arg(long, value_name = "[VENUE=]N", value_parser = parse_venue_number)]
+    liquidations_per_sec: Vec<(Option<Venue>, f64)>,
+
+    /// Sent-log entries kept per venue (the latest; older ones are only counted).
+    #[arg(long, default_value_t = 1_000_000, value_name = "N")]
+    sent_log_capacity: usize,
+
+    /// Binance: send per symbol only the latest liquidation of each second, as the real
+    /// streams do (default: every liquidation).
+    #[arg(long)]
+    binance_sample_1s: bool,
+
+    /// Binance: seconds between the server's WebSocket pings.
+    #[arg(long, default_value_t = 180.0, value_name = "SECS")]
+    binance_ping_secs: f64,
+
+    /// Binance: close a connection whose oldest unanswered ping is this old.
+    #[arg(long, default_value_t = 600.0, value_name = "SECS")]
+    binance_pong_timeout_secs: f64,
+
+    /// Binance: streams per connection.
+    #[arg(long, default_value_t = 200, value_name = "N")]
+    binance_max_streams: usize,
+
+    /// Binance: incoming messages per second and connection before it is closed (0 = no limit).
+    #[arg(long, default_value_t = 10, value_name = "N")]
+    binance_max_incoming_per_sec: u32,
+
+    /// Bybit: push interval; each window's liquidations go out as one frame per symbol.
+    #[arg(long, default_value_t = 500, value_name = "MS")]
+    bybit_push_ms: u64,
+
+    /// Bybit: close a connection after this long without a client ping and without data.
+    #[arg(long, default_value_t = 600.0, value_name = "SECS")]
+    bybit_idle_secs: f64,
+
+    /// Bybit: total length of the subscribed args per connection.
+    #[arg(long, default_value_t = 21_000, value_name = "CHARS")]
+    bybit_max_args_chars: usize,
+
+    /// Hyperliquid: close a connection not heard from for this long.
+    #[arg(long, default_value_t = 60.0, value_name = "SECS")]
+    hyperliquid_idle_secs: f64,
+
+    /// Hyperliquid: a liquidator vault address whose fills are liquidation takeovers
+    /// (repeatable; default the HLP liquidator 0x2e3d94f0562703b25c83308a05046ddaf9a8dd14).
+    #[arg(long, value_name = "ADDR")]
+    hyperliquid_liquidator: Vec<String>,
+
+    /// Hyperliquid: fills per liquidator that userFills/userFillsByTime still return.
+    #[arg(long, default_value_t = 10_000, value_name = "N")]
+    hyperliquid_fills_available: usize,
+
+    /// WebSocket fault: keep connections open but send nothing (VENUE or all; repeatable).
+    #[arg(long, value_name = "VENUE|all", value_parser = parse_venue_or_all)]
+    ws_half_open: Vec<Option<Venue>>,
+
+    /// WebSocket fault: answer no ping (application or WebSocket), data still flows.
+    #[arg(long, value_name = "VENUE|all", value_parser = parse_venue_or_all)]
+    ws_no_pong: Vec<Option<Venue>>,
+
+    /// WebSocket fault: reject every subscription request.
+    #[arg(long, value_name = "VENUE|all", value_parser = parse_venue_or_all)]
+    ws_refuse_subscribe: Vec<Option<Venue>>,
+
+    /// WebSocket fault: generate no liquidations.
+    #[arg(long, value_name = "VENUE|all", value_parser = parse_venue_or_all)]
+    ws_pause_data: Vec<Option<Venue>>,
+
+    /// WebSocket fault: fraction (0..1) of data frames replaced by garbage: F for every venue
+    /// or VENUE=F (repeatable).
+    #[arg(long, value_name = "[VENUE=]F", value_parser = parse_venue_number)]
+    ws_malformed_rate: Vec<(Option<Venue>, f64)>,
+
+    /// WebSocket fault: close each connection this many seconds after it opened: SECS for
+    /// every venue or VENUE=SECS (repeatable).
+    #[arg(long, value_name = "[VENUE=]SECS", value_parser = parse_venue_number)]
+    ws_rotate_after_secs: Vec<(Option<Venue>, f64)>,
+
     /// Log level on stderr (error, warn, info, debug, trace) or a tracing filter.
     #[arg(long, default_value = "info", value_name = "LEVEL")]
     log_level: String,
@@ -157,6 +257,36 @@ fn parse_number_format(s: &str) -> Result<NumberFormat, String> {
     }
 }
 
+/// `binance`, `bybit`, `hyperliquid`, or `all` (`None`).
+fn parse_venue_or_all(s: &str) -> Result<Option<Venue>, String> {
+    if s.trim().eq_ignore_ascii_case("all") {
+        Ok(None)
+    } else {
+        s.parse().map(Some)
+    }
+}
+
+/// `N` (every venue) or `VENUE=N`.
+fn parse_venue_number(s: &str) -> Result<(Option<Venue>, f64), String> {
+    let (venue, number) = match s.split_once('=') {
+        Some((v, n)) => (parse_venue_or_all(v)?, n),
+        None => (None, s),
+    };
+    let n: f64 = number
+        .trim()
+        .parse()
+        .map_err(|_| format!("invalid number '{number}'"))?;
+    if !n.is_finite() || n < 0.0 {
+        return Err(format!("'{number}' must be a number of at least 0"));
+    }
+    Ok((venue, n))
+}
+
+/// The venues a selection names.
+fn venues(sel: Option<Venue>) -> Vec<Venue> {
+    sel.map_or_else(|| Venue::ALL.to_vec(), |v| vec![v])
+}
+
 fn parse_down_mode(s: &str) -> Result<DownMode, String> {
     match s.trim().to_ascii_lowercase().as_str() {
         "reset" => Ok(DownMode::Reset),
@@ -168,7 +298,66 @@ fn parse_down_mode(s: &str) -> Result<DownMode, String> {
 }
 
 impl Cli {
+    fn ws_config(&self) -> WsConfig {
+        let mut rates = VenueRates::default();
+        for &(sel, n) in &self.liquidations_per_sec {
+            for v in venues(sel) {
+                rates.set(v, n);
+            }
+        }
+        let mut faults = WsFaultSet::default();
+        let switches = [
+            (&self.ws_half_open, 0),
+            (&self.ws_no_pong, 1),
+            (&self.ws_refuse_subscribe, 2),
+            (&self.ws_pause_data, 3),
+        ];
+        for (sels, which) in switches {
+            for v in sels.iter().flat_map(|&s| venues(s)) {
+                let f = faults.get_mut(v);
+                match which {
+                    0 => f.half_open = true,
+                    1 => f.no_pong = true,
+                    2 => f.refuse_subscribe = true,
+                    _ => f.pause_data = true,
+                }
+            }
+        }
+        for &(sel, x) in &self.ws_malformed_rate {
+            for v in venues(sel) {
+                faults.get_mut(v).malformed_rate = x;
+            }
+        }
+        for &(sel, x) in &self.ws_rotate_after_secs {
+            for v in venues(sel) {
+                faults.get_mut(v).rotate_after_secs = Some(x);
+            }
+        }
+        WsConfig {
+            liquidations_per_sec: rates,
+            sent_log_capacity: self.sent_log_capacity,
+            binance_sample_1s: self.binance_sample_1s,
+            binance_ping_secs: self.binance_ping_secs,
+            binance_pong_timeout_secs: self.binance_pong_timeout_secs,
+            binance_max_streams: self.binance_max_streams,
+            binance_max_incoming_per_sec: self.binance_max_incoming_per_sec,
+            bybit_push_ms: self.bybit_push_ms,
+            bybit_idle_secs: self.bybit_idle_secs,
+            bybit_max_args_chars: self.bybit_max_args_chars,
+            hyperliquid_idle_secs: self.hyperliquid_idle_secs,
+            hyperliquid_max_subscriptions: WsConfig::default().hyperliquid_max_subscriptions,
+            hyperliquid_liquidators: if self.hyperliquid_liquidator.is_empty() {
+                vec![HLP_LIQUIDATOR.to_string()]
+            } else {
+                self.hyperliquid_liquidator.clone()
+            },
+            hyperliquid_fills_available: self.hyperliquid_fills_available,
+            faults,
+        }
+    }
+
     fn config(self) -> SimConfig {
+        let ws = self.ws_config();
         SimConfig {
             listen: self.listen,
             symbols: self.symbols as usize,
@@ -198,6 +387,7 @@ impl Cli {
                 venue_down_mode: self.venue_down_mode,
                 venues: self.fault_venue,
             },
+            ws,
         }
     }
 }

@@ -10,12 +10,24 @@
 //!
 //! Admin endpoints (never rate limited, never faulted, not counted):
 //! * `GET /__sim/stats[?log=false]` — [`StatsSnapshot`] as JSON.
-//! * `POST /__sim/reset` — clears stats, rate-limit windows and bans (faults and clock stay).
+//! * `POST /__sim/reset` — clears stats, rate-limit windows and bans, and the WebSocket
+//!   counters and sent logs (faults, clock, open connections and Hyperliquid fills stay).
 //! * `GET|POST /__sim/faults` — the [`Faults`] in force; a POST replaces them all.
 //! * `GET|POST /__sim/clock` — `{"now_ms": 1767225600000}` fixes the data clock, `null` follows
 //!   real time.
 //! * `GET /__sim/symbols` — every instrument per venue with its status and funding interval.
 //! * `GET /__sim/health` — `ok`.
+//! * `GET|POST /__sim/ws/faults` — the WebSocket faults per venue ([`WsFaultSet`]); a POST
+//!   ([`WsFaultsUpdate`]) replaces the faults of the venues it names and fires their one-shot
+//!   actions.
+//! * `GET /__sim/ws/sent?venue=binance[&conn=ID][&skip=N][&limit=N]` — the liquidations sent
+//!   (`{"venue","kept","dropped","events":[SentLiquidation…]}`), oldest first.
+//!
+//! WebSocket endpoints (`/market/ws…`, `/market/stream`, `/v5/public/linear`, `/ws`) bypass
+//! the request gate: no HTTP rate limit or HTTP fault applies to them except `venue_down`.
+//! Once upgraded, a connection's [`SimIo`] follows the frames it writes so that the
+//! `no_pong` and `half_open` faults can drop frames the WebSocket library would send by itself
+//! (see `ws::filter`).
 
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -48,6 +60,11 @@ use crate::data::{Status, Universe};
 use crate::faults::{FaultState, Faults, Injection, apply_body_faults};
 use crate::limits::{Limiter, PoolId, Verdict};
 use crate::stats::{LogEntry, Stats, StatsSnapshot};
+use crate::ws::filter::{Cursor, Fate, WsIoFlags, run as filter_run};
+use crate::ws::{
+    SentLiquidation, WsFaultSet, WsFaults, WsFaultsUpdate, WsHub, binance_combined, binance_raw,
+    binance_raw_root, bybit_linear, hyperliquid_ws,
+};
 use crate::{Venue, binance, bybit, hyperliquid};
 
 /// Largest request body read (Hyperliquid `/info`).
@@ -110,23 +127,31 @@ pub(crate) struct AppState {
     pub clock: Clock,
     /// Binance `rateLimits` in exchangeInfo.
     pub binance_weight_limit: u32,
+    /// The seed of all generated data.
+    pub seed: u64,
+    /// WebSocket connections, liquidation feeds and their logs.
+    pub ws: WsHub,
     limiter: Mutex<Limiter>,
-    faults: Mutex<FaultState>,
+    /// The HTTP faults.
+    pub faults: Mutex<FaultState>,
     stats: Mutex<Stats>,
 }
 
 impl AppState {
     fn new(config: &SimConfig) -> AppState {
         let clock = Clock::new(config.now_ms);
+        let universe = Universe::new(
+            config.seed,
+            config.symbols,
+            config.history_days,
+            clock.now_ms(),
+        );
         AppState {
-            universe: Universe::new(
-                config.seed,
-                config.symbols,
-                config.history_days,
-                clock.now_ms(),
-            ),
+            ws: WsHub::new(&config.ws, &universe),
+            universe,
             clock,
             binance_weight_limit: config.limits.binance_weight_per_minute,
+            seed: config.seed,
             limiter: Mutex::new(Limiter::new(&config.limits)),
             faults: Mutex::new(FaultState::new(config.faults.clone(), config.seed)),
             stats: Mutex::new(Stats::new(wall_ms())),
@@ -135,12 +160,15 @@ impl AppState {
 
     fn snapshot(&self, with_log: bool) -> StatsSnapshot {
         let limiter = lock(&self.limiter).clone();
-        lock(&self.stats).snapshot(&limiter, with_log)
+        let mut snapshot = lock(&self.stats).snapshot(&limiter, with_log);
+        snapshot.ws = self.ws.stats();
+        snapshot
     }
 
     fn reset(&self) {
         lock(&self.limiter).reset();
         *lock(&self.stats) = Stats::new(wall_ms());
+        self.ws.reset();
     }
 }
 
@@ -175,6 +203,9 @@ fn classify(path: &str) -> Option<(Venue, String)> {
     if path.starts_with("/fapi/") || path.starts_with("/futures/") {
         let name = path.rsplit('/').next().unwrap_or_default();
         Some((Venue::Binance, name.to_string()))
+    } else if path.starts_with("/v5/public/") {
+        // WebSocket streams.
+        None
     } else if let Some(rest) = path.strip_prefix("/v5/") {
         let name = rest.strip_prefix("market/").unwrap_or(rest);
         Some((Venue::Bybit, name.to_string()))
@@ -479,6 +510,65 @@ async fn get_symbols(State(st): State<Arc<AppState>>) -> Json<serde_json::Value>
     }))
 }
 
+async fn get_ws_faults(State(st): State<Arc<AppState>>) -> Json<WsFaultSet> {
+    Json(st.ws.faults())
+}
+
+async fn post_ws_faults(
+    State(st): State<Arc<AppState>>,
+    body: Result<Json<WsFaultsUpdate>, JsonRejection>,
+) -> Response {
+    let update = match body {
+        Ok(Json(u)) => u,
+        Err(e) => return (StatusCode::BAD_REQUEST, e.body_text()).into_response(),
+    };
+    let entries = update.entries();
+    let errors: Vec<String> = entries
+        .iter()
+        .filter_map(|(v, f)| f.validate().err().map(|e| format!("{v}: {e}")))
+        .collect();
+    if !errors.is_empty() {
+        return (StatusCode::BAD_REQUEST, errors.join("\n")).into_response();
+    }
+    for (venue, faults) in &entries {
+        st.ws.set_faults(*venue, faults);
+    }
+    Json(st.ws.faults()).into_response()
+}
+
+#[derive(Debug, Deserialize)]
+struct SentQuery {
+    venue: Venue,
+    conn: Option<u64>,
+    skip: Option<usize>,
+    limit: Option<usize>,
+}
+
+async fn get_ws_sent(
+    State(st): State<Arc<AppState>>,
+    q: Result<Query<SentQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let Ok(Query(q)) = q else {
+        return (
+            StatusCode::BAD_REQUEST,
+            "expected ?venue=binance|bybit|hyperliquid[&conn=ID][&skip=N][&limit=N]",
+        )
+            .into_response();
+    };
+    let (kept, dropped) = {
+        let log = st.ws.log(q.venue);
+        (log.len(), log.dropped())
+    };
+    let events = st.ws.sent(
+        q.venue,
+        q.skip.unwrap_or(0),
+        q.limit.unwrap_or(usize::MAX),
+        q.conn,
+    );
+    Json(json!({"venue": q.venue, "kept": kept, "dropped": dropped, "events": events}))
+        .into_response()
+}
+
 async fn not_found() -> Response {
     (StatusCode::NOT_FOUND, "not found").into_response()
 }
@@ -506,17 +596,27 @@ fn router(state: Arc<AppState>) -> Router {
         .route("/__sim/clock", get(get_clock).post(post_clock))
         .route("/__sim/symbols", get(get_symbols))
         .route("/__sim/health", get(|| async { "ok" }))
+        .route("/__sim/ws/faults", get(get_ws_faults).post(post_ws_faults))
+        .route("/__sim/ws/sent", get(get_ws_sent))
+        .route("/market/ws", get(binance_raw_root))
+        .route("/market/ws/{*streams}", get(binance_raw))
+        .route("/market/stream", get(binance_combined))
+        .route("/v5/public/linear", get(bybit_linear))
+        .route("/ws", get(hyperliquid_ws))
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(state.clone(), gate))
         .with_state(state)
 }
 
-/// A TCP stream whose connection can be reset from a handler.
+/// A TCP stream whose connection can be reset from a handler and, once it carries
+/// WebSocket frames, can drop outgoing pong frames or every frame (`ws::filter`).
 #[derive(Debug)]
 pub(crate) struct SimIo {
     stream: TcpStream,
     kill: Arc<AtomicBool>,
     lingering: bool,
+    ws: Arc<WsIoFlags>,
+    cursor: Cursor,
 }
 
 impl SimIo {
@@ -560,7 +660,27 @@ impl AsyncWrite for SimIo {
         if self.killed() {
             return Poll::Ready(Err(reset_error()));
         }
-        Pin::new(&mut self.stream).poll_write(cx, buf)
+        if buf.is_empty() || !self.ws.framing.load(Ordering::Relaxed) {
+            return Pin::new(&mut self.stream).poll_write(cx, buf);
+        }
+        let fate = Fate {
+            drop_pongs: self.ws.drop_pongs.load(Ordering::Relaxed),
+            silent: self.ws.silent.load(Ordering::Relaxed),
+        };
+        let (len, dropped, after) = filter_run(self.cursor, buf, fate);
+        if dropped {
+            // Swallowed: reported written, nothing leaves.
+            self.cursor = after;
+            return Poll::Ready(Ok(len));
+        }
+        match Pin::new(&mut self.stream).poll_write(cx, &buf[..len]) {
+            Poll::Ready(Ok(n)) if n > 0 => {
+                let (_, _, after) = filter_run(self.cursor, &buf[..n], fate);
+                self.cursor = after;
+                Poll::Ready(Ok(n))
+            }
+            other => other,
+        }
     }
 
     fn poll_write_vectored(
@@ -570,6 +690,13 @@ impl AsyncWrite for SimIo {
     ) -> Poll<io::Result<usize>> {
         if self.killed() {
             return Poll::Ready(Err(reset_error()));
+        }
+        if self.ws.framing.load(Ordering::Relaxed) {
+            let first = bufs
+                .iter()
+                .find(|b| !b.is_empty())
+                .map_or(&[][..], |b| &**b);
+            return self.poll_write(cx, first);
         }
         Pin::new(&mut self.stream).poll_write_vectored(cx, bufs)
     }
@@ -612,6 +739,8 @@ impl Listener for SimListener {
                         stream,
                         kill: Arc::new(AtomicBool::new(false)),
                         lingering: false,
+                        ws: Arc::new(WsIoFlags::default()),
+                        cursor: Cursor::default(),
                     };
                     return (io, addr);
                 }
@@ -629,16 +758,21 @@ impl Listener for SimListener {
     }
 }
 
-/// Per-connection info handed to handlers: the kill switch of its [`SimIo`].
+/// Per-connection info handed to handlers: the kill switch and WebSocket switches of its
+/// [`SimIo`].
 #[derive(Debug, Clone)]
 pub(crate) struct ConnHandle {
-    kill: Arc<AtomicBool>,
+    /// Reset the connection at its next read or write.
+    pub kill: Arc<AtomicBool>,
+    /// The outgoing-frame filter's switches.
+    pub ws: Arc<WsIoFlags>,
 }
 
 impl Connected<IncomingStream<'_, SimListener>> for ConnHandle {
     fn connect_info(stream: IncomingStream<'_, SimListener>) -> Self {
         ConnHandle {
             kill: stream.io().kill.clone(),
+            ws: stream.io().ws.clone(),
         }
     }
 }
@@ -650,16 +784,18 @@ pub struct SimHandle {
     state: Arc<AppState>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
+    generators: Vec<JoinHandle<()>>,
 }
 
 /// Starts a simulator on `config.listen` and returns once it accepts connections.
 ///
-/// Errors: the address cannot be bound, or the initial faults are out of range
-/// (`InvalidInput`).
+/// Errors: the address cannot be bound, or the initial faults or WebSocket settings are out
+/// of range (`InvalidInput`).
 pub async fn start(config: SimConfig) -> io::Result<SimHandle> {
     config
         .faults
         .validate()
+        .and_then(|()| config.ws.validate())
         .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
     let listener = TcpListener::bind(config.listen).await?;
     let addr = listener.local_addr()?;
@@ -679,12 +815,17 @@ pub async fn start(config: SimConfig) -> io::Result<SimHandle> {
             tracing::error!(error = %e, "exchange-sim server stopped");
         }
     });
+    let generators = Venue::ALL
+        .into_iter()
+        .map(|v| tokio::spawn(crate::ws::generator::run(state.clone(), v)))
+        .collect();
     tracing::info!(%addr, symbols = config.symbols, seed = config.seed, "exchange-sim listening");
     Ok(SimHandle {
         addr,
         state,
         stop: Some(stop),
         task: Some(task),
+        generators,
     })
 }
 
@@ -727,7 +868,8 @@ impl SimHandle {
         lock(&self.state.faults).faults.clone()
     }
 
-    /// Clears stats, rate-limit windows and bans.
+    /// Clears stats, rate-limit windows and bans, and the WebSocket counters and sent logs
+    /// (open connections and their subscriptions are still counted).
     pub fn reset(&self) {
         self.state.reset();
     }
@@ -742,8 +884,56 @@ impl SimHandle {
         self.state.clock.now_ms()
     }
 
-    /// Stops accepting, lets requests in progress finish (up to 5 s), and returns.
+    /// Replaces the WebSocket faults of `venue` and fires its one-shot actions
+    /// (`server_close`, `tcp_drop`) on the connections open now.
+    ///
+    /// Errors: a value out of range (the message names it); nothing changes then.
+    pub fn set_ws_faults(&self, venue: Venue, faults: WsFaults) -> Result<(), String> {
+        faults.validate()?;
+        self.state.ws.set_faults(venue, &faults);
+        Ok(())
+    }
+
+    /// The WebSocket faults in force (one-shot actions always read `false`).
+    pub fn ws_faults(&self) -> WsFaultSet {
+        self.state.ws.faults()
+    }
+
+    /// The liquidations sent on `venue`, oldest first: the latest
+    /// [`crate::WsConfig::sent_log_capacity`] (older ones are counted by
+    /// [`SimHandle::sent_liquidations_dropped`]).
+    pub fn sent_liquidations(&self, venue: Venue) -> Vec<SentLiquidation> {
+        self.state.ws.sent(venue, 0, usize::MAX, None)
+    }
+
+    /// Sent-log entries of `venue` no longer kept.
+    pub fn sent_liquidations_dropped(&self, venue: Venue) -> u64 {
+        self.state.ws.log(venue).dropped()
+    }
+
+    /// Changes the liquidation rate of `venue` (per second, clamped to `[0, 10^7]`).
+    pub fn set_liquidation_rate(&self, venue: Venue, per_sec: f64) {
+        self.state.ws.set_rate(venue, per_sec);
+    }
+
+    /// The liquidation rate of `venue` now.
+    pub fn liquidation_rate(&self, venue: Venue) -> f64 {
+        self.state.ws.rate(venue)
+    }
+
+    /// WebSocket base URL, e.g. `ws://127.0.0.1:40123`: Binance `…/market/ws`, Bybit
+    /// `…/v5/public/linear`, Hyperliquid `…/ws`.
+    pub fn ws_url(&self) -> String {
+        self.url().replacen("http://", "ws://", 1)
+    }
+
+    /// Stops accepting, closes the WebSocket connections, lets requests in progress finish
+    /// (up to 5 s), and returns.
     pub async fn shutdown(mut self) {
+        self.state.ws.shutdown();
+        for g in self.generators.drain(..) {
+            g.abort();
+        }
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
@@ -759,6 +949,10 @@ impl SimHandle {
 
 impl Drop for SimHandle {
     fn drop(&mut self) {
+        self.state.ws.shutdown();
+        for g in self.generators.drain(..) {
+            g.abort();
+        }
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }

@@ -1,7 +1,9 @@
 //! Request accounting, so tests can check what a client did: requests per venue, endpoint and
 //! status, rate-limit answers sent (429/418/403), injected faults, and for every budget the
 //! weight offered to it per window — the largest sum in any fixed window and in any sliding
-//! window — plus a log of every venue request. Served as JSON by `GET /__sim/stats`
+//! window — plus a log of every venue request, and the WebSocket counts per venue
+//! ([`crate::WsStats`]: connections, subscriptions, frames, pings and pongs, liquidations).
+//! Served as JSON by `GET /__sim/stats`
 //! (`?log=false` leaves the log out) and returned by [`crate::SimHandle::stats`].
 //!
 //! Times are wall-clock Unix milliseconds (the simulated data clock may be fixed).
@@ -12,6 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::Venue;
 use crate::limits::{Limiter, PoolId};
+use crate::ws::WsStats;
 
 /// Log and trace entries kept (the oldest are dropped beyond this).
 const MAX_ENTRIES: usize = 200_000;
@@ -27,6 +30,9 @@ pub struct StatsSnapshot {
     pub log: Vec<LogEntry>,
     /// Log entries dropped because the log was full.
     pub log_dropped: u64,
+    /// WebSocket counts per venue.
+    #[serde(default)]
+    pub ws: BTreeMap<Venue, WsStats>,
 }
 
 impl StatsSnapshot {
@@ -35,6 +41,14 @@ impl StatsSnapshot {
         name.parse::<Venue>()
             .ok()
             .and_then(|v| self.venues.get(&v).cloned())
+            .unwrap_or_default()
+    }
+
+    /// The WebSocket counts of one venue (`"binance"`, …); zeros for an unknown name.
+    pub fn ws(&self, name: &str) -> WsStats {
+        name.parse::<Venue>()
+            .ok()
+            .and_then(|v| self.ws.get(&v).cloned())
             .unwrap_or_default()
     }
 }
@@ -179,6 +193,7 @@ impl Stats {
                 Vec::new()
             },
             log_dropped: self.log_dropped,
+            ws: BTreeMap::new(),
         }
     }
 }

@@ -158,8 +158,14 @@ pub async fn run(
     eprintln!("stopped ({stop_reason}):");
     for (venue, c) in &counts {
         eprintln!(
-            "  {venue:<12} {:>8} liquidations  {:>16.2} USD  {:>4} reconnects  {:>4} gaps ({:.1} s)  {} malformed",
-            c.liquidations, c.usd, c.reconnects, c.gaps, c.gap_secs, c.malformed
+            "  {:<12} {:>8} liquidations  {:>16.2} USD  {:>4} reconnects  {:>4} gaps ({:.1} s)  {} malformed",
+            venue.as_str(),
+            c.liquidations,
+            c.usd,
+            c.reconnects,
+            c.gaps,
+            c.gap_secs,
+            c.malformed
         );
     }
     if let Some(added) = stored {
@@ -247,11 +253,23 @@ async fn sources(
         if !args.all && instruments.is_empty() {
             continue;
         }
-        let ws = WsSettings::for_venue(
-            *venue,
-            registry::ws_url(*venue, vs),
-            vs.ws_rotate_secs.map(Duration::from_secs_f64),
-        );
+        let rotate = match vs.ws_rotate_secs {
+            Some(secs) if secs.is_finite() && secs > 0.0 && secs < 1e7 => {
+                Some(Duration::from_secs_f64(secs))
+            }
+            Some(secs) => {
+                problems.push(format!(
+                    "venues.{venue}.ws_rotate_secs must be a positive number of seconds, got {secs}"
+                ));
+                None
+            }
+            None => None,
+        };
+        let mut ws = WsSettings::for_venue(*venue, registry::ws_url(*venue, vs), rotate);
+        if let Some(rotate) = rotate {
+            // Old and new connections overlap for a third of a short rotation period, 3 s at most.
+            ws.rotation_overlap = ws.rotation_overlap.min(rotate / 3);
+        }
         match venue {
             Venue::Binance => sources.push(SourceConfig::Binance {
                 ws,
@@ -294,6 +312,9 @@ async fn sources(
                 Err(errors) => problems.extend(errors),
             },
         }
+    }
+    if let Err(e) = ccxt_stream::validate(&sources) {
+        problems.extend(e.0);
     }
     if !problems.is_empty() {
         return Err(UsageError(format!("invalid configuration: {}", problems.join("; "))).into());

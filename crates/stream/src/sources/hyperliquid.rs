@@ -46,9 +46,14 @@ pub(crate) fn user_fills_by_time(user: &str, start_ms: u64, end_ms: u64) -> Http
             "aggregateByTime": false
         }),
         RATE_LIMIT_POOL,
-        INFO_WEIGHT + (FILLS_PAGE_LIMIT as u32) / 20,
+        POLL_WEIGHT,
     )
 }
+
+/// Weight charged up front per poll: the base 20 plus the extra for a typical answer (up to 100
+/// fills: 1 per 20). Charging the worst case (2000 fills: 120) would cap polling at 8 per minute
+/// on an 80 % budget; a rare long answer costs more than charged, which the 20 % headroom absorbs.
+pub(crate) const POLL_WEIGHT: u32 = INFO_WEIGHT + 5;
 
 /// Polls the fills of one address.
 pub(crate) struct UserFillsPoller {
@@ -171,6 +176,6 @@ mod tests {
                 json!({"type":"userFillsByTime","user":"0xabc","startTime":1,"endTime":2,"aggregateByTime":false})
             )
         );
-        assert_eq!(r.costs, vec![("ip", 120)]);
+        assert_eq!(r.costs, vec![("ip", POLL_WEIGHT)]);
     }
 }

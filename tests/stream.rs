@@ -1,0 +1,331 @@
+//! End-to-end: `ccxt-cli stream-liquidations` against the simulator's WebSocket endpoints.
+//! Completeness is checked against the simulator's log of exactly what it sent.
+#![allow(clippy::unwrap_used, missing_docs)]
+
+use std::collections::HashMap;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
+
+use exchange_sim::{SimConfig, SimHandle, Venue as SimVenue, WsFaults};
+use serde_json::Value;
+
+async fn sim(per_sec: f64) -> SimHandle {
+    let mut config = SimConfig::default();
+    config.limits.enabled = false;
+    config.ws.liquidations_per_sec = exchange_sim::VenueRates::all(per_sec);
+    exchange_sim::start(config).await.unwrap()
+}
+
+fn command(sim: &SimHandle) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_ccxt-cli"));
+    for (key, _) in std::env::vars() {
+        if key.starts_with("CCXT_") || key == "RUST_LOG" {
+            cmd.env_remove(key);
+        }
+    }
+    let http = sim.url();
+    let ws = http.replacen("http://", "ws://", 1);
+    for venue in ["BINANCE", "BYBIT", "HYPERLIQUID"] {
+        cmd.env(format!("CCXT_VENUES__{venue}__REST_URL"), &http);
+    }
+    cmd.env("CCXT_VENUES__BINANCE__WS_URL", format!("{ws}/market"));
+    cmd.env(
+        "CCXT_VENUES__BYBIT__WS_URL",
+        format!("{ws}/v5/public/linear"),
+    );
+    cmd.env("CCXT_VENUES__HYPERLIQUID__WS_URL", format!("{ws}/ws"));
+    cmd.env("CCXT_VENUES__HYPERLIQUID__POLL_INTERVAL_SECS", "0.5");
+    cmd
+}
+
+async fn output(mut cmd: Command) -> Output {
+    tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap()
+}
+
+fn spawn(mut cmd: Command) -> Child {
+    cmd.stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+fn now_ms() -> u64 {
+    ccxt_model::time::now_ns() / 1_000_000
+}
+
+/// The identity of a liquidation: venue, symbol, venue time (ms), quantity. (Not the price:
+/// Binance's message carries the order price `p` and the average fill price `ap`; we store `ap`.)
+type Key = (String, String, u64, String);
+
+/// Each stored liquidation's key, with how often it is stored.
+async fn stored(catalog: &str) -> HashMap<Key, usize> {
+    let mut counts = HashMap::new();
+    for symbol in ["BTCUSDT-PERP", "ETHUSDT-PERP"] {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_ccxt-cli"));
+        cmd.args([
+            "query",
+            "liquidations",
+            symbol,
+            "--format",
+            "ndjson",
+            "--catalog",
+            catalog,
+        ]);
+        let out = output(cmd).await;
+        for line in String::from_utf8_lossy(&out.stdout).lines() {
+            let v: Value = serde_json::from_str(line).unwrap();
+            let key = (
+                v["venue"].as_str().unwrap().to_string(),
+                v["symbol"].as_str().unwrap().to_string(),
+                v["ts_event"].as_u64().unwrap() / 1_000_000,
+                format!("{}", v["quantity"].as_f64().unwrap()),
+            );
+            *counts.entry(key).or_insert(0) += 1;
+        }
+    }
+    counts
+}
+
+/// The events the simulator sent on `venue` for BTCUSDT/ETHUSDT up to `until_ms`, once each.
+fn sent(sim: &SimHandle, venue: SimVenue, until_ms: u64) -> Vec<Key> {
+    let name = match venue {
+        SimVenue::Binance => "binance",
+        SimVenue::Bybit => "bybit",
+        SimVenue::Hyperliquid => "hyperliquid",
+    };
+    let mut keys: Vec<_> = sim
+        .sent_liquidations(venue)
+        .into_iter()
+        .filter(|e| {
+            !e.malformed
+                && e.sent_ms <= until_ms
+                && (e.symbol == "BTCUSDT" || e.symbol == "ETHUSDT")
+        })
+        .map(|e| {
+            let q: f64 = e.qty.parse().unwrap();
+            (
+                name.to_string(),
+                e.symbol.clone(),
+                e.time_ms,
+                format!("{q}"),
+            )
+        })
+        .collect();
+    keys.sort();
+    keys.dedup();
+    keys
+}
+
+fn assert_complete(stored: &HashMap<Key, usize>, sent: &[Key], what: &str) {
+    assert!(!sent.is_empty(), "{what}: the simulator sent nothing");
+    let missing: Vec<_> = sent.iter().filter(|k| !stored.contains_key(*k)).collect();
+    assert!(
+        missing.is_empty(),
+        "{what}: {} of {} sent liquidations missing, e.g. {:?}",
+        missing.len(),
+        sent.len(),
+        missing.first()
+    );
+    let doubled: Vec<_> = stored.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(
+        doubled.is_empty(),
+        "{what}: duplicates stored, e.g. {:?}",
+        doubled.first()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stream_store_for_a_duration_then_query_has_every_liquidation_once() {
+    let sim = sim(40.0).await;
+    let dir = tempfile::tempdir().unwrap();
+    let catalog = dir.path().to_str().unwrap().to_string();
+    let mut cmd = command(&sim);
+    // Rotate the Binance connection every 1.5 s: rotations must lose and duplicate nothing.
+    cmd.env("CCXT_VENUES__BINANCE__WS_ROTATE_SECS", "1.5");
+    cmd.args([
+        "stream-liquidations",
+        "BTCUSDT-PERP",
+        "ETHUSDT-PERP",
+        "--store",
+        "--duration",
+        "5s",
+        "--format",
+        "ndjson",
+        "--catalog",
+        &catalog,
+    ]);
+    let out = output(cmd).await;
+    let stopped = now_ms();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("stopped (duration reached)"), "{stderr}");
+    let printed = String::from_utf8_lossy(&out.stdout).lines().count();
+    assert!(printed > 50, "{printed} printed");
+    let stored = stored(&catalog).await;
+    let mut all_sent = sent(&sim, SimVenue::Binance, stopped - 700);
+    all_sent.extend(sent(&sim, SimVenue::Bybit, stopped - 700));
+    assert_complete(&stored, &all_sent, "binance (rotating) + bybit");
+    assert!(
+        stored.keys().any(|k| k.0 == "hyperliquid"),
+        "Hyperliquid polled liquidations are stored: {stderr}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_closes_and_dropped_connections_reconnect_and_are_recorded_as_gaps() {
+    let sim = sim(40.0).await;
+    let dir = tempfile::tempdir().unwrap();
+    let catalog = dir.path().to_str().unwrap().to_string();
+    let mut cmd = command(&sim);
+    cmd.args([
+        "stream-liquidations",
+        "BTCUSDT-PERP",
+        "ETHUSDT-PERP",
+        "-e",
+        "binance",
+        "-e",
+        "bybit",
+        "--store",
+        "--quiet",
+        "--duration",
+        "6s",
+        "--catalog",
+        &catalog,
+    ]);
+    let child = spawn(cmd);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    sim.set_ws_faults(
+        SimVenue::Bybit,
+        WsFaults {
+            server_close: true,
+            ..WsFaults::default()
+        },
+    )
+    .unwrap();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    sim.set_ws_faults(
+        SimVenue::Binance,
+        WsFaults {
+            tcp_drop: true,
+            ..WsFaults::default()
+        },
+    )
+    .unwrap();
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+        .await
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(out.stdout.is_empty(), "--quiet prints no liquidation");
+
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_ccxt-cli"));
+    cmd.args(["query", "gaps", "--format", "json", "--catalog", &catalog]);
+    let gaps: Value = serde_json::from_slice(&output(cmd).await.stdout).unwrap();
+    let gaps = gaps.as_array().unwrap();
+    for venue in ["binance", "bybit"] {
+        let g = gaps
+            .iter()
+            .find(|g| g["venue"] == venue)
+            .unwrap_or_else(|| panic!("no {venue} gap in {gaps:?}"));
+        assert!(g["seconds"].as_f64().unwrap() < 5.0, "{g}");
+    }
+    // Nothing stored twice across the reconnects.
+    let stored = stored(&catalog).await;
+    assert!(stored.values().all(|n| *n == 1));
+    assert!(stderr.contains("gaps"), "{stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_then_restart_stores_everything_sent_before_the_last_sync_window_exactly_once() {
+    let sim = sim(60.0).await;
+    let dir = tempfile::tempdir().unwrap();
+    let catalog = dir.path().to_str().unwrap().to_string();
+    let args = [
+        "stream-liquidations",
+        "BTCUSDT-PERP",
+        "ETHUSDT-PERP",
+        "-e",
+        "binance",
+        "-e",
+        "bybit",
+        "--store",
+        "--quiet",
+        "--catalog",
+        &catalog,
+    ];
+    let mut cmd = command(&sim);
+    // Rows stay in the spool (no periodic move to Parquet): only the 200 ms fsync protects them.
+    cmd.env("CCXT_SPOOL__FLUSH_SECS", "3600")
+        .env("CCXT_SPOOL__SYNC_MILLIS", "200");
+    cmd.args(args);
+    let mut child = spawn(cmd);
+    tokio::time::sleep(Duration::from_millis(3000)).await;
+    let killed = now_ms();
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    sim.set_liquidation_rate(SimVenue::Binance, 0.0);
+    sim.set_liquidation_rate(SimVenue::Bybit, 0.0);
+
+    // Restart: the spool of the killed run is moved into the catalog first.
+    let mut cmd = command(&sim);
+    cmd.args(args).args(["--duration", "1s"]);
+    let out = output(cmd).await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("from the spool of an earlier run"),
+        "{stderr}"
+    );
+
+    let stored = stored(&catalog).await;
+    // The last sync window (200 ms) plus the time between the simulator's send and our append.
+    let mut before_kill = sent(&sim, SimVenue::Binance, killed - 600);
+    before_kill.extend(sent(&sim, SimVenue::Bybit, killed - 600));
+    assert_complete(&stored, &before_kill, "after kill -9 and restart");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_flushes_everything_prints_a_summary_and_exits_0() {
+    let sim = sim(40.0).await;
+    let dir = tempfile::tempdir().unwrap();
+    let catalog = dir.path().to_str().unwrap().to_string();
+    let mut cmd = command(&sim);
+    // No periodic move to Parquet: only the shutdown path can store the rows.
+    cmd.env("CCXT_SPOOL__FLUSH_SECS", "3600");
+    cmd.args([
+        "stream-liquidations",
+        "BTCUSDT-PERP",
+        "-e",
+        "bybit",
+        "--store",
+        "--quiet",
+        "--catalog",
+        &catalog,
+    ]);
+    let child = spawn(cmd);
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let pid = child.id().to_string();
+    let killed = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    assert!(killed.success());
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+        .await
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("stopped (signal received)"), "{stderr}");
+    let stored = stored(&catalog).await;
+    assert!(
+        stored.keys().filter(|k| k.0 == "bybit").count() > 10,
+        "{stderr}"
+    );
+    assert!(
+        !dir.path()
+            .join(".spool/liquidations")
+            .read_dir()
+            .unwrap()
+            .any(|e| e.unwrap().path().extension().is_some_and(|x| x == "spool")),
+        "spool drained"
+    );
+}
