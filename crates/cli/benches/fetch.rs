@@ -16,27 +16,15 @@ use std::time::{Duration, Instant};
 use ccxt_model::time::{NANOS_PER_DAY, format_iso, now_ns, utc_day_start};
 use exchange_sim::{SimConfig, SimHandle};
 
+mod common;
+use common::proc_sample;
+
 struct Figures {
     wall: Duration,
     cpu_s: f64,
     peak_rss_mib: f64,
     stdout: String,
     ok: bool,
-}
-
-fn proc_sample(pid: u32) -> Option<(f64, f64)> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let hwm_kib: f64 = status
-        .lines()
-        .find(|l| l.starts_with("VmHWM:"))?
-        .split_whitespace()
-        .nth(1)?
-        .parse()
-        .ok()?;
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
-    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
-    Some((hwm_kib / 1024.0, ticks / 100.0))
 }
 
 fn run_cli(sim: &SimHandle, catalog: &str, args: &[String], limited: bool) -> Figures {
