@@ -63,3 +63,23 @@ pub fn selected_venues(venues: &[VenueArg]) -> Vec<Venue> {
         .filter(|v| venues.is_empty() || venues.iter().any(|a| Venue::from(*a) == *v))
         .collect()
 }
+
+/// The instruments `symbols` name on `venue`. A symbol that cannot exist there (a Hyperliquid
+/// builder-dex symbol on Binance) is an error when the venue was chosen with `-e`, and skipped
+/// when it is only part of the default set.
+pub fn symbols_on(
+    venue: Venue,
+    symbols: &[SymbolInput],
+    venue_named: bool,
+) -> Result<Vec<Instrument>, UsageError> {
+    let mut out = Vec::new();
+    for symbol in symbols {
+        match symbol.resolve(venue) {
+            Ok(i) => out.push(i),
+            Err(e @ SymbolError::Malformed { .. }) => return Err(UsageError(e.to_string())),
+            Err(e) if venue_named => return Err(UsageError(e.to_string())),
+            Err(_) => {}
+        }
+    }
+    Ok(out)
+}

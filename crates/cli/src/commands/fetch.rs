@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use ccxt_catalog::Catalog;
 use ccxt_model::time::{format_iso, now_ns};
-use ccxt_model::{FundingRate, Instrument, OpenInterest, SymbolError, Venue};
+use ccxt_model::{FundingRate, Instrument, OpenInterest, Venue};
 use ccxt_orchestrator::{
     Batch, CatalogPlanner, CatalogSink, FullRange, Job, Outcome, Progress, RangePlanner,
     RunOptions, Sink, SinkError, VenueTarget,
@@ -16,7 +16,7 @@ use ccxt_venue::{InstrumentStatus, OiPeriod};
 
 use crate::UsageError;
 use crate::cli::{FetchArgs, OutputFormat};
-use crate::inputs::time_range;
+use crate::inputs::{symbols_on, time_range};
 use crate::output::{self, Column, Rows, Streamer, Value};
 use crate::registry;
 use crate::rows::{funding_rows, oi_rows};
@@ -85,19 +85,7 @@ pub async fn run(
     let mut failures: Vec<String> = Vec::new();
     let mut targets = Vec::new();
     for (venue, c) in &connected {
-        let mut instruments: Vec<Instrument> = Vec::new();
-        for symbol in &args.symbols {
-            match symbol.resolve(*venue) {
-                Ok(i) => instruments.push(i),
-                Err(e @ SymbolError::Malformed { .. }) => {
-                    return Err(UsageError(e.to_string()).into());
-                }
-                Err(e) if !args.venues.is_empty() || symbol.pinned_venue().is_none() => {
-                    return Err(UsageError(e.to_string()).into());
-                }
-                Err(_) => {} // e.g. xyz:TSLA with the default venues: only Hyperliquid has it
-            }
-        }
+        let mut instruments = symbols_on(*venue, &args.symbols, !args.venues.is_empty())?;
         if args.all {
             match c.fetcher.instruments().await {
                 Ok(list) => instruments.extend(

@@ -10,14 +10,14 @@ use std::time::Duration;
 use ccxt_catalog::Catalog;
 use ccxt_catalog::spool::Spool;
 use ccxt_model::time::format_iso;
-use ccxt_model::{Instrument, Liquidation, SymbolError, Venue};
+use ccxt_model::{Instrument, Liquidation, Venue};
 use ccxt_stream::{SourceConfig, StreamEvent, WsSettings};
 use ccxt_venue::InstrumentStatus;
 use tokio_util::sync::CancellationToken;
 
 use crate::UsageError;
 use crate::cli::{OutputFormat, StreamArgs};
-use crate::inputs::selected_venues;
+use crate::inputs::{selected_venues, symbols_on};
 use crate::output::Streamer;
 use crate::registry;
 use crate::rows::liquidation_rows;
@@ -239,17 +239,7 @@ async fn sources(
     let mut sources = Vec::new();
     for venue in venues {
         let vs = settings.venues.get(*venue);
-        let mut instruments: Vec<Instrument> = Vec::new();
-        for symbol in &args.symbols {
-            match symbol.resolve(*venue) {
-                Ok(i) => instruments.push(i),
-                Err(e @ SymbolError::Malformed { .. }) => {
-                    return Err(UsageError(e.to_string()).into());
-                }
-                Err(e) if !args.venues.is_empty() => return Err(UsageError(e.to_string()).into()),
-                Err(_) => {}
-            }
-        }
+        let mut instruments = symbols_on(*venue, &args.symbols, !args.venues.is_empty())?;
         if !args.all && instruments.is_empty() {
             continue;
         }
