@@ -26,6 +26,7 @@ use std::time::Duration;
 use backon::BackoffBuilder;
 use bytes::Bytes;
 use ccxt_model::Venue;
+use ccxt_venue::convert::snippet;
 use ccxt_venue::{FetchError, HttpMethod, HttpRequest, HttpResponse, RateLimitSpec, Transport};
 use tokio::time::Instant;
 
@@ -234,15 +235,6 @@ fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
         .ok()
         .filter(|s| s.is_finite() && *s >= 0.0)
         .map(Duration::from_secs_f64)
-}
-
-fn snippet(body: &[u8]) -> String {
-    let text = String::from_utf8_lossy(body);
-    let text = text.trim();
-    match text.char_indices().nth(200) {
-        Some((i, _)) => format!("{}…", &text[..i]),
-        None => text.to_string(),
-    }
 }
 
 #[async_trait::async_trait]

@@ -125,7 +125,10 @@ pub async fn run(
         let catalog = Arc::new(catalog);
         let planner: Arc<dyn RangePlanner> = Arc::new(CatalogPlanner::new(catalog.clone()));
         let mut sink = CatalogSink::new(catalog, 50_000);
-        ccxt_orchestrator::run(targets, job, planner, &mut sink, &progress, options).await
+        let outcomes =
+            ccxt_orchestrator::run(targets, job, planner, &mut sink, &progress, options).await;
+        progress.finish();
+        outcomes
     } else {
         let mut sink = PrintSink::new(args.format);
         let outcomes = ccxt_orchestrator::run(
@@ -137,11 +140,11 @@ pub async fn run(
             options,
         )
         .await;
+        // Clear the bar before the table is printed under it.
         progress.finish();
         sink.finish()?;
         outcomes
     };
-    progress.finish();
     for (venue, c) in &connected {
         let s = c.stats.snapshot();
         tracing::info!(%venue, requests = s.requests, retries = s.retries, rate_limited = s.status_429 + s.status_418 + s.status_403, "requests sent");

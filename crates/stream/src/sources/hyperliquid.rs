@@ -8,52 +8,20 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use ccxt_hyperliquid::RATE_LIMIT_POOL;
 use ccxt_hyperliquid::http::parse::parse_json;
-use ccxt_hyperliquid::http::requests::{INFO_PATH, INFO_WEIGHT};
+use ccxt_hyperliquid::http::requests::{FILLS_PAGE_LIMIT, user_fills_by_time};
 use ccxt_hyperliquid::websocket::messages::WsFill;
 use ccxt_hyperliquid::websocket::parse::fill_liquidation;
 use ccxt_model::time::now_ns;
 use ccxt_model::{Instrument, InstrumentId, LiquidationSource, Venue};
 use ccxt_venue::convert::{ms_range, ms_to_ns};
-use ccxt_venue::{FetchError, HttpRequest, Transport};
-use serde_json::json;
+use ccxt_venue::{FetchError, Transport};
 
 use crate::config::hyperliquid_catch_up;
 use crate::protocol::{LiquidationPoller, Polled};
 
-/// The most fills one `userFillsByTime` response holds.
-pub(crate) const FILLS_PAGE_LIMIT: usize = 2000;
-
 /// The most pages one poll reads; the rest is read at the next poll.
 const MAX_PAGES: usize = 5;
-
-/// `{"type":"userFillsByTime","user":…,"startTime":…,"endTime":…}`: the fills of `user` from
-/// `start_ms` to `end_ms` (inclusive, UNIX ms), oldest first, at most [`FILLS_PAGE_LIMIT`].
-/// Weight: 20, plus 1 per 20 fills returned; charged for a full page.
-///
-/// (A request builder belongs in `ccxt_hyperliquid::http::requests`; it lives here until that
-/// crate takes it.)
-pub(crate) fn user_fills_by_time(user: &str, start_ms: u64, end_ms: u64) -> HttpRequest {
-    HttpRequest::post(
-        "userFillsByTime",
-        INFO_PATH,
-        json!({
-            "type": "userFillsByTime",
-            "user": user,
-            "startTime": start_ms,
-            "endTime": end_ms,
-            "aggregateByTime": false
-        }),
-        RATE_LIMIT_POOL,
-        POLL_WEIGHT,
-    )
-}
-
-/// Weight charged up front per poll: the base 20 plus the extra for a typical answer (up to 100
-/// fills: 1 per 20). Charging the worst case (2000 fills: 120) would cap polling at 8 per minute
-/// on an 80 % budget; a rare long answer costs more than charged, which the 20 % headroom absorbs.
-pub(crate) const POLL_WEIGHT: u32 = INFO_WEIGHT + 5;
 
 /// Polls the fills of one address.
 pub(crate) struct UserFillsPoller {
@@ -163,6 +131,7 @@ impl LiquidationPoller for UserFillsPoller {
 #[cfg(test)]
 mod tests {
     use ccxt_venue::HttpMethod;
+    use serde_json::json;
 
     use super::*;
 
@@ -176,6 +145,9 @@ mod tests {
                 json!({"type":"userFillsByTime","user":"0xabc","startTime":1,"endTime":2,"aggregateByTime":false})
             )
         );
-        assert_eq!(r.costs, vec![("ip", POLL_WEIGHT)]);
+        assert_eq!(
+            r.costs,
+            vec![("ip", ccxt_hyperliquid::http::requests::USER_FILLS_WEIGHT)]
+        );
     }
 }
