@@ -1,4 +1,8 @@
-//! The write-ahead spool in front of the catalog for streamed data.
+//! The write-ahead spool in front of the catalog for streamed and polled data.
+//!
+//! The spool carries all four record kinds: liquidations and gaps from the streams, and the
+//! open-interest and funding-rate snapshots a daemon takes, so neither a `kill -9` nor a full
+//! disk loses a row that was appended and synced before it.
 //!
 //! Streams deliver rows one by one, far too often to write a Parquet file each time. Rows are
 //! appended to a spool segment (`<dir>/<n>.spool`, one JSON object per line), synced to disk in
@@ -12,12 +16,33 @@
 //! stored already; every row carries its own `ts_init`, so they are identical records and the
 //! catalog's de-duplication stores them exactly once. A torn last line (a crash mid-append) is
 //! skipped with a warning.
+//!
+//! A failed drain (the catalog write fails, e.g. the disk is full) keeps the segment it was
+//! working on and every later one; rows appended after the failure go to a new segment, and the
+//! next drain retries them all in order.
+//!
+//! Line formats (compact JSON, one object per line; `null` or a missing key is `None`):
+//!
+//! ```text
+//! {"k":"liq","id":..,"side":..,"os":..,"q":f64,"p":f64,"v":f64,"src":..,"m":..,"tid":..,"te":u64,"ti":u64}
+//! {"k":"gap","venue":..,"stream":..,"from":u64,"to":u64,"reason":..,"ti":u64}
+//! {"k":"oi","id":..,"oi":f64,"v":f64|null,"te":u64,"ti":u64}
+//! {"k":"fr","id":..,"r":"<decimal, exact digits>","iv":u16|null,"nf":u64|null,"te":u64,"ti":u64}
+//! ```
+//!
+//! Floats are written by serde_json (shortest round-trip form) and read back bit for bit; a
+//! non-finite float, which JSON cannot hold, is written as the string `"NaN"`, `"inf"` or
+//! `"-inf"`. The funding rate travels as its decimal string, so its digits and scale survive.
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-use ccxt_model::{Gap, InstrumentId, Liquidation, LiquidationSource, PositionSide, Venue};
+use ccxt_model::{
+    FundingRate, Gap, InstrumentId, Liquidation, LiquidationSource, OpenInterest, PositionSide,
+    Venue,
+};
+use rust_decimal::Decimal;
 use serde_json::{Value, json};
 
 use crate::error::{CatalogError, Result};
@@ -37,6 +62,9 @@ struct Segment {
     writer: BufWriter<File>,
     rows: usize,
     dirty: bool,
+    /// An append failed part-way, so the file (or the buffer) may end in a partial line; the
+    /// next append starts with a newline so that fragment stays a line of its own (skipped).
+    torn: bool,
 }
 
 /// What a drain moved into the catalog.
@@ -48,6 +76,10 @@ pub struct DrainReport {
     pub liquidations: usize,
     /// Gap rows read from them.
     pub gaps: usize,
+    /// Open-interest rows read from them.
+    pub open_interest: usize,
+    /// Funding-rate rows read from them.
+    pub funding: usize,
     /// Lines that could not be read (torn by a crash) and were skipped.
     pub skipped_lines: usize,
     /// What the catalog writes did.
@@ -93,6 +125,12 @@ impl Spool {
         self.current.as_ref().map_or(0, |s| s.rows)
     }
 
+    /// Segment files on disk (drained or not, including the one being appended to), for
+    /// metrics. One directory listing; 0 if the directory cannot be read.
+    pub fn segments(&self) -> usize {
+        Spool::segments_in(&self.dir).map_or(0, |s| s.len())
+    }
+
     /// Bytes of all segments on disk, for metrics.
     pub fn size_bytes(&self) -> u64 {
         Spool::segments_in(&self.dir)
@@ -117,6 +155,7 @@ impl Spool {
                 writer: BufWriter::new(file),
                 rows: 0,
                 dirty: false,
+                torn: false,
             });
         }
         self.current
@@ -126,15 +165,22 @@ impl Spool {
 
     fn append_line(&mut self, line: Value) -> Result<()> {
         let segment = self.segment()?;
-        let path = segment.path.clone();
-        serde_json::to_writer(&mut segment.writer, &line)
-            .map_err(|e| io_error(&path, std::io::Error::other(e)))?;
-        segment
-            .writer
-            .write_all(b"\n")
-            .map_err(|e| io_error(&path, e))?;
-        segment.rows += 1;
+        // The whole line goes to the writer in one call, so a failure (a full disk) leaves at
+        // most one partial line behind, which `torn` fences off.
+        let mut bytes = Vec::with_capacity(160);
+        if segment.torn {
+            bytes.push(b'\n');
+        }
+        serde_json::to_writer(&mut bytes, &line)
+            .map_err(|e| io_error(&segment.path, std::io::Error::other(e)))?;
+        bytes.push(b'\n');
         segment.dirty = true;
+        if let Err(e) = segment.writer.write_all(&bytes) {
+            segment.torn = true;
+            return Err(io_error(&segment.path, e));
+        }
+        segment.torn = false;
+        segment.rows += 1;
         Ok(())
     }
 
@@ -149,6 +195,22 @@ impl Spool {
     /// Appends a gap (buffered; durable after the next [`Spool::sync`]).
     pub fn append_gap(&mut self, gap: &Gap) -> Result<()> {
         self.append_line(gap_json(gap))
+    }
+
+    /// Appends open-interest snapshots (buffered; durable after the next [`Spool::sync`]).
+    pub fn append_open_interest(&mut self, rows: &[OpenInterest]) -> Result<()> {
+        for row in rows {
+            self.append_line(open_interest_json(row))?;
+        }
+        Ok(())
+    }
+
+    /// Appends funding rates (buffered; durable after the next [`Spool::sync`]).
+    pub fn append_funding(&mut self, rows: &[FundingRate]) -> Result<()> {
+        for row in rows {
+            self.append_line(funding_json(row))?;
+        }
+        Ok(())
     }
 
     /// Makes everything appended so far durable: flush and fdatasync.
@@ -169,18 +231,32 @@ impl Spool {
     }
 
     /// Closes the current segment (synced) and moves every segment on disk into `catalog`,
-    /// deleting each one after its rows are stored. New appends start a new segment.
+    /// oldest first, deleting each one after all its rows (liquidations, gaps, open interest,
+    /// funding) are stored. New appends start a new segment.
+    ///
+    /// On an error the segment being written and all later ones stay on disk for the next
+    /// drain (segments before it were stored and removed); rows appended afterwards go to a
+    /// new segment. A retry replays identical records, which the catalog stores once.
     pub async fn drain_into(&mut self, catalog: &Catalog) -> Result<DrainReport> {
+        // If the sync fails (a full disk), the segment stays open with its rows still buffered.
         self.sync()?;
         self.current = None;
         let mut report = DrainReport::default();
         for path in Spool::segments_in(&self.dir)? {
-            let (liquidations, gaps, skipped) = read_segment(&path)?;
-            report.liquidations += liquidations.len();
-            report.gaps += gaps.len();
-            report.skipped_lines += skipped;
-            report.written.add(catalog.write(liquidations).await?);
-            report.written.add(catalog.write(gaps).await?);
+            let rows = read_segment(&path)?;
+            report.liquidations += rows.liquidations.len();
+            report.gaps += rows.gaps.len();
+            report.open_interest += rows.open_interest.len();
+            report.funding += rows.funding.len();
+            report.skipped_lines += rows.skipped;
+            report
+                .written
+                .add(write_some(catalog, rows.liquidations).await?);
+            report.written.add(write_some(catalog, rows.gaps).await?);
+            report
+                .written
+                .add(write_some(catalog, rows.open_interest).await?);
+            report.written.add(write_some(catalog, rows.funding).await?);
             std::fs::remove_file(&path).map_err(|e| io_error(&path, e))?;
             report.segments += 1;
         }
@@ -193,15 +269,53 @@ impl Spool {
     }
 }
 
+/// Writes `rows` unless there are none (which would only take the write lock for nothing).
+async fn write_some<T: crate::CatalogRecord>(
+    catalog: &Catalog,
+    rows: Vec<T>,
+) -> Result<WriteReport> {
+    if rows.is_empty() {
+        return Ok(WriteReport::default());
+    }
+    catalog.write(rows).await
+}
+
+/// A float as JSON: a number when finite (serde_json round-trips it exactly), else a string.
+fn float_json(x: f64) -> Value {
+    if x.is_finite() {
+        json!(x)
+    } else if x.is_nan() {
+        json!("NaN")
+    } else if x > 0.0 {
+        json!("inf")
+    } else {
+        json!("-inf")
+    }
+}
+
+/// Reads what [`float_json`] wrote.
+fn float_of(v: &Value) -> Option<f64> {
+    match v {
+        Value::Number(n) => n.as_f64(),
+        Value::String(s) => match s.as_str() {
+            "NaN" => Some(f64::NAN),
+            "inf" => Some(f64::INFINITY),
+            "-inf" => Some(f64::NEG_INFINITY),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
 fn liquidation_json(r: &Liquidation) -> Value {
     json!({
         "k": "liq",
         "id": r.instrument_id.as_str(),
         "side": r.side.as_str(),
         "os": r.order_side,
-        "q": r.quantity,
-        "p": r.price,
-        "v": r.value,
+        "q": float_json(r.quantity),
+        "p": float_json(r.price),
+        "v": float_json(r.value),
         "src": r.source.as_str(),
         "m": r.method,
         "tid": r.trade_id,
@@ -222,17 +336,50 @@ fn gap_json(g: &Gap) -> Value {
     })
 }
 
+fn open_interest_json(r: &OpenInterest) -> Value {
+    json!({
+        "k": "oi",
+        "id": r.instrument_id.as_str(),
+        "oi": float_json(r.open_interest),
+        "v": r.open_interest_value.map(float_json),
+        "te": r.ts_event,
+        "ti": r.ts_init,
+    })
+}
+
+fn funding_json(r: &FundingRate) -> Value {
+    json!({
+        "k": "fr",
+        "id": r.instrument_id.as_str(),
+        "r": r.rate.to_string(),
+        "iv": r.interval_minutes,
+        "nf": r.next_funding_ns,
+        "te": r.ts_event,
+        "ti": r.ts_init,
+    })
+}
+
 enum Line {
     Liquidation(Liquidation),
     Gap(Gap),
+    OpenInterest(OpenInterest),
+    Funding(FundingRate),
 }
 
 fn parse_line(text: &str) -> Option<Line> {
     let v: Value = serde_json::from_str(text).ok()?;
     let str_of = |k: &str| v.get(k).and_then(Value::as_str);
     let u64_of = |k: &str| v.get(k).and_then(Value::as_u64);
-    let f64_of = |k: &str| v.get(k).and_then(Value::as_f64);
+    let f64_of = |k: &str| v.get(k).and_then(float_of);
     let opt = |k: &str| str_of(k).map(str::to_string);
+    // An optional value: missing or null is `Some(None)`; present but unreadable is `None`
+    // (the line is damaged and skipped rather than read with a field silently dropped).
+    fn optional<T>(v: Option<&Value>, read: impl FnOnce(&Value) -> Option<T>) -> Option<Option<T>> {
+        match v {
+            None | Some(Value::Null) => Some(None),
+            Some(x) => read(x).map(Some),
+        }
+    }
     match str_of("k")? {
         "liq" => Some(Line::Liquidation(Liquidation {
             instrument_id: InstrumentId::new_unchecked(str_of("id")?),
@@ -255,29 +402,57 @@ fn parse_line(text: &str) -> Option<Line> {
             reason: str_of("reason")?.to_string(),
             ts_init: u64_of("ti")?,
         })),
+        "oi" => Some(Line::OpenInterest(OpenInterest {
+            instrument_id: InstrumentId::new_unchecked(str_of("id")?),
+            open_interest: f64_of("oi")?,
+            open_interest_value: optional(v.get("v"), float_of)?,
+            ts_event: u64_of("te")?,
+            ts_init: u64_of("ti")?,
+        })),
+        "fr" => Some(Line::Funding(FundingRate {
+            instrument_id: InstrumentId::new_unchecked(str_of("id")?),
+            rate: str_of("r")?.parse::<Decimal>().ok()?,
+            interval_minutes: optional(v.get("iv"), |x| u16::try_from(x.as_u64()?).ok())?,
+            next_funding_ns: optional(v.get("nf"), Value::as_u64)?,
+            ts_event: u64_of("te")?,
+            ts_init: u64_of("ti")?,
+        })),
         _ => None,
     }
 }
 
+/// The rows of one segment, by kind.
+#[derive(Debug, Default)]
+struct SegmentRows {
+    liquidations: Vec<Liquidation>,
+    gaps: Vec<Gap>,
+    open_interest: Vec<OpenInterest>,
+    funding: Vec<FundingRate>,
+    /// Lines that could not be read.
+    skipped: usize,
+}
+
 /// Reads one segment; unreadable lines (a torn tail after a crash) are counted and skipped.
-fn read_segment(path: &Path) -> Result<(Vec<Liquidation>, Vec<Gap>, usize)> {
+fn read_segment(path: &Path) -> Result<SegmentRows> {
     let file = File::open(path).map_err(|e| io_error(path, e))?;
-    let (mut liquidations, mut gaps, mut skipped) = (Vec::new(), Vec::new(), 0);
+    let mut rows = SegmentRows::default();
     for line in BufReader::new(file).split(b'\n') {
         let line = line.map_err(|e| io_error(path, e))?;
         if line.is_empty() {
             continue;
         }
         match std::str::from_utf8(&line).ok().and_then(parse_line) {
-            Some(Line::Liquidation(l)) => liquidations.push(l),
-            Some(Line::Gap(g)) => gaps.push(g),
-            None => skipped += 1,
+            Some(Line::Liquidation(l)) => rows.liquidations.push(l),
+            Some(Line::Gap(g)) => rows.gaps.push(g),
+            Some(Line::OpenInterest(o)) => rows.open_interest.push(o),
+            Some(Line::Funding(f)) => rows.funding.push(f),
+            None => rows.skipped += 1,
         }
     }
-    if skipped > 0 {
-        tracing::warn!(segment = %path.display(), skipped, "skipped unreadable spool lines (torn by a crash)");
+    if rows.skipped > 0 {
+        tracing::warn!(segment = %path.display(), skipped = rows.skipped, "skipped unreadable spool lines (torn by a crash)");
     }
-    Ok((liquidations, gaps, skipped))
+    Ok(rows)
 }
 
 #[cfg(test)]
@@ -351,5 +526,317 @@ mod tests {
         let (stored, _) = catalog.query::<Liquidation>(&query).await.unwrap();
         assert_eq!(stored, rows, "every field, bit for bit");
         assert!(Spool::segments_in(dir.path()).unwrap().is_empty());
+    }
+
+    const T0: u64 = 1_735_689_600_000_000_000;
+
+    fn oi(i: u64) -> OpenInterest {
+        OpenInterest {
+            instrument_id: InstrumentId::new_unchecked("BTCUSDT-PERP.BINANCE"),
+            open_interest: 81_234.567 + i as f64 / 3.0,
+            open_interest_value: (!i.is_multiple_of(2)).then(|| 7.654_321e9 + i as f64 / 7.0),
+            ts_event: T0 + i * 60_000_000_000,
+            ts_init: T0 + i * 60_000_000_000 + 123_456,
+        }
+    }
+
+    fn fr(i: u64, rate: &str) -> FundingRate {
+        FundingRate {
+            instrument_id: InstrumentId::new_unchecked("ETHUSDT-PERP.BYBIT"),
+            rate: rate.parse().unwrap(),
+            interval_minutes: (!i.is_multiple_of(2)).then_some(480),
+            next_funding_ns: i.is_multiple_of(3).then_some(T0 + 8 * 3_600_000_000_000),
+            ts_event: T0 + i * 1_000_000_000,
+            ts_init: T0 + i * 1_000_000_000 + 7,
+        }
+    }
+
+    fn assert_same_oi(a: &[OpenInterest], b: &[OpenInterest]) {
+        assert_eq!(a.len(), b.len());
+        for (x, y) in a.iter().zip(b) {
+            assert_eq!(x.instrument_id, y.instrument_id);
+            assert_eq!(x.open_interest.to_bits(), y.open_interest.to_bits());
+            assert_eq!(
+                x.open_interest_value.map(f64::to_bits),
+                y.open_interest_value.map(f64::to_bits)
+            );
+            assert_eq!((x.ts_event, x.ts_init), (y.ts_event, y.ts_init));
+        }
+    }
+
+    fn assert_same_funding(a: &[FundingRate], b: &[FundingRate]) {
+        assert_eq!(a, b);
+        for (x, y) in a.iter().zip(b) {
+            assert_eq!(
+                x.rate.to_string(),
+                y.rate.to_string(),
+                "exact digits and scale"
+            );
+        }
+    }
+
+    fn query_all(id: &str) -> crate::Query {
+        crate::Query {
+            instruments: vec![InstrumentId::new_unchecked(id)],
+            start: 0,
+            end: u64::MAX,
+            limit: None,
+        }
+    }
+
+    #[test]
+    fn open_interest_and_funding_round_trip_exactly() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut spool = Spool::open(dir.path()).unwrap();
+        let mut ois: Vec<OpenInterest> = (0..10).map(oi).collect();
+        ois.push(OpenInterest {
+            open_interest: 1e-300,
+            open_interest_value: Some(-0.0),
+            ..oi(10)
+        });
+        ois.push(OpenInterest {
+            open_interest: f64::MAX,
+            open_interest_value: Some(f64::NAN),
+            ..oi(11)
+        });
+        ois.push(OpenInterest {
+            open_interest: f64::INFINITY,
+            open_interest_value: Some(f64::NEG_INFINITY),
+            ..oi(12)
+        });
+        let rates = [
+            "-0.000012345678901234",
+            "0.0001",
+            "0.00010000",
+            "0",
+            "-0.75",
+            "0.0000000000000000000000000001",
+            "79228162514264337593543950335",
+        ];
+        let funding: Vec<FundingRate> = rates
+            .iter()
+            .enumerate()
+            .map(|(i, r)| fr(i as u64, r))
+            .collect();
+        spool.append_open_interest(&ois).unwrap();
+        spool.append_funding(&funding).unwrap();
+        assert_eq!(spool.pending_rows(), ois.len() + funding.len());
+        spool.sync().unwrap();
+        assert_eq!(spool.segments(), 1);
+        let rows = read_segment(&Spool::segments_in(dir.path()).unwrap()[0]).unwrap();
+        assert_eq!(rows.skipped, 0);
+        assert!(rows.liquidations.is_empty() && rows.gaps.is_empty());
+        assert_same_oi(&rows.open_interest, &ois);
+        assert_same_funding(&rows.funding, &funding);
+        assert!(funding.iter().any(|f| f.interval_minutes.is_none()));
+        assert!(funding.iter().any(|f| f.next_funding_ns.is_none()));
+        assert!(ois.iter().any(|o| o.open_interest_value.is_none()));
+    }
+
+    #[test]
+    fn missing_optional_keys_read_as_none_and_bad_values_are_skipped() {
+        let lines = [
+            r#"{"k":"oi","id":"X-PERP.BINANCE","oi":1.5,"te":1,"ti":2}"#,
+            r#"{"k":"oi","id":"X-PERP.BINANCE","oi":1.5,"v":null,"te":1,"ti":2}"#,
+            r#"{"k":"fr","id":"X-PERP.BINANCE","r":"-0.000012345678901234","te":1,"ti":2}"#,
+            r#"{"k":"fr","id":"X-PERP.BINANCE","r":"0.0001","iv":null,"nf":null,"te":1,"ti":2}"#,
+        ];
+        for line in &lines[..2] {
+            let Some(Line::OpenInterest(o)) = parse_line(line) else {
+                panic!("{line}")
+            };
+            assert_eq!(o.open_interest_value, None);
+            assert_eq!((o.open_interest, o.ts_event, o.ts_init), (1.5, 1, 2));
+        }
+        for line in &lines[2..] {
+            let Some(Line::Funding(f)) = parse_line(line) else {
+                panic!("{line}")
+            };
+            assert_eq!((f.interval_minutes, f.next_funding_ns), (None, None));
+        }
+        let Some(Line::Funding(f)) = parse_line(lines[2]) else {
+            unreachable!()
+        };
+        assert_eq!(f.rate.to_string(), "-0.000012345678901234");
+        for bad in [
+            r#"{"k":"fr","id":"X","r":"0.0001","iv":70000,"te":1,"ti":2}"#,
+            r#"{"k":"fr","id":"X","r":0.0001,"te":1,"ti":2}"#,
+            r#"{"k":"fr","id":"X","r":"abc","te":1,"ti":2}"#,
+            r#"{"k":"fr","id":"X","r":"0.0001","nf":"soon","te":1,"ti":2}"#,
+            r#"{"k":"oi","id":"X","oi":null,"te":1,"ti":2}"#,
+            r#"{"k":"oi","id":"X","oi":1.0,"v":"lots","te":1,"ti":2}"#,
+            r#"{"k":"oi","id":"X","oi":1.0,"te":1}"#,
+        ] {
+            assert!(parse_line(bad).is_none(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_failed_append_cannot_swallow_the_next_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut spool = Spool::open(dir.path()).unwrap();
+        spool.append_open_interest(&[oi(0)]).unwrap();
+        // What a write that failed part-way (a full disk) leaves behind.
+        let segment = spool.current.as_mut().unwrap();
+        segment
+            .writer
+            .write_all(b"{\"k\":\"oi\",\"id\":\"BTC")
+            .unwrap();
+        segment.torn = true;
+        spool.append_open_interest(&[oi(1)]).unwrap();
+        spool.sync().unwrap();
+        let rows = read_segment(&Spool::segments_in(dir.path()).unwrap()[0]).unwrap();
+        assert_same_oi(&rows.open_interest, &[oi(0), oi(1)]);
+        assert_eq!(rows.skipped, 1);
+    }
+
+    #[tokio::test]
+    async fn mixed_segments_drain_and_replays_store_nothing_new() {
+        let dir = tempfile::tempdir().unwrap();
+        let catalog = Catalog::from_storage(Storage::in_memory());
+        let mut spool = Spool::open(dir.path()).unwrap();
+        let liqs: Vec<Liquidation> = (0..5).map(liq).collect();
+        let ois: Vec<OpenInterest> = (0..6).map(oi).collect();
+        let funding: Vec<FundingRate> = (0..4)
+            .map(|i| {
+                fr(
+                    i,
+                    if i == 0 {
+                        "-0.000012345678901234"
+                    } else {
+                        "0.00010"
+                    },
+                )
+            })
+            .collect();
+        let gap = Gap {
+            venue: Venue::Binance,
+            stream: "!forceOrder@arr".into(),
+            start_ns: 10,
+            end_ns: 20,
+            reason: "server closed".into(),
+            ts_init: 21,
+        };
+        spool.append_liquidations(&liqs[..2]).unwrap();
+        spool.append_open_interest(&ois[..3]).unwrap();
+        spool.append_funding(&funding[..2]).unwrap();
+        spool.append_gap(&gap).unwrap();
+        spool.sync().unwrap();
+        let first = Spool::segments_in(dir.path()).unwrap()[0].clone();
+        let copy = std::fs::read(&first).unwrap();
+        // Close the first segment by reopening: the second run appends to a new one.
+        drop(spool);
+        let mut spool = Spool::open(dir.path()).unwrap();
+        spool.append_funding(&funding[2..]).unwrap();
+        spool.append_open_interest(&ois[3..]).unwrap();
+        spool.append_liquidations(&liqs[2..]).unwrap();
+        assert_eq!(spool.segments(), 2);
+        let report = spool.drain_into(&catalog).await.unwrap();
+        assert_eq!(
+            (
+                report.segments,
+                report.liquidations,
+                report.gaps,
+                report.open_interest,
+                report.funding,
+                report.skipped_lines
+            ),
+            (2, 5, 1, 6, 4, 0)
+        );
+        assert_eq!(report.written.rows_added, 16);
+        assert_eq!(spool.segments(), 0);
+        assert_eq!(spool.pending_rows(), 0);
+
+        // A crash after the catalog write but before the delete: the segment comes back.
+        std::fs::write(&first, &copy).unwrap();
+        let mut spool = Spool::open(dir.path()).unwrap();
+        let report = spool.drain_into(&catalog).await.unwrap();
+        assert_eq!(
+            (report.segments, report.open_interest, report.funding),
+            (1, 3, 2)
+        );
+        assert_eq!(report.written.rows_added, 0, "a replay stores nothing new");
+        assert_eq!(report.written.duplicates, 8);
+
+        let (stored, _) = catalog
+            .query::<OpenInterest>(&query_all("BTCUSDT-PERP.BINANCE"))
+            .await
+            .unwrap();
+        assert_same_oi(&stored, &ois);
+        let (stored, _) = catalog
+            .query::<FundingRate>(&query_all("ETHUSDT-PERP.BYBIT"))
+            .await
+            .unwrap();
+        assert_same_funding(&stored, &funding);
+        let (stored, _) = catalog
+            .query::<Liquidation>(&query_all("BTCUSDT-PERP.BINANCE"))
+            .await
+            .unwrap();
+        assert_eq!(stored, liqs);
+    }
+
+    #[tokio::test]
+    async fn a_failed_drain_keeps_its_segment_and_later_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("catalog");
+        let (catalog, _) = Catalog::open_writable(root.to_str().unwrap())
+            .await
+            .unwrap();
+        let mut spool = Spool::open(&dir.path().join("spool")).unwrap();
+        // A regular file where the open-interest dataset directory must go: writes there fail,
+        // even for root.
+        let blocker = root
+            .join(crate::naming::DATA_DIR)
+            .join(crate::naming::class_dir(
+                ccxt_model::RecordKind::OpenInterest,
+            ))
+            .join("BTCUSDT-PERP.BINANCE");
+        std::fs::create_dir_all(blocker.parent().unwrap()).unwrap();
+        std::fs::write(&blocker, b"not a directory").unwrap();
+
+        let ois: Vec<OpenInterest> = (0..4).map(oi).collect();
+        let funding: Vec<FundingRate> = (0..2).map(|i| fr(i, "0.0001")).collect();
+        spool.append_liquidations(&[liq(0)]).unwrap();
+        spool.append_open_interest(&ois[..2]).unwrap();
+        spool.append_funding(&funding).unwrap();
+        let err = spool.drain_into(&catalog).await.unwrap_err();
+        assert!(
+            err.to_string().contains("BTCUSDT-PERP.BINANCE"),
+            "fails on the blocked dataset: {err}"
+        );
+        assert_eq!(spool.segments(), 1, "the failed segment is kept");
+        assert_eq!(spool.pending_rows(), 0);
+
+        // Rows that arrive after the failure go to a new segment.
+        spool.append_open_interest(&ois[2..]).unwrap();
+        assert_eq!(spool.pending_rows(), 2);
+        assert!(spool.drain_into(&catalog).await.is_err());
+        assert_eq!(spool.segments(), 2);
+
+        std::fs::remove_file(&blocker).unwrap();
+        let report = spool.drain_into(&catalog).await.unwrap();
+        assert_eq!(
+            (
+                report.segments,
+                report.liquidations,
+                report.open_interest,
+                report.funding
+            ),
+            (2, 1, 4, 2)
+        );
+        // The liquidation was stored by the first, failed drain; its replay is a duplicate.
+        assert_eq!(report.written.rows_added, 6);
+        assert_eq!(report.written.duplicates, 1);
+        assert_eq!(spool.segments(), 0);
+        let (stored, _) = catalog
+            .query::<OpenInterest>(&query_all("BTCUSDT-PERP.BINANCE"))
+            .await
+            .unwrap();
+        assert_same_oi(&stored, &ois);
+        let (stored, _) = catalog
+            .query::<FundingRate>(&query_all("ETHUSDT-PERP.BYBIT"))
+            .await
+            .unwrap();
+        assert_same_funding(&stored, &funding);
     }
 }

@@ -18,7 +18,7 @@ use ccxt_venue::{FetchError, Fetcher, FundingSnapshot, OiPeriod};
 use futures::StreamExt;
 use tokio::sync::mpsc;
 
-pub use plan::{CatalogPlanner, FullRange, RangePlanner};
+pub use plan::{CatalogPlanner, FullRange, Plan, RangePlanner};
 pub use sink::{CatalogSink, Sink, SinkError};
 
 /// What to fetch.

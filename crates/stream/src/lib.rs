@@ -99,6 +99,19 @@ pub fn spawn(
     events: mpsc::Sender<StreamEvent>,
     cancel: CancellationToken,
 ) -> StreamHandle {
+    spawn_from(sources, events, cancel, None)
+}
+
+/// Like [`spawn`], but polled sources (Hyperliquid) start reading at `poll_from_ns` instead of
+/// now: a collector restarting after downtime refills what the venue still serves. The poll
+/// loop records as a gap only the part older than its catch-up depth
+/// ([`hyperliquid_catch_up`]).
+pub fn spawn_from(
+    sources: Vec<SourceConfig>,
+    events: mpsc::Sender<StreamEvent>,
+    cancel: CancellationToken,
+    poll_from_ns: Option<u64>,
+) -> StreamHandle {
     if let Err(ConfigError(problems)) = validate(&sources) {
         for problem in problems {
             tracing::error!(%problem, "liquidation stream configuration problem");
@@ -160,7 +173,7 @@ pub fn spawn(
             }
         }
     }
-    let started_ns = now_ns();
+    let started_ns = poll_from_ns.map_or_else(now_ns, |from| from.min(now_ns()));
     for poller in pollers {
         tasks.push(tokio::spawn(async move {
             poller.run(started_ns, None).await;

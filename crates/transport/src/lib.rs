@@ -8,6 +8,8 @@
 //! * **Venue feedback**: a used-weight header (Binance `X-MBX-USED-WEIGHT-1M`) above our share
 //!   holds the pool until the venue's window rolls over, so other processes on the same IP
 //!   cannot push us into a ban.
+//! * **Headroom**: [`HttpTransport::budget_headroom`] reports, per pool, our share, the weight
+//!   we spent in the trailing window and the venue's last report, for a metrics gauge.
 //! * **Rate limits**: 429 and 418 pause the whole venue for `Retry-After`; the venue's ban
 //!   status (Bybit 403 "access too frequent") pauses it for the configured ban time (10 min),
 //!   logged plainly. A wait longer than `max_wait` is not sat out: the request fails with
@@ -30,7 +32,7 @@ use ccxt_venue::convert::snippet;
 use ccxt_venue::{FetchError, HttpMethod, HttpRequest, HttpResponse, RateLimitSpec, Transport};
 use tokio::time::Instant;
 
-pub use budget::Budget;
+pub use budget::{Budget, BudgetHeadroom};
 pub use stats::{TransportStats, TransportStatsSnapshot};
 
 /// How to reach one venue and how hard to push it.
@@ -145,6 +147,15 @@ impl HttpTransport {
     /// Counters of what this transport did.
     pub fn stats(&self) -> Arc<TransportStats> {
         self.stats.clone()
+    }
+
+    /// How much of each pool's budget is left, sorted by pool name (for a "budget headroom per
+    /// venue" gauge). Empty when rate limiting is off, as there are no budgets then.
+    pub fn budget_headroom(&self) -> Vec<BudgetHeadroom> {
+        let mut headroom: Vec<BudgetHeadroom> =
+            self.budgets.values().map(Budget::headroom).collect();
+        headroom.sort_by_key(|h| h.pool);
+        headroom
     }
 
     /// The configuration.

@@ -283,3 +283,46 @@ fn bad_config_is_refused_with_the_key_named() {
     .unwrap_err();
     assert!(err.contains("venues.bybit.budget_fraction"), "{err}");
 }
+
+#[tokio::test]
+async fn budget_headroom_reports_each_pool_sorted_with_the_venues_used_weight() {
+    let server = serve(Arc::new(|_| {
+        (StatusCode::OK, vec![("x-used-weight", "30".into())])
+    }))
+    .await;
+    // An hour-long window, so the venue's report stays current while the test runs.
+    let mut spec = spec(100, Duration::from_secs(3600));
+    spec.pools.push(PoolSpec {
+        name: "funding",
+        capacity: 500,
+        window: Duration::from_secs(300),
+    });
+    let t = transport(&server.url, spec, |c| c.budget_fraction = 0.5);
+    let fresh = t.budget_headroom();
+    let pools: Vec<_> = fresh.iter().map(|h| h.pool).collect();
+    assert_eq!(pools, ["funding", "ip"]);
+    assert!(
+        fresh
+            .iter()
+            .all(|h| h.headroom() == h.share && h.venue_used.is_none())
+    );
+    assert_eq!(fresh[0].window, Duration::from_secs(300));
+
+    t.send(req()).await.unwrap();
+    let after = t.budget_headroom();
+    assert_eq!(after[0].headroom(), 250, "the funding pool is untouched");
+    let ip = &after[1];
+    assert_eq!((ip.share, ip.spent, ip.venue_used), (50, 1, Some(30)));
+    assert_eq!(ip.headroom(), 20);
+    assert_eq!(ip.fraction_left(), 0.4);
+}
+
+#[test]
+fn budget_headroom_is_empty_with_rate_limits_off() {
+    let t = transport(
+        "http://127.0.0.1:1",
+        spec(100, Duration::from_secs(60)),
+        |c| c.rate_limited = false,
+    );
+    assert!(t.budget_headroom().is_empty());
+}

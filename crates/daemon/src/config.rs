@@ -1,0 +1,427 @@
+//! The daemon's settings in two steps: [`DaemonSettings`] as read from the config file
+//! (`[daemon]`, `[metrics]`; every field optional) and [`DaemonConfig`], validated, with every
+//! problem reported at once by [`DaemonSettings::validate`].
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use ccxt_venue::OiPeriod;
+use serde::Deserialize;
+
+use crate::schedule::{Schedule, interval_cron};
+
+/// The scheduled jobs. Each runs per venue; a run still going when its next time comes is
+/// skipped with a warning, never stacked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum JobKind {
+    /// Current open interest of every symbol (bulk endpoints where the venue has them).
+    OpenInterest,
+    /// Current funding: the live rate, its interval and the next funding time.
+    Funding,
+    /// Settled funding since the last stored one.
+    FundingHistory,
+    /// Open-interest history since the last stored bucket: refills downtime (Binance, Bybit).
+    OpenInterestHistory,
+    /// The venue's instrument list: new listings join `--all`, delisted ones stop.
+    Instruments,
+    /// Catalog compaction (one run for the whole catalog, not per venue).
+    Compaction,
+}
+
+impl JobKind {
+    /// Every job, in the order they are registered.
+    pub const ALL: [JobKind; 6] = [
+        JobKind::OpenInterest,
+        JobKind::Funding,
+        JobKind::FundingHistory,
+        JobKind::OpenInterestHistory,
+        JobKind::Instruments,
+        JobKind::Compaction,
+    ];
+
+    /// The name in the config (`daemon.schedule.<name>`), logs, metrics and `/healthz`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobKind::OpenInterest => "open_interest",
+            JobKind::Funding => "funding",
+            JobKind::FundingHistory => "funding_history",
+            JobKind::OpenInterestHistory => "open_interest_history",
+            JobKind::Instruments => "instruments",
+            JobKind::Compaction => "compaction",
+        }
+    }
+
+    /// The default schedule (six-field cron, seconds first, UTC).
+    pub fn default_cron(self) -> &'static str {
+        match self {
+            // Every 5 minutes at second 0 / 10, so the two snapshots do not collide.
+            JobKind::OpenInterest => "0 */5 * * * *",
+            JobKind::Funding => "10 */5 * * * *",
+            // Funding settles on the hour (1 h, 4 h, 8 h intervals): read it a minute later.
+            JobKind::FundingHistory => "0 1 * * * *",
+            // Venues publish the 5-minute OI bucket shortly after it closes.
+            JobKind::OpenInterestHistory => "30 2/15 * * * *",
+            JobKind::Instruments => "0 17 * * * *",
+            JobKind::Compaction => "0 30 0 * * *",
+        }
+    }
+}
+
+impl std::fmt::Display for JobKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// `[daemon]`: what `ccxt-cli daemon start` collects and when. Flags override `symbols`,
+/// `venues`, `all` and the two snapshot schedules.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DaemonSettings {
+    /// Symbols to collect (any form `fetch-oi` takes), used when no `-s` is given.
+    pub symbols: Vec<String>,
+    /// Venues to collect from (`binance`, `bybit`, `hyperliquid`); empty: all three.
+    pub venues: Vec<String>,
+    /// Every trading perpetual of the selected venues (kept current by the `instruments` job).
+    pub all: bool,
+    /// Bucket of the open-interest history top-up: `5m` (default), `15m`, `30m`, `1h`, …
+    pub oi_period: Option<String>,
+    /// `[daemon.schedule]`: one cron expression per job, or `"off"`.
+    pub schedule: ScheduleSettings,
+    /// `[daemon.backfill]`: how far back to fetch when nothing is stored yet.
+    pub backfill: BackfillSettings,
+    /// `[daemon.health]`: when `/healthz` calls a stream or job stale.
+    pub health: HealthSettings,
+}
+
+/// `[daemon.schedule]`: six-field cron expressions (`sec min hour day month weekday`, UTC),
+/// or `"off"` to disable a job.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ScheduleSettings {
+    /// Open-interest snapshots (default every 5 minutes at second 0).
+    pub open_interest: Option<String>,
+    /// Funding snapshots (default every 5 minutes at second 10).
+    pub funding: Option<String>,
+    /// Settled funding top-up (default hourly at minute 1).
+    pub funding_history: Option<String>,
+    /// Open-interest history top-up (default every 15 minutes from minute 2, second 30).
+    pub open_interest_history: Option<String>,
+    /// Instrument refresh (default hourly at minute 17).
+    pub instruments: Option<String>,
+    /// Catalog compaction (default daily at 00:30 UTC).
+    pub compaction: Option<String>,
+}
+
+impl ScheduleSettings {
+    fn get(&self, job: JobKind) -> Option<&str> {
+        match job {
+            JobKind::OpenInterest => self.open_interest.as_deref(),
+            JobKind::Funding => self.funding.as_deref(),
+            JobKind::FundingHistory => self.funding_history.as_deref(),
+            JobKind::OpenInterestHistory => self.open_interest_history.as_deref(),
+            JobKind::Instruments => self.instruments.as_deref(),
+            JobKind::Compaction => self.compaction.as_deref(),
+        }
+    }
+}
+
+/// `[daemon.backfill]`.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BackfillSettings {
+    /// Days of open-interest history fetched for a symbol with none stored (default 1; Binance
+    /// keeps 30).
+    pub oi_history_days: Option<f64>,
+    /// Days of settled funding fetched for a symbol with none stored (default 7).
+    pub funding_history_days: Option<f64>,
+}
+
+/// `[daemon.health]`.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HealthSettings {
+    /// A liquidation stream with no frame for this long is stale, seconds (default 400: Binance
+    /// pings every 3 minutes, so a quiet market is not mistaken for a dead socket).
+    pub stream_stale_secs: Option<f64>,
+    /// A job is stale when its last success is older than two periods plus this, seconds
+    /// (default 60).
+    pub job_grace_secs: Option<f64>,
+}
+
+/// `[metrics]`.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MetricsSettings {
+    /// Where `/healthz` and `/metrics` listen (default `127.0.0.1:9464`); `"off"` disables.
+    pub address: Option<String>,
+}
+
+/// Flag values that override the file.
+#[derive(Debug, Default, Clone)]
+pub struct ScheduleOverrides {
+    /// `--oi-interval MIN`.
+    pub oi_interval_minutes: Option<u32>,
+    /// `--funding-interval MIN`.
+    pub funding_interval_minutes: Option<u32>,
+}
+
+/// The validated settings.
+#[derive(Debug, Clone)]
+pub struct DaemonConfig {
+    /// Enabled jobs and their schedules.
+    pub jobs: Vec<(JobKind, Schedule)>,
+    /// Bucket of the OI history top-up.
+    pub oi_period: OiPeriod,
+    /// Depth of the first OI history fetch.
+    pub oi_history_depth: Duration,
+    /// Depth of the first settled-funding fetch.
+    pub funding_history_depth: Duration,
+    /// Stream staleness limit.
+    pub stream_stale: Duration,
+    /// Grace added to two job periods.
+    pub job_grace: Duration,
+    /// Listen address of `/healthz` and `/metrics`, if on.
+    pub metrics_address: Option<SocketAddr>,
+}
+
+impl DaemonConfig {
+    /// The schedule of `job`, if enabled.
+    pub fn schedule(&self, job: JobKind) -> Option<&Schedule> {
+        self.jobs.iter().find(|(k, _)| *k == job).map(|(_, s)| s)
+    }
+}
+
+/// The default metrics address.
+pub const DEFAULT_METRICS_ADDRESS: &str = "127.0.0.1:9464";
+
+fn positive_secs(
+    key: &str,
+    value: Option<f64>,
+    default: f64,
+    max: f64,
+    problems: &mut Vec<String>,
+) -> Duration {
+    match value {
+        None => Duration::from_secs_f64(default),
+        Some(v) if v.is_finite() && v > 0.0 && v <= max => Duration::from_secs_f64(v),
+        Some(v) => {
+            problems.push(format!("{key} must be a number in (0, {max}], got {v}"));
+            Duration::from_secs_f64(default)
+        }
+    }
+}
+
+impl DaemonSettings {
+    /// Checks everything and returns the validated config, or every problem found.
+    pub fn validate(
+        &self,
+        metrics: &MetricsSettings,
+        overrides: &ScheduleOverrides,
+    ) -> Result<DaemonConfig, Vec<String>> {
+        let mut problems = Vec::new();
+        let mut jobs = Vec::new();
+        for job in JobKind::ALL {
+            let key = format!("daemon.schedule.{job}");
+            let from_flag = match job {
+                JobKind::OpenInterest => {
+                    overrides.oi_interval_minutes.map(|m| ("--oi-interval", m))
+                }
+                JobKind::Funding => overrides
+                    .funding_interval_minutes
+                    .map(|m| ("--funding-interval", m)),
+                _ => None,
+            };
+            let expression = match from_flag {
+                Some((flag, minutes)) => match interval_cron(minutes, job == JobKind::Funding) {
+                    Ok(cron) => cron,
+                    Err(e) => {
+                        problems.push(format!("{flag} {minutes}: {e}"));
+                        continue;
+                    }
+                },
+                None => self
+                    .schedule
+                    .get(job)
+                    .unwrap_or(job.default_cron())
+                    .trim()
+                    .to_string(),
+            };
+            if expression.eq_ignore_ascii_case("off") {
+                continue;
+            }
+            match Schedule::parse(&expression) {
+                Ok(schedule) => jobs.push((job, schedule)),
+                Err(e) => problems.push(format!("{key}: {e}")),
+            }
+        }
+        let oi_period = match self.oi_period.as_deref() {
+            None => OiPeriod::M5,
+            Some(text) => match text.parse::<OiPeriod>() {
+                Ok(p) => p,
+                Err(e) => {
+                    problems.push(format!("daemon.oi_period: {e}"));
+                    OiPeriod::M5
+                }
+            },
+        };
+        let day = 86_400.0;
+        let oi_history_depth = positive_secs(
+            "daemon.backfill.oi_history_days",
+            self.backfill.oi_history_days.map(|d| d * day),
+            day,
+            3650.0 * day,
+            &mut problems,
+        );
+        let funding_history_depth = positive_secs(
+            "daemon.backfill.funding_history_days",
+            self.backfill.funding_history_days.map(|d| d * day),
+            7.0 * day,
+            3650.0 * day,
+            &mut problems,
+        );
+        let stream_stale = positive_secs(
+            "daemon.health.stream_stale_secs",
+            self.health.stream_stale_secs,
+            400.0,
+            7.0 * day,
+            &mut problems,
+        );
+        let job_grace = match self.health.job_grace_secs {
+            None => Duration::from_secs(60),
+            Some(v) if v.is_finite() && (0.0..=7.0 * day).contains(&v) => {
+                Duration::from_secs_f64(v)
+            }
+            Some(v) => {
+                problems.push(format!(
+                    "daemon.health.job_grace_secs must be a number in [0, 604800], got {v}"
+                ));
+                Duration::from_secs(60)
+            }
+        };
+        let metrics_address = match metrics.address.as_deref().map(str::trim) {
+            Some(a) if a.eq_ignore_ascii_case("off") || a.is_empty() => None,
+            other => {
+                let text = other.unwrap_or(DEFAULT_METRICS_ADDRESS);
+                match text.parse::<SocketAddr>() {
+                    Ok(a) => Some(a),
+                    Err(_) => {
+                        problems.push(format!(
+                            "metrics.address must be IP:PORT (e.g. 127.0.0.1:9464) or \"off\", got '{text}'"
+                        ));
+                        None
+                    }
+                }
+            }
+        };
+        for venue in &self.venues {
+            if venue.parse::<ccxt_model::Venue>().is_err() {
+                problems.push(format!(
+                    "daemon.venues: unknown venue '{venue}' (valid: binance, bybit, hyperliquid)"
+                ));
+            }
+        }
+        if !problems.is_empty() {
+            return Err(problems);
+        }
+        Ok(DaemonConfig {
+            jobs,
+            oi_period,
+            oi_history_depth,
+            funding_history_depth,
+            stream_stale,
+            job_grace,
+            metrics_address,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(toml_like: impl FnOnce(&mut DaemonSettings)) -> DaemonSettings {
+        let mut s = DaemonSettings::default();
+        toml_like(&mut s);
+        s
+    }
+
+    #[test]
+    fn defaults_enable_every_job_and_listen_on_loopback() {
+        let config = DaemonSettings::default()
+            .validate(&MetricsSettings::default(), &ScheduleOverrides::default())
+            .unwrap();
+        assert_eq!(config.jobs.len(), JobKind::ALL.len());
+        assert_eq!(
+            config.metrics_address,
+            Some("127.0.0.1:9464".parse().unwrap())
+        );
+        assert_eq!(config.oi_period, OiPeriod::M5);
+        assert_eq!(
+            config.schedule(JobKind::OpenInterest).unwrap().period(),
+            Duration::from_secs(300)
+        );
+    }
+
+    #[test]
+    fn every_problem_is_reported_at_once() {
+        let s = settings(|s| {
+            s.schedule.open_interest = Some("every five minutes".into());
+            s.schedule.compaction = Some("0 61 * * * *".into());
+            s.oi_period = Some("7m".into());
+            s.backfill.oi_history_days = Some(-1.0);
+            s.health.stream_stale_secs = Some(f64::NAN);
+            s.venues = vec!["kraken".into()];
+        });
+        let metrics = MetricsSettings {
+            address: Some("localhost".into()),
+        };
+        let problems = s
+            .validate(&metrics, &ScheduleOverrides::default())
+            .unwrap_err();
+        let text = problems.join("\n");
+        for key in [
+            "daemon.schedule.open_interest",
+            "daemon.schedule.compaction",
+            "daemon.oi_period",
+            "daemon.backfill.oi_history_days",
+            "daemon.health.stream_stale_secs",
+            "metrics.address",
+            "kraken",
+        ] {
+            assert!(text.contains(key), "{key} missing in:\n{text}");
+        }
+        assert_eq!(problems.len(), 7, "{text}");
+    }
+
+    #[test]
+    fn jobs_can_be_turned_off_and_flags_override_the_file() {
+        let s = settings(|s| {
+            s.schedule.compaction = Some("off".into());
+            s.schedule.open_interest = Some("0 0 * * * *".into());
+        });
+        let overrides = ScheduleOverrides {
+            oi_interval_minutes: Some(15),
+            funding_interval_minutes: None,
+        };
+        let config = s
+            .validate(
+                &MetricsSettings {
+                    address: Some("off".into()),
+                },
+                &overrides,
+            )
+            .unwrap();
+        assert!(config.schedule(JobKind::Compaction).is_none());
+        assert_eq!(config.metrics_address, None);
+        let oi = config.schedule(JobKind::OpenInterest).unwrap();
+        assert_eq!(oi.expression(), "0 */15 * * * *");
+        let bad = ScheduleOverrides {
+            oi_interval_minutes: Some(7),
+            funding_interval_minutes: Some(0),
+        };
+        let problems = s.validate(&MetricsSettings::default(), &bad).unwrap_err();
+        assert_eq!(problems.len(), 2, "{problems:?}");
+        assert!(problems[0].starts_with("--oi-interval 7"), "{problems:?}");
+    }
+}
