@@ -38,9 +38,9 @@ pub struct GlobalArgs {
     /// Log level: error, warn, info, debug, trace [default: $CCXT_LOG_LEVEL, $RUST_LOG, warn]
     #[arg(long, global = true, value_name = "LEVEL")]
     pub log_level: Option<String>,
-    /// Log format on stderr
-    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Human)]
-    pub log_format: LogFormat,
+    /// Log format on stderr [default: $CCXT_LOG_FORMAT, the config file's log_format, human]
+    #[arg(long, global = true, value_enum)]
+    pub log_format: Option<LogFormat>,
 }
 
 /// How logs are written to stderr.
@@ -102,6 +102,71 @@ as --to means the end of that day. Without --from, -n gives the latest N rows.")
     /// Inspect and maintain the catalog
     #[command(subcommand)]
     Catalog(CatalogCommand),
+    /// Run the 24/7 collector, check its configuration, or probe its health endpoint
+    #[command(subcommand)]
+    Daemon(DaemonCommand),
+}
+
+/// `daemon` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum DaemonCommand {
+    /// Collect OI, funding and liquidations on a cron schedule until SIGINT/SIGTERM
+    #[command(after_help = "\
+Examples:
+  ccxt-cli daemon start -c config/default.toml -s BTCUSDT-PERP -s ETHUSDT-PERP
+  ccxt-cli daemon start --all -e binance -e bybit --oi-interval 5 --funding-interval 15
+  CCXT_METRICS__ADDRESS=0.0.0.0:9464 ccxt-cli --log-format json daemon start --all
+
+Jobs (cron expressions in [daemon.schedule], UTC, seconds first): open_interest and funding
+snapshots, funding_history and open_interest_history top-ups (refill downtime from the venues'
+history), instruments (new listings join --all), compaction; liquidation streams always on.
+At start, rows since the last stored one are refilled. /healthz and /metrics listen on
+metrics.address (default 127.0.0.1:9464). SIGINT/SIGTERM: flush everything, exit 0 within 10 s.
+Exit codes: 0 stopped by a signal, 1 runtime failure, 2 invalid configuration.")]
+    Start(DaemonArgs),
+    /// Check the configuration (and flags) and report every problem at once; starts nothing
+    #[command(after_help = "\
+Examples:
+  ccxt-cli daemon validate -c /etc/ccxt-pipeline/config.toml
+  ccxt-cli daemon validate -c config.toml --all --oi-interval 7   # exit 2: 7 does not divide an hour
+
+Exit codes: 0 valid, 2 invalid (every problem listed on stderr).")]
+    Validate(DaemonArgs),
+    /// Ask a running daemon's /healthz: exit 0 when healthy, 1 otherwise (Docker HEALTHCHECK)
+    Health(HealthArgs),
+}
+
+/// `daemon start` / `daemon validate` flags; the config file holds the rest.
+#[derive(Debug, Args)]
+pub struct DaemonArgs {
+    /// A symbol to collect (repeatable) [default: the config's daemon.symbols]
+    #[arg(short = 's', long = "symbol", value_name = "SYMBOL", value_parser = parse_symbol)]
+    pub symbols: Vec<SymbolInput>,
+    /// Only these venues (repeatable) [default: the config's daemon.venues, then all three]
+    #[arg(short = 'e', long = "exchange", value_enum, value_name = "VENUE")]
+    pub venues: Vec<VenueArg>,
+    /// Every trading perpetual of the selected venues (new listings join, delisted ones stop)
+    #[arg(long)]
+    pub all: bool,
+    /// Open-interest snapshots every MIN minutes, aligned to the clock (overrides
+    /// daemon.schedule.open_interest)
+    #[arg(long, value_name = "MIN")]
+    pub oi_interval: Option<u32>,
+    /// Funding snapshots every MIN minutes, aligned to the clock (overrides
+    /// daemon.schedule.funding)
+    #[arg(long, value_name = "MIN")]
+    pub funding_interval: Option<u32>,
+}
+
+/// `daemon health` flags.
+#[derive(Debug, Args)]
+pub struct HealthArgs {
+    /// The health endpoint
+    #[arg(long, default_value = "http://127.0.0.1:9464/healthz")]
+    pub url: String,
+    /// Give up after this many seconds
+    #[arg(long, default_value_t = 5.0)]
+    pub timeout: f64,
 }
 
 /// `query` flags.

@@ -55,7 +55,11 @@ fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let file = settings::load(cli.global.config.as_deref())?;
-    settings::init_logging(&cli.global, &file)?;
+    let default_level = match &cli.command {
+        Command::Daemon(cli::DaemonCommand::Start(_)) => "info",
+        _ => "warn",
+    };
+    settings::init_logging(&cli.global, &file, default_level)?;
     let catalog = settings::catalog_location(&cli.global, &file);
     match cli.command {
         Command::Query(args) => commands::query::run(&catalog, args).await,
@@ -68,6 +72,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             commands::fetch::run(&catalog, &file, commands::fetch::What::Funding, args).await
         }
         Command::Catalog(cmd) => commands::catalog::run(&catalog, cmd).await,
+        Command::Daemon(cmd) => commands::daemon::run(&catalog, &file, cmd).await,
     }
 }
 

@@ -21,6 +21,8 @@ pub struct VenueEntry {
     pub rate_limits: fn() -> RateLimitSpec,
     /// Builds its fetcher over a transport.
     pub connect: fn(Arc<dyn Transport>) -> Arc<dyn Fetcher>,
+    /// Whether it serves open-interest history (the daemon refills downtime from it).
+    pub oi_history: bool,
 }
 
 /// Every venue, one line each.
@@ -31,6 +33,7 @@ pub static REGISTRY: [VenueEntry; 3] = [
         default_ws_url: ccxt_binance::DEFAULT_WS_URL,
         rate_limits: ccxt_binance::rate_limits,
         connect: |t| Arc::new(ccxt_binance::BinanceFetcher::new(t)),
+        oi_history: true,
     },
     VenueEntry {
         venue: Venue::Bybit,
@@ -38,6 +41,7 @@ pub static REGISTRY: [VenueEntry; 3] = [
         default_ws_url: ccxt_bybit::DEFAULT_WS_URL,
         rate_limits: ccxt_bybit::rate_limits,
         connect: |t| Arc::new(ccxt_bybit::BybitFetcher::new(t)),
+        oi_history: true,
     },
     VenueEntry {
         venue: Venue::Hyperliquid,
@@ -45,6 +49,7 @@ pub static REGISTRY: [VenueEntry; 3] = [
         default_ws_url: ccxt_hyperliquid::DEFAULT_WS_URL,
         rate_limits: ccxt_hyperliquid::rate_limits,
         connect: |t| Arc::new(ccxt_hyperliquid::HyperliquidFetcher::new(t)),
+        oi_history: false,
     },
 ];
 
@@ -176,6 +181,16 @@ pub fn transport(
     HttpTransport::new(config, (entry(venue).rate_limits)())
         .map(Arc::new)
         .map_err(|e| vec![e])
+}
+
+/// Whether `venue` serves open-interest history.
+pub fn has_oi_history(venue: Venue) -> bool {
+    entry(venue).oi_history
+}
+
+/// Builds `venue`'s fetcher over an existing transport.
+pub fn fetcher(venue: Venue, transport: Arc<HttpTransport>) -> Arc<dyn Fetcher> {
+    (entry(venue).connect)(transport)
 }
 
 /// The WebSocket root of `venue`: the configured one or the production default.

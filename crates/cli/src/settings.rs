@@ -26,6 +26,12 @@ pub struct FileSettings {
     pub venues: VenuesSettings,
     /// The write-ahead spool of streamed rows.
     pub spool: SpoolSettings,
+    /// Log format: `human` or `json`.
+    pub log_format: Option<String>,
+    /// `[daemon]`: what the daemon collects and when.
+    pub daemon: ccxt_daemon::DaemonSettings,
+    /// `[metrics]`: the health and metrics endpoint.
+    pub metrics: ccxt_daemon::MetricsSettings,
 }
 
 /// `[spool]`: how streamed rows reach the catalog.
@@ -111,7 +117,11 @@ pub fn load(config: Option<&Path>) -> Result<FileSettings, UsageError> {
         config::Environment::with_prefix("CCXT")
             .prefix_separator("_")
             .separator("__")
-            .try_parsing(true),
+            .try_parsing(true)
+            .list_separator(",")
+            .with_list_parse_key("daemon.symbols")
+            .with_list_parse_key("daemon.venues")
+            .with_list_parse_key("venues.hyperliquid.liquidators"),
     );
     let built = builder
         .build()
@@ -130,15 +140,20 @@ pub fn catalog_location(global: &GlobalArgs, file: &FileSettings) -> String {
         .unwrap_or_else(|| DEFAULT_CATALOG.to_string())
 }
 
-/// Starts logging to stderr: `--log-level`, then `CCXT_LOG_LEVEL`, then `RUST_LOG`, then `warn`.
-pub fn init_logging(global: &GlobalArgs, file: &FileSettings) -> Result<(), UsageError> {
+/// Starts logging to stderr: `--log-level`, then `CCXT_LOG_LEVEL`, then `RUST_LOG`, then
+/// `default_level` (`warn` for commands, `info` for the daemon).
+pub fn init_logging(
+    global: &GlobalArgs,
+    file: &FileSettings,
+    default_level: &str,
+) -> Result<(), UsageError> {
     use tracing_subscriber::EnvFilter;
     let directive = global
         .log_level
         .clone()
         .or_else(|| file.log_level.clone())
         .or_else(|| std::env::var("RUST_LOG").ok())
-        .unwrap_or_else(|| "warn".to_string());
+        .unwrap_or_else(|| default_level.to_string());
     let filter = EnvFilter::try_new(&directive).map_err(|_| {
         UsageError(format!(
             "invalid log level '{directive}': use error, warn, info, debug or trace"
@@ -149,7 +164,20 @@ pub fn init_logging(global: &GlobalArgs, file: &FileSettings) -> Result<(), Usag
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_target(false);
-    match global.log_format {
+    let format = match (global.log_format, file.log_format.as_deref()) {
+        (Some(format), _) => format,
+        (None, None) => LogFormat::Human,
+        (None, Some(text)) => match text.trim().to_ascii_lowercase().as_str() {
+            "human" => LogFormat::Human,
+            "json" => LogFormat::Json,
+            _ => {
+                return Err(UsageError(format!(
+                    "invalid log_format '{text}' (config file or CCXT_LOG_FORMAT): use human or json"
+                )));
+            }
+        },
+    };
+    match format {
         LogFormat::Human => builder.try_init(),
         LogFormat::Json => builder.json().try_init(),
     }

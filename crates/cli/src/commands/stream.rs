@@ -21,7 +21,7 @@ use crate::inputs::{selected_venues, symbols_on};
 use crate::output::Streamer;
 use crate::registry;
 use crate::rows::liquidation_rows;
-use crate::settings::FileSettings;
+use crate::settings::{FileSettings, VenueSettings};
 
 /// The default Hyperliquid liquidator vault ("HLP Liquidator").
 const HLP_LIQUIDATOR: &str = "0x2e3d94f0562703b25c83308a05046ddaf9a8dd14";
@@ -243,64 +243,32 @@ async fn sources(
         if !args.all && instruments.is_empty() {
             continue;
         }
-        let rotate = match vs.ws_rotate_secs {
-            Some(secs) if secs.is_finite() && secs > 0.0 && secs < 1e7 => {
-                Some(Duration::from_secs_f64(secs))
-            }
-            Some(secs) => {
-                problems.push(format!(
-                    "venues.{venue}.ws_rotate_secs must be a positive number of seconds, got {secs}"
-                ));
-                None
-            }
-            None => None,
-        };
-        let mut ws = WsSettings::for_venue(*venue, registry::ws_url(*venue, vs), rotate);
-        if let Some(rotate) = rotate {
-            // Old and new connections overlap for a third of a short rotation period, 3 s at most.
-            ws.rotation_overlap = ws.rotation_overlap.min(rotate / 3);
-        }
-        match venue {
-            Venue::Binance => sources.push(SourceConfig::Binance {
-                ws,
-                symbols: (!args.all).then_some(instruments),
-            }),
-            Venue::Bybit => {
-                if args.all {
-                    match registry::connect(*venue, vs) {
-                        Ok(c) => match c.fetcher.instruments().await {
-                            Ok(list) => instruments.extend(
-                                list.into_iter()
-                                    .filter(|i| i.status == InstrumentStatus::Trading)
-                                    .map(|i| i.instrument),
-                            ),
-                            Err(e) => problems
-                                .push(format!("bybit: cannot list instruments for --all: {e}")),
-                        },
-                        Err(errors) => problems.extend(errors),
-                    }
-                }
-                instruments.sort();
-                instruments.dedup();
-                sources.push(SourceConfig::Bybit {
-                    ws,
-                    symbols: instruments,
-                });
-            }
-            Venue::Hyperliquid => match registry::transport(*venue, vs) {
-                Ok(transport) => sources.push(SourceConfig::HyperliquidPoll {
-                    transport: transport as Arc<dyn ccxt_venue::Transport>,
-                    addresses: vs
-                        .liquidators
-                        .clone()
-                        .unwrap_or_else(|| vec![HLP_LIQUIDATOR.to_string()]),
-                    interval: Duration::from_secs_f64(
-                        vs.poll_interval_secs.unwrap_or(5.0).clamp(0.2, 3600.0),
+        if args.all && *venue == Venue::Bybit {
+            // Bybit subscribes per symbol: list them.
+            match registry::connect(*venue, vs) {
+                Ok(c) => match c.fetcher.instruments().await {
+                    Ok(list) => instruments.extend(
+                        list.into_iter()
+                            .filter(|i| i.status == InstrumentStatus::Trading)
+                            .map(|i| i.instrument),
                     ),
-                    symbols: (!args.all).then_some(instruments),
-                }),
+                    Err(e) => {
+                        problems.push(format!("bybit: cannot list instruments for --all: {e}"))
+                    }
+                },
                 Err(errors) => problems.extend(errors),
-            },
+            }
+        }
+        instruments.sort();
+        instruments.dedup();
+        let symbols = if args.all && *venue != Venue::Bybit {
+            None
+        } else {
+            Some(instruments)
+        };
+        match liquidation_source(*venue, vs, symbols) {
+            Ok(source) => sources.push(source),
+            Err(errors) => problems.extend(errors),
         }
     }
     if let Err(e) = ccxt_stream::validate(&sources) {
@@ -310,6 +278,72 @@ async fn sources(
         return Err(UsageError(format!("invalid configuration: {}", problems.join("; "))).into());
     }
     Ok(sources)
+}
+
+/// The liquidation source of `venue` from its settings, for `symbols` (`None`: every symbol;
+/// Bybit subscribes per symbol, so `None` there means none yet). Every problem is returned.
+pub(crate) fn liquidation_source(
+    venue: Venue,
+    vs: &VenueSettings,
+    symbols: Option<Vec<Instrument>>,
+) -> Result<SourceConfig, Vec<String>> {
+    let mut problems = Vec::new();
+    let rotate = match vs.ws_rotate_secs {
+        Some(secs) if secs.is_finite() && secs > 0.0 && secs < 1e7 => {
+            Some(Duration::from_secs_f64(secs))
+        }
+        Some(secs) => {
+            problems.push(format!(
+                "venues.{venue}.ws_rotate_secs must be a positive number of seconds, got {secs}"
+            ));
+            None
+        }
+        None => None,
+    };
+    let mut ws = WsSettings::for_venue(venue, registry::ws_url(venue, vs), rotate);
+    if let Some(rotate) = rotate {
+        // Old and new connections overlap for a third of a short rotation period, 3 s at most.
+        ws.rotation_overlap = ws.rotation_overlap.min(rotate / 3);
+    }
+    let poll_interval = match vs.poll_interval_secs {
+        None => Duration::from_secs(5),
+        Some(secs) if secs.is_finite() && (0.2..=3600.0).contains(&secs) => {
+            Duration::from_secs_f64(secs)
+        }
+        Some(secs) => {
+            problems.push(format!(
+                "venues.{venue}.poll_interval_secs must be between 0.2 and 3600 seconds, got {secs}"
+            ));
+            Duration::from_secs(5)
+        }
+    };
+    let source = match venue {
+        Venue::Binance => SourceConfig::Binance { ws, symbols },
+        Venue::Bybit => SourceConfig::Bybit {
+            ws,
+            symbols: symbols.unwrap_or_default(),
+        },
+        Venue::Hyperliquid => match registry::transport(venue, vs) {
+            Ok(transport) => SourceConfig::HyperliquidPoll {
+                transport: transport as Arc<dyn ccxt_venue::Transport>,
+                addresses: vs
+                    .liquidators
+                    .clone()
+                    .unwrap_or_else(|| vec![HLP_LIQUIDATOR.to_string()]),
+                interval: poll_interval,
+                symbols,
+            },
+            Err(errors) => {
+                problems.extend(errors);
+                return Err(problems);
+            }
+        },
+    };
+    if problems.is_empty() {
+        Ok(source)
+    } else {
+        Err(problems)
+    }
 }
 
 /// Prints liquidations as they arrive.
@@ -394,7 +428,7 @@ impl Printer {
 }
 
 /// Resolves on Ctrl+C or SIGTERM.
-async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     #[cfg(unix)]
     {
         let mut term =

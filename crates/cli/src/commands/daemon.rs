@@ -1,0 +1,357 @@
+//! `ccxt-cli daemon start | validate | health`.
+//!
+//! `start` and `validate` share one path: flags and the config file become a [`Prepared`]
+//! daemon with every problem collected (never the first one only); `validate` prints the
+//! verdict, `start` runs it.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ccxt_catalog::Catalog;
+use ccxt_daemon::{DaemonConfig, DaemonPlan, FlushPolicy, ScheduleOverrides, VenueRuntime};
+use ccxt_model::{SymbolInput, Venue};
+use ccxt_stream::SourceConfig;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::cli::{DaemonArgs, DaemonCommand, HealthArgs};
+use crate::commands::stream::{liquidation_source, shutdown_signal};
+use crate::inputs::symbols_on;
+use crate::registry;
+use crate::settings::FileSettings;
+
+/// Runs a `daemon` subcommand.
+pub async fn run(
+    location: &str,
+    settings: &FileSettings,
+    command: DaemonCommand,
+) -> anyhow::Result<ExitCode> {
+    match command {
+        DaemonCommand::Validate(args) => match prepare(location, settings, &args) {
+            Ok(prepared) => {
+                println!("{}", prepared.describe(location));
+                Ok(ExitCode::SUCCESS)
+            }
+            Err(problems) => Ok(report_problems(&problems)),
+        },
+        DaemonCommand::Start(args) => match prepare(location, settings, &args) {
+            Ok(prepared) => start(location, prepared).await,
+            Err(problems) => Ok(report_problems(&problems)),
+        },
+        DaemonCommand::Health(args) => health(&args).await,
+    }
+}
+
+fn report_problems(problems: &[String]) -> ExitCode {
+    eprintln!(
+        "error: invalid configuration ({} problem{}):",
+        problems.len(),
+        if problems.len() == 1 { "" } else { "s" }
+    );
+    for problem in problems {
+        eprintln!("  - {problem}");
+    }
+    ExitCode::from(2)
+}
+
+/// A daemon ready to start.
+struct Prepared {
+    venues: Vec<VenueRuntime>,
+    config: DaemonConfig,
+    flush: FlushPolicy,
+    catalog_root: PathBuf,
+}
+
+impl Prepared {
+    fn describe(&self, location: &str) -> String {
+        let mut lines = vec![format!("configuration is valid; catalog '{location}'")];
+        for v in &self.venues {
+            let symbols = if v.all {
+                format!("every trading perpetual (+{} named)", v.symbols.len())
+            } else {
+                v.symbols
+                    .iter()
+                    .map(|i| i.native.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            lines.push(format!("  {:<12} {symbols}", v.venue.as_str()));
+        }
+        for (job, schedule) in &self.config.jobs {
+            lines.push(format!(
+                "  job {:<22} \"{}\" (every {:?} at most)",
+                job.as_str(),
+                schedule.expression(),
+                schedule.period()
+            ));
+        }
+        lines.push(match self.config.metrics_address {
+            Some(a) => format!("  /healthz and /metrics on http://{a}"),
+            None => "  /healthz and /metrics off".to_string(),
+        });
+        lines.join("\n")
+    }
+}
+
+fn prepare(
+    location: &str,
+    settings: &FileSettings,
+    args: &DaemonArgs,
+) -> Result<Prepared, Vec<String>> {
+    let mut problems = Vec::new();
+    let d = &settings.daemon;
+    let overrides = ScheduleOverrides {
+        oi_interval_minutes: args.oi_interval,
+        funding_interval_minutes: args.funding_interval,
+    };
+    let config = match d.validate(&settings.metrics, &overrides) {
+        Ok(c) => Some(c),
+        Err(errors) => {
+            problems.extend(errors);
+            None
+        }
+    };
+
+    // Symbols: flags, else the config file.
+    let mut symbols: Vec<SymbolInput> = args.symbols.clone();
+    if symbols.is_empty() {
+        for text in &d.symbols {
+            match SymbolInput::parse(text) {
+                Ok(s) => symbols.push(s),
+                Err(e) => problems.push(format!("daemon.symbols: {e}")),
+            }
+        }
+    }
+    // Venues: flags, else the config file, else all.
+    let named: Vec<Venue> = if !args.venues.is_empty() {
+        args.venues.iter().map(|v| Venue::from(*v)).collect()
+    } else {
+        d.venues
+            .iter()
+            .filter_map(|v| v.parse::<Venue>().ok())
+            .collect()
+    };
+    let venue_named = !named.is_empty();
+    let venues: Vec<Venue> = Venue::ALL
+        .into_iter()
+        .filter(|v| named.is_empty() || named.contains(v))
+        .collect();
+    let all = args.all || d.all;
+    if symbols.is_empty() && !all {
+        problems.push(
+            "nothing to collect: give symbols (-s BTCUSDT-PERP, or daemon.symbols in the config) or --all (daemon.all = true)"
+                .into(),
+        );
+    }
+
+    let flush = flush_policy(settings, &mut problems);
+    let catalog_root = match local_root(location) {
+        Ok(root) => Some(root),
+        Err(e) => {
+            problems.push(e);
+            None
+        }
+    };
+
+    let mut runtimes = Vec::new();
+    for venue in venues {
+        let vs = settings.venues.get(venue);
+        let instruments = match symbols_on(venue, &symbols, venue_named) {
+            Ok(i) => i,
+            Err(e) => {
+                problems.push(e.0);
+                continue;
+            }
+        };
+        if instruments.is_empty() && !all {
+            continue;
+        }
+        let transport = match registry::transport(venue, vs) {
+            Ok(t) => t,
+            Err(errors) => {
+                problems.extend(errors);
+                continue;
+            }
+        };
+        let stream_symbols = (!all).then(|| instruments.clone());
+        let source = match liquidation_source(venue, vs, stream_symbols) {
+            Ok(s) => s,
+            Err(errors) => {
+                problems.extend(errors);
+                continue;
+            }
+        };
+        // Every stream problem except Bybit's empty list under --all (filled at start).
+        if let Err(e) = ccxt_stream::validate(std::slice::from_ref(&source)) {
+            let bybit_all = all && matches!(source, SourceConfig::Bybit { .. });
+            problems.extend(
+                e.0.into_iter()
+                    .filter(|p| !(bybit_all && p.contains("bybit: no symbols"))),
+            );
+        }
+        runtimes.push(VenueRuntime {
+            venue,
+            fetcher: registry::fetcher(venue, transport.clone()),
+            transport: Some(transport),
+            source: Some(source),
+            symbols: instruments,
+            all,
+            oi_history: registry::has_oi_history(venue),
+        });
+    }
+    if runtimes.is_empty() && problems.is_empty() {
+        problems.push(
+            "no venue to collect from: the symbols exist on none of the selected venues".into(),
+        );
+    }
+    match (config, catalog_root) {
+        (Some(config), Some(catalog_root)) if problems.is_empty() => Ok(Prepared {
+            venues: runtimes,
+            config,
+            flush,
+            catalog_root,
+        }),
+        _ => Err(problems),
+    }
+}
+
+fn flush_policy(settings: &FileSettings, problems: &mut Vec<String>) -> FlushPolicy {
+    let s = &settings.spool;
+    let mut policy = FlushPolicy::default();
+    if let Some(ms) = s.sync_millis {
+        if (10..=60_000).contains(&ms) {
+            policy.sync_every = Duration::from_millis(ms);
+        } else {
+            problems.push(format!(
+                "spool.sync_millis must be between 10 and 60000, got {ms}"
+            ));
+        }
+    }
+    if let Some(rows) = s.flush_rows {
+        if rows >= 1 {
+            policy.flush_rows = rows;
+        } else {
+            problems.push("spool.flush_rows must be at least 1".into());
+        }
+    }
+    if let Some(secs) = s.flush_secs {
+        if secs.is_finite() && (0.1..=86_400.0).contains(&secs) {
+            policy.flush_every = Duration::from_secs_f64(secs);
+        } else {
+            problems.push(format!(
+                "spool.flush_secs must be between 0.1 and 86400 seconds, got {secs}"
+            ));
+        }
+    }
+    policy
+}
+
+/// The daemon keeps its spool and state file beside the catalog: it needs a local directory.
+fn local_root(location: &str) -> Result<PathBuf, String> {
+    let path = location.strip_prefix("file://").unwrap_or(location);
+    if path.contains("://") {
+        return Err(format!(
+            "the daemon needs a local catalog directory (its spool lives beside it), got '{location}'"
+        ));
+    }
+    Ok(PathBuf::from(path))
+}
+
+async fn start(location: &str, prepared: Prepared) -> anyhow::Result<ExitCode> {
+    let (catalog, recovered) = Catalog::open_writable(location).await?;
+    if recovered.repaired_anything() {
+        tracing::warn!(
+            ?recovered,
+            "repaired what an interrupted write left in the catalog"
+        );
+    }
+    if prepared.config.metrics_address.is_some() {
+        ccxt_daemon::prometheus();
+    }
+    let plan = DaemonPlan {
+        venues: prepared.venues,
+        catalog: Arc::new(catalog),
+        catalog_root: prepared.catalog_root,
+        config: prepared.config,
+        flush: prepared.flush,
+    };
+    let summary = ccxt_daemon::run(plan, shutdown_signal()).await?;
+    tracing::info!(
+        uptime_secs = summary.uptime.as_secs(),
+        shutdown_ms = summary.shutdown.as_millis() as u64,
+        last_rows = summary.final_drain_rows,
+        flushed = summary.drained,
+        "stopped"
+    );
+    eprintln!(
+        "stopped after {:.0} s; shutdown took {:.1} s; {}",
+        summary.uptime.as_secs_f64(),
+        summary.shutdown.as_secs_f64(),
+        if summary.drained {
+            "everything is stored".to_string()
+        } else {
+            "the last rows wait in the spool for the next start".to_string()
+        }
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `daemon health`: GET the URL, print the body, exit 0 on 200.
+async fn health(args: &HealthArgs) -> anyhow::Result<ExitCode> {
+    let url = args.url.trim();
+    let Some(rest) = url.strip_prefix("http://") else {
+        return Err(
+            crate::UsageError(format!("--url must be http://HOST:PORT/PATH, got '{url}'")).into(),
+        );
+    };
+    let (host, path) = match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, "/healthz"),
+    };
+    if !(args.timeout.is_finite() && args.timeout > 0.0 && args.timeout < 3600.0) {
+        return Err(crate::UsageError(format!(
+            "--timeout must be a positive number of seconds, got {}",
+            args.timeout
+        ))
+        .into());
+    }
+    let request = async {
+        let mut stream = tokio::net::TcpStream::connect(host).await?;
+        stream
+            .write_all(
+                format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n")
+                    .as_bytes(),
+            )
+            .await?;
+        let mut response = Vec::new();
+        stream.read_to_end(&mut response).await?;
+        Ok::<_, std::io::Error>(response)
+    };
+    let response = match tokio::time::timeout(Duration::from_secs_f64(args.timeout), request).await
+    {
+        Ok(Ok(r)) => r,
+        Ok(Err(e)) => {
+            eprintln!("unhealthy: cannot reach {url}: {e}");
+            return Ok(ExitCode::from(1));
+        }
+        Err(_) => {
+            eprintln!("unhealthy: no answer from {url} within {} s", args.timeout);
+            return Ok(ExitCode::from(1));
+        }
+    };
+    let text = String::from_utf8_lossy(&response);
+    let status: u16 = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = text.split("\r\n\r\n").nth(1).unwrap_or("").trim();
+    println!("{body}");
+    Ok(if status == 200 {
+        ExitCode::SUCCESS
+    } else {
+        eprintln!("unhealthy: {url} answered {status}");
+        ExitCode::from(1)
+    })
+}

@@ -1,0 +1,816 @@
+//! End-to-end: `ccxt-cli daemon` against the simulator, as a real process: collection on all
+//! venues with short cron periods, SIGTERM, kill -9 and restart, a venue down at start, health
+//! turning stale and fresh, Prometheus text, overrun skips, an unwritable catalog, validation.
+#![allow(clippy::unwrap_used, missing_docs)]
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use exchange_sim::{DownMode, Faults, SimConfig, SimHandle, Venue as SimVenue, WsFaults};
+use serde_json::Value;
+
+async fn sim(symbols: usize, now_ms: Option<u64>) -> SimHandle {
+    let mut config = SimConfig {
+        symbols,
+        now_ms,
+        ..SimConfig::default()
+    };
+    config.limits.enabled = false;
+    config.ws.liquidations_per_sec = exchange_sim::VenueRates::all(5.0);
+    exchange_sim::start(config).await.unwrap()
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The daemon command against `sim`, with short schedules, writing to `catalog`.
+fn daemon(sim: &SimHandle, catalog: &Path, port: u16) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_ccxt-cli"));
+    for (key, _) in std::env::vars() {
+        if key.starts_with("CCXT_") || key == "RUST_LOG" {
+            cmd.env_remove(key);
+        }
+    }
+    let http = sim.url();
+    let ws = http.replacen("http://", "ws://", 1);
+    for venue in ["BINANCE", "BYBIT", "HYPERLIQUID"] {
+        cmd.env(format!("CCXT_VENUES__{venue}__REST_URL"), &http);
+    }
+    cmd.env("CCXT_VENUES__BINANCE__WS_URL", format!("{ws}/market"))
+        .env(
+            "CCXT_VENUES__BYBIT__WS_URL",
+            format!("{ws}/v5/public/linear"),
+        )
+        .env("CCXT_VENUES__HYPERLIQUID__WS_URL", format!("{ws}/ws"))
+        .env("CCXT_VENUES__HYPERLIQUID__POLL_INTERVAL_SECS", "0.5")
+        // Quick reconnects after a venue comes back.
+        .env("CCXT_VENUES__BYBIT__MAX_RETRIES", "1")
+        .env("CCXT_CATALOG_PATH", catalog)
+        .env("CCXT_METRICS__ADDRESS", format!("127.0.0.1:{port}"))
+        .env("CCXT_DAEMON__SCHEDULE__OPEN_INTEREST", "*/2 * * * * *")
+        .env("CCXT_DAEMON__SCHEDULE__FUNDING", "1/2 * * * * *")
+        .env("CCXT_DAEMON__SCHEDULE__FUNDING_HISTORY", "*/5 * * * * *")
+        .env(
+            "CCXT_DAEMON__SCHEDULE__OPEN_INTEREST_HISTORY",
+            "*/5 * * * * *",
+        )
+        .env("CCXT_DAEMON__SCHEDULE__INSTRUMENTS", "*/10 * * * * *")
+        .env("CCXT_DAEMON__SCHEDULE__COMPACTION", "*/15 * * * * *")
+        .env("CCXT_DAEMON__BACKFILL__OI_HISTORY_DAYS", "0.1")
+        .env("CCXT_DAEMON__BACKFILL__FUNDING_HISTORY_DAYS", "2")
+        .env("CCXT_DAEMON__HEALTH__STREAM_STALE_SECS", "3")
+        .env("CCXT_DAEMON__HEALTH__JOB_GRACE_SECS", "2")
+        .env("CCXT_SPOOL__FLUSH_SECS", "1")
+        .env("CCXT_LOG_LEVEL", "info");
+    cmd.args(["daemon", "start"]);
+    cmd
+}
+
+struct Running {
+    child: Child,
+    port: u16,
+    stderr: PathBuf,
+}
+
+fn start(mut cmd: Command, dir: &Path, port: u16, name: &str) -> Running {
+    let stderr = dir.join(format!("{name}.stderr"));
+    let file = std::fs::File::create(&stderr).unwrap();
+    let child = cmd
+        .stdout(Stdio::null())
+        .stderr(Stdio::from(file))
+        .spawn()
+        .unwrap();
+    Running {
+        child,
+        port,
+        stderr,
+    }
+}
+
+impl Running {
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.stderr).unwrap_or_default()
+    }
+
+    fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .args([signal, &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    /// SIGTERM; the exit code and how long it took.
+    async fn terminate(mut self) -> (Option<i32>, Duration, String) {
+        self.signal("-TERM");
+        let started = Instant::now();
+        let deadline = started + Duration::from_secs(15);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return (status.code(), started.elapsed(), self.log());
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                panic!("the daemon did not stop within 15 s:\n{}", self.log());
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    fn kill_9(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+
+    async fn get(&self, path: &str) -> (u16, String) {
+        let port = self.port;
+        let path = path.to_string();
+        tokio::task::spawn_blocking(move || http_get(port, &path))
+            .await
+            .unwrap()
+    }
+
+    /// Waits until `/healthz` answers `status`; the body.
+    async fn wait_health(&self, status: u16, within: Duration) -> Value {
+        let deadline = Instant::now() + within;
+        let mut last = (0, String::new());
+        while Instant::now() < deadline {
+            last = self.get("/healthz").await;
+            if last.0 == status {
+                return serde_json::from_str(&last.1).unwrap();
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+        panic!(
+            "/healthz never answered {status}; last {} {}\n{}",
+            last.0,
+            last.1,
+            self.log()
+        );
+    }
+
+    /// The value of a metric line (name with labels exactly as rendered), 0 when absent.
+    async fn metric(&self, series: &str) -> f64 {
+        let (_, body) = self.get("/metrics").await;
+        metric_value(&body, series)
+    }
+}
+
+fn metric_value(body: &str, series: &str) -> f64 {
+    body.lines()
+        .filter(|l| !l.starts_with('#'))
+        .find_map(|l| {
+            let (name, value) = l.rsplit_once(' ')?;
+            (name == series).then(|| value.parse::<f64>().ok())?
+        })
+        .unwrap_or(0.0)
+}
+
+fn http_get(port: u16, path: &str) -> (u16, String) {
+    let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        return (0, String::new());
+    };
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let _ = write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    );
+    let mut response = String::new();
+    let _ = stream.read_to_string(&mut response);
+    let status = response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (status, body)
+}
+
+async fn wait_for(what: &str, within: Duration, mut check: impl AsyncFnMut() -> bool) {
+    let deadline = Instant::now() + within;
+    while Instant::now() < deadline {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    panic!("timed out waiting for {what}");
+}
+
+fn cli(args: &[&str]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_ccxt-cli"));
+    for (key, _) in std::env::vars() {
+        if key.starts_with("CCXT_") || key == "RUST_LOG" {
+            cmd.env_remove(key);
+        }
+    }
+    cmd.args(args).output().unwrap()
+}
+
+/// `query … --format json` rows.
+fn query(catalog: &Path, args: &[&str]) -> Vec<Value> {
+    let catalog = catalog.to_str().unwrap();
+    let mut all = vec!["query"];
+    all.extend_from_slice(args);
+    all.extend_from_slice(&["--catalog", catalog, "--format", "json"]);
+    let out = cli(&all);
+    assert!(
+        out.status.code() == Some(0) || out.status.code() == Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    if out.stdout.is_empty() {
+        return Vec::new();
+    }
+    serde_json::from_slice::<Vec<Value>>(&out.stdout).unwrap_or_default()
+}
+
+fn venues_of(rows: &[Value]) -> BTreeSet<String> {
+    rows.iter()
+        .map(|r| r["venue"].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+fn spool_segments(catalog: &Path) -> usize {
+    std::fs::read_dir(catalog.join(".spool").join("daemon"))
+        .map(|d| {
+            d.filter_map(Result::ok)
+                .filter(|e| e.path().extension().is_some_and(|x| x == "spool"))
+                .count()
+        })
+        .unwrap_or(0)
+}
+
+/// Every line of the Prometheus text is a comment, blank, or `name{labels} number`.
+fn assert_prometheus_text(body: &str) {
+    let mut samples = 0;
+    for line in body.lines() {
+        if line.is_empty() || line.starts_with("# TYPE ") || line.starts_with("# HELP ") {
+            continue;
+        }
+        let (series, value) = line
+            .rsplit_once(' ')
+            .unwrap_or_else(|| panic!("bad line: {line}"));
+        assert!(value.parse::<f64>().is_ok(), "bad value in: {line}");
+        let name = series.split('{').next().unwrap();
+        assert!(
+            !name.is_empty()
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':'),
+            "bad metric name in: {line}"
+        );
+        if let Some(labels) = series.strip_prefix(name) {
+            assert!(
+                labels.is_empty() || (labels.starts_with('{') && labels.ends_with('}')),
+                "bad labels in: {line}"
+            );
+        }
+        samples += 1;
+    }
+    assert!(samples > 0, "no samples in:\n{body}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn collects_all_venues_serves_health_and_metrics_and_stops_cleanly_on_sigterm() {
+    let sim = sim(6, None).await;
+    let dir = tempfile::tempdir().unwrap();
+    let catalog = dir.path().join("catalog");
+    let port = free_port();
+    let mut cmd = daemon(&sim, &catalog, port);
+    cmd.args([
+        "-s",
+        "BTCUSDT-PERP",
+        "-s",
+        "ETHUSDT-PERP",
+        "-s",
+        "SOLUSDT-PERP",
+    ]);
+    let d = start(cmd, dir.path(), port, "run");
+
+    // Everything fresh once the streams are up and every job has run.
+    d.wait_health(200, Duration::from_secs(30)).await;
+    wait_for(
+        "liquidations on all three venues",
+        Duration::from_secs(30),
+        async || {
+            ["binance", "bybit", "hyperliquid"].iter().all(|v| {
+                metric_value(
+                    &http_get(port, "/metrics").1,
+                    &format!("ccxt_rows_written_total{{kind=\"liquidation\",venue=\"{v}\"}}"),
+                ) > 0.0
+            })
+        },
+    )
+    .await;
+
+    // /metrics: valid Prometheus text with every family the issue names.
+    let (status, body) = d.get("/metrics").await;
+    assert_eq!(status, 200);
+    assert_prometheus_text(&body);
+    for family in [
+        "ccxt_rows_written_total",
+        "ccxt_http_requests_total",
+        "ccxt_http_responses_total",
+        "ccxt_budget_headroom_ratio",
+        "ccxt_stream_reconnects_total",
+        "ccxt_stream_gap_seconds_total",
+        "ccxt_stream_last_message_age_seconds",
+        "ccxt_job_last_success_timestamp_seconds",
+        "ccxt_spool_bytes",
+        "ccxt_process_resident_memory_bytes",
+    ] {
+        assert!(
+            body.contains(&format!("{family}{{")) || body.contains(&format!("{family} ")),
+            "{family} missing:\n{body}"
+        );
+    }
+    for kind in ["open_interest", "funding_rate"] {
+        for venue in ["binance", "bybit", "hyperliquid"] {
+            let series = format!("ccxt_rows_written_total{{kind=\"{kind}\",venue=\"{venue}\"}}");
+            assert!(metric_value(&body, &series) > 0.0, "{series} is 0:\n{body}");
+        }
+    }
+
+    // A silent stream turns /healthz 503 naming it, and 200 again once frames flow.
+    sim.set_ws_faults(
+        SimVenue::Bybit,
+        WsFaults {
+            half_open: true,
+            ..WsFaults::default()
+        },
+    )
+    .unwrap();
+    let stale = d.wait_health(503, Duration::from_secs(15)).await;
+    let names: Vec<(String, String)> = stale["stale"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["kind"].as_str().unwrap().into(),
+                s["venue"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    assert!(
+        names.contains(&("stream".into(), "bybit".into())),
+        "{stale}"
+    );
+    sim.set_ws_faults(SimVenue::Bybit, WsFaults::default())
+        .unwrap();
+    d.wait_health(200, Duration::from_secs(60)).await;
+
+    // SIGTERM: exit 0 within 10 s, nothing left in the spool.
+    let stop_ms = ccxt_model::time::now_ns() / 1_000_000;
+    let (code, took, log) = d.terminate().await;
+    assert_eq!(code, Some(0), "{log}");
+    assert!(took < Duration::from_secs(10), "took {took:?}");
+    assert_eq!(spool_segments(&catalog), 0, "spool not flushed:\n{log}");
+    let state: Value =
+        serde_json::from_str(&std::fs::read_to_string(catalog.join(".daemon/state.json")).unwrap())
+            .unwrap();
+    assert_eq!(state["clean_stop"], true);
+
+    // `query` shows each kind for each venue.
+    for symbol in ["BTCUSDT-PERP", "ETHUSDT-PERP"] {
+        let oi = query(&catalog, &["oi", symbol]);
+        assert_eq!(venues_of(&oi).len(), 3, "{symbol} oi: {oi:?}");
+        let funding = query(&catalog, &["funding", symbol]);
+        assert_eq!(venues_of(&funding).len(), 3, "{symbol} funding");
+    }
+    let liquidations = query(&catalog, &["liquidations", "BTCUSDT-PERP"]);
+    assert!(!liquidations.is_empty());
+    // Every Bybit liquidation the simulator sent for our symbols until 2 s before the stop is
+    // stored, exactly once.
+    let mut keys: BTreeMap<(String, u64, String), usize> = BTreeMap::new();
+    for symbol in ["BTCUSDT-PERP", "ETHUSDT-PERP", "SOLUSDT-PERP"] {
+        for row in query(&catalog, &["liquidations", symbol, "-e", "bybit"]) {
+            let key = (
+                row["symbol"].as_str().unwrap().to_string(),
+                row["ts_event"].as_u64().unwrap() / 1_000_000,
+                format!("{}", row["quantity"].as_f64().unwrap()),
+            );
+            *keys.entry(key).or_insert(0) += 1;
+        }
+    }
+    let sent: BTreeSet<(String, u64, String)> = sim
+        .sent_liquidations(SimVenue::Bybit)
+        .into_iter()
+        .filter(|e| !e.malformed && e.sent_ms + 2000 <= stop_ms)
+        .filter(|e| ["BTCUSDT", "ETHUSDT", "SOLUSDT"].contains(&e.symbol.as_str()))
+        .map(|e| {
+            (
+                e.symbol.clone(),
+                e.time_ms,
+                format!("{}", e.qty.parse::<f64>().unwrap()),
+            )
+        })
+        .collect();
+    assert!(!sent.is_empty());
+    let missing: Vec<_> = sent.iter().filter(|k| !keys.contains_key(*k)).collect();
+    assert!(
+        missing.is_empty(),
+        "{} of {} missing, e.g. {:?}",
+        missing.len(),
+        sent.len(),
+        missing.first()
+    );
+    assert!(keys.values().all(|n| *n == 1), "duplicates stored");
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_then_restart_refills_history_records_gaps_and_stores_nothing_twice() {
+    // The simulator's clock starts 40 minutes back, so the first run's history ends there;
+    // the restart finds the venue's clock at now: the "downtime" has history to refill.
+    let start_ms = ccxt_model::time::now_ns() / 1_000_000 - 40 * 60_000;
+    let sim = sim(4, Some(start_ms)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let catalog = dir.path().join("catalog");
+    let port = free_port();
+    let args = ["-s", "BTCUSDT-PERP", "-s", "ETHUSDT-PERP"];
+    let mut cmd = daemon(&sim, &catalog, port);
+    cmd.args(args);
+    let d = start(cmd, dir.path(), port, "first");
+    wait_for(
+        "history and liquidations stored",
+        Duration::from_secs(40),
+        async || {
+            let body = http_get(port, "/metrics").1;
+            metric_value(
+                &body,
+                "ccxt_rows_written_total{kind=\"open_interest\",venue=\"binance\"}",
+            ) > 0.0
+                && metric_value(
+                    &body,
+                    "ccxt_rows_written_total{kind=\"liquidation\",venue=\"bybit\"}",
+                ) > 0.0
+        },
+    )
+    .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    d.kill_9();
+    let history_before = oi_history(&catalog, "binance");
+    let last_before = *history_before.last().unwrap();
+    assert!(
+        last_before <= start_ms * 1_000_000,
+        "history beyond the venue's clock"
+    );
+
+    sim.set_now_ms(None);
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    let mut cmd = daemon(&sim, &catalog, port);
+    cmd.args(args);
+    let d = start(cmd, dir.path(), port, "second");
+    d.wait_health(200, Duration::from_secs(40)).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let (code, _, log) = d.terminate().await;
+    assert_eq!(code, Some(0), "{log}");
+
+    // Refilled: every 5-minute bucket from the first stored one to the last complete one.
+    let five = 300_000_000_000u64;
+    let now = ccxt_model::time::now_ns();
+    for venue in ["binance", "bybit"] {
+        let history = oi_history(&catalog, venue);
+        let unique: BTreeSet<u64> = history.iter().copied().collect();
+        assert_eq!(
+            unique.len(),
+            history.len(),
+            "{venue}: duplicate history rows"
+        );
+        let first = history[0];
+        let last = *history.last().unwrap();
+        assert!(
+            last >= (now / five - 2) * five,
+            "{venue}: not refilled up to now ({last})"
+        );
+        assert!(last > last_before, "{venue}: nothing refilled");
+        let expected = (last - first) / five + 1;
+        assert_eq!(
+            history.len() as u64,
+            expected,
+            "{venue}: holes in the history"
+        );
+    }
+    // Recorded where nothing can refill it.
+    let gaps = query(&catalog, &["gaps"]);
+    let downtime: Vec<&Value> = gaps
+        .iter()
+        .filter(|g| {
+            g["reason"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("crashed or killed")
+        })
+        .collect();
+    let streams: BTreeSet<(String, String)> = downtime
+        .iter()
+        .map(|g| {
+            (
+                g["venue"].as_str().unwrap().into(),
+                g["stream"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    for expected in [
+        ("binance", "liquidations"),
+        ("bybit", "liquidations"),
+        ("hyperliquid", "open_interest"),
+    ] {
+        assert!(
+            streams.contains(&(expected.0.to_string(), expected.1.to_string())),
+            "{expected:?} missing in {gaps:?}"
+        );
+    }
+    // Nothing stored twice: liquidations replayed from the spool are identical records.
+    for venue in ["binance", "bybit", "hyperliquid"] {
+        let rows = query(&catalog, &["liquidations", "BTCUSDT-PERP", "-e", venue]);
+        let keys: BTreeSet<String> = rows.iter().map(Value::to_string).collect();
+        assert_eq!(keys.len(), rows.len(), "{venue}: duplicate liquidations");
+    }
+    sim.shutdown().await;
+}
+
+/// Stored OI history rows (ts_event == ts_init) of BTCUSDT on `venue`, ns.
+fn oi_history(catalog: &Path, venue: &str) -> Vec<u64> {
+    let rows = query(catalog, &["oi", "BTCUSDT-PERP", "-e", venue]);
+    let mut out: Vec<u64> = rows
+        .iter()
+        .filter(|r| r["ts_event"] == r["ts_init"])
+        .filter_map(|r| {
+            let t = r["ts_event"].as_u64()?;
+            (t % 300_000_000_000 == 0).then_some(t)
+        })
+        .collect();
+    out.sort_unstable();
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_venue_down_at_start_does_not_stop_the_others_and_recovers() {
+    let sim = sim(4, None).await;
+    sim.set_faults(Faults {
+        venue_down: vec![SimVenue::Bybit],
+        venue_down_mode: DownMode::Unavailable,
+        ..Faults::default()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let catalog = dir.path().join("catalog");
+    let port = free_port();
+    let mut cmd = daemon(&sim, &catalog, port);
+    cmd.args(["-s", "BTCUSDT-PERP"]);
+    let d = start(cmd, dir.path(), port, "run");
+    let series =
+        |v: &str| format!("ccxt_rows_written_total{{kind=\"open_interest\",venue=\"{v}\"}}");
+    wait_for(
+        "binance and hyperliquid collect",
+        Duration::from_secs(30),
+        async || {
+            let body = http_get(port, "/metrics").1;
+            metric_value(&body, &series("binance")) > 0.0
+                && metric_value(&body, &series("hyperliquid")) > 0.0
+        },
+    )
+    .await;
+    assert_eq!(d.metric(&series("bybit")).await, 0.0);
+    let stale = d.wait_health(503, Duration::from_secs(20)).await;
+    assert!(
+        stale["stale"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|s| s["venue"] == "bybit"),
+        "only bybit is stale: {stale}"
+    );
+    sim.set_faults(Faults::default());
+    wait_for("bybit recovers", Duration::from_secs(40), async || {
+        metric_value(&http_get(port, "/metrics").1, &series("bybit")) > 0.0
+    })
+    .await;
+    d.wait_health(200, Duration::from_secs(60)).await;
+    let (code, _, log) = d.terminate().await;
+    assert_eq!(code, Some(0), "{log}");
+    assert!(log.contains("job failed; the next run retries"), "{log}");
+    let oi = query(&catalog, &["oi", "BTCUSDT-PERP"]);
+    assert_eq!(venues_of(&oi).len(), 3);
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_overrunning_job_is_skipped_and_the_next_run_happens() {
+    let sim = sim(3, None).await;
+    // Every answer takes 2.5 s; the snapshot runs every second.
+    sim.set_faults(Faults {
+        latency_ms: 2500,
+        venues: vec![SimVenue::Binance],
+        ..Faults::default()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let catalog = dir.path().join("catalog");
+    let port = free_port();
+    let mut cmd = daemon(&sim, &catalog, port);
+    cmd.env("CCXT_DAEMON__SCHEDULE__OPEN_INTEREST", "* * * * * *")
+        .args(["-s", "BTCUSDT-PERP", "-e", "binance"]);
+    let d = start(cmd, dir.path(), port, "run");
+    let ok = "ccxt_job_runs_total{job=\"open_interest\",venue=\"binance\",result=\"ok\"}";
+    let skipped = "ccxt_job_runs_total{job=\"open_interest\",venue=\"binance\",result=\"skipped\"}";
+    wait_for(
+        "skips and at least two completed runs",
+        Duration::from_secs(40),
+        async || {
+            let body = http_get(port, "/metrics").1;
+            metric_value(&body, ok) >= 2.0 && metric_value(&body, skipped) >= 2.0
+        },
+    )
+    .await;
+    let (code, _, log) = d.terminate().await;
+    assert_eq!(code, Some(0));
+    assert!(
+        log.contains("previous run still going; this run is skipped"),
+        "{log}"
+    );
+    sim.shutdown().await;
+}
+
+const OI_OK: &str = "ccxt_job_runs_total{job=\"open_interest\",venue=\"binance\",result=\"ok\"}";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unwritable_catalog_keeps_rows_in_the_spool_and_stores_them_later() {
+    let sim = sim(3, None).await;
+    let dir = tempfile::tempdir().unwrap();
+    let catalog = dir.path().join("catalog");
+    // The BTCUSDT Binance OI dataset directory is taken by a file: every write there fails
+    // (even as root), like a full disk would.
+    let blocked = catalog.join("data/custom_open_interest/BTCUSDT-PERP.BINANCE");
+    std::fs::create_dir_all(blocked.parent().unwrap()).unwrap();
+    std::fs::write(&blocked, b"not a directory").unwrap();
+    let port = free_port();
+    let mut cmd = daemon(&sim, &catalog, port);
+    cmd.env("CCXT_DAEMON__SCHEDULE__OPEN_INTEREST_HISTORY", "off")
+        .args(["-s", "BTCUSDT-PERP", "-e", "binance"]);
+    let d = start(cmd, dir.path(), port, "run");
+    wait_for(
+        "write errors counted",
+        Duration::from_secs(30),
+        async || {
+            let body = http_get(port, "/metrics").1;
+            metric_value(&body, "ccxt_catalog_write_errors_total") >= 2.0
+                && metric_value(&body, "ccxt_catalog_writable") == 0.0
+                && metric_value(&body, "ccxt_spool_bytes") > 0.0
+                && metric_value(&body, OI_OK) >= 2.0
+        },
+    )
+    .await;
+    let taken_while_blocked = d.metric(OI_OK).await;
+    let unblocked_ns = ccxt_model::time::now_ns();
+    std::fs::remove_file(&blocked).unwrap();
+    wait_for(
+        "the catalog is writable again",
+        Duration::from_secs(30),
+        async || metric_value(&http_get(port, "/metrics").1, "ccxt_catalog_writable") == 1.0,
+    )
+    .await;
+    let (code, _, log) = d.terminate().await;
+    assert_eq!(code, Some(0));
+    assert!(log.contains("cannot write the catalog"), "{log}");
+    // Every snapshot taken while blocked is there, once.
+    let oi = query(&catalog, &["oi", "BTCUSDT-PERP", "-e", "binance"]);
+    let snapshots = oi
+        .iter()
+        .filter(|r| r["ts_event"] != r["ts_init"])
+        .filter(|r| r["ts_init"].as_u64().unwrap() < unblocked_ns)
+        .count();
+    assert!(
+        snapshots as f64 >= taken_while_blocked,
+        "{snapshots} stored of {taken_while_blocked} taken: {oi:?}"
+    );
+    let unique: BTreeSet<String> = oi.iter().map(Value::to_string).collect();
+    assert_eq!(unique.len(), oi.len());
+    // No temporary files left behind.
+    let leftovers: Vec<_> = walk(&catalog.join("data"))
+        .into_iter()
+        .filter(|p| p.to_string_lossy().ends_with(".tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+    sim.shutdown().await;
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.filter_map(Result::ok) {
+            let p = e.path();
+            if p.is_dir() {
+                out.extend(walk(&p));
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn invalid_configuration_lists_every_problem_and_starts_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("bad.toml");
+    std::fs::write(
+        &config,
+        r#"
+catalog_path = "CATALOG"
+[metrics]
+address = "everywhere"
+[daemon]
+symbols = ["BTCUSDT-PERP"]
+[daemon.schedule]
+open_interest = "*/5 * * * *"
+compaction = "0 99 * * * *"
+[daemon.health]
+stream_stale_secs = -1
+[spool]
+flush_secs = 0
+[venues.binance]
+rest_url = "ftp://example"
+"#
+        .replace("CATALOG", dir.path().join("catalog").to_str().unwrap()),
+    )
+    .unwrap();
+    let config = config.to_str().unwrap();
+    for command in ["validate", "start"] {
+        let out = cli(&["daemon", command, "-c", config, "--oi-interval", "7"]);
+        assert_eq!(out.status.code(), Some(2), "{command}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        for needle in [
+            "--oi-interval 7",
+            "daemon.schedule.compaction",
+            "daemon.health.stream_stale_secs",
+            "metrics.address",
+            "spool.flush_secs",
+            "venues.binance.rest_url",
+        ] {
+            assert!(
+                stderr.contains(needle),
+                "{command}: '{needle}' missing in:\n{stderr}"
+            );
+        }
+        assert!(stderr.contains("6 problems"), "{stderr}");
+    }
+    assert!(
+        !dir.path().join("catalog").exists(),
+        "start must not create anything"
+    );
+
+    // A valid configuration says what would run.
+    let good = dir.path().join("good.toml");
+    std::fs::write(
+        &good,
+        "[daemon]\nsymbols = [\"BTCUSDT-PERP\"]\n[metrics]\naddress = \"off\"\n",
+    )
+    .unwrap();
+    let out = cli(&["daemon", "validate", "-c", good.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("configuration is valid") && stdout.contains("open_interest"),
+        "{stdout}"
+    );
+
+    // Nothing to collect, an unknown key, a bad symbol: each a clear exit 2.
+    let out = cli(&[
+        "daemon",
+        "validate",
+        "-c",
+        good.to_str().unwrap(),
+        "-e",
+        "bybit",
+        "-s",
+        "xyz:TSLA",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let typo = dir.path().join("typo.toml");
+    std::fs::write(&typo, "[daemon]\nsymbol = [\"BTC\"]\n").unwrap();
+    let out = cli(&["daemon", "validate", "-c", typo.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("symbol"));
+    let out = cli(&[
+        "daemon",
+        "health",
+        "--url",
+        &format!("http://127.0.0.1:{}/healthz", free_port()),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+}
