@@ -457,6 +457,40 @@ fn the_documented_default_config_loads() {
 }
 
 #[test]
+fn the_documented_default_config_is_what_the_daemon_uses_without_one() {
+    let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/default.toml");
+    let with_file = cli()
+        .args(["daemon", "validate", "-s", "BTCUSDT-PERP", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert!(
+        with_file.status.success(),
+        "{}",
+        String::from_utf8_lossy(&with_file.stderr)
+    );
+    let without = cli()
+        .args(["daemon", "validate", "-s", "BTCUSDT-PERP"])
+        .output()
+        .unwrap();
+    assert!(without.status.success());
+    // Same schedules, venues and address; only the catalog line may differ.
+    let body = |o: &std::process::Output| {
+        String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .skip(1)
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(body(&with_file), body(&without));
+    assert!(
+        body(&without)
+            .iter()
+            .any(|l| l.contains("\"0 */5 * * * *\""))
+    );
+}
+
+#[test]
 fn query_gaps_lists_stream_gaps_per_venue() {
     let out = run_ok(&["query", "gaps", "--format", "csv"]);
     assert_eq!(out.lines().count(), 4, "{out}");

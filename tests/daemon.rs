@@ -50,7 +50,9 @@ fn daemon(sim: &SimHandle, catalog: &Path, port: u16) -> Command {
             format!("{ws}/v5/public/linear"),
         )
         .env("CCXT_VENUES__HYPERLIQUID__WS_URL", format!("{ws}/ws"))
-        .env("CCXT_VENUES__HYPERLIQUID__POLL_INTERVAL_SECS", "0.5")
+        // Hyperliquid's budget (960 weight/min at 0.8) leaves room for the top-ups at one
+        // 20-weight poll every 2 s.
+        .env("CCXT_VENUES__HYPERLIQUID__POLL_INTERVAL_SECS", "2")
         // Quick reconnects after a venue comes back.
         .env("CCXT_VENUES__BYBIT__MAX_RETRIES", "1")
         .env("CCXT_CATALOG_PATH", catalog)
@@ -542,7 +544,23 @@ async fn kill_9_then_restart_refills_history_records_gaps_and_stores_nothing_twi
         let keys: BTreeSet<String> = rows.iter().map(Value::to_string).collect();
         assert_eq!(keys.len(), rows.len(), "{venue}: duplicate liquidations");
     }
+    // CI reads this catalog with NautilusTrader.
+    if let Ok(dest) = std::env::var("CCXT_DAEMON_CATALOG") {
+        copy_dir(&catalog.join("data"), &Path::new(&dest).join("data"));
+    }
     sim.shutdown().await;
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap().filter_map(Result::ok) {
+        let target = to.join(entry.file_name());
+        if entry.path().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
 }
 
 /// Stored OI history rows (ts_event == ts_init) of BTCUSDT on `venue`, ns.

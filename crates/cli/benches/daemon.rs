@@ -1,0 +1,221 @@
+//! Daemon soak benchmark: prints figures, asserts nothing about speed.
+//!
+//! `cargo bench -p ccxt-cli --bench daemon` (`-- --symbols 200 --minutes 10 --sample-secs 30`):
+//! the simulator (in-process, venue rate limits on) lists `--symbols` perpetuals on each of the
+//! three venues and pushes liquidations; `ccxt-cli daemon start --all` runs with the default
+//! schedules (OI and funding every 5 minutes, top-ups, instrument refresh, the startup
+//! backfill) for `--minutes`. Every sample prints RSS, CPU% over the interval and rows written;
+//! the end prints RSS at 10 minutes vs at the end (a leak shows as growth), average CPU%,
+//! requests and rate-limit answers per venue, and how long SIGTERM took.
+
+use std::io::{Read, Write};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use exchange_sim::{SimConfig, VenueRates};
+
+mod common;
+use common::proc_sample;
+
+fn arg(name: &str, default: f64) -> f64 {
+    std::env::args()
+        .skip_while(|a| a != name)
+        .nth(1)
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// Current RSS of `pid`, MiB.
+fn rss_mib(pid: u32) -> Option<f64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let kib: f64 = status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()?;
+    Some(kib / 1024.0)
+}
+
+fn http_get(port: u16, path: &str) -> (u16, String) {
+    let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        return (0, String::new());
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+    let _ = write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    );
+    let mut response = String::new();
+    let _ = stream.read_to_string(&mut response);
+    let status = response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (status, body)
+}
+
+/// Sum of every sample of `family` (all label sets) in Prometheus text.
+fn sum(body: &str, family: &str, filter: &str) -> f64 {
+    body.lines()
+        .filter(|l| l.starts_with(family) && l.contains(filter))
+        .filter_map(|l| l.rsplit_once(' ')?.1.parse::<f64>().ok())
+        .sum()
+}
+
+#[tokio::main]
+async fn main() {
+    let symbols = arg("--symbols", 200.0) as usize;
+    let minutes = arg("--minutes", 10.0);
+    let sample = Duration::from_secs_f64(arg("--sample-secs", 30.0).max(1.0));
+    let mut config = SimConfig {
+        symbols,
+        ..SimConfig::default()
+    };
+    config.ws.liquidations_per_sec = VenueRates::all(5.0);
+    let sim = exchange_sim::start(config).await.expect("simulator");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port");
+    let http = sim.url();
+    let ws = http.replacen("http://", "ws://", 1);
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_ccxt-cli"));
+    for (key, _) in std::env::vars() {
+        if key.starts_with("CCXT_") || key == "RUST_LOG" {
+            cmd.env_remove(key);
+        }
+    }
+    for venue in ["BINANCE", "BYBIT", "HYPERLIQUID"] {
+        cmd.env(format!("CCXT_VENUES__{venue}__REST_URL"), &http);
+    }
+    let log_path = dir.path().join("daemon.log");
+    cmd.env("CCXT_VENUES__BINANCE__WS_URL", format!("{ws}/market"))
+        .env(
+            "CCXT_VENUES__BYBIT__WS_URL",
+            format!("{ws}/v5/public/linear"),
+        )
+        .env("CCXT_VENUES__HYPERLIQUID__WS_URL", format!("{ws}/ws"))
+        .env("CCXT_CATALOG_PATH", dir.path().join("catalog"))
+        .env("CCXT_METRICS__ADDRESS", format!("127.0.0.1:{port}"))
+        .env("CCXT_LOG_LEVEL", "warn")
+        .args(["daemon", "start", "--all"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::from(
+            std::fs::File::create(&log_path).expect("log file"),
+        ));
+    let mut child = cmd.spawn().expect("ccxt-cli");
+    let pid = child.id();
+    println!(
+        "daemon soak: {symbols} symbols x 3 venues, default schedules, {minutes} minutes, sample every {:?}",
+        sample
+    );
+    println!(
+        "{:>7}  {:>9}  {:>6}  {:>10}  {:>8}  {:>8}  {:>6}",
+        "t_min", "rss_mib", "cpu%", "rows", "requests", "instr", "health"
+    );
+    let started = Instant::now();
+    let end = started + Duration::from_secs_f64(minutes * 60.0);
+    let (mut last_t, mut last_cpu) = (0.0f64, 0.0f64);
+    let mut rss_at_10 = None;
+    let mut cpu_total = 0.0;
+    let mut rss_max: f64 = 0.0;
+    let mut last_rss = 0.0;
+    while Instant::now() < end {
+        tokio::time::sleep(sample.min(end.saturating_duration_since(Instant::now()))).await;
+        let t = started.elapsed().as_secs_f64();
+        let Some((_, cpu)) = proc_sample(pid) else {
+            println!("the daemon exited early; log: {}", log_path.display());
+            break;
+        };
+        let rss = rss_mib(pid).unwrap_or(0.0);
+        let cpu_pct = 100.0 * (cpu - last_cpu) / (t - last_t).max(1e-9);
+        let (_, metrics) = http_get(port, "/metrics");
+        let (health, _) = http_get(port, "/healthz");
+        println!(
+            "{:>7.1}  {:>9.1}  {:>6.1}  {:>10.0}  {:>8.0}  {:>8.0}  {:>6}",
+            t / 60.0,
+            rss,
+            cpu_pct,
+            sum(&metrics, "ccxt_rows_written_total", ""),
+            sum(&metrics, "ccxt_http_requests_total", ""),
+            sum(&metrics, "ccxt_instruments", ""),
+            health
+        );
+        if rss_at_10.is_none() && t >= 600.0 {
+            rss_at_10 = Some(rss);
+        }
+        rss_max = rss_max.max(rss);
+        last_rss = rss;
+        cpu_total = cpu;
+        (last_t, last_cpu) = (t, cpu);
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let (_, metrics) = http_get(port, "/metrics");
+    let stop = Instant::now();
+    let _ = Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status();
+    let status = child.wait().expect("wait");
+    let shutdown = stop.elapsed();
+    println!("---");
+    println!(
+        "average CPU {:.1}% of one core over {:.1} min; RSS max {:.1} MiB, at the end {:.1} MiB{}",
+        100.0 * cpu_total / elapsed,
+        elapsed / 60.0,
+        rss_max,
+        last_rss,
+        match rss_at_10 {
+            Some(r) => format!(
+                ", at 10 min {r:.1} MiB (growth after 10 min: {:+.1} MiB)",
+                last_rss - r
+            ),
+            None => String::new(),
+        }
+    );
+    for venue in ["binance", "bybit", "hyperliquid"] {
+        let v = format!("venue=\"{venue}\"");
+        println!(
+            "{venue:<12} requests {:>7.0}  429/418/403 {:>3.0}  rows {:>9.0}  liquidations {:>7.0}  reconnects {:>3.0}",
+            sum(&metrics, "ccxt_http_requests_total", &v),
+            sum(
+                &metrics,
+                "ccxt_http_responses_total",
+                &format!("{v},status=\"429\"")
+            ) + sum(
+                &metrics,
+                "ccxt_http_responses_total",
+                &format!("{v},status=\"418\"")
+            ) + sum(
+                &metrics,
+                "ccxt_http_responses_total",
+                &format!("{v},status=\"403\"")
+            ),
+            sum(&metrics, "ccxt_rows_written_total", &v),
+            sum(&metrics, "ccxt_stream_liquidations_total", &v),
+            sum(&metrics, "ccxt_stream_reconnects_total", &v),
+        );
+    }
+    println!(
+        "SIGTERM: exit {:?} after {:.2} s",
+        status.code(),
+        shutdown.as_secs_f64()
+    );
+    let warnings = std::fs::read_to_string(&log_path).unwrap_or_default();
+    let lines = warnings.lines().count();
+    println!(
+        "{lines} warning/error log lines (log: {})",
+        log_path.display()
+    );
+    for line in warnings.lines().take(5) {
+        println!("  {line}");
+    }
+    sim.shutdown().await;
+}
