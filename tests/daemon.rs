@@ -319,6 +319,20 @@ async fn collects_all_venues_serves_health_and_metrics_and_stops_cleanly_on_sigt
     )
     .await;
 
+    // A second daemon on the same catalog is refused (it would share the spool).
+    let second_port = free_port();
+    let mut second = daemon(&sim, &catalog, second_port);
+    second.args(["-s", "BTCUSDT-PERP"]);
+    let out = tokio::task::spawn_blocking(move || second.output().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("another daemon (pid"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
     // /metrics: valid Prometheus text with every family the issue names.
     let (status, body) = d.get("/metrics").await;
     assert_eq!(status, 200);

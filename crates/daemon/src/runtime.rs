@@ -82,6 +82,9 @@ pub enum DaemonError {
     /// The scheduler refused to start.
     #[error("cannot start the scheduler: {0}")]
     Scheduler(String),
+    /// Another daemon runs on this catalog.
+    #[error("{0}")]
+    Locked(String),
     /// The health/metrics address could not be bound.
     #[error(
         "cannot listen on {address} for /healthz and /metrics: {source} (set metrics.address, or \"off\")"
@@ -214,6 +217,8 @@ pub async fn run(
         config,
         flush,
     } = plan;
+    // One daemon per catalog: a second one would share the spool.
+    let _lock = lock_catalog(&catalog_root)?;
     let store = Arc::new(Store::open(
         catalog.clone(),
         &catalog_root.join(".spool").join("daemon"),
@@ -231,14 +236,6 @@ pub async fn run(
             tracing::error!(error = %e, "cannot store the rows an earlier run left in the spool yet; retrying at the next flush")
         }
     }
-    // Liquidations spooled by `stream-liquidations --store` runs too.
-    if let Ok(mut legacy) =
-        ccxt_catalog::spool::Spool::open(&catalog_root.join(".spool").join("liquidations"))
-        && let Err(e) = legacy.drain_into(&catalog).await
-    {
-        tracing::warn!(error = %e, "cannot store the rows of the stream-liquidations spool yet");
-    }
-
     let health = Arc::new(Health::new(started_ns, config.stream_stale));
     let (events_tx, events_rx) = mpsc::channel::<StreamEvent>(8192);
     let cancel = CancellationToken::new();
@@ -418,6 +415,41 @@ pub async fn run(
         drained,
         shutdown: stopping.elapsed(),
     })
+}
+
+/// Takes `<catalog>/.daemon/daemon.lock` for the life of the process (released by the OS even
+/// after kill -9).
+fn lock_catalog(root: &std::path::Path) -> Result<std::fs::File, DaemonError> {
+    let dir = root.join(".daemon");
+    let path = dir.join("daemon.lock");
+    let io =
+        |e: std::io::Error| DaemonError::Locked(format!("cannot lock {}: {e}", path.display()));
+    std::fs::create_dir_all(&dir).map_err(io)?;
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .read(true)
+        .write(true)
+        .open(&path)
+        .map_err(io)?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let mut pid = String::new();
+            let _ = std::io::Read::read_to_string(&mut file, &mut pid);
+            return Err(DaemonError::Locked(format!(
+                "another daemon (pid {}) is collecting into this catalog ({}); stop it first",
+                pid.trim(),
+                path.display()
+            )));
+        }
+        Err(std::fs::TryLockError::Error(e)) => return Err(io(e)),
+    }
+    use std::io::{Seek, Write};
+    let _ = file.set_len(0);
+    let _ = file.rewind();
+    let _ = write!(file, "{}", std::process::id());
+    Ok(file)
 }
 
 /// Records the downtime since the last heartbeat; returns where Hyperliquid's fill polling

@@ -16,7 +16,7 @@ use ccxt_stream::SourceConfig;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::cli::{DaemonArgs, DaemonCommand, HealthArgs};
-use crate::commands::stream::{liquidation_source, shutdown_signal};
+use crate::commands::stream::liquidation_source;
 use crate::inputs::symbols_on;
 use crate::registry;
 use crate::settings::FileSettings;
@@ -36,7 +36,11 @@ pub async fn run(
             Err(problems) => Ok(report_problems(&problems)),
         },
         DaemonCommand::Start(args) => match prepare(location, settings, &args) {
-            Ok(prepared) => start(location, prepared).await,
+            Ok(prepared) => {
+                // Handlers first: a signal during start-up is a clean stop, not a kill.
+                let signals = Signals::register()?;
+                start(location, prepared, signals).await
+            }
             Err(problems) => Ok(report_problems(&problems)),
         },
         DaemonCommand::Health(args) => health(&args).await,
@@ -258,7 +262,40 @@ fn local_root(location: &str) -> Result<PathBuf, String> {
     Ok(PathBuf::from(path))
 }
 
-async fn start(location: &str, prepared: Prepared) -> anyhow::Result<ExitCode> {
+/// SIGINT and SIGTERM, registered before anything starts.
+struct Signals {
+    #[cfg(unix)]
+    term: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    int: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn register() -> anyhow::Result<Signals> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            Ok(Signals {
+                term: signal(SignalKind::terminate())?,
+                int: signal(SignalKind::interrupt())?,
+            })
+        }
+        #[cfg(not(unix))]
+        Ok(Signals {})
+    }
+
+    async fn wait(mut self) {
+        #[cfg(unix)]
+        tokio::select! {
+            _ = self.term.recv() => tracing::info!("SIGTERM received"),
+            _ = self.int.recv() => tracing::info!("SIGINT received"),
+        }
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+async fn start(location: &str, prepared: Prepared, signals: Signals) -> anyhow::Result<ExitCode> {
     let (catalog, recovered) = Catalog::open_writable(location).await?;
     if recovered.repaired_anything() {
         tracing::warn!(
@@ -276,7 +313,7 @@ async fn start(location: &str, prepared: Prepared) -> anyhow::Result<ExitCode> {
         config: prepared.config,
         flush: prepared.flush,
     };
-    let summary = ccxt_daemon::run(plan, shutdown_signal()).await?;
+    let summary = ccxt_daemon::run(plan, signals.wait()).await?;
     tracing::info!(
         uptime_secs = summary.uptime.as_secs(),
         shutdown_ms = summary.shutdown.as_millis() as u64,
