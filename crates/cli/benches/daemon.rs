@@ -15,15 +15,7 @@ use std::time::{Duration, Instant};
 use exchange_sim::{SimConfig, VenueRates};
 
 mod common;
-use common::proc_sample;
-
-fn arg(name: &str, default: f64) -> f64 {
-    std::env::args()
-        .skip_while(|a| a != name)
-        .nth(1)
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
+use common::{arg, proc_sample};
 
 /// Current RSS of `pid`, MiB.
 fn rss_mib(pid: u32) -> Option<f64> {

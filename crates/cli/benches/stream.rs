@@ -12,15 +12,7 @@ use std::time::{Duration, Instant};
 use exchange_sim::{SimConfig, Venue as SimVenue, VenueRates};
 
 mod common;
-use common::proc_sample;
-
-fn arg(name: &str, default: f64) -> f64 {
-    std::env::args()
-        .skip_while(|a| a != name)
-        .nth(1)
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
+use common::{arg, proc_sample};
 
 fn parse_only() {
     let binance = br#"{"e":"forceOrder","E":1568014460893,"o":{"s":"BTCUSDT","S":"SELL","o":"LIMIT","f":"IOC","q":"0.014","p":"9910","ap":"9910","X":"FILLED","l":"0.014","z":"0.014","T":1568014460893}}"#;

@@ -963,31 +963,15 @@ async fn consume_events(
     }
 }
 
+/// Stores what the streams deliver. (The streams log and count every event where it happens.)
 async fn handle_event(event: StreamEvent, store: &Store) {
     match event {
         StreamEvent::Liquidations { rows, .. } => store.liquidations(rows).await,
-        StreamEvent::Gap(gap) => {
-            tracing::warn!(venue = %gap.venue, stream = %gap.stream, from = %format_iso(gap.start_ns), to = %format_iso(gap.end_ns), reason = %gap.reason, "gap in the stream recorded");
-            store.gap(gap).await;
-        }
-        StreamEvent::Connected { venue, stream } => tracing::info!(%venue, %stream, "subscribed"),
-        StreamEvent::Disconnected {
-            venue,
-            stream,
-            reason,
-        } => tracing::warn!(%venue, %stream, %reason, "disconnected; reconnecting"),
-        StreamEvent::SubscriptionRejected {
-            venue,
-            stream,
-            message,
-        } => {
-            tracing::error!(%venue, %stream, %message, "subscription rejected; retrying with backoff")
-        }
-        StreamEvent::Malformed {
-            venue,
-            stream,
-            detail,
-        } => tracing::warn!(%venue, %stream, %detail, "malformed message skipped"),
+        StreamEvent::Gap(gap) => store.gap(gap).await,
+        StreamEvent::Connected { .. }
+        | StreamEvent::Disconnected { .. }
+        | StreamEvent::SubscriptionRejected { .. }
+        | StreamEvent::Malformed { .. } => {}
     }
 }
 

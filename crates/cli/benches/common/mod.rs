@@ -15,3 +15,13 @@ pub fn proc_sample(pid: u32) -> Option<(f64, f64)> {
     let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
     Some((hwm_kib / 1024.0, ticks / 100.0))
 }
+
+/// The number after `name` on the command line (`-- --minutes 10`), or `default`.
+#[allow(dead_code)] // not every benchmark takes every helper
+pub fn arg(name: &str, default: f64) -> f64 {
+    std::env::args()
+        .skip_while(|a| a != name)
+        .nth(1)
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}

@@ -199,32 +199,15 @@ fn handle_event(
             let c = counts.entry(gap.venue).or_default();
             c.gaps += 1;
             c.gap_secs += gap.duration_ns() as f64 / 1e9;
-            tracing::warn!(venue = %gap.venue, stream = %gap.stream, from = %format_iso(gap.start_ns), to = %format_iso(gap.end_ns), reason = %gap.reason, "gap in the stream recorded");
             if let Some(spool) = spool {
                 spool.append_gap(&gap)?;
             }
         }
-        StreamEvent::Connected { venue, stream } => tracing::info!(%venue, %stream, "subscribed"),
-        StreamEvent::Disconnected {
-            venue,
-            stream,
-            reason,
-        } => tracing::warn!(%venue, %stream, %reason, "disconnected; reconnecting"),
-        StreamEvent::SubscriptionRejected {
-            venue,
-            stream,
-            message,
-        } => {
-            tracing::error!(%venue, %stream, %message, "subscription rejected; retrying with backoff");
-        }
-        StreamEvent::Malformed {
-            venue,
-            stream,
-            detail,
-        } => {
-            counts.entry(venue).or_default().malformed += 1;
-            tracing::warn!(%venue, %stream, %detail, "malformed message skipped");
-        }
+        StreamEvent::Malformed { venue, .. } => counts.entry(venue).or_default().malformed += 1,
+        // Logged where they happen, by the stream.
+        StreamEvent::Connected { .. }
+        | StreamEvent::Disconnected { .. }
+        | StreamEvent::SubscriptionRejected { .. } => {}
     }
     Ok(())
 }
