@@ -35,7 +35,8 @@ pub struct GlobalArgs {
     /// Config file (TOML) [default: $CCXT_CONFIG]
     #[arg(short = 'c', long, global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// Log level: error, warn, info, debug, trace [default: $CCXT_LOG_LEVEL, $RUST_LOG, warn]
+    /// Log level: error, warn, info, debug, trace [default: $CCXT_LOG_LEVEL, $RUST_LOG, warn;
+    /// info for `daemon start`]
     #[arg(long, global = true, value_name = "LEVEL")]
     pub log_level: Option<String>,
     /// Log format on stderr [default: $CCXT_LOG_FORMAT, the config file's log_format, human]
