@@ -906,6 +906,12 @@ async fn top_up(
             }
         }
     }
+    let mut notes: Vec<&String> = outcomes.iter().flat_map(|o| &o.notes).collect();
+    notes.sort();
+    notes.dedup();
+    if let Some(first) = notes.first() {
+        tracing::info!(%venue, notes = notes.len(), first = %first, "history top-up: venue limits applied");
+    }
     shared.store.record_direct_write(kind, venue, stored);
     let ok = outcomes.len() - failed.len();
     if ok == 0 && !failed.is_empty() {
