@@ -852,7 +852,7 @@ async fn top_up(
     let venue = state.rt.venue;
     let instruments = universe(shared, state).await?;
     let now = now_ns();
-    let (orchestrator_job, history, kind, depth) = match job {
+    let (orchestrator_job, history, kind) = match job {
         JobKind::OpenInterestHistory => (
             Job::OpenInterestHistory {
                 period: shared.config.oi_period,
@@ -861,7 +861,6 @@ async fn top_up(
             },
             History::OpenInterest,
             RecordKind::OpenInterest,
-            shared.config.oi_history_depth,
         ),
         _ => (
             Job::FundingHistory {
@@ -870,10 +869,8 @@ async fn top_up(
             },
             History::Funding,
             RecordKind::FundingRate,
-            shared.config.funding_history_depth,
         ),
     };
-    let _ = depth;
     let target = VenueTarget {
         fetcher: state.rt.fetcher.clone(),
         instruments,
