@@ -238,12 +238,49 @@ impl Spool {
     /// drain (segments before it were stored and removed); rows appended afterwards go to a
     /// new segment. A retry replays identical records, which the catalog stores once.
     pub async fn drain_into(&mut self, catalog: &Catalog) -> Result<DrainReport> {
+        let sealed = self.seal()?;
+        sealed.drain_into(catalog).await
+    }
+
+    /// Closes the current segment (synced) and returns every segment on disk, for
+    /// [`Sealed::drain_into`]. New appends go to a new segment, so a caller can keep appending
+    /// (e.g. from live streams) while the sealed segments are written to the catalog.
+    pub fn seal(&mut self) -> Result<Sealed> {
         // If the sync fails (a full disk), the segment stays open with its rows still buffered.
         self.sync()?;
         self.current = None;
+        Ok(Sealed {
+            dir: self.dir.clone(),
+            segments: Spool::segments_in(&self.dir)?,
+        })
+    }
+}
+
+/// Segments closed by [`Spool::seal`], waiting to be moved into the catalog.
+#[derive(Debug)]
+pub struct Sealed {
+    dir: PathBuf,
+    segments: Vec<PathBuf>,
+}
+
+impl Sealed {
+    /// Segments sealed.
+    pub fn len(&self) -> usize {
+        self.segments.len()
+    }
+
+    /// Whether there is nothing to drain.
+    pub fn is_empty(&self) -> bool {
+        self.segments.is_empty()
+    }
+
+    /// Moves the sealed segments into `catalog` in order, deleting each one after its rows are
+    /// stored. On a failure the failed segment and the later ones stay on disk for the next
+    /// drain (replayed rows are identical records, stored once).
+    pub async fn drain_into(self, catalog: &Catalog) -> Result<DrainReport> {
         let mut report = DrainReport::default();
-        for path in Spool::segments_in(&self.dir)? {
-            let rows = read_segment(&path)?;
+        for path in &self.segments {
+            let rows = read_segment(path)?;
             report.liquidations += rows.liquidations.len();
             report.gaps += rows.gaps.len();
             report.open_interest += rows.open_interest.len();
@@ -257,7 +294,7 @@ impl Spool {
                 .written
                 .add(write_some(catalog, rows.open_interest).await?);
             report.written.add(write_some(catalog, rows.funding).await?);
-            std::fs::remove_file(&path).map_err(|e| io_error(&path, e))?;
+            std::fs::remove_file(path).map_err(|e| io_error(path, e))?;
             report.segments += 1;
         }
         if report.segments > 0

@@ -62,7 +62,8 @@ impl JobKind {
             // Venues publish the 5-minute OI bucket shortly after it closes.
             JobKind::OpenInterestHistory => "30 2/15 * * * *",
             JobKind::Instruments => "0 17 * * * *",
-            JobKind::Compaction => "0 30 0 * * *",
+            // Hourly: snapshots write a small file per flush; this keeps a partition to a few.
+            JobKind::Compaction => "0 30 * * * *",
         }
     }
 }
@@ -109,7 +110,7 @@ pub struct ScheduleSettings {
     pub open_interest_history: Option<String>,
     /// Instrument refresh (default hourly at minute 17).
     pub instruments: Option<String>,
-    /// Catalog compaction (default daily at 00:30 UTC).
+    /// Catalog compaction (default hourly at minute 30).
     pub compaction: Option<String>,
 }
 

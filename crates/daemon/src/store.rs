@@ -77,6 +77,8 @@ struct Inner {
 pub struct Store {
     catalog: Arc<Catalog>,
     inner: Mutex<Inner>,
+    /// Drains run one at a time (each owns the segments it sealed).
+    draining: Mutex<()>,
     policy: FlushPolicy,
 }
 
@@ -101,6 +103,7 @@ impl Store {
                 unflushed: BTreeMap::new(),
                 spool_failing: false,
             }),
+            draining: Mutex::new(()),
             policy,
         })
     }
@@ -165,21 +168,39 @@ impl Store {
     }
 
     /// Moves the spool into the catalog. On failure the rows stay in the spool.
+    ///
+    /// The spool is only locked to seal the current segment: appends (live streams) go on
+    /// into a new segment while the sealed ones are written, however long the catalog takes.
     pub async fn drain(&self) -> Result<DrainReport, String> {
+        let _one_at_a_time = self.draining.lock().await;
+        let (sealed, tally) = {
+            let mut inner = self.inner.lock().await;
+            inner.retry_overflow();
+            match inner.spool.seal() {
+                Ok(sealed) => (sealed, std::mem::take(&mut inner.unflushed)),
+                Err(e) => {
+                    let message = e.to_string();
+                    inner.spool_error(&message);
+                    return Err(message);
+                }
+            }
+        };
+        let result = sealed.drain_into(&self.catalog).await;
         let mut inner = self.inner.lock().await;
-        inner.retry_overflow();
-        let result = inner.spool.drain_into(&self.catalog).await;
         m::spool_gauges(inner.spool.size_bytes(), inner.overflow_rows);
         match result {
             Ok(report) => {
-                let written = std::mem::take(&mut inner.unflushed);
-                for ((kind, venue), n) in written {
+                for ((kind, venue), n) in tally {
                     m::rows_written(kind, venue, n);
                 }
                 m::catalog_writable(true);
                 Ok(report)
             }
             Err(e) => {
+                // Still to be written: count them at the drain that succeeds.
+                for (key, n) in tally {
+                    *inner.unflushed.entry(key).or_default() += n;
+                }
                 m::catalog_write_error();
                 m::catalog_writable(false);
                 let message = e.to_string();
