@@ -314,7 +314,13 @@ pub async fn run(
         tracing::warn!(file = %state_file.path().display(), error = %e, "cannot write the daemon state file; downtime after a crash will not be recorded");
     }
 
-    let consumer = tokio::spawn(consume_events(events_rx, store.clone(), cancel.clone()));
+    // Stopped only once the streams are closed, so what they send while closing is stored.
+    let consumer_stop = CancellationToken::new();
+    let consumer = tokio::spawn(consume_events(
+        events_rx,
+        store.clone(),
+        consumer_stop.clone(),
+    ));
     let flusher = tokio::spawn(flush_loop(store.clone(), cancel.clone()));
     let heartbeat = tokio::spawn(heartbeat_loop(state_file.clone(), cancel.clone()));
 
@@ -369,18 +375,22 @@ pub async fn run(
     let _ = tokio::time::timeout(Duration::from_secs(1), scheduler.shutdown()).await;
     cancel.cancel();
     shared.tracker.close();
-    let _ = tokio::time::timeout(
-        JOB_FINISH_GRACE + Duration::from_millis(500),
-        shared.tracker.wait(),
-    )
-    .await;
+    // Jobs get their grace while the streams close (cancelled with the same token).
     let slots: Vec<StreamSlot> = std::mem::take(&mut *shared.streams.lock().await)
         .into_values()
         .collect();
-    for slot in slots {
+    let streams_closed = futures::future::join_all(slots.into_iter().map(|slot| {
         slot.cancel.cancel();
-        let _ = tokio::time::timeout(Duration::from_secs(2), slot.handle.join()).await;
-    }
+        slot.handle.join()
+    }));
+    let _ = tokio::join!(
+        tokio::time::timeout(
+            JOB_FINISH_GRACE + Duration::from_millis(500),
+            shared.tracker.wait()
+        ),
+        tokio::time::timeout(Duration::from_secs(3), streams_closed),
+    );
+    consumer_stop.cancel();
     let _ = tokio::time::timeout(Duration::from_secs(1), consumer).await;
     flusher.abort();
     heartbeat.abort();
@@ -567,6 +577,9 @@ async fn start_stream(shared: &Arc<Shared>, venue: Venue, poll_from: Option<u64>
         return;
     }
     let mut streams = shared.streams.lock().await;
+    if shared.cancel.is_cancelled() {
+        return; // the shutdown took the streams while this waited
+    }
     let mut base = VenueCounters::default();
     let restarting = streams.remove(&venue);
     let restart_at = now_ns();
@@ -945,14 +958,13 @@ impl ccxt_orchestrator::RangePlanner for PlannerRef {
 async fn consume_events(
     mut rx: mpsc::Receiver<StreamEvent>,
     store: Arc<Store>,
-    cancel: CancellationToken,
+    stop: CancellationToken,
 ) {
     loop {
         let event = tokio::select! {
             e = rx.recv() => e,
-            () = cancel.cancelled() => {
-                // Take what the streams still send while they close.
-                tokio::time::sleep(Duration::from_millis(300)).await;
+            () = stop.cancelled() => {
+                // The streams are closed: take what they sent last.
                 while let Ok(event) = rx.try_recv() {
                     handle_event(event, &store).await;
                 }
