@@ -7,9 +7,12 @@
 //! second, genuine liquidation (a venue never sends one event twice on one connection, but two
 //! equal liquidations in the same millisecond do happen).
 //!
-//! Memory is bounded: the set keeps the last `capacity` keys and forgets the oldest first.
-//! The capacity only needs to hold what can arrive twice: a rotation overlap of a few seconds,
-//! or one poll window.
+//! Memory is bounded: the set keeps the last `capacity` keys and forgets the oldest first, and
+//! it forgets keys whose venue time is more than [`HORIZON_NS`] older than the newest one seen.
+//! What can arrive twice is a rotation overlap of a few seconds or the overlap of two poll
+//! windows (seconds, plus fills reported late), so the horizon is generous; measuring it in
+//! venue time, not wall time, means a long outage forgets nothing (no new rows, no eviction).
+//! In steady state the set holds the last 10 minutes of liquidations, not `capacity` keys.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -18,6 +21,9 @@ use ccxt_model::{InstrumentId, Liquidation, PositionSide};
 
 /// How many keys a [`RecentSet`] keeps by default.
 pub const DEFAULT_CAPACITY: usize = 16_384;
+
+/// Keys whose venue time is this much older than the newest seen are forgotten (10 minutes).
+pub const HORIZON_NS: u64 = 600_000_000_000;
 
 /// What identifies a liquidation: the venue's trade id when it gives one (Hyperliquid `tid`),
 /// else its content — instrument (which names the venue), side, quantity, price and venue time
@@ -68,7 +74,10 @@ pub fn new_origin() -> u64 {
 pub struct RecentSet {
     capacity: usize,
     origins: HashMap<LiquidationKey, u64>,
-    order: VecDeque<LiquidationKey>,
+    /// Keys in arrival order, with their venue time.
+    order: VecDeque<(u64, LiquidationKey)>,
+    /// The newest venue time seen.
+    newest_ns: u64,
 }
 
 impl Default for RecentSet {
@@ -84,22 +93,34 @@ impl RecentSet {
             capacity: capacity.max(1),
             origins: HashMap::new(),
             order: VecDeque::new(),
+            newest_ns: 0,
         }
     }
 
     /// Whether `key` from `origin` is new (remembering it), or a duplicate of a delivery from
     /// another origin.
     pub fn admit(&mut self, key: LiquidationKey, origin: u64) -> bool {
+        let ts = self.newest_ns;
+        self.admit_at(key, ts, origin)
+    }
+
+    /// [`RecentSet::admit`] for a key with venue time `ts_event_ns`.
+    pub fn admit_at(&mut self, key: LiquidationKey, ts_event_ns: u64, origin: u64) -> bool {
         match self.origins.get(&key) {
             Some(first) => *first == origin,
             None => {
-                if self.order.len() >= self.capacity
-                    && let Some(oldest) = self.order.pop_front()
-                {
-                    self.origins.remove(&oldest);
+                self.newest_ns = self.newest_ns.max(ts_event_ns);
+                let cutoff = self.newest_ns.saturating_sub(HORIZON_NS);
+                while let Some((ts, _)) = self.order.front() {
+                    if self.order.len() < self.capacity && *ts >= cutoff {
+                        break;
+                    }
+                    if let Some((_, oldest)) = self.order.pop_front() {
+                        self.origins.remove(&oldest);
+                    }
                 }
                 self.origins.insert(key.clone(), origin);
-                self.order.push_back(key);
+                self.order.push_back((ts_event_ns, key));
                 true
             }
         }
@@ -110,7 +131,7 @@ impl RecentSet {
         let before = rows.len();
         let kept: Vec<Liquidation> = rows
             .into_iter()
-            .filter(|row| self.admit(LiquidationKey::of(row), origin))
+            .filter(|row| self.admit_at(LiquidationKey::of(row), row.ts_event, origin))
             .collect();
         let dropped = before - kept.len();
         (kept, dropped)
@@ -190,5 +211,29 @@ mod tests {
         );
         assert!(!set.admit(LiquidationKey::of(&row(1.0, 4, 0, None)), b));
         assert!(RecentSet::default().is_empty());
+    }
+
+    #[test]
+    fn keys_older_than_the_horizon_in_venue_time_are_forgotten() {
+        let mut set = RecentSet::new(1_000_000);
+        let key = |i: u64| {
+            LiquidationKey::Trade(
+                InstrumentId::new_unchecked("BTC-USD-PERP.HYPERLIQUID"),
+                i.to_string(),
+            )
+        };
+        let t0 = 1_700_000_000_000_000_000u64;
+        assert!(set.admit_at(key(0), t0, 1));
+        // However long nothing new arrives (an outage), nothing is forgotten.
+        assert!(!set.admit_at(key(0), t0, 2), "still a duplicate");
+        // One minute of liquidations every 100 ms: all kept.
+        for i in 1..=600 {
+            assert!(set.admit_at(key(i), t0 + i * 100_000_000, 1));
+        }
+        assert_eq!(set.len(), 601);
+        // Eleven minutes later the first ones are gone; memory follows the rate, not the cap.
+        assert!(set.admit_at(key(10_000), t0 + 700_000_000_000, 1));
+        assert_eq!(set.len(), 1);
+        assert!(set.admit_at(key(0), t0 + 700_000_000_001, 2), "forgotten");
     }
 }
