@@ -764,6 +764,7 @@ fn invalid_configuration_lists_every_problem_and_starts_nothing() {
         &config,
         r#"
 catalog_path = "CATALOG"
+catalog_paht = "typo"
 [metrics]
 address = "everywhere"
 [daemon]
@@ -777,6 +778,7 @@ stream_stale_secs = -1
 flush_secs = 0
 [venues.binance]
 rest_url = "ftp://example"
+rest_ur = "http://typo"
 "#
         .replace("CATALOG", dir.path().join("catalog").to_str().unwrap()),
     )
@@ -793,13 +795,15 @@ rest_url = "ftp://example"
             "metrics.address",
             "spool.flush_secs",
             "venues.binance.rest_url",
+            "unknown key 'catalog_paht'",
+            "unknown key 'venues.binance.rest_ur'",
         ] {
             assert!(
                 stderr.contains(needle),
                 "{command}: '{needle}' missing in:\n{stderr}"
             );
         }
-        assert!(stderr.contains("6 problems"), "{stderr}");
+        assert!(stderr.contains("8 problems"), "{stderr}");
     }
     assert!(
         !dir.path().join("catalog").exists(),

@@ -72,7 +72,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             commands::fetch::run(&catalog, &file, commands::fetch::What::Funding, args).await
         }
         Command::Catalog(cmd) => commands::catalog::run(&catalog, cmd).await,
-        Command::Daemon(cmd) => commands::daemon::run(&catalog, &file, cmd).await,
+        Command::Daemon(cmd) => {
+            commands::daemon::run(&catalog, &file, cli.global.config.as_deref(), cmd).await
+        }
     }
 }
 

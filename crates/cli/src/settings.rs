@@ -131,6 +131,84 @@ pub fn load(config: Option<&Path>) -> Result<FileSettings, UsageError> {
         .map_err(|e| UsageError(format!("invalid configuration: {e}")))
 }
 
+/// Keys of the config file this version does not know (typos, or keys of another version), as
+/// `section.key` paths. `[daemon]` and `[metrics]` refuse unknown keys when they are read; this
+/// covers the rest, for `daemon validate` and `daemon start`.
+pub fn unknown_keys(config: Option<&Path>) -> Vec<String> {
+    let Some(path) = config
+        .map(Path::to_path_buf)
+        .or_else(|| std::env::var_os("CCXT_CONFIG").map(PathBuf::from))
+    else {
+        return Vec::new();
+    };
+    let Ok(value) = config::Config::builder()
+        .add_source(config::File::from(path.as_path()).format(config::FileFormat::Toml))
+        .build()
+        .and_then(|c| c.try_deserialize::<serde_json::Value>())
+    else {
+        return Vec::new(); // load() reports an unreadable file
+    };
+    const TOP: &[&str] = &[
+        "catalog_path",
+        "log_level",
+        "log_format",
+        "venues",
+        "spool",
+        "daemon",
+        "metrics",
+    ];
+    const VENUE: &[&str] = &[
+        "rest_url",
+        "ws_url",
+        "timeout_secs",
+        "budget_fraction",
+        "rate_limits",
+        "max_retries",
+        "ban_wait_secs",
+        "max_wait_secs",
+        "ws_rotate_secs",
+        "liquidators",
+        "poll_interval_secs",
+    ];
+    const SPOOL: &[&str] = &["sync_millis", "flush_rows", "flush_secs"];
+    let mut unknown = Vec::new();
+    let keys = |v: &serde_json::Value| -> Vec<String> {
+        v.as_object()
+            .map(|m| m.keys().cloned().collect())
+            .unwrap_or_default()
+    };
+    for key in keys(&value) {
+        if !TOP.contains(&key.as_str()) {
+            unknown.push(key.clone());
+        }
+    }
+    for key in keys(&value["spool"]) {
+        if !SPOOL.contains(&key.as_str()) {
+            unknown.push(format!("spool.{key}"));
+        }
+    }
+    for venue in keys(&value["venues"]) {
+        if !["binance", "bybit", "hyperliquid"].contains(&venue.as_str()) {
+            unknown.push(format!("venues.{venue}"));
+            continue;
+        }
+        for key in keys(&value["venues"][&venue]) {
+            if !VENUE.contains(&key.as_str()) {
+                unknown.push(format!("venues.{venue}.{key}"));
+            }
+        }
+    }
+    unknown
+        .into_iter()
+        .map(|k| {
+            format!(
+                "unknown key '{k}' in '{}' (config/default.toml lists every key)",
+                path.display()
+            )
+        })
+        .collect()
+}
+
 /// The catalog location: `--catalog`, then `CCXT_CATALOG_PATH`/the config file, then `./catalog`.
 pub fn catalog_location(global: &GlobalArgs, file: &FileSettings) -> String {
     global

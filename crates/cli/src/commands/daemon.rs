@@ -25,17 +25,30 @@ use crate::settings::FileSettings;
 pub async fn run(
     location: &str,
     settings: &FileSettings,
+    config_file: Option<&std::path::Path>,
     command: DaemonCommand,
 ) -> anyhow::Result<ExitCode> {
+    let unknown = crate::settings::unknown_keys(config_file);
+    let prepare = |args: &DaemonArgs| {
+        let prepared = prepare(location, settings, args);
+        match (prepared, unknown.is_empty()) {
+            (Ok(p), true) => Ok(p),
+            (Ok(_), false) => Err(unknown.clone()),
+            (Err(mut problems), _) => {
+                problems.extend(unknown.iter().cloned());
+                Err(problems)
+            }
+        }
+    };
     match command {
-        DaemonCommand::Validate(args) => match prepare(location, settings, &args) {
+        DaemonCommand::Validate(args) => match prepare(&args) {
             Ok(prepared) => {
                 println!("{}", prepared.describe(location));
                 Ok(ExitCode::SUCCESS)
             }
             Err(problems) => Ok(report_problems(&problems)),
         },
-        DaemonCommand::Start(args) => match prepare(location, settings, &args) {
+        DaemonCommand::Start(args) => match prepare(&args) {
             Ok(prepared) => {
                 // Handlers first: a signal during start-up is a clean stop, not a kill.
                 let signals = Signals::register()?;
