@@ -491,6 +491,21 @@ fn the_documented_default_config_is_what_the_daemon_uses_without_one() {
 }
 
 #[test]
+fn the_deploy_example_config_is_valid() {
+    let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/systemd/config.toml");
+    let out = cli()
+        .args(["daemon", "validate", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
 fn query_gaps_lists_stream_gaps_per_venue() {
     let out = run_ok(&["query", "gaps", "--format", "csv"]);
     assert_eq!(out.lines().count(), 4, "{out}");
