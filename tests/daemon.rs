@@ -12,6 +12,8 @@ use std::time::{Duration, Instant};
 use exchange_sim::{DownMode, Faults, SimConfig, SimHandle, Venue as SimVenue, WsFaults};
 use serde_json::Value;
 
+mod common;
+
 async fn sim(symbols: usize, now_ms: Option<u64>) -> SimHandle {
     let mut config = SimConfig {
         symbols,
@@ -33,23 +35,8 @@ fn free_port() -> u16 {
 
 /// The daemon command against `sim`, with short schedules, writing to `catalog`.
 fn daemon(sim: &SimHandle, catalog: &Path, port: u16) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_ccxt-cli"));
-    for (key, _) in std::env::vars() {
-        if key.starts_with("CCXT_") || key == "RUST_LOG" {
-            cmd.env_remove(key);
-        }
-    }
-    let http = sim.url();
-    let ws = http.replacen("http://", "ws://", 1);
-    for venue in ["BINANCE", "BYBIT", "HYPERLIQUID"] {
-        cmd.env(format!("CCXT_VENUES__{venue}__REST_URL"), &http);
-    }
-    cmd.env("CCXT_VENUES__BINANCE__WS_URL", format!("{ws}/market"))
-        .env(
-            "CCXT_VENUES__BYBIT__WS_URL",
-            format!("{ws}/v5/public/linear"),
-        )
-        .env("CCXT_VENUES__HYPERLIQUID__WS_URL", format!("{ws}/ws"))
+    let mut cmd = common::cli_against(sim);
+    cmd
         // Hyperliquid's budget (960 weight/min at 0.8) leaves room for the top-ups at one
         // 20-weight poll every 2 s.
         .env("CCXT_VENUES__HYPERLIQUID__POLL_INTERVAL_SECS", "2")
@@ -213,13 +200,7 @@ async fn wait_for(what: &str, within: Duration, mut check: impl AsyncFnMut() -> 
 }
 
 fn cli(args: &[&str]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_ccxt-cli"));
-    for (key, _) in std::env::vars() {
-        if key.starts_with("CCXT_") || key == "RUST_LOG" {
-            cmd.env_remove(key);
-        }
-    }
-    cmd.args(args).output().unwrap()
+    common::clean_cli().args(args).output().unwrap()
 }
 
 /// `query … --format json` rows.

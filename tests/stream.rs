@@ -9,6 +9,8 @@ use std::time::Duration;
 use exchange_sim::{SimConfig, SimHandle, Venue as SimVenue, WsFaults};
 use serde_json::Value;
 
+mod common;
+
 async fn sim(per_sec: f64) -> SimHandle {
     let mut config = SimConfig::default();
     config.limits.enabled = false;
@@ -17,23 +19,7 @@ async fn sim(per_sec: f64) -> SimHandle {
 }
 
 fn command(sim: &SimHandle) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_ccxt-cli"));
-    for (key, _) in std::env::vars() {
-        if key.starts_with("CCXT_") || key == "RUST_LOG" {
-            cmd.env_remove(key);
-        }
-    }
-    let http = sim.url();
-    let ws = http.replacen("http://", "ws://", 1);
-    for venue in ["BINANCE", "BYBIT", "HYPERLIQUID"] {
-        cmd.env(format!("CCXT_VENUES__{venue}__REST_URL"), &http);
-    }
-    cmd.env("CCXT_VENUES__BINANCE__WS_URL", format!("{ws}/market"));
-    cmd.env(
-        "CCXT_VENUES__BYBIT__WS_URL",
-        format!("{ws}/v5/public/linear"),
-    );
-    cmd.env("CCXT_VENUES__HYPERLIQUID__WS_URL", format!("{ws}/ws"));
+    let mut cmd = common::cli_against(sim);
     cmd.env("CCXT_VENUES__HYPERLIQUID__POLL_INTERVAL_SECS", "0.5");
     cmd
 }

@@ -131,7 +131,7 @@ pub(crate) struct Shared {
     store: Arc<Store>,
     health: Arc<Health>,
     venues: BTreeMap<Venue, Arc<VenueState>>,
-    planner: TopUpPlanner,
+    planner: Arc<TopUpPlanner>,
     cancel: CancellationToken,
     tracker: TaskTracker,
     streams: Mutex<BTreeMap<Venue, StreamSlot>>,
@@ -266,7 +266,7 @@ pub async fn run(
         store: store.clone(),
         health: health.clone(),
         venues,
-        planner: TopUpPlanner::new(catalog.clone()),
+        planner: Arc::new(TopUpPlanner::new(catalog.clone())),
         cancel: cancel.clone(),
         tracker: TaskTracker::new(),
         streams: Mutex::new(BTreeMap::new()),
@@ -888,7 +888,7 @@ async fn top_up(
         fetcher: state.rt.fetcher.clone(),
         instruments,
     };
-    let planner: Arc<dyn ccxt_orchestrator::RangePlanner> = Arc::new(PlannerRef(shared.clone()));
+    let planner: Arc<dyn ccxt_orchestrator::RangePlanner> = shared.planner.clone();
     let mut sink = CatalogSink::new(shared.store.catalog().clone(), 50_000);
     let outcomes = ccxt_orchestrator::run(
         vec![target],
@@ -937,22 +937,6 @@ async fn top_up(
     Ok(format!(
         "history top-up: {stored} new rows for {ok} symbols"
     ))
-}
-
-/// The shared planner behind an `Arc<dyn RangePlanner>`.
-struct PlannerRef(Arc<Shared>);
-
-#[async_trait::async_trait]
-impl ccxt_orchestrator::RangePlanner for PlannerRef {
-    async fn plan(
-        &self,
-        instrument: &Instrument,
-        job: Job,
-        start: u64,
-        end: u64,
-    ) -> Result<ccxt_orchestrator::Plan, String> {
-        self.0.planner.plan(instrument, job, start, end).await
-    }
 }
 
 async fn consume_events(
