@@ -264,16 +264,6 @@ pub struct Sealed {
 }
 
 impl Sealed {
-    /// Segments sealed.
-    pub fn len(&self) -> usize {
-        self.segments.len()
-    }
-
-    /// Whether there is nothing to drain.
-    pub fn is_empty(&self) -> bool {
-        self.segments.is_empty()
-    }
-
     /// Moves the sealed segments into `catalog` in order, deleting each one after its rows are
     /// stored. On a failure the failed segment and the later ones stay on disk for the next
     /// drain (replayed rows are identical records, stored once).

@@ -160,20 +160,3 @@ pub fn resident_memory_bytes() -> Option<u64> {
     let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kb * 1024)
 }
-
-/// Adds `b` into `a` (stream counters of a replaced stream carry over to its successor).
-pub fn add_counters(a: &mut VenueCounters, b: &VenueCounters) {
-    a.connects += b.connects;
-    a.reconnects += b.reconnects;
-    a.disconnects += b.disconnects;
-    a.rotations += b.rotations;
-    a.rejections += b.rejections;
-    a.gaps += b.gaps;
-    a.gap_ns += b.gap_ns;
-    a.malformed += b.malformed;
-    a.liquidations += b.liquidations;
-    a.duplicates += b.duplicates;
-    a.polls += b.polls;
-    a.poll_errors += b.poll_errors;
-    a.last_frame_ns = a.last_frame_ns.max(b.last_frame_ns);
-}

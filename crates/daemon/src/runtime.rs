@@ -143,9 +143,7 @@ impl Shared {
     /// The health report now.
     pub(crate) async fn health_report(&self) -> HealthReport {
         let streams = self.stream_counters().await;
-        let last: BTreeMap<Venue, u64> =
-            streams.iter().map(|(v, c)| (*v, c.last_frame_ns)).collect();
-        self.health.report(now_ns(), &last)
+        self.health.report(now_ns(), &last_frames(&streams))
     }
 
     /// Stream counters per streaming venue (including replaced streams). Venues whose
@@ -161,7 +159,7 @@ impl Shared {
             if let Some(slot) = streams.get(venue) {
                 counters = slot.base;
                 if let Some(live) = slot.handle.stats().snapshot().get(venue) {
-                    m::add_counters(&mut counters, live);
+                    counters.add(live);
                 }
             }
             out.insert(*venue, counters);
@@ -187,12 +185,16 @@ impl Shared {
                 stream: streams.get(venue).copied(),
             })
             .collect();
-        let last: BTreeMap<Venue, u64> =
-            streams.iter().map(|(v, c)| (*v, c.last_frame_ns)).collect();
         let now = now_ns();
-        let healthy = self.health.report(now, &last).ok();
+        let healthy = self.health.report(now, &last_frames(&streams)).ok();
         m::refresh(&observations, now, self.health.started_ns(), healthy);
+        self.store.publish_gauges().await;
     }
+}
+
+/// Each streaming venue's last frame time, as [`Health::report`] takes it.
+fn last_frames(streams: &BTreeMap<Venue, VenueCounters>) -> BTreeMap<Venue, u64> {
+    streams.iter().map(|(v, c)| (*v, c.last_frame_ns)).collect()
 }
 
 fn applies(job: JobKind, state: &VenueState) -> bool {
@@ -581,17 +583,16 @@ async fn start_stream(shared: &Arc<Shared>, venue: Venue, poll_from: Option<u64>
         return; // the shutdown took the streams while this waited
     }
     let mut base = VenueCounters::default();
-    let restarting = streams.remove(&venue);
     let restart_at = now_ns();
-    if let Some(old) = restarting.as_ref() {
+    if let Some(old) = streams.remove(&venue) {
         old.cancel.cancel();
-        base = old.base;
-        if let Some(live) = old.handle.stats().snapshot().get(&venue) {
-            m::add_counters(&mut base, live);
-        }
-    }
-    if let Some(old) = restarting {
+        let stats = old.handle.stats();
         let _ = tokio::time::timeout(Duration::from_secs(3), old.handle.join()).await;
+        // Its final counts carry over to the new stream.
+        base = old.base;
+        if let Some(live) = stats.snapshot().get(&venue) {
+            base.add(live);
+        }
     }
     let cancel = shared.cancel.child_token();
     let handle = ccxt_stream::spawn_from(

@@ -159,6 +159,12 @@ impl Store {
         if let Err(e) = inner.spool.sync() {
             inner.spool_error(&e.to_string());
         }
+    }
+
+    /// Publishes the spool's size on disk and the rows held in memory (read at each scrape,
+    /// not at every sync: it lists the spool directory).
+    pub async fn publish_gauges(&self) {
+        let inner = self.inner.lock().await;
         m::spool_gauges(inner.spool.size_bytes(), inner.overflow_rows);
     }
 
@@ -187,7 +193,6 @@ impl Store {
         };
         let result = sealed.drain_into(&self.catalog).await;
         let mut inner = self.inner.lock().await;
-        m::spool_gauges(inner.spool.size_bytes(), inner.overflow_rows);
         match result {
             Ok(report) => {
                 for ((kind, venue), n) in tally {

@@ -71,6 +71,24 @@ pub struct VenueCounters {
 }
 
 impl VenueCounters {
+    /// Adds `other` into these counters (the counters of a stream that replaced another carry
+    /// the old one's on); the last frame is the later of the two.
+    pub fn add(&mut self, other: &VenueCounters) {
+        self.connects += other.connects;
+        self.reconnects += other.reconnects;
+        self.disconnects += other.disconnects;
+        self.rotations += other.rotations;
+        self.rejections += other.rejections;
+        self.gaps += other.gaps;
+        self.gap_ns += other.gap_ns;
+        self.malformed += other.malformed;
+        self.liquidations += other.liquidations;
+        self.duplicates += other.duplicates;
+        self.polls += other.polls;
+        self.poll_errors += other.poll_errors;
+        self.last_frame_ns = self.last_frame_ns.max(other.last_frame_ns);
+    }
+
     /// How long ago the last frame arrived, ns, as of `now_ns`; `None` before the first.
     pub fn last_frame_age_ns(&self, now_ns: u64) -> Option<u64> {
         (self.last_frame_ns > 0).then(|| now_ns.saturating_sub(self.last_frame_ns))
