@@ -7,8 +7,8 @@ use ccxt_model::{FundingRate, Instrument};
 use futures::StreamExt;
 use rust_decimal::Decimal;
 
-use crate::PageStream;
-use crate::convert::ms_to_ns;
+use crate::convert::{decimal, ms_to_ns};
+use crate::{FetchError, HttpRequest, PageStream};
 
 /// How far the spacing of two funding times may be from a whole number of minutes and still
 /// count as that many minutes: venues' funding times carry a few milliseconds of jitter.
@@ -39,6 +39,32 @@ pub struct SettledRate {
     pub time_ms: u64,
     /// The rate, exact.
     pub rate: Decimal,
+}
+
+impl SettledRate {
+    /// A settled rate from the two raw fields of a venue's funding-history row, named as the
+    /// venue names them (`(row.funding_time, "fundingTime")`): both must be present and the
+    /// rate a decimal, else [`FetchError::Malformed`] naming the field.
+    pub fn from_fields(
+        venue: ccxt_model::Venue,
+        request: &HttpRequest,
+        (time_ms, time_field): (Option<u64>, &str),
+        (rate, rate_field): (Option<String>, &str),
+    ) -> Result<SettledRate, FetchError> {
+        let missing = |what: &str| {
+            FetchError::malformed(venue, request.endpoint, format!("{what} is missing"))
+        };
+        let time_ms = time_ms.ok_or_else(|| missing(time_field))?;
+        let text = rate.ok_or_else(|| missing(rate_field))?;
+        let rate = decimal(&text).ok_or_else(|| {
+            FetchError::malformed(
+                venue,
+                request.endpoint,
+                format!("{rate_field} '{text}' is not a decimal"),
+            )
+        })?;
+        Ok(SettledRate { time_ms, rate })
+    }
 }
 
 /// The settled funding record of `instrument` for `rate`: charged at its time

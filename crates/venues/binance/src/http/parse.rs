@@ -285,20 +285,12 @@ pub fn parse_funding_rate_history(
     let rows: Vec<models::FundingRate> = decode(request, response)?;
     rows.into_iter()
         .map(|row| {
-            let time_ms = row
-                .funding_time
-                .ok_or_else(|| missing(request, "fundingTime"))?;
-            let text = row
-                .funding_rate
-                .ok_or_else(|| missing(request, "fundingRate"))?;
-            let rate = decimal(&text).ok_or_else(|| {
-                FetchError::malformed(
-                    VENUE,
-                    request.endpoint,
-                    format!("fundingRate '{text}' is not a decimal"),
-                )
-            })?;
-            Ok(SettledRate { time_ms, rate })
+            SettledRate::from_fields(
+                VENUE,
+                request,
+                (row.funding_time, "fundingTime"),
+                (row.funding_rate, "fundingRate"),
+            )
         })
         .collect()
 }

@@ -319,20 +319,12 @@ pub fn parse_funding_history(
         .list
         .into_iter()
         .map(|row| {
-            let time_ms = row
-                .funding_rate_timestamp
-                .ok_or_else(|| missing(request, "fundingRateTimestamp"))?;
-            let text = row
-                .funding_rate
-                .ok_or_else(|| missing(request, "fundingRate"))?;
-            let rate = decimal(&text).ok_or_else(|| {
-                FetchError::malformed(
-                    VENUE,
-                    request.endpoint,
-                    format!("fundingRate '{text}' is not a decimal"),
-                )
-            })?;
-            Ok(SettledRate { time_ms, rate })
+            SettledRate::from_fields(
+                VENUE,
+                request,
+                (row.funding_rate_timestamp, "fundingRateTimestamp"),
+                (row.funding_rate, "fundingRate"),
+            )
         })
         .collect()
 }
