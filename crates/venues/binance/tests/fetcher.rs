@@ -13,7 +13,7 @@ use futures::StreamExt;
 
 macro_rules! fixture {
     ($name:literal) => {
-        include_str!(concat!("../../../../../shared/fixtures/binance/", $name))
+        include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/", $name))
     };
 }
 

@@ -14,7 +14,7 @@ use futures::StreamExt;
 
 macro_rules! fixture {
     ($name:literal) => {
-        include_str!(concat!("../../../../../shared/fixtures/bybit/", $name))
+        include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/", $name))
     };
 }
 

@@ -1,13 +1,9 @@
-//! The captured Hyperliquid payloads of `../shared/fixtures/hyperliquid` (provenance in
-//! `../shared/fixtures/SOURCES.md`), compiled into the unit tests.
+//! The captured Hyperliquid payloads in this crate's `fixtures/` (provenance in
+//! `fixtures/SOURCES.md`), compiled into the unit tests.
 
 macro_rules! fixture {
     ($name:literal) => {
-        include_str!(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../../../shared/fixtures/hyperliquid/",
-            $name
-        ))
+        include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/", $name))
     };
 }
 
@@ -33,3 +29,24 @@ pub const WS_PONG: &str = fixture!("ws_pong.json");
 pub const WS_SUBSCRIPTION_RESPONSE: &str = fixture!("ws_subscription_response.json");
 /// WebSocket `user` channel fill of a counterparty of a liquidation.
 pub const WS_USER_FILL_LIQUIDATION: &str = fixture!("ws_user_fill_liquidation.json");
+
+mod tests {
+    #[test]
+    fn every_capture_lives_in_the_crate_with_its_provenance() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
+        let sources = std::fs::read_to_string(dir.join("SOURCES.md")).expect("fixtures/SOURCES.md");
+        let mut captures = 0;
+        for entry in std::fs::read_dir(&dir).expect("fixtures/") {
+            let name = entry.expect("entry").file_name();
+            let name = name.to_string_lossy();
+            if name.ends_with(".json") {
+                captures += 1;
+                assert!(
+                    sources.contains(&format!("| {name} |")),
+                    "{name} has no row in fixtures/SOURCES.md"
+                );
+            }
+        }
+        assert!(captures > 0, "no capture in {}", dir.display());
+    }
+}

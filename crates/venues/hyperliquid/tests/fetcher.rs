@@ -13,11 +13,7 @@ use serde_json::{Value, json};
 
 macro_rules! fixture {
     ($name:literal) => {
-        include_str!(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../../../shared/fixtures/hyperliquid/",
-            $name
-        ))
+        include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/", $name))
     };
 }
 

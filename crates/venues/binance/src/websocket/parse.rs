@@ -255,7 +255,7 @@ mod tests {
 
     macro_rules! fixture {
         ($name:literal) => {
-            include_str!(concat!("../../../../../../shared/fixtures/binance/", $name))
+            include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/", $name))
         };
     }
 
