@@ -14,6 +14,13 @@ use serde_json::Value;
 
 mod common;
 
+/// The simulator for a daemon. Unlike the fetch tests, the daemon runs on a real-time cron
+/// scheduler and asks for history up to its own wall-clock now, so the simulator's data clock
+/// follows real time here (`None`), or starts a fixed span back and is then released. No
+/// assertion counts rows or requests from a fixed figure: each is derived from the range
+/// actually covered (the first and last stored bucket, the wall clock when checked) or from
+/// what the simulator logged as sent, so neither the time of day nor a run across midnight
+/// (rows then fall into two day files) changes what is expected.
 async fn sim(symbols: usize, now_ms: Option<u64>) -> SimHandle {
     let mut config = SimConfig {
         symbols,
@@ -478,7 +485,8 @@ async fn kill_9_then_restart_refills_history_records_gaps_and_stores_nothing_twi
     let (code, _, log) = d.terminate().await;
     assert_eq!(code, Some(0), "{log}");
 
-    // Refilled: every 5-minute bucket from the first stored one to the last complete one.
+    // Refilled: every 5-minute bucket from the first stored one to the last complete one
+    // (derived from the stored range and the wall clock, whatever the time of day).
     let five = 300_000_000_000u64;
     let now = ccxt_model::time::now_ns();
     for venue in ["binance", "bybit"] {

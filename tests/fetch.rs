@@ -7,7 +7,17 @@ use assert_cmd::Command;
 use exchange_sim::{Faults, SimConfig, SimHandle, Venue as SimVenue};
 use serde_json::Value;
 
-async fn sim(config: SimConfig) -> SimHandle {
+mod common;
+
+const MINUTE_MS: u64 = 60_000;
+const HOUR_MS: u64 = 60 * MINUTE_MS;
+const DAY_MS: u64 = 24 * HOUR_MS;
+
+/// The simulator with its data clock pinned ([`common::sim_now_ms`]): history ranges are
+/// given relative to that instant, with both ends explicit, so nothing here depends on the
+/// time of day the suite runs at.
+async fn sim(mut config: SimConfig) -> SimHandle {
+    config.now_ms = Some(common::sim_now_ms());
     exchange_sim::start(config).await.unwrap()
 }
 
@@ -56,10 +66,16 @@ fn json(o: &Output) -> Vec<Value> {
         .clone()
 }
 
-/// A date `days` ago, as typed on the command line.
-fn days_ago(days: i64) -> String {
-    let ns = ccxt_model::time::now_ns() - (days as u64) * ccxt_model::time::NANOS_PER_DAY;
-    ccxt_model::time::format_iso(ccxt_model::time::utc_day_start(ns))[..10].to_string()
+/// A history range of `days` ending at the simulator's pinned now: `(from_ms, to_ms)`.
+fn last_days(sim: &SimHandle, days: u64) -> (u64, u64) {
+    let to = sim.now_ms();
+    (to - days * DAY_MS, to)
+}
+
+/// The buckets of `step` ms that start at or after `from` and are complete at `to`: what a
+/// venue serves for that range.
+fn complete_buckets(from: u64, to: u64, step: u64) -> u64 {
+    (to / step).saturating_sub(from.div_ceil(step))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -164,7 +180,8 @@ async fn history_stored_reads_back_the_same_and_a_rerun_adds_nothing() {
     let sim = sim(no_limits()).await;
     let dir = tempfile::tempdir().unwrap();
     let catalog = dir.path().to_str().unwrap();
-    let from = days_ago(3);
+    let (from_ms, to_ms) = last_days(&sim, 3);
+    let (from, to) = (common::iso_ms(from_ms), common::iso_ms(to_ms));
     let args = [
         "fetch-oi",
         "BTCUSDT-PERP",
@@ -174,6 +191,8 @@ async fn history_stored_reads_back_the_same_and_a_rerun_adds_nothing() {
         "bybit",
         "--from",
         &from,
+        "--to",
+        &to,
         "--period",
         "1h",
     ];
@@ -181,7 +200,14 @@ async fn history_stored_reads_back_the_same_and_a_rerun_adds_nothing() {
     let printed = run(cli(&sim), &[&args[..], &["--format", "json"]].concat()).await;
     assert!(printed.status.success(), "{}", stderr(&printed));
     let printed = json(&printed);
-    assert!(printed.len() >= 2 * 72, "{} rows", printed.len());
+    let hours = complete_buckets(from_ms, to_ms, HOUR_MS);
+    for venue in ["binance", "bybit"] {
+        let rows = printed.iter().filter(|r| r["venue"] == venue).count() as u64;
+        assert_eq!(
+            rows, hours,
+            "{venue}: every complete hour of {from} .. {to}"
+        );
+    }
 
     let stored = run(
         cli(&sim),
@@ -205,6 +231,8 @@ async fn history_stored_reads_back_the_same_and_a_rerun_adds_nothing() {
             "BTCUSDT-PERP",
             "--from",
             &from,
+            "--to",
+            &to,
             "--format",
             "json",
             "--catalog",
@@ -245,13 +273,16 @@ async fn history_stored_reads_back_the_same_and_a_rerun_adds_nothing() {
     );
 
     // Settled funding history, three venues.
+    let (from_ms, to_ms) = last_days(&sim, 20);
     let funding = run(
         cli(&sim),
         &[
             "fetch-funding",
             "BTCUSDT-PERP",
             "--from",
-            &days_ago(20),
+            &common::iso_ms(from_ms),
+            "--to",
+            &common::iso_ms(to_ms),
             "--store",
             "--catalog",
             catalog,
@@ -292,10 +323,13 @@ async fn history_stored_reads_back_the_same_and_a_rerun_adds_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hyperliquid_oi_history_is_skipped_unless_asked_for_by_name() {
     let sim = sim(no_limits()).await;
-    let from = days_ago(1);
+    let (from_ms, to_ms) = last_days(&sim, 1);
+    let (from, to) = (common::iso_ms(from_ms), common::iso_ms(to_ms));
     let all = run(
         cli(&sim),
-        &["fetch-oi", "BTC", "--from", &from, "--format", "csv"],
+        &[
+            "fetch-oi", "BTC", "--from", &from, "--to", &to, "--format", "csv",
+        ],
     )
     .await;
     assert_eq!(all.status.code(), Some(0), "{}", stderr(&all));
@@ -308,7 +342,16 @@ async fn hyperliquid_oi_history_is_skipped_unless_asked_for_by_name() {
     );
     let named = run(
         cli(&sim),
-        &["fetch-oi", "BTC", "-e", "hyperliquid", "--from", &from],
+        &[
+            "fetch-oi",
+            "BTC",
+            "-e",
+            "hyperliquid",
+            "--from",
+            &from,
+            "--to",
+            &to,
+        ],
     )
     .await;
     assert_eq!(named.status.code(), Some(1), "{}", stderr(&named));
@@ -492,13 +535,28 @@ async fn requests_stay_within_the_venue_budget_and_numbers_as_strings_parse() {
     let mut args = vec![
         "fetch-oi", "-e", "bybit", "--period", "5m", "--format", "csv",
     ];
-    let from = days_ago(2);
-    args.extend(["--from", &from]);
+    // Five days of 5-minute buckets: Bybit serves 200 a page, newest first, so each symbol
+    // takes ceil(buckets / 200) pages; more requests in all than one window's budget.
+    let (from_ms, to_ms) = last_days(&sim, 5);
+    let (from, to) = (common::iso_ms(from_ms), common::iso_ms(to_ms));
+    args.extend(["--from", &from, "--to", &to]);
     args.extend(symbols);
     let o = run(cmd, &args).await;
     assert!(o.status.success(), "{}", stderr(&o));
     let stats = sim.stats().venue("bybit");
-    assert!(stats.requests >= 30, "{} requests", stats.requests);
+    let pages = complete_buckets(from_ms, to_ms, 5 * MINUTE_MS).div_ceil(200);
+    let expected = symbols.len() as u64 * pages;
+    assert!(
+        expected > 40,
+        "the range must need more than one window's budget"
+    );
+    assert_eq!(
+        stats.requests,
+        expected,
+        "{} pages of 5-minute buckets for each of {} symbols, {from} .. {to}",
+        pages,
+        symbols.len()
+    );
     assert_eq!(stats.forbidden_403, 0, "never banned");
     let pool = stats.pools.values().next().unwrap();
     assert!(
@@ -506,4 +564,30 @@ async fn requests_stay_within_the_venue_budget_and_numbers_as_strings_parse() {
         "{} requests in one 5 s window, budget 40",
         pool.max_sliding_window
     );
+}
+
+#[test]
+fn the_pinned_clock_is_a_time_of_day_yesterday_or_a_recent_instant() {
+    // The wall clock just after midnight at a month's end: yesterday is 2026-02-28.
+    let now_ms = 1_772_323_200_000 + 3_000; // 2026-03-01T00:00:03Z
+    let pinned = |setting: Option<&str>| common::sim_now_from(setting, now_ms * 1_000_000);
+    let yesterday = now_ms - 3_000 - DAY_MS;
+    assert_eq!(common::iso_ms(yesterday), "2026-02-28T00:00:00Z");
+    assert_eq!(pinned(None), yesterday + 5 * HOUR_MS + 50 * MINUTE_MS);
+    assert_eq!(pinned(Some("23:59:50")), yesterday + DAY_MS - 10_000);
+    assert_eq!(pinned(Some(" 00:10 ")), yesterday + 10 * MINUTE_MS);
+    assert_eq!(
+        pinned(Some("2026-02-20T12:30:00Z")),
+        yesterday - 8 * DAY_MS + 750 * MINUTE_MS
+    );
+    for bad in [
+        "5:50",
+        "25h",
+        "24:00",
+        "2026-01-01T00:00:00Z",
+        "2026-03-02T00:00:00Z",
+    ] {
+        let refused = std::panic::catch_unwind(|| pinned(Some(bad)));
+        assert!(refused.is_err(), "'{bad}' accepted");
+    }
 }

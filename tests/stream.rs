@@ -37,6 +37,10 @@ fn spawn(mut cmd: Command) -> Child {
         .unwrap()
 }
 
+/// Wall-clock now, Unix ms. Live streams run in real time: the simulator's liquidation feeds
+/// follow the real clock here and completeness is checked against its log of what it sent up
+/// to a wall-clock instant, never against a fixed count, so the time of day does not matter
+/// (a run across midnight only splits the rows into two day files).
 fn now_ms() -> u64 {
     ccxt_model::time::now_ns() / 1_000_000
 }

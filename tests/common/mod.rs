@@ -33,3 +33,64 @@ pub fn clean_cli() -> Command {
     }
     cmd
 }
+
+/// The environment variable that moves [`sim_now_ms`]: a time of day (`05:50`, `23:59:50`) on
+/// yesterday's UTC date, or a whole instant (`2026-11-20T23:59:50Z`) from the last 25 days.
+pub const SIM_NOW_VAR: &str = "CCXT_TEST_SIM_NOW";
+
+/// The time of day [`sim_now_ms`] pins by default (the hour at which the suite once failed).
+pub const DEFAULT_SIM_TIME_OF_DAY: &str = "05:50:00";
+
+/// The instant (Unix ms) the tests that read history pin the simulator's data clock to, so
+/// that what they fetch, and what they expect, does not depend on when the suite runs: every
+/// range is given with an explicit `--from` and `--to` relative to it.
+///
+/// The date is yesterday (UTC), not a fixed one, because the CLI takes "now" from the wall
+/// clock as the real venues do: Binance keeps 30 days of open-interest history counted back
+/// from now, and `--to` is clamped to now. So the pinned instant must be recent and in the
+/// past. Expectations are derived from the range and never from the date; the time of day is
+/// fixed ([`DEFAULT_SIM_TIME_OF_DAY`]) unless [`SIM_NOW_VAR`] sets another, which is how the
+/// suite is run at several times of day (README, Development).
+pub fn sim_now_ms() -> u64 {
+    let setting = std::env::var(SIM_NOW_VAR).ok();
+    sim_now_from(setting.as_deref(), ccxt_model::time::now_ns())
+}
+
+/// [`sim_now_ms`] for a given setting (`None`: the default time of day) when the wall clock
+/// reads `now` (Unix ns).
+pub fn sim_now_from(setting: Option<&str>, now: u64) -> u64 {
+    use ccxt_model::time::{Bound, NANOS_PER_DAY, format_iso, parse_time, utc_day_start};
+    let setting = setting
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .unwrap_or(DEFAULT_SIM_TIME_OF_DAY);
+    let instant = if setting.contains('T') {
+        setting.to_string()
+    } else {
+        let parts: Vec<&str> = setting.split(':').collect();
+        let valid = matches!(parts.len(), 2 | 3)
+            && parts
+                .iter()
+                .all(|p| p.len() == 2 && p.bytes().all(|b| b.is_ascii_digit()));
+        assert!(
+            valid,
+            "{SIM_NOW_VAR}='{setting}': give a time of day (HH:MM or HH:MM:SS) or an instant (2026-11-20T23:59:50Z)"
+        );
+        let seconds = if parts.len() == 2 { ":00" } else { "" };
+        let yesterday = &format_iso(utc_day_start(now) - NANOS_PER_DAY)[..10];
+        format!("{yesterday}T{setting}{seconds}Z")
+    };
+    let ns = parse_time(&instant, Bound::Start)
+        .unwrap_or_else(|e| panic!("{SIM_NOW_VAR}='{setting}': {e}"));
+    assert!(
+        ns < now && now - ns < 25 * NANOS_PER_DAY,
+        "{SIM_NOW_VAR}='{setting}' is {}: it must lie in the last 25 days (Binance's 30-day open-interest window, counted from the wall clock, must cover the tests' ranges)",
+        format_iso(ns)
+    );
+    ns / 1_000_000
+}
+
+/// A Unix-ms instant as typed on the command line (`2026-01-10T05:50:00Z`).
+pub fn iso_ms(ms: u64) -> String {
+    ccxt_model::time::format_iso(ms * 1_000_000)
+}
