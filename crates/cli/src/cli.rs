@@ -17,7 +17,7 @@ Examples:
 /// Collects open interest, funding rates and liquidations from Binance USD-M, Bybit linear and
 /// Hyperliquid perpetuals into a Parquet catalog that NautilusTrader reads, and queries it.
 #[derive(Debug, Parser)]
-#[command(name = "ccxt-cli", version, after_help = EXAMPLES, propagate_version = true)]
+#[command(name = "ccxt-cli", version = crate::meta::VERSION, after_help = EXAMPLES, propagate_version = true)]
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,
@@ -106,6 +106,40 @@ as --to means the end of that day. Without --from, -n gives the latest N rows.")
     /// Run the 24/7 collector, check its configuration, or probe its health endpoint
     #[command(subcommand)]
     Daemon(DaemonCommand),
+    /// Print a shell completion script (bash, zsh, fish, powershell, elvish)
+    #[command(after_help = "\
+Examples:
+  ccxt-cli completions bash > ~/.local/share/bash-completion/completions/ccxt-cli
+  ccxt-cli completions zsh > ~/.zfunc/_ccxt-cli        # with fpath+=~/.zfunc before compinit
+  ccxt-cli completions fish > ~/.config/fish/completions/ccxt-cli.fish
+  ccxt-cli completions powershell >> $PROFILE")]
+    Completions(CompletionsArgs),
+    /// Print the man page (roff), or write one page per command into a directory
+    #[command(after_help = "\
+Examples:
+  ccxt-cli man | man -l -
+  ccxt-cli man daemon start | man -l -
+  ccxt-cli man --out /usr/local/share/man/man1          # ccxt-cli.1, ccxt-cli-query.1, ...")]
+    Man(ManArgs),
+}
+
+/// `completions` flags.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete in
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+/// `man` flags.
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// The page of this command (e.g. `query`, `daemon start`) [default: the program's]
+    #[arg(value_name = "COMMAND")]
+    pub command: Vec<String>,
+    /// Write the pages of the command and all its subcommands into this directory instead
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
 }
 
 /// `daemon` subcommands.
@@ -249,26 +283,17 @@ pub struct StreamArgs {
     pub duration: Option<std::time::Duration>,
 }
 
+/// A duration such as `90s`, `15m`, `2h`, `1d` or `1h30m` (`humantime`); zero is refused.
 fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
-    let err =
-        || format!("invalid duration '{s}': use a number with s, m, h or d, e.g. 90s, 15m, 2h");
-    let t = s.trim();
-    let (number, unit) = t.split_at(
-        t.find(|c: char| !c.is_ascii_digit() && c != '.')
-            .unwrap_or(t.len()),
-    );
-    let n: f64 = number.parse().map_err(|_| err())?;
-    let secs = match unit {
-        "" | "s" => n,
-        "m" => n * 60.0,
-        "h" => n * 3600.0,
-        "d" => n * 86_400.0,
-        _ => return Err(err()),
-    };
-    if !(secs.is_finite() && secs > 0.0 && secs < 1e9) {
-        return Err(err());
+    match humantime::parse_duration(s.trim()) {
+        Ok(d) if !d.is_zero() => Ok(d),
+        Ok(_) => Err(format!(
+            "invalid duration '{s}': must be longer than zero, e.g. 90s, 15m, 2h, 1d or 1h30m"
+        )),
+        Err(e) => Err(format!(
+            "invalid duration '{s}' ({e}): use a number and a unit, e.g. 90s, 15m, 2h, 1d or 1h30m"
+        )),
     }
-    Ok(std::time::Duration::from_secs_f64(secs))
 }
 
 /// `fetch-oi` flags.
@@ -380,5 +405,25 @@ mod tests {
     #[test]
     fn flags_are_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn durations_are_read_by_humantime() {
+        let secs = |s| parse_duration(s).map(|d| d.as_secs());
+        assert_eq!(secs("90s"), Ok(90));
+        assert_eq!(secs("15m"), Ok(900));
+        assert_eq!(secs("2h"), Ok(7200));
+        assert_eq!(secs("1d"), Ok(86_400));
+        assert_eq!(secs("1h30m"), Ok(5400));
+        assert_eq!(secs(" 10m "), Ok(600));
+        assert_eq!(secs("1.5h"), Ok(5400));
+        for bad in ["", "90", "15x", "-1s", "abc", "0s", "2 fortnights"] {
+            let err = parse_duration(bad).unwrap_err();
+            assert!(
+                err.contains(&format!("'{bad}'")) && err.contains("90s, 15m, 2h"),
+                "{bad}: {err}"
+            );
+            assert!(!err.contains('\n'), "one line: {err}");
+        }
     }
 }

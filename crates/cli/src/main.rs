@@ -7,10 +7,12 @@
 mod cli;
 mod commands;
 mod inputs;
+mod meta;
 mod output;
 mod registry;
 mod rows;
 mod settings;
+mod terminal;
 
 use std::process::ExitCode;
 
@@ -54,14 +56,20 @@ fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    // Self-description needs no configuration, logging or catalog.
+    let command = match cli.command {
+        Command::Completions(args) => return meta::completions(args.shell),
+        Command::Man(args) => return meta::man(&args.command, args.out.as_deref()),
+        command => command,
+    };
     let file = settings::load(cli.global.config.as_deref())?;
-    let default_level = match &cli.command {
+    let default_level = match &command {
         Command::Daemon(cli::DaemonCommand::Start(_)) => "info",
         _ => "warn",
     };
     settings::init_logging(&cli.global, &file, default_level)?;
     let catalog = settings::catalog_location(&cli.global, &file);
-    match cli.command {
+    match command {
         Command::Query(args) => commands::query::run(&catalog, args).await,
         Command::FetchOi(args) => {
             let what = commands::fetch::What::OpenInterest(args.period);
@@ -75,6 +83,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Daemon(cmd) => {
             commands::daemon::run(&catalog, &file, cli.global.config.as_deref(), cmd).await
         }
+        Command::Completions(_) | Command::Man(_) => Ok(ExitCode::SUCCESS), // answered above
     }
 }
 

@@ -5,7 +5,9 @@
 
 use std::io::{self, Write};
 
-use comfy_table::{CellAlignment, ContentArrangement, Table as ComfyTable, presets};
+use comfy_table::{
+    CellAlignment, ColumnConstraint, ContentArrangement, Table as ComfyTable, presets,
+};
 
 use crate::cli::OutputFormat;
 
@@ -72,10 +74,11 @@ pub struct Rows {
     pub rows: Vec<Vec<Value>>,
 }
 
-/// Writes `rows` to `out` in `format`.
+/// Writes `rows` to `out` (stdout) in `format`. A table fits the terminal's width when stdout
+/// is a terminal and is never wrapped when it is not (see [`crate::terminal::table_width`]).
 pub fn write(out: &mut dyn Write, format: OutputFormat, rows: &Rows) -> io::Result<()> {
     match format {
-        OutputFormat::Table => write_table(out, rows),
+        OutputFormat::Table => write_table(out, rows, crate::terminal::table_width_now()),
         OutputFormat::Json => {
             out.write_all(b"[")?;
             for (i, row) in rows.rows.iter().enumerate() {
@@ -96,13 +99,10 @@ pub fn write(out: &mut dyn Write, format: OutputFormat, rows: &Rows) -> io::Resu
             Ok(())
         }
         OutputFormat::Csv => {
-            let header: Vec<String> = rows.columns.iter().map(|c| csv_field(c.name)).collect();
-            writeln!(out, "{}", header.join(","))?;
-            for row in &rows.rows {
-                let fields: Vec<String> = row.iter().map(|v| csv_field(&v.plain())).collect();
-                writeln!(out, "{}", fields.join(","))?;
-            }
-            Ok(())
+            let mut csv = csv_writer(out);
+            write_csv_header(&mut csv, &rows.columns)?;
+            write_csv_rows(&mut csv, &rows.rows)?;
+            csv.flush()
         }
     }
 }
@@ -126,25 +126,25 @@ impl Streamer {
 
     /// Writes one batch.
     pub fn rows(&mut self, out: &mut dyn Write, rows: &Rows) -> io::Result<()> {
+        if matches!(self.format, OutputFormat::Csv | OutputFormat::Table) {
+            if !rows.rows.is_empty() {
+                let mut csv = csv_writer(&mut *out);
+                if !self.started {
+                    write_csv_header(&mut csv, &rows.columns)?;
+                }
+                write_csv_rows(&mut csv, &rows.rows)?;
+                csv.flush()?;
+                self.started = true;
+            }
+            return out.flush();
+        }
         for row in &rows.rows {
-            match self.format {
-                OutputFormat::Json => {
-                    out.write_all(if self.started { b",\n  " } else { b"[\n  " })?;
-                    write_object(out, &rows.columns, row)?;
-                }
-                OutputFormat::Ndjson => {
-                    write_object(out, &rows.columns, row)?;
-                    out.write_all(b"\n")?;
-                }
-                OutputFormat::Csv | OutputFormat::Table => {
-                    if !self.started {
-                        let header: Vec<String> =
-                            rows.columns.iter().map(|c| csv_field(c.name)).collect();
-                        writeln!(out, "{}", header.join(","))?;
-                    }
-                    let fields: Vec<String> = row.iter().map(|v| csv_field(&v.plain())).collect();
-                    writeln!(out, "{}", fields.join(","))?;
-                }
+            if self.format == OutputFormat::Json {
+                out.write_all(if self.started { b",\n  " } else { b"[\n  " })?;
+                write_object(out, &rows.columns, row)?;
+            } else {
+                write_object(out, &rows.columns, row)?;
+                out.write_all(b"\n")?;
             }
             self.started = true;
         }
@@ -171,23 +171,57 @@ fn write_object(out: &mut dyn Write, columns: &[Column], row: &[Value]) -> io::R
     out.write_all(b"}")
 }
 
-fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
+/// A CSV writer (the `csv` crate: RFC 4180, fields quoted only when they need it, `\n` line
+/// ends) on `out`; the header is written by [`write_csv_header`].
+fn csv_writer<W: Write>(out: W) -> csv::Writer<W> {
+    csv::WriterBuilder::new()
+        .has_headers(false)
+        .quote_style(csv::QuoteStyle::Necessary)
+        .terminator(csv::Terminator::Any(b'\n'))
+        .from_writer(out)
+}
+
+fn write_csv_header<W: Write>(csv: &mut csv::Writer<W>, columns: &[Column]) -> io::Result<()> {
+    csv.write_record(columns.iter().map(|c| c.name))
+        .map_err(csv_io)
+}
+
+fn write_csv_rows<W: Write>(csv: &mut csv::Writer<W>, rows: &[Vec<Value>]) -> io::Result<()> {
+    for row in rows {
+        csv.write_record(row.iter().map(Value::plain))
+            .map_err(csv_io)?;
+    }
+    Ok(())
+}
+
+/// The I/O error inside a CSV error as it was (so a closed pipe stays a `BrokenPipe`).
+fn csv_io(err: csv::Error) -> io::Error {
+    if !err.is_io_error() {
+        return io::Error::other(err);
+    }
+    match err.into_kind() {
+        csv::ErrorKind::Io(io) => io,
+        other => io::Error::other(format!("{other:?}")),
     }
 }
 
-fn write_table(out: &mut dyn Write, rows: &Rows) -> io::Result<()> {
+/// The table of `rows`, fitted to `width` columns when given (cells wrap), else unbounded.
+fn write_table(out: &mut dyn Write, rows: &Rows, width: Option<u16>) -> io::Result<()> {
     let shown: Vec<usize> = (0..rows.columns.len())
         .filter(|i| rows.columns[*i].in_table)
         .collect();
     let mut table = ComfyTable::new();
-    table
-        .load_style(presets::UTF8_FULL_CONDENSED)
-        .set_content_arrangement(ContentArrangement::Disabled)
-        .set_header(shown.iter().map(|i| rows.columns[*i].name));
+    table.load_style(presets::UTF8_FULL_CONDENSED);
+    match width {
+        Some(width) => table
+            .set_content_arrangement(ContentArrangement::Dynamic)
+            .set_width(width),
+        // No terminal: comfy-table must not look for one on its own.
+        None => table
+            .set_content_arrangement(ContentArrangement::Disabled)
+            .force_no_tty(),
+    }
+    .set_header(shown.iter().map(|i| rows.columns[*i].name));
     for row in &rows.rows {
         table.add_row(shown.iter().map(|i| {
             let cell = comfy_table::Cell::new(row[*i].plain());
@@ -198,13 +232,17 @@ fn write_table(out: &mut dyn Write, rows: &Rows) -> io::Result<()> {
             }
         }));
     }
-    // Right-align headers of numeric columns too, judged by the first row.
+    // Right-align headers of numeric columns too, judged by the first row; when the table is
+    // fitted to a width, numbers are never split across lines (text columns wrap instead).
     if let Some(first) = rows.rows.first() {
         for (pos, i) in shown.iter().enumerate() {
             if first[*i].is_numeric()
                 && let Some(col) = table.column_mut(pos)
             {
                 col.set_cell_alignment(CellAlignment::Right);
+                if width.is_some() {
+                    col.set_constraint(ColumnConstraint::ContentWidth);
+                }
             }
         }
     }
@@ -288,11 +326,107 @@ mod tests {
             render(OutputFormat::Csv),
             "name,rate,n,x\n\"a,\"\"b\"\"\",0.00010000,7,1.5\nc,-1,8,\n"
         );
+        let tricky = Rows {
+            columns: vec![Column {
+                name: "text",
+                in_table: true,
+            }],
+            rows: vec![
+                vec![Value::Text("two\nlines".into())],
+                vec![Value::Text("cr\r".into())],
+                vec![Value::Text(" spaced ".into())],
+            ],
+        };
+        let mut out = Vec::new();
+        write(&mut out, OutputFormat::Csv, &tricky).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert_eq!(text, "text\n\"two\nlines\"\n\"cr\r\"\n spaced \n");
+        let read: Vec<String> = csv::Reader::from_reader(text.as_bytes())
+            .records()
+            .map(|r| r.unwrap()[0].to_string())
+            .collect();
+        assert_eq!(read, ["two\nlines", "cr\r", " spaced "]);
+    }
+
+    fn table(width: Option<u16>) -> String {
+        let mut out = Vec::new();
+        write_table(&mut out, &sample(), width).unwrap();
+        String::from_utf8(out).unwrap()
     }
 
     #[test]
     fn table_hides_machine_columns() {
-        let t = render(OutputFormat::Table);
+        let t = table(None);
         assert!(t.contains("rate") && !t.contains(" n "), "{t}");
+    }
+
+    fn wide() -> Rows {
+        let column = |name| Column {
+            name,
+            in_table: true,
+        };
+        Rows {
+            columns: vec![column("timestamp"), column("instrument"), column("note")],
+            rows: vec![vec![
+                Value::Text("2025-01-01T00:00:00Z".into()),
+                Value::Text("BTCUSDT-PERP.BINANCE".into()),
+                Value::Text("a rather long note that does not fit a narrow terminal".into()),
+            ]],
+        }
+    }
+
+    #[test]
+    fn table_fits_the_given_width_and_is_unbounded_without_one() {
+        let mut out = Vec::new();
+        write_table(&mut out, &wide(), Some(40)).unwrap();
+        let fitted = String::from_utf8(out).unwrap();
+        for line in fitted.lines() {
+            assert!(line.chars().count() <= 40, "line wider than 40: {line:?}");
+        }
+        assert!(fitted.lines().count() > 5, "cells wrapped:\n{fitted}");
+
+        let mut out = Vec::new();
+        write_table(&mut out, &wide(), None).unwrap();
+        let unbounded = String::from_utf8(out).unwrap();
+        assert_eq!(
+            unbounded.lines().count(),
+            5,
+            "one line per row:\n{unbounded}"
+        );
+        assert!(unbounded.contains("a rather long note that does not fit a narrow terminal"));
+    }
+
+    #[test]
+    fn streamed_csv_matches_the_whole_csv() {
+        let rows = sample();
+        let mut streamed = Vec::new();
+        let mut streamer = Streamer::new(OutputFormat::Csv);
+        for row in &rows.rows {
+            let batch = Rows {
+                columns: rows.columns.clone(),
+                rows: vec![row.clone()],
+            };
+            streamer.rows(&mut streamed, &batch).unwrap();
+        }
+        streamer.finish(&mut streamed).unwrap();
+        assert_eq!(
+            String::from_utf8(streamed).unwrap(),
+            render(OutputFormat::Csv)
+        );
+    }
+
+    #[test]
+    fn csv_keeps_a_closed_pipe_a_broken_pipe() {
+        struct Closed;
+        impl Write for Closed {
+            fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+                Err(io::ErrorKind::BrokenPipe.into())
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Err(io::ErrorKind::BrokenPipe.into())
+            }
+        }
+        let err = write(&mut Closed, OutputFormat::Csv, &sample()).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::BrokenPipe);
     }
 }

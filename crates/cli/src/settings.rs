@@ -240,7 +240,7 @@ pub fn init_logging(
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_ansi(crate::terminal::log_ansi_now())
         .with_target(false);
     let format = match (global.log_format, file.log_format.as_deref()) {
         (Some(format), _) => format,
