@@ -285,7 +285,7 @@ pub fn find_config(flag: Option<&Path>) -> Result<Option<ConfigFile>, String> {
         .into_iter()
         .find(|p| p.is_file())
         .map(|path| ConfigFile {
-            path,
+            path: std::path::absolute(&path).unwrap_or(path),
             found_by: "search path",
         }))
 }
