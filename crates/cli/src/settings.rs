@@ -274,8 +274,13 @@ pub fn find_config(flag: Option<&Path>) -> Result<Option<ConfigFile>, String> {
     };
     if let Some((path, found_by)) = given {
         if !path.is_file() {
+            let what = if path.exists() {
+                "is not a regular file"
+            } else {
+                "does not exist"
+            };
             return Err(format!(
-                "config file '{}' does not exist (given by {found_by})",
+                "config file '{}' {what} (given by {found_by})",
                 path.display()
             ));
         }
