@@ -94,14 +94,8 @@ impl Prepared {
         } else if self.venues.iter().any(|v| v.all) {
             "every trading perpetual".to_string()
         } else {
-            let mut names: Vec<String> = self
-                .venues
-                .iter()
-                .flat_map(|v| v.symbols.iter().map(|i| i.native.clone()))
-                .collect();
-            names.sort();
-            names.dedup();
-            format!("{} symbol(s)", names.len())
+            let n: usize = self.venues.iter().map(|v| v.symbols.len()).sum();
+            format!("{n} instrument(s)")
         };
         format!("{symbols} on {}", venues.join(", "))
     }
