@@ -311,7 +311,13 @@ fn a_corrupt_file_fails_with_its_name() {
 #[test]
 fn a_closed_pipe_ends_quietly_with_exit_0() {
     // Like `ccxt-cli query ... | head -1`: the reader goes away after one line.
-    let mut child = StdCommand::new(assert_cmd::cargo::cargo_bin!("ccxt-cli"))
+    let mut child = StdCommand::new(assert_cmd::cargo::cargo_bin!("ccxt-cli"));
+    for (key, _) in std::env::vars() {
+        if key.starts_with("CCXT_") || key == "RUST_LOG" {
+            child.env_remove(key);
+        }
+    }
+    let mut child = child
         .args([
             "query",
             "oi",

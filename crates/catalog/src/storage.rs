@@ -39,6 +39,13 @@ impl Storage {
     /// A local directory. With `create`, the directory is created if missing; otherwise it must exist.
     pub fn local(root: &FsPath, create: bool) -> Result<Storage> {
         let display = root.display().to_string();
+        // One message and one error whether the catalog is read or written.
+        if root.exists() && !root.is_dir() {
+            return Err(CatalogError::InvalidLocation {
+                location: display,
+                reason: "it is a file, not a directory".into(),
+            });
+        }
         if create {
             std::fs::create_dir_all(root).map_err(|source| CatalogError::Io {
                 path: display.clone(),

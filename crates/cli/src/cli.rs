@@ -28,20 +28,27 @@ pub struct Cli {
 /// Flags every command accepts.
 #[derive(Debug, Args)]
 pub struct GlobalArgs {
-    /// Catalog root directory [default: $CCXT_CATALOG_PATH, then the config file's
-    /// catalog_path, then ./catalog]
-    #[arg(long, global = true, value_name = "PATH")]
-    pub catalog: Option<String>,
-    /// Config file (TOML) [default: $CCXT_CONFIG]
+    /// Config file (TOML) [default: $CCXT_CONFIG, then the first of ./ccxt-pipeline.toml,
+    /// $XDG_CONFIG_HOME/ccxt-pipeline/config.toml, /etc/ccxt-pipeline/config.toml]
     #[arg(short = 'c', long, global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// Log level: error, warn, info, debug, trace [default: $CCXT_LOG_LEVEL, $RUST_LOG, warn;
-    /// info for `daemon start`]
+    /// Log level: error, warn, info, debug, trace, off, or directives such as
+    /// info,ccxt_stream=debug [default: $CCXT_LOG_LEVEL, the config file's log_level, $RUST_LOG,
+    /// warn; info for `daemon start`]
     #[arg(long, global = true, value_name = "LEVEL")]
     pub log_level: Option<String>,
     /// Log format on stderr [default: $CCXT_LOG_FORMAT, the config file's log_format, human]
     #[arg(long, global = true, value_enum)]
     pub log_format: Option<LogFormat>,
+}
+
+/// `--catalog`, offered only by the commands that read or write the catalog.
+#[derive(Debug, Args)]
+pub struct CatalogArg {
+    /// Catalog root directory [default: $CCXT_CATALOG_PATH, then the config file's
+    /// catalog_path, then ./catalog]
+    #[arg(long, value_name = "PATH")]
+    pub catalog: Option<String>,
 }
 
 /// How logs are written to stderr.
@@ -121,6 +128,56 @@ Examples:
   ccxt-cli man daemon start | man -l -
   ccxt-cli man --out /usr/local/share/man/man1          # ccxt-cli.1, ccxt-cli-query.1, ...")]
     Man(ManArgs),
+    /// Show the effective configuration
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+impl Command {
+    /// The `--catalog` flag, for the commands that offer it.
+    pub fn catalog_flag(&self) -> Option<&str> {
+        let arg = match self {
+            Command::Query(a) => &a.catalog,
+            Command::FetchOi(a) => &a.common.catalog,
+            Command::FetchFunding(a) => &a.catalog,
+            Command::StreamLiquidations(a) => &a.catalog,
+            Command::Catalog(CatalogCommand::Info { catalog, .. })
+            | Command::Catalog(CatalogCommand::Compact { catalog }) => catalog,
+            Command::Catalog(CatalogCommand::Demo { .. }) => return None,
+            Command::Daemon(DaemonCommand::Start(a) | DaemonCommand::Validate(a)) => &a.catalog,
+            Command::Daemon(DaemonCommand::Health(_)) => return None,
+            Command::Config(ConfigCommand::Show(a)) => &a.catalog,
+            Command::Completions(_) | Command::Man(_) => return None,
+        };
+        arg.catalog.as_deref()
+    }
+}
+
+/// `config` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Print the effective configuration: defaults, config file, environment and flags merged,
+    /// with where each value came from (secrets redacted)
+    #[command(after_help = "\
+Examples:
+  ccxt-cli config show
+  CCXT_VENUES__BINANCE__REST_URL=http://127.0.0.1:9100 ccxt-cli config show -c my.toml
+  ccxt-cli config show --format json | jq '.[] | select(.source != \"default\")'
+
+The config file is --config FILE, else $CCXT_CONFIG, else the first that exists of
+./ccxt-pipeline.toml, $XDG_CONFIG_HOME/ccxt-pipeline/config.toml (~/.config when unset) and
+/etc/ccxt-pipeline/config.toml. Exit codes: 0 valid, 2 a problem (listed after the values).")]
+    Show(ConfigShowArgs),
+}
+
+/// `config show` flags.
+#[derive(Debug, Args)]
+pub struct ConfigShowArgs {
+    #[command(flatten)]
+    pub catalog: CatalogArg,
+    /// Output format
+    #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+    pub format: OutputFormat,
 }
 
 /// `completions` flags.
@@ -191,6 +248,8 @@ pub struct DaemonArgs {
     /// daemon.schedule.funding)
     #[arg(long, value_name = "MIN")]
     pub funding_interval: Option<u32>,
+    #[command(flatten)]
+    pub catalog: CatalogArg,
 }
 
 /// `daemon health` flags.
@@ -229,6 +288,8 @@ pub struct QueryArgs {
     /// Output format
     #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
     pub format: OutputFormat,
+    #[command(flatten)]
+    pub catalog: CatalogArg,
 }
 
 /// Flags shared by `fetch-oi` and `fetch-funding`.
@@ -255,6 +316,8 @@ pub struct FetchArgs {
     /// Output format
     #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
     pub format: OutputFormat,
+    #[command(flatten)]
+    pub catalog: CatalogArg,
 }
 
 /// `stream-liquidations` flags.
@@ -281,6 +344,8 @@ pub struct StreamArgs {
     /// Stop after this long: 90s, 15m, 2h, 1d
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub duration: Option<std::time::Duration>,
+    #[command(flatten)]
+    pub catalog: CatalogArg,
 }
 
 /// A duration such as `90s`, `15m`, `2h`, `1d` or `1h30m` (`humantime`); zero is refused.
@@ -301,9 +366,9 @@ fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
 pub struct FetchOiArgs {
     #[command(flatten)]
     pub common: FetchArgs,
-    /// History bucket: 5m, 15m, 30m, 1h, 4h, 1d
-    #[arg(long, default_value = "1h", value_parser = parse_period)]
-    pub period: OiPeriod,
+    /// History bucket: 5m, 15m, 30m, 1h, 4h, 1d (history only: needs --from) [default: 1h]
+    #[arg(long, value_parser = parse_period, requires = "from")]
+    pub period: Option<OiPeriod>,
 }
 
 fn parse_period(s: &str) -> Result<OiPeriod, String> {
@@ -318,9 +383,14 @@ pub enum CatalogCommand {
         /// Output format
         #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
         format: OutputFormat,
+        #[command(flatten)]
+        catalog: CatalogArg,
     },
     /// Merge small files into one file per instrument and UTC day (safe while nothing else writes)
-    Compact,
+    Compact {
+        #[command(flatten)]
+        catalog: CatalogArg,
+    },
     /// Write a small deterministic synthetic catalog to try the tools offline
     #[command(after_help = "\
 Writes made-up but realistically shaped data (BTCUSDT-PERP and ETHUSDT-PERP on all three venues,

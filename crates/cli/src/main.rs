@@ -32,6 +32,27 @@ impl std::fmt::Display for UsageError {
 
 impl std::error::Error for UsageError {}
 
+/// Problems with the configuration (file, environment, flags): exit code 2, every one listed.
+#[derive(Debug)]
+pub struct ConfigProblems(pub Vec<String>);
+
+impl std::fmt::Display for ConfigProblems {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let n = self.0.len();
+        write!(
+            f,
+            "invalid configuration ({n} problem{}):",
+            if n == 1 { "" } else { "s" }
+        )?;
+        for problem in &self.0 {
+            write!(f, "\n  - {problem}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigProblems {}
+
 fn main() -> ExitCode {
     ccxt_transport::install_crypto_provider();
     let cli = Cli::parse();
@@ -48,6 +69,10 @@ fn main() -> ExitCode {
     match runtime.block_on(run(cli)) {
         Ok(code) => code,
         Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
+        Err(err) if err.is::<ConfigProblems>() => {
+            eprintln!("error: {err}");
+            ExitCode::from(2)
+        }
         Err(err) => {
             eprintln!("error: {}", one_line(&err));
             ExitCode::from(exit_code(&err))
@@ -62,27 +87,58 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Man(args) => return meta::man(&args.command, args.out.as_deref()),
         command => command,
     };
-    let file = settings::load(cli.global.config.as_deref())?;
+    // Every configuration problem at once, before anything else happens.
+    let loaded = settings::load(cli.global.config.as_deref());
+    let overrides = match &command {
+        Command::Daemon(cli::DaemonCommand::Start(a) | cli::DaemonCommand::Validate(a)) => {
+            ccxt_daemon::ScheduleOverrides {
+                oi_interval_minutes: a.oi_interval,
+                funding_interval_minutes: a.funding_interval,
+            }
+        }
+        _ => ccxt_daemon::ScheduleOverrides::default(),
+    };
+    let mut problems = loaded.problems.clone();
+    problems.extend(settings::check(&loaded.settings, &overrides));
     let default_level = match &command {
         Command::Daemon(cli::DaemonCommand::Start(_)) => "info",
         _ => "warn",
     };
-    settings::init_logging(&cli.global, &file, default_level)?;
-    let catalog = settings::catalog_location(&cli.global, &file);
+    match settings::log_setup(&cli.global, &loaded, default_level) {
+        Ok(setup) => setup.init().map_err(UsageError)?,
+        Err(e) => problems.extend(e),
+    }
+    let problems = settings::dedup(problems);
+    match &loaded.file {
+        Some(f) => tracing::debug!(path = %f.path.display(), found_by = f.found_by, "config file"),
+        None => tracing::debug!(
+            "no config file (searched {:?}): defaults and environment",
+            settings::search_path()
+        ),
+    }
+    let catalog = settings::catalog_location(command.catalog_flag(), &loaded.settings);
     match command {
+        Command::Config(cli::ConfigCommand::Show(args)) => {
+            commands::config::show(&loaded, &cli.global, &args, problems)
+        }
+        // The daemon lists these with its own problems (flags, symbols).
+        Command::Daemon(cmd) => commands::daemon::run(&catalog, &loaded, cmd, problems).await,
+        _ if !problems.is_empty() => Err(ConfigProblems(problems).into()),
         Command::Query(args) => commands::query::run(&catalog, args).await,
         Command::FetchOi(args) => {
-            let what = commands::fetch::What::OpenInterest(args.period);
-            commands::fetch::run(&catalog, &file, what, args.common).await
+            let what = commands::fetch::What::OpenInterest(
+                args.period.unwrap_or(ccxt_venue::OiPeriod::H1),
+            );
+            commands::fetch::run(&catalog, &loaded.settings, what, args.common).await
         }
-        Command::StreamLiquidations(args) => commands::stream::run(&catalog, &file, args).await,
+        Command::StreamLiquidations(args) => {
+            commands::stream::run(&catalog, &loaded.settings, args).await
+        }
         Command::FetchFunding(args) => {
-            commands::fetch::run(&catalog, &file, commands::fetch::What::Funding, args).await
+            let what = commands::fetch::What::Funding;
+            commands::fetch::run(&catalog, &loaded.settings, what, args).await
         }
         Command::Catalog(cmd) => commands::catalog::run(&catalog, cmd).await,
-        Command::Daemon(cmd) => {
-            commands::daemon::run(&catalog, &file, cli.global.config.as_deref(), cmd).await
-        }
         Command::Completions(_) | Command::Man(_) => Ok(ExitCode::SUCCESS), // answered above
     }
 }

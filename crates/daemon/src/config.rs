@@ -1,6 +1,10 @@
 //! The daemon's settings in two steps: [`DaemonSettings`] as read from the config file
 //! (`[daemon]`, `[metrics]`; every field optional) and [`DaemonConfig`], validated, with every
 //! problem reported at once by [`DaemonSettings::validate`].
+//!
+//! The settings structs accept unknown keys so that the loader (`ccxt-cli`'s settings) can
+//! collect every unknown key of the whole file at once (with `serde_ignored`) instead of
+//! stopping at the first.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -74,14 +78,56 @@ impl std::fmt::Display for JobKind {
     }
 }
 
+/// A list of strings given as a list (`["a", "b"]`) or as one comma-separated string (`"a,b"`, as
+/// environment variables give lists). Empty items are dropped.
+pub fn string_list<'de, D>(deserializer: D) -> Result<Vec<String>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Either {
+        List(Vec<String>),
+        Text(String),
+    }
+    let split = |text: &str| -> Vec<String> {
+        text.split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect()
+    };
+    Ok(match Either::deserialize(deserializer) {
+        Ok(Either::List(items)) => items,
+        Ok(Either::Text(text)) => split(&text),
+        Err(_) => {
+            return Err(serde::de::Error::custom(
+                "expected a list of strings or one comma-separated string",
+            ));
+        }
+    })
+}
+
+/// [`string_list`] for an optional key.
+pub fn optional_string_list<'de, D>(deserializer: D) -> Result<Option<Vec<String>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    string_list(deserializer).map(Some)
+}
+
 /// `[daemon]`: what `ccxt-cli daemon start` collects and when. Flags override `symbols`,
 /// `venues`, `all` and the two snapshot schedules.
 #[derive(Debug, Default, Clone, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub struct DaemonSettings {
-    /// Symbols to collect (any form `fetch-oi` takes), used when no `-s` is given.
+    /// Symbols to collect (any form `fetch-oi` takes), used when no `-s` is given; empty and
+    /// no `all`: BTCUSDT-PERP and ETHUSDT-PERP. A list, or one comma-separated string.
+    #[serde(deserialize_with = "string_list")]
     pub symbols: Vec<String>,
-    /// Venues to collect from (`binance`, `bybit`, `hyperliquid`); empty: all three.
+    /// Venues to collect from (`binance`, `bybit`, `hyperliquid`); empty: all three. A list, or
+    /// one comma-separated string.
+    #[serde(deserialize_with = "string_list")]
     pub venues: Vec<String>,
     /// Every trading perpetual of the selected venues (kept current by the `instruments` job).
     pub all: bool,
@@ -98,7 +144,7 @@ pub struct DaemonSettings {
 /// `[daemon.schedule]`: six-field cron expressions (`sec min hour day month weekday`, UTC),
 /// or `"off"` to disable a job.
 #[derive(Debug, Default, Clone, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub struct ScheduleSettings {
     /// Open-interest snapshots (default every 5 minutes at second 0).
     pub open_interest: Option<String>,
@@ -129,7 +175,7 @@ impl ScheduleSettings {
 
 /// `[daemon.backfill]`.
 #[derive(Debug, Default, Clone, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub struct BackfillSettings {
     /// Days of open-interest history fetched for a symbol with none stored (default 1; Binance
     /// keeps 30).
@@ -140,7 +186,7 @@ pub struct BackfillSettings {
 
 /// `[daemon.health]`.
 #[derive(Debug, Default, Clone, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub struct HealthSettings {
     /// A liquidation stream with no frame for this long is stale, seconds (default 400: Binance
     /// pings every 3 minutes, so a quiet market is not mistaken for a dead socket).
@@ -152,7 +198,7 @@ pub struct HealthSettings {
 
 /// `[metrics]`.
 #[derive(Debug, Default, Clone, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub struct MetricsSettings {
     /// Where `/healthz` and `/metrics` listen (default `127.0.0.1:9464`); `"off"` disables.
     pub address: Option<String>,

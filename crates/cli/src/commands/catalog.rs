@@ -14,7 +14,7 @@ use crate::output::{Column, Rows, Value};
 /// Runs a `catalog` subcommand.
 pub async fn run(location: &str, command: CatalogCommand) -> anyhow::Result<ExitCode> {
     match command {
-        CatalogCommand::Info { format } => {
+        CatalogCommand::Info { format, .. } => {
             let catalog = Catalog::open(location)?;
             let mut datasets = catalog.info().await?;
             let key = |id: &str| match Instrument::from_id(id) {
@@ -69,7 +69,7 @@ pub async fn run(location: &str, command: CatalogCommand) -> anyhow::Result<Exit
             super::print(format, &Rows { columns, rows })?;
             Ok(ExitCode::SUCCESS)
         }
-        CatalogCommand::Compact => {
+        CatalogCommand::Compact { .. } => {
             // Compaction rewrites files, but never creates a catalog that is not there.
             let catalog = Catalog::open(location)?;
             let recovered = catalog.recover().await?;

@@ -15,61 +15,61 @@ use ccxt_model::{SymbolInput, Venue};
 use ccxt_stream::SourceConfig;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+use crate::ConfigProblems;
 use crate::cli::{DaemonArgs, DaemonCommand, HealthArgs};
 use crate::commands::stream::liquidation_source;
 use crate::inputs::symbols_on;
 use crate::registry;
-use crate::settings::FileSettings;
+use crate::settings::{FileSettings, Loaded};
 
-/// Runs a `daemon` subcommand.
+/// The symbols the daemon collects when neither symbols nor `--all` are given.
+pub const DEFAULT_SYMBOLS: [&str; 2] = ["BTCUSDT-PERP", "ETHUSDT-PERP"];
+
+/// Runs a `daemon` subcommand. `problems` are those already found in the configuration; they
+/// are listed together with the daemon's own.
 pub async fn run(
     location: &str,
-    settings: &FileSettings,
-    config_file: Option<&std::path::Path>,
+    loaded: &Loaded,
     command: DaemonCommand,
+    problems: Vec<String>,
 ) -> anyhow::Result<ExitCode> {
-    let unknown = crate::settings::unknown_keys(config_file);
-    let prepare = |args: &DaemonArgs| {
-        let prepared = prepare(location, settings, args);
-        match (prepared, unknown.is_empty()) {
-            (Ok(p), true) => Ok(p),
-            (Ok(_), false) => Err(unknown.clone()),
-            (Err(mut problems), _) => {
-                problems.extend(unknown.iter().cloned());
-                Err(problems)
-            }
-        }
+    let settings = &loaded.settings;
+    let prepare = |args: &DaemonArgs| match prepare(location, settings, args) {
+        Ok(p) if problems.is_empty() => Ok(p),
+        Ok(_) => Err(ConfigProblems(problems.clone())),
+        Err(own) => Err(ConfigProblems(crate::settings::dedup(
+            problems.iter().cloned().chain(own).collect(),
+        ))),
     };
     match command {
-        DaemonCommand::Validate(args) => match prepare(&args) {
-            Ok(prepared) => {
-                println!("{}", prepared.describe(location));
-                Ok(ExitCode::SUCCESS)
+        DaemonCommand::Validate(args) => {
+            let prepared = prepare(&args)?;
+            println!("{}", prepared.describe(location));
+            Ok(ExitCode::SUCCESS)
+        }
+        DaemonCommand::Start(args) => {
+            let prepared = prepare(&args)?;
+            // Handlers first: a signal during start-up is a clean stop, not a kill.
+            let signals = Signals::register()?;
+            tracing::info!(
+                catalog = location,
+                config = loaded
+                    .file
+                    .as_ref()
+                    .map(|f| f.path.display().to_string())
+                    .unwrap_or_else(|| "none".into()),
+                "starting: {}",
+                prepared.what()
+            );
+            start(location, prepared, signals).await
+        }
+        DaemonCommand::Health(args) => {
+            if !problems.is_empty() {
+                return Err(ConfigProblems(problems).into());
             }
-            Err(problems) => Ok(report_problems(&problems)),
-        },
-        DaemonCommand::Start(args) => match prepare(&args) {
-            Ok(prepared) => {
-                // Handlers first: a signal during start-up is a clean stop, not a kill.
-                let signals = Signals::register()?;
-                start(location, prepared, signals).await
-            }
-            Err(problems) => Ok(report_problems(&problems)),
-        },
-        DaemonCommand::Health(args) => health(&args).await,
+            health(&args).await
+        }
     }
-}
-
-fn report_problems(problems: &[String]) -> ExitCode {
-    eprintln!(
-        "error: invalid configuration ({} problem{}):",
-        problems.len(),
-        if problems.len() == 1 { "" } else { "s" }
-    );
-    for problem in problems {
-        eprintln!("  - {problem}");
-    }
-    ExitCode::from(2)
 }
 
 /// A daemon ready to start.
@@ -78,11 +78,33 @@ struct Prepared {
     config: DaemonConfig,
     flush: FlushPolicy,
     catalog_root: PathBuf,
+    /// No symbols and no `--all` were given: [`DEFAULT_SYMBOLS`] are collected.
+    default_symbols: bool,
 }
 
 impl Prepared {
+    /// What is collected, in one line.
+    fn what(&self) -> String {
+        let venues: Vec<&str> = self.venues.iter().map(|v| v.venue.as_str()).collect();
+        let symbols = if self.default_symbols {
+            format!(
+                "no symbols given: collecting the defaults {} (give -s SYMBOL, daemon.symbols or --all to choose)",
+                DEFAULT_SYMBOLS.join(" and ")
+            )
+        } else if self.venues.iter().any(|v| v.all) {
+            "every trading perpetual".to_string()
+        } else {
+            let n: usize = self.venues.iter().map(|v| v.symbols.len()).sum();
+            format!("{n} instrument(s)")
+        };
+        format!("{symbols} on {}", venues.join(", "))
+    }
+
     fn describe(&self, location: &str) -> String {
         let mut lines = vec![format!("configuration is valid; catalog '{location}'")];
+        if self.default_symbols {
+            lines.push(format!("  {}", self.what()));
+        }
         for v in &self.venues {
             let symbols = if v.all {
                 format!("every trading perpetual (+{} named)", v.symbols.len())
@@ -155,14 +177,23 @@ fn prepare(
         .filter(|v| named.is_empty() || named.contains(v))
         .collect();
     let all = args.all || d.all;
-    if symbols.is_empty() && !all {
-        problems.push(
-            "nothing to collect: give symbols (-s BTCUSDT-PERP, or daemon.symbols in the config) or --all (daemon.all = true)"
-                .into(),
-        );
+    let default_symbols = symbols.is_empty() && !all && d.symbols.is_empty();
+    if default_symbols {
+        for text in DEFAULT_SYMBOLS {
+            match SymbolInput::parse(text) {
+                Ok(s) => symbols.push(s),
+                Err(e) => problems.push(format!("default symbol {text}: {e}")),
+            }
+        }
     }
 
-    let flush = flush_policy(settings, &mut problems);
+    let flush = match settings.spool.policy() {
+        Ok(policy) => policy,
+        Err(errors) => {
+            problems.extend(errors);
+            FlushPolicy::default()
+        }
+    };
     let catalog_root = match local_root(location) {
         Ok(root) => Some(root),
         Err(e) => {
@@ -228,40 +259,10 @@ fn prepare(
             config,
             flush,
             catalog_root,
+            default_symbols,
         }),
         _ => Err(problems),
     }
-}
-
-fn flush_policy(settings: &FileSettings, problems: &mut Vec<String>) -> FlushPolicy {
-    let s = &settings.spool;
-    let mut policy = FlushPolicy::default();
-    if let Some(ms) = s.sync_millis {
-        if (10..=60_000).contains(&ms) {
-            policy.sync_every = Duration::from_millis(ms);
-        } else {
-            problems.push(format!(
-                "spool.sync_millis must be between 10 and 60000, got {ms}"
-            ));
-        }
-    }
-    if let Some(rows) = s.flush_rows {
-        if rows >= 1 {
-            policy.flush_rows = rows;
-        } else {
-            problems.push("spool.flush_rows must be at least 1".into());
-        }
-    }
-    if let Some(secs) = s.flush_secs {
-        if secs.is_finite() && (0.1..=86_400.0).contains(&secs) {
-            policy.flush_every = Duration::from_secs_f64(secs);
-        } else {
-            problems.push(format!(
-                "spool.flush_secs must be between 0.1 and 86400 seconds, got {secs}"
-            ));
-        }
-    }
-    policy
 }
 
 /// The daemon keeps its spool and state file beside the catalog: it needs a local directory.

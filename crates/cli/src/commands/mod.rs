@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 pub mod catalog;
+pub mod config;
 pub mod daemon;
 pub mod fetch;
 pub mod query;
