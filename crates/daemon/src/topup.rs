@@ -9,9 +9,9 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use ccxt_catalog::Catalog;
-use ccxt_model::{FundingRate, Instrument, InstrumentId, OpenInterest};
-use ccxt_orchestrator::{Job, RangePlanner};
+use ccxt_catalog::{BadFile, Catalog, CatalogError};
+use ccxt_model::{Instrument, InstrumentId};
+use ccxt_orchestrator::{Job, Plan, RangePlanner};
 
 /// Which history.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -49,44 +49,31 @@ impl TopUpPlanner {
         self.last.lock().ok()?.get(&(id.clone(), history)).copied()
     }
 
+    /// The last stored history row, and the files met that were not usable data (moved to
+    /// the quarantine; their time is to be fetched again). Read from the catalog once, then
+    /// kept in memory.
     async fn last_stored(
         &self,
-        id: &InstrumentId,
+        instrument: &Instrument,
         job: Job,
         start: u64,
         end: u64,
-    ) -> Result<Option<u64>, String> {
-        let bounds = match job {
-            Job::OpenInterestHistory { period, .. } => {
-                if let Some(ts) = self.cached(id, History::OpenInterest) {
-                    return Ok(Some(ts));
-                }
-                self.catalog
-                    .stored_bounds::<OpenInterest>(id, start, end, |r| {
-                        r.ts_init == r.ts_event && r.ts_event % period.nanos() == 0
-                    })
-                    .await
-            }
-            Job::FundingHistory { .. } => {
-                if let Some(ts) = self.cached(id, History::Funding) {
-                    return Ok(Some(ts));
-                }
-                self.catalog
-                    .stored_bounds::<FundingRate>(id, start, end, |r| r.next_funding_ns.is_none())
-                    .await
-            }
-            _ => Ok(None),
+    ) -> Result<(Option<u64>, Vec<BadFile>), CatalogError> {
+        let history = match job {
+            Job::OpenInterestHistory { .. } => History::OpenInterest,
+            Job::FundingHistory { .. } => History::Funding,
+            _ => return Ok((None, Vec::new())),
+        };
+        if let Some(ts) = self.cached(&instrument.id, history) {
+            return Ok((Some(ts), Vec::new()));
         }
-        .map_err(|e| e.to_string())?;
-        let last = bounds.map(|(_, hi)| hi);
+        let stored =
+            ccxt_orchestrator::stored_history(&self.catalog, instrument, job, start, end).await?;
+        let last = stored.bounds.map(|(_, hi)| hi);
         if let Some(ts) = last {
-            let history = match job {
-                Job::OpenInterestHistory { .. } => History::OpenInterest,
-                _ => History::Funding,
-            };
-            self.advance(id, history, ts);
+            self.advance(&instrument.id, history, ts);
         }
-        Ok(last)
+        Ok((last, stored.bad_files))
     }
 }
 
@@ -98,17 +85,14 @@ impl RangePlanner for TopUpPlanner {
         job: Job,
         start: u64,
         end: u64,
-    ) -> Result<ccxt_orchestrator::Plan, String> {
-        let last = self.last_stored(&instrument.id, job, start, end).await?;
-        let mut plan = ccxt_orchestrator::Plan::default();
-        match last {
-            Some(ts) if ts >= end => plan.skipped.push((start, end)),
-            Some(ts) => {
-                plan.skipped.push((start.min(ts), ts));
-                plan.fetch.push((ts.max(start) + 1, end));
-            }
-            None => plan.fetch.push((start, end)),
-        }
+    ) -> Result<Plan, CatalogError> {
+        let (last, bad_files) = self.last_stored(instrument, job, start, end).await?;
+        let holes: Vec<(u64, u64)> = bad_files.iter().filter_map(|b| b.span).collect();
+        // Everything up to the last stored row counts as stored, except the time of files
+        // moved to the quarantine.
+        let stored = last.filter(|&ts| ts >= start).map(|ts| (start, ts.min(end)));
+        let mut plan = ccxt_orchestrator::split(start, end, stored, &holes);
+        plan.bad_files = bad_files;
         Ok(plan)
     }
 }

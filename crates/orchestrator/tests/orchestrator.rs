@@ -161,8 +161,9 @@ async fn one_failing_venue_or_symbol_does_not_stop_the_others() {
     assert!(
         outcomes[1]
             .error
-            .as_deref()
+            .as_ref()
             .unwrap()
+            .to_string()
             .contains("no perpetual 'BADUSDT'")
     );
     assert_eq!((outcomes[2].rows, outcomes[2].stored), (1, 1));
@@ -212,8 +213,9 @@ async fn history_streams_to_the_catalog_and_a_rerun_fetches_only_what_is_new() {
     assert!(
         outcomes[2]
             .error
-            .as_deref()
+            .as_ref()
             .unwrap()
+            .to_string()
             .contains("cannot reach bybit"),
         "{:?}",
         outcomes[2]
