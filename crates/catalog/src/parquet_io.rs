@@ -148,7 +148,11 @@ fn read_error(storage: &Storage, meta: &ObjectMeta, e: ParquetError) -> CatalogE
         ParquetError::EOF(_) if meta.size == 0 => {
             CatalogError::corrupt(shown, "the file is empty (0 bytes)")
         }
-        e => CatalogError::corrupt(shown, format!("not a readable Parquet file: {e}")),
+        e => {
+            let detail = e.to_string();
+            let detail = detail.strip_prefix("Parquet error: ").unwrap_or(&detail);
+            CatalogError::corrupt(shown, format!("not a readable Parquet file: {detail}"))
+        }
     }
 }
 

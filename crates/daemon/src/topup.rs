@@ -5,6 +5,10 @@
 //! memory, advanced after every successful top-up. A symbol with nothing stored starts at the
 //! configured depth. A top-up that failed part-way does not advance, so the next run asks again
 //! from the same point (what was stored is de-duplicated).
+//!
+//! A catalog file met on that first read that is not usable data (unreadable, another schema)
+//! is moved to the quarantine (as every writing command does, see `ccxt_catalog::BadFile`) and
+//! its time is fetched again; it never counts as stored and never fails the job.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -101,6 +105,7 @@ impl RangePlanner for TopUpPlanner {
 mod tests {
     use super::*;
     use ccxt_catalog::Storage;
+    use ccxt_model::OpenInterest;
     use ccxt_venue::OiPeriod;
 
     const MIN5: u64 = 300_000_000_000;
@@ -150,5 +155,57 @@ mod tests {
         assert_eq!(plan.fetch, [(t0 + 9 * MIN5 + 1, t0 + 10 * MIN5)]);
         let plan = fresh.plan(&inst(), job, t0, t0 + 9 * MIN5).await.unwrap();
         assert!(plan.fetch.is_empty());
+    }
+
+    #[tokio::test]
+    async fn unusable_files_are_moved_aside_and_their_days_topped_up_again() {
+        const DAY: u64 = 86_400_000_000_000;
+        let t0 = 1_767_225_600_000_000_000u64; // 2026-01-01, a UTC midnight
+        let end = t0 + 3 * DAY - 1;
+        let job = Job::OpenInterestHistory {
+            period: OiPeriod::M5,
+            start: 0,
+            end: 0,
+        };
+        for victim in [1, 2] {
+            let dir = tempfile::tempdir().unwrap();
+            let (catalog, _) = Catalog::open_writable(dir.path().to_str().unwrap())
+                .await
+                .unwrap();
+            let rows: Vec<OpenInterest> = (0..3 * DAY / MIN5)
+                .map(|i| OpenInterest {
+                    instrument_id: inst().id,
+                    open_interest: 1.0,
+                    open_interest_value: None,
+                    ts_event: t0 + i * MIN5,
+                    ts_init: t0 + i * MIN5,
+                })
+                .collect();
+            catalog.write(rows).await.unwrap();
+            let data = dir
+                .path()
+                .join("data/custom_open_interest/BTCUSDT-PERP.BINANCE");
+            let mut files: Vec<_> = std::fs::read_dir(&data)
+                .unwrap()
+                .map(|e| e.unwrap().path())
+                .collect();
+            files.sort();
+            std::fs::write(&files[victim], b"garbage").unwrap();
+
+            let planner = TopUpPlanner::new(Arc::new(catalog));
+            let plan = planner.plan(&inst(), job, t0, end).await.unwrap();
+            let day = t0 + victim as u64 * DAY;
+            let expected = if victim == 2 {
+                // The latest day was bad: the top-up starts after the day before it.
+                vec![(day - MIN5 + 1, end)]
+            } else {
+                // A bad day in the middle is fetched again, then the tail.
+                vec![(day, day + DAY - 1), (end + 2 - MIN5, end)]
+            };
+            assert_eq!(plan.fetch, expected, "victim {victim}");
+            assert_eq!(plan.bad_files.len(), 1);
+            assert!(!files[victim].exists());
+            assert!(dir.path().join(".quarantine").exists());
+        }
     }
 }
