@@ -166,7 +166,10 @@ async fn a_bad_middle_day_file_is_quarantined_and_its_day_fetched_again() {
         let err = stderr(&again);
         assert!(again.status.success(), "{what}: {err}");
         let summary = &json(&again)[0];
-        assert_eq!(summary["added"], 24, "{what}: the day is fetched again: {summary}");
+        assert_eq!(
+            summary["added"], 24,
+            "{what}: the day is fetched again: {summary}"
+        );
         let status = summary["status"].as_str().unwrap();
         assert!(
             status.contains("1 unusable file(s) quarantined"),
@@ -178,7 +181,10 @@ async fn a_bad_middle_day_file_is_quarantined_and_its_day_fetched_again() {
             .find(|l| l.starts_with("quarantined: catalog file '") && l.contains(name))
             .unwrap_or_else(|| panic!("{what}: no line names {name}: {err}"));
         assert!(line.contains("; moved to '"), "{what}: {line}");
-        assert!(err.contains("1 unusable catalog file(s) moved to"), "{what}: {err}");
+        assert!(
+            err.contains("1 unusable catalog file(s) moved to"),
+            "{what}: {err}"
+        );
         // Kept, byte for byte, outside data/ where NautilusTrader never looks.
         let moved = quarantined(catalog);
         assert_eq!(moved.len(), 1, "{what}: {moved:?}");
@@ -267,7 +273,12 @@ async fn catalog_info_lists_corrupt_and_foreign_files_and_query_names_them() {
     let catalog = dir.path();
     copy_dir(&example(), catalog);
     let btc = catalog.join("data/custom_open_interest/BTCUSDT-PERP.BINANCE");
-    let corrupt = std::fs::read_dir(&btc).unwrap().next().unwrap().unwrap().path();
+    let corrupt = std::fs::read_dir(&btc)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
     std::fs::write(&corrupt, b"").unwrap();
     let eth = catalog.join("data/custom_open_interest/ETHUSDT-PERP.BINANCE");
     let foreign = eth.join("2025-01-05T00-00-00-000000000Z_2025-01-05T01-00-00-000000000Z.parquet");
@@ -315,7 +326,11 @@ async fn catalog_info_lists_corrupt_and_foreign_files_and_query_names_them() {
         .filter(|d| d["problems"].as_str() == Some(""))
         .count();
     assert_eq!(clean, datasets.len() - 2, "{datasets:?}");
-    assert!(stderr(&out).contains("2 problem(s) listed"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("2 problem(s) listed"),
+        "{}",
+        stderr(&out)
+    );
     // Read-only: nothing moved.
     assert!(corrupt.exists() && foreign.exists());
     assert!(!catalog.join(".quarantine").exists());
@@ -340,7 +355,9 @@ async fn catalog_info_lists_corrupt_and_foreign_files_and_query_names_them() {
     assert!(
         err.starts_with("error: catalog file '")
             && err.contains(foreign.file_name().unwrap().to_str().unwrap())
-            && err.contains("is not a custom_open_interest file: it holds custom_liquidation records")
+            && err.contains(
+                "is not a custom_open_interest file: it holds custom_liquidation records"
+            )
             && err.contains("catalog info"),
         "{err}"
     );

@@ -2,12 +2,12 @@
 
 use std::sync::Arc;
 
+use arrow_array::RecordBatch;
+use arrow_schema::SchemaRef;
 use bytes::Bytes;
 use ccxt_model::InstrumentId;
 use futures::TryStreamExt;
 use object_store::ObjectMeta;
-use arrow_array::RecordBatch;
-use arrow_schema::SchemaRef;
 use parquet::arrow::{ArrowWriter, parquet_to_arrow_schema};
 use std::ops::Range;
 

@@ -327,7 +327,8 @@ impl Catalog {
             while let Some(file) = files.last().copied() {
                 match self.read_checked::<T>(file, id, start, end).await? {
                     Ok(rows) => {
-                        if let Some(last) = rows.iter().filter(|r| keep(r)).map(|r| r.ts_init()).max()
+                        if let Some(last) =
+                            rows.iter().filter(|r| keep(r)).map(|r| r.ts_init()).max()
                         {
                             bounds = Some((first, last));
                             break;
@@ -365,7 +366,10 @@ mod tests {
     #[test]
     fn a_bad_file_is_fetched_again_by_whole_partitions() {
         assert_eq!(
-            partition_span(Partition::Day, (JAN1 + 3_600_000_000_000, JAN1 + 7_200_000_000_000)),
+            partition_span(
+                Partition::Day,
+                (JAN1 + 3_600_000_000_000, JAN1 + 7_200_000_000_000)
+            ),
             (JAN1, JAN1 + DAY - 1)
         );
         // January has 31 days; February 2025 28.

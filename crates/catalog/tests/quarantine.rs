@@ -149,7 +149,9 @@ async fn a_bad_middle_day_is_moved_aside_never_counted_and_its_day_is_to_be_fetc
         assert!(!victim.exists());
         let moved = quarantine_files(dir.path());
         assert_eq!(moved.len(), 1, "{moved:?}");
-        let relative = moved[0].strip_prefix(dir.path().canonicalize().unwrap()).unwrap();
+        let relative = moved[0]
+            .strip_prefix(dir.path().canonicalize().unwrap())
+            .unwrap();
         let expected_prefix = format!(
             ".quarantine/data/custom_open_interest/{BIN}/{}.",
             victim.file_name().unwrap().to_str().unwrap()
@@ -174,7 +176,10 @@ async fn a_bad_middle_day_is_moved_aside_never_counted_and_its_day_is_to_be_fetc
             }
         }
         // What remains reads cleanly.
-        assert_eq!(read_all::<OpenInterest>(&catalog, &[BIN]).await.len(), 2 * 288);
+        assert_eq!(
+            read_all::<OpenInterest>(&catalog, &[BIN]).await.len(),
+            2 * 288
+        );
     }
 }
 
@@ -210,7 +215,10 @@ async fn a_write_over_a_bad_file_moves_it_aside_and_stores_the_rows() {
     assert_eq!(report.rows_added, 288);
     assert_eq!(catalog.quarantined().len(), 1);
     assert_eq!(quarantine_files(dir.path()).len(), 1);
-    assert_eq!(read_all::<OpenInterest>(&catalog, &[BIN]).await.len(), 3 * 288);
+    assert_eq!(
+        read_all::<OpenInterest>(&catalog, &[BIN]).await.len(),
+        3 * 288
+    );
     assert_layout(dir.path());
 }
 
@@ -232,7 +240,10 @@ async fn compaction_moves_a_bad_file_aside_and_compacts_the_rest() {
     assert_eq!(report.files_quarantined, 1);
     assert_eq!((report.files_before, report.files_after), (2, 1));
     assert_eq!(quarantine_files(dir.path()).len(), 1);
-    assert_eq!(read_all::<OpenInterest>(&catalog, &[BIN]).await.len(), 90 + 88);
+    assert_eq!(
+        read_all::<OpenInterest>(&catalog, &[BIN]).await.len(),
+        90 + 88
+    );
     assert_layout(dir.path());
 }
 
@@ -244,7 +255,10 @@ async fn info_lists_corrupt_and_foreign_files_as_problems_and_goes_on() {
         .unwrap();
     catalog.write(oi_days(BIN, 1, 3)).await.unwrap();
     catalog.write(oi_days(BYB, 1, 3)).await.unwrap();
-    catalog.write(oi_days("ETHUSDT-PERP.BINANCE", 1, 1)).await.unwrap();
+    catalog
+        .write(oi_days("ETHUSDT-PERP.BINANCE", 1, 1))
+        .await
+        .unwrap();
     let bin = dataset_files(dir.path(), "custom_open_interest", BIN);
     damage(&bin[0], Damage::RandomBytes).await;
     // A liquidation file in Bybit's open-interest directory, under a name of its own.
@@ -265,7 +279,11 @@ async fn info_lists_corrupt_and_foreign_files_as_problems_and_goes_on() {
     let (bin, byb, eth) = (of(BIN), of(BYB), of("ETHUSDT-PERP.BINANCE"));
     assert_eq!((bin.rows, bin.files, bin.problems.len()), (2 * 288, 3, 1));
     assert!(bin.problems[0].contains("is corrupt"), "{:?}", bin.problems);
-    assert_eq!(bin.first_ts, Some(DAY0 + NANOS_PER_DAY), "only usable files");
+    assert_eq!(
+        bin.first_ts,
+        Some(DAY0 + NANOS_PER_DAY),
+        "only usable files"
+    );
     assert_eq!((byb.rows, byb.files, byb.problems.len()), (3 * 288, 4, 1));
     assert!(
         byb.problems[0].contains("not a custom_open_interest file")
@@ -273,7 +291,10 @@ async fn info_lists_corrupt_and_foreign_files_as_problems_and_goes_on() {
         "{:?}",
         byb.problems
     );
-    assert_eq!(byb.last_ts, Some(DAY0 + 3 * NANOS_PER_DAY - 300 * NANOS_PER_SECOND));
+    assert_eq!(
+        byb.last_ts,
+        Some(DAY0 + 3 * NANOS_PER_DAY - 300 * NANOS_PER_SECOND)
+    );
     assert_eq!((eth.rows, eth.problems.len()), (288, 0));
     // Reading is not writing: nothing moved.
     assert!(quarantine_files(dir.path()).is_empty());
@@ -284,7 +305,10 @@ async fn info_lists_corrupt_and_foreign_files_as_problems_and_goes_on() {
         .await
         .unwrap_err();
     assert!(matches!(err, CatalogError::Foreign { .. }), "{err}");
-    assert!(err.to_string().contains(foreign.file_name().unwrap().to_str().unwrap()));
+    assert!(
+        err.to_string()
+            .contains(foreign.file_name().unwrap().to_str().unwrap())
+    );
 }
 
 /// Rewrites the footer value of `ccxt_pipeline.schema_version` from 1 to 9 in place.
@@ -306,10 +330,17 @@ async fn a_file_of_a_newer_version_is_refused_never_moved() {
         .stored_history::<OpenInterest>(&id(BIN), 0, u64::MAX, |_| true, BadFiles::Quarantine)
         .await
         .unwrap_err();
-    assert!(matches!(err, CatalogError::NewerVersion { version: 9, .. }), "{err}");
+    assert!(
+        matches!(err, CatalogError::NewerVersion { version: 9, .. }),
+        "{err}"
+    );
     assert!(err.to_string().contains("upgrade ccxt-cli"), "{err}");
     assert!(files[2].exists());
     assert!(quarantine_files(dir.path()).is_empty());
     let info = catalog.info().await.unwrap();
-    assert!(info[0].problems[0].contains("newer ccxt-pipeline"), "{:?}", info[0].problems);
+    assert!(
+        info[0].problems[0].contains("newer ccxt-pipeline"),
+        "{:?}",
+        info[0].problems
+    );
 }

@@ -176,7 +176,9 @@ async fn a_corrupt_file_is_an_error_naming_the_file() {
         .find(|d| d.instrument_id.as_str() == BIN)
         .unwrap();
     assert!(
-        bin.problems.iter().any(|p| p.contains(name) && p.contains("corrupt")),
+        bin.problems
+            .iter()
+            .any(|p| p.contains(name) && p.contains("corrupt")),
         "{:?}",
         bin.problems
     );

@@ -94,7 +94,9 @@ impl RangePlanner for TopUpPlanner {
         let holes: Vec<(u64, u64)> = bad_files.iter().filter_map(|b| b.span).collect();
         // Everything up to the last stored row counts as stored, except the time of files
         // moved to the quarantine.
-        let stored = last.filter(|&ts| ts >= start).map(|ts| (start, ts.min(end)));
+        let stored = last
+            .filter(|&ts| ts >= start)
+            .map(|ts| (start, ts.min(end)));
         let mut plan = ccxt_orchestrator::split(start, end, stored, &holes);
         plan.bad_files = bad_files;
         Ok(plan)
