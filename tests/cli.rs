@@ -305,7 +305,8 @@ fn a_corrupt_file_fails_with_its_name() {
         .stderr(predicate::str::contains(
             victim.file_name().unwrap().to_str().unwrap(),
         ))
-        .stderr(predicate::str::contains("corrupt catalog file"));
+        .stderr(predicate::str::contains("is corrupt"))
+        .stderr(predicate::str::contains("error: catalog file '"));
 }
 
 #[test]

@@ -34,13 +34,38 @@ pub enum CatalogError {
         #[source]
         source: std::io::Error,
     },
-    /// A catalog file could not be read or does not hold what its directory promises.
-    #[error("corrupt catalog file '{path}': {reason}")]
+    /// A catalog file could not be read: not Parquet, empty, truncated, or its data does not
+    /// decode. A local problem of the catalog, never the venue's.
+    #[error("catalog file '{path}' is corrupt: {reason}")]
     Corrupt {
         /// The file.
         path: String,
         /// What is wrong.
         reason: String,
+    },
+    /// A readable Parquet file that does not hold the records of the directory it sits in
+    /// (another schema, or another record kind).
+    #[error("catalog file '{path}' is not a {expected} file: {reason}")]
+    Foreign {
+        /// The file.
+        path: String,
+        /// The class directory whose records it should hold (`custom_open_interest`, ...).
+        expected: &'static str,
+        /// What does not match.
+        reason: String,
+    },
+    /// A file written by a newer ccxt-pipeline: valid data this version cannot read. It is
+    /// refused, never misread and never moved aside.
+    #[error(
+        "catalog file '{path}' was written with schema version {version} by a newer ccxt-pipeline (this one reads up to {supported}); upgrade ccxt-cli"
+    )]
+    NewerVersion {
+        /// The file.
+        path: String,
+        /// The version in its footer.
+        version: u32,
+        /// The newest version this build reads.
+        supported: u32,
     },
     /// Encoding rows to Parquet failed.
     #[error("cannot encode rows for '{path}': {reason}")]
@@ -78,6 +103,18 @@ impl CatalogError {
             path: path.into(),
             reason: reason.to_string(),
         }
+    }
+}
+
+impl CatalogError {
+    /// Whether this error says a file is unusable as data of its dataset (corrupt or foreign):
+    /// what writing commands move to the quarantine. Storage errors, newer-version files and
+    /// everything else are not.
+    pub fn is_bad_file(&self) -> bool {
+        matches!(
+            self,
+            CatalogError::Corrupt { .. } | CatalogError::Foreign { .. }
+        )
     }
 }
 

@@ -24,6 +24,7 @@ mod error;
 mod maintenance;
 pub mod naming;
 mod parquet_io;
+mod quarantine;
 mod query;
 mod record;
 pub mod spool;
@@ -37,6 +38,7 @@ use object_store::path::Path;
 pub use error::{CatalogError, Result};
 pub use maintenance::{CompactReport, DatasetInfo, RecoveryReport};
 pub use parquet_io::{KEY_RECORD, KEY_SCHEMA_VERSION, RowGroupCounts, SCHEMA_VERSION};
+pub use quarantine::{BadFile, BadFiles, FileProblem, StoredHistory};
 pub use query::{Limit, Query, QueryStats};
 pub use record::{CatalogRecord, Partition, decode_rate, encode_rate};
 pub use storage::{Storage, WriteLock};
@@ -47,6 +49,8 @@ pub use writer::{CrashPoint, WriteReport};
 pub struct Catalog {
     storage: Storage,
     write_mutex: tokio::sync::Mutex<()>,
+    /// Files this process moved to the quarantine (see [`Catalog::quarantined`]).
+    quarantined: std::sync::Mutex<Vec<BadFile>>,
 }
 
 /// Proof that this process holds the catalog's write lock.
@@ -61,6 +65,7 @@ impl Catalog {
         Catalog {
             storage,
             write_mutex: tokio::sync::Mutex::new(()),
+            quarantined: std::sync::Mutex::new(Vec::new()),
         }
     }
 

@@ -3,9 +3,9 @@
 
 use ccxt_model::{FundingRate, Gap, InstrumentId, Liquidation, OpenInterest, RecordKind};
 
-use crate::error::Result;
+use crate::error::{CatalogError, Result};
 use crate::record::{CatalogRecord, Partition};
-use crate::{Catalog, DataFile, intersects, parquet_io, sort_and_dedup};
+use crate::{BadFile, Catalog, DataFile, intersects, sort_and_dedup};
 
 /// What [`Catalog::recover`] repaired.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -16,6 +16,8 @@ pub struct RecoveryReport {
     pub overlaps_merged: usize,
     /// Duplicate rows dropped while merging them.
     pub duplicates_removed: usize,
+    /// Files met while merging that were not usable data, moved to the quarantine.
+    pub files_quarantined: usize,
 }
 
 impl RecoveryReport {
@@ -38,6 +40,8 @@ pub struct CompactReport {
     pub files_after: usize,
     /// Rows rewritten.
     pub rows_rewritten: usize,
+    /// Files met while merging that were not usable data, moved to the quarantine.
+    pub files_quarantined: usize,
 }
 
 /// One dataset of the catalog, as `catalog info` shows it.
@@ -49,15 +53,16 @@ pub struct DatasetInfo {
     pub instrument_id: InstrumentId,
     /// Parquet files.
     pub files: usize,
-    /// Rows, from the files' footers.
+    /// Rows, from the footers of the usable files.
     pub rows: u64,
     /// Bytes on disk.
     pub bytes: u64,
-    /// First `ts_init`, from the file names.
+    /// First `ts_init`, from the names of the usable files.
     pub first_ts: Option<u64>,
-    /// Last `ts_init`, from the file names.
+    /// Last `ts_init`, from the names of the usable files.
     pub last_ts: Option<u64>,
-    /// Anything that needs attention (overlaps, leftovers, foreign file names).
+    /// Anything that needs attention: overlaps, leftovers, foreign file names, and every file
+    /// that is not usable data (unreadable, another schema), which counts for no rows.
     pub problems: Vec<String>,
 }
 
@@ -76,6 +81,7 @@ impl Catalog {
                 temp_files_removed = report.temp_files_removed,
                 overlaps_merged = report.overlaps_merged,
                 duplicates_removed = report.duplicates_removed,
+                files_quarantined = report.files_quarantined,
                 catalog = self.storage.display_root(),
                 "repaired the catalog after an interrupted write"
             );
@@ -91,10 +97,8 @@ impl Catalog {
                 report.temp_files_removed += 1;
             }
             for group in overlap_groups(&listing.files) {
-                let mut rows = Vec::new();
-                for file in &group {
-                    rows.extend(self.read_file::<T>(file, &id).await?);
-                }
+                let (mut rows, group, quarantined) = self.read_group::<T>(group, &id).await?;
+                report.files_quarantined += quarantined;
                 report.duplicates_removed += sort_and_dedup(&mut rows);
                 report.overlaps_merged += 1;
                 if !rows.is_empty() {
@@ -125,10 +129,8 @@ impl Catalog {
             let mut before = 0;
             let mut after = 0;
             for group in partition_groups(&listing.files, T::PARTITION) {
-                let mut rows = Vec::new();
-                for file in &group {
-                    rows.extend(self.read_file::<T>(file, &id).await?);
-                }
+                let (mut rows, group, quarantined) = self.read_group::<T>(group, &id).await?;
+                report.files_quarantined += quarantined;
                 sort_and_dedup(&mut rows);
                 before += group.len();
                 report.rows_rewritten += rows.len();
@@ -146,7 +148,32 @@ impl Catalog {
         Ok(())
     }
 
-    /// Every dataset with its size and time range.
+    /// Reads every file of `group`, moving the ones that are not usable data to the quarantine
+    /// (the caller holds the write lock). Returns the rows, the files read and how many were
+    /// moved.
+    async fn read_group<T: CatalogRecord>(
+        &self,
+        group: Vec<DataFile>,
+        id: &InstrumentId,
+    ) -> Result<(Vec<T>, Vec<DataFile>, usize)> {
+        let mut rows = Vec::new();
+        let mut read = Vec::with_capacity(group.len());
+        let mut quarantined = 0;
+        for file in group {
+            match self.read_or_quarantine::<T>(&file, id).await? {
+                Some(found) => {
+                    rows.extend(found);
+                    read.push(file);
+                }
+                None => quarantined += 1,
+            }
+        }
+        Ok((rows, read, quarantined))
+    }
+
+    /// Every dataset with its size and time range. A file that cannot be read, or holds
+    /// another schema, is listed under the dataset's problems and counts for no rows; it never
+    /// stops the inventory.
     pub async fn info(&self) -> Result<Vec<DatasetInfo>> {
         let mut out = Vec::new();
         for kind in RecordKind::ALL {
@@ -158,24 +185,27 @@ impl Catalog {
                     files: listing.files.len() + listing.foreign.len(),
                     rows: 0,
                     bytes: 0,
-                    first_ts: listing
-                        .files
-                        .iter()
-                        .filter_map(|f| f.range)
-                        .map(|r| r.0)
-                        .min(),
-                    last_ts: listing
-                        .files
-                        .iter()
-                        .filter_map(|f| f.range)
-                        .map(|r| r.1)
-                        .max(),
+                    first_ts: None,
+                    last_ts: None,
                     problems: Vec::new(),
                 };
                 for file in listing.files.iter().chain(&listing.foreign) {
-                    let footer = parquet_io::read_footer(&self.storage, &file.meta).await?;
-                    info.rows += u64::try_from(footer.file_metadata().num_rows()).unwrap_or(0);
                     info.bytes += file.meta.size;
+                    let name = file.meta.location.filename().unwrap_or_default();
+                    match self.check_file_of_kind(kind, file, &id).await {
+                        Ok(Ok(rows)) => {
+                            info.rows += rows;
+                            if let Some((start, end)) = file.range {
+                                info.first_ts = Some(info.first_ts.map_or(start, |t| t.min(start)));
+                                info.last_ts = Some(info.last_ts.map_or(end, |t| t.max(end)));
+                            }
+                        }
+                        Ok(Err(bad)) => info.problems.push(bad.short()),
+                        Err(CatalogError::NewerVersion { version, .. }) => info.problems.push(format!(
+                            "{name} was written with schema version {version} by a newer ccxt-pipeline"
+                        )),
+                        Err(e) => info.problems.push(format!("{name} cannot be read: {e}")),
+                    }
                 }
                 if !overlap_groups(&listing.files).is_empty() {
                     info.problems.push("overlapping files (an interrupted write; the next storing command repairs it)".into());
@@ -196,6 +226,23 @@ impl Catalog {
             }
         }
         Ok(out)
+    }
+}
+
+impl Catalog {
+    /// [`Catalog::check_file`] for a kind known at run time.
+    async fn check_file_of_kind(
+        &self,
+        kind: RecordKind,
+        file: &DataFile,
+        id: &InstrumentId,
+    ) -> Result<std::result::Result<u64, BadFile>> {
+        match kind {
+            RecordKind::OpenInterest => self.check_file::<OpenInterest>(file, id).await,
+            RecordKind::FundingRate => self.check_file::<FundingRate>(file, id).await,
+            RecordKind::Liquidation => self.check_file::<Liquidation>(file, id).await,
+            RecordKind::Gap => self.check_file::<Gap>(file, id).await,
+        }
     }
 }
 

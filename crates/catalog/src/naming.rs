@@ -11,6 +11,12 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 /// The top directory under the catalog root that holds all data.
 pub const DATA_DIR: &str = "data";
 
+/// The directory under the catalog root where writing commands move files they cannot use as
+/// data (unreadable, or another schema), keeping their path under `data/` plus a `.<UTC time>`
+/// suffix. It lies outside `data/`, so NautilusTrader (which reads `data/<class>/**/*.parquet`)
+/// and this crate never read it; nothing in it is ever deleted.
+pub const QUARANTINE_DIR: &str = ".quarantine";
+
 /// The NautilusTrader class directory of each record kind.
 pub fn class_dir(kind: RecordKind) -> &'static str {
     match kind {

@@ -2,11 +2,13 @@
 
 use std::sync::Arc;
 
+use arrow_array::RecordBatch;
+use arrow_schema::SchemaRef;
 use bytes::Bytes;
 use ccxt_model::InstrumentId;
 use futures::TryStreamExt;
 use object_store::ObjectMeta;
-use parquet::arrow::ArrowWriter;
+use parquet::arrow::{ArrowWriter, parquet_to_arrow_schema};
 use std::ops::Range;
 
 use futures::FutureExt;
@@ -134,6 +136,26 @@ impl AsyncFileReader for FileReader {
     }
 }
 
+/// A Parquet read error as a catalog error: the storage failing is a storage error (the file
+/// may be fine); anything else means the bytes are not a readable Parquet file.
+fn read_error(storage: &Storage, meta: &ObjectMeta, e: ParquetError) -> CatalogError {
+    let shown = storage.display_path(&meta.location);
+    match e {
+        ParquetError::External(inner) => match inner.downcast::<object_store::Error>() {
+            Ok(source) => CatalogError::storage(shown, *source),
+            Err(other) => CatalogError::corrupt(shown, other),
+        },
+        ParquetError::EOF(_) if meta.size == 0 => {
+            CatalogError::corrupt(shown, "the file is empty (0 bytes)")
+        }
+        e => {
+            let detail = e.to_string();
+            let detail = detail.strip_prefix("Parquet error: ").unwrap_or(&detail);
+            CatalogError::corrupt(shown, format!("not a readable Parquet file: {detail}"))
+        }
+    }
+}
+
 /// Reads a file's footer.
 pub(crate) async fn read_footer(
     storage: &Storage,
@@ -143,28 +165,73 @@ pub(crate) async fn read_footer(
     let footer = reader(storage, meta)
         .get_metadata(None)
         .await
-        .map_err(|e| CatalogError::corrupt(&shown, e))?;
+        .map_err(|e| read_error(storage, meta, e))?;
     check_version(&footer, &shown)?;
     Ok(footer)
 }
 
-fn check_version(footer: &ParquetMetaData, shown: &str) -> Result<()> {
-    let version = footer
+fn footer_value<'a>(footer: &'a ParquetMetaData, key: &str) -> Option<&'a str> {
+    footer
         .file_metadata()
         .key_value_metadata()
-        .and_then(|kv| kv.iter().find(|k| k.key == KEY_SCHEMA_VERSION))
-        .and_then(|k| k.value.as_deref());
-    match version.map(str::parse::<u32>) {
+        .and_then(|kv| kv.iter().find(|k| k.key == key))
+        .and_then(|k| k.value.as_deref())
+}
+
+fn check_version(footer: &ParquetMetaData, shown: &str) -> Result<()> {
+    match footer_value(footer, KEY_SCHEMA_VERSION).map(str::parse::<u32>) {
         None => Ok(()), // written by another tool (e.g. NautilusTrader's consolidate)
         Some(Ok(v)) if v <= SCHEMA_VERSION => Ok(()),
-        Some(Ok(v)) => Err(CatalogError::corrupt(
+        Some(Ok(version)) => Err(CatalogError::NewerVersion {
+            path: shown.to_string(),
+            version,
+            supported: SCHEMA_VERSION,
+        }),
+        Some(Err(_)) => Err(CatalogError::corrupt(
             shown,
-            format!(
-                "written with schema version {v} by a newer ccxt-pipeline (this one reads up to {SCHEMA_VERSION}); upgrade ccxt-cli"
-            ),
+            format!("unreadable footer key {KEY_SCHEMA_VERSION}"),
         )),
-        Some(Err(_)) => Err(CatalogError::corrupt(shown, "unreadable schema version")),
     }
+}
+
+/// Checks that a file's footer describes `T` records of `id`'s directory: the record kind our
+/// writer notes in the footer, and every column `T` needs, with a type it reads. Another
+/// schema or record kind is a [`CatalogError::Foreign`].
+pub(crate) fn check_schema<T: CatalogRecord>(
+    footer: &ParquetMetaData,
+    id: &InstrumentId,
+    shown: &str,
+) -> Result<()> {
+    let expected = crate::naming::class_dir(T::KIND);
+    let foreign = |reason: String| CatalogError::Foreign {
+        path: shown.to_string(),
+        expected,
+        reason,
+    };
+    if let Some(record) = footer_value(footer, KEY_RECORD)
+        && record != expected
+    {
+        return Err(foreign(format!("it holds {record} records")));
+    }
+    let file = footer.file_metadata();
+    let schema = parquet_to_arrow_schema(file.schema_descr(), file.key_value_metadata())
+        .map_err(|e| CatalogError::corrupt(shown, format!("unreadable schema: {e}")))?;
+    check_arrow_schema::<T>(Arc::new(schema), id, shown)
+}
+
+/// The column check of [`check_schema`] on an Arrow schema: decoding no rows of it checks each
+/// column's presence and type exactly as reading rows does.
+fn check_arrow_schema<T: CatalogRecord>(
+    schema: SchemaRef,
+    id: &InstrumentId,
+    shown: &str,
+) -> Result<()> {
+    T::from_batch(&RecordBatch::new_empty(schema), id).map_err(|reason| CatalogError::Foreign {
+        path: shown.to_string(),
+        expected: crate::naming::class_dir(T::KIND),
+        reason,
+    })?;
+    Ok(())
 }
 
 /// How much of a file a read touched.
@@ -189,8 +256,18 @@ pub(crate) async fn read_rows<T: CatalogRecord>(
     let corrupt = |e: &dyn std::fmt::Display| CatalogError::corrupt(&shown, e);
     let builder = ParquetRecordBatchStreamBuilder::new(reader(storage, meta))
         .await
-        .map_err(|e| corrupt(&e))?;
+        .map_err(|e| read_error(storage, meta, e))?;
     check_version(builder.metadata(), &shown)?;
+    if let Some(record) = footer_value(builder.metadata(), KEY_RECORD)
+        && record != crate::naming::class_dir(T::KIND)
+    {
+        return Err(CatalogError::Foreign {
+            path: shown,
+            expected: crate::naming::class_dir(T::KIND),
+            reason: format!("it holds {record} records"),
+        });
+    }
+    check_arrow_schema::<T>(builder.schema().clone(), id, &shown)?;
     let ts_col = builder
         .parquet_schema()
         .columns()
@@ -228,7 +305,11 @@ pub(crate) async fn read_rows<T: CatalogRecord>(
         .with_row_groups(keep)
         .build()
         .map_err(|e| corrupt(&e))?;
-    while let Some(batch) = stream.try_next().await.map_err(|e| corrupt(&e))? {
+    while let Some(batch) = stream
+        .try_next()
+        .await
+        .map_err(|e| read_error(storage, meta, e))?
+    {
         let decoded = T::from_batch(&batch, id).map_err(|e| corrupt(&e))?;
         rows.extend(
             decoded

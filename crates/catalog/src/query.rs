@@ -130,7 +130,9 @@ impl Catalog {
 impl Catalog {
     /// The first and last `ts_init` in `[start, end]` of the stored rows of `id` that `keep`
     /// accepts (e.g. history rows, `ts_init == ts_event`), reading only files from each end
-    /// until one such row is found. `None` if there is none.
+    /// until one such row is found. `None` if there is none. A file in the range that is not
+    /// usable data is an error naming it (writers use [`Catalog::stored_history`] with
+    /// [`crate::BadFiles::Quarantine`] instead).
     pub async fn stored_bounds<T: CatalogRecord>(
         &self,
         id: &InstrumentId,
@@ -138,29 +140,12 @@ impl Catalog {
         end: u64,
         keep: impl Fn(&T) -> bool,
     ) -> Result<Option<(u64, u64)>> {
-        let listing = self.list_dataset(T::KIND, id).await?;
-        let files: Vec<&DataFile> = listing
-            .files
-            .iter()
-            .filter(|f| f.range.is_some_and(|r| intersects(r, (start, end))))
-            .collect();
-        let mut first = None;
-        for file in &files {
-            let (rows, _) =
-                parquet_io::read_rows::<T>(&self.storage, &file.meta, id, start, end).await?;
-            if let Some(ts) = rows.iter().filter(|r| keep(r)).map(|r| r.ts_init()).min() {
-                first = Some(ts);
-                break;
-            }
+        let stored = self
+            .stored_history(id, start, end, keep, crate::BadFiles::Report)
+            .await?;
+        match stored.bad_files.into_iter().next() {
+            Some(bad) => Err(bad.into()),
+            None => Ok(stored.bounds),
         }
-        let Some(first) = first else { return Ok(None) };
-        for file in files.iter().rev() {
-            let (rows, _) =
-                parquet_io::read_rows::<T>(&self.storage, &file.meta, id, start, end).await?;
-            if let Some(ts) = rows.iter().filter(|r| keep(r)).map(|r| r.ts_init()).max() {
-                return Ok(Some((first, ts)));
-            }
-        }
-        Ok(Some((first, first)))
     }
 }

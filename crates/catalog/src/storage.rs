@@ -181,6 +181,19 @@ impl Storage {
         self.sync_dir_of(to).await
     }
 
+    /// Moves `from` to `to` unless something is at `to` already (then `Ok(false)` and nothing
+    /// moved), creating `to`'s directories, and makes both directory entries durable.
+    pub async fn rename_no_replace(&self, from: &Path, to: &Path) -> Result<bool> {
+        match self.store.rename_if_not_exists(from, to).await {
+            Ok(()) => {}
+            Err(object_store::Error::AlreadyExists { .. }) => return Ok(false),
+            Err(e) => return Err(CatalogError::storage(self.display_path(from), e)),
+        }
+        self.sync_dir_of(to).await?;
+        self.sync_dir_of(from).await?;
+        Ok(true)
+    }
+
     /// Deletes `path`; a file that is already gone is not an error.
     pub async fn delete(&self, path: &Path) -> Result<()> {
         match self.store.delete(path).await {

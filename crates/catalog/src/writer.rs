@@ -110,14 +110,17 @@ impl Catalog {
         };
         let range = (first.ts_init(), last.ts_init());
         let listing = self.list_dataset(T::KIND, id).await?;
-        let overlapping: Vec<DataFile> = listing
-            .files
-            .into_iter()
-            .filter(|f| f.range.is_some_and(|r| intersects(r, range)))
-            .collect();
+        let mut overlapping: Vec<DataFile> = Vec::new();
         let mut merged = Vec::new();
-        for file in &overlapping {
-            merged.extend(self.read_file::<T>(file, id).await?);
+        for file in listing.files {
+            if !file.range.is_some_and(|r| intersects(r, range)) {
+                continue;
+            }
+            // A file that is not usable data is moved to the quarantine, not merged.
+            if let Some(rows) = self.read_or_quarantine::<T>(&file, id).await? {
+                merged.extend(rows);
+                overlapping.push(file);
+            }
         }
         let existing = merged.len();
         merged.append(&mut rows);
@@ -146,17 +149,6 @@ impl Catalog {
             files_written,
             files_replaced: overlapping.len(),
         })
-    }
-
-    /// Reads every row of one file.
-    pub(crate) async fn read_file<T: CatalogRecord>(
-        &self,
-        file: &DataFile,
-        id: &InstrumentId,
-    ) -> Result<Vec<T>> {
-        let (rows, _) =
-            parquet_io::read_rows::<T>(&self.storage, &file.meta, id, 0, u64::MAX).await?;
-        Ok(rows)
     }
 
     /// Replaces `replaced` with files holding `rows` (sorted, de-duplicated, non-empty), one

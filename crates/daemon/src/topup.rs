@@ -5,13 +5,17 @@
 //! memory, advanced after every successful top-up. A symbol with nothing stored starts at the
 //! configured depth. A top-up that failed part-way does not advance, so the next run asks again
 //! from the same point (what was stored is de-duplicated).
+//!
+//! A catalog file met on that first read that is not usable data (unreadable, another schema)
+//! is moved to the quarantine (as every writing command does, see `ccxt_catalog::BadFile`) and
+//! its time is fetched again; it never counts as stored and never fails the job.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use ccxt_catalog::Catalog;
-use ccxt_model::{FundingRate, Instrument, InstrumentId, OpenInterest};
-use ccxt_orchestrator::{Job, RangePlanner};
+use ccxt_catalog::{BadFile, Catalog, CatalogError};
+use ccxt_model::{Instrument, InstrumentId};
+use ccxt_orchestrator::{Job, Plan, RangePlanner};
 
 /// Which history.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -49,44 +53,31 @@ impl TopUpPlanner {
         self.last.lock().ok()?.get(&(id.clone(), history)).copied()
     }
 
+    /// The last stored history row, and the files met that were not usable data (moved to
+    /// the quarantine; their time is to be fetched again). Read from the catalog once, then
+    /// kept in memory.
     async fn last_stored(
         &self,
-        id: &InstrumentId,
+        instrument: &Instrument,
         job: Job,
         start: u64,
         end: u64,
-    ) -> Result<Option<u64>, String> {
-        let bounds = match job {
-            Job::OpenInterestHistory { period, .. } => {
-                if let Some(ts) = self.cached(id, History::OpenInterest) {
-                    return Ok(Some(ts));
-                }
-                self.catalog
-                    .stored_bounds::<OpenInterest>(id, start, end, |r| {
-                        r.ts_init == r.ts_event && r.ts_event % period.nanos() == 0
-                    })
-                    .await
-            }
-            Job::FundingHistory { .. } => {
-                if let Some(ts) = self.cached(id, History::Funding) {
-                    return Ok(Some(ts));
-                }
-                self.catalog
-                    .stored_bounds::<FundingRate>(id, start, end, |r| r.next_funding_ns.is_none())
-                    .await
-            }
-            _ => Ok(None),
+    ) -> Result<(Option<u64>, Vec<BadFile>), CatalogError> {
+        let history = match job {
+            Job::OpenInterestHistory { .. } => History::OpenInterest,
+            Job::FundingHistory { .. } => History::Funding,
+            _ => return Ok((None, Vec::new())),
+        };
+        if let Some(ts) = self.cached(&instrument.id, history) {
+            return Ok((Some(ts), Vec::new()));
         }
-        .map_err(|e| e.to_string())?;
-        let last = bounds.map(|(_, hi)| hi);
+        let stored =
+            ccxt_orchestrator::stored_history(&self.catalog, instrument, job, start, end).await?;
+        let last = stored.bounds.map(|(_, hi)| hi);
         if let Some(ts) = last {
-            let history = match job {
-                Job::OpenInterestHistory { .. } => History::OpenInterest,
-                _ => History::Funding,
-            };
-            self.advance(id, history, ts);
+            self.advance(&instrument.id, history, ts);
         }
-        Ok(last)
+        Ok((last, stored.bad_files))
     }
 }
 
@@ -98,17 +89,16 @@ impl RangePlanner for TopUpPlanner {
         job: Job,
         start: u64,
         end: u64,
-    ) -> Result<ccxt_orchestrator::Plan, String> {
-        let last = self.last_stored(&instrument.id, job, start, end).await?;
-        let mut plan = ccxt_orchestrator::Plan::default();
-        match last {
-            Some(ts) if ts >= end => plan.skipped.push((start, end)),
-            Some(ts) => {
-                plan.skipped.push((start.min(ts), ts));
-                plan.fetch.push((ts.max(start) + 1, end));
-            }
-            None => plan.fetch.push((start, end)),
-        }
+    ) -> Result<Plan, CatalogError> {
+        let (last, bad_files) = self.last_stored(instrument, job, start, end).await?;
+        let holes: Vec<(u64, u64)> = bad_files.iter().filter_map(|b| b.span).collect();
+        // Everything up to the last stored row counts as stored, except the time of files
+        // moved to the quarantine.
+        let stored = last
+            .filter(|&ts| ts >= start)
+            .map(|ts| (start, ts.min(end)));
+        let mut plan = ccxt_orchestrator::split(start, end, stored, &holes);
+        plan.bad_files = bad_files;
         Ok(plan)
     }
 }
@@ -117,6 +107,7 @@ impl RangePlanner for TopUpPlanner {
 mod tests {
     use super::*;
     use ccxt_catalog::Storage;
+    use ccxt_model::OpenInterest;
     use ccxt_venue::OiPeriod;
 
     const MIN5: u64 = 300_000_000_000;
@@ -166,5 +157,57 @@ mod tests {
         assert_eq!(plan.fetch, [(t0 + 9 * MIN5 + 1, t0 + 10 * MIN5)]);
         let plan = fresh.plan(&inst(), job, t0, t0 + 9 * MIN5).await.unwrap();
         assert!(plan.fetch.is_empty());
+    }
+
+    #[tokio::test]
+    async fn unusable_files_are_moved_aside_and_their_days_topped_up_again() {
+        const DAY: u64 = 86_400_000_000_000;
+        let t0 = 1_767_225_600_000_000_000u64; // 2026-01-01, a UTC midnight
+        let end = t0 + 3 * DAY - 1;
+        let job = Job::OpenInterestHistory {
+            period: OiPeriod::M5,
+            start: 0,
+            end: 0,
+        };
+        for victim in [1, 2] {
+            let dir = tempfile::tempdir().unwrap();
+            let (catalog, _) = Catalog::open_writable(dir.path().to_str().unwrap())
+                .await
+                .unwrap();
+            let rows: Vec<OpenInterest> = (0..3 * DAY / MIN5)
+                .map(|i| OpenInterest {
+                    instrument_id: inst().id,
+                    open_interest: 1.0,
+                    open_interest_value: None,
+                    ts_event: t0 + i * MIN5,
+                    ts_init: t0 + i * MIN5,
+                })
+                .collect();
+            catalog.write(rows).await.unwrap();
+            let data = dir
+                .path()
+                .join("data/custom_open_interest/BTCUSDT-PERP.BINANCE");
+            let mut files: Vec<_> = std::fs::read_dir(&data)
+                .unwrap()
+                .map(|e| e.unwrap().path())
+                .collect();
+            files.sort();
+            std::fs::write(&files[victim], b"garbage").unwrap();
+
+            let planner = TopUpPlanner::new(Arc::new(catalog));
+            let plan = planner.plan(&inst(), job, t0, end).await.unwrap();
+            let day = t0 + victim as u64 * DAY;
+            let expected = if victim == 2 {
+                // The latest day was bad: the top-up starts after the day before it.
+                vec![(day - MIN5 + 1, end)]
+            } else {
+                // A bad day in the middle is fetched again, then the tail.
+                vec![(day, day + DAY - 1), (end + 2 - MIN5, end)]
+            };
+            assert_eq!(plan.fetch, expected, "victim {victim}");
+            assert_eq!(plan.bad_files.len(), 1);
+            assert!(!files[victim].exists());
+            assert!(dir.path().join(".quarantine").exists());
+        }
     }
 }

@@ -13,12 +13,13 @@ mod sink;
 
 use std::sync::Arc;
 
+use ccxt_catalog::{BadFile, CatalogError};
 use ccxt_model::{FundingRate, Instrument, OpenInterest, Venue};
 use ccxt_venue::{FetchError, Fetcher, FundingSnapshot, OiPeriod};
 use futures::StreamExt;
 use tokio::sync::mpsc;
 
-pub use plan::{CatalogPlanner, FullRange, Plan, RangePlanner};
+pub use plan::{CatalogPlanner, FullRange, Plan, RangePlanner, split, stored_history};
 pub use sink::{CatalogSink, Sink, SinkError};
 
 /// What to fetch.
@@ -92,6 +93,47 @@ pub struct VenueTarget {
     pub instruments: Vec<Instrument>,
 }
 
+/// Why a (venue, instrument) failed: the venue, the local catalog, or the output. The kinds
+/// stay apart so a broken catalog file is never reported as the venue's doing.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum UnitError {
+    /// The venue failed, refused or could not be reached.
+    #[error(transparent)]
+    Venue(#[from] FetchError),
+    /// The catalog could not be read or written (a corrupt file, a full disk, permissions).
+    #[error(transparent)]
+    Catalog(Arc<CatalogError>),
+    /// The rows could not be written out (e.g. stdout failed).
+    #[error("{0}")]
+    Output(String),
+}
+
+impl From<CatalogError> for UnitError {
+    fn from(e: CatalogError) -> UnitError {
+        UnitError::Catalog(Arc::new(e))
+    }
+}
+
+impl From<SinkError> for UnitError {
+    fn from(e: SinkError) -> UnitError {
+        match e {
+            SinkError::Catalog(e) => UnitError::Catalog(e),
+            SinkError::Output(message) => UnitError::Output(message),
+        }
+    }
+}
+
+impl PartialEq for UnitError {
+    fn eq(&self, other: &UnitError) -> bool {
+        match (self, other) {
+            (UnitError::Venue(a), UnitError::Venue(b)) => a == b,
+            (UnitError::Catalog(a), UnitError::Catalog(b)) => a.to_string() == b.to_string(),
+            (UnitError::Output(a), UnitError::Output(b)) => a == b,
+            _ => false,
+        }
+    }
+}
+
 /// How one (venue, instrument) went.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Outcome {
@@ -106,12 +148,15 @@ pub struct Outcome {
     /// Ranges skipped because the catalog holds them already.
     pub skipped: Vec<(u64, u64)>,
     /// Why it failed, if it did (rows received before the failure are still stored).
-    pub error: Option<String>,
+    pub error: Option<UnitError>,
     /// Set when the venue does not offer this data at all (Hyperliquid OI history): not a
     /// failure of the fetch, the caller decides how to report it.
     pub unsupported: Option<String>,
     /// Non-fatal notes (e.g. a venue's history limit).
     pub notes: Vec<String>,
+    /// Catalog files of this instrument that were not usable data and were moved to the
+    /// quarantine; their time was fetched again.
+    pub quarantined: Vec<BadFile>,
 }
 
 impl Outcome {
@@ -125,6 +170,7 @@ impl Outcome {
             error: None,
             unsupported: None,
             notes: Vec::new(),
+            quarantined: Vec::new(),
         }
     }
 
@@ -173,7 +219,7 @@ impl Default for RunOptions {
 
 enum Message {
     Rows(Instrument, Batch),
-    Done(Instrument, Option<FetchError>, Vec<(u64, u64)>, Vec<String>),
+    Done(Instrument, Option<UnitError>, Plan),
 }
 
 /// Runs `job` over `targets`, handing every batch to `sink` as it arrives. Returns one
@@ -224,31 +270,32 @@ pub async fn run(
                     Ok(added) => outcome.stored += added,
                     Err(e) => {
                         tracing::error!(instrument = %instrument.id, error = %e, "could not store rows");
-                        outcome.error.get_or_insert_with(|| e.to_string());
+                        outcome.error.get_or_insert_with(|| e.into());
                     }
                 }
             }
-            Message::Done(instrument, error, skipped, notes) => {
+            Message::Done(instrument, error, plan) => {
                 let Some(i) = index(&outcomes, &instrument) else {
                     continue;
                 };
                 let outcome = &mut outcomes[i];
                 match error {
-                    Some(e @ FetchError::Unsupported { .. }) => {
+                    Some(UnitError::Venue(e @ FetchError::Unsupported { .. })) => {
                         outcome.unsupported = Some(e.to_string())
                     }
                     Some(e) => {
-                        outcome.error.get_or_insert_with(|| e.to_string());
+                        outcome.error.get_or_insert(e);
                     }
                     None => {}
                 }
-                outcome.skipped = skipped;
-                outcome.notes.extend(notes);
+                outcome.skipped = plan.skipped;
+                outcome.notes.extend(plan.notes);
+                outcome.quarantined.extend(plan.bad_files);
                 // Flush what the sink buffers for this instrument before calling it done.
                 match sink.finish_instrument(&instrument).await {
                     Ok(added) => outcome.stored += added,
                     Err(e) => {
-                        outcome.error.get_or_insert_with(|| e.to_string());
+                        outcome.error.get_or_insert_with(|| e.into());
                     }
                 }
                 progress.unit_done(outcome);
@@ -325,12 +372,12 @@ async fn send_single(
         Ok(batch) => {
             let _ = tx.send(Message::Rows(instrument.clone(), batch)).await;
             let _ = tx
-                .send(Message::Done(instrument, None, Vec::new(), Vec::new()))
+                .send(Message::Done(instrument, None, Plan::default()))
                 .await;
         }
         Err(e) => {
             let _ = tx
-                .send(Message::Done(instrument, Some(e), Vec::new(), Vec::new()))
+                .send(Message::Done(instrument, Some(e.into()), Plan::default()))
                 .await;
         }
     }
@@ -345,27 +392,22 @@ async fn history(
     planner: &dyn RangePlanner,
     tx: &mpsc::Sender<Message>,
 ) {
-    let plan = match planner.plan(instrument, job, start, end).await {
+    let mut plan = match planner.plan(instrument, job, start, end).await {
         Ok(plan) => plan,
         Err(e) => {
-            let error = FetchError::Venue {
-                venue: instrument.venue,
-                code: "catalog".into(),
-                message: e,
-            };
+            tracing::error!(instrument = %instrument.id, error = %e, "cannot plan the fetch: the catalog failed");
             let _ = tx
                 .send(Message::Done(
                     instrument.clone(),
-                    Some(error),
-                    Vec::new(),
-                    Vec::new(),
+                    Some(e.into()),
+                    Plan::default(),
                 ))
                 .await;
             return;
         }
     };
     let mut error = None;
-    for (from, to) in plan.fetch {
+    for (from, to) in std::mem::take(&mut plan.fetch) {
         let mut pages = match job {
             Job::OpenInterestHistory { period, .. } => fetcher
                 .open_interest_history(instrument, period, from, to)
@@ -400,9 +442,8 @@ async fn history(
     let _ = tx
         .send(Message::Done(
             instrument.clone(),
-            error,
-            plan.skipped,
-            plan.notes,
+            error.map(UnitError::Venue),
+            plan,
         ))
         .await;
 }

@@ -3,22 +3,27 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use ccxt_catalog::Catalog;
+use ccxt_catalog::{Catalog, CatalogError};
 use ccxt_model::{FundingRate, Instrument, InstrumentId, OpenInterest};
 
 use crate::Batch;
 
 /// Why a sink could not take rows.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SinkError(pub String);
-
-impl std::fmt::Display for SinkError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum SinkError {
+    /// The catalog could not be written (or a file it had to merge with could not be read).
+    #[error(transparent)]
+    Catalog(Arc<CatalogError>),
+    /// Anything else, e.g. stdout failed.
+    #[error("{0}")]
+    Output(String),
 }
 
-impl std::error::Error for SinkError {}
+impl From<CatalogError> for SinkError {
+    fn from(e: CatalogError) -> SinkError {
+        SinkError::Catalog(Arc::new(e))
+    }
+}
 
 /// Receives batches as they arrive.
 #[async_trait::async_trait]
@@ -56,7 +61,7 @@ impl CatalogSink {
                 .catalog
                 .write(rows)
                 .await
-                .map_err(|e| SinkError(e.to_string()))?
+                .map_err(SinkError::from)?
                 .rows_added;
         }
         if let Some(rows) = self.funding.remove(id).filter(|r| !r.is_empty()) {
@@ -64,7 +69,7 @@ impl CatalogSink {
                 .catalog
                 .write(rows)
                 .await
-                .map_err(|e| SinkError(e.to_string()))?
+                .map_err(SinkError::from)?
                 .rows_added;
         }
         Ok(added)

@@ -5,10 +5,11 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use ccxt_catalog::Catalog;
+use ccxt_catalog::{Catalog, CatalogError};
 use ccxt_model::{FundingRate, Instrument, OpenInterest, SymbolInput, Venue};
 use ccxt_orchestrator::{
-    CatalogPlanner, CatalogSink, FullRange, Job, NoProgress, RunOptions, VenueTarget, run,
+    CatalogPlanner, CatalogSink, FullRange, Job, NoProgress, Plan, RangePlanner, RunOptions,
+    UnitError, VenueTarget, run,
 };
 use ccxt_venue::{
     FetchError, Fetcher, FundingSnapshot, InstrumentInfo, OiPeriod, PageStream, SymbolResult,
@@ -161,8 +162,9 @@ async fn one_failing_venue_or_symbol_does_not_stop_the_others() {
     assert!(
         outcomes[1]
             .error
-            .as_deref()
+            .as_ref()
             .unwrap()
+            .to_string()
             .contains("no perpetual 'BADUSDT'")
     );
     assert_eq!((outcomes[2].rows, outcomes[2].stored), (1, 1));
@@ -212,8 +214,9 @@ async fn history_streams_to_the_catalog_and_a_rerun_fetches_only_what_is_new() {
     assert!(
         outcomes[2]
             .error
-            .as_deref()
+            .as_ref()
             .unwrap()
+            .to_string()
             .contains("cannot reach bybit"),
         "{:?}",
         outcomes[2]
@@ -272,4 +275,116 @@ async fn history_streams_to_the_catalog_and_a_rerun_fetches_only_what_is_new() {
         .unwrap()
         .0;
     assert_eq!(stored.len(), 4 * 288);
+}
+
+/// A planner whose catalog is broken in a way no quarantine fixes.
+struct BrokenCatalog;
+
+#[async_trait::async_trait]
+impl RangePlanner for BrokenCatalog {
+    async fn plan(&self, _: &Instrument, _: Job, _: u64, _: u64) -> Result<Plan, CatalogError> {
+        Err(CatalogError::Corrupt {
+            path: "/c/data/custom_open_interest/X/f.parquet".into(),
+            reason: "bad footer".into(),
+        })
+    }
+}
+
+#[tokio::test]
+async fn a_catalog_failure_is_the_catalogs_error_never_the_venues() {
+    let venue = fake(Venue::Bybit, false);
+    let targets = vec![VenueTarget {
+        fetcher: venue.clone(),
+        instruments: vec![instrument("BTCUSDT", Venue::Bybit)],
+    }];
+    let job = Job::OpenInterestHistory {
+        period: OiPeriod::M5,
+        start: T0,
+        end: T0 + 86_400_000_000_000 - 1,
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (catalog, _) = Catalog::open_writable(dir.path().to_str().unwrap())
+        .await
+        .unwrap();
+    let mut sink = CatalogSink::new(Arc::new(catalog), 250);
+    let outcomes = run(
+        targets,
+        job,
+        Arc::new(BrokenCatalog),
+        &mut sink,
+        &NoProgress,
+        RunOptions::default(),
+    )
+    .await;
+    let error = outcomes[0].error.as_ref().unwrap();
+    assert!(matches!(error, UnitError::Catalog(_)), "{error:?}");
+    assert_eq!(
+        error.to_string(),
+        "catalog file '/c/data/custom_open_interest/X/f.parquet' is corrupt: bad footer"
+    );
+    assert_eq!(venue.requests.load(Ordering::Relaxed), 0, "nothing fetched");
+}
+
+#[tokio::test]
+async fn a_bad_stored_file_is_moved_aside_and_its_day_fetched_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let (catalog, _) = Catalog::open_writable(dir.path().to_str().unwrap())
+        .await
+        .unwrap();
+    let catalog = Arc::new(catalog);
+    let venue = fake(Venue::Binance, false);
+    let targets = vec![VenueTarget {
+        fetcher: venue.clone(),
+        instruments: vec![instrument("BTCUSDT", Venue::Binance)],
+    }];
+    let job = Job::OpenInterestHistory {
+        period: OiPeriod::M5,
+        start: T0,
+        end: T0 + 3 * 86_400_000_000_000 - 1,
+    };
+    let planner = Arc::new(CatalogPlanner::new(catalog.clone()));
+    let mut sink = CatalogSink::new(catalog.clone(), 250);
+    let first = run(
+        targets.clone(),
+        job,
+        planner.clone(),
+        &mut sink,
+        &NoProgress,
+        RunOptions::default(),
+    )
+    .await;
+    assert_eq!(first[0].stored, 864);
+    let data = dir
+        .path()
+        .join("data/custom_open_interest/BTCUSDT-PERP.BINANCE");
+    let mut files: Vec<_> = std::fs::read_dir(&data)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    std::fs::write(&files[1], b"").unwrap();
+    let outcome = run(
+        targets,
+        job,
+        planner,
+        &mut sink,
+        &NoProgress,
+        RunOptions::default(),
+    )
+    .await
+    .remove(0);
+    assert!(outcome.error.is_none(), "{:?}", outcome.error);
+    // Pages were stored 300 rows at a time, so day 2 is in two files: the first one (its
+    // first hour, 12 rows) was damaged; the whole day is fetched again, those 12 are new.
+    assert_eq!((outcome.rows, outcome.stored), (288, 12));
+    assert_eq!(outcome.quarantined.len(), 1);
+    assert_eq!(
+        outcome.quarantined[0].path,
+        files[1]
+            .canonicalize()
+            .unwrap_or(files[1].clone())
+            .display()
+            .to_string()
+    );
+    assert_eq!(outcome.skipped.len(), 2, "{:?}", outcome.skipped);
 }

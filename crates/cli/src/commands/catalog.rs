@@ -67,6 +67,22 @@ pub async fn run(location: &str, command: CatalogCommand) -> anyhow::Result<Exit
                 })
                 .collect();
             super::print(format, &Rows { columns, rows })?;
+            let problems: usize = datasets.iter().map(|d| d.problems.len()).sum();
+            if problems > 0 {
+                eprintln!(
+                    "{problems} problem(s) listed; unusable files count for no rows, and the next storing command that meets one moves it to the quarantine"
+                );
+            }
+            let quarantine = catalog.quarantine_contents().await?;
+            if !quarantine.is_empty() {
+                eprintln!(
+                    "{} file(s) in the quarantine '{}' (moved aside by writing commands; never read, never deleted)",
+                    quarantine.len(),
+                    std::path::Path::new(location)
+                        .join(ccxt_catalog::naming::QUARANTINE_DIR)
+                        .display()
+                );
+            }
             Ok(ExitCode::SUCCESS)
         }
         CatalogCommand::Compact { .. } => {
@@ -82,6 +98,9 @@ pub async fn run(location: &str, command: CatalogCommand) -> anyhow::Result<Exit
                     recovered.duplicates_removed
                 );
             }
+            for bad in catalog.quarantined() {
+                eprintln!("quarantined: {bad}");
+            }
             eprintln!(
                 "compacted {} of {} datasets: {} files -> {} files ({} rows rewritten)",
                 report.datasets_compacted,
@@ -90,6 +109,15 @@ pub async fn run(location: &str, command: CatalogCommand) -> anyhow::Result<Exit
                 report.files_after,
                 report.rows_rewritten
             );
+            let moved = recovered.files_quarantined + report.files_quarantined;
+            if moved > 0 {
+                eprintln!(
+                    "{moved} unusable file(s) moved to '{}'",
+                    std::path::Path::new(location)
+                        .join(ccxt_catalog::naming::QUARANTINE_DIR)
+                        .display()
+                );
+            }
             Ok(ExitCode::SUCCESS)
         }
         CatalogCommand::Demo { path, days } => {

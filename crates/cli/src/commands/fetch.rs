@@ -117,6 +117,7 @@ pub async fn run(
         Job::OpenInterestHistory { .. } | Job::FundingHistory { .. }
     ));
     let options = RunOptions::default();
+    let mut quarantined = Vec::new();
     let outcomes = if args.store {
         let (catalog, recovered) = Catalog::open_writable(location).await?;
         if recovered.repaired_anything() {
@@ -124,10 +125,11 @@ pub async fn run(
         }
         let catalog = Arc::new(catalog);
         let planner: Arc<dyn RangePlanner> = Arc::new(CatalogPlanner::new(catalog.clone()));
-        let mut sink = CatalogSink::new(catalog, 50_000);
+        let mut sink = CatalogSink::new(catalog.clone(), 50_000);
         let outcomes =
             ccxt_orchestrator::run(targets, job, planner, &mut sink, &progress, options).await;
         progress.finish();
+        quarantined = catalog.quarantined();
         outcomes
     } else {
         let mut sink = PrintSink::new(args.format);
@@ -184,6 +186,10 @@ pub async fn run(
             }
         }
     }
+    // Every file moved aside, whichever step met it (planner, or a write merging with it).
+    for bad in &quarantined {
+        eprintln!("quarantined: {bad}");
+    }
     let ok = outcomes
         .iter()
         .filter(|o| o.error.is_none() && o.unsupported.is_none())
@@ -191,8 +197,17 @@ pub async fn run(
     if failures.is_empty() {
         if args.store {
             let added: usize = outcomes.iter().map(|o| o.stored).sum();
+            let moved = match quarantined.len() {
+                0 => String::new(),
+                n => format!(
+                    "; {n} unusable catalog file(s) moved to '{}' and their time fetched again",
+                    std::path::Path::new(location)
+                        .join(ccxt_catalog::naming::QUARANTINE_DIR)
+                        .display()
+                ),
+            };
             eprintln!(
-                "done: {ok} of {} succeeded, {added} new rows stored in '{location}'",
+                "done: {ok} of {} succeeded, {added} new rows stored in '{location}'{moved}",
                 outcomes.len()
             );
         }
@@ -233,6 +248,10 @@ fn summary(outcomes: &[Outcome]) -> Rows {
             let status = match (&o.error, o.skipped.is_empty()) {
                 (Some(e), _) => format!("failed: {e}"),
                 (None, _) if o.unsupported.is_some() => "not offered by the venue".to_string(),
+                (None, _) if !o.quarantined.is_empty() => format!(
+                    "repaired: {} unusable file(s) quarantined, their time fetched again",
+                    o.quarantined.len()
+                ),
                 (None, false) if o.rows == 0 => "up to date".to_string(),
                 (None, false) => "ok (stored range skipped)".to_string(),
                 (None, true) => "ok".to_string(),
@@ -351,7 +370,7 @@ impl Sink for PrintSink {
                 self.closed = true;
                 Ok(n)
             }
-            Err(e) => Err(SinkError(format!("cannot write output: {e}"))),
+            Err(e) => Err(SinkError::Output(format!("cannot write output: {e}"))),
         }
     }
 

@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use ccxt_catalog::{Catalog, Limit, Query};
+use ccxt_catalog::{Catalog, CatalogError, Limit, Query};
 use ccxt_model::time::format_iso;
 use ccxt_model::{FundingRate, Gap, InstrumentId, Liquidation, OpenInterest, RecordKind};
 
@@ -61,21 +61,22 @@ pub async fn run(location: &str, args: QueryArgs) -> anyhow::Result<ExitCode> {
         end,
         limit,
     };
+    let hint = |e: CatalogError| bad_file_hint(e, location);
     let (rows, stats) = match kind {
         RecordKind::OpenInterest => {
-            let (rows, stats) = catalog.query::<OpenInterest>(&query).await?;
+            let (rows, stats) = catalog.query::<OpenInterest>(&query).await.map_err(hint)?;
             (oi_rows(&rows), stats)
         }
         RecordKind::FundingRate => {
-            let (rows, stats) = catalog.query::<FundingRate>(&query).await?;
+            let (rows, stats) = catalog.query::<FundingRate>(&query).await.map_err(hint)?;
             (funding_rows(&rows, None), stats)
         }
         RecordKind::Liquidation => {
-            let (rows, stats) = catalog.query::<Liquidation>(&query).await?;
+            let (rows, stats) = catalog.query::<Liquidation>(&query).await.map_err(hint)?;
             (liquidation_rows(&rows), stats)
         }
         RecordKind::Gap => {
-            let (rows, stats) = catalog.query::<Gap>(&query).await?;
+            let (rows, stats) = catalog.query::<Gap>(&query).await.map_err(hint)?;
             (gap_rows(&rows), stats)
         }
     };
@@ -99,4 +100,18 @@ pub async fn run(location: &str, args: QueryArgs) -> anyhow::Result<ExitCode> {
     }
     super::print(args.format, &rows)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// A query never skips a file it cannot use (the rows would be silently missing): it fails
+/// naming the file, and says how to get past it.
+fn bad_file_hint(e: CatalogError, location: &str) -> anyhow::Error {
+    if !e.is_bad_file() {
+        return e.into();
+    }
+    anyhow::anyhow!(
+        "{e} (`ccxt-cli catalog info` lists every such file; the next storing command that meets it, e.g. `fetch-oi --store` over its time, moves it to '{}' and fetches its data again)",
+        std::path::Path::new(location)
+            .join(ccxt_catalog::naming::QUARANTINE_DIR)
+            .display()
+    )
 }
