@@ -108,7 +108,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Ok(setup) => setup.init().map_err(UsageError)?,
         Err(e) => problems.extend(e),
     }
-    let problems = settings::dedup(problems);
+    let problems = settings::distinct_redacted(problems);
     match &loaded.file {
         Some(f) => tracing::debug!(path = %f.path.display(), found_by = f.found_by, "config file"),
         None => tracing::debug!(

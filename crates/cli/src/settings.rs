@@ -537,16 +537,41 @@ pub fn check(settings: &FileSettings, overrides: &ccxt_daemon::ScheduleOverrides
             problems.push(format!("daemon.symbols: {e}"));
         }
     }
-    dedup(problems)
+    distinct_redacted(problems)
 }
 
-/// `problems` without repeats, in order.
-pub fn dedup(problems: Vec<String>) -> Vec<String> {
+/// `problems` ready to print: without repeats, in order, and with the credentials of any URL
+/// they quote hidden (a problem may quote a value, and secrets are never printed).
+pub fn distinct_redacted(problems: Vec<String>) -> Vec<String> {
     let mut seen = std::collections::HashSet::new();
     problems
         .into_iter()
+        .map(|p| redact_urls_in(&p))
         .filter(|p| seen.insert(p.clone()))
         .collect()
+}
+
+/// `text` with the user info of every `scheme://user:pass@host` in it replaced by `***`.
+fn redact_urls_in(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find("://") {
+        let (head, tail) = rest.split_at(i + 3);
+        out.push_str(head);
+        let end = tail
+            .find(|c: char| matches!(c, '/' | '?' | '#' | '\'' | '"' | '`') || c.is_whitespace())
+            .unwrap_or(tail.len());
+        match tail[..end].rfind('@') {
+            Some(at) => {
+                out.push_str("***");
+                out.push_str(&tail[at..end]);
+            }
+            None => out.push_str(&tail[..end]),
+        }
+        rest = &tail[end..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// The catalog location: `--catalog`, then `CCXT_CATALOG_PATH`/the config file, then `./catalog`.
@@ -830,6 +855,24 @@ mod tests {
         assert_eq!(
             redact("venues.binance.rest_url", &Value::from("https://host/a@b")),
             Value::from("https://host/a@b")
+        );
+    }
+
+    #[test]
+    fn problems_never_show_url_credentials() {
+        let problems = distinct_redacted(vec![
+            "venues.bybit.rest_url must start with http:// or https://, got 'ftp://u:secret@h/x'"
+                .into(),
+            "a 'https://h/a@b' and https://k:v@h2".into(),
+            "venues.bybit.rest_url must start with http:// or https://, got 'ftp://u:other@h/x'"
+                .into(),
+        ]);
+        assert_eq!(
+            problems,
+            [
+                "venues.bybit.rest_url must start with http:// or https://, got 'ftp://***@h/x'",
+                "a 'https://h/a@b' and https://***@h2",
+            ]
         );
     }
 

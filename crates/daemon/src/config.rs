@@ -442,6 +442,17 @@ mod tests {
     }
 
     #[test]
+    fn lists_come_as_lists_or_comma_separated_strings() {
+        let parse = |v: serde_json::Value| serde_json::from_value::<DaemonSettings>(v);
+        let list = parse(serde_json::json!({"symbols": ["BTCUSDT-PERP", "ETH"]})).unwrap();
+        assert_eq!(list.symbols, ["BTCUSDT-PERP", "ETH"]);
+        let text = parse(serde_json::json!({"venues": "binance, bybit,"})).unwrap();
+        assert_eq!(text.venues, ["binance", "bybit"]);
+        let err = parse(serde_json::json!({"symbols": 5})).unwrap_err();
+        assert!(err.to_string().contains("comma-separated"), "{err}");
+    }
+
+    #[test]
     fn jobs_can_be_turned_off_and_flags_override_the_file() {
         let s = settings(|s| {
             s.schedule.compaction = Some("off".into());

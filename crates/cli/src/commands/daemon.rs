@@ -37,7 +37,7 @@ pub async fn run(
     let prepare = |args: &DaemonArgs| match prepare(location, settings, args) {
         Ok(p) if problems.is_empty() => Ok(p),
         Ok(_) => Err(ConfigProblems(problems.clone())),
-        Err(own) => Err(ConfigProblems(crate::settings::dedup(
+        Err(own) => Err(ConfigProblems(crate::settings::distinct_redacted(
             problems.iter().cloned().chain(own).collect(),
         ))),
     };
