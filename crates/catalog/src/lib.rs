@@ -11,7 +11,9 @@
 //! * rows in a file are sorted by `ts_init`; file names carry the exact first and last
 //!   `ts_init`; files of one directory never overlap (closed intervals), and each holds one UTC
 //!   day at most (one UTC month for funding, which is sparse);
-//! * a write merges with the files it overlaps, drops identical records, writes each new file
+//! * a write merges with the files it overlaps, drops identical records (and records with the
+//!   same venue identity, e.g. a liquidation's trade id, wherever in the dataset the first one
+//!   is stored: see [`CatalogRecord::identity`]), writes each new file
 //!   under a temporary name, fsyncs it, re-reads its footer to verify the row count, renames it
 //!   into place and only then deletes the files it replaces;
 //! * a crash at any point leaves files NautilusTrader can read; [`Catalog::recover`] (run by
@@ -38,7 +40,9 @@ pub use error::{CatalogError, Result};
 pub use maintenance::{CompactReport, DatasetInfo, RecoveryReport};
 pub use parquet_io::{KEY_RECORD, KEY_SCHEMA_VERSION, RowGroupCounts, SCHEMA_VERSION};
 pub use query::{Limit, Query, QueryStats};
-pub use record::{CatalogRecord, Partition, decode_rate, encode_rate};
+pub use record::{
+    CatalogRecord, MAX_CLOCK_SKEW_NS, Partition, RecordIdentity, decode_rate, encode_rate,
+};
 pub use storage::{Storage, WriteLock};
 pub use writer::{CrashPoint, WriteReport};
 
@@ -161,13 +165,21 @@ impl Catalog {
 }
 
 /// Sorts by `ts_init` (stable: earlier inputs first among equal times) and drops records
-/// identical to one already kept. Returns how many were dropped.
+/// identical to one already kept, or with the same [identity](CatalogRecord::identity) as
+/// one already kept (the earliest received stays). Returns how many were dropped.
 pub(crate) fn sort_and_dedup<T: CatalogRecord>(rows: &mut Vec<T>) -> usize {
     rows.sort_by_key(|r| r.ts_init());
     let before = rows.len();
     let mut out: Vec<T> = Vec::with_capacity(rows.len());
+    let mut identities = std::collections::HashSet::new();
     let mut run_start = 0;
     for row in rows.drain(..) {
+        if let Some(identity) = row.identity() {
+            if identities.insert(identity) {
+                out.push(row);
+            }
+            continue;
+        }
         if out.last().map(|l| l.ts_init()) != Some(row.ts_init()) {
             run_start = out.len();
         }
