@@ -19,7 +19,9 @@
 //! * a crash at any point leaves files NautilusTrader can read; [`Catalog::recover`] (run by
 //!   [`Catalog::open_writable`]) removes temporary files and merges any overlap a crash left,
 //!   so no row is lost or duplicated;
-//! * one writer at a time: an in-process mutex plus a lock file for other processes.
+//! * one writer at a time: an in-process mutex plus a lock file for other processes. A
+//!   writing command holds the lock for its whole run ([`Catalog::open_writable_by`],
+//!   [`Catalog::lock_for_run`]); a second writer is refused with the holder's pid.
 
 pub mod demo;
 mod error;
@@ -51,6 +53,8 @@ pub use writer::{CrashPoint, WriteReport};
 pub struct Catalog {
     storage: Storage,
     write_mutex: tokio::sync::Mutex<()>,
+    /// The cross-process write lock, when this catalog holds it for its whole life.
+    run_lock: Option<WriteLock>,
 }
 
 /// Proof that this process holds the catalog's write lock.
@@ -65,6 +69,7 @@ impl Catalog {
         Catalog {
             storage,
             write_mutex: tokio::sync::Mutex::new(()),
+            run_lock: None,
         }
     }
 
@@ -75,12 +80,35 @@ impl Catalog {
         )?))
     }
 
-    /// Opens a catalog for writing, creating the directory if needed, and first repairs
+    /// Opens a catalog for writing, creating the directory if needed, takes its write lock
+    /// for the life of the returned catalog ([`Catalog::lock_for_run`]) and first repairs
     /// whatever an interrupted write left behind (see [`Catalog::recover`]).
     pub async fn open_writable(location: &str) -> Result<(Catalog, RecoveryReport)> {
-        let catalog = Catalog::from_storage(Storage::from_location(location, true)?);
+        Catalog::open_writable_by(location, "writer").await
+    }
+
+    /// [`Catalog::open_writable`], naming this process `holder` (`daemon`,
+    /// `stream-liquidations`) in the message a refused second writer shows.
+    pub async fn open_writable_by(
+        location: &str,
+        holder: &str,
+    ) -> Result<(Catalog, RecoveryReport)> {
+        let mut catalog = Catalog::from_storage(Storage::from_location(location, true)?);
+        catalog.lock_for_run(holder)?;
         let report = catalog.recover().await?;
         Ok((catalog, report))
+    }
+
+    /// Takes the catalog's cross-process write lock until this catalog is dropped, so no
+    /// other process writes to it meanwhile (every writing command of the CLI and the daemon
+    /// do this for their whole run). Fails at once with [`CatalogError::Locked`], naming the
+    /// holder's pid, if another process holds it. The OS releases the lock when a process
+    /// ends, even on `kill -9`, so no stale lock is ever left. Taking it again is a no-op.
+    pub fn lock_for_run(&mut self, holder: &str) -> Result<()> {
+        if self.run_lock.is_none() {
+            self.run_lock = Some(self.storage.try_lock_for_run(holder)?);
+        }
+        Ok(())
     }
 
     /// The storage backend.
@@ -90,7 +118,11 @@ impl Catalog {
 
     async fn lock(&self) -> Result<WriteGuard<'_>> {
         let local = self.write_mutex.lock().await;
-        let file = self.storage.lock().await?;
+        let file = match self.run_lock {
+            // Held for the whole run already: the in-process mutex orders our own writes.
+            Some(_) => WriteLock::none(),
+            None => self.storage.lock().await?,
+        };
         Ok(WriteGuard {
             _local: local,
             _file: file,

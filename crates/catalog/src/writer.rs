@@ -411,4 +411,41 @@ mod tests {
         ];
         assert_eq!(catalog.write(rows).await.unwrap().rows_added, 5);
     }
+
+    #[tokio::test]
+    async fn a_second_writer_is_refused_naming_the_holder_until_the_first_is_gone() {
+        let dir = tempfile::tempdir().unwrap();
+        let location = dir.path().to_str().unwrap();
+        let (first, _) = Catalog::open_writable_by(location, "daemon").await.unwrap();
+        let err = Catalog::open_writable_by(location, "stream-liquidations")
+            .await
+            .unwrap_err();
+        let message = err.to_string();
+        assert!(matches!(err, CatalogError::Locked { .. }), "{message}");
+        assert!(
+            message.contains(&format!("another daemon (pid {})", std::process::id())),
+            "{message}"
+        );
+        // A read-only open needs no lock.
+        let reader = Catalog::open(location).unwrap();
+        assert!(reader.info().await.unwrap().is_empty());
+        // The holder writes as often as it likes (its own writes do not wait for its lock).
+        first
+            .write(vec![liq("BTC-USD-PERP.HYPERLIQUID", Some("1"), DAY, DAY)])
+            .await
+            .unwrap();
+        let mut compact = Catalog::open(location).unwrap();
+        assert!(compact.lock_for_run("catalog compact").is_err());
+        drop(first);
+        // Released with its holder (the OS releases it even on kill -9).
+        compact.lock_for_run("catalog compact").unwrap();
+        compact.lock_for_run("catalog compact").unwrap();
+        assert!(
+            Catalog::open_writable_by(location, "fetch-oi")
+                .await
+                .unwrap_err()
+                .to_string()
+                .contains("another catalog compact (pid")
+        );
+    }
 }

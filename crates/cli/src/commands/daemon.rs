@@ -309,7 +309,7 @@ impl Signals {
 }
 
 async fn start(location: &str, prepared: Prepared, signals: Signals) -> anyhow::Result<ExitCode> {
-    let (catalog, recovered) = Catalog::open_writable(location).await?;
+    let (catalog, recovered) = Catalog::open_writable_by(location, "daemon").await?;
     if recovered.repaired_anything() {
         tracing::warn!(
             ?recovered,

@@ -71,7 +71,7 @@ pub async fn run(
             .clamp(0.1, 86_400.0),
     );
     let mut storage = if args.store {
-        let (catalog, _) = Catalog::open_writable(location).await?;
+        let (catalog, _) = Catalog::open_writable_by(location, "stream-liquidations").await?;
         let spool_dir = spool_dir(location);
         let mut spool = Spool::open(&spool_dir)?;
         let leftovers = spool.drain_into(&catalog).await?;
