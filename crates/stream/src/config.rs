@@ -208,6 +208,23 @@ pub enum SourceConfig {
     },
 }
 
+impl SourceConfig {
+    /// The venues this source streams.
+    pub fn venues(&self) -> Vec<Venue> {
+        match self {
+            SourceConfig::Binance { .. } => vec![Venue::Binance],
+            SourceConfig::Bybit { .. } => vec![Venue::Bybit],
+            SourceConfig::HyperliquidPoll { .. } => vec![Venue::Hyperliquid],
+            SourceConfig::Custom { connections, .. } => {
+                let mut venues: Vec<Venue> = connections.iter().map(|c| c.venue()).collect();
+                venues.sort();
+                venues.dedup();
+                venues
+            }
+        }
+    }
+}
+
 impl fmt::Debug for SourceConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

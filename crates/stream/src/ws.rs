@@ -25,7 +25,8 @@
 //!
 //! Gaps. A lost connection opens a gap at its last frame (a frame is the last proof the
 //! stream was flowing); the gap closes when the next connection is fully subscribed. If the
-//! very first connection fails, the gap starts when the task started. If a fallback poller
+//! very first connection fails, the gap starts when the task started (or, resuming after
+//! downtime, at the moment the stream was last covered). If a fallback poller
 //! ran meanwhile, it re-read the gap from its start and the gap shrinks to what it did not
 //! cover. A planned rotation is no gap (the successor is subscribed before the old connection
 //! closes), and neither is a shutdown; a gap still open at shutdown is recorded up to then.
@@ -342,6 +343,10 @@ pub(crate) struct WsTask {
     pub(crate) settings: WsSettings,
     pub(crate) out: Emitter,
     pub(crate) cancel: CancellationToken,
+    /// The stream was not covered since this moment, for this reason (the collector was not
+    /// running): the gap is open from the start and closes when the first connection is
+    /// subscribed.
+    pub(crate) resume: Option<crate::Resume>,
 }
 
 impl WsTask {
@@ -351,7 +356,10 @@ impl WsTask {
         let stream = self.protocol.stream().to_string();
         let started_ns = now_ns();
         let mut backoff = Backoff::new(self.settings.backoff_min, self.settings.backoff_max);
-        let mut open_gap: Option<OpenGap> = None;
+        let mut open_gap: Option<OpenGap> = self.resume.as_ref().map(|r| OpenGap {
+            start_ns: r.since_ns.min(started_ns),
+            reason: r.reason.clone(),
+        });
         let mut down_since: Option<Instant> = None;
         let mut fallback: Option<Fallback> = None;
         let mut connected_before = false;

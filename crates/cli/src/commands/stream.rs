@@ -8,10 +8,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ccxt_catalog::Catalog;
-use ccxt_catalog::spool::Spool;
-use ccxt_model::time::format_iso;
+use ccxt_catalog::spool::{DrainReport, Spool};
+use ccxt_model::time::{format_iso, now_ns};
 use ccxt_model::{Instrument, Liquidation, Venue};
-use ccxt_stream::{SourceConfig, StreamEvent, WsSettings};
+use ccxt_stream::heartbeat::{Heartbeat, HeartbeatFile};
+use ccxt_stream::{Resume, SourceConfig, StreamEvent, WsSettings};
 use ccxt_venue::InstrumentStatus;
 use tokio_util::sync::CancellationToken;
 
@@ -70,25 +71,22 @@ pub async fn run(
             .unwrap_or(60.0)
             .clamp(0.1, 86_400.0),
     );
+    let streamed: Vec<Venue> = venues
+        .iter()
+        .copied()
+        .filter(|v| sources.iter().any(|s| s.venues().contains(v)))
+        .collect();
     let mut storage = if args.store {
-        let (catalog, _) = Catalog::open_writable_by(location, "stream-liquidations").await?;
-        let spool_dir = spool_dir(location);
-        let mut spool = Spool::open(&spool_dir)?;
-        let leftovers = spool.drain_into(&catalog).await?;
-        if leftovers.segments > 0 {
-            eprintln!(
-                "recovered {} liquidation(s) and {} gap(s) from the spool of an earlier run ({} new)",
-                leftovers.liquidations, leftovers.gaps, leftovers.written.rows_added
-            );
-        }
-        Some((catalog, spool))
+        Some(Storage::open(location, &streamed).await?)
     } else {
         None
     };
 
     let (tx, mut rx) = tokio::sync::mpsc::channel::<StreamEvent>(4096);
     let cancel = CancellationToken::new();
-    let handle = ccxt_stream::spawn(sources, tx, cancel.clone());
+    // A stored stream resumes after its downtime: recorded as gaps, re-read where it can be.
+    let resume = storage.as_ref().map(|s| s.resume.clone()).unwrap_or_default();
+    let handle = ccxt_stream::spawn_resuming(sources, tx, cancel.clone(), &resume);
 
     let mut printer = Printer::new(args.format, args.quiet);
     let mut counts: BTreeMap<Venue, VenueCounts> = venues
@@ -97,6 +95,7 @@ pub async fn run(
         .collect();
     let mut sync_tick = tokio::time::interval(sync_every);
     let mut flush_tick = tokio::time::interval(flush_every);
+    let mut heartbeat_tick = tokio::time::interval(HEARTBEAT);
     let deadline = args.duration.map(|d| tokio::time::Instant::now() + d);
     let stop_reason;
     loop {
@@ -109,21 +108,26 @@ pub async fn run(
         tokio::select! {
             event = rx.recv() => {
                 let Some(event) = event else { stop_reason = "all streams ended"; break };
-                handle_event(event, &mut counts, &mut printer, storage.as_mut().map(|(_, s)| s))?;
-                if let Some((catalog, spool)) = storage.as_mut()
-                    && spool.pending_rows() >= flush_rows
+                handle_event(event, &mut counts, &mut printer, storage.as_mut().map(|s| &mut s.spool))?;
+                if let Some(s) = storage.as_mut()
+                    && s.spool.pending_rows() >= flush_rows
                 {
-                    spool.drain_into(catalog).await?;
+                    s.drain().await?;
                 }
             }
             _ = sync_tick.tick() => {
-                if let Some((_, spool)) = storage.as_mut() {
-                    spool.sync()?;
+                if let Some(s) = storage.as_mut() {
+                    s.spool.sync()?;
                 }
             }
             _ = flush_tick.tick() => {
-                if let Some((catalog, spool)) = storage.as_mut() {
-                    spool.drain_into(catalog).await?;
+                if let Some(s) = storage.as_mut() {
+                    s.drain().await?;
+                }
+            }
+            _ = heartbeat_tick.tick() => {
+                if let Some(s) = storage.as_mut() {
+                    s.beat(now_ns(), false);
                 }
             }
             _ = until_deadline => { stop_reason = "duration reached"; break }
@@ -131,7 +135,9 @@ pub async fn run(
         }
     }
 
-    // Stop the streams, take what is still in flight, store everything.
+    // Stop the streams (a poller makes a last poll), take what is still in flight, store
+    // everything.
+    let stopped_ns = now_ns();
     cancel.cancel();
     let stats = handle.stats();
     handle.join().await;
@@ -140,14 +146,16 @@ pub async fn run(
             event,
             &mut counts,
             &mut printer,
-            storage.as_mut().map(|(_, s)| s),
+            storage.as_mut().map(|s| &mut s.spool),
         )?;
     }
     printer.finish()?;
     let mut stored = None;
-    if let Some((catalog, mut spool)) = storage {
-        let report = spool.drain_into(&catalog).await?;
-        stored = Some(report.written.rows_added);
+    if let Some(mut s) = storage {
+        s.drain().await?;
+        // Stopped cleanly: the next start records the downtime from here.
+        s.beat(stopped_ns, true);
+        stored = Some(s.stored);
     }
     let snapshot = stats.snapshot();
     for (venue, c) in counts.iter_mut() {
@@ -168,15 +176,79 @@ pub async fn run(
             c.malformed
         );
     }
-    if let Some(added) = stored {
-        eprintln!("  stored {added} new rows in '{location}'");
+    if let Some(stored) = stored {
+        eprintln!(
+            "  stored {} new liquidations and {} gaps in '{location}'",
+            stored.liquidations_added, stored.gaps_added
+        );
     }
     Ok(ExitCode::SUCCESS)
 }
 
-fn spool_dir(location: &str) -> PathBuf {
-    let root = location.strip_prefix("file://").unwrap_or(location);
-    PathBuf::from(root).join(".spool").join("liquidations")
+/// How often a storing run rewrites its heartbeat file.
+const HEARTBEAT: Duration = Duration::from_secs(1);
+
+/// Where `--store` puts rows: the catalog (held for the whole run) behind a write-ahead spool,
+/// and the heartbeat file from which the next start knows this run's downtime.
+struct Storage {
+    catalog: Catalog,
+    spool: Spool,
+    heartbeat_file: HeartbeatFile,
+    heartbeat: Heartbeat,
+    /// The venues streamed.
+    venues: Vec<Venue>,
+    /// Where each venue resumes after the previous run's downtime.
+    resume: BTreeMap<Venue, Resume>,
+    /// What this run's drains stored (not counting an earlier run's leftovers).
+    stored: DrainReport,
+}
+
+impl Storage {
+    /// Takes the catalog (refused if another process writes to it), stores what an earlier
+    /// run left in the spool, and reads that run's heartbeat.
+    async fn open(location: &str, venues: &[Venue]) -> anyhow::Result<Storage> {
+        let (catalog, _) = Catalog::open_writable_by(location, "stream-liquidations").await?;
+        let root = PathBuf::from(location.strip_prefix("file://").unwrap_or(location));
+        let mut spool = Spool::open(&root.join(".spool").join("liquidations"))?;
+        let leftovers = spool.drain_into(&catalog).await?;
+        if leftovers.segments > 0 {
+            eprintln!(
+                "recovered {} liquidation(s) and {} gap(s) from the spool of an earlier run ({} new)",
+                leftovers.liquidations,
+                leftovers.gaps,
+                leftovers.liquidations_added + leftovers.gaps_added
+            );
+        }
+        let heartbeat_file = HeartbeatFile::new(root.join(".stream").join("state.json"));
+        let heartbeat = heartbeat_file.read().unwrap_or_default();
+        let resume = heartbeat.resume(venues, "stream-liquidations", now_ns());
+        let mut storage = Storage {
+            catalog,
+            spool,
+            heartbeat_file,
+            heartbeat,
+            venues: venues.to_vec(),
+            resume,
+            stored: DrainReport::default(),
+        };
+        storage.beat(now_ns(), false);
+        Ok(storage)
+    }
+
+    /// Moves the spool into the catalog, counting what is new.
+    async fn drain(&mut self) -> anyhow::Result<()> {
+        let report = self.spool.drain_into(&self.catalog).await?;
+        self.stored.add(&report);
+        Ok(())
+    }
+
+    /// Rewrites the heartbeat file: the streamed venues alive at `now`.
+    fn beat(&mut self, now: u64, clean_stop: bool) {
+        self.heartbeat.beat(&self.venues, now, clean_stop);
+        if let Err(e) = self.heartbeat_file.write(&self.heartbeat) {
+            tracing::warn!(file = %self.heartbeat_file.path().display(), error = %e, "cannot write the heartbeat file; downtime after a crash will not be recorded");
+        }
+    }
 }
 
 fn handle_event(
