@@ -203,6 +203,8 @@ async fn open(
     cancel: CancellationToken,
 ) -> Result<Subscribed, OpenError> {
     let url = protocol.url(&settings.root_url);
+    // What errors, logs and gap reasons show: no credentials.
+    let shown = ccxt_transport::redact_url(&url);
     let connect = tokio::time::timeout(
         settings.ack_timeout,
         // Nagle off: our frames are small and rare (subscriptions, pings), never worth
@@ -212,8 +214,11 @@ async fn open(
     let mut socket = tokio::select! {
         () = cancel.cancelled() => return Err(OpenError::Cancelled),
         result = connect => match result {
-            Err(_) => return Err(OpenError::ConnectTimeout { url, after: settings.ack_timeout }),
-            Ok(Err(e)) => return Err(OpenError::Connect { url, detail: e.to_string() }),
+            Err(_) => return Err(OpenError::ConnectTimeout { url: shown, after: settings.ack_timeout }),
+            Ok(Err(e)) => return Err(OpenError::Connect {
+                url: shown,
+                detail: ccxt_transport::redact_urls_in(&e.to_string()),
+            }),
             Ok(Ok((socket, _response))) => socket,
         },
     };
