@@ -350,9 +350,10 @@ async fn start(location: &str, prepared: Prepared, signals: Signals) -> anyhow::
 /// `daemon health`: GET the URL, print the body, exit 0 on 200.
 async fn health(args: &HealthArgs) -> anyhow::Result<ExitCode> {
     let url = args.url.trim();
+    let shown = ccxt_transport::redact_url(url);
     let Some(rest) = url.strip_prefix("http://") else {
         return Err(
-            crate::UsageError(format!("--url must be http://HOST:PORT/PATH, got '{url}'")).into(),
+            crate::UsageError(format!("--url must be http://HOST:PORT/PATH, got '{shown}'")).into(),
         );
     };
     let (host, path) = match rest.find('/') {
@@ -382,11 +383,11 @@ async fn health(args: &HealthArgs) -> anyhow::Result<ExitCode> {
     {
         Ok(Ok(r)) => r,
         Ok(Err(e)) => {
-            eprintln!("unhealthy: cannot reach {url}: {e}");
+            eprintln!("unhealthy: cannot reach {shown}: {e}");
             return Ok(ExitCode::from(1));
         }
         Err(_) => {
-            eprintln!("unhealthy: no answer from {url} within {} s", args.timeout);
+            eprintln!("unhealthy: no answer from {shown} within {} s", args.timeout);
             return Ok(ExitCode::from(1));
         }
     };
@@ -401,7 +402,7 @@ async fn health(args: &HealthArgs) -> anyhow::Result<ExitCode> {
     Ok(if status == 200 {
         ExitCode::SUCCESS
     } else {
-        eprintln!("unhealthy: {url} answered {status}");
+        eprintln!("unhealthy: {shown} answered {status}");
         ExitCode::from(1)
     })
 }

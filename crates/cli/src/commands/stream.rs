@@ -1,6 +1,6 @@
 //! `ccxt-cli stream-liquidations`: live liquidations, printed and/or stored through the spool.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -12,7 +12,7 @@ use ccxt_catalog::spool::{DrainReport, Spool};
 use ccxt_model::time::{format_iso, now_ns};
 use ccxt_model::{Instrument, Liquidation, Venue};
 use ccxt_stream::heartbeat::{Heartbeat, HeartbeatFile};
-use ccxt_stream::{Resume, SourceConfig, StreamEvent, WsSettings};
+use ccxt_stream::{Resume, SourceConfig, StreamEvent, StreamStats, WsSettings};
 use ccxt_venue::InstrumentStatus;
 use tokio_util::sync::CancellationToken;
 
@@ -87,6 +87,7 @@ pub async fn run(
     // A stored stream resumes after its downtime: recorded as gaps, re-read where it can be.
     let resume = storage.as_ref().map(|s| s.resume.clone()).unwrap_or_default();
     let handle = ccxt_stream::spawn_resuming(sources, tx, cancel.clone(), &resume);
+    let stats = handle.stats();
 
     let mut printer = Printer::new(args.format, args.quiet);
     let mut counts: BTreeMap<Venue, VenueCounts> = venues
@@ -108,7 +109,7 @@ pub async fn run(
         tokio::select! {
             event = rx.recv() => {
                 let Some(event) = event else { stop_reason = "all streams ended"; break };
-                handle_event(event, &mut counts, &mut printer, storage.as_mut().map(|s| &mut s.spool))?;
+                handle_event(event, &mut counts, &mut printer, storage.as_mut())?;
                 if let Some(s) = storage.as_mut()
                     && s.spool.pending_rows() >= flush_rows
                 {
@@ -117,7 +118,7 @@ pub async fn run(
             }
             _ = sync_tick.tick() => {
                 if let Some(s) = storage.as_mut() {
-                    s.spool.sync()?;
+                    s.sync(&stats)?;
                 }
             }
             _ = flush_tick.tick() => {
@@ -127,7 +128,7 @@ pub async fn run(
             }
             _ = heartbeat_tick.tick() => {
                 if let Some(s) = storage.as_mut() {
-                    s.beat(now_ns(), false);
+                    s.beat(None);
                 }
             }
             _ = until_deadline => { stop_reason = "duration reached"; break }
@@ -139,22 +140,17 @@ pub async fn run(
     // everything.
     let stopped_ns = now_ns();
     cancel.cancel();
-    let stats = handle.stats();
     handle.join().await;
     while let Ok(event) = rx.try_recv() {
-        handle_event(
-            event,
-            &mut counts,
-            &mut printer,
-            storage.as_mut().map(|s| &mut s.spool),
-        )?;
+        handle_event(event, &mut counts, &mut printer, storage.as_mut())?;
     }
     printer.finish()?;
     let mut stored = None;
     if let Some(mut s) = storage {
         s.drain().await?;
-        // Stopped cleanly: the next start records the downtime from here.
-        s.beat(stopped_ns, true);
+        // Stopped cleanly, everything stored (a stream never subscribed recorded its open gap
+        // up to the stop): the next start records the downtime from here.
+        s.beat(Some(stopped_ns));
         stored = Some(s.stored);
     }
     let snapshot = stats.snapshot();
@@ -190,6 +186,11 @@ const HEARTBEAT: Duration = Duration::from_secs(1);
 
 /// Where `--store` puts rows: the catalog (held for the whole run) behind a write-ahead spool,
 /// and the heartbeat file from which the next start knows this run's downtime.
+///
+/// A venue's heartbeat moves only once its stream covers it again (a WebSocket subscribed,
+/// which comes after the downtime gap it records; a poll made) and only to the last spool
+/// sync, so a `kill -9` at any moment leaves a heartbeat from which the next start records
+/// every stretch not stored: the downtime gap itself and the rows not yet synced.
 struct Storage {
     catalog: Catalog,
     spool: Spool,
@@ -199,6 +200,12 @@ struct Storage {
     venues: Vec<Venue>,
     /// Where each venue resumes after the previous run's downtime.
     resume: BTreeMap<Venue, Resume>,
+    /// Venues whose stream covers them again, as of the last sync.
+    covered: BTreeSet<Venue>,
+    /// Venues whose WebSocket subscribed since the last sync.
+    subscribed: BTreeSet<Venue>,
+    /// When the last spool sync began: everything received before is durable.
+    synced_ns: u64,
     /// What this run's drains stored (not counting an earlier run's leftovers).
     stored: DrainReport,
 }
@@ -220,19 +227,45 @@ impl Storage {
             );
         }
         let heartbeat_file = HeartbeatFile::new(root.join(".stream").join("state.json"));
-        let heartbeat = heartbeat_file.read().unwrap_or_default();
-        let resume = heartbeat.resume(venues, "stream-liquidations", now_ns());
-        let mut storage = Storage {
+        let mut heartbeat = heartbeat_file.read().unwrap_or_default();
+        let now = now_ns();
+        let resume = heartbeat.resume(venues, "stream-liquidations", now);
+        // A venue never streamed before has no downtime: it starts now.
+        let new: Vec<Venue> = venues
+            .iter()
+            .copied()
+            .filter(|v| !heartbeat.venues.contains_key(v.as_str()))
+            .collect();
+        heartbeat.beat(&new, now, false);
+        let storage = Storage {
             catalog,
             spool,
             heartbeat_file,
             heartbeat,
             venues: venues.to_vec(),
             resume,
+            covered: BTreeSet::new(),
+            subscribed: BTreeSet::new(),
+            synced_ns: now,
             stored: DrainReport::default(),
         };
-        storage.beat(now_ns(), false);
+        storage.write_heartbeat();
         Ok(storage)
+    }
+
+    /// Makes everything appended durable; venues that subscribed before count as covered.
+    fn sync(&mut self, stats: &StreamStats) -> anyhow::Result<()> {
+        let started = now_ns();
+        self.spool.sync()?;
+        self.synced_ns = started;
+        self.covered.append(&mut self.subscribed);
+        // A poll that succeeded has sent its gap (if any) before counting itself.
+        for (venue, counters) in stats.snapshot() {
+            if counters.polls > 0 {
+                self.covered.insert(venue);
+            }
+        }
+        Ok(())
     }
 
     /// Moves the spool into the catalog, counting what is new.
@@ -242,9 +275,20 @@ impl Storage {
         Ok(())
     }
 
-    /// Rewrites the heartbeat file: the streamed venues alive at `now`.
-    fn beat(&mut self, now: u64, clean_stop: bool) {
-        self.heartbeat.beat(&self.venues, now, clean_stop);
+    /// Rewrites the heartbeat file: the covered venues alive at the last sync, or, after a
+    /// clean stop (`Some(stop)`, everything stored), every streamed venue at `stop`.
+    fn beat(&mut self, clean_stop: Option<u64>) {
+        match clean_stop {
+            Some(stop) => self.heartbeat.beat(&self.venues, stop, true),
+            None => {
+                let covered: Vec<Venue> = self.covered.iter().copied().collect();
+                self.heartbeat.beat(&covered, self.synced_ns, false);
+            }
+        }
+        self.write_heartbeat();
+    }
+
+    fn write_heartbeat(&self) {
         if let Err(e) = self.heartbeat_file.write(&self.heartbeat) {
             tracing::warn!(file = %self.heartbeat_file.path().display(), error = %e, "cannot write the heartbeat file; downtime after a crash will not be recorded");
         }
@@ -255,15 +299,15 @@ fn handle_event(
     event: StreamEvent,
     counts: &mut BTreeMap<Venue, VenueCounts>,
     printer: &mut Printer,
-    spool: Option<&mut Spool>,
+    storage: Option<&mut Storage>,
 ) -> anyhow::Result<()> {
     match event {
         StreamEvent::Liquidations { venue, rows } => {
             let c = counts.entry(venue).or_default();
             c.liquidations += rows.len() as u64;
             c.usd += rows.iter().map(|r| r.value).sum::<f64>();
-            if let Some(spool) = spool {
-                spool.append_liquidations(&rows)?;
+            if let Some(s) = storage {
+                s.spool.append_liquidations(&rows)?;
             }
             printer.print(&rows)?;
         }
@@ -271,15 +315,19 @@ fn handle_event(
             let c = counts.entry(gap.venue).or_default();
             c.gaps += 1;
             c.gap_secs += gap.duration_ns() as f64 / 1e9;
-            if let Some(spool) = spool {
-                spool.append_gap(&gap)?;
+            if let Some(s) = storage {
+                s.spool.append_gap(&gap)?;
             }
         }
         StreamEvent::Malformed { venue, .. } => counts.entry(venue).or_default().malformed += 1,
+        // After the downtime gap of a resumed stream (sent before it).
+        StreamEvent::Connected { venue, .. } => {
+            if let Some(s) = storage {
+                s.subscribed.insert(venue);
+            }
+        }
         // Logged where they happen, by the stream.
-        StreamEvent::Connected { .. }
-        | StreamEvent::Disconnected { .. }
-        | StreamEvent::SubscriptionRejected { .. } => {}
+        StreamEvent::Disconnected { .. } | StreamEvent::SubscriptionRejected { .. } => {}
     }
     Ok(())
 }
