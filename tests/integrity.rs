@@ -157,7 +157,7 @@ async fn gaps(catalog: &str) -> Vec<(String, u64, u64, String)> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_kill_9_restart_loop_on_all_venues_stores_each_liquidation_once_and_records_every_restart()
-{
+ {
     let sim = sim(20.0).await;
     let dir = tempfile::tempdir().unwrap();
     let catalog = dir.path().to_str().unwrap().to_string();
@@ -303,7 +303,10 @@ async fn a_clean_stop_polls_once_more_and_a_clean_restart_stores_nothing_twice()
         assert_eq!(lost, 0, "every fill up to the stop is stored");
         assert_eq!(duplicates(&rows).get("hyperliquid").copied(), Some(0));
     }
-    assert!(gaps(&catalog).await.is_empty(), "a re-read downtime is no gap");
+    assert!(
+        gaps(&catalog).await.is_empty(),
+        "a re-read downtime is no gap"
+    );
 }
 
 /// `stored N new liquidations and M gaps` from the summary.
@@ -451,7 +454,10 @@ async fn credentials_in_a_websocket_url_never_reach_logs_errors_or_gaps() {
     let out = output(cmd).await;
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
-    assert!(stderr.contains("ws://***@127.0.0.1:1/v5/public/linear?token=***"), "{stderr}");
+    assert!(
+        stderr.contains("ws://***@127.0.0.1:1/v5/public/linear?token=***"),
+        "{stderr}"
+    );
     let gaps = gaps(&catalog).await;
     assert!(!gaps.is_empty());
     let everything = format!("{stderr}{gaps:?}");

@@ -154,7 +154,10 @@ mod tests {
         );
         // Only the venues streamed now, and only a heartbeat before now.
         let resume = beat.resume(&[Venue::Bybit, Venue::Hyperliquid], "x", 150);
-        assert_eq!(resume.keys().copied().collect::<Vec<_>>(), [Venue::Hyperliquid]);
+        assert_eq!(
+            resume.keys().copied().collect::<Vec<_>>(),
+            [Venue::Hyperliquid]
+        );
         assert!(Heartbeat::default().resume(&Venue::ALL, "x", 1).is_empty());
     }
 

@@ -33,8 +33,8 @@ use ccxt_venue::convert::snippet;
 use ccxt_venue::{FetchError, HttpMethod, HttpRequest, HttpResponse, RateLimitSpec, Transport};
 use tokio::time::Instant;
 
-pub use redact::{redact_url, redact_urls_in};
 pub use budget::{Budget, BudgetHeadroom};
+pub use redact::{redact_url, redact_urls_in};
 pub use stats::{TransportStats, TransportStatsSnapshot};
 
 /// How to reach one venue and how hard to push it.

@@ -37,11 +37,7 @@ pub fn redact_url(url: &str) -> String {
         Some(at) => format!("{HIDDEN}@{}", &authority[at + 1..]),
         None => authority.to_string(),
     };
-    format!(
-        "{}://{authority}{}",
-        &url[..scheme_end],
-        redact_query(tail)
-    )
+    format!("{}://{authority}{}", &url[..scheme_end], redact_query(tail))
 }
 
 /// The path, query and fragment `tail` with secret-looking query values hidden.

@@ -352,9 +352,10 @@ async fn health(args: &HealthArgs) -> anyhow::Result<ExitCode> {
     let url = args.url.trim();
     let shown = ccxt_transport::redact_url(url);
     let Some(rest) = url.strip_prefix("http://") else {
-        return Err(
-            crate::UsageError(format!("--url must be http://HOST:PORT/PATH, got '{shown}'")).into(),
-        );
+        return Err(crate::UsageError(format!(
+            "--url must be http://HOST:PORT/PATH, got '{shown}'"
+        ))
+        .into());
     };
     let (host, path) = match rest.find('/') {
         Some(i) => (&rest[..i], &rest[i..]),
@@ -387,7 +388,10 @@ async fn health(args: &HealthArgs) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(1));
         }
         Err(_) => {
-            eprintln!("unhealthy: no answer from {shown} within {} s", args.timeout);
+            eprintln!(
+                "unhealthy: no answer from {shown} within {} s",
+                args.timeout
+            );
             return Ok(ExitCode::from(1));
         }
     };

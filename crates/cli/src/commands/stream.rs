@@ -85,7 +85,10 @@ pub async fn run(
     let (tx, mut rx) = tokio::sync::mpsc::channel::<StreamEvent>(4096);
     let cancel = CancellationToken::new();
     // A stored stream resumes after its downtime: recorded as gaps, re-read where it can be.
-    let resume = storage.as_ref().map(|s| s.resume.clone()).unwrap_or_default();
+    let resume = storage
+        .as_ref()
+        .map(|s| s.resume.clone())
+        .unwrap_or_default();
     let handle = ccxt_stream::spawn_resuming(sources, tx, cancel.clone(), &resume);
     let stats = handle.stats();
 
