@@ -284,15 +284,22 @@ async fn a_clean_stop_polls_once_more_and_a_clean_restart_stores_nothing_twice()
         ]);
         cmd
     };
+    let mut stored_before = 0;
     for _ in 0..2 {
         let started = now_ms();
         let out = output(run()).await;
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+        assert!(out.status.success(), "{stderr}");
         let rows = liquidations(&catalog).await;
+        // The restart re-reads the first run's fills but delivers only new ones: what it
+        // reports received is what it added.
+        let received: usize = stderr
+            .lines()
+            .find(|l| l.trim_start().starts_with("hyperliquid"))
+            .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+            .unwrap_or_else(|| panic!("{stderr}"));
+        assert_eq!(received, rows.len() - stored_before, "{stderr}");
+        stored_before = rows.len();
         let stored: HashMap<Key, usize> = rows.iter().fold(HashMap::new(), |mut m, r| {
             *m.entry(stored_key(r)).or_default() += 1;
             m

@@ -75,6 +75,7 @@ impl Heartbeat {
                         Resume {
                             since_ns: beat.last_alive_ns,
                             reason: format!("{collector} not running ({how})"),
+                            known: Vec::new(),
                         },
                     )
                 })

@@ -40,6 +40,7 @@ pub mod ws;
 
 use std::sync::Arc;
 
+use ccxt_model::Venue;
 use ccxt_model::time::now_ns;
 use tokio::sync::{Mutex, mpsc};
 use tokio::task::JoinHandle;
@@ -128,6 +129,9 @@ pub struct Resume {
     pub since_ns: u64,
     /// Why it was not covered since (the gap's reason): `stream-liquidations not running (stopped)`.
     pub reason: String,
+    /// Liquidations of the venue stored already from about `since_ns` on (the keys): a polled
+    /// source re-reading its downtime does not deliver them again.
+    pub known: Vec<LiquidationKey>,
 }
 
 /// Like [`spawn`], resuming the venues in `resume` after downtime, each as its source allows:
@@ -139,7 +143,7 @@ pub fn spawn_resuming(
     sources: Vec<SourceConfig>,
     events: mpsc::Sender<StreamEvent>,
     cancel: CancellationToken,
-    resume: &std::collections::BTreeMap<ccxt_model::Venue, Resume>,
+    resume: &std::collections::BTreeMap<Venue, Resume>,
 ) -> StreamHandle {
     spawn_inner(sources, events, cancel, |venue| match resume.get(&venue) {
         Some(r) => Start::Resume(r.clone()),
@@ -161,7 +165,7 @@ fn spawn_inner(
     sources: Vec<SourceConfig>,
     events: mpsc::Sender<StreamEvent>,
     cancel: CancellationToken,
-    start_of: impl Fn(ccxt_model::Venue) -> Start,
+    start_of: impl Fn(Venue) -> Start,
 ) -> StreamHandle {
     if let Err(ConfigError(problems)) = validate(&sources) {
         for problem in problems {
@@ -212,6 +216,11 @@ fn spawn_inner(
                 symbols,
             } => {
                 let dedupe = Arc::new(Mutex::new(RecentSet::default()));
+                let known: Arc<std::collections::HashSet<LiquidationKey>> =
+                    Arc::new(match start_of(Venue::Hyperliquid) {
+                        Start::Resume(r) => r.known.into_iter().collect(),
+                        Start::Now | Start::PollFrom(_) => Default::default(),
+                    });
                 let interval = interval.max(std::time::Duration::from_millis(1));
                 for address in addresses.iter().filter(|a| config::is_address(a)) {
                     pollers.push(PollTask {
@@ -224,6 +233,7 @@ fn spawn_inner(
                         out: out.clone(),
                         cancel: stop.clone(),
                         dedupe: dedupe.clone(),
+                        known: known.clone(),
                     });
                 }
             }

@@ -28,7 +28,9 @@ use tokio::sync::{Mutex, oneshot};
 use tokio::time::{Instant, sleep_until};
 use tokio_util::sync::CancellationToken;
 
-use crate::dedupe::{RecentSet, new_origin};
+use std::collections::HashSet;
+
+use crate::dedupe::{LiquidationKey, RecentSet, new_origin};
 use crate::emit::Emitter;
 use crate::protocol::LiquidationPoller;
 
@@ -50,6 +52,8 @@ pub(crate) struct PollTask {
     /// Shared by the pollers of one source, so a trade seen by two of them (the liquidated
     /// user's fill and the counterparty's) is delivered once.
     pub(crate) dedupe: Arc<Mutex<RecentSet>>,
+    /// Liquidations stored already (by an earlier run): not delivered again when re-read.
+    pub(crate) known: Arc<HashSet<LiquidationKey>>,
 }
 
 impl PollTask {
@@ -182,7 +186,14 @@ impl PollTask {
                         return None;
                     }
                 }
-                let (rows, dropped) = self.dedupe.lock().await.filter(polled.rows, new_origin());
+                let mut rows = polled.rows;
+                let before = rows.len();
+                if !self.known.is_empty() {
+                    rows.retain(|r| !self.known.contains(&LiquidationKey::of(r)));
+                }
+                let stored_before = before - rows.len();
+                let (rows, dropped) = self.dedupe.lock().await.filter(rows, new_origin());
+                let dropped = dropped + stored_before;
                 self.out.duplicates(venue, dropped);
                 if !self.out.liquidations(venue, rows).await {
                     return None;

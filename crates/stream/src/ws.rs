@@ -502,6 +502,7 @@ impl WsTask {
             out: self.out.clone(),
             cancel: self.cancel.clone(),
             dedupe: Arc::new(Mutex::new(RecentSet::default())),
+            known: Arc::default(),
         };
         Some(Fallback {
             handover,

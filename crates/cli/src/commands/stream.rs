@@ -7,12 +7,12 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use ccxt_catalog::Catalog;
 use ccxt_catalog::spool::{DrainReport, Spool};
+use ccxt_catalog::{Catalog, MAX_CLOCK_SKEW_NS, Query};
 use ccxt_model::time::{format_iso, now_ns};
-use ccxt_model::{Instrument, Liquidation, Venue};
+use ccxt_model::{Instrument, Liquidation, RecordKind, Venue};
 use ccxt_stream::heartbeat::{Heartbeat, HeartbeatFile};
-use ccxt_stream::{Resume, SourceConfig, StreamEvent, StreamStats, WsSettings};
+use ccxt_stream::{LiquidationKey, Resume, SourceConfig, StreamEvent, StreamStats, WsSettings};
 use ccxt_venue::InstrumentStatus;
 use tokio_util::sync::CancellationToken;
 
@@ -213,6 +213,35 @@ struct Storage {
     stored: DrainReport,
 }
 
+/// The keys of `venue`'s liquidations stored from (about) `since_ns` on: those a re-read of
+/// the venue's fills from `since_ns` (less the poll overlap) can deliver again.
+async fn stored_keys(
+    catalog: &Catalog,
+    venue: Venue,
+    since_ns: u64,
+    now_ns: u64,
+) -> anyhow::Result<Vec<LiquidationKey>> {
+    let suffix = format!(".{}", venue.nautilus_venue());
+    let instruments: Vec<_> = catalog
+        .instruments(RecordKind::Liquidation)
+        .await?
+        .into_iter()
+        .filter(|id| id.as_str().ends_with(&suffix))
+        .collect();
+    if instruments.is_empty() {
+        return Ok(Vec::new());
+    }
+    let reach = ccxt_stream::poll::POLL_OVERLAP.as_nanos() as u64 + MAX_CLOCK_SKEW_NS;
+    let query = Query {
+        instruments,
+        start: since_ns.saturating_sub(reach),
+        end: now_ns,
+        limit: None,
+    };
+    let (rows, _) = catalog.query::<Liquidation>(&query).await?;
+    Ok(rows.iter().map(LiquidationKey::of).collect())
+}
+
 impl Storage {
     /// Takes the catalog (refused if another process writes to it), stores what an earlier
     /// run left in the spool, and reads that run's heartbeat.
@@ -232,7 +261,11 @@ impl Storage {
         let heartbeat_file = HeartbeatFile::new(root.join(".stream").join("state.json"));
         let mut heartbeat = heartbeat_file.read().unwrap_or_default();
         let now = now_ns();
-        let resume = heartbeat.resume(venues, "stream-liquidations", now);
+        let mut resume = heartbeat.resume(venues, "stream-liquidations", now);
+        if let Some(r) = resume.get_mut(&Venue::Hyperliquid) {
+            // Its poll re-reads the downtime: what is stored already is not delivered again.
+            r.known = stored_keys(&catalog, Venue::Hyperliquid, r.since_ns, now).await?;
+        }
         // A venue never streamed before has no downtime: it starts now.
         let new: Vec<Venue> = venues
             .iter()
