@@ -432,6 +432,31 @@ async fn every_writer_takes_the_catalog_lock_and_a_killed_holder_leaves_none() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+
+    // The daemon holds the same lock: streaming into its catalog is refused.
+    let mut daemon = command(&sim, "2");
+    daemon
+        .env("CCXT_METRICS__ADDRESS", "off")
+        .env("CCXT_CATALOG_PATH", &catalog)
+        .args(["daemon", "start", "-s", "BTCUSDT-PERP", "-e", "bybit"]);
+    let mut daemon = spawn_quiet(daemon);
+    let lock = dir.path().join(".ccxt-pipeline.lock");
+    let holder = format!("{} daemon", daemon.id());
+    for _ in 0..400 {
+        if std::fs::read_to_string(&lock).is_ok_and(|t| t.trim() == holder) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let out = output(stream(&["--duration", "1s"])).await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!("another daemon (pid {})", daemon.id())),
+        "{stderr}"
+    );
+    daemon.kill().unwrap();
+    daemon.wait().unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
