@@ -448,4 +448,26 @@ mod tests {
                 .contains("another catalog compact (pid")
         );
     }
+
+    #[tokio::test]
+    async fn compaction_drops_identity_duplicates_an_older_catalog_holds() {
+        const HL: &str = "SOL-USD-PERP.HYPERLIQUID";
+        let catalog = Catalog::from_storage(Storage::in_memory());
+        let id = InstrumentId::new_unchecked(HL);
+        // As written before liquidations had an identity: the same trade twice, in two files
+        // of one day, differing only in `ts_init`.
+        let first = liq(HL, Some("3"), DAY, DAY + SEC);
+        let again = liq(HL, Some("3"), DAY, DAY + 9 * SEC);
+        catalog
+            .replace_files(&id, std::slice::from_ref(&first), &[], None)
+            .await
+            .unwrap();
+        catalog
+            .replace_files(&id, std::slice::from_ref(&again), &[], None)
+            .await
+            .unwrap();
+        assert_eq!(all(&catalog, HL).await.len(), 2);
+        catalog.compact().await.unwrap();
+        assert_eq!(all(&catalog, HL).await, vec![first]);
+    }
 }
