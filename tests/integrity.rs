@@ -496,3 +496,39 @@ async fn credentials_in_a_websocket_url_never_reach_logs_errors_or_gaps() {
     assert!(!everything.contains("s3cretWSERR"), "{everything}");
     assert!(!everything.contains("t0kenWSERR"), "{everything}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_daemon_stores_re_read_liquidations_once_across_restarts() {
+    let sim = sim(20.0).await;
+    let dir = tempfile::tempdir().unwrap();
+    let catalog = dir.path().to_str().unwrap().to_string();
+    for round in 0..3 {
+        let mut cmd = command(&sim, "0.5");
+        cmd.env("CCXT_METRICS__ADDRESS", "off")
+            .env("CCXT_CATALOG_PATH", &catalog)
+            .env("CCXT_SPOOL__FLUSH_SECS", "1")
+            .args(["daemon", "start", "-s", "BTCUSDT-PERP", "-e", "hyperliquid"]);
+        let child = cmd
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(2500)).await;
+        let pid = child.id().to_string();
+        assert!(
+            Command::new("kill")
+                .args(["-TERM", &pid])
+                .status()
+                .unwrap()
+                .success()
+        );
+        let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+            .await
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "round {round}: {stderr}");
+    }
+    let rows = ndjson(&catalog, &["query", "liquidations", "BTCUSDT-PERP"]).await;
+    assert!(rows.len() > 20, "{}", rows.len());
+    assert_eq!(duplicates(&rows).get("hyperliquid").copied(), Some(0));
+}
