@@ -85,6 +85,18 @@ pub enum CatalogError {
         /// Rows the footer reports.
         found: i64,
     },
+    /// Another process holds the catalog's write lock for its run.
+    #[error(
+        "catalog '{root}' is in use: another {holder} (pid {pid}) is writing to it; stop it first or use another --catalog"
+    )]
+    Locked {
+        /// The catalog root.
+        root: String,
+        /// What holds it, as it named itself (`daemon`, `stream-liquidations`, …).
+        holder: String,
+        /// Its process id, as it wrote it into the lock file (`unknown` if unreadable).
+        pid: String,
+    },
     /// A crash was simulated by a test (see `Catalog::write_with_crash`).
     #[error("simulated crash at {0:?}")]
     SimulatedCrash(crate::CrashPoint),

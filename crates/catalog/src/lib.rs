@@ -11,13 +11,17 @@
 //! * rows in a file are sorted by `ts_init`; file names carry the exact first and last
 //!   `ts_init`; files of one directory never overlap (closed intervals), and each holds one UTC
 //!   day at most (one UTC month for funding, which is sparse);
-//! * a write merges with the files it overlaps, drops identical records, writes each new file
+//! * a write merges with the files it overlaps, drops identical records (and records with the
+//!   same venue identity, e.g. a liquidation's trade id, wherever in the dataset the first one
+//!   is stored: see [`CatalogRecord::identity`]), writes each new file
 //!   under a temporary name, fsyncs it, re-reads its footer to verify the row count, renames it
 //!   into place and only then deletes the files it replaces;
 //! * a crash at any point leaves files NautilusTrader can read; [`Catalog::recover`] (run by
 //!   [`Catalog::open_writable`]) removes temporary files and merges any overlap a crash left,
 //!   so no row is lost or duplicated;
-//! * one writer at a time: an in-process mutex plus a lock file for other processes.
+//! * one writer at a time: an in-process mutex plus a lock file for other processes. A
+//!   writing command holds the lock for its whole run ([`Catalog::open_writable_by`],
+//!   [`Catalog::lock_for_run`]); a second writer is refused with the holder's pid.
 
 pub mod demo;
 mod error;
@@ -40,7 +44,9 @@ pub use maintenance::{CompactReport, DatasetInfo, RecoveryReport};
 pub use parquet_io::{KEY_RECORD, KEY_SCHEMA_VERSION, RowGroupCounts, SCHEMA_VERSION};
 pub use quarantine::{BadFile, BadFiles, FileProblem, StoredHistory};
 pub use query::{Limit, Query, QueryStats};
-pub use record::{CatalogRecord, Partition, decode_rate, encode_rate};
+pub use record::{
+    CatalogRecord, MAX_CLOCK_SKEW_NS, Partition, RecordIdentity, decode_rate, encode_rate,
+};
 pub use storage::{Storage, WriteLock};
 pub use writer::{CrashPoint, WriteReport};
 
@@ -51,6 +57,8 @@ pub struct Catalog {
     write_mutex: tokio::sync::Mutex<()>,
     /// Files this process moved to the quarantine (see [`Catalog::quarantined`]).
     quarantined: std::sync::Mutex<Vec<BadFile>>,
+    /// The cross-process write lock, when this catalog holds it for its whole life.
+    run_lock: Option<WriteLock>,
 }
 
 /// Proof that this process holds the catalog's write lock.
@@ -66,6 +74,7 @@ impl Catalog {
             storage,
             write_mutex: tokio::sync::Mutex::new(()),
             quarantined: std::sync::Mutex::new(Vec::new()),
+            run_lock: None,
         }
     }
 
@@ -76,12 +85,35 @@ impl Catalog {
         )?))
     }
 
-    /// Opens a catalog for writing, creating the directory if needed, and first repairs
+    /// Opens a catalog for writing, creating the directory if needed, takes its write lock
+    /// for the life of the returned catalog ([`Catalog::lock_for_run`]) and first repairs
     /// whatever an interrupted write left behind (see [`Catalog::recover`]).
     pub async fn open_writable(location: &str) -> Result<(Catalog, RecoveryReport)> {
-        let catalog = Catalog::from_storage(Storage::from_location(location, true)?);
+        Catalog::open_writable_by(location, "writer").await
+    }
+
+    /// [`Catalog::open_writable`], naming this process `holder` (`daemon`,
+    /// `stream-liquidations`) in the message a refused second writer shows.
+    pub async fn open_writable_by(
+        location: &str,
+        holder: &str,
+    ) -> Result<(Catalog, RecoveryReport)> {
+        let mut catalog = Catalog::from_storage(Storage::from_location(location, true)?);
+        catalog.lock_for_run(holder)?;
         let report = catalog.recover().await?;
         Ok((catalog, report))
+    }
+
+    /// Takes the catalog's cross-process write lock until this catalog is dropped, so no
+    /// other process writes to it meanwhile (every writing command of the CLI and the daemon
+    /// do this for their whole run). Fails at once with [`CatalogError::Locked`], naming the
+    /// holder's pid, if another process holds it. The OS releases the lock when a process
+    /// ends, even on `kill -9`, so no stale lock is ever left. Taking it again is a no-op.
+    pub fn lock_for_run(&mut self, holder: &str) -> Result<()> {
+        if self.run_lock.is_none() {
+            self.run_lock = Some(self.storage.try_lock_for_run(holder)?);
+        }
+        Ok(())
     }
 
     /// The storage backend.
@@ -91,7 +123,11 @@ impl Catalog {
 
     async fn lock(&self) -> Result<WriteGuard<'_>> {
         let local = self.write_mutex.lock().await;
-        let file = self.storage.lock().await?;
+        let file = match self.run_lock {
+            // Held for the whole run already: the in-process mutex orders our own writes.
+            Some(_) => WriteLock::none(),
+            None => self.storage.lock().await?,
+        };
         Ok(WriteGuard {
             _local: local,
             _file: file,
@@ -166,13 +202,21 @@ impl Catalog {
 }
 
 /// Sorts by `ts_init` (stable: earlier inputs first among equal times) and drops records
-/// identical to one already kept. Returns how many were dropped.
+/// identical to one already kept, or with the same [identity](CatalogRecord::identity) as
+/// one already kept (the earliest received stays). Returns how many were dropped.
 pub(crate) fn sort_and_dedup<T: CatalogRecord>(rows: &mut Vec<T>) -> usize {
     rows.sort_by_key(|r| r.ts_init());
     let before = rows.len();
     let mut out: Vec<T> = Vec::with_capacity(rows.len());
+    let mut identities = std::collections::HashSet::new();
     let mut run_start = 0;
     for row in rows.drain(..) {
+        if let Some(identity) = row.identity() {
+            if identities.insert(identity) {
+                out.push(row);
+            }
+            continue;
+        }
         if out.last().map(|l| l.ts_init()) != Some(row.ts_init()) {
             run_start = out.len();
         }

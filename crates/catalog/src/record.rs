@@ -56,6 +56,33 @@ impl Partition {
     }
 }
 
+/// What identifies a record at its venue, for records that can be delivered twice with
+/// different receive times (see [`CatalogRecord::identity`]). Compared within one dataset
+/// (one instrument), so the instrument is not part of it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum RecordIdentity {
+    /// The venue's own trade id (Hyperliquid `tid`).
+    Trade(String),
+    /// No id on the wire (Binance `forceOrder`, Bybit `allLiquidation`): the venue's fields of
+    /// the event, which the venue sends identically on every delivery.
+    Event {
+        /// The position liquidated.
+        side: PositionSide,
+        /// The venue's raw order side.
+        order_side: String,
+        /// Quantity, as the bits of the `f64`.
+        quantity: u64,
+        /// Price, as the bits of the `f64`.
+        price: u64,
+        /// Venue time, UNIX ns.
+        ts_event: u64,
+    },
+}
+
+/// How far a venue's clock may run ahead of ours: an earlier delivery of an event with venue
+/// time `t` was received no earlier than `t` minus this (5 minutes).
+pub const MAX_CLOCK_SKEW_NS: u64 = 300_000_000_000;
+
 /// A record the catalog can store.
 pub trait CatalogRecord: Clone + PartialEq + Send + Sync + 'static {
     /// Which kind it is (selects the class directory).
@@ -69,6 +96,19 @@ pub trait CatalogRecord: Clone + PartialEq + Send + Sync + 'static {
     fn ts_event(&self) -> u64;
     /// Receive time, UNIX ns: files are named, sorted and queried by it.
     fn ts_init(&self) -> u64;
+    /// The record's identity at the venue, when one event can be delivered twice with
+    /// different receive times (a liquidation re-read after a restart). Rows of one dataset
+    /// with the same identity are one record: the catalog keeps the one stored first and drops
+    /// the others, across files and days. `None` (the default): a record is identified by all
+    /// its fields, so only identical rows are duplicates.
+    fn identity(&self) -> Option<RecordIdentity> {
+        None
+    }
+    /// The earliest `ts_init` an earlier delivery of this record can have been stored with:
+    /// where a write looks for it. Only used for records with an [`identity`](Self::identity).
+    fn earliest_delivery_ns(&self) -> u64 {
+        self.ts_init()
+    }
     /// The Arrow schema of the files of `instrument_id`.
     fn schema(instrument_id: &InstrumentId) -> SchemaRef;
     /// Encodes rows of one instrument.
@@ -371,6 +411,9 @@ impl CatalogRecord for FundingRate {
     }
 }
 
+/// A liquidation is identified by the venue's trade id where the venue gives one
+/// (Hyperliquid), else by the event's venue fields: side, order side, quantity, price and venue
+/// time. Never by `ts_init`, `source` or `method`, which are ours.
 impl CatalogRecord for Liquidation {
     const KIND: RecordKind = RecordKind::Liquidation;
 
@@ -382,6 +425,23 @@ impl CatalogRecord for Liquidation {
     }
     fn ts_init(&self) -> u64 {
         self.ts_init
+    }
+    fn identity(&self) -> Option<RecordIdentity> {
+        Some(match &self.trade_id {
+            Some(tid) => RecordIdentity::Trade(tid.clone()),
+            None => RecordIdentity::Event {
+                side: self.side,
+                order_side: self.order_side.clone(),
+                quantity: self.quantity.to_bits(),
+                price: self.price.to_bits(),
+                ts_event: self.ts_event,
+            },
+        })
+    }
+    fn earliest_delivery_ns(&self) -> u64 {
+        self.ts_event
+            .min(self.ts_init)
+            .saturating_sub(MAX_CLOCK_SKEW_NS)
     }
 
     fn schema(_: &InstrumentId) -> SchemaRef {

@@ -82,8 +82,28 @@ pub struct DrainReport {
     pub funding: usize,
     /// Lines that could not be read (torn by a crash) and were skipped.
     pub skipped_lines: usize,
-    /// What the catalog writes did.
+    /// Liquidations that were not in the catalog before (the rest were stored already: a
+    /// replay, or a re-read of the same event).
+    pub liquidations_added: usize,
+    /// Gaps that were not in the catalog before.
+    pub gaps_added: usize,
+    /// What the catalog writes did (every kind together).
     pub written: WriteReport,
+}
+
+impl DrainReport {
+    /// Adds up two reports (e.g. every drain of a run).
+    pub fn add(&mut self, other: &DrainReport) {
+        self.segments += other.segments;
+        self.liquidations += other.liquidations;
+        self.gaps += other.gaps;
+        self.open_interest += other.open_interest;
+        self.funding += other.funding;
+        self.skipped_lines += other.skipped_lines;
+        self.liquidations_added += other.liquidations_added;
+        self.gaps_added += other.gaps_added;
+        self.written.add(other.written);
+    }
 }
 
 fn io_error(path: &Path, source: std::io::Error) -> CatalogError {
@@ -276,10 +296,12 @@ impl Sealed {
             report.open_interest += rows.open_interest.len();
             report.funding += rows.funding.len();
             report.skipped_lines += rows.skipped;
-            report
-                .written
-                .add(write_some(catalog, rows.liquidations).await?);
-            report.written.add(write_some(catalog, rows.gaps).await?);
+            let liquidations = write_some(catalog, rows.liquidations).await?;
+            report.liquidations_added += liquidations.rows_added;
+            report.written.add(liquidations);
+            let gaps = write_some(catalog, rows.gaps).await?;
+            report.gaps_added += gaps.rows_added;
+            report.written.add(gaps);
             report
                 .written
                 .add(write_some(catalog, rows.open_interest).await?);

@@ -35,6 +35,13 @@ pub struct WriteLock {
     _file: Option<std::fs::File>,
 }
 
+impl WriteLock {
+    /// A guard that holds no file lock (the caller holds one already, or needs none).
+    pub(crate) fn none() -> WriteLock {
+        WriteLock { _file: None }
+    }
+}
+
 impl Storage {
     /// A local directory. With `create`, the directory is created if missing; otherwise it must exist.
     pub fn local(root: &FsPath, create: bool) -> Result<Storage> {
@@ -229,6 +236,56 @@ impl Storage {
             Ok(file)
         })
         .await?;
+        Ok(WriteLock { _file: Some(file) })
+    }
+
+    /// Takes the catalog's write lock for the life of the returned guard, without waiting:
+    /// if another process holds it, fails with [`CatalogError::Locked`] naming that process
+    /// (its pid and `holder`, which it wrote into the lock file). `holder` names this process
+    /// the same way for others. An OS advisory lock (`flock`): the kernel releases it when
+    /// the process ends, however it ends, so a lock never outlives its holder. In-memory
+    /// stores need no lock.
+    pub fn try_lock_for_run(&self, holder: &str) -> Result<WriteLock> {
+        use std::io::{Read, Seek, Write};
+        let Some(root) = self.local_root.clone() else {
+            return Ok(WriteLock { _file: None });
+        };
+        let path = root.join(LOCK_FILE);
+        let io_error = |source| CatalogError::Io {
+            path: path.display().to_string(),
+            source,
+        };
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .read(true)
+            .write(true)
+            .open(&path)
+            .map_err(io_error)?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                let mut text = String::new();
+                let _ = file.read_to_string(&mut text);
+                let mut words = text.split_whitespace();
+                let pid = words.next().unwrap_or("unknown").to_string();
+                let named: Vec<&str> = words.collect();
+                return Err(CatalogError::Locked {
+                    root: self.display.clone(),
+                    holder: if named.is_empty() {
+                        "process".to_string()
+                    } else {
+                        named.join(" ")
+                    },
+                    pid,
+                });
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(io_error(e)),
+        }
+        // Who holds it, for the message another process shows (informational only).
+        file.set_len(0).map_err(io_error)?;
+        file.rewind().map_err(io_error)?;
+        writeln!(file, "{} {holder}", std::process::id()).map_err(io_error)?;
         Ok(WriteLock { _file: Some(file) })
     }
 

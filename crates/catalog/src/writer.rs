@@ -2,14 +2,21 @@
 //!
 //! A write of rows for one instrument:
 //! 1. sorts them by `ts_init` and drops identical records;
-//! 2. reads the existing files whose name interval meets the rows' interval (a shared endpoint
-//!    counts) and merges them in, again dropping identical records; if nothing new remains, it
-//!    stops here, so re-writing data already stored costs one directory listing and a read;
-//! 3. splits the result at partition boundaries (UTC days; months for funding) and, for each part, writes `<final>.<uuid>.tmp`,
+//! 2. for records with a venue identity (liquidations: trade id, or the event's venue fields),
+//!    drops rows whose identity is stored already in a file *outside* the rows' interval: a
+//!    liquidation re-read after a restart has a later `ts_init` than its first delivery, which
+//!    may sit in an earlier day's file. The files searched are those from the earliest moment
+//!    a first delivery can have been received ([`CatalogRecord::earliest_delivery_ns`]) on;
+//!    the row stored first is kept;
+//! 3. reads the existing files whose name interval meets the rows' interval (a shared endpoint
+//!    counts) and merges them in, again dropping identical records (and same-identity ones);
+//!    if nothing new remains, it stops here, so re-writing data already stored costs one
+//!    directory listing and a read;
+//! 4. splits the result at partition boundaries (UTC days; months for funding) and, for each part, writes `<final>.<uuid>.tmp`,
 //!    fsyncs it and re-reads its footer to check the row count;
-//! 4. renames each temporary file to its final `<start>_<end>.parquet` name and fsyncs the
+//! 5. renames each temporary file to its final `<start>_<end>.parquet` name and fsyncs the
 //!    directory;
-//! 5. deletes the replaced files that were not overwritten by a rename.
+//! 6. deletes the replaced files that were not overwritten by a rename.
 //!
 //! A crash before step 4 leaves temporary files that NautilusTrader ignores (they do not end in
 //! `.parquet`); a crash during 4 or 5 leaves new files overlapping old ones, all readable.
@@ -22,7 +29,7 @@ use ccxt_model::InstrumentId;
 use object_store::path::Path;
 
 use crate::error::{CatalogError, Result};
-use crate::record::CatalogRecord;
+use crate::record::{CatalogRecord, RecordIdentity};
 use crate::{Catalog, DataFile, dataset_dir, intersects, naming, parquet_io, sort_and_dedup};
 
 /// Suffix of temporary files.
@@ -35,7 +42,8 @@ pub struct WriteReport {
     pub rows_in: usize,
     /// Rows that were not in the catalog before.
     pub rows_added: usize,
-    /// Rows dropped because an identical record was already stored or given twice.
+    /// Rows dropped because an identical record (or one with the same venue identity) was
+    /// already stored or given twice.
     pub duplicates: usize,
     /// Files written.
     pub files_written: usize,
@@ -110,12 +118,21 @@ impl Catalog {
         };
         let range = (first.ts_init(), last.ts_init());
         let listing = self.list_dataset(T::KIND, id).await?;
+        let (candidates, others): (Vec<DataFile>, Vec<DataFile>) = listing
+            .files
+            .into_iter()
+            .partition(|f| f.range.is_some_and(|r| intersects(r, range)));
+        duplicates += self.drop_stored_elsewhere(id, &mut rows, &others).await?;
+        if rows.is_empty() {
+            return Ok(WriteReport {
+                rows_in,
+                duplicates,
+                ..WriteReport::default()
+            });
+        }
         let mut overlapping: Vec<DataFile> = Vec::new();
         let mut merged = Vec::new();
-        for file in listing.files {
-            if !file.range.is_some_and(|r| intersects(r, range)) {
-                continue;
-            }
+        for file in candidates {
             // A file that is not usable data is moved to the quarantine, not merged.
             if let Some(rows) = self.read_or_quarantine::<T>(&file, id).await? {
                 merged.extend(rows);
@@ -149,6 +166,39 @@ impl Catalog {
             files_written,
             files_replaced: overlapping.len(),
         })
+    }
+
+    /// Drops the rows whose [identity](CatalogRecord::identity) is stored already in one of
+    /// `files` (the dataset's files outside the rows' own interval) that a first delivery of
+    /// them can be in: from the earliest [`CatalogRecord::earliest_delivery_ns`] of the rows on.
+    /// Returns how many were dropped. Records without an identity are left alone.
+    async fn drop_stored_elsewhere<T: CatalogRecord>(
+        &self,
+        id: &InstrumentId,
+        rows: &mut Vec<T>,
+        files: &[DataFile],
+    ) -> Result<usize> {
+        if rows.iter().all(|r| r.identity().is_none()) {
+            return Ok(0);
+        }
+        let Some(since) = rows.iter().map(T::earliest_delivery_ns).min() else {
+            return Ok(0);
+        };
+        let mut stored: HashSet<RecordIdentity> = HashSet::new();
+        for file in files {
+            if file.range.is_some_and(|r| r.1 >= since) {
+                // A file that is not usable data is moved to the quarantine, not trusted.
+                if let Some(file_rows) = self.read_or_quarantine::<T>(file, id).await? {
+                    stored.extend(file_rows.iter().filter_map(T::identity));
+                }
+            }
+        }
+        if stored.is_empty() {
+            return Ok(0);
+        }
+        let before = rows.len();
+        rows.retain(|r| r.identity().is_none_or(|i| !stored.contains(&i)));
+        Ok(before - rows.len())
     }
 
     /// Replaces `replaced` with files holding `rows` (sorted, de-duplicated, non-empty), one
@@ -237,5 +287,179 @@ impl Catalog {
                 tracing::warn!(error = %e, "could not remove a temporary file; the next start removes it");
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use ccxt_model::{Liquidation, LiquidationSource, PositionSide};
+
+    use super::*;
+    use crate::Storage;
+
+    /// 2025-01-01T00:00:00Z.
+    const DAY: u64 = 1_735_689_600_000_000_000;
+    const SEC: u64 = 1_000_000_000;
+
+    fn liq(id: &str, tid: Option<&str>, ts_event: u64, ts_init: u64) -> Liquidation {
+        Liquidation {
+            instrument_id: InstrumentId::new_unchecked(id),
+            side: PositionSide::Long,
+            order_side: "A".into(),
+            quantity: 1.5,
+            price: 94_000.5,
+            value: 141_000.75,
+            source: LiquidationSource::Poll,
+            method: Some("backstop".into()),
+            trade_id: tid.map(str::to_string),
+            ts_event,
+            ts_init,
+        }
+    }
+
+    async fn all(catalog: &Catalog, id: &str) -> Vec<Liquidation> {
+        let query = crate::Query {
+            instruments: vec![InstrumentId::new_unchecked(id)],
+            start: 0,
+            end: u64::MAX,
+            limit: None,
+        };
+        catalog.query::<Liquidation>(&query).await.unwrap().0
+    }
+
+    #[tokio::test]
+    async fn a_re_read_liquidation_is_stored_once_even_in_the_next_days_file() {
+        const HL: &str = "BTC-USD-PERP.HYPERLIQUID";
+        const BY: &str = "BTCUSDT-LINEAR.BYBIT";
+        let catalog = Catalog::from_storage(Storage::in_memory());
+        // First deliveries, received 5 s before midnight.
+        let first = vec![
+            liq(HL, Some("7"), DAY - 6 * SEC, DAY - 5 * SEC),
+            liq(BY, None, DAY - 6 * SEC, DAY - 5 * SEC),
+        ];
+        let report = catalog.write(first.clone()).await.unwrap();
+        assert_eq!(report.rows_added, 2);
+        // After a restart the same events come again, received after midnight (the next day's
+        // file), together with a new one; within the batch one of them even twice.
+        let again = vec![
+            liq(HL, Some("7"), DAY - 6 * SEC, DAY + 20 * SEC),
+            liq(HL, Some("7"), DAY - 6 * SEC, DAY + 21 * SEC),
+            liq(HL, Some("8"), DAY + 10 * SEC, DAY + 20 * SEC),
+            liq(BY, None, DAY - 6 * SEC, DAY + 20 * SEC),
+        ];
+        let report = catalog.write(again.clone()).await.unwrap();
+        assert_eq!((report.rows_added, report.duplicates), (1, 3));
+        assert_eq!(
+            all(&catalog, HL).await,
+            vec![first[0].clone(), again[2].clone()],
+            "the row stored first is kept"
+        );
+        assert_eq!(all(&catalog, BY).await, vec![first[1].clone()]);
+        // Same again: nothing changes.
+        let report = catalog.write(again).await.unwrap();
+        assert_eq!((report.rows_added, report.files_written), (0, 0));
+    }
+
+    #[tokio::test]
+    async fn a_late_replay_of_an_earlier_delivery_adds_nothing() {
+        const HL: &str = "ETH-USD-PERP.HYPERLIQUID";
+        let catalog = Catalog::from_storage(Storage::in_memory());
+        // The re-read is stored first (another command's spool still held the first delivery).
+        catalog
+            .write(vec![liq(HL, Some("9"), DAY, DAY + 40 * SEC)])
+            .await
+            .unwrap();
+        let report = catalog
+            .write(vec![liq(HL, Some("9"), DAY, DAY + SEC)])
+            .await
+            .unwrap();
+        assert_eq!((report.rows_added, report.duplicates), (0, 1));
+        assert_eq!(all(&catalog, HL).await.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn different_events_are_not_merged() {
+        const BY: &str = "ETHUSDT-LINEAR.BYBIT";
+        let catalog = Catalog::from_storage(Storage::in_memory());
+        let a = liq(BY, None, DAY, DAY + SEC);
+        let rows = vec![
+            a.clone(),
+            Liquidation {
+                quantity: 2.0,
+                ..a.clone()
+            },
+            Liquidation {
+                ts_event: DAY + 1,
+                ..a.clone()
+            },
+            Liquidation {
+                side: PositionSide::Short,
+                ..a.clone()
+            },
+            Liquidation {
+                price: 1.0,
+                ..a.clone()
+            },
+        ];
+        assert_eq!(catalog.write(rows).await.unwrap().rows_added, 5);
+    }
+
+    #[tokio::test]
+    async fn a_second_writer_is_refused_naming_the_holder_until_the_first_is_gone() {
+        let dir = tempfile::tempdir().unwrap();
+        let location = dir.path().to_str().unwrap();
+        let (first, _) = Catalog::open_writable_by(location, "daemon").await.unwrap();
+        let err = Catalog::open_writable_by(location, "stream-liquidations")
+            .await
+            .unwrap_err();
+        let message = err.to_string();
+        assert!(matches!(err, CatalogError::Locked { .. }), "{message}");
+        assert!(
+            message.contains(&format!("another daemon (pid {})", std::process::id())),
+            "{message}"
+        );
+        // A read-only open needs no lock.
+        let reader = Catalog::open(location).unwrap();
+        assert!(reader.info().await.unwrap().is_empty());
+        // The holder writes as often as it likes (its own writes do not wait for its lock).
+        first
+            .write(vec![liq("BTC-USD-PERP.HYPERLIQUID", Some("1"), DAY, DAY)])
+            .await
+            .unwrap();
+        let mut compact = Catalog::open(location).unwrap();
+        assert!(compact.lock_for_run("catalog compact").is_err());
+        drop(first);
+        // Released with its holder (the OS releases it even on kill -9).
+        compact.lock_for_run("catalog compact").unwrap();
+        compact.lock_for_run("catalog compact").unwrap();
+        assert!(
+            Catalog::open_writable_by(location, "fetch-oi")
+                .await
+                .unwrap_err()
+                .to_string()
+                .contains("another catalog compact (pid")
+        );
+    }
+
+    #[tokio::test]
+    async fn compaction_drops_identity_duplicates_an_older_catalog_holds() {
+        const HL: &str = "SOL-USD-PERP.HYPERLIQUID";
+        let catalog = Catalog::from_storage(Storage::in_memory());
+        let id = InstrumentId::new_unchecked(HL);
+        // As written before liquidations had an identity: the same trade twice, in two files
+        // of one day, differing only in `ts_init`.
+        let first = liq(HL, Some("3"), DAY, DAY + SEC);
+        let again = liq(HL, Some("3"), DAY, DAY + 9 * SEC);
+        catalog
+            .replace_files(&id, std::slice::from_ref(&first), &[], None)
+            .await
+            .unwrap();
+        catalog
+            .replace_files(&id, std::slice::from_ref(&again), &[], None)
+            .await
+            .unwrap();
+        assert_eq!(all(&catalog, HL).await.len(), 2);
+        catalog.compact().await.unwrap();
+        assert_eq!(all(&catalog, HL).await, vec![first]);
     }
 }

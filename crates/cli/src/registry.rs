@@ -147,14 +147,16 @@ pub fn transport_config(
     let url = config.rest_url.as_str();
     if !(url.starts_with("http://") || url.starts_with("https://")) {
         errors.push(format!(
-            "venues.{venue}.rest_url must start with http:// or https://, got '{url}'"
+            "venues.{venue}.rest_url must start with http:// or https://, got '{}'",
+            ccxt_transport::redact_url(url)
         ));
     }
     if let Some(ws) = &settings.ws_url
         && !(ws.starts_with("ws://") || ws.starts_with("wss://"))
     {
         errors.push(format!(
-            "venues.{venue}.ws_url must start with ws:// or wss://, got '{ws}'"
+            "venues.{venue}.ws_url must start with ws:// or wss://, got '{}'",
+            ccxt_transport::redact_url(ws)
         ));
     }
     if errors.is_empty() {

@@ -14,7 +14,7 @@ use crate::protocol::WsProtocol;
 ///
 /// Every venue uses the same generic loop; only these numbers differ
 /// ([`WsSettings::for_venue`] has each venue's).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Clone, PartialEq)]
 pub struct WsSettings {
     /// The venue's WebSocket root, e.g. `wss://fstream.binance.com/market`,
     /// `wss://stream.bybit.com/v5/public/linear` (the venue adds the path it needs).
@@ -47,6 +47,23 @@ pub struct WsSettings {
     /// fallback, poll it until the socket is back. `None`: never. (No venue of ours has a
     /// REST liquidation feed today; see [`crate::LiquidationPoller`].)
     pub fallback_after: Option<Duration>,
+}
+
+impl fmt::Debug for WsSettings {
+    /// Every field, the URL without credentials.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WsSettings")
+            .field("root_url", &ccxt_transport::redact_url(&self.root_url))
+            .field("backoff_min", &self.backoff_min)
+            .field("backoff_max", &self.backoff_max)
+            .field("stable_after", &self.stable_after)
+            .field("heartbeat", &self.heartbeat)
+            .field("rotate_after", &self.rotate_after)
+            .field("rotation_overlap", &self.rotation_overlap)
+            .field("ack_timeout", &self.ack_timeout)
+            .field("fallback_after", &self.fallback_after)
+            .finish()
+    }
 }
 
 impl WsSettings {
@@ -124,7 +141,7 @@ impl WsSettings {
         if !(self.root_url.starts_with("ws://") || self.root_url.starts_with("wss://")) {
             bad(format!(
                 "root_url '{}' must start with ws:// or wss://",
-                self.root_url
+                ccxt_transport::redact_url(&self.root_url)
             ));
         }
         for (name, value) in [
@@ -206,6 +223,23 @@ pub enum SourceConfig {
         /// One protocol per connection.
         connections: Vec<Arc<dyn WsProtocol>>,
     },
+}
+
+impl SourceConfig {
+    /// The venues this source streams.
+    pub fn venues(&self) -> Vec<Venue> {
+        match self {
+            SourceConfig::Binance { .. } => vec![Venue::Binance],
+            SourceConfig::Bybit { .. } => vec![Venue::Bybit],
+            SourceConfig::HyperliquidPoll { .. } => vec![Venue::Hyperliquid],
+            SourceConfig::Custom { connections, .. } => {
+                let mut venues: Vec<Venue> = connections.iter().map(|c| c.venue()).collect();
+                venues.sort();
+                venues.dedup();
+                venues
+            }
+        }
+    }
 }
 
 impl fmt::Debug for SourceConfig {

@@ -31,6 +31,7 @@ mod config;
 mod dedupe;
 mod emit;
 mod event;
+pub mod heartbeat;
 pub mod poll;
 mod protocol;
 mod sources;
@@ -39,6 +40,7 @@ pub mod ws;
 
 use std::sync::Arc;
 
+use ccxt_model::Venue;
 use ccxt_model::time::now_ns;
 use tokio::sync::{Mutex, mpsc};
 use tokio::task::JoinHandle;
@@ -112,6 +114,59 @@ pub fn spawn_from(
     cancel: CancellationToken,
     poll_from_ns: Option<u64>,
 ) -> StreamHandle {
+    let start = match poll_from_ns {
+        Some(from) => Start::PollFrom(from),
+        None => Start::Now,
+    };
+    spawn_inner(sources, events, cancel, |_| start.clone())
+}
+
+/// Where a venue's stream picks up after downtime: the moment it was last covered (e.g. the
+/// last heartbeat of the collector that ran it) and why it was not covered since.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resume {
+    /// The last moment covered, UNIX ns.
+    pub since_ns: u64,
+    /// Why it was not covered since (the gap's reason): `stream-liquidations not running (stopped)`.
+    pub reason: String,
+    /// Liquidations of the venue stored already from about `since_ns` on (the keys): a polled
+    /// source re-reading its downtime does not deliver them again.
+    pub known: Vec<LiquidationKey>,
+}
+
+/// Like [`spawn`], resuming the venues in `resume` after downtime, each as its source allows:
+/// a WebSocket stream records the downtime as a gap (per connection, as `reason`) from
+/// `since_ns` to the moment its first connection is subscribed; a polled source (Hyperliquid)
+/// re-reads from `since_ns` as far back as the venue serves and records only the older part
+/// as a gap. Venues not in `resume` start now, with no gap.
+pub fn spawn_resuming(
+    sources: Vec<SourceConfig>,
+    events: mpsc::Sender<StreamEvent>,
+    cancel: CancellationToken,
+    resume: &std::collections::BTreeMap<Venue, Resume>,
+) -> StreamHandle {
+    spawn_inner(sources, events, cancel, |venue| match resume.get(&venue) {
+        Some(r) => Start::Resume(r.clone()),
+        None => Start::Now,
+    })
+}
+
+/// How one venue's tasks start.
+#[derive(Debug, Clone)]
+enum Start {
+    Now,
+    /// Polls start reading here (no gap for what is older than the catch-up depth beyond the
+    /// poll loop's own); sockets start now.
+    PollFrom(u64),
+    Resume(Resume),
+}
+
+fn spawn_inner(
+    sources: Vec<SourceConfig>,
+    events: mpsc::Sender<StreamEvent>,
+    cancel: CancellationToken,
+    start_of: impl Fn(Venue) -> Start,
+) -> StreamHandle {
     if let Err(ConfigError(problems)) = validate(&sources) {
         for problem in problems {
             tracing::error!(%problem, "liquidation stream configuration problem");
@@ -123,11 +178,16 @@ pub fn spawn_from(
     let out = Emitter::new(events, stats.clone(), stop.clone());
     let mut tasks = Vec::new();
     let mut socket = |ws: &WsSettings, protocol: Arc<dyn WsProtocol>| {
+        let resume = match start_of(protocol.venue()) {
+            Start::Resume(r) => Some(r),
+            Start::Now | Start::PollFrom(_) => None,
+        };
         let task = WsTask {
             protocol,
             settings: ws.sanitized(),
             out: out.clone(),
             cancel: stop.clone(),
+            resume,
         };
         tasks.push(tokio::spawn(task.run()));
     };
@@ -156,6 +216,11 @@ pub fn spawn_from(
                 symbols,
             } => {
                 let dedupe = Arc::new(Mutex::new(RecentSet::default()));
+                let known: Arc<std::collections::HashSet<LiquidationKey>> =
+                    Arc::new(match start_of(Venue::Hyperliquid) {
+                        Start::Resume(r) => r.known.into_iter().collect(),
+                        Start::Now | Start::PollFrom(_) => Default::default(),
+                    });
                 let interval = interval.max(std::time::Duration::from_millis(1));
                 for address in addresses.iter().filter(|a| config::is_address(a)) {
                     pollers.push(PollTask {
@@ -168,15 +233,21 @@ pub fn spawn_from(
                         out: out.clone(),
                         cancel: stop.clone(),
                         dedupe: dedupe.clone(),
+                        known: known.clone(),
                     });
                 }
             }
         }
     }
-    let started_ns = poll_from_ns.map_or_else(now_ns, |from| from.min(now_ns()));
     for poller in pollers {
+        let now = now_ns();
+        let start = start_of(poller.poller.venue());
         tasks.push(tokio::spawn(async move {
-            poller.run(started_ns, None).await;
+            match start {
+                Start::Now => poller.run(now, None).await,
+                Start::PollFrom(from) => poller.run(from.min(now), None).await,
+                Start::Resume(r) => poller.run_resuming(r.since_ns.min(now), r.reason).await,
+            };
         }));
     }
     StreamHandle { tasks, stats }

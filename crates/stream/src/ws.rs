@@ -25,7 +25,8 @@
 //!
 //! Gaps. A lost connection opens a gap at its last frame (a frame is the last proof the
 //! stream was flowing); the gap closes when the next connection is fully subscribed. If the
-//! very first connection fails, the gap starts when the task started. If a fallback poller
+//! very first connection fails, the gap starts when the task started (or, resuming after
+//! downtime, at the moment the stream was last covered). If a fallback poller
 //! ran meanwhile, it re-read the gap from its start and the gap shrinks to what it did not
 //! cover. A planned rotation is no gap (the successor is subscribed before the old connection
 //! closes), and neither is a shutdown; a gap still open at shutdown is recorded up to then.
@@ -202,6 +203,8 @@ async fn open(
     cancel: CancellationToken,
 ) -> Result<Subscribed, OpenError> {
     let url = protocol.url(&settings.root_url);
+    // What errors, logs and gap reasons show: no credentials.
+    let shown = ccxt_transport::redact_url(&url);
     let connect = tokio::time::timeout(
         settings.ack_timeout,
         // Nagle off: our frames are small and rare (subscriptions, pings), never worth
@@ -211,8 +214,11 @@ async fn open(
     let mut socket = tokio::select! {
         () = cancel.cancelled() => return Err(OpenError::Cancelled),
         result = connect => match result {
-            Err(_) => return Err(OpenError::ConnectTimeout { url, after: settings.ack_timeout }),
-            Ok(Err(e)) => return Err(OpenError::Connect { url, detail: e.to_string() }),
+            Err(_) => return Err(OpenError::ConnectTimeout { url: shown, after: settings.ack_timeout }),
+            Ok(Err(e)) => return Err(OpenError::Connect {
+                url: shown,
+                detail: ccxt_transport::redact_urls_in(&e.to_string()),
+            }),
             Ok(Ok((socket, _response))) => socket,
         },
     };
@@ -342,6 +348,10 @@ pub(crate) struct WsTask {
     pub(crate) settings: WsSettings,
     pub(crate) out: Emitter,
     pub(crate) cancel: CancellationToken,
+    /// The stream was not covered since this moment, for this reason (the collector was not
+    /// running): the gap is open from the start and closes when the first connection is
+    /// subscribed.
+    pub(crate) resume: Option<crate::Resume>,
 }
 
 impl WsTask {
@@ -351,7 +361,10 @@ impl WsTask {
         let stream = self.protocol.stream().to_string();
         let started_ns = now_ns();
         let mut backoff = Backoff::new(self.settings.backoff_min, self.settings.backoff_max);
-        let mut open_gap: Option<OpenGap> = None;
+        let mut open_gap: Option<OpenGap> = self.resume.as_ref().map(|r| OpenGap {
+            start_ns: r.since_ns.min(started_ns),
+            reason: r.reason.clone(),
+        });
         let mut down_since: Option<Instant> = None;
         let mut fallback: Option<Fallback> = None;
         let mut connected_before = false;
@@ -489,6 +502,7 @@ impl WsTask {
             out: self.out.clone(),
             cancel: self.cancel.clone(),
             dedupe: Arc::new(Mutex::new(RecentSet::default())),
+            known: Arc::default(),
         };
         Some(Fallback {
             handover,

@@ -274,3 +274,94 @@ async fn a_shutdown_while_polls_fail_records_the_uncovered_stretch() {
     assert!(gaps[0].duration_ns() >= 200_000_000);
     assert!(gaps[0].reason.contains("HTTP 500"), "{}", gaps[0].reason);
 }
+
+#[tokio::test]
+async fn a_stop_polls_once_more_so_the_last_fills_are_delivered() {
+    let _serial = SERIAL.lock().await;
+    let t = now_ns() / 1_000_000;
+    let polls = Arc::new(AtomicU64::new(0));
+    let counter = polls.clone();
+    // Each poll finds one new liquidation (trade id = the poll's number).
+    let transport = Arc::new(FakeTransport::new().handle("/info", move |_| {
+        let n = counter.fetch_add(1, Ordering::SeqCst) + 1;
+        response(200, json!([fill("BTC", "B", n, t, Some(USER))]).to_string())
+    }));
+    // The next tick would be an hour away: only the last poll at the stop can read tid 2.
+    let (handle, mut rx, cancel) = start(transport, &[LIQUIDATOR], 3_600_000 * MS, None);
+    let first = collect_until(&mut rx, Duration::from_secs(2), |e| !rows(e).is_empty()).await;
+    assert_eq!(rows(&first).len(), 1);
+    stop(handle, cancel).await;
+    let mut late = Vec::new();
+    while let Ok(e) = rx.try_recv() {
+        late.push(e);
+    }
+    assert_eq!(polls.load(Ordering::SeqCst), 2, "one last poll at the stop");
+    let tids: Vec<_> = rows(&late)
+        .iter()
+        .map(|r| r.trade_id.clone().unwrap())
+        .collect();
+    assert_eq!(tids, ["2"]);
+    assert!(gaps(&late).is_empty(), "a clean stop is no gap");
+}
+
+#[tokio::test]
+async fn a_resumed_poll_re_reads_what_it_can_skips_what_is_stored_and_records_the_rest() {
+    let _serial = SERIAL.lock().await;
+    let now = now_ns();
+    let t = now / 1_000_000 - 60_000; // a minute ago: within the re-read
+    let transport = Arc::new(FakeTransport::new().handle("/info", move |_| {
+        response(
+            200,
+            json!([
+                fill("BTC", "B", 5, t, Some(USER)),
+                fill("BTC", "B", 6, t, Some(USER))
+            ])
+            .to_string(),
+        )
+    }));
+    let since = now - 3_600_000_000_000; // an hour down
+    let btc = Instrument::from_native(Venue::Hyperliquid, "BTC");
+    let resume = std::collections::BTreeMap::from([(
+        Venue::Hyperliquid,
+        ccxt_stream::Resume {
+            since_ns: since,
+            reason: "stream-liquidations not running (killed or crashed)".into(),
+            known: vec![ccxt_stream::LiquidationKey::Trade(
+                btc.id.clone(),
+                "5".into(),
+            )],
+        },
+    )]);
+    let (tx, mut rx) = mpsc::channel(1024);
+    let cancel = CancellationToken::new();
+    // 1 s polls re-read up to 360 s back.
+    let handle = ccxt_stream::spawn_resuming(
+        vec![SourceConfig::HyperliquidPoll {
+            transport: transport.clone(),
+            addresses: vec![LIQUIDATOR.to_string()],
+            interval: Duration::from_secs(1),
+            symbols: None,
+        }],
+        tx,
+        cancel.clone(),
+        &resume,
+    );
+    let events = collect_until(&mut rx, Duration::from_secs(2), |e| !rows(e).is_empty()).await;
+    stop(handle, cancel).await;
+    let tids: Vec<_> = rows(&events)
+        .iter()
+        .map(|r| r.trade_id.clone().unwrap())
+        .collect();
+    assert_eq!(tids, ["6"], "tid 5 is stored already");
+    let first = transport.bodies()[0].clone();
+    let reach_ms = now / 1_000_000 - first["startTime"].as_u64().unwrap();
+    assert!((360_000..=372_000).contains(&reach_ms), "{reach_ms}");
+    let gaps = gaps(&events);
+    assert_eq!(gaps.len(), 1, "{events:?}");
+    assert_eq!(gaps[0].start_ns, since);
+    assert!(gaps[0].end_ns >= now - 361_000_000_000 && gaps[0].end_ns <= now);
+    assert_eq!(
+        gaps[0].reason,
+        "stream-liquidations not running (killed or crashed); too long ago to re-read"
+    );
+}

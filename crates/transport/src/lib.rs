@@ -19,6 +19,7 @@
 //!   response goes back to the venue's parser, which turns it into a typed error.
 
 mod budget;
+mod redact;
 mod stats;
 
 use std::collections::HashMap;
@@ -33,6 +34,7 @@ use ccxt_venue::{FetchError, HttpMethod, HttpRequest, HttpResponse, RateLimitSpe
 use tokio::time::Instant;
 
 pub use budget::{Budget, BudgetHeadroom};
+pub use redact::{redact_url, redact_urls_in};
 pub use stats::{TransportStats, TransportStatsSnapshot};
 
 /// How to reach one venue and how hard to push it.
@@ -115,7 +117,8 @@ impl HttpTransport {
         if !(url.starts_with("http://") || url.starts_with("https://")) {
             return Err(format!(
                 "venues.{}.rest_url must start with http:// or https://, got '{}'",
-                config.venue, config.rest_url
+                config.venue,
+                redact_url(&config.rest_url)
             ));
         }
         install_crypto_provider();
@@ -320,7 +323,7 @@ impl Transport for HttpTransport {
                     self.stats.record_network_error();
                     FetchError::Unreachable {
                         venue,
-                        detail: error_chain(&e),
+                        detail: redact_urls_in(&error_chain(&e)),
                     }
                 }
             };

@@ -87,7 +87,8 @@ pub async fn run(location: &str, command: CatalogCommand) -> anyhow::Result<Exit
         }
         CatalogCommand::Compact { .. } => {
             // Compaction rewrites files, but never creates a catalog that is not there.
-            let catalog = Catalog::open(location)?;
+            let mut catalog = Catalog::open(location)?;
+            catalog.lock_for_run("catalog compact")?;
             let recovered = catalog.recover().await?;
             let report = catalog.compact().await?;
             if recovered.repaired_anything() {
@@ -132,7 +133,7 @@ pub async fn run(location: &str, command: CatalogCommand) -> anyhow::Result<Exit
                 .into());
             }
             let location = path.to_string_lossy();
-            let (catalog, _) = Catalog::open_writable(&location).await?;
+            let (catalog, _) = Catalog::open_writable_by(&location, "catalog demo").await?;
             let data = demo_data(days);
             let oi = catalog.write(data.open_interest).await?;
             let funding = catalog.write(data.funding).await?;

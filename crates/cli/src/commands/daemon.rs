@@ -310,7 +310,7 @@ impl Signals {
 }
 
 async fn start(location: &str, prepared: Prepared, signals: Signals) -> anyhow::Result<ExitCode> {
-    let (catalog, recovered) = Catalog::open_writable(location).await?;
+    let (catalog, recovered) = Catalog::open_writable_by(location, "daemon").await?;
     if recovered.repaired_anything() {
         tracing::warn!(
             ?recovered,
@@ -351,10 +351,12 @@ async fn start(location: &str, prepared: Prepared, signals: Signals) -> anyhow::
 /// `daemon health`: GET the URL, print the body, exit 0 on 200.
 async fn health(args: &HealthArgs) -> anyhow::Result<ExitCode> {
     let url = args.url.trim();
+    let shown = ccxt_transport::redact_url(url);
     let Some(rest) = url.strip_prefix("http://") else {
-        return Err(
-            crate::UsageError(format!("--url must be http://HOST:PORT/PATH, got '{url}'")).into(),
-        );
+        return Err(crate::UsageError(format!(
+            "--url must be http://HOST:PORT/PATH, got '{shown}'"
+        ))
+        .into());
     };
     let (host, path) = match rest.find('/') {
         Some(i) => (&rest[..i], &rest[i..]),
@@ -383,11 +385,14 @@ async fn health(args: &HealthArgs) -> anyhow::Result<ExitCode> {
     {
         Ok(Ok(r)) => r,
         Ok(Err(e)) => {
-            eprintln!("unhealthy: cannot reach {url}: {e}");
+            eprintln!("unhealthy: cannot reach {shown}: {e}");
             return Ok(ExitCode::from(1));
         }
         Err(_) => {
-            eprintln!("unhealthy: no answer from {url} within {} s", args.timeout);
+            eprintln!(
+                "unhealthy: no answer from {shown} within {} s",
+                args.timeout
+            );
             return Ok(ExitCode::from(1));
         }
     };
@@ -402,7 +407,7 @@ async fn health(args: &HealthArgs) -> anyhow::Result<ExitCode> {
     Ok(if status == 200 {
         ExitCode::SUCCESS
     } else {
-        eprintln!("unhealthy: {url} answered {status}");
+        eprintln!("unhealthy: {shown} answered {status}");
         ExitCode::from(1)
     })
 }

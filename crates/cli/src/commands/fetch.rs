@@ -59,6 +59,10 @@ pub async fn run(
             Some((start, end.min(now_ns())))
         }
     };
+    let holder = match what {
+        What::OpenInterest(_) => "fetch-oi",
+        What::Funding => "fetch-funding",
+    };
     let job = match (what, range) {
         (What::OpenInterest(_), None) => Job::CurrentOpenInterest,
         (What::Funding, None) => Job::CurrentFunding,
@@ -119,7 +123,7 @@ pub async fn run(
     let options = RunOptions::default();
     let mut quarantined = Vec::new();
     let outcomes = if args.store {
-        let (catalog, recovered) = Catalog::open_writable(location).await?;
+        let (catalog, recovered) = Catalog::open_writable_by(location, holder).await?;
         if recovered.repaired_anything() {
             eprintln!("repaired an interrupted write in the catalog first");
         }

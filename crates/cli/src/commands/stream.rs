@@ -1,17 +1,18 @@
 //! `ccxt-cli stream-liquidations`: live liquidations, printed and/or stored through the spool.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use ccxt_catalog::Catalog;
-use ccxt_catalog::spool::Spool;
-use ccxt_model::time::format_iso;
-use ccxt_model::{Instrument, Liquidation, Venue};
-use ccxt_stream::{SourceConfig, StreamEvent, WsSettings};
+use ccxt_catalog::spool::{DrainReport, Spool};
+use ccxt_catalog::{Catalog, MAX_CLOCK_SKEW_NS, Query};
+use ccxt_model::time::{format_iso, now_ns};
+use ccxt_model::{Instrument, Liquidation, RecordKind, Venue};
+use ccxt_stream::heartbeat::{Heartbeat, HeartbeatFile};
+use ccxt_stream::{LiquidationKey, Resume, SourceConfig, StreamEvent, StreamStats, WsSettings};
 use ccxt_venue::InstrumentStatus;
 use tokio_util::sync::CancellationToken;
 
@@ -70,25 +71,26 @@ pub async fn run(
             .unwrap_or(60.0)
             .clamp(0.1, 86_400.0),
     );
+    let streamed: Vec<Venue> = venues
+        .iter()
+        .copied()
+        .filter(|v| sources.iter().any(|s| s.venues().contains(v)))
+        .collect();
     let mut storage = if args.store {
-        let (catalog, _) = Catalog::open_writable(location).await?;
-        let spool_dir = spool_dir(location);
-        let mut spool = Spool::open(&spool_dir)?;
-        let leftovers = spool.drain_into(&catalog).await?;
-        if leftovers.segments > 0 {
-            eprintln!(
-                "recovered {} liquidation(s) and {} gap(s) from the spool of an earlier run ({} new)",
-                leftovers.liquidations, leftovers.gaps, leftovers.written.rows_added
-            );
-        }
-        Some((catalog, spool))
+        Some(Storage::open(location, &streamed).await?)
     } else {
         None
     };
 
     let (tx, mut rx) = tokio::sync::mpsc::channel::<StreamEvent>(4096);
     let cancel = CancellationToken::new();
-    let handle = ccxt_stream::spawn(sources, tx, cancel.clone());
+    // A stored stream resumes after its downtime: recorded as gaps, re-read where it can be.
+    let resume = storage
+        .as_ref()
+        .map(|s| s.resume.clone())
+        .unwrap_or_default();
+    let handle = ccxt_stream::spawn_resuming(sources, tx, cancel.clone(), &resume);
+    let stats = handle.stats();
 
     let mut printer = Printer::new(args.format, args.quiet);
     let mut counts: BTreeMap<Venue, VenueCounts> = venues
@@ -97,6 +99,7 @@ pub async fn run(
         .collect();
     let mut sync_tick = tokio::time::interval(sync_every);
     let mut flush_tick = tokio::time::interval(flush_every);
+    let mut heartbeat_tick = tokio::time::interval(HEARTBEAT);
     let deadline = args.duration.map(|d| tokio::time::Instant::now() + d);
     let stop_reason;
     loop {
@@ -109,21 +112,26 @@ pub async fn run(
         tokio::select! {
             event = rx.recv() => {
                 let Some(event) = event else { stop_reason = "all streams ended"; break };
-                handle_event(event, &mut counts, &mut printer, storage.as_mut().map(|(_, s)| s))?;
-                if let Some((catalog, spool)) = storage.as_mut()
-                    && spool.pending_rows() >= flush_rows
+                handle_event(event, &mut counts, &mut printer, storage.as_mut())?;
+                if let Some(s) = storage.as_mut()
+                    && s.spool.pending_rows() >= flush_rows
                 {
-                    spool.drain_into(catalog).await?;
+                    s.drain().await?;
                 }
             }
             _ = sync_tick.tick() => {
-                if let Some((_, spool)) = storage.as_mut() {
-                    spool.sync()?;
+                if let Some(s) = storage.as_mut() {
+                    s.sync(&stats)?;
                 }
             }
             _ = flush_tick.tick() => {
-                if let Some((catalog, spool)) = storage.as_mut() {
-                    spool.drain_into(catalog).await?;
+                if let Some(s) = storage.as_mut() {
+                    s.drain().await?;
+                }
+            }
+            _ = heartbeat_tick.tick() => {
+                if let Some(s) = storage.as_mut() {
+                    s.beat(None);
                 }
             }
             _ = until_deadline => { stop_reason = "duration reached"; break }
@@ -131,23 +139,22 @@ pub async fn run(
         }
     }
 
-    // Stop the streams, take what is still in flight, store everything.
+    // Stop the streams (a poller makes a last poll), take what is still in flight, store
+    // everything.
+    let stopped_ns = now_ns();
     cancel.cancel();
-    let stats = handle.stats();
     handle.join().await;
     while let Ok(event) = rx.try_recv() {
-        handle_event(
-            event,
-            &mut counts,
-            &mut printer,
-            storage.as_mut().map(|(_, s)| s),
-        )?;
+        handle_event(event, &mut counts, &mut printer, storage.as_mut())?;
     }
     printer.finish()?;
     let mut stored = None;
-    if let Some((catalog, mut spool)) = storage {
-        let report = spool.drain_into(&catalog).await?;
-        stored = Some(report.written.rows_added);
+    if let Some(mut s) = storage {
+        s.drain().await?;
+        // Stopped cleanly, everything stored (a stream never subscribed recorded its open gap
+        // up to the stop): the next start records the downtime from here.
+        s.beat(Some(stopped_ns));
+        stored = Some(s.stored);
     }
     let snapshot = stats.snapshot();
     for (venue, c) in counts.iter_mut() {
@@ -168,30 +175,175 @@ pub async fn run(
             c.malformed
         );
     }
-    if let Some(added) = stored {
-        eprintln!("  stored {added} new rows in '{location}'");
+    if let Some(stored) = stored {
+        eprintln!(
+            "  stored {} new liquidations and {} gaps in '{location}'",
+            stored.liquidations_added, stored.gaps_added
+        );
     }
     Ok(ExitCode::SUCCESS)
 }
 
-fn spool_dir(location: &str) -> PathBuf {
-    let root = location.strip_prefix("file://").unwrap_or(location);
-    PathBuf::from(root).join(".spool").join("liquidations")
+/// How often a storing run rewrites its heartbeat file.
+const HEARTBEAT: Duration = Duration::from_secs(1);
+
+/// Where `--store` puts rows: the catalog (held for the whole run) behind a write-ahead spool,
+/// and the heartbeat file from which the next start knows this run's downtime.
+///
+/// A venue's heartbeat moves only once its stream covers it again (a WebSocket subscribed,
+/// which comes after the downtime gap it records; a poll made) and only to the last spool
+/// sync, so a `kill -9` at any moment leaves a heartbeat from which the next start records
+/// every stretch not stored: the downtime gap itself and the rows not yet synced.
+struct Storage {
+    catalog: Catalog,
+    spool: Spool,
+    heartbeat_file: HeartbeatFile,
+    heartbeat: Heartbeat,
+    /// The venues streamed.
+    venues: Vec<Venue>,
+    /// Where each venue resumes after the previous run's downtime.
+    resume: BTreeMap<Venue, Resume>,
+    /// Venues whose stream covers them again, as of the last sync.
+    covered: BTreeSet<Venue>,
+    /// Venues whose WebSocket subscribed since the last sync.
+    subscribed: BTreeSet<Venue>,
+    /// When the last spool sync began: everything received before is durable.
+    synced_ns: u64,
+    /// What this run's drains stored (not counting an earlier run's leftovers).
+    stored: DrainReport,
+}
+
+/// The keys of `venue`'s liquidations stored from (about) `since_ns` on: those a re-read of
+/// the venue's fills from `since_ns` (less the poll overlap) can deliver again.
+async fn stored_keys(
+    catalog: &Catalog,
+    venue: Venue,
+    since_ns: u64,
+    now_ns: u64,
+) -> anyhow::Result<Vec<LiquidationKey>> {
+    let suffix = format!(".{}", venue.nautilus_venue());
+    let instruments: Vec<_> = catalog
+        .instruments(RecordKind::Liquidation)
+        .await?
+        .into_iter()
+        .filter(|id| id.as_str().ends_with(&suffix))
+        .collect();
+    if instruments.is_empty() {
+        return Ok(Vec::new());
+    }
+    let reach = ccxt_stream::poll::POLL_OVERLAP.as_nanos() as u64 + MAX_CLOCK_SKEW_NS;
+    let query = Query {
+        instruments,
+        start: since_ns.saturating_sub(reach),
+        end: now_ns,
+        limit: None,
+    };
+    let (rows, _) = catalog.query::<Liquidation>(&query).await?;
+    Ok(rows.iter().map(LiquidationKey::of).collect())
+}
+
+impl Storage {
+    /// Takes the catalog (refused if another process writes to it), stores what an earlier
+    /// run left in the spool, and reads that run's heartbeat.
+    async fn open(location: &str, venues: &[Venue]) -> anyhow::Result<Storage> {
+        let (catalog, _) = Catalog::open_writable_by(location, "stream-liquidations").await?;
+        let root = PathBuf::from(location.strip_prefix("file://").unwrap_or(location));
+        let mut spool = Spool::open(&root.join(".spool").join("liquidations"))?;
+        let leftovers = spool.drain_into(&catalog).await?;
+        if leftovers.segments > 0 {
+            eprintln!(
+                "recovered {} liquidation(s) and {} gap(s) from the spool of an earlier run ({} new)",
+                leftovers.liquidations,
+                leftovers.gaps,
+                leftovers.liquidations_added + leftovers.gaps_added
+            );
+        }
+        let heartbeat_file = HeartbeatFile::new(root.join(".stream").join("state.json"));
+        let mut heartbeat = heartbeat_file.read().unwrap_or_default();
+        let now = now_ns();
+        let mut resume = heartbeat.resume(venues, "stream-liquidations", now);
+        if let Some(r) = resume.get_mut(&Venue::Hyperliquid) {
+            // Its poll re-reads the downtime: what is stored already is not delivered again.
+            r.known = stored_keys(&catalog, Venue::Hyperliquid, r.since_ns, now).await?;
+        }
+        // A venue never streamed before has no downtime: it starts now.
+        let new: Vec<Venue> = venues
+            .iter()
+            .copied()
+            .filter(|v| !heartbeat.venues.contains_key(v.as_str()))
+            .collect();
+        heartbeat.beat(&new, now, false);
+        let storage = Storage {
+            catalog,
+            spool,
+            heartbeat_file,
+            heartbeat,
+            venues: venues.to_vec(),
+            resume,
+            covered: BTreeSet::new(),
+            subscribed: BTreeSet::new(),
+            synced_ns: now,
+            stored: DrainReport::default(),
+        };
+        storage.write_heartbeat();
+        Ok(storage)
+    }
+
+    /// Makes everything appended durable; venues that subscribed before count as covered.
+    fn sync(&mut self, stats: &StreamStats) -> anyhow::Result<()> {
+        let started = now_ns();
+        self.spool.sync()?;
+        self.synced_ns = started;
+        self.covered.append(&mut self.subscribed);
+        // A poll that succeeded has sent its gap (if any) before counting itself.
+        for (venue, counters) in stats.snapshot() {
+            if counters.polls > 0 {
+                self.covered.insert(venue);
+            }
+        }
+        Ok(())
+    }
+
+    /// Moves the spool into the catalog, counting what is new.
+    async fn drain(&mut self) -> anyhow::Result<()> {
+        let report = self.spool.drain_into(&self.catalog).await?;
+        self.stored.add(&report);
+        Ok(())
+    }
+
+    /// Rewrites the heartbeat file: the covered venues alive at the last sync, or, after a
+    /// clean stop (`Some(stop)`, everything stored), every streamed venue at `stop`.
+    fn beat(&mut self, clean_stop: Option<u64>) {
+        match clean_stop {
+            Some(stop) => self.heartbeat.beat(&self.venues, stop, true),
+            None => {
+                let covered: Vec<Venue> = self.covered.iter().copied().collect();
+                self.heartbeat.beat(&covered, self.synced_ns, false);
+            }
+        }
+        self.write_heartbeat();
+    }
+
+    fn write_heartbeat(&self) {
+        if let Err(e) = self.heartbeat_file.write(&self.heartbeat) {
+            tracing::warn!(file = %self.heartbeat_file.path().display(), error = %e, "cannot write the heartbeat file; downtime after a crash will not be recorded");
+        }
+    }
 }
 
 fn handle_event(
     event: StreamEvent,
     counts: &mut BTreeMap<Venue, VenueCounts>,
     printer: &mut Printer,
-    spool: Option<&mut Spool>,
+    storage: Option<&mut Storage>,
 ) -> anyhow::Result<()> {
     match event {
         StreamEvent::Liquidations { venue, rows } => {
             let c = counts.entry(venue).or_default();
             c.liquidations += rows.len() as u64;
             c.usd += rows.iter().map(|r| r.value).sum::<f64>();
-            if let Some(spool) = spool {
-                spool.append_liquidations(&rows)?;
+            if let Some(s) = storage {
+                s.spool.append_liquidations(&rows)?;
             }
             printer.print(&rows)?;
         }
@@ -199,15 +351,19 @@ fn handle_event(
             let c = counts.entry(gap.venue).or_default();
             c.gaps += 1;
             c.gap_secs += gap.duration_ns() as f64 / 1e9;
-            if let Some(spool) = spool {
-                spool.append_gap(&gap)?;
+            if let Some(s) = storage {
+                s.spool.append_gap(&gap)?;
             }
         }
         StreamEvent::Malformed { venue, .. } => counts.entry(venue).or_default().malformed += 1,
+        // After the downtime gap of a resumed stream (sent before it).
+        StreamEvent::Connected { venue, .. } => {
+            if let Some(s) = storage {
+                s.subscribed.insert(venue);
+            }
+        }
         // Logged where they happen, by the stream.
-        StreamEvent::Connected { .. }
-        | StreamEvent::Disconnected { .. }
-        | StreamEvent::SubscriptionRejected { .. } => {}
+        StreamEvent::Disconnected { .. } | StreamEvent::SubscriptionRejected { .. } => {}
     }
     Ok(())
 }
