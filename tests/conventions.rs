@@ -115,7 +115,7 @@ fn the_man_page_is_roff_with_every_command() {
     let th = first_request(&page);
     assert!(th.starts_with(".TH ccxt-cli 1 "), "{th}");
     assert!(
-        th.contains(env!("CCXT_BUILD_COMMIT")),
+        th.contains(env!("CLI_BUILD_COMMIT")),
         "the page names the build: {th}"
     );
     for section in [
@@ -192,7 +192,7 @@ fn an_unknown_man_page_is_a_usage_error() {
 #[test]
 fn version_names_the_commit_it_was_built_from() {
     let version = stdout_of(&["--version"]);
-    let commit = env!("CCXT_BUILD_COMMIT");
+    let commit = env!("CLI_BUILD_COMMIT");
     assert_eq!(
         version.trim_end(),
         format!("ccxt-cli {} (commit {commit})", env!("CARGO_PKG_VERSION"))
@@ -202,7 +202,7 @@ fn version_names_the_commit_it_was_built_from() {
         stdout_of(&["query", "--version"]),
         version.replace("ccxt-cli", "ccxt-cli-query")
     );
-    match env!("CCXT_BUILD_COMMIT_SOURCE") {
+    match env!("CLI_BUILD_COMMIT_SOURCE") {
         "git" => {
             let hash = commit.trim_end_matches("-dirty");
             assert!(

@@ -53,7 +53,7 @@ type Key = (String, String, u64, String);
 async fn stored(catalog: &str) -> HashMap<Key, usize> {
     let mut counts = HashMap::new();
     for symbol in ["BTCUSDT-PERP", "ETHUSDT-PERP"] {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_ccxt-cli"));
+        let mut cmd = common::clean_cli();
         cmd.args([
             "query",
             "liquidations",
@@ -64,6 +64,11 @@ async fn stored(catalog: &str) -> HashMap<Key, usize> {
             catalog,
         ]);
         let out = output(cmd).await;
+        assert!(
+            out.status.success(),
+            "query failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         for line in String::from_utf8_lossy(&out.stdout).lines() {
             let v: Value = serde_json::from_str(line).unwrap();
             let key = (
@@ -210,7 +215,7 @@ async fn server_closes_and_dropped_connections_reconnect_and_are_recorded_as_gap
     assert!(out.status.success(), "{stderr}");
     assert!(out.stdout.is_empty(), "--quiet prints no liquidation");
 
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_ccxt-cli"));
+    let mut cmd = common::clean_cli();
     cmd.args(["query", "gaps", "--format", "json", "--catalog", &catalog]);
     let gaps: Value = serde_json::from_slice(&output(cmd).await.stdout).unwrap();
     let gaps = gaps.as_array().unwrap();

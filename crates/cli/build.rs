@@ -1,9 +1,11 @@
 //! Names the commit the binary is built from, for `ccxt-cli --version`.
 //!
-//! Sets `CCXT_BUILD_COMMIT` for the compiler: `$CCXT_BUILD_COMMIT` when given (a Docker build,
+//! Sets `CLI_BUILD_COMMIT` for the compiler: `$CCXT_BUILD_COMMIT` when given (a Docker build,
 //! whose context has no `.git`, passes it as a build argument), else `git rev-parse --short=12
-//! HEAD` with `-dirty` when tracked files differ from it, else `unknown`. `CCXT_BUILD_COMMIT_SOURCE`
-//! says which (`env`, `git` or `unknown`).
+//! HEAD` with `-dirty` when tracked files differ from it, else `unknown`. `CLI_BUILD_COMMIT_SOURCE`
+//! says which (`env`, `git` or `unknown`). The names set for the compiler do not start with
+//! `CCXT_`: cargo also exports them to the tests it runs, where `CCXT_*` is configuration and an
+//! unknown key is refused.
 //!
 //! Reruns when the commit can change: `HEAD`, the branch it points to, `packed-refs` and the
 //! index (found with `git rev-parse --git-path`, so a worktree, whose `.git` is a file, works
@@ -26,8 +28,8 @@ fn main() {
             None => ("unknown".to_string(), "unknown"),
         },
     };
-    println!("cargo:rustc-env=CCXT_BUILD_COMMIT={commit}");
-    println!("cargo:rustc-env=CCXT_BUILD_COMMIT_SOURCE={source}");
+    println!("cargo:rustc-env=CLI_BUILD_COMMIT={commit}");
+    println!("cargo:rustc-env=CLI_BUILD_COMMIT_SOURCE={source}");
 }
 
 /// The short commit hash of `HEAD`, `-dirty` if tracked files changed; `None` outside a checkout

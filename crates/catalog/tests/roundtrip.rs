@@ -149,10 +149,17 @@ fn round_trip<T: ccxt_catalog::CatalogRecord + std::fmt::Debug>(rows: Vec<T>) ->
     runtime().block_on(async {
         let catalog = Catalog::from_storage(Storage::in_memory());
         let mut expected = rows.clone();
-        // Identical records are stored once.
+        // Identical records are stored once, and so are records with the same venue identity
+        // (the one received first is kept: the earliest ts_init, then the order of arrival).
+        expected.sort_by_key(|r| r.ts_init());
         let mut unique: Vec<T> = Vec::new();
+        let mut identities = std::collections::HashSet::new();
         for r in expected.drain(..) {
-            if !unique.contains(&r) {
+            let new = match r.identity() {
+                Some(identity) => identities.insert((r.dataset(), identity)),
+                None => !unique.contains(&r),
+            };
+            if new {
                 unique.push(r);
             }
         }

@@ -17,7 +17,7 @@ use crate::cli::Cli;
 pub const VERSION: &str = concat!(
     env!("CARGO_PKG_VERSION"),
     " (commit ",
-    env!("CCXT_BUILD_COMMIT"),
+    env!("CLI_BUILD_COMMIT"),
     ")"
 );
 
@@ -97,7 +97,7 @@ mod tests {
     #[test]
     fn version_names_the_commit() {
         assert!(VERSION.starts_with(env!("CARGO_PKG_VERSION")));
-        assert!(VERSION.contains(env!("CCXT_BUILD_COMMIT")), "{VERSION}");
+        assert!(VERSION.contains(env!("CLI_BUILD_COMMIT")), "{VERSION}");
     }
 
     #[test]
