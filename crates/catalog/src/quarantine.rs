@@ -238,6 +238,15 @@ impl Catalog {
                 break candidate;
             }
             attempt += 1;
+            if attempt > 1000 {
+                return Err(CatalogError::Io {
+                    path: self.storage.display_path(&Path::from(base.as_str())),
+                    source: std::io::Error::new(
+                        std::io::ErrorKind::AlreadyExists,
+                        "every quarantine name for this file and second is taken",
+                    ),
+                });
+            }
         };
         bad.quarantined_to = Some(self.storage.display_path(&target));
         tracing::error!(
