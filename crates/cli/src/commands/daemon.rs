@@ -13,7 +13,6 @@ use ccxt_catalog::Catalog;
 use ccxt_daemon::{DaemonConfig, DaemonPlan, FlushPolicy, ScheduleOverrides, VenueRuntime};
 use ccxt_model::{SymbolInput, Venue};
 use ccxt_stream::SourceConfig;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::cli::{DaemonArgs, DaemonCommand, HealthArgs};
 use crate::commands::stream::liquidation_source;
@@ -56,7 +55,7 @@ pub async fn run(
             }
             Err(problems) => Ok(report_problems(&problems)),
         },
-        DaemonCommand::Health(args) => health(&args).await,
+        DaemonCommand::Health(args) => health(&settings.metrics, &args).await,
     }
 }
 
@@ -347,61 +346,132 @@ async fn start(location: &str, prepared: Prepared, signals: Signals) -> anyhow::
     Ok(ExitCode::SUCCESS)
 }
 
-/// `daemon health`: GET the URL, print the body, exit 0 on 200.
-async fn health(args: &HealthArgs) -> anyhow::Result<ExitCode> {
-    let url = args.url.trim();
-    let Some(rest) = url.strip_prefix("http://") else {
-        return Err(
-            crate::UsageError(format!("--url must be http://HOST:PORT/PATH, got '{url}'")).into(),
-        );
-    };
-    let (host, path) = match rest.find('/') {
-        Some(i) => (&rest[..i], &rest[i..]),
-        None => (rest, "/healthz"),
-    };
+/// `daemon health`: GET the daemon's `/healthz` (at `metrics.address`, or `--url`), print the
+/// body, exit 0 on 200, 1 on anything else (with one line saying why).
+async fn health(
+    metrics: &ccxt_daemon::MetricsSettings,
+    args: &HealthArgs,
+) -> anyhow::Result<ExitCode> {
     if !(args.timeout.is_finite() && args.timeout > 0.0 && args.timeout < 3600.0) {
         return Err(crate::UsageError(format!(
-            "--timeout must be a positive number of seconds, got {}",
+            "--timeout must be a positive number of seconds below 3600, got {}",
             args.timeout
         ))
         .into());
     }
-    let request = async {
-        let mut stream = tokio::net::TcpStream::connect(host).await?;
-        stream
-            .write_all(
-                format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n")
-                    .as_bytes(),
-            )
-            .await?;
-        let mut response = Vec::new();
-        stream.read_to_end(&mut response).await?;
-        Ok::<_, std::io::Error>(response)
-    };
-    let response = match tokio::time::timeout(Duration::from_secs_f64(args.timeout), request).await
-    {
-        Ok(Ok(r)) => r,
-        Ok(Err(e)) => {
-            eprintln!("unhealthy: cannot reach {url}: {e}");
-            return Ok(ExitCode::from(1));
-        }
-        Err(_) => {
-            eprintln!("unhealthy: no answer from {url} within {} s", args.timeout);
+    let url = health_url(metrics, args.url.as_deref()).map_err(crate::UsageError)?;
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs_f64(args.timeout))
+        .no_proxy()
+        .build()
+        .map_err(|e| anyhow::anyhow!("cannot build the HTTP client: {e}"))?;
+    let response = match client.get(url.clone()).send().await {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("unhealthy: cannot reach {url}: {}", error_line(&e));
             return Ok(ExitCode::from(1));
         }
     };
-    let text = String::from_utf8_lossy(&response);
-    let status: u16 = text
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let body = text.split("\r\n\r\n").nth(1).unwrap_or("").trim();
-    println!("{body}");
-    Ok(if status == 200 {
-        ExitCode::SUCCESS
-    } else {
-        eprintln!("unhealthy: {url} answered {status}");
-        ExitCode::from(1)
-    })
+    let status = response.status();
+    let body = match response.text().await {
+        Ok(body) => body,
+        Err(e) => {
+            eprintln!(
+                "unhealthy: {url} answered {status} but the body could not be read: {}",
+                error_line(&e)
+            );
+            return Ok(ExitCode::from(1));
+        }
+    };
+    println!("{}", body.trim());
+    if status == reqwest::StatusCode::OK {
+        return Ok(ExitCode::SUCCESS);
+    }
+    eprintln!(
+        "unhealthy: {url} answered {}{}",
+        status.as_u16(),
+        unhealthy_reasons(&body)
+            .map(|r| format!(": {r}"))
+            .unwrap_or_default()
+    );
+    Ok(ExitCode::from(1))
+}
+
+/// `--url` if given (checked), else `/healthz` at the configured listen address.
+fn health_url(
+    metrics: &ccxt_daemon::MetricsSettings,
+    url: Option<&str>,
+) -> Result<reqwest::Url, String> {
+    if let Some(url) = url.map(str::trim) {
+        return match reqwest::Url::parse(url) {
+            Ok(u) if u.scheme() == "http" && u.host().is_some() => Ok(u),
+            _ => Err(format!(
+                "--url must be http://HOST:PORT/PATH (e.g. http://127.0.0.1:9464/healthz), got '{url}'"
+            )),
+        };
+    }
+    let Some(address) = metrics.listen_address()? else {
+        return Err(
+            "the daemon's /healthz is off (metrics.address = \"off\"), so there is nothing to probe: \
+             set metrics.address (or CCXT_METRICS__ADDRESS) to IP:PORT, or pass --url"
+                .into(),
+        );
+    };
+    // A daemon listening on every interface is reached on loopback.
+    let host = match address.ip() {
+        std::net::IpAddr::V4(ip) if ip.is_unspecified() => {
+            std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST)
+        }
+        std::net::IpAddr::V6(ip) if ip.is_unspecified() => {
+            std::net::IpAddr::V6(std::net::Ipv6Addr::LOCALHOST)
+        }
+        ip => ip,
+    };
+    let probe = std::net::SocketAddr::new(host, address.port());
+    reqwest::Url::parse(&format!("http://{probe}/healthz"))
+        .map_err(|e| format!("metrics.address '{address}' gives no URL: {e}"))
+}
+
+/// What a 503 body names: write faults first, then stale jobs and streams.
+fn unhealthy_reasons(body: &str) -> Option<String> {
+    let json: serde_json::Value = serde_json::from_str(body).ok()?;
+    let mut reasons = Vec::new();
+    for fault in json["faults"].as_array().into_iter().flatten() {
+        reasons.push(format!(
+            "{} write failing ({}){}",
+            fault["kind"].as_str().unwrap_or("?"),
+            fault["error"].as_str().unwrap_or("?"),
+            if fault["durable"] == false {
+                ", rows not durable"
+            } else {
+                ""
+            }
+        ));
+    }
+    for stale in json["stale"].as_array().into_iter().flatten() {
+        reasons.push(format!(
+            "{} {} on {} stale ({:.0} s > {:.0} s)",
+            stale["kind"].as_str().unwrap_or("?"),
+            stale["name"].as_str().unwrap_or("?"),
+            stale["venue"].as_str().unwrap_or("?"),
+            stale["age_secs"].as_f64().unwrap_or(0.0),
+            stale["limit_secs"].as_f64().unwrap_or(0.0),
+        ));
+    }
+    (!reasons.is_empty()).then(|| reasons.join("; "))
+}
+
+/// An error and its sources on one line.
+fn error_line(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(e) = source {
+        let part = e.to_string();
+        if !text.contains(&part) {
+            text.push_str(": ");
+            text.push_str(&part);
+        }
+        source = e.source();
+    }
+    text
 }
