@@ -207,7 +207,11 @@ async fn health_probes_the_address_daemon_start_uses_and_says_why_not() {
     // Metrics off: nothing to probe, exit 2 saying so.
     let out = run_cli(health(&[("CCXT_METRICS__ADDRESS", "off".into())], &[])).await;
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
-    assert!(text(&out.stderr).contains("\"off\""), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("\"off\""),
+        "{}",
+        text(&out.stderr)
+    );
     // An invalid address in the config file: exit 2 naming the key.
     let bad = dir.path().join("bad.toml");
     std::fs::write(&bad, "[metrics]\naddress = \"everywhere\"\n").unwrap();
@@ -320,8 +324,8 @@ async fn every_counter_an_alert_watches_is_exported_at_zero_from_the_start() {
     .await;
     for name in &counters {
         assert!(
-            body.lines().any(|l| l.starts_with(&format!("{name}{{"))
-                || l.starts_with(&format!("{name} "))),
+            body.lines()
+                .any(|l| l.starts_with(&format!("{name}{{")) || l.starts_with(&format!("{name} "))),
             "{name} (used by an alert) missing at start:\n{body}"
         );
     }
@@ -341,7 +345,9 @@ async fn every_counter_an_alert_watches_is_exported_at_zero_from_the_start() {
         for name in [
             format!("ccxt_stream_reconnects_total{{venue=\"{venue}\"}}"),
             format!("ccxt_http_responses_total{{venue=\"{venue}\",status=\"5xx\"}}"),
-            format!("ccxt_job_runs_total{{job=\"open_interest\",venue=\"{venue}\",result=\"error\"}}"),
+            format!(
+                "ccxt_job_runs_total{{job=\"open_interest\",venue=\"{venue}\",result=\"error\"}}"
+            ),
         ] {
             assert!(series(&body, &name).is_some(), "{name} missing:\n{body}");
         }

@@ -475,3 +475,51 @@ fn error_line(error: &dyn std::error::Error) -> String {
     }
     text
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn metrics(address: Option<&str>) -> ccxt_daemon::MetricsSettings {
+        ccxt_daemon::MetricsSettings {
+            address: address.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn health_probes_the_listen_address_on_loopback_when_it_is_every_interface() {
+        let url = |a| health_url(&metrics(a), None).map(|u| u.to_string());
+        assert_eq!(url(None).unwrap(), "http://127.0.0.1:9464/healthz");
+        assert_eq!(
+            url(Some("0.0.0.0:9500")).unwrap(),
+            "http://127.0.0.1:9500/healthz"
+        );
+        assert_eq!(url(Some("[::]:9500")).unwrap(), "http://[::1]:9500/healthz");
+        assert_eq!(
+            url(Some("10.1.2.3:9464")).unwrap(),
+            "http://10.1.2.3:9464/healthz"
+        );
+        assert!(url(Some("off")).unwrap_err().contains("\"off\""));
+        assert!(
+            url(Some("nowhere"))
+                .unwrap_err()
+                .contains("metrics.address")
+        );
+        // --url wins over the config; it must be http with a host.
+        let given = health_url(&metrics(Some("off")), Some("http://127.0.0.1:1/healthz"));
+        assert_eq!(given.unwrap().as_str(), "http://127.0.0.1:1/healthz");
+        assert!(health_url(&metrics(None), Some("https://x/healthz")).is_err());
+    }
+
+    #[test]
+    fn an_unhealthy_answer_is_summed_up_in_one_line() {
+        let body = r#"{"status":"failing","stale":[{"kind":"job","name":"open_interest","venue":"binance","age_secs":70.2,"limit_secs":62.0}],"faults":[{"kind":"spool","error":"No space left on device (os error 28)","durable":false}]}"#;
+        let line = unhealthy_reasons(body).unwrap();
+        assert_eq!(
+            line,
+            "spool write failing (No space left on device (os error 28)), rows not durable; \
+             job open_interest on binance stale (70 s > 62 s)"
+        );
+        assert_eq!(unhealthy_reasons("not json"), None);
+    }
+}
