@@ -806,12 +806,14 @@ async fn run_job(
     state: Option<&Arc<VenueState>>,
 ) -> Result<String, String> {
     let Some(state) = state else {
-        let report = shared
-            .store
-            .catalog()
-            .compact()
-            .await
-            .map_err(|e| format!("compaction failed: {e}"))?;
+        let report = match shared.store.catalog().compact().await {
+            Ok(report) => report,
+            Err(e) => {
+                let message = format!("compaction failed: {e}");
+                shared.store.catalog_write_failed(&message).await;
+                return Err(message);
+            }
+        };
         return Ok(format!("compacted: {report:?}"));
     };
     match job {

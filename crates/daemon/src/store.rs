@@ -332,8 +332,8 @@ impl Store {
         out
     }
 
-    /// A write into the catalog outside the spool (a history top-up) failed: counted and
-    /// reported like a failed drain, until the next drain stores the spool.
+    /// A write into the catalog outside the spool (a history top-up, a compaction) failed:
+    /// counted and reported like a failed drain, until the next drain stores the spool.
     pub async fn catalog_write_failed(&self, error: &str) {
         self.inner.lock().await.catalog_error(error);
     }
@@ -555,5 +555,49 @@ impl Inner {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn snapshot(ts: u64) -> OpenInterest {
+        OpenInterest {
+            instrument_id: Instrument::from_id("BTCUSDT-PERP.BINANCE").unwrap().id,
+            open_interest: 1.0,
+            open_interest_value: None,
+            ts_event: ts - 1,
+            ts_init: ts,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_top_up_failure_stands_until_a_drain_stores_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("catalog");
+        let (catalog, _) = Catalog::open_writable(root.to_str().unwrap())
+            .await
+            .unwrap();
+        let store = Store::open(
+            Arc::new(catalog),
+            &root.join(".spool"),
+            FlushPolicy::default(),
+        )
+        .unwrap();
+        store
+            .catalog_write_failed("history top-up: No space left on device")
+            .await;
+        let faults = store.faults().await;
+        assert_eq!(faults.len(), 1);
+        assert_eq!((faults[0].kind, faults[0].durable), ("catalog", true));
+        assert!(faults[0].error.contains("No space left"));
+        // A drain with nothing to write proves nothing.
+        assert_eq!(store.drain().await.unwrap().segments, 0);
+        assert_eq!(store.faults().await.len(), 1);
+        // A drain that stores rows does.
+        store.open_interest(vec![snapshot(1_000)]).await;
+        assert_eq!(store.drain().await.unwrap().segments, 1);
+        assert!(store.faults().await.is_empty());
     }
 }
