@@ -225,6 +225,16 @@ Examples:
 Exit codes: 0 valid, 2 invalid (every problem listed on stderr).")]
     Validate(DaemonArgs),
     /// Ask a running daemon's /healthz: exit 0 when healthy, 1 otherwise (Docker HEALTHCHECK)
+    #[command(after_help = "\
+Examples:
+  ccxt-cli daemon health                                   # the address daemon start listens on
+  ccxt-cli daemon health -c /etc/ccxt-pipeline/config.toml
+  ccxt-cli daemon health --url http://10.0.0.5:9464/healthz
+
+Without --url it probes metrics.address from the same config file and CCXT_METRICS__ADDRESS that
+`daemon start` reads (0.0.0.0 / :: become loopback). Exit codes: 0 healthy (HTTP 200), 1 unhealthy
+(any other answer, or unreachable; one line on stderr says why), 2 nothing to probe
+(metrics.address is \"off\" or invalid) or a bad flag.")]
     Health(HealthArgs),
 }
 
@@ -255,9 +265,10 @@ pub struct DaemonArgs {
 /// `daemon health` flags.
 #[derive(Debug, Args)]
 pub struct HealthArgs {
-    /// The health endpoint
-    #[arg(long, default_value = "http://127.0.0.1:9464/healthz")]
-    pub url: String,
+    /// The health endpoint [default: http://<metrics.address>/healthz, as `daemon start`
+    /// listens]
+    #[arg(long, value_name = "URL")]
+    pub url: Option<String>,
     /// Give up after this many seconds
     #[arg(long, default_value_t = 5.0)]
     pub timeout: f64,

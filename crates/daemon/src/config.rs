@@ -204,6 +204,24 @@ pub struct MetricsSettings {
     pub address: Option<String>,
 }
 
+impl MetricsSettings {
+    /// The listen address (`None`: `"off"`), or what is wrong with it. `daemon start` listens
+    /// there and `daemon health` probes it.
+    pub fn listen_address(&self) -> Result<Option<SocketAddr>, String> {
+        match self.address.as_deref().map(str::trim) {
+            Some(a) if a.eq_ignore_ascii_case("off") || a.is_empty() => Ok(None),
+            other => {
+                let text = other.unwrap_or(DEFAULT_METRICS_ADDRESS);
+                text.parse::<SocketAddr>().map(Some).map_err(|_| {
+                    format!(
+                        "metrics.address must be IP:PORT (e.g. 127.0.0.1:9464) or \"off\", got '{text}'"
+                    )
+                })
+            }
+        }
+    }
+}
+
 /// Flag values that override the file.
 #[derive(Debug, Default, Clone)]
 pub struct ScheduleOverrides {
@@ -346,21 +364,10 @@ impl DaemonSettings {
                 Duration::from_secs(60)
             }
         };
-        let metrics_address = match metrics.address.as_deref().map(str::trim) {
-            Some(a) if a.eq_ignore_ascii_case("off") || a.is_empty() => None,
-            other => {
-                let text = other.unwrap_or(DEFAULT_METRICS_ADDRESS);
-                match text.parse::<SocketAddr>() {
-                    Ok(a) => Some(a),
-                    Err(_) => {
-                        problems.push(format!(
-                            "metrics.address must be IP:PORT (e.g. 127.0.0.1:9464) or \"off\", got '{text}'"
-                        ));
-                        None
-                    }
-                }
-            }
-        };
+        let metrics_address = metrics.listen_address().unwrap_or_else(|problem| {
+            problems.push(problem);
+            None
+        });
         for venue in &self.venues {
             if venue.parse::<ccxt_model::Venue>().is_err() {
                 problems.push(format!(

@@ -1,8 +1,10 @@
-//! Freshness of every job and stream, for `/healthz`.
+//! Freshness of every job and stream, and the store's write failures, for `/healthz`.
 //!
 //! A job is stale when its last success (or, before the first one, the daemon's start) is
 //! older than two of its periods plus the grace; a stream when its last frame (or the start)
-//! is older than `stream_stale`. Pure: [`Health::report`] takes the time and the stream ages.
+//! is older than `stream_stale`. A failing catalog or spool write ([`WriteFault`]) makes the
+//! report unhealthy until the writes succeed again. Pure: [`Health::report`] takes the time,
+//! the stream ages and the write faults.
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -31,10 +33,29 @@ pub struct Stale {
     pub limit_secs: f64,
 }
 
+/// A write that keeps failing: the catalog (rows wait in the spool) or the spool (rows wait
+/// in memory, not durable).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WriteFault {
+    /// `catalog` or `spool`.
+    pub kind: &'static str,
+    /// The latest error, e.g. `No space left on device (os error 28)` with the path.
+    pub error: String,
+    /// When the writes started failing, ISO 8601.
+    pub since: String,
+    /// Whether the rows not yet in the catalog are on disk (in the spool).
+    pub durable: bool,
+    /// Rows held in memory because the spool could not take them.
+    pub rows_in_memory: usize,
+    /// What it means for the rows.
+    pub note: &'static str,
+}
+
 /// The `/healthz` answer.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct HealthReport {
-    /// `ok` or `stale`.
+    /// `ok`, `stale` (a job or stream is late) or `failing` (a write fails; it wins over
+    /// `stale`).
     pub status: &'static str,
     /// When checked.
     pub checked_at: String,
@@ -42,12 +63,14 @@ pub struct HealthReport {
     pub watched: usize,
     /// What is stale.
     pub stale: Vec<Stale>,
+    /// Writes that fail.
+    pub faults: Vec<WriteFault>,
 }
 
 impl HealthReport {
-    /// Whether everything is fresh.
+    /// Whether everything is fresh and every write succeeds.
     pub fn ok(&self) -> bool {
-        self.stale.is_empty()
+        self.stale.is_empty() && self.faults.is_empty()
     }
 }
 
@@ -106,8 +129,14 @@ impl Health {
         }
     }
 
-    /// The report at `now_ns`, given each streaming venue's last frame time (0: none yet).
-    pub fn report(&self, now_ns: u64, streams: &BTreeMap<Venue, u64>) -> HealthReport {
+    /// The report at `now_ns`, given each streaming venue's last frame time (0: none yet) and
+    /// the store's write faults.
+    pub fn report(
+        &self,
+        now_ns: u64,
+        streams: &BTreeMap<Venue, u64>,
+        faults: Vec<WriteFault>,
+    ) -> HealthReport {
         let mut stale = Vec::new();
         let age = |since: Option<u64>| {
             now_ns.saturating_sub(since.unwrap_or(self.started_ns)) as f64 / 1e9
@@ -140,11 +169,19 @@ impl Health {
                 });
             }
         }
+        let status = if !faults.is_empty() {
+            "failing"
+        } else if !stale.is_empty() {
+            "stale"
+        } else {
+            "ok"
+        };
         HealthReport {
-            status: if stale.is_empty() { "ok" } else { "stale" },
+            status,
             checked_at: format_iso(now_ns),
             watched: jobs.len() + streams.len(),
             stale,
+            faults,
         }
     }
 }
@@ -167,9 +204,9 @@ mod tests {
         health.watch(JobKind::Compaction, None, Duration::from_secs(3600));
         let mut streams = BTreeMap::from([(Venue::Binance, 0)]);
         // Just started: nothing is stale yet.
-        assert!(health.report(start + 5 * S, &streams).ok());
+        assert!(health.report(start + 5 * S, &streams, Vec::new()).ok());
         // No frame 11 s after the start: the stream is stale; the job not yet.
-        let r = health.report(start + 11 * S, &streams);
+        let r = health.report(start + 11 * S, &streams, Vec::new());
         assert_eq!(r.status, "stale");
         assert_eq!(r.stale.len(), 1);
         assert_eq!(
@@ -177,18 +214,54 @@ mod tests {
             ("stream", "binance")
         );
         streams.insert(Venue::Binance, start + 10 * S);
-        assert!(health.report(start + 11 * S, &streams).ok());
+        assert!(health.report(start + 11 * S, &streams, Vec::new()).ok());
         // The job never succeeded within its limit.
-        let r = health.report(start + 61 * S, &BTreeMap::new());
+        let r = health.report(start + 61 * S, &BTreeMap::new(), Vec::new());
         assert_eq!(r.stale.len(), 1);
         assert_eq!(r.stale[0].name, "open_interest");
         assert_eq!(r.stale[0].last, None);
         health.success(JobKind::OpenInterest, Some(Venue::Bybit), start + 61 * S);
-        assert!(health.report(start + 62 * S, &BTreeMap::new()).ok());
-        let json = serde_json::to_value(health.report(start + 200 * S, &BTreeMap::new())).unwrap();
+        assert!(
+            health
+                .report(start + 62 * S, &BTreeMap::new(), Vec::new())
+                .ok()
+        );
+        let json =
+            serde_json::to_value(health.report(start + 200 * S, &BTreeMap::new(), Vec::new()))
+                .unwrap();
         assert_eq!(json["status"], "stale");
         assert_eq!(json["stale"][0]["venue"], "bybit");
         health.unwatch(JobKind::OpenInterest, Some(Venue::Bybit));
-        assert!(health.report(start + 200 * S, &BTreeMap::new()).ok());
+        assert!(
+            health
+                .report(start + 200 * S, &BTreeMap::new(), Vec::new())
+                .ok()
+        );
+    }
+
+    #[test]
+    fn a_write_fault_makes_the_report_failing_and_names_the_cause() {
+        let start = 1_000 * S;
+        let health = Health::new(start, Duration::from_secs(10));
+        let fault = WriteFault {
+            kind: "spool",
+            error: "No space left on device (os error 28)".into(),
+            since: format_iso(start),
+            durable: false,
+            rows_in_memory: 3,
+            note: "held in memory",
+        };
+        let report = health.report(start + S, &BTreeMap::new(), vec![fault]);
+        assert!(!report.ok());
+        let json = serde_json::to_value(&report).unwrap();
+        assert_eq!(json["status"], "failing");
+        assert_eq!(json["faults"][0]["kind"], "spool");
+        assert_eq!(json["faults"][0]["durable"], false);
+        assert!(
+            json["faults"][0]["error"]
+                .as_str()
+                .unwrap()
+                .contains("No space left")
+        );
     }
 }

@@ -9,19 +9,21 @@
 //!                   instruments (universe; restarts a per-symbol stream)   compaction (catalog)
 //!   streams per venue: ccxt_stream (liquidations, gaps) ──► Store
 //!   Store: spool (fsync every sync interval) ──► catalog (every flush interval; retried)
-//!   Health + metrics ◄── job outcomes, stream and transport counters ──► axum /healthz /metrics
+//!   Health + metrics ◄── job outcomes, stream and transport counters, write faults ──► axum /healthz /metrics
+//!   systemd: READY=1, WATCHDOG=1 while the scheduler and the writer make progress, STOPPING=1
 //!   state file: heartbeat ──► downtime at the next start (refilled or recorded as gaps)
 //! ```
 //!
 //! Module map: [`config`] (raw → validated settings, every problem at once), [`schedule`]
 //! (cron parsing and periods), [`runtime`] (the run loop and jobs), [`topup`] (history since
 //! the last stored row), [`store`] (spool in front of the catalog), [`health`], [`metrics`],
-//! `http`, [`state`] (heartbeat file).
+//! `http`, [`notify`] (systemd readiness and watchdog), [`state`] (heartbeat file).
 
 pub mod config;
 pub mod health;
 mod http;
 pub mod metrics;
+pub mod notify;
 pub mod runtime;
 pub mod schedule;
 pub mod state;
@@ -33,5 +35,6 @@ pub use config::{
     ScheduleOverrides, ScheduleSettings,
 };
 pub use http::prometheus;
-pub use runtime::{DaemonError, DaemonPlan, RunSummary, VenueRuntime, run};
-pub use store::FlushPolicy;
+pub use notify::Notifier;
+pub use runtime::{DaemonError, DaemonPlan, RunHooks, RunSummary, VenueRuntime, run, run_with};
+pub use store::{FlushPolicy, WriteFaults};

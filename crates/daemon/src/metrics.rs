@@ -12,7 +12,8 @@ use metrics::{counter, gauge};
 
 use crate::config::JobKind;
 
-fn kind_label(kind: RecordKind) -> &'static str {
+/// The `kind` label of a record kind.
+pub fn kind_label(kind: RecordKind) -> &'static str {
     match kind {
         RecordKind::OpenInterest => "open_interest",
         RecordKind::FundingRate => "funding_rate",
@@ -42,6 +43,11 @@ pub fn spool_write_error() {
     counter!("ccxt_spool_write_errors_total").increment(1);
 }
 
+/// Whether the spool takes rows (0: rows since the last good sync are in memory only).
+pub fn spool_writable(ok: bool) {
+    gauge!("ccxt_spool_writable").set(if ok { 1.0 } else { 0.0 });
+}
+
 /// Rows dropped because neither spool nor memory could hold them.
 pub fn rows_dropped(n: u64) {
     counter!("ccxt_rows_dropped_total").increment(n);
@@ -52,6 +58,69 @@ pub fn spool_gauges(bytes: u64, memory_rows: usize) {
     gauge!("ccxt_spool_bytes").set(bytes as f64);
     gauge!("ccxt_spool_memory_rows").set(memory_rows as f64);
 }
+
+/// What the daemon collects, known at start: every counter an alert may watch is exported
+/// at 0 for these label values before anything happens, so `increase(...) > 0` sees the first
+/// incident (a counter that appears at 1 has no increase).
+pub struct KnownSeries {
+    /// `(kind, venue)` pairs that rows are written for.
+    pub rows: Vec<(RecordKind, Venue)>,
+    /// `(job, venue)` pairs that run (`None`: catalog-wide).
+    pub jobs: Vec<(JobKind, Option<Venue>)>,
+    /// Venues with a REST transport.
+    pub http_venues: Vec<Venue>,
+    /// Venues with a liquidation stream.
+    pub stream_venues: Vec<Venue>,
+}
+
+/// Exports every counter at 0 for the label values in `known` (a counter already counting
+/// keeps its value), and the store's gauges at their healthy values.
+pub fn export_initial(known: &KnownSeries) {
+    counter!("ccxt_catalog_write_errors_total").increment(0);
+    counter!("ccxt_spool_write_errors_total").increment(0);
+    counter!("ccxt_rows_dropped_total").increment(0);
+    gauge!("ccxt_spool_memory_rows").increment(0.0);
+    for (kind, venue) in &known.rows {
+        counter!("ccxt_rows_written_total", "kind" => kind_label(*kind), "venue" => venue.as_str())
+            .increment(0);
+    }
+    for (job, venue) in &known.jobs {
+        for result in ["ok", "error", "skipped"] {
+            counter!("ccxt_job_runs_total", "job" => job.as_str(), "venue" => scope(*venue), "result" => result)
+                .increment(0);
+        }
+    }
+    for venue in &known.http_venues {
+        let v = venue.as_str();
+        for name in [
+            "ccxt_http_requests_total",
+            "ccxt_http_retries_total",
+            "ccxt_http_network_errors_total",
+            "ccxt_http_rate_limit_waits_total",
+        ] {
+            counter!(name, "venue" => v).increment(0);
+        }
+        for status in HTTP_STATUSES {
+            counter!("ccxt_http_responses_total", "venue" => v, "status" => status).increment(0);
+        }
+    }
+    for venue in &known.stream_venues {
+        let v = venue.as_str();
+        for name in [
+            "ccxt_stream_connects_total",
+            "ccxt_stream_reconnects_total",
+            "ccxt_stream_gaps_total",
+            "ccxt_stream_malformed_total",
+            "ccxt_stream_liquidations_total",
+        ] {
+            counter!(name, "venue" => v).increment(0);
+        }
+        gauge!("ccxt_stream_gap_seconds_total", "venue" => v).increment(0.0);
+    }
+}
+
+/// The `status` label values of `ccxt_http_responses_total`.
+const HTTP_STATUSES: [&str; 6] = ["2xx", "4xx", "5xx", "429", "418", "403"];
 
 /// How a job run ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -29,9 +29,10 @@ use tokio_util::task::TaskTracker;
 
 use crate::config::{DaemonConfig, JobKind};
 use crate::health::{Health, HealthReport};
-use crate::metrics::{self as m, RunResult, VenueObservation};
+use crate::metrics::{self as m, KnownSeries, RunResult, VenueObservation};
+use crate::notify::{Notifier, Progress};
 use crate::state::{DaemonState, StateFile};
-use crate::store::{FlushPolicy, Store};
+use crate::store::{FlushPolicy, Store, WriteFaults};
 use crate::topup::{History, TopUpPlanner};
 
 /// Everything stops within this after the signal.
@@ -71,6 +72,15 @@ pub struct DaemonPlan {
     pub config: DaemonConfig,
     /// Spool sync and flush policy.
     pub flush: FlushPolicy,
+}
+
+/// What [`run_with`] takes besides the plan.
+#[derive(Debug, Default)]
+pub struct RunHooks {
+    /// systemd notifications ([`Notifier::from_env`] in [`run`]).
+    pub notifier: Notifier,
+    /// Injected write failures (tests and drills; none by default).
+    pub faults: Arc<WriteFaults>,
 }
 
 /// Why the daemon could not run.
@@ -143,7 +153,8 @@ impl Shared {
     /// The health report now.
     pub(crate) async fn health_report(&self) -> HealthReport {
         let streams = self.stream_counters().await;
-        self.health.report(now_ns(), &last_frames(&streams))
+        let faults = self.store.faults().await;
+        self.health.report(now_ns(), &last_frames(&streams), faults)
     }
 
     /// Stream counters per streaming venue (including replaced streams). Venues whose
@@ -186,7 +197,8 @@ impl Shared {
             })
             .collect();
         let now = now_ns();
-        let healthy = self.health.report(now, &last_frames(&streams)).ok();
+        let faults = self.store.faults().await;
+        let healthy = self.health.report(now, &last_frames(&streams), faults).ok();
         m::refresh(&observations, now, self.health.started_ns(), healthy);
         self.store.publish_gauges().await;
     }
@@ -205,11 +217,63 @@ fn applies(job: JobKind, state: &VenueState) -> bool {
     }
 }
 
-/// Runs the daemon until `shutdown` resolves.
+/// The label values every counter is exported with at start (see [`m::export_initial`]).
+fn known_series(config: &DaemonConfig, venues: &BTreeMap<Venue, Arc<VenueState>>) -> KnownSeries {
+    let on = |job| config.schedule(job).is_some();
+    let mut known = KnownSeries {
+        rows: Vec::new(),
+        jobs: Vec::new(),
+        http_venues: Vec::new(),
+        stream_venues: Vec::new(),
+    };
+    if on(JobKind::Compaction) {
+        known.jobs.push((JobKind::Compaction, None));
+    }
+    for (venue, state) in venues {
+        for (job, _) in &config.jobs {
+            if applies(*job, state) {
+                known.jobs.push((*job, Some(*venue)));
+            }
+        }
+        if on(JobKind::OpenInterest) || (state.rt.oi_history && on(JobKind::OpenInterestHistory)) {
+            known.rows.push((RecordKind::OpenInterest, *venue));
+        }
+        if on(JobKind::Funding) || on(JobKind::FundingHistory) {
+            known.rows.push((RecordKind::FundingRate, *venue));
+        }
+        if state.rt.source.is_some() {
+            known.rows.push((RecordKind::Liquidation, *venue));
+            known.stream_venues.push(*venue);
+        }
+        known.rows.push((RecordKind::Gap, *venue));
+        if state.rt.transport.is_some() {
+            known.http_venues.push(*venue);
+        }
+    }
+    known
+}
+
+/// Runs the daemon until `shutdown` resolves, notifying systemd if `$NOTIFY_SOCKET` is set.
 pub async fn run(
     plan: DaemonPlan,
     shutdown: impl std::future::Future<Output = ()> + Send,
 ) -> Result<RunSummary, DaemonError> {
+    let hooks = RunHooks {
+        notifier: Notifier::from_env(),
+        ..RunHooks::default()
+    };
+    run_with(plan, hooks, shutdown).await
+}
+
+/// [`run`] with explicit systemd notification and injected write faults.
+pub async fn run_with(
+    plan: DaemonPlan,
+    hooks: RunHooks,
+    shutdown: impl std::future::Future<Output = ()> + Send,
+) -> Result<RunSummary, DaemonError> {
+    let RunHooks { notifier, faults } = hooks;
+    let notifier = Arc::new(notifier);
+    let progress = Arc::new(Progress::new());
     let started = Instant::now();
     let started_ns = now_ns();
     let DaemonPlan {
@@ -221,10 +285,11 @@ pub async fn run(
     } = plan;
     // One daemon per catalog: a second one would share the spool.
     let _lock = lock_catalog(&catalog_root)?;
-    let store = Arc::new(Store::open(
+    let store = Arc::new(Store::open_with_faults(
         catalog.clone(),
         &catalog_root.join(".spool").join("daemon"),
         flush,
+        faults,
     )?);
     // Rows an earlier run left in the spool go in first.
     match store.drain().await {
@@ -275,6 +340,7 @@ pub async fn run(
         events: events_tx,
         compaction_running: AtomicBool::new(false),
     });
+    m::export_initial(&known_series(&config, &shared.venues));
 
     // Health watches every enabled job on every venue it applies to.
     for (job, schedule) in &config.jobs {
@@ -323,7 +389,7 @@ pub async fn run(
         store.clone(),
         consumer_stop.clone(),
     ));
-    let flusher = tokio::spawn(flush_loop(store.clone(), cancel.clone()));
+    let flusher = tokio::spawn(flush_loop(store.clone(), progress.clone(), cancel.clone()));
     let heartbeat = tokio::spawn(heartbeat_loop(state_file.clone(), cancel.clone()));
 
     // Streams for the venues whose symbol list is known (the others start once it is).
@@ -350,6 +416,16 @@ pub async fn run(
             .map_err(|e| DaemonError::Scheduler(format!("{job}: {e}")))?;
         tracing::info!(job = %job, schedule = %schedule.expression(), "scheduled");
     }
+    // Proof of life for the watchdog: the scheduler fires this every second.
+    let ticks = progress.clone();
+    let liveness = tokio_cron_scheduler::Job::new("* * * * * *", move |_, _| {
+        ticks.scheduler_ticked();
+    })
+    .map_err(|e| DaemonError::Scheduler(format!("liveness tick: {e}")))?;
+    scheduler
+        .add(liveness)
+        .await
+        .map_err(|e| DaemonError::Scheduler(format!("liveness tick: {e}")))?;
     scheduler
         .start()
         .await
@@ -369,8 +445,20 @@ pub async fn run(
         jobs = config.jobs.len(),
         "collecting"
     );
+    progress.scheduler_ticked();
+    notifier.ready(&format!(
+        "collecting from {} venue(s), {} job(s)",
+        shared.venues.len(),
+        config.jobs.len()
+    ));
+    let watchdog = tokio::spawn(crate::notify::watchdog_loop(
+        notifier.clone(),
+        progress.clone(),
+        cancel.clone(),
+    ));
 
     shutdown.await;
+    notifier.stopping();
     let stopping = Instant::now();
     let deadline = stopping + SHUTDOWN_BUDGET;
     tracing::info!("stopping: no new jobs; finishing what is in flight");
@@ -396,6 +484,7 @@ pub async fn run(
     let _ = tokio::time::timeout(Duration::from_secs(1), consumer).await;
     flusher.abort();
     heartbeat.abort();
+    watchdog.abort();
     let left = deadline.saturating_duration_since(Instant::now());
     store.sync().await;
     let pending = store.pending_rows().await;
@@ -717,12 +806,14 @@ async fn run_job(
     state: Option<&Arc<VenueState>>,
 ) -> Result<String, String> {
     let Some(state) = state else {
-        let report = shared
-            .store
-            .catalog()
-            .compact()
-            .await
-            .map_err(|e| format!("compaction failed: {e}"))?;
+        let report = match shared.store.catalog().compact().await {
+            Ok(report) => report,
+            Err(e) => {
+                let message = format!("compaction failed: {e}");
+                shared.store.catalog_write_failed(&message).await;
+                return Err(message);
+            }
+        };
         return Ok(format!("compacted: {report:?}"));
     };
     match job {
@@ -890,7 +981,10 @@ async fn top_up(
         instruments,
     };
     let planner: Arc<dyn ccxt_orchestrator::RangePlanner> = shared.planner.clone();
-    let mut sink = CatalogSink::new(shared.store.catalog().clone(), 50_000);
+    let mut sink = ObservedSink {
+        inner: CatalogSink::new(shared.store.catalog().clone(), 50_000),
+        store: shared.store.clone(),
+    };
     let outcomes = ccxt_orchestrator::run(
         vec![target],
         orchestrator_job,
@@ -975,26 +1069,36 @@ async fn handle_event(event: StreamEvent, store: &Store) {
     }
 }
 
-async fn flush_loop(store: Arc<Store>, cancel: CancellationToken) {
+/// Syncs the spool every `sync_every` and starts a drain when one is due. Drains run in their
+/// own task, so a slow catalog write never holds up the syncs (the durability window).
+async fn flush_loop(store: Arc<Store>, progress: Arc<Progress>, cancel: CancellationToken) {
     let policy = store.policy();
     let mut sync_tick = tokio::time::interval(policy.sync_every);
     sync_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last_flush = tokio::time::Instant::now();
+    let mut drain: Option<tokio::task::JoinHandle<()>> = None;
     loop {
         tokio::select! {
             _ = sync_tick.tick() => {}
             () = cancel.cancelled() => return,
         }
         store.sync().await;
+        progress.writer_ticked();
         let due = last_flush.elapsed() >= policy.flush_every
             || store.pending_rows().await >= policy.flush_rows;
-        if due {
+        if due && drain.as_ref().is_none_or(|d| d.is_finished()) {
             last_flush = tokio::time::Instant::now();
-            if let Ok(report) = store.drain().await
-                && report.segments > 0
-            {
-                tracing::debug!(rows_added = report.written.rows_added, "spool flushed");
-            }
+            let store = store.clone();
+            let progress = progress.clone();
+            drain = Some(tokio::spawn(async move {
+                progress.drain_started();
+                if let Ok(report) = store.drain().await
+                    && report.segments > 0
+                {
+                    tracing::debug!(rows_added = report.written.rows_added, "spool flushed");
+                }
+                progress.drain_finished();
+            }));
         }
     }
 }
@@ -1017,5 +1121,45 @@ async fn heartbeat_loop(file: StateFile, cancel: CancellationToken) {
             }
         })
         .await;
+    }
+}
+
+/// The top-ups' catalog sink, reporting its write failures to the store (metrics, `/healthz`).
+struct ObservedSink {
+    inner: CatalogSink,
+    store: Arc<Store>,
+}
+
+impl ObservedSink {
+    async fn observe(
+        &self,
+        result: Result<usize, ccxt_orchestrator::SinkError>,
+    ) -> Result<usize, ccxt_orchestrator::SinkError> {
+        if let Err(e) = &result {
+            self.store
+                .catalog_write_failed(&format!("history top-up: {e}"))
+                .await;
+        }
+        result
+    }
+}
+
+#[async_trait::async_trait]
+impl ccxt_orchestrator::Sink for ObservedSink {
+    async fn accept(
+        &mut self,
+        instrument: &Instrument,
+        batch: ccxt_orchestrator::Batch,
+    ) -> Result<usize, ccxt_orchestrator::SinkError> {
+        let result = self.inner.accept(instrument, batch).await;
+        self.observe(result).await
+    }
+
+    async fn finish_instrument(
+        &mut self,
+        instrument: &Instrument,
+    ) -> Result<usize, ccxt_orchestrator::SinkError> {
+        let result = self.inner.finish_instrument(instrument).await;
+        self.observe(result).await
     }
 }

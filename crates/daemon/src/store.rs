@@ -3,21 +3,30 @@
 //!
 //! A failing catalog (disk full, directory not writable) never loses rows: the drain fails, the
 //! spool keeps its segments, the error is logged and counted
-//! (`ccxt_catalog_write_errors_total`, `ccxt_catalog_writable` = 0) and the next flush tries
-//! again. If even the spool cannot be written, rows wait in memory (up to
-//! [`MAX_OVERFLOW_ROWS`], then the oldest are dropped with an ERROR and
-//! `ccxt_rows_dropped_total`) and are appended again at the next sync.
+//! (`ccxt_catalog_write_errors_total`, `ccxt_catalog_writable` = 0), `/healthz` answers 503
+//! naming it (the rows are still durable, in the spool) and the next flush tries again. If even
+//! the spool cannot be written, rows wait in memory (up to [`MAX_OVERFLOW_ROWS`], then the
+//! oldest are dropped with an ERROR and `ccxt_rows_dropped_total`): `ccxt_spool_writable` = 0,
+//! `ccxt_spool_write_errors_total` rises and `/healthz` answers 503 saying the rows are not
+//! durable. Each flush then writes the rows held in memory straight into the catalog (durable
+//! again if only the spool is broken) and retries the spool at every sync.
+//!
+//! [`WriteFaults`] injects write failures (tests, failure drills) where a real full disk
+//! cannot be had.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use ccxt_catalog::Catalog;
 use ccxt_catalog::spool::{DrainReport, Spool};
+use ccxt_model::time::{format_iso, now_ns};
 use ccxt_model::{FundingRate, Gap, Instrument, Liquidation, OpenInterest, RecordKind, Venue};
 use tokio::sync::Mutex;
 
+use crate::health::WriteFault;
 use crate::metrics as m;
 
 /// Rows kept in memory while the spool cannot be written, at most.
@@ -44,6 +53,58 @@ impl Default for FlushPolicy {
     }
 }
 
+/// Write failures injected on purpose, for tests and failure drills: while set, every spool
+/// append and sync (or every catalog write of the store) fails as a full disk would.
+#[derive(Debug, Default)]
+pub struct WriteFaults {
+    spool: AtomicBool,
+    catalog: AtomicBool,
+}
+
+impl WriteFaults {
+    /// Spool appends and syncs fail while `on`.
+    pub fn fail_spool(&self, on: bool) {
+        self.spool.store(on, Ordering::SeqCst);
+    }
+
+    /// Catalog writes (spool drains, rows held in memory) fail while `on`.
+    pub fn fail_catalog(&self, on: bool) {
+        self.catalog.store(on, Ordering::SeqCst);
+    }
+
+    fn spool_error(&self) -> Option<std::io::Error> {
+        self.spool.load(Ordering::SeqCst).then(|| injected("spool"))
+    }
+
+    fn catalog_error(&self) -> Option<std::io::Error> {
+        self.catalog
+            .load(Ordering::SeqCst)
+            .then(|| injected("catalog"))
+    }
+}
+
+fn injected(what: &str) -> std::io::Error {
+    std::io::Error::new(
+        std::io::ErrorKind::StorageFull,
+        format!("injected {what} write failure (no space left on device)"),
+    )
+}
+
+/// An error with its sources, on one line (each source only if its text adds something).
+fn one_line(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(e) = source {
+        let part = e.to_string();
+        if !text.contains(&part) {
+            text.push_str(": ");
+            text.push_str(&part);
+        }
+        source = e.source();
+    }
+    text
+}
+
 /// Rows waiting for the spool.
 enum Rows {
     OpenInterest(Vec<OpenInterest>),
@@ -61,6 +122,52 @@ impl Rows {
             Rows::Gap(_) => 1,
         }
     }
+
+    /// Rows per (kind, venue), for `ccxt_rows_written_total`.
+    fn tally(&self, into: &mut BTreeMap<(RecordKind, Venue), u64>) {
+        let mut add = |kind, venue: Option<Venue>| {
+            if let Some(venue) = venue {
+                *into.entry((kind, venue)).or_default() += 1;
+            }
+        };
+        match self {
+            Rows::OpenInterest(r) => r
+                .iter()
+                .for_each(|row| add(RecordKind::OpenInterest, venue_of(&row.instrument_id))),
+            Rows::Funding(r) => r
+                .iter()
+                .for_each(|row| add(RecordKind::FundingRate, venue_of(&row.instrument_id))),
+            Rows::Liquidations(r) => r
+                .iter()
+                .for_each(|row| add(RecordKind::Liquidation, venue_of(&row.instrument_id))),
+            Rows::Gap(g) => add(RecordKind::Gap, Some(g.venue)),
+        }
+    }
+}
+
+/// A standing write failure: the first error's time and the latest message.
+#[derive(Debug, Clone)]
+struct Failure {
+    since_ns: u64,
+    error: String,
+}
+
+impl Failure {
+    fn record(slot: &mut Option<Failure>, error: &str) -> bool {
+        match slot {
+            Some(f) => {
+                f.error = error.to_string();
+                false
+            }
+            None => {
+                *slot = Some(Failure {
+                    since_ns: now_ns(),
+                    error: error.to_string(),
+                });
+                true
+            }
+        }
+    }
 }
 
 struct Inner {
@@ -70,7 +177,11 @@ struct Inner {
     /// Rows appended since the last successful drain, per (kind, venue): counted as written
     /// when the drain succeeds.
     unflushed: BTreeMap<(RecordKind, Venue), u64>,
-    spool_failing: bool,
+    /// The spool cannot be written: rows since the last good sync are not durable.
+    spool_failure: Option<Failure>,
+    /// The catalog cannot be written: rows wait in the spool (or in memory).
+    catalog_failure: Option<Failure>,
+    faults: Arc<WriteFaults>,
 }
 
 /// The spool in front of the catalog, shared by every job and stream.
@@ -80,6 +191,7 @@ pub struct Store {
     /// Drains run one at a time (each owns the segments it sealed).
     draining: Mutex<()>,
     policy: FlushPolicy,
+    faults: Arc<WriteFaults>,
 }
 
 fn venue_of(id: &ccxt_model::InstrumentId) -> Option<Venue> {
@@ -93,7 +205,18 @@ impl Store {
         spool_dir: &Path,
         policy: FlushPolicy,
     ) -> Result<Store, ccxt_catalog::CatalogError> {
+        Store::open_with_faults(catalog, spool_dir, policy, Arc::default())
+    }
+
+    /// [`Store::open`], failing writes while `faults` says so.
+    pub fn open_with_faults(
+        catalog: Arc<Catalog>,
+        spool_dir: &Path,
+        policy: FlushPolicy,
+        faults: Arc<WriteFaults>,
+    ) -> Result<Store, ccxt_catalog::CatalogError> {
         let spool = Spool::open(spool_dir)?;
+        m::spool_writable(true);
         Ok(Store {
             catalog,
             inner: Mutex::new(Inner {
@@ -101,10 +224,13 @@ impl Store {
                 overflow: Vec::new(),
                 overflow_rows: 0,
                 unflushed: BTreeMap::new(),
-                spool_failing: false,
+                spool_failure: None,
+                catalog_failure: None,
+                faults: faults.clone(),
             }),
             draining: Mutex::new(()),
             policy,
+            faults,
         })
     }
 
@@ -156,8 +282,9 @@ impl Store {
     pub async fn sync(&self) {
         let mut inner = self.inner.lock().await;
         inner.retry_overflow();
-        if let Err(e) = inner.spool.sync() {
-            inner.spool_error(&e.to_string());
+        match inner.sync() {
+            Ok(()) => inner.spool_ok(),
+            Err(e) => inner.spool_error(&e),
         }
     }
 
@@ -173,46 +300,162 @@ impl Store {
         self.inner.lock().await.spool.pending_rows()
     }
 
+    /// The standing write failures, for `/healthz` (empty when everything is written).
+    pub async fn faults(&self) -> Vec<WriteFault> {
+        let inner = self.inner.lock().await;
+        let mut out = Vec::new();
+        if let Some(f) = &inner.spool_failure {
+            out.push(WriteFault {
+                kind: "spool",
+                error: f.error.clone(),
+                since: format_iso(f.since_ns),
+                durable: false,
+                rows_in_memory: inner.overflow_rows,
+                note: "rows since the last good spool sync are held in memory only: a crash loses them",
+            });
+        }
+        if let Some(f) = &inner.catalog_failure {
+            let durable = inner.spool_failure.is_none();
+            out.push(WriteFault {
+                kind: "catalog",
+                error: f.error.clone(),
+                since: format_iso(f.since_ns),
+                durable,
+                rows_in_memory: inner.overflow_rows,
+                note: if durable {
+                    "rows wait in the spool (durable) and are stored once the catalog can be written"
+                } else {
+                    "rows wait in memory (the spool fails too) and are stored once either can be written"
+                },
+            });
+        }
+        out
+    }
+
+    /// A write into the catalog outside the spool (a history top-up, a compaction) failed:
+    /// counted and reported like a failed drain, until the next drain stores the spool.
+    pub async fn catalog_write_failed(&self, error: &str) {
+        self.inner.lock().await.catalog_error(error);
+    }
+
     /// Moves the spool into the catalog. On failure the rows stay in the spool.
     ///
     /// The spool is only locked to seal the current segment: appends (live streams) go on
     /// into a new segment while the sealed ones are written, however long the catalog takes.
+    /// If the spool cannot be sealed (it cannot be written), the rows held in memory are
+    /// written straight into the catalog instead.
     pub async fn drain(&self) -> Result<DrainReport, String> {
         let _one_at_a_time = self.draining.lock().await;
-        let (sealed, tally) = {
+        let sealed = {
             let mut inner = self.inner.lock().await;
             inner.retry_overflow();
-            match inner.spool.seal() {
-                Ok(sealed) => (sealed, std::mem::take(&mut inner.unflushed)),
-                Err(e) => {
-                    let message = e.to_string();
+            let sealed = match self.faults.spool_error() {
+                Some(e) => Err(e.to_string()),
+                None => inner.spool.seal().map_err(|e| one_line(&e)),
+            };
+            match sealed {
+                Ok(sealed) => {
+                    inner.spool_ok();
+                    Ok((sealed, std::mem::take(&mut inner.unflushed)))
+                }
+                Err(message) => {
                     inner.spool_error(&message);
-                    return Err(message);
+                    Err((message, std::mem::take(&mut inner.overflow)))
                 }
             }
         };
-        let result = sealed.drain_into(&self.catalog).await;
+        let (sealed, tally) = match sealed {
+            Ok(s) => s,
+            Err((message, held)) => {
+                self.store_held(held).await;
+                return Err(message);
+            }
+        };
+        let result = match self.faults.catalog_error() {
+            Some(e) => Err(e.to_string()),
+            None => sealed
+                .drain_into(&self.catalog)
+                .await
+                .map_err(|e| one_line(&e)),
+        };
         let mut inner = self.inner.lock().await;
         match result {
             Ok(report) => {
                 for ((kind, venue), n) in tally {
                     m::rows_written(kind, venue, n);
                 }
-                m::catalog_writable(true);
+                // An empty drain proves nothing about a failure a top-up reported.
+                if report.segments > 0 || inner.catalog_failure.is_none() {
+                    inner.catalog_ok();
+                }
                 Ok(report)
             }
-            Err(e) => {
+            Err(message) => {
                 // Still to be written: count them at the drain that succeeds.
                 for (key, n) in tally {
                     *inner.unflushed.entry(key).or_default() += n;
                 }
-                m::catalog_write_error();
-                m::catalog_writable(false);
-                let message = e.to_string();
-                tracing::error!(error = %message, "cannot write the catalog; rows stay in the spool and the next flush retries");
+                inner.catalog_error(&message);
                 Err(message)
             }
         }
+    }
+
+    /// Writes rows the spool could not take straight into the catalog; what fails goes back
+    /// in front of the rows held in memory.
+    async fn store_held(&self, held: Vec<Rows>) {
+        if held.is_empty() {
+            return;
+        }
+        let mut failed = Vec::new();
+        let mut error = None;
+        let mut written = BTreeMap::new();
+        for rows in held {
+            if error.is_some() {
+                failed.push(rows);
+                continue;
+            }
+            match self.write_direct(&rows).await {
+                Ok(()) => rows.tally(&mut written),
+                Err(e) => {
+                    error = Some(e);
+                    failed.push(rows);
+                }
+            }
+        }
+        for ((kind, venue), n) in written {
+            m::rows_written(kind, venue, n);
+        }
+        let mut inner = self.inner.lock().await;
+        let stored: usize = inner.overflow_rows
+            - inner.overflow.iter().map(Rows::len).sum::<usize>()
+            - failed.iter().map(Rows::len).sum::<usize>();
+        inner.overflow_rows -= stored;
+        failed.append(&mut inner.overflow);
+        inner.overflow = failed;
+        match error {
+            Some(e) => inner.catalog_error(&e),
+            None => {
+                tracing::warn!(
+                    rows = stored,
+                    "the spool cannot be written: stored the rows held in memory straight into the catalog"
+                );
+                inner.catalog_ok();
+            }
+        }
+    }
+
+    async fn write_direct(&self, rows: &Rows) -> Result<(), String> {
+        if let Some(e) = self.faults.catalog_error() {
+            return Err(e.to_string());
+        }
+        let result = match rows {
+            Rows::OpenInterest(r) => self.catalog.write(r.clone()).await,
+            Rows::Funding(r) => self.catalog.write(r.clone()).await,
+            Rows::Liquidations(r) => self.catalog.write(r.clone()).await,
+            Rows::Gap(g) => self.catalog.write(vec![g.clone()]).await,
+        };
+        result.map(|_| ()).map_err(|e| one_line(&e))
     }
 
     /// Counts rows a history top-up wrote straight into the catalog.
@@ -222,58 +465,67 @@ impl Store {
 }
 
 impl Inner {
-    fn tally(&mut self, kind: RecordKind, venue: Option<Venue>, n: u64) {
-        if let Some(venue) = venue {
-            *self.unflushed.entry((kind, venue)).or_default() += n;
-        }
-    }
-
     /// Appends `rows`; gives them back if the spool cannot take them.
     fn write(&mut self, rows: Rows) -> Result<(), Rows> {
-        let result = match &rows {
-            Rows::OpenInterest(r) => self.spool.append_open_interest(r),
-            Rows::Funding(r) => self.spool.append_funding(r),
-            Rows::Liquidations(r) => self.spool.append_liquidations(r),
-            Rows::Gap(g) => self.spool.append_gap(g),
+        let result = match self.faults.spool_error() {
+            Some(e) => Err(e.to_string()),
+            None => match &rows {
+                Rows::OpenInterest(r) => self.spool.append_open_interest(r),
+                Rows::Funding(r) => self.spool.append_funding(r),
+                Rows::Liquidations(r) => self.spool.append_liquidations(r),
+                Rows::Gap(g) => self.spool.append_gap(g),
+            }
+            .map_err(|e| one_line(&e)),
         };
         match result {
             Ok(()) => {
-                match &rows {
-                    Rows::OpenInterest(r) => {
-                        for row in r {
-                            self.tally(RecordKind::OpenInterest, venue_of(&row.instrument_id), 1);
-                        }
-                    }
-                    Rows::Funding(r) => {
-                        for row in r {
-                            self.tally(RecordKind::FundingRate, venue_of(&row.instrument_id), 1);
-                        }
-                    }
-                    Rows::Liquidations(r) => {
-                        for row in r {
-                            self.tally(RecordKind::Liquidation, venue_of(&row.instrument_id), 1);
-                        }
-                    }
-                    Rows::Gap(g) => self.tally(RecordKind::Gap, Some(g.venue), 1),
-                }
-                if self.spool_failing {
-                    self.spool_failing = false;
-                    tracing::info!("the spool is writable again");
-                }
+                rows.tally(&mut self.unflushed);
                 Ok(())
             }
-            Err(e) => {
-                self.spool_error(&e.to_string());
+            Err(message) => {
+                self.spool_error(&message);
                 Err(rows)
             }
         }
     }
 
+    fn sync(&mut self) -> Result<(), String> {
+        if let Some(e) = self.faults.spool_error() {
+            return Err(e.to_string());
+        }
+        self.spool.sync().map_err(|e| one_line(&e))
+    }
+
     fn spool_error(&mut self, message: &str) {
         m::spool_write_error();
-        if !self.spool_failing {
-            self.spool_failing = true;
-            tracing::error!(error = %message, "cannot write the spool; rows are kept in memory and retried");
+        m::spool_writable(false);
+        if Failure::record(&mut self.spool_failure, message) {
+            tracing::error!(error = %message, "cannot write the spool; rows are kept in memory (not durable) and retried");
+        }
+    }
+
+    /// The spool took everything (a good sync or seal with nothing held in memory).
+    fn spool_ok(&mut self) {
+        if self.overflow.is_empty() && self.spool_failure.take().is_some() {
+            m::spool_writable(true);
+            tracing::info!("the spool is writable again; every row is durable");
+        }
+    }
+
+    fn catalog_error(&mut self, message: &str) {
+        m::catalog_write_error();
+        m::catalog_writable(false);
+        if Failure::record(&mut self.catalog_failure, message) {
+            tracing::error!(error = %message, "cannot write the catalog; rows stay in the spool and the next flush retries");
+        } else {
+            tracing::warn!(error = %message, "the catalog still cannot be written");
+        }
+    }
+
+    fn catalog_ok(&mut self) {
+        m::catalog_writable(true);
+        if self.catalog_failure.take().is_some() {
+            tracing::info!("the catalog is writable again");
         }
     }
 
@@ -303,5 +555,49 @@ impl Inner {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn snapshot(ts: u64) -> OpenInterest {
+        OpenInterest {
+            instrument_id: Instrument::from_id("BTCUSDT-PERP.BINANCE").unwrap().id,
+            open_interest: 1.0,
+            open_interest_value: None,
+            ts_event: ts - 1,
+            ts_init: ts,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_top_up_failure_stands_until_a_drain_stores_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("catalog");
+        let (catalog, _) = Catalog::open_writable(root.to_str().unwrap())
+            .await
+            .unwrap();
+        let store = Store::open(
+            Arc::new(catalog),
+            &root.join(".spool"),
+            FlushPolicy::default(),
+        )
+        .unwrap();
+        store
+            .catalog_write_failed("history top-up: No space left on device")
+            .await;
+        let faults = store.faults().await;
+        assert_eq!(faults.len(), 1);
+        assert_eq!((faults[0].kind, faults[0].durable), ("catalog", true));
+        assert!(faults[0].error.contains("No space left"));
+        // A drain with nothing to write proves nothing.
+        assert_eq!(store.drain().await.unwrap().segments, 0);
+        assert_eq!(store.faults().await.len(), 1);
+        // A drain that stores rows does.
+        store.open_interest(vec![snapshot(1_000)]).await;
+        assert_eq!(store.drain().await.unwrap().segments, 1);
+        assert!(store.faults().await.is_empty());
     }
 }

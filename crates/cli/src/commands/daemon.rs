@@ -13,7 +13,6 @@ use ccxt_catalog::Catalog;
 use ccxt_daemon::{DaemonConfig, DaemonPlan, FlushPolicy, ScheduleOverrides, VenueRuntime};
 use ccxt_model::{SymbolInput, Venue};
 use ccxt_stream::SourceConfig;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::ConfigProblems;
 use crate::cli::{DaemonArgs, DaemonCommand, HealthArgs};
@@ -67,7 +66,7 @@ pub async fn run(
             if !problems.is_empty() {
                 return Err(ConfigProblems(problems).into());
             }
-            health(&args).await
+            health(&settings.metrics, &args).await
         }
     }
 }
@@ -348,66 +347,182 @@ async fn start(location: &str, prepared: Prepared, signals: Signals) -> anyhow::
     Ok(ExitCode::SUCCESS)
 }
 
-/// `daemon health`: GET the URL, print the body, exit 0 on 200.
-async fn health(args: &HealthArgs) -> anyhow::Result<ExitCode> {
-    let url = args.url.trim();
-    let shown = ccxt_transport::redact_url(url);
-    let Some(rest) = url.strip_prefix("http://") else {
-        return Err(crate::UsageError(format!(
-            "--url must be http://HOST:PORT/PATH, got '{shown}'"
-        ))
-        .into());
-    };
-    let (host, path) = match rest.find('/') {
-        Some(i) => (&rest[..i], &rest[i..]),
-        None => (rest, "/healthz"),
-    };
+/// `daemon health`: GET the daemon's `/healthz` (at `metrics.address`, or `--url`), print the
+/// body, exit 0 on 200, 1 on anything else (with one line saying why).
+async fn health(
+    metrics: &ccxt_daemon::MetricsSettings,
+    args: &HealthArgs,
+) -> anyhow::Result<ExitCode> {
     if !(args.timeout.is_finite() && args.timeout > 0.0 && args.timeout < 3600.0) {
         return Err(crate::UsageError(format!(
-            "--timeout must be a positive number of seconds, got {}",
+            "--timeout must be a positive number of seconds below 3600, got {}",
             args.timeout
         ))
         .into());
     }
-    let request = async {
-        let mut stream = tokio::net::TcpStream::connect(host).await?;
-        stream
-            .write_all(
-                format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n")
-                    .as_bytes(),
-            )
-            .await?;
-        let mut response = Vec::new();
-        stream.read_to_end(&mut response).await?;
-        Ok::<_, std::io::Error>(response)
-    };
-    let response = match tokio::time::timeout(Duration::from_secs_f64(args.timeout), request).await
-    {
-        Ok(Ok(r)) => r,
-        Ok(Err(e)) => {
-            eprintln!("unhealthy: cannot reach {shown}: {e}");
+    let url = health_url(metrics, args.url.as_deref()).map_err(crate::UsageError)?;
+    let shown = ccxt_transport::redact_url(url.as_str());
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs_f64(args.timeout))
+        .no_proxy()
+        .build()
+        .map_err(|e| anyhow::anyhow!("cannot build the HTTP client: {e}"))?;
+    let response = match client.get(url.clone()).send().await {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("unhealthy: cannot reach {shown}: {}", error_line(&e));
             return Ok(ExitCode::from(1));
         }
-        Err(_) => {
+    };
+    let status = response.status();
+    let body = match response.text().await {
+        Ok(body) => body,
+        Err(e) => {
             eprintln!(
-                "unhealthy: no answer from {shown} within {} s",
-                args.timeout
+                "unhealthy: {shown} answered {status} but the body could not be read: {}",
+                error_line(&e)
             );
             return Ok(ExitCode::from(1));
         }
     };
-    let text = String::from_utf8_lossy(&response);
-    let status: u16 = text
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let body = text.split("\r\n\r\n").nth(1).unwrap_or("").trim();
-    println!("{body}");
-    Ok(if status == 200 {
-        ExitCode::SUCCESS
-    } else {
-        eprintln!("unhealthy: {shown} answered {status}");
-        ExitCode::from(1)
-    })
+    println!("{}", body.trim());
+    if status == reqwest::StatusCode::OK {
+        return Ok(ExitCode::SUCCESS);
+    }
+    eprintln!(
+        "unhealthy: {shown} answered {}{}",
+        status.as_u16(),
+        unhealthy_reasons(&body)
+            .map(|r| format!(": {r}"))
+            .unwrap_or_default()
+    );
+    Ok(ExitCode::from(1))
+}
+
+/// `--url` if given (checked), else `/healthz` at the configured listen address.
+fn health_url(
+    metrics: &ccxt_daemon::MetricsSettings,
+    url: Option<&str>,
+) -> Result<reqwest::Url, String> {
+    if let Some(url) = url.map(str::trim) {
+        return match reqwest::Url::parse(url) {
+            Ok(u) if u.scheme() == "http" && u.host().is_some() => Ok(u),
+            _ => Err(format!(
+                "--url must be http://HOST:PORT/PATH (e.g. http://127.0.0.1:9464/healthz), got '{}'",
+                ccxt_transport::redact_url(url)
+            )),
+        };
+    }
+    let Some(address) = metrics.listen_address()? else {
+        return Err(
+            "the daemon's /healthz is off (metrics.address = \"off\"), so there is nothing to probe: \
+             set metrics.address (or CCXT_METRICS__ADDRESS) to IP:PORT, or pass --url"
+                .into(),
+        );
+    };
+    // A daemon listening on every interface is reached on loopback.
+    let host = match address.ip() {
+        std::net::IpAddr::V4(ip) if ip.is_unspecified() => {
+            std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST)
+        }
+        std::net::IpAddr::V6(ip) if ip.is_unspecified() => {
+            std::net::IpAddr::V6(std::net::Ipv6Addr::LOCALHOST)
+        }
+        ip => ip,
+    };
+    let probe = std::net::SocketAddr::new(host, address.port());
+    reqwest::Url::parse(&format!("http://{probe}/healthz"))
+        .map_err(|e| format!("metrics.address '{address}' gives no URL: {e}"))
+}
+
+/// What a 503 body names: write faults first, then stale jobs and streams.
+fn unhealthy_reasons(body: &str) -> Option<String> {
+    let json: serde_json::Value = serde_json::from_str(body).ok()?;
+    let mut reasons = Vec::new();
+    for fault in json["faults"].as_array().into_iter().flatten() {
+        reasons.push(format!(
+            "{} write failing ({}){}",
+            fault["kind"].as_str().unwrap_or("?"),
+            fault["error"].as_str().unwrap_or("?"),
+            if fault["durable"] == false {
+                ", rows not durable"
+            } else {
+                ""
+            }
+        ));
+    }
+    for stale in json["stale"].as_array().into_iter().flatten() {
+        reasons.push(format!(
+            "{} {} on {} stale ({:.0} s > {:.0} s)",
+            stale["kind"].as_str().unwrap_or("?"),
+            stale["name"].as_str().unwrap_or("?"),
+            stale["venue"].as_str().unwrap_or("?"),
+            stale["age_secs"].as_f64().unwrap_or(0.0),
+            stale["limit_secs"].as_f64().unwrap_or(0.0),
+        ));
+    }
+    (!reasons.is_empty()).then(|| reasons.join("; "))
+}
+
+/// An error and its sources on one line.
+fn error_line(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(e) = source {
+        let part = e.to_string();
+        if !text.contains(&part) {
+            text.push_str(": ");
+            text.push_str(&part);
+        }
+        source = e.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn metrics(address: Option<&str>) -> ccxt_daemon::MetricsSettings {
+        ccxt_daemon::MetricsSettings {
+            address: address.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn health_probes_the_listen_address_on_loopback_when_it_is_every_interface() {
+        let url = |a| health_url(&metrics(a), None).map(|u| u.to_string());
+        assert_eq!(url(None).unwrap(), "http://127.0.0.1:9464/healthz");
+        assert_eq!(
+            url(Some("0.0.0.0:9500")).unwrap(),
+            "http://127.0.0.1:9500/healthz"
+        );
+        assert_eq!(url(Some("[::]:9500")).unwrap(), "http://[::1]:9500/healthz");
+        assert_eq!(
+            url(Some("10.1.2.3:9464")).unwrap(),
+            "http://10.1.2.3:9464/healthz"
+        );
+        assert!(url(Some("off")).unwrap_err().contains("\"off\""));
+        assert!(
+            url(Some("nowhere"))
+                .unwrap_err()
+                .contains("metrics.address")
+        );
+        // --url wins over the config; it must be http with a host.
+        let given = health_url(&metrics(Some("off")), Some("http://127.0.0.1:1/healthz"));
+        assert_eq!(given.unwrap().as_str(), "http://127.0.0.1:1/healthz");
+        assert!(health_url(&metrics(None), Some("https://x/healthz")).is_err());
+    }
+
+    #[test]
+    fn an_unhealthy_answer_is_summed_up_in_one_line() {
+        let body = r#"{"status":"failing","stale":[{"kind":"job","name":"open_interest","venue":"binance","age_secs":70.2,"limit_secs":62.0}],"faults":[{"kind":"spool","error":"No space left on device (os error 28)","durable":false}]}"#;
+        let line = unhealthy_reasons(body).unwrap();
+        assert_eq!(
+            line,
+            "spool write failing (No space left on device (os error 28)), rows not durable; \
+             job open_interest on binance stale (70 s > 62 s)"
+        );
+        assert_eq!(unhealthy_reasons("not json"), None);
+    }
 }

@@ -1,0 +1,334 @@
+//! The daemon in-process with injected write faults (a full disk where none can be mounted):
+//! a failing catalog, then a failing spool too, turn `/healthz` 503 naming the cause and
+//! whether the rows are durable, raise the metrics, and once the writes succeed again every
+//! row is stored exactly once and `/healthz` is 200 again.
+#![allow(clippy::unwrap_used, missing_docs)]
+
+use std::collections::BTreeSet;
+use std::io::{Read, Write};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use ccxt_catalog::{Catalog, Query};
+use ccxt_daemon::{
+    DaemonSettings, FlushPolicy, MetricsSettings, RunHooks, ScheduleOverrides, VenueRuntime,
+    WriteFaults,
+};
+use ccxt_model::time::now_ns;
+use ccxt_model::{FundingRate, Instrument, OpenInterest, Venue};
+use ccxt_venue::{
+    FetchError, Fetcher, FundingSnapshot, InstrumentInfo, InstrumentStatus, OiPeriod, PageStream,
+    SymbolResult, error_stream,
+};
+use serde_json::Value;
+
+/// One BTCUSDT open-interest snapshot per call; remembers the `ts_init` of each.
+struct Snapshots {
+    taken: Arc<Mutex<Vec<u64>>>,
+}
+
+fn btc() -> Instrument {
+    Instrument::from_id("BTCUSDT-PERP.BINANCE").unwrap()
+}
+
+fn unsupported<T>() -> Result<T, FetchError> {
+    Err(FetchError::Unsupported {
+        venue: Venue::Binance,
+        what: "not scripted".into(),
+    })
+}
+
+#[async_trait::async_trait]
+impl Fetcher for Snapshots {
+    fn venue(&self) -> Venue {
+        Venue::Binance
+    }
+
+    async fn instruments(&self) -> Result<Vec<InstrumentInfo>, FetchError> {
+        Ok(vec![InstrumentInfo {
+            instrument: btc(),
+            status: InstrumentStatus::Trading,
+            funding_interval_minutes: Some(480),
+        }])
+    }
+
+    async fn current_open_interest(
+        &self,
+        instruments: &[Instrument],
+    ) -> Vec<SymbolResult<OpenInterest>> {
+        let now = now_ns();
+        self.taken.lock().unwrap().push(now);
+        instruments
+            .iter()
+            .map(|i| {
+                (
+                    i.clone(),
+                    Ok(OpenInterest {
+                        instrument_id: i.id.clone(),
+                        open_interest: 1.0,
+                        open_interest_value: None,
+                        ts_event: now - 1_000,
+                        ts_init: now,
+                    }),
+                )
+            })
+            .collect()
+    }
+
+    async fn current_funding(
+        &self,
+        instruments: &[Instrument],
+    ) -> Vec<SymbolResult<FundingSnapshot>> {
+        instruments
+            .iter()
+            .map(|i| (i.clone(), unsupported()))
+            .collect()
+    }
+
+    fn open_interest_history<'a>(
+        &'a self,
+        _: &'a Instrument,
+        _: OiPeriod,
+        _: u64,
+        _: u64,
+    ) -> PageStream<'a, OpenInterest> {
+        error_stream(FetchError::Unsupported {
+            venue: Venue::Binance,
+            what: "history".into(),
+        })
+    }
+
+    fn funding_history<'a>(
+        &'a self,
+        _: &'a Instrument,
+        _: u64,
+        _: u64,
+    ) -> PageStream<'a, FundingRate> {
+        error_stream(FetchError::Unsupported {
+            venue: Venue::Binance,
+            what: "history".into(),
+        })
+    }
+}
+
+fn http_get(port: u16, path: &str) -> (u16, String) {
+    let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        return (0, String::new());
+    };
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let _ = write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    );
+    let mut response = String::new();
+    let _ = stream.read_to_string(&mut response);
+    let status = response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (status, body)
+}
+
+async fn get(port: u16, path: &str) -> (u16, String) {
+    let path = path.to_string();
+    tokio::task::spawn_blocking(move || http_get(port, &path))
+        .await
+        .unwrap()
+}
+
+fn metric(body: &str, name: &str) -> Option<f64> {
+    body.lines().filter(|l| !l.starts_with('#')).find_map(|l| {
+        let (series, value) = l.rsplit_once(' ')?;
+        (series == name).then(|| value.parse::<f64>().ok())?
+    })
+}
+
+/// Waits until `/healthz` and `/metrics` satisfy `check`; the health body.
+async fn wait_until(
+    port: u16,
+    what: &str,
+    mut check: impl FnMut(u16, &Value, &str) -> bool,
+) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut last = (0, Value::Null, String::new());
+    while Instant::now() < deadline {
+        let (status, body) = get(port, "/healthz").await;
+        let health: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+        let metrics = get(port, "/metrics").await.1;
+        if check(status, &health, &metrics) {
+            return health;
+        }
+        last = (status, health, metrics);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!(
+        "timed out waiting for {what}; last /healthz {} {}\n{}",
+        last.0, last.1, last.2
+    );
+}
+
+fn fault<'a>(health: &'a Value, kind: &str) -> Option<&'a Value> {
+    health["faults"]
+        .as_array()?
+        .iter()
+        .find(|f| f["kind"] == kind)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn write_faults_turn_healthz_503_and_every_row_is_stored_once_when_they_clear() {
+    ccxt_daemon::prometheus().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("catalog");
+    let (catalog, _) = Catalog::open_writable(root.to_str().unwrap())
+        .await
+        .unwrap();
+    let catalog = Arc::new(catalog);
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut settings = DaemonSettings::default();
+    settings.schedule.open_interest = Some("* * * * * *".into());
+    for off in [
+        &mut settings.schedule.funding,
+        &mut settings.schedule.funding_history,
+        &mut settings.schedule.open_interest_history,
+        &mut settings.schedule.instruments,
+        &mut settings.schedule.compaction,
+    ] {
+        *off = Some("off".into());
+    }
+    settings.health.job_grace_secs = Some(30.0);
+    let config = settings
+        .validate(
+            &MetricsSettings {
+                address: Some(format!("127.0.0.1:{port}")),
+            },
+            &ScheduleOverrides::default(),
+        )
+        .unwrap();
+    let taken = Arc::new(Mutex::new(Vec::new()));
+    let plan = ccxt_daemon::DaemonPlan {
+        venues: vec![VenueRuntime {
+            venue: Venue::Binance,
+            fetcher: Arc::new(Snapshots {
+                taken: taken.clone(),
+            }),
+            transport: None,
+            source: None,
+            symbols: vec![btc()],
+            all: false,
+            oi_history: false,
+        }],
+        catalog: catalog.clone(),
+        catalog_root: root.clone(),
+        config,
+        flush: FlushPolicy {
+            sync_every: Duration::from_millis(50),
+            flush_rows: 1_000,
+            flush_every: Duration::from_millis(300),
+        },
+    };
+    let faults = Arc::new(WriteFaults::default());
+    let hooks = RunHooks {
+        faults: faults.clone(),
+        ..RunHooks::default()
+    };
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let daemon = tokio::spawn(ccxt_daemon::run_with(plan, hooks, async move {
+        let _ = stop_rx.await;
+    }));
+
+    let written = "ccxt_rows_written_total{kind=\"open_interest\",venue=\"binance\"}";
+    wait_until(port, "healthy with rows stored", |status, _, m| {
+        status == 200 && metric(m, written).unwrap_or(0.0) > 0.0
+    })
+    .await;
+
+    // The catalog fails (e.g. its disk is full): 503 naming it; the rows are durable in the
+    // spool.
+    faults.fail_catalog(true);
+    let health = wait_until(port, "a catalog fault", |status, h, m| {
+        status == 503
+            && fault(h, "catalog").is_some()
+            && metric(m, "ccxt_catalog_writable") == Some(0.0)
+            && metric(m, "ccxt_catalog_write_errors_total").unwrap_or(0.0) > 0.0
+    })
+    .await;
+    assert_eq!(health["status"], "failing", "{health}");
+    let catalog_fault = fault(&health, "catalog").unwrap();
+    assert_eq!(catalog_fault["durable"], true, "{health}");
+    assert!(
+        catalog_fault["error"]
+            .as_str()
+            .unwrap()
+            .contains("no space left"),
+        "{health}"
+    );
+
+    // The spool fails too: rows wait in memory, and /healthz says they are not durable.
+    faults.fail_spool(true);
+    let health = wait_until(port, "a spool fault", |status, h, m| {
+        status == 503
+            && fault(h, "spool").is_some_and(|f| f["rows_in_memory"].as_u64() > Some(0))
+            && metric(m, "ccxt_spool_writable") == Some(0.0)
+            && metric(m, "ccxt_spool_write_errors_total").unwrap_or(0.0) > 0.0
+            && metric(m, "ccxt_spool_memory_rows").unwrap_or(0.0) > 0.0
+    })
+    .await;
+    assert_eq!(fault(&health, "spool").unwrap()["durable"], false);
+    assert_eq!(fault(&health, "catalog").unwrap()["durable"], false);
+
+    // The catalog comes back first: the rows held in memory go straight into it; the spool
+    // is still reported.
+    faults.fail_catalog(false);
+    wait_until(port, "the held rows stored directly", |status, h, m| {
+        status == 503
+            && fault(h, "catalog").is_none()
+            && fault(h, "spool").is_some()
+            && metric(m, "ccxt_catalog_writable") == Some(1.0)
+    })
+    .await;
+
+    // Everything writable again: healthy.
+    faults.fail_spool(false);
+    wait_until(port, "healthy again", |status, _, m| {
+        status == 200
+            && metric(m, "ccxt_spool_writable") == Some(1.0)
+            && metric(m, "ccxt_spool_memory_rows") == Some(0.0)
+    })
+    .await;
+    let taken_before_stop: BTreeSet<u64> = taken.lock().unwrap().iter().copied().collect();
+    stop_tx.send(()).unwrap();
+    let summary = daemon.await.unwrap().unwrap();
+    assert!(summary.drained);
+
+    let stored = catalog
+        .query::<OpenInterest>(&Query {
+            instruments: vec![btc().id],
+            start: 0,
+            end: u64::MAX,
+            limit: None,
+        })
+        .await
+        .unwrap()
+        .0;
+    let stored_ts: BTreeSet<u64> = stored.iter().map(|r| r.ts_init).collect();
+    assert_eq!(stored_ts.len(), stored.len(), "rows stored twice");
+    let missing: Vec<&u64> = taken_before_stop.difference(&stored_ts).collect();
+    assert!(
+        missing.is_empty(),
+        "{} of {} snapshots lost, e.g. {:?}",
+        missing.len(),
+        taken_before_stop.len(),
+        missing.first()
+    );
+}
