@@ -98,8 +98,17 @@ impl Progress {
 /// Sends state changes to systemd, if the daemon runs under it.
 #[derive(Debug, Default)]
 pub struct Notifier {
-    enabled: bool,
+    target: Option<Target>,
     watchdog: Option<Duration>,
+}
+
+/// Where notifications go.
+#[derive(Debug)]
+enum Target {
+    /// `$NOTIFY_SOCKET`, through `sd-notify` (abstract sockets included).
+    Environment,
+    /// A datagram socket at this path (tests, drills).
+    Socket(std::path::PathBuf),
 }
 
 impl Notifier {
@@ -107,7 +116,7 @@ impl Notifier {
     pub fn from_env() -> Notifier {
         let enabled = std::env::var_os("NOTIFY_SOCKET").is_some_and(|s| !s.is_empty());
         Notifier {
-            enabled,
+            target: enabled.then_some(Target::Environment),
             watchdog: if enabled {
                 sd_notify::watchdog_enabled().filter(|d| !d.is_zero())
             } else {
@@ -121,16 +130,32 @@ impl Notifier {
         Notifier::default()
     }
 
+    /// Sends to the datagram socket at `path`, as systemd's `$NOTIFY_SOCKET` would be, with
+    /// `watchdog` as `$WATCHDOG_USEC` would set it (for tests and drills without systemd).
+    pub fn to_socket(path: impl Into<std::path::PathBuf>, watchdog: Option<Duration>) -> Notifier {
+        Notifier {
+            target: Some(Target::Socket(path.into())),
+            watchdog: watchdog.filter(|d| !d.is_zero()),
+        }
+    }
+
     /// The watchdog interval systemd asked for, if any.
     pub fn watchdog(&self) -> Option<Duration> {
         self.watchdog
     }
 
     fn send(&self, states: &[NotifyState<'_>]) {
-        if !self.enabled {
-            return;
-        }
-        if let Err(e) = sd_notify::notify(states) {
+        let sent = match &self.target {
+            None => return,
+            Some(Target::Environment) => sd_notify::notify(states),
+            Some(Target::Socket(path)) => {
+                let message: String = states.iter().map(|s| format!("{s}\n")).collect();
+                std::os::unix::net::UnixDatagram::unbound()
+                    .and_then(|socket| socket.send_to(message.as_bytes(), path))
+                    .map(|_| ())
+            }
+        };
+        if let Err(e) = sent {
             tracing::warn!(error = %e, "cannot notify systemd ($NOTIFY_SOCKET)");
         }
     }

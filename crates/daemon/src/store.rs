@@ -59,6 +59,7 @@ impl Default for FlushPolicy {
 pub struct WriteFaults {
     spool: AtomicBool,
     catalog: AtomicBool,
+    stall: AtomicBool,
 }
 
 impl WriteFaults {
@@ -70,6 +71,18 @@ impl WriteFaults {
     /// Catalog writes (spool drains, rows held in memory) fail while `on`.
     pub fn fail_catalog(&self, on: bool) {
         self.catalog.store(on, Ordering::SeqCst);
+    }
+
+    /// Catalog writes hang (as on a hung disk or a stuck network mount) while `on`: they
+    /// neither fail nor finish until it is turned off.
+    pub fn stall_catalog(&self, on: bool) {
+        self.stall.store(on, Ordering::SeqCst);
+    }
+
+    async fn wait_while_stalled(&self) {
+        while self.stall.load(Ordering::SeqCst) {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 
     fn spool_error(&self) -> Option<std::io::Error> {
@@ -371,6 +384,7 @@ impl Store {
                 return Err(message);
             }
         };
+        self.faults.wait_while_stalled().await;
         let result = match self.faults.catalog_error() {
             Some(e) => Err(e.to_string()),
             None => sealed
@@ -446,6 +460,7 @@ impl Store {
     }
 
     async fn write_direct(&self, rows: &Rows) -> Result<(), String> {
+        self.faults.wait_while_stalled().await;
         if let Some(e) = self.faults.catalog_error() {
             return Err(e.to_string());
         }

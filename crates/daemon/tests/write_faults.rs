@@ -181,8 +181,18 @@ fn fault<'a>(health: &'a Value, kind: &str) -> Option<&'a Value> {
         .find(|f| f["kind"] == kind)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn write_faults_turn_healthz_503_and_every_row_is_stored_once_when_they_clear() {
+/// The daemon in-process on a fresh catalog with one Binance symbol and an open-interest
+/// snapshot every second (everything else off), until `stop` is sent.
+struct Running {
+    port: u16,
+    catalog: Arc<Catalog>,
+    taken: Arc<Mutex<Vec<u64>>>,
+    stop: tokio::sync::oneshot::Sender<()>,
+    daemon: tokio::task::JoinHandle<Result<ccxt_daemon::RunSummary, ccxt_daemon::DaemonError>>,
+    _dir: tempfile::TempDir,
+}
+
+async fn start(hooks: RunHooks) -> Running {
     ccxt_daemon::prometheus().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("catalog");
@@ -237,15 +247,35 @@ async fn write_faults_turn_healthz_503_and_every_row_is_stored_once_when_they_cl
             flush_every: Duration::from_millis(300),
         },
     };
+    let (stop, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let daemon = tokio::spawn(ccxt_daemon::run_with(plan, hooks, async move {
+        let _ = stop_rx.await;
+    }));
+    Running {
+        port,
+        catalog,
+        taken,
+        stop,
+        daemon,
+        _dir: dir,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn write_faults_turn_healthz_503_and_every_row_is_stored_once_when_they_clear() {
     let faults = Arc::new(WriteFaults::default());
     let hooks = RunHooks {
         faults: faults.clone(),
         ..RunHooks::default()
     };
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let daemon = tokio::spawn(ccxt_daemon::run_with(plan, hooks, async move {
-        let _ = stop_rx.await;
-    }));
+    let Running {
+        port,
+        catalog,
+        taken,
+        stop: stop_tx,
+        daemon,
+        _dir,
+    } = start(hooks).await;
 
     let written = "ccxt_rows_written_total{kind=\"open_interest\",venue=\"binance\"}";
     wait_until(port, "healthy with rows stored", |status, _, m| {
@@ -331,4 +361,110 @@ async fn write_faults_turn_healthz_503_and_every_row_is_stored_once_when_they_cl
         taken_before_stop.len(),
         missing.first()
     );
+}
+
+/// A unix datagram socket standing in for systemd: every message received, with its time.
+struct FakeSystemd {
+    messages: Arc<Mutex<Vec<(Instant, String)>>>,
+    path: std::path::PathBuf,
+}
+
+impl FakeSystemd {
+    fn bind(dir: &std::path::Path) -> FakeSystemd {
+        let path = dir.join("notify.sock");
+        let socket = std::os::unix::net::UnixDatagram::bind(&path).unwrap();
+        let messages = Arc::new(Mutex::new(Vec::new()));
+        let sink = messages.clone();
+        std::thread::spawn(move || {
+            let mut buf = vec![0u8; 4096];
+            while let Ok(n) = socket.recv(&mut buf) {
+                let text = String::from_utf8_lossy(&buf[..n]).into_owned();
+                sink.lock().unwrap().push((Instant::now(), text));
+            }
+        });
+        FakeSystemd { messages, path }
+    }
+
+    fn count(&self, line: &str) -> usize {
+        self.messages
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(_, m)| m.lines().any(|l| l == line))
+            .count()
+    }
+
+    fn last(&self, line: &str) -> Option<Instant> {
+        self.messages
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(_, m)| m.lines().any(|l| l == line))
+            .map(|(t, _)| *t)
+            .next_back()
+    }
+}
+
+/// Polls `done` every 50 ms for up to `limit`; panics naming `what` if it never holds.
+async fn wait_for(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + limit;
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn systemd_gets_ready_watchdog_pings_only_while_the_writer_progresses_and_stopping() {
+    let socket_dir = tempfile::tempdir().unwrap();
+    let systemd = FakeSystemd::bind(socket_dir.path());
+    let faults = Arc::new(WriteFaults::default());
+    // A 2 s watchdog: pings every 0.5 s while every progress stamp is younger than 1 s.
+    let hooks = RunHooks {
+        notifier: ccxt_daemon::Notifier::to_socket(&systemd.path, Some(Duration::from_secs(2))),
+        faults: faults.clone(),
+    };
+    let running = start(hooks).await;
+    wait_for("READY=1", Duration::from_secs(30), || {
+        systemd.count("READY=1") == 1
+    })
+    .await;
+    wait_for("watchdog pings", Duration::from_secs(20), || {
+        systemd.count("WATCHDOG=1") >= 3
+    })
+    .await;
+
+    // The catalog write hangs (a hung disk): snapshots every second keep a drain due, it
+    // never finishes, and the pings stop: 3 s (six ping periods) go by without one.
+    faults.stall_catalog(true);
+    let mut quiet_since = Instant::now();
+    wait_for(
+        "the watchdog pings to stop",
+        Duration::from_secs(30),
+        || {
+            if let Some(last) = systemd.last("WATCHDOG=1")
+                && last > quiet_since
+            {
+                quiet_since = last;
+            }
+            quiet_since.elapsed() > Duration::from_secs(3)
+        },
+    )
+    .await;
+
+    // Progress again: the pings resume.
+    let before = systemd.count("WATCHDOG=1");
+    faults.stall_catalog(false);
+    wait_for("pings to resume", Duration::from_secs(20), || {
+        systemd.count("WATCHDOG=1") > before
+    })
+    .await;
+
+    running.stop.send(()).unwrap();
+    let summary = running.daemon.await.unwrap().unwrap();
+    assert!(summary.drained);
+    wait_for("STOPPING=1", Duration::from_secs(5), || {
+        systemd.count("STOPPING=1") == 1
+    })
+    .await;
 }
