@@ -15,7 +15,7 @@
 //!   logged plainly. A wait longer than `max_wait` is not sat out: the request fails with
 //!   [`FetchError::RateLimited`].
 //! * **Retries**: 5xx, 408, timeouts, connection failures and truncated bodies are retried with
-//!   exponential backoff and full jitter (`backon`), capped. Other 4xx are never retried: the
+//!   jittered exponential backoff (`backon`: a capped, doubling ceiling plus a random share of it). Other 4xx are never retried: the
 //!   response goes back to the venue's parser, which turns it into a typed error.
 
 mod budget;
