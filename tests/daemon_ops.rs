@@ -391,16 +391,6 @@ impl FakeSystemd {
             .filter(|(_, m)| m.lines().any(|l| l == line))
             .count()
     }
-
-    fn last(&self, line: &str) -> Option<Instant> {
-        self.messages
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|(_, m)| m.lines().any(|l| l == line))
-            .map(|(t, _)| *t)
-            .next_back()
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
