@@ -25,7 +25,16 @@ fn main() {
         Some(commit) => (commit, "env"),
         None => match git_commit(&manifest_dir) {
             Some(commit) => (commit, "git"),
-            None => ("unknown".to_string(), "unknown"),
+            None => {
+                // No checkout here (yet): run again once there is one. Cargo treats a workspace
+                // copied elsewhere as the same build, so without this a copy without `.git`
+                // (Docker context, CI's stand-alone copy) would leave "unknown" in place.
+                println!(
+                    "cargo:rerun-if-changed={}",
+                    manifest_dir.join("../../.git").display()
+                );
+                ("unknown".to_string(), "unknown")
+            }
         },
     };
     println!("cargo:rustc-env=CLI_BUILD_COMMIT={commit}");
