@@ -49,22 +49,9 @@ impl StateFile {
         }
     }
 
-    /// Writes `state` atomically.
+    /// Writes `state` atomically (temp file, fsync, rename, fsync of the directory).
     pub fn write(&self, state: DaemonState) -> std::io::Result<()> {
-        let dir = self.path.parent().unwrap_or(Path::new("."));
-        std::fs::create_dir_all(dir)?;
-        let temp = self.path.with_extension("json.tmp");
-        {
-            use std::io::Write;
-            let mut file = std::fs::File::create(&temp)?;
-            file.write_all(serde_json::to_string(&state)?.as_bytes())?;
-            file.sync_data()?;
-        }
-        std::fs::rename(&temp, &self.path)?;
-        if let Ok(d) = std::fs::File::open(dir) {
-            let _ = d.sync_all();
-        }
-        Ok(())
+        ccxt_stream::heartbeat::write_json_atomically(&self.path, &state)
     }
 }
 

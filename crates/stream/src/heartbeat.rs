@@ -113,23 +113,30 @@ impl HeartbeatFile {
         }
     }
 
-    /// Writes `beat` atomically (temp file, fsync, rename, fsync of the directory).
+    /// Writes `beat` atomically (see [`write_json_atomically`]).
     pub fn write(&self, beat: &Heartbeat) -> std::io::Result<()> {
-        use std::io::Write;
-        let dir = self.path.parent().unwrap_or(Path::new("."));
-        std::fs::create_dir_all(dir)?;
-        let temp = self.path.with_extension("json.tmp");
-        {
-            let mut file = std::fs::File::create(&temp)?;
-            file.write_all(serde_json::to_string(beat)?.as_bytes())?;
-            file.sync_data()?;
-        }
-        std::fs::rename(&temp, &self.path)?;
-        if let Ok(d) = std::fs::File::open(dir) {
-            let _ = d.sync_all();
-        }
-        Ok(())
+        write_json_atomically(&self.path, beat)
     }
+}
+
+/// Writes `value` as JSON to `path` so that a crash leaves the old file or the new one, never
+/// a torn one: a temporary file beside it, fsync, rename, fsync of the directory. Heartbeat and
+/// state files of the long-running commands are written this way.
+pub fn write_json_atomically<T: Serialize>(path: &Path, value: &T) -> std::io::Result<()> {
+    use std::io::Write;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let temp = path.with_extension("json.tmp");
+    {
+        let mut file = std::fs::File::create(&temp)?;
+        file.write_all(serde_json::to_string(value)?.as_bytes())?;
+        file.sync_data()?;
+    }
+    std::fs::rename(&temp, path)?;
+    if let Ok(d) = std::fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+    Ok(())
 }
 
 #[cfg(test)]
