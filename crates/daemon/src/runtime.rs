@@ -64,7 +64,9 @@ pub struct VenueRuntime {
 pub struct DaemonPlan {
     /// The venues.
     pub venues: Vec<VenueRuntime>,
-    /// The catalog, opened for writing.
+    /// The catalog, opened for writing with its write lock held for the run
+    /// ([`Catalog::open_writable_by`]): that lock is what keeps a second daemon, or any other
+    /// writer, off this catalog and its spool.
     pub catalog: Arc<Catalog>,
     /// The catalog's local root: the spool and the state file live under it.
     pub catalog_root: PathBuf,
@@ -92,9 +94,6 @@ pub enum DaemonError {
     /// The scheduler refused to start.
     #[error("cannot start the scheduler: {0}")]
     Scheduler(String),
-    /// Another daemon runs on this catalog.
-    #[error("{0}")]
-    Locked(String),
     /// The health/metrics address could not be bound.
     #[error(
         "cannot listen on {address} for /healthz and /metrics: {source} (set metrics.address, or \"off\")"
@@ -283,8 +282,6 @@ pub async fn run_with(
         config,
         flush,
     } = plan;
-    // One daemon per catalog: a second one would share the spool.
-    let _lock = lock_catalog(&catalog_root)?;
     let store = Arc::new(Store::open_with_faults(
         catalog.clone(),
         &catalog_root.join(".spool").join("daemon"),
@@ -516,41 +513,6 @@ pub async fn run_with(
         drained,
         shutdown: stopping.elapsed(),
     })
-}
-
-/// Takes `<catalog>/.daemon/daemon.lock` for the life of the process (released by the OS even
-/// after kill -9).
-fn lock_catalog(root: &std::path::Path) -> Result<std::fs::File, DaemonError> {
-    let dir = root.join(".daemon");
-    let path = dir.join("daemon.lock");
-    let io =
-        |e: std::io::Error| DaemonError::Locked(format!("cannot lock {}: {e}", path.display()));
-    std::fs::create_dir_all(&dir).map_err(io)?;
-    let mut file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .read(true)
-        .write(true)
-        .open(&path)
-        .map_err(io)?;
-    match file.try_lock() {
-        Ok(()) => {}
-        Err(std::fs::TryLockError::WouldBlock) => {
-            let mut pid = String::new();
-            let _ = std::io::Read::read_to_string(&mut file, &mut pid);
-            return Err(DaemonError::Locked(format!(
-                "another daemon (pid {}) is collecting into this catalog ({}); stop it first",
-                pid.trim(),
-                path.display()
-            )));
-        }
-        Err(std::fs::TryLockError::Error(e)) => return Err(io(e)),
-    }
-    use std::io::{Seek, Write};
-    let _ = file.set_len(0);
-    let _ = file.rewind();
-    let _ = write!(file, "{}", std::process::id());
-    Ok(file)
 }
 
 /// Records the downtime since the last heartbeat; returns where Hyperliquid's fill polling
