@@ -24,6 +24,7 @@ use ccxt_catalog::Catalog;
 use ccxt_catalog::spool::{DrainReport, Spool};
 use ccxt_model::time::{format_iso, now_ns};
 use ccxt_model::{FundingRate, Gap, Instrument, Liquidation, OpenInterest, RecordKind, Venue};
+use ccxt_transport::error_chain;
 use tokio::sync::Mutex;
 
 use crate::health::WriteFault;
@@ -101,21 +102,6 @@ fn injected(what: &str) -> std::io::Error {
         std::io::ErrorKind::StorageFull,
         format!("injected {what} write failure (no space left on device)"),
     )
-}
-
-/// An error with its sources, on one line (each source only if its text adds something).
-fn one_line(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(e) = source {
-        let part = e.to_string();
-        if !text.contains(&part) {
-            text.push_str(": ");
-            text.push_str(&part);
-        }
-        source = e.source();
-    }
-    text
 }
 
 /// Rows waiting for the spool.
@@ -364,7 +350,7 @@ impl Store {
             inner.retry_overflow();
             let sealed = match self.faults.spool_error() {
                 Some(e) => Err(e.to_string()),
-                None => inner.spool.seal().map_err(|e| one_line(&e)),
+                None => inner.spool.seal().map_err(|e| error_chain(&e)),
             };
             match sealed {
                 Ok(sealed) => {
@@ -390,7 +376,7 @@ impl Store {
             None => sealed
                 .drain_into(&self.catalog)
                 .await
-                .map_err(|e| one_line(&e)),
+                .map_err(|e| error_chain(&e)),
         };
         let mut inner = self.inner.lock().await;
         match result {
@@ -470,7 +456,7 @@ impl Store {
             Rows::Liquidations(r) => self.catalog.write(r.clone()).await,
             Rows::Gap(g) => self.catalog.write(vec![g.clone()]).await,
         };
-        result.map(|_| ()).map_err(|e| one_line(&e))
+        result.map(|_| ()).map_err(|e| error_chain(&e))
     }
 
     /// Counts rows a history top-up wrote straight into the catalog.
@@ -490,7 +476,7 @@ impl Inner {
                 Rows::Liquidations(r) => self.spool.append_liquidations(r),
                 Rows::Gap(g) => self.spool.append_gap(g),
             }
-            .map_err(|e| one_line(&e)),
+            .map_err(|e| error_chain(&e)),
         };
         match result {
             Ok(()) => {
@@ -508,7 +494,7 @@ impl Inner {
         if let Some(e) = self.faults.spool_error() {
             return Err(e.to_string());
         }
-        self.spool.sync().map_err(|e| one_line(&e))
+        self.spool.sync().map_err(|e| error_chain(&e))
     }
 
     fn spool_error(&mut self, message: &str) {

@@ -339,8 +339,9 @@ impl Transport for HttpTransport {
     }
 }
 
-/// An error with its causes on one line (reqwest hides the useful part in `source`).
-fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+/// An error with its causes on one line, each cause only if its text adds something (reqwest
+/// hides the useful part in `source`). For logs, health reports and one-line messages.
+pub fn error_chain(e: &dyn std::error::Error) -> String {
     let mut text = e.to_string();
     let mut source = e.source();
     while let Some(cause) = source {

@@ -370,7 +370,10 @@ async fn health(
     let response = match client.get(url.clone()).send().await {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("unhealthy: cannot reach {shown}: {}", error_line(&e));
+            eprintln!(
+                "unhealthy: cannot reach {shown}: {}",
+                ccxt_transport::error_chain(&e)
+            );
             return Ok(ExitCode::from(1));
         }
     };
@@ -380,7 +383,7 @@ async fn health(
         Err(e) => {
             eprintln!(
                 "unhealthy: {shown} answered {status} but the body could not be read: {}",
-                error_line(&e)
+                ccxt_transport::error_chain(&e)
             );
             return Ok(ExitCode::from(1));
         }
@@ -462,21 +465,6 @@ fn unhealthy_reasons(body: &str) -> Option<String> {
         ));
     }
     (!reasons.is_empty()).then(|| reasons.join("; "))
-}
-
-/// An error and its sources on one line.
-fn error_line(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(e) = source {
-        let part = e.to_string();
-        if !text.contains(&part) {
-            text.push_str(": ");
-            text.push_str(&part);
-        }
-        source = e.source();
-    }
-    text
 }
 
 #[cfg(test)]
