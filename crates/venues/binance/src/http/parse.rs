@@ -356,21 +356,9 @@ mod tests {
 
     #[test]
     fn every_capture_lives_in_the_crate_with_its_provenance() {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
-        let sources = std::fs::read_to_string(dir.join("SOURCES.md")).expect("fixtures/SOURCES.md");
-        let mut captures = 0;
-        for entry in std::fs::read_dir(&dir).expect("fixtures/") {
-            let name = entry.expect("entry").file_name();
-            let name = name.to_string_lossy();
-            if name.ends_with(".json") {
-                captures += 1;
-                assert!(
-                    sources.contains(&format!("| {name} |")),
-                    "{name} has no row in fixtures/SOURCES.md"
-                );
-            }
-        }
-        assert!(captures > 0, "no capture in {}", dir.display());
+        ccxt_venue::testing::assert_captures_have_provenance(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures"),
+        );
     }
 
     #[test]
