@@ -546,32 +546,9 @@ pub fn distinct_redacted(problems: Vec<String>) -> Vec<String> {
     let mut seen = std::collections::HashSet::new();
     problems
         .into_iter()
-        .map(|p| redact_urls_in(&p))
+        .map(|p| ccxt_transport::redact_urls_in(&p))
         .filter(|p| seen.insert(p.clone()))
         .collect()
-}
-
-/// `text` with the user info of every `scheme://user:pass@host` in it replaced by `***`.
-fn redact_urls_in(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(i) = rest.find("://") {
-        let (head, tail) = rest.split_at(i + 3);
-        out.push_str(head);
-        let end = tail
-            .find(|c: char| matches!(c, '/' | '?' | '#' | '\'' | '"' | '`') || c.is_whitespace())
-            .unwrap_or(tail.len());
-        match tail[..end].rfind('@') {
-            Some(at) => {
-                out.push_str("***");
-                out.push_str(&tail[at..end]);
-            }
-            None => out.push_str(&tail[..end]),
-        }
-        rest = &tail[end..];
-    }
-    out.push_str(rest);
-    out
 }
 
 /// The catalog location: `--catalog`, then `CCXT_CATALOG_PATH`/the config file, then `./catalog`.
@@ -708,27 +685,16 @@ fn secret_key(key: &str) -> bool {
     .any(|w| last.contains(w))
 }
 
-/// `value` with secrets hidden: the whole value under a secret-looking key, the user info of
-/// URLs (`https://user:pass@host` -> `https://***@host`).
+/// `value` with secrets hidden: the whole value under a secret-looking key, the user info and
+/// secret-looking query values of URLs (`https://user:pass@host` -> `https://***@host`).
 pub fn redact(key: &str, value: &Value) -> Value {
     if secret_key(key) {
         return Value::String("***".into());
     }
     match value {
-        Value::String(s) => Value::String(redact_url(s)),
+        Value::String(s) => Value::String(ccxt_transport::redact_url(s)),
         Value::Array(items) => Value::Array(items.iter().map(|v| redact(key, v)).collect()),
         other => other.clone(),
-    }
-}
-
-fn redact_url(text: &str) -> String {
-    let Some((scheme, rest)) = text.split_once("://") else {
-        return text.to_string();
-    };
-    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    match rest[..authority_end].rfind('@') {
-        Some(at) => format!("{scheme}://***{}", &rest[at..]),
-        None => text.to_string(),
     }
 }
 
