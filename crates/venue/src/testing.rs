@@ -217,6 +217,30 @@ impl Transport for FakeTransport {
     }
 }
 
+/// Asserts that every capture (`*.json`) in a venue crate's `fixtures` directory has its row
+/// (`| NAME |`) in the `SOURCES.md` beside it, and that there is at least one: the captures the
+/// tests read live in the repository with their provenance.
+pub fn assert_captures_have_provenance(dir: &std::path::Path) {
+    let sources = std::fs::read_to_string(dir.join("SOURCES.md"))
+        .unwrap_or_else(|e| panic!("{}/SOURCES.md: {e}", dir.display()));
+    let entries = std::fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+    let mut captures = 0;
+    for entry in entries {
+        let name = entry
+            .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+            .file_name();
+        let name = name.to_string_lossy();
+        if name.ends_with(".json") {
+            captures += 1;
+            assert!(
+                sources.contains(&format!("| {name} |")),
+                "{name} has no row in fixtures/SOURCES.md"
+            );
+        }
+    }
+    assert!(captures > 0, "no capture in {}", dir.display());
+}
+
 #[cfg(test)]
 mod tests {
     use ccxt_model::Venue;
@@ -297,28 +321,4 @@ mod tests {
         );
         assert_eq!(fake.requests().len(), 2);
     }
-}
-
-/// Asserts that every capture (`*.json`) in a venue crate's `fixtures` directory has its row
-/// (`| NAME |`) in the `SOURCES.md` beside it, and that there is at least one: the captures the
-/// tests read live in the repository with their provenance.
-pub fn assert_captures_have_provenance(dir: &std::path::Path) {
-    let sources = std::fs::read_to_string(dir.join("SOURCES.md"))
-        .unwrap_or_else(|e| panic!("{}/SOURCES.md: {e}", dir.display()));
-    let entries = std::fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
-    let mut captures = 0;
-    for entry in entries {
-        let name = entry
-            .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-            .file_name();
-        let name = name.to_string_lossy();
-        if name.ends_with(".json") {
-            captures += 1;
-            assert!(
-                sources.contains(&format!("| {name} |")),
-                "{name} has no row in fixtures/SOURCES.md"
-            );
-        }
-    }
-    assert!(captures > 0, "no capture in {}", dir.display());
 }
