@@ -37,6 +37,7 @@ impl Fetcher for ScriptedVenue {
             instrument: inst(native),
             status,
             funding_interval_minutes: Some(480),
+            precision: None,
         };
         Ok(if self.phase.load(Ordering::SeqCst) == 0 {
             vec![

@@ -49,6 +49,7 @@ impl Fetcher for Snapshots {
             instrument: btc(),
             status: InstrumentStatus::Trading,
             funding_interval_minutes: Some(480),
+            precision: None,
         }])
     }
 

@@ -3,14 +3,20 @@
 //! This crate owns the vocabulary every other crate speaks: the venues we collect from
 //! ([`Venue`]), how a symbol a user types maps to a venue's native symbol and to a
 //! NautilusTrader instrument id ([`SymbolInput`], [`Instrument`], [`InstrumentId`]), the records
-//! we store ([`OpenInterest`], [`FundingRate`], [`Liquidation`]) and the time forms users type
+//! we store ([`OpenInterest`], [`FundingRate`], [`Liquidation`], [`Bar`], [`MarkPrice`],
+//! [`IndexPrice`]) and the time forms users type
 //! ([`time`]). It does no I/O, so everything here is a pure function that can be tested alone.
 
+mod bars;
 mod records;
 mod symbol;
 pub mod time;
 mod venue;
 
+pub use bars::{
+    Bar, BarError, BarInterval, BarPrice, BarProblem, BarType, IndexPrice, MARK_INDEX_PRECISION,
+    MarkPrice, Precision,
+};
 pub use records::{
     FundingKind, FundingRate, Gap, Liquidation, LiquidationSource, OpenInterest, PositionSide,
     RecordKind, format_interval,

@@ -1,6 +1,8 @@
 //! The [`Fetcher`] trait: what every venue connector can fetch.
 
-use ccxt_model::{FundingRate, Instrument, OpenInterest, Venue};
+use ccxt_model::{
+    Bar, BarInterval, BarPrice, FundingRate, Instrument, OpenInterest, Precision, Venue,
+};
 use futures::StreamExt;
 use futures::stream::BoxStream;
 
@@ -35,6 +37,8 @@ pub struct InstrumentInfo {
     pub status: InstrumentStatus,
     /// Funding interval in minutes, when the venue lists it.
     pub funding_interval_minutes: Option<u16>,
+    /// Price and size decimals from the venue's tick and lot sizes, when it lists them.
+    pub precision: Option<Precision>,
 }
 
 /// A live funding snapshot: the estimate for the next funding, with the mark price if given.
@@ -88,6 +92,31 @@ pub trait Fetcher: Send + Sync {
         start_ns: u64,
         end_ns: u64,
     ) -> PageStream<'a, FundingRate>;
+
+    /// The bar intervals the venue serves for `price` (empty: no bars of that price).
+    fn bar_intervals(&self, price: BarPrice) -> &'static [BarInterval] {
+        let _ = price;
+        &[]
+    }
+
+    /// Closed bars whose close (`ts_event`) lies in `[start_ns, end_ns]`, oldest first within
+    /// each page, with the instrument's precision, checked ([`Bar::check`]). The still-forming
+    /// candle the venue includes never comes out. An interval or price the venue does not
+    /// serve yields one [`FetchError::Unsupported`].
+    fn bars<'a>(
+        &'a self,
+        instrument: &'a Instrument,
+        interval: BarInterval,
+        price: BarPrice,
+        start_ns: u64,
+        end_ns: u64,
+    ) -> PageStream<'a, Bar> {
+        let _ = (interval, start_ns, end_ns);
+        error_stream(FetchError::Unsupported {
+            venue: self.venue(),
+            what: format!("{} bars of {}", price, instrument.id),
+        })
+    }
 }
 
 /// A page stream that yields `error` and ends: the answer of a history call that cannot start

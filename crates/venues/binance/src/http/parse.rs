@@ -168,6 +168,7 @@ pub fn instruments(
             instrument,
             status: instrument_status(s.status.as_deref().unwrap_or("")),
             funding_interval_minutes: Some(funding_interval(intervals, symbol)),
+            precision: None,
         });
     }
     (listed, skipped)

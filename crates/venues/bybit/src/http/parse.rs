@@ -179,6 +179,7 @@ pub fn instruments(items: &[models::InstrumentItem]) -> (Vec<InstrumentInfo>, Ve
             instrument,
             status: instrument_status(item.status.as_deref().unwrap_or("")),
             funding_interval_minutes: funding_interval(item),
+            precision: None,
         });
     }
     (listed, skipped)

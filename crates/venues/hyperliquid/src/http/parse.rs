@@ -234,6 +234,7 @@ pub fn instrument_infos(meta: &PerpMeta, dex: &str) -> Vec<InstrumentInfo> {
                     InstrumentStatus::Trading
                 },
                 funding_interval_minutes: Some(FUNDING_INTERVAL_MINUTES),
+                precision: None,
             })
         })
         .collect()
