@@ -1,7 +1,7 @@
 //! The [`Fetcher`] trait: what every venue connector can fetch.
 
 use ccxt_model::{
-    Bar, BarInterval, BarPrice, FundingRate, Instrument, OpenInterest, Precision, Venue,
+    Bar, BarInterval, BarPrice, BarProblem, FundingRate, Instrument, OpenInterest, Precision, Venue,
 };
 use futures::StreamExt;
 use futures::stream::BoxStream;
@@ -11,6 +11,28 @@ use crate::{FetchError, OiPeriod};
 /// Pages of rows as they arrive, oldest or newest first as the venue pages; each page is a
 /// `Vec` so callers store it before asking for the next (memory stays bounded).
 pub type PageStream<'a, T> = BoxStream<'a, Result<Vec<T>, FetchError>>;
+
+/// Pages of bars as they arrive ([`Fetcher::bars`]).
+pub type BarStream<'a> = BoxStream<'a, Result<BarPage, FetchError>>;
+
+/// One page of a bar fetch: the closed bars that passed [`Bar::check`] (oldest first) and the
+/// ones that did not, which are never stored but reported and counted.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct BarPage {
+    /// Closed, checked bars, oldest first.
+    pub bars: Vec<Bar>,
+    /// Bars the venue sent that fail the sanity rules.
+    pub rejected: Vec<RejectedBar>,
+}
+
+/// A bar the venue sent that is not stored, and why.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RejectedBar {
+    /// The bar's open, UNIX ns.
+    pub open_ns: u64,
+    /// What is wrong with it.
+    pub problem: BarProblem,
+}
 
 /// The outcome for one instrument of a bulk fetch.
 pub type SymbolResult<T> = (Instrument, Result<T, FetchError>);
@@ -99,10 +121,18 @@ pub trait Fetcher: Send + Sync {
         &[]
     }
 
+    /// How many of the newest bars of `interval` the venue keeps (Hyperliquid: 5000); `None`
+    /// when it keeps them since listing. Older bars cannot be fetched from anywhere.
+    fn bar_history_limit(&self, interval: BarInterval) -> Option<u32> {
+        let _ = interval;
+        None
+    }
+
     /// Closed bars whose close (`ts_event`) lies in `[start_ns, end_ns]`, oldest first within
-    /// each page, with the instrument's precision, checked ([`Bar::check`]). The still-forming
-    /// candle the venue includes never comes out. An interval or price the venue does not
-    /// serve yields one [`FetchError::Unsupported`].
+    /// each page (pages may come newest page first, as Bybit pages), with the instrument's
+    /// precision, each checked ([`Bar::check`]): failures come in [`BarPage::rejected`]. The
+    /// still-forming candle the venue includes never comes out. An interval or price the venue
+    /// does not serve yields one [`FetchError::Unsupported`].
     fn bars<'a>(
         &'a self,
         instrument: &'a Instrument,
@@ -110,12 +140,13 @@ pub trait Fetcher: Send + Sync {
         price: BarPrice,
         start_ns: u64,
         end_ns: u64,
-    ) -> PageStream<'a, Bar> {
+    ) -> BarStream<'a> {
         let _ = (interval, start_ns, end_ns);
-        error_stream(FetchError::Unsupported {
+        futures::stream::iter([Err(FetchError::Unsupported {
             venue: self.venue(),
             what: format!("{} bars of {}", price, instrument.id),
-        })
+        })])
+        .boxed()
     }
 }
 
