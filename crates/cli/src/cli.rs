@@ -84,6 +84,31 @@ Examples:
 
 Exit codes: 0 all succeeded, 1 something failed (what succeeded is stored), 2 usage error.")]
     FetchFunding(FetchArgs),
+    /// Fetch OHLCV bars (trade or mark price): the latest 100 closed bars, or history with --from
+    #[command(after_help = "\
+Examples:
+  ccxt-cli fetch-bars BTCUSDT-PERP --interval 1h                        # last 100 closed 1h bars, 3 venues
+  ccxt-cli fetch-bars BTCUSDT-PERP ETHUSDT-PERP -e binance --interval 1m --from 2025-01-01 --store
+  ccxt-cli fetch-bars BTCUSDT-PERP -e bybit --interval 4h --price mark --from 2025-01-01 --format csv
+  ccxt-cli fetch-bars --all -e bybit --interval 1d --from 2024-01-01 --store
+
+Without --from: the last 100 closed bars of each symbol. With --from (and --to, default now):
+history, paged as each venue pages. Only closed bars are fetched: the still-forming candle every
+venue includes is never printed or stored. Bars are stamped at their close (open + interval).
+Every bar is checked (low <= open, close <= high, volume >= 0, on the interval's grid) before it
+is printed or stored; one that fails is logged, counted and reported as a note.
+
+Intervals per venue (--price last: trade bars; --price mark: mark-price bars):
+  interval     1m 3m 5m 15m 30m 1h 2h 4h 6h 8h 12h 1d 1w 1M
+  binance      all, last and mark
+  bybit        all but 8h, last and mark
+  hyperliquid  all but 6h, last only; only the newest 5000 candles of each interval exist
+               (1m: about 3.5 days, 1h: about 208 days): older ones are named in a note
+(1m is a minute, 1M a month.) An interval or price a venue does not offer is skipped with a note
+when the venue is part of the default set, and fails when it is named with -e.
+--store writes to the catalog and skips what is stored already, so re-runs are cheap.
+Exit codes: 0 all succeeded, 1 something failed (what succeeded is stored), 2 usage error.")]
+    FetchBars(FetchBarsArgs),
     /// Stream liquidations live: print them as they arrive, optionally store them
     #[command(after_help = "\
 Examples:
@@ -140,6 +165,7 @@ impl Command {
             Command::Query(a) => &a.catalog,
             Command::FetchOi(a) => &a.common.catalog,
             Command::FetchFunding(a) => &a.catalog,
+            Command::FetchBars(a) => &a.common.catalog,
             Command::StreamLiquidations(a) => &a.catalog,
             Command::Catalog(CatalogCommand::Info { catalog, .. })
             | Command::Catalog(CatalogCommand::Compact { catalog }) => catalog,
@@ -380,6 +406,21 @@ pub struct FetchOiArgs {
     /// History bucket: 5m, 15m, 30m, 1h, 4h, 1d (history only: needs --from) [default: 1h]
     #[arg(long, value_parser = parse_period, requires = "from")]
     pub period: Option<OiPeriod>,
+}
+
+/// `fetch-bars` flags.
+#[derive(Debug, Args)]
+pub struct FetchBarsArgs {
+    #[command(flatten)]
+    pub common: FetchArgs,
+    /// Bar interval: 1m 3m 5m 15m 30m 1h 2h 4h 6h 8h 12h 1d 1w 1M (1M is a month; see the
+    /// table below for what each venue offers)
+    #[arg(long, value_name = "INTERVAL")]
+    pub interval: String,
+    /// Price the bars aggregate: last (trades, with volume) or mark (the venue's mark price;
+    /// not on Hyperliquid)
+    #[arg(long, value_name = "PRICE", default_value = "last")]
+    pub price: String,
 }
 
 fn parse_period(s: &str) -> Result<OiPeriod, String> {

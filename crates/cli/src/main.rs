@@ -131,6 +131,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             );
             commands::fetch::run(&catalog, &loaded.settings, what, args.common).await
         }
+        Command::FetchBars(args) => {
+            let what = commands::fetch::bars_of(&args.interval, &args.price)?;
+            commands::fetch::run(&catalog, &loaded.settings, what, args.common).await
+        }
         Command::StreamLiquidations(args) => {
             commands::stream::run(&catalog, &loaded.settings, args).await
         }

@@ -9,6 +9,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use ccxt_model::{BarInterval, BarPrice, Venue};
 use ccxt_venue::OiPeriod;
 use serde::Deserialize;
 
@@ -30,17 +31,21 @@ pub enum JobKind {
     Instruments,
     /// Catalog compaction (one run for the whole catalog, not per venue).
     Compaction,
+    /// Closed bars of each configured series since the last stored bar: refills downtime as
+    /// far as the venue keeps bars (Hyperliquid: its newest 5000 candles).
+    Bars,
 }
 
 impl JobKind {
     /// Every job, in the order they are registered.
-    pub const ALL: [JobKind; 6] = [
+    pub const ALL: [JobKind; 7] = [
         JobKind::OpenInterest,
         JobKind::Funding,
         JobKind::FundingHistory,
         JobKind::OpenInterestHistory,
         JobKind::Instruments,
         JobKind::Compaction,
+        JobKind::Bars,
     ];
 
     /// The name in the config (`daemon.schedule.<name>`), logs, metrics and `/healthz`.
@@ -52,6 +57,7 @@ impl JobKind {
             JobKind::OpenInterestHistory => "open_interest_history",
             JobKind::Instruments => "instruments",
             JobKind::Compaction => "compaction",
+            JobKind::Bars => "bars",
         }
     }
 
@@ -68,6 +74,9 @@ impl JobKind {
             JobKind::Instruments => "0 17 * * * *",
             // Hourly: snapshots write a small file per flush; this keeps a partition to a few.
             JobKind::Compaction => "0 30 * * * *",
+            // Every 5 minutes, 20 s after the bars close: one small request per series and
+            // symbol fetches the bars closed since the last stored one.
+            JobKind::Bars => "20 */5 * * * *",
         }
     }
 }
@@ -139,6 +148,172 @@ pub struct DaemonSettings {
     pub backfill: BackfillSettings,
     /// `[daemon.health]`: when `/healthz` calls a stream or job stale.
     pub health: HealthSettings,
+    /// `[daemon.bars]`: which bar series the `bars` job collects.
+    pub bars: BarsSettings,
+}
+
+/// `[daemon.bars]`: the bar series the `bars` job collects, each `INTERVAL` (trade bars) or
+/// `INTERVAL:PRICE` (`1m:last`, `1h:mark`). Intervals: `1m 3m 5m 15m 30m 1h 2h 4h 6h 8h 12h 1d
+/// 1w 1M`.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(default)]
+pub struct BarsSettings {
+    /// The series of every venue (default `1m:last` and `1m:mark`); a series a venue does not
+    /// offer is left out on that venue (mark bars and 6h on Hyperliquid, 8h on Bybit). A list,
+    /// or one comma-separated string.
+    #[serde(deserialize_with = "optional_string_list")]
+    pub series: Option<Vec<String>>,
+    /// Binance's series instead of `series`; each must be offered by Binance.
+    #[serde(deserialize_with = "optional_string_list")]
+    pub binance: Option<Vec<String>>,
+    /// Bybit's series instead of `series`; each must be offered by Bybit.
+    #[serde(deserialize_with = "optional_string_list")]
+    pub bybit: Option<Vec<String>>,
+    /// Hyperliquid's series instead of `series`; each must be offered by Hyperliquid.
+    #[serde(deserialize_with = "optional_string_list")]
+    pub hyperliquid: Option<Vec<String>>,
+}
+
+/// One series of bars: an interval and a price.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct BarSeries {
+    /// The interval.
+    pub interval: BarInterval,
+    /// Trade or mark price.
+    pub price: BarPrice,
+}
+
+impl std::fmt::Display for BarSeries {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.interval, self.price)
+    }
+}
+
+impl std::str::FromStr for BarSeries {
+    type Err = ccxt_model::BarError;
+
+    /// `1m` (trade bars), `1m:last` or `1m:mark`.
+    fn from_str(s: &str) -> Result<BarSeries, ccxt_model::BarError> {
+        let (interval, price) = match s.trim().split_once(':') {
+            Some((i, p)) => (i.parse()?, p.parse()?),
+            None => (s.parse()?, BarPrice::Last),
+        };
+        Ok(BarSeries { interval, price })
+    }
+}
+
+/// The default bar series: 1-minute trade and mark bars.
+pub const DEFAULT_BAR_SERIES: [BarSeries; 2] = [
+    BarSeries {
+        interval: BarInterval::M1,
+        price: BarPrice::Last,
+    },
+    BarSeries {
+        interval: BarInterval::M1,
+        price: BarPrice::Mark,
+    },
+];
+
+/// The bar series, validated (syntax only: what each venue offers is its connector's to say,
+/// see [`BarsConfig::for_venue`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BarsConfig {
+    /// `daemon.bars.series` (or the default), in order, without repeats.
+    pub series: Vec<BarSeries>,
+    /// Whether `series` differs from the default (a series no selected venue offers is then a
+    /// problem; the default adapts to the venues silently).
+    pub series_set: bool,
+    /// Per-venue lists (`daemon.bars.<venue>`): every entry must be offered by the venue.
+    pub per_venue: Vec<(Venue, Vec<BarSeries>)>,
+}
+
+impl Default for BarsConfig {
+    fn default() -> Self {
+        BarsConfig {
+            series: DEFAULT_BAR_SERIES.to_vec(),
+            series_set: false,
+            per_venue: Vec::new(),
+        }
+    }
+}
+
+/// What one venue collects of the configured bar series.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct VenueBars {
+    /// The series collected.
+    pub series: Vec<BarSeries>,
+    /// Series of the common list the venue does not offer: left out (say so, not an error).
+    pub left_out: Vec<BarSeries>,
+    /// Series named for this venue (`daemon.bars.<venue>`) that it does not offer: problems.
+    pub problems: Vec<String>,
+}
+
+impl BarsConfig {
+    /// The series `venue` collects, given what it offers (`offers(series)`).
+    pub fn for_venue(&self, venue: Venue, offers: impl Fn(BarSeries) -> bool) -> VenueBars {
+        let mut out = VenueBars::default();
+        match self.per_venue.iter().find(|(v, _)| *v == venue) {
+            Some((_, list)) => {
+                for series in list {
+                    if offers(*series) {
+                        out.series.push(*series);
+                    } else {
+                        out.problems.push(format!(
+                            "daemon.bars.{venue}: {venue} does not offer {} {} bars",
+                            series.interval, series.price
+                        ));
+                    }
+                }
+            }
+            None => {
+                for series in &self.series {
+                    if offers(*series) {
+                        out.series.push(*series);
+                    } else {
+                        out.left_out.push(*series);
+                    }
+                }
+            }
+        }
+        out
+    }
+}
+
+fn bar_series_list(key: &str, items: &[String], problems: &mut Vec<String>) -> Vec<BarSeries> {
+    let mut out: Vec<BarSeries> = Vec::new();
+    for item in items {
+        match item.parse::<BarSeries>() {
+            Ok(s) if !out.contains(&s) => out.push(s),
+            Ok(_) => {}
+            Err(e) => problems.push(format!(
+                "{key}: '{item}': {e} (a series is INTERVAL or INTERVAL:PRICE, e.g. 1m or 1h:mark)"
+            )),
+        }
+    }
+    out
+}
+
+impl BarsSettings {
+    fn validate(&self, problems: &mut Vec<String>) -> BarsConfig {
+        let mut config = BarsConfig::default();
+        if let Some(list) = &self.series {
+            config.series = bar_series_list("daemon.bars.series", list, problems);
+            config.series_set = config.series != DEFAULT_BAR_SERIES;
+        }
+        for (venue, list) in [
+            (Venue::Binance, &self.binance),
+            (Venue::Bybit, &self.bybit),
+            (Venue::Hyperliquid, &self.hyperliquid),
+        ] {
+            if let Some(list) = list {
+                let key = format!("daemon.bars.{venue}");
+                config
+                    .per_venue
+                    .push((venue, bar_series_list(&key, list, problems)));
+            }
+        }
+        config
+    }
 }
 
 /// `[daemon.schedule]`: six-field cron expressions (`sec min hour day month weekday`, UTC),
@@ -158,6 +333,8 @@ pub struct ScheduleSettings {
     pub instruments: Option<String>,
     /// Catalog compaction (default hourly at minute 30).
     pub compaction: Option<String>,
+    /// Bars since the last stored one (default every 5 minutes at second 20).
+    pub bars: Option<String>,
 }
 
 impl ScheduleSettings {
@@ -169,6 +346,7 @@ impl ScheduleSettings {
             JobKind::OpenInterestHistory => self.open_interest_history.as_deref(),
             JobKind::Instruments => self.instruments.as_deref(),
             JobKind::Compaction => self.compaction.as_deref(),
+            JobKind::Bars => self.bars.as_deref(),
         }
     }
 }
@@ -182,6 +360,9 @@ pub struct BackfillSettings {
     pub oi_history_days: Option<f64>,
     /// Days of settled funding fetched for a symbol with none stored (default 7).
     pub funding_history_days: Option<f64>,
+    /// Days of bars fetched for a series with none stored (default 1; Hyperliquid keeps its
+    /// newest 5000 candles only, about 3.5 days of 1-minute bars).
+    pub bars_days: Option<f64>,
 }
 
 /// `[daemon.health]`.
@@ -242,6 +423,10 @@ pub struct DaemonConfig {
     pub oi_history_depth: Duration,
     /// Depth of the first settled-funding fetch.
     pub funding_history_depth: Duration,
+    /// The bar series of the `bars` job.
+    pub bars: BarsConfig,
+    /// Depth of the first fetch of a bar series.
+    pub bars_depth: Duration,
     /// Stream staleness limit.
     pub stream_stale: Duration,
     /// Grace added to two job periods.
@@ -345,6 +530,14 @@ impl DaemonSettings {
             3650.0 * day,
             &mut problems,
         );
+        let bars_depth = positive_secs(
+            "daemon.backfill.bars_days",
+            self.backfill.bars_days.map(|d| d * day),
+            day,
+            3650.0 * day,
+            &mut problems,
+        );
+        let bars = self.bars.validate(&mut problems);
         let stream_stale = positive_secs(
             "daemon.health.stream_stale_secs",
             self.health.stream_stale_secs,
@@ -383,6 +576,8 @@ impl DaemonSettings {
             oi_period,
             oi_history_depth,
             funding_history_depth,
+            bars,
+            bars_depth,
             stream_stale,
             job_grace,
             metrics_address,
@@ -446,6 +641,48 @@ mod tests {
             assert!(text.contains(key), "{key} missing in:\n{text}");
         }
         assert_eq!(problems.len(), 7, "{text}");
+    }
+
+    #[test]
+    fn bar_series_are_checked_and_every_bad_one_reported() {
+        let s = settings(|s| {
+            s.bars.series = Some(vec!["1m".into(), "1h:mark".into(), "3d".into()]);
+            s.bars.hyperliquid = Some(vec!["5m:last".into(), "1m:index".into()]);
+            s.backfill.bars_days = Some(0.0);
+        });
+        let problems = s
+            .validate(&MetricsSettings::default(), &ScheduleOverrides::default())
+            .unwrap_err();
+        let text = problems.join("\n");
+        assert_eq!(problems.len(), 3, "{text}");
+        assert!(text.contains("daemon.bars.series: '3d': unknown bar interval"), "{text}");
+        assert!(text.contains("daemon.bars.hyperliquid: '1m:index': unknown bar price"), "{text}");
+        assert!(text.contains("daemon.backfill.bars_days"), "{text}");
+
+        let config = DaemonSettings::default()
+            .validate(&MetricsSettings::default(), &ScheduleOverrides::default())
+            .unwrap();
+        assert_eq!(config.bars.series, DEFAULT_BAR_SERIES);
+        assert_eq!(
+            config.schedule(JobKind::Bars).unwrap().period(),
+            Duration::from_secs(300)
+        );
+        // The common list adapts to the venue; a venue's own list must be offered by it.
+        let trade_only = |s: BarSeries| s.price == BarPrice::Last;
+        let hl = config.bars.for_venue(Venue::Hyperliquid, trade_only);
+        assert_eq!(hl.series, [DEFAULT_BAR_SERIES[0]]);
+        assert_eq!(hl.left_out, [DEFAULT_BAR_SERIES[1]]);
+        assert!(hl.problems.is_empty());
+        let own = BarsConfig {
+            per_venue: vec![(Venue::Hyperliquid, DEFAULT_BAR_SERIES.to_vec())],
+            ..BarsConfig::default()
+        };
+        let hl = own.for_venue(Venue::Hyperliquid, trade_only);
+        assert_eq!(
+            hl.problems,
+            ["daemon.bars.hyperliquid: hyperliquid does not offer 1m mark bars"]
+        );
+        assert_eq!("1M:MARK".parse::<BarSeries>().unwrap().to_string(), "1M:mark");
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //!                 │ fire(job) ── skipped with a warning if the venue's previous run is going
 //!                 ▼
 //!   jobs per venue: open_interest · funding (snapshots → Store)
-//!                   funding_history · open_interest_history (top-ups → catalog, TopUpPlanner)
+//!                   funding_history · open_interest_history · bars (top-ups → catalog, TopUpPlanner)
 //!                   instruments (universe; restarts a per-symbol stream)   compaction (catalog)
 //!   streams per venue: ccxt_stream (liquidations, gaps) ──► Store
 //!   Store: spool (fsync every sync interval) ──► catalog (every flush interval; retried)
@@ -16,9 +16,10 @@
 //!
 //! Module map: [`config`] (raw → validated settings, every problem at once), [`schedule`]
 //! (cron parsing and periods), [`runtime`] (the run loop and jobs), [`topup`] (history since
-//! the last stored row), [`store`] (spool in front of the catalog), [`health`], [`metrics`],
+//! the last stored row), `bars` (the bars job), [`store`] (spool in front of the catalog), [`health`], [`metrics`],
 //! `http`, [`notify`] (systemd readiness and watchdog), [`state`] (heartbeat file).
 
+mod bars;
 pub mod config;
 pub mod health;
 mod http;
@@ -31,8 +32,8 @@ pub mod store;
 pub mod topup;
 
 pub use config::{
-    BackfillSettings, DaemonConfig, DaemonSettings, HealthSettings, JobKind, MetricsSettings,
-    ScheduleOverrides, ScheduleSettings,
+    BackfillSettings, BarSeries, BarsConfig, BarsSettings, DaemonConfig, DaemonSettings,
+    HealthSettings, JobKind, MetricsSettings, ScheduleOverrides, ScheduleSettings, VenueBars,
 };
 pub use http::prometheus;
 pub use notify::Notifier;

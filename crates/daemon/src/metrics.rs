@@ -28,6 +28,16 @@ pub fn rows_written(kind: RecordKind, venue: Venue, n: u64) {
         .increment(n);
 }
 
+/// Bars the `bars` job stored in the catalog.
+pub fn bars_stored(venue: Venue, n: u64) {
+    counter!("ccxt_bars_stored_total", "venue" => venue.as_str()).increment(n);
+}
+
+/// Bars a venue sent that failed the sanity rules (not stored; each is logged).
+pub fn bars_rejected(venue: Venue, n: u64) {
+    counter!("ccxt_bars_rejected_total", "venue" => venue.as_str()).increment(n);
+}
+
 /// A catalog write failed (rows stay in the spool).
 pub fn catalog_write_error() {
     counter!("ccxt_catalog_write_errors_total").increment(1);
@@ -71,6 +81,8 @@ pub struct KnownSeries {
     pub http_venues: Vec<Venue>,
     /// Venues with a liquidation stream.
     pub stream_venues: Vec<Venue>,
+    /// Venues the `bars` job collects from.
+    pub bar_venues: Vec<Venue>,
 }
 
 /// Exports every counter at 0 for the label values in `known` (a counter already counting
@@ -103,6 +115,10 @@ pub fn export_initial(known: &KnownSeries) {
         for status in HTTP_STATUSES {
             counter!("ccxt_http_responses_total", "venue" => v, "status" => status).increment(0);
         }
+    }
+    for venue in &known.bar_venues {
+        counter!("ccxt_bars_stored_total", "venue" => venue.as_str()).increment(0);
+        counter!("ccxt_bars_rejected_total", "venue" => venue.as_str()).increment(0);
     }
     for venue in &known.stream_venues {
         let v = venue.as_str();

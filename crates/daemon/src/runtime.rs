@@ -58,6 +58,9 @@ pub struct VenueRuntime {
     pub all: bool,
     /// Whether the venue serves open-interest history (Hyperliquid does not).
     pub oi_history: bool,
+    /// The bar series the `bars` job collects on this venue (only series it offers; see
+    /// [`crate::BarsConfig::for_venue`]).
+    pub bars: Vec<crate::BarSeries>,
 }
 
 /// What [`run`] needs.
@@ -211,6 +214,7 @@ fn last_frames(streams: &BTreeMap<Venue, VenueCounters>) -> BTreeMap<Venue, u64>
 fn applies(job: JobKind, state: &VenueState) -> bool {
     match job {
         JobKind::OpenInterestHistory => state.rt.oi_history,
+        JobKind::Bars => !state.rt.bars.is_empty(),
         JobKind::Compaction => false,
         _ => true,
     }
@@ -224,6 +228,7 @@ fn known_series(config: &DaemonConfig, venues: &BTreeMap<Venue, Arc<VenueState>>
         jobs: Vec::new(),
         http_venues: Vec::new(),
         stream_venues: Vec::new(),
+        bar_venues: Vec::new(),
     };
     if on(JobKind::Compaction) {
         known.jobs.push((JobKind::Compaction, None));
@@ -245,6 +250,9 @@ fn known_series(config: &DaemonConfig, venues: &BTreeMap<Venue, Arc<VenueState>>
             known.stream_venues.push(*venue);
         }
         known.rows.push((RecordKind::Gap, *venue));
+        if on(JobKind::Bars) && !state.rt.bars.is_empty() {
+            known.bar_venues.push(*venue);
+        }
         if state.rt.transport.is_some() {
             known.http_venues.push(*venue);
         }
@@ -432,6 +440,7 @@ pub async fn run_with(
         JobKind::Funding,
         JobKind::FundingHistory,
         JobKind::OpenInterestHistory,
+        JobKind::Bars,
     ] {
         if config.schedule(job).is_some() {
             fire(&shared, job);
@@ -800,6 +809,7 @@ async fn run_job(
             outcome("funding snapshot", n, instruments.len(), failed)
         }
         JobKind::FundingHistory | JobKind::OpenInterestHistory => top_up(shared, state, job).await,
+        JobKind::Bars => bars_top_up(shared, state).await,
         JobKind::Compaction => Ok(String::new()),
     }
 }
@@ -943,10 +953,7 @@ async fn top_up(
         instruments,
     };
     let planner: Arc<dyn ccxt_orchestrator::RangePlanner> = shared.planner.clone();
-    let mut sink = ObservedSink {
-        inner: CatalogSink::new(shared.store.catalog().clone(), 50_000),
-        store: shared.store.clone(),
-    };
+    let mut sink = ObservedSink::new(shared.store.clone());
     let outcomes = ccxt_orchestrator::run(
         vec![target],
         orchestrator_job,
@@ -994,6 +1001,22 @@ async fn top_up(
     Ok(format!(
         "history top-up: {stored} new rows for {ok} symbols"
     ))
+}
+
+/// The `bars` job of one venue ([`crate::bars`]).
+async fn bars_top_up(shared: &Arc<Shared>, state: &Arc<VenueState>) -> Result<String, String> {
+    let instruments = universe(shared, state).await?;
+    let mut sink = ObservedSink::new(shared.store.clone());
+    crate::bars::top_up(crate::bars::BarsRun {
+        venue: state.rt.venue,
+        fetcher: state.rt.fetcher.clone(),
+        instruments,
+        series: &state.rt.bars,
+        depth: shared.config.bars_depth,
+        planner: shared.planner.clone(),
+        sink: &mut sink,
+    })
+    .await
 }
 
 async fn consume_events(
@@ -1087,9 +1110,19 @@ async fn heartbeat_loop(file: StateFile, cancel: CancellationToken) {
 }
 
 /// The top-ups' catalog sink, reporting its write failures to the store (metrics, `/healthz`).
-struct ObservedSink {
+pub(crate) struct ObservedSink {
     inner: CatalogSink,
     store: Arc<Store>,
+}
+
+impl ObservedSink {
+    /// A sink writing to the store's catalog.
+    pub(crate) fn new(store: Arc<Store>) -> ObservedSink {
+        ObservedSink {
+            inner: CatalogSink::new(store.catalog().clone(), 50_000),
+            store,
+        }
+    }
 }
 
 impl ObservedSink {

@@ -6,6 +6,10 @@
 //! configured depth. A top-up that failed part-way does not advance, so the next run asks again
 //! from the same point (what was stored is de-duplicated).
 //!
+//! Bars are refilled from the last stored bar even when it is older than the configured depth
+//! (a long downtime), as long as it lies within [`BAR_REFILL_LOOKBACK`]: what the venue still
+//! keeps of the downtime is fetched completely.
+//!
 //! A catalog file met on that first read that is not usable data (unreadable, another schema)
 //! is moved to the quarantine (as every writing command does, see `ccxt_catalog::BadFile`) and
 //! its time is fetched again; it never counts as stored and never fails the job.
@@ -14,7 +18,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use ccxt_catalog::{BadFile, Catalog, CatalogError};
-use ccxt_model::{Instrument, InstrumentId};
+use ccxt_model::{BarInterval, BarPrice, Instrument, InstrumentId};
 use ccxt_orchestrator::{Job, Plan, RangePlanner};
 
 /// Which history.
@@ -24,7 +28,28 @@ pub enum History {
     OpenInterest,
     /// Settled funding.
     Funding,
+    /// Bars of one interval and price.
+    Bars(BarInterval, BarPrice),
 }
+
+impl History {
+    /// The history a job reads, if it reads one.
+    pub fn of(job: Job) -> Option<History> {
+        match job {
+            Job::OpenInterestHistory { .. } => Some(History::OpenInterest),
+            Job::FundingHistory { .. } => Some(History::Funding),
+            Job::Bars {
+                interval, price, ..
+            } => Some(History::Bars(interval, price)),
+            Job::CurrentOpenInterest | Job::CurrentFunding => None,
+        }
+    }
+}
+
+/// How far back the last stored bar is looked for (30 days): downtime up to this long is
+/// refilled from the last stored bar; a series with nothing stored in it starts at the
+/// configured depth.
+pub const BAR_REFILL_LOOKBACK_NS: u64 = 30 * 86_400_000_000_000;
 
 /// Plans "since the last stored history row".
 pub struct TopUpPlanner {
@@ -63,16 +88,19 @@ impl TopUpPlanner {
         start: u64,
         end: u64,
     ) -> Result<(Option<u64>, Vec<BadFile>), CatalogError> {
-        let history = match job {
-            Job::OpenInterestHistory { .. } => History::OpenInterest,
-            Job::FundingHistory { .. } => History::Funding,
-            _ => return Ok((None, Vec::new())),
+        let Some(history) = History::of(job) else {
+            return Ok((None, Vec::new()));
         };
         if let Some(ts) = self.cached(&instrument.id, history) {
             return Ok((Some(ts), Vec::new()));
         }
+        let look_from = match history {
+            History::Bars(..) => start.min(end.saturating_sub(BAR_REFILL_LOOKBACK_NS)),
+            _ => start,
+        };
         let stored =
-            ccxt_orchestrator::stored_history(&self.catalog, instrument, job, start, end).await?;
+            ccxt_orchestrator::stored_history(&self.catalog, instrument, job, look_from, end)
+                .await?;
         let last = stored.bounds.map(|(_, hi)| hi);
         if let Some(ts) = last {
             self.advance(&instrument.id, history, ts);
@@ -91,6 +119,11 @@ impl RangePlanner for TopUpPlanner {
         end: u64,
     ) -> Result<Plan, CatalogError> {
         let (last, bad_files) = self.last_stored(instrument, job, start, end).await?;
+        // Bars stored before `start` (a downtime longer than the depth): refill from there.
+        let start = match (History::of(job), last) {
+            (Some(History::Bars(..)), Some(ts)) if ts < start => ts,
+            _ => start,
+        };
         let holes: Vec<(u64, u64)> = bad_files.iter().filter_map(|b| b.span).collect();
         // Everything up to the last stored row counts as stored, except the time of files
         // moved to the quarantine.

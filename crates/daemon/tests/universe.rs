@@ -157,6 +157,7 @@ async fn new_listings_join_and_delisted_instruments_stop_at_the_next_refresh() {
         symbols: Vec::new(),
         all: true,
         oi_history: false,
+        bars: Vec::new(),
     };
     let plan = ccxt_daemon::DaemonPlan {
         venues: vec![venue],

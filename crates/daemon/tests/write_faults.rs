@@ -238,6 +238,7 @@ async fn start(hooks: RunHooks) -> Running {
             symbols: vec![btc()],
             all: false,
             oi_history: false,
+            bars: Vec::new(),
         }],
         catalog: catalog.clone(),
         catalog_root: root.clone(),

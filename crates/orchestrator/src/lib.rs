@@ -7,15 +7,21 @@
 //!   running fetch, whatever the range (a year of 5-minute OI for 500 symbols never sits in RAM).
 //! * Every (venue, instrument) ends with an [`Outcome`]: rows received and stored, time range,
 //!   or the error. A failure of one does not stop the others.
+//! * Bars ([`Job::Bars`]) go through the same machinery: only closed bars on the interval's
+//!   grid are asked for ([`bars`]), bars the venue sent that fail the sanity rules are counted
+//!   in [`Outcome::rejected`] and named in a note, and what a venue no longer keeps
+//!   (Hyperliquid's newest 5000 candles) is named in a note instead of being asked for.
 
+pub mod bars;
 mod plan;
 mod sink;
 
 use std::sync::Arc;
 
 use ccxt_catalog::{BadFile, CatalogError};
-use ccxt_model::{FundingRate, Instrument, OpenInterest, Venue};
-use ccxt_venue::{FetchError, Fetcher, FundingSnapshot, OiPeriod};
+use ccxt_model::time::{format_iso, now_ns};
+use ccxt_model::{Bar, BarInterval, BarPrice, FundingRate, Instrument, OpenInterest, Venue};
+use ccxt_venue::{FetchError, Fetcher, FundingSnapshot, OiPeriod, RejectedBar};
 use futures::StreamExt;
 use tokio::sync::mpsc;
 
@@ -45,6 +51,24 @@ pub enum Job {
         /// Last time wanted, ns.
         end: u64,
     },
+    /// Closed bars whose close (`ts_event`) lies in `[start, end]` (ns).
+    Bars {
+        /// Bar interval.
+        interval: BarInterval,
+        /// Trade or mark price.
+        price: BarPrice,
+        /// First close wanted, ns.
+        start: u64,
+        /// Last close wanted, ns (bars closing after now are never asked for).
+        end: u64,
+    },
+}
+
+impl Job {
+    /// Whether the job reads history page by page (everything but the current snapshots).
+    pub fn is_history(&self) -> bool {
+        !matches!(self, Job::CurrentOpenInterest | Job::CurrentFunding)
+    }
 }
 
 /// Rows that arrived for one instrument.
@@ -56,6 +80,8 @@ pub enum Batch {
     FundingSnapshots(Vec<FundingSnapshot>),
     /// Settled funding rates.
     FundingRates(Vec<FundingRate>),
+    /// Closed, checked bars of one bar type, oldest first.
+    Bars(Vec<Bar>),
 }
 
 impl Batch {
@@ -65,6 +91,7 @@ impl Batch {
             Batch::OpenInterest(r) => r.len(),
             Batch::FundingSnapshots(r) => r.len(),
             Batch::FundingRates(r) => r.len(),
+            Batch::Bars(r) => r.len(),
         }
     }
 
@@ -79,6 +106,7 @@ impl Batch {
             Batch::OpenInterest(r) => r.iter().map(|x| x.ts_event).collect(),
             Batch::FundingSnapshots(r) => r.iter().map(|x| x.funding.ts_event).collect(),
             Batch::FundingRates(r) => r.iter().map(|x| x.ts_event).collect(),
+            Batch::Bars(r) => r.iter().map(|x| x.ts_event).collect(),
         };
         Some((*times.iter().min()?, *times.iter().max()?))
     }
@@ -152,7 +180,10 @@ pub struct Outcome {
     /// Set when the venue does not offer this data at all (Hyperliquid OI history): not a
     /// failure of the fetch, the caller decides how to report it.
     pub unsupported: Option<String>,
-    /// Non-fatal notes (e.g. a venue's history limit).
+    /// Bars the venue sent that failed the sanity rules ([`Bar::check`]): not stored, each
+    /// logged, and summed up in a note.
+    pub rejected: usize,
+    /// Non-fatal notes (e.g. a venue's history limit, rejected bars).
     pub notes: Vec<String>,
     /// Catalog files of this instrument that were not usable data and were moved to the
     /// quarantine; their time was fetched again.
@@ -169,6 +200,7 @@ impl Outcome {
             skipped: Vec::new(),
             error: None,
             unsupported: None,
+            rejected: 0,
             notes: Vec::new(),
             quarantined: Vec::new(),
         }
@@ -219,6 +251,7 @@ impl Default for RunOptions {
 
 enum Message {
     Rows(Instrument, Batch),
+    Rejected(Instrument, Vec<RejectedBar>),
     Done(Instrument, Option<UnitError>, Plan),
 }
 
@@ -274,6 +307,25 @@ pub async fn run(
                     }
                 }
             }
+            Message::Rejected(instrument, rejected) => {
+                let Some(i) = index(&outcomes, &instrument) else {
+                    continue;
+                };
+                let outcome = &mut outcomes[i];
+                for bar in &rejected {
+                    tracing::warn!(instrument = %instrument.id, open = %format_iso(bar.open_ns), problem = %bar.problem, "bar rejected: not stored");
+                }
+                if outcome.rejected == 0
+                    && let Some(first) = rejected.first()
+                {
+                    outcome.notes.push(format!(
+                        "bar opening {} rejected: {}",
+                        format_iso(first.open_ns),
+                        first.problem
+                    ));
+                }
+                outcome.rejected += rejected.len();
+            }
             Message::Done(instrument, error, plan) => {
                 let Some(i) = index(&outcomes, &instrument) else {
                     continue;
@@ -290,6 +342,12 @@ pub async fn run(
                 }
                 outcome.skipped = plan.skipped;
                 outcome.notes.extend(plan.notes);
+                if outcome.rejected > 1 {
+                    outcome.notes.push(format!(
+                        "{} bars rejected in all (not stored; each is logged)",
+                        outcome.rejected
+                    ));
+                }
                 outcome.quarantined.extend(plan.bad_files);
                 // Flush what the sink buffers for this instrument before calling it done.
                 match sink.finish_instrument(&instrument).await {
@@ -339,7 +397,9 @@ async fn run_venue(
                 .await;
             }
         }
-        Job::OpenInterestHistory { start, end, .. } | Job::FundingHistory { start, end } => {
+        Job::OpenInterestHistory { start, end, .. }
+        | Job::FundingHistory { start, end }
+        | Job::Bars { start, end, .. } => {
             futures::stream::iter(target.instruments.clone())
                 .for_each_concurrent(options.concurrency_per_venue.max(1), |instrument| {
                     let tx = tx.clone();
@@ -392,58 +452,93 @@ async fn history(
     planner: &dyn RangePlanner,
     tx: &mpsc::Sender<Message>,
 ) {
+    let done = |error: Option<UnitError>, plan: Plan| {
+        tx.send(Message::Done(instrument.clone(), error, plan))
+    };
+    if let Job::Bars {
+        interval, price, ..
+    } = job
+        && !fetcher.bar_intervals(price).contains(&interval)
+    {
+        let error = FetchError::Unsupported {
+            venue: fetcher.venue(),
+            what: format!("{interval} {price} bars"),
+        };
+        let _ = done(Some(error.into()), Plan::default()).await;
+        return;
+    }
     let mut plan = match planner.plan(instrument, job, start, end).await {
         Ok(plan) => plan,
         Err(e) => {
             tracing::error!(instrument = %instrument.id, error = %e, "cannot plan the fetch: the catalog failed");
-            let _ = tx
-                .send(Message::Done(
-                    instrument.clone(),
-                    Some(e.into()),
-                    Plan::default(),
-                ))
-                .await;
+            let _ = done(Some(e.into()), Plan::default()).await;
             return;
         }
     };
+    if let Job::Bars { interval, .. } = job {
+        let now = now_ns();
+        bars::to_grid(&mut plan, interval, now);
+        if let Some(limit) = fetcher.bar_history_limit(interval) {
+            let oldest = bars::oldest_kept_close(interval, limit, now);
+            bars::drop_unkept(&mut plan, interval, limit, oldest, fetcher.venue().as_str());
+        }
+    }
     let mut error = None;
     for (from, to) in std::mem::take(&mut plan.fetch) {
-        let mut pages = match job {
-            Job::OpenInterestHistory { period, .. } => fetcher
-                .open_interest_history(instrument, period, from, to)
-                .map(|page| page.map(Batch::OpenInterest))
-                .boxed(),
-            _ => fetcher
-                .funding_history(instrument, from, to)
-                .map(|page| page.map(Batch::FundingRates))
-                .boxed(),
-        };
+        let mut pages = pages(fetcher, instrument, job, from, to);
         while let Some(page) = pages.next().await {
-            match page {
-                Ok(batch) => {
-                    if tx
-                        .send(Message::Rows(instrument.clone(), batch))
-                        .await
-                        .is_err()
-                    {
-                        return;
-                    }
-                }
+            let (batch, rejected) = match page {
+                Ok(page) => page,
                 Err(e) => {
                     error = Some(e);
                     break;
                 }
+            };
+            if !rejected.is_empty()
+                && tx
+                    .send(Message::Rejected(instrument.clone(), rejected))
+                    .await
+                    .is_err()
+            {
+                return;
+            }
+            if tx
+                .send(Message::Rows(instrument.clone(), batch))
+                .await
+                .is_err()
+            {
+                return;
             }
         }
         if error.is_some() {
             break;
         }
     }
-    let _ = tx
-        .send(Message::Done(
-            instrument.clone(),
-            error.map(UnitError::Venue),
-            plan,
-        ))
-        .await;
+    let _ = done(error.map(UnitError::Venue), plan).await;
+}
+
+/// The venue's pages for `[from, to]` of `job`, each with the bars it rejected.
+fn pages<'a>(
+    fetcher: &'a dyn Fetcher,
+    instrument: &'a Instrument,
+    job: Job,
+    from: u64,
+    to: u64,
+) -> futures::stream::BoxStream<'a, Result<(Batch, Vec<RejectedBar>), FetchError>> {
+    match job {
+        Job::OpenInterestHistory { period, .. } => fetcher
+            .open_interest_history(instrument, period, from, to)
+            .map(|page| page.map(|rows| (Batch::OpenInterest(rows), Vec::new())))
+            .boxed(),
+        Job::Bars {
+            interval, price, ..
+        } => fetcher
+            .bars(instrument, interval, price, from, to)
+            .map(|page| page.map(|p| (Batch::Bars(p.bars), p.rejected)))
+            .boxed(),
+        _ => fetcher
+            .funding_history(instrument, from, to)
+            .map(|page| page.map(|rows| (Batch::FundingRates(rows), Vec::new())))
+            .boxed(),
+    }
 }

@@ -3,7 +3,8 @@
 use std::sync::Arc;
 
 use ccxt_catalog::{BadFile, BadFiles, Catalog, CatalogError, StoredHistory};
-use ccxt_model::{FundingRate, Instrument, OpenInterest};
+use ccxt_catalog::price::bar_dataset;
+use ccxt_model::{Bar, BarType, FundingRate, Instrument, OpenInterest};
 
 use crate::Job;
 
@@ -53,8 +54,8 @@ impl RangePlanner for FullRange {
     }
 }
 
-/// Skips what the catalog already holds: history rows (`ts_init == ts_event`) between the first
-/// and last stored ones count as stored, so a re-run of the same backfill fetches nothing but
+/// Skips what the catalog already holds: history rows (`ts_init == ts_event`; for bars, the
+/// stored bars of that bar type) between the first and last stored ones count as stored, so a re-run of the same backfill fetches nothing but
 /// the ends that are new. Holes inside the stored span are not looked for here, except the
 /// time of files that are not usable data (unreadable, another schema): those are moved to the
 /// quarantine and their partitions fetched again.
@@ -99,6 +100,21 @@ pub async fn stored_history(
                     start,
                     end,
                     |r| r.next_funding_ns.is_none(),
+                    BadFiles::Quarantine,
+                )
+                .await
+        }
+        Job::Bars {
+            interval, price, ..
+        } => {
+            // Every stored bar is history (stamped at its close); one dataset per bar type.
+            let bar_type = BarType::new(id.clone(), interval, price);
+            catalog
+                .stored_history::<Bar>(
+                    &bar_dataset(&bar_type),
+                    start,
+                    end,
+                    |_| true,
                     BadFiles::Quarantine,
                 )
                 .await

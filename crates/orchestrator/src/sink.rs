@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use ccxt_catalog::{Catalog, CatalogError};
-use ccxt_model::{FundingRate, Instrument, InstrumentId, OpenInterest};
+use ccxt_model::{Bar, FundingRate, Instrument, InstrumentId, OpenInterest};
 
 use crate::Batch;
 
@@ -41,6 +41,7 @@ pub struct CatalogSink {
     flush_rows: usize,
     open_interest: HashMap<InstrumentId, Vec<OpenInterest>>,
     funding: HashMap<InstrumentId, Vec<FundingRate>>,
+    bars: HashMap<InstrumentId, Vec<Bar>>,
 }
 
 impl CatalogSink {
@@ -51,6 +52,7 @@ impl CatalogSink {
             flush_rows: flush_rows.max(1),
             open_interest: HashMap::new(),
             funding: HashMap::new(),
+            bars: HashMap::new(),
         }
     }
 
@@ -65,6 +67,14 @@ impl CatalogSink {
                 .rows_added;
         }
         if let Some(rows) = self.funding.remove(id).filter(|r| !r.is_empty()) {
+            added += self
+                .catalog
+                .write(rows)
+                .await
+                .map_err(SinkError::from)?
+                .rows_added;
+        }
+        if let Some(rows) = self.bars.remove(id).filter(|r| !r.is_empty()) {
             added += self
                 .catalog
                 .write(rows)
@@ -93,6 +103,11 @@ impl Sink for CatalogSink {
             }
             Batch::FundingRates(rows) => {
                 let buffer = self.funding.entry(id.clone()).or_default();
+                buffer.extend(rows);
+                buffer.len()
+            }
+            Batch::Bars(rows) => {
+                let buffer = self.bars.entry(id.clone()).or_default();
                 buffer.extend(rows);
                 buffer.len()
             }

@@ -10,7 +10,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ccxt_catalog::Catalog;
-use ccxt_daemon::{DaemonConfig, DaemonPlan, FlushPolicy, ScheduleOverrides, VenueRuntime};
+use ccxt_daemon::{
+    BarSeries, DaemonConfig, DaemonPlan, FlushPolicy, JobKind, ScheduleOverrides, VenueRuntime,
+};
 use ccxt_model::{SymbolInput, Venue};
 use ccxt_stream::SourceConfig;
 
@@ -79,6 +81,8 @@ struct Prepared {
     catalog_root: PathBuf,
     /// No symbols and no `--all` were given: [`DEFAULT_SYMBOLS`] are collected.
     default_symbols: bool,
+    /// Per venue, the bar series of the common list it does not offer (left out).
+    bars_left_out: Vec<(Venue, Vec<BarSeries>)>,
 }
 
 impl Prepared {
@@ -115,6 +119,32 @@ impl Prepared {
                     .join(", ")
             };
             lines.push(format!("  {:<12} {symbols}", v.venue.as_str()));
+        }
+        if self.config.schedule(JobKind::Bars).is_some() {
+            for v in &self.venues {
+                let list = |series: &[BarSeries]| {
+                    series
+                        .iter()
+                        .map(BarSeries::to_string)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                };
+                let mut line = format!(
+                    "  bars {:<7} {}",
+                    v.venue.as_str(),
+                    if v.bars.is_empty() {
+                        "none".to_string()
+                    } else {
+                        list(&v.bars)
+                    }
+                );
+                if let Some((_, left)) = self.bars_left_out.iter().find(|(x, _)| *x == v.venue)
+                    && !left.is_empty()
+                {
+                    line.push_str(&format!(" ({} not offered: left out)", list(left)));
+                }
+                lines.push(line);
+            }
         }
         for (job, schedule) in &self.config.jobs {
             lines.push(format!(
@@ -202,6 +232,7 @@ fn prepare(
     };
 
     let mut runtimes = Vec::new();
+    let mut bars_left_out = Vec::new();
     for venue in venues {
         let vs = settings.venues.get(venue);
         let instruments = match symbols_on(venue, &symbols, venue_named) {
@@ -237,15 +268,48 @@ fn prepare(
                     .filter(|p| !(bybit_all && p.contains("bybit: no symbols"))),
             );
         }
+        let fetcher = registry::fetcher(venue, transport.clone());
+        let bars = match &config {
+            Some(config) => config.bars.for_venue(venue, |s| {
+                fetcher.bar_intervals(s.price).contains(&s.interval)
+            }),
+            None => Default::default(),
+        };
+        problems.extend(bars.problems);
+        bars_left_out.push((venue, bars.left_out));
         runtimes.push(VenueRuntime {
             venue,
-            fetcher: registry::fetcher(venue, transport.clone()),
+            fetcher,
             transport: Some(transport),
             source: Some(source),
             symbols: instruments,
             all,
             oi_history: registry::has_oi_history(venue),
+            bars: bars.series,
         });
+    }
+    // A series of the common list that no selected venue offers was asked for in vain.
+    if let Some(config) = config.as_ref().filter(|c| c.bars.series_set) {
+        for series in &config.bars.series {
+            let own_list = |v: Venue| config.bars.per_venue.iter().any(|(x, _)| *x == v);
+            let offered = runtimes
+                .iter()
+                .any(|r| !own_list(r.venue) && r.bars.contains(series));
+            let asked = runtimes.iter().any(|r| !own_list(r.venue));
+            if asked && !offered {
+                problems.push(format!(
+                    "daemon.bars.series: {} {} bars are offered by none of the selected venues ({})",
+                    series.interval,
+                    series.price,
+                    runtimes
+                        .iter()
+                        .filter(|r| !own_list(r.venue))
+                        .map(|r| r.venue.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+            }
+        }
     }
     if runtimes.is_empty() && problems.is_empty() {
         problems.push(
@@ -259,6 +323,7 @@ fn prepare(
             flush,
             catalog_root,
             default_symbols,
+            bars_left_out,
         }),
         _ => Err(problems),
     }

@@ -1,4 +1,5 @@
-//! `ccxt-cli fetch-oi` and `ccxt-cli fetch-funding`.
+//! `ccxt-cli fetch-oi`, `ccxt-cli fetch-funding` and `ccxt-cli fetch-bars`: one path for all
+//! three, through the orchestrator.
 
 use std::io::{BufWriter, IsTerminal, Write};
 use std::process::ExitCode;
@@ -7,7 +8,7 @@ use std::time::Duration;
 
 use ccxt_catalog::Catalog;
 use ccxt_model::time::{format_iso, now_ns};
-use ccxt_model::{FundingRate, Instrument, OpenInterest, Venue};
+use ccxt_model::{Bar, BarInterval, BarPrice, FundingRate, Instrument, OpenInterest, Venue};
 use ccxt_orchestrator::{
     Batch, CatalogPlanner, CatalogSink, FullRange, Job, Outcome, Progress, RangePlanner,
     RunOptions, Sink, SinkError, VenueTarget,
@@ -19,7 +20,7 @@ use crate::cli::{FetchArgs, OutputFormat};
 use crate::inputs::{symbols_on, time_range};
 use crate::output::{self, Column, Rows, Streamer, Value};
 use crate::registry;
-use crate::rows::{funding_rows, oi_rows};
+use crate::rows::{bar_rows, funding_rows, oi_rows};
 use crate::settings::FileSettings;
 
 /// What is fetched.
@@ -29,6 +30,22 @@ pub enum What {
     OpenInterest(OiPeriod),
     /// Funding rates.
     Funding,
+    /// Bars of one interval and price.
+    Bars(BarInterval, BarPrice),
+}
+
+/// How many closed bars `fetch-bars` fetches without `--from`.
+pub const LATEST_BARS: u32 = 100;
+
+/// `--interval` and `--price` of `fetch-bars`, or a one-line usage error.
+pub fn bars_of(interval: &str, price: &str) -> Result<What, UsageError> {
+    let interval = interval
+        .parse::<BarInterval>()
+        .map_err(|e| UsageError(format!("--interval: {e}")))?;
+    let price = price
+        .parse::<BarPrice>()
+        .map_err(|e| UsageError(format!("--price: {e}")))?;
+    Ok(What::Bars(interval, price))
 }
 
 /// Runs `fetch-oi` / `fetch-funding`.
@@ -62,6 +79,7 @@ pub async fn run(
     let holder = match what {
         What::OpenInterest(_) => "fetch-oi",
         What::Funding => "fetch-funding",
+        What::Bars(..) => "fetch-bars",
     };
     let job = match (what, range) {
         (What::OpenInterest(_), None) => Job::CurrentOpenInterest,
@@ -70,6 +88,21 @@ pub async fn run(
             Job::OpenInterestHistory { period, start, end }
         }
         (What::Funding, Some((start, end))) => Job::FundingHistory { start, end },
+        (What::Bars(interval, price), None) => {
+            let end = now_ns();
+            Job::Bars {
+                interval,
+                price,
+                start: ccxt_orchestrator::bars::nth_newest_close(interval, LATEST_BARS, end),
+                end,
+            }
+        }
+        (What::Bars(interval, price), Some((start, end))) => Job::Bars {
+            interval,
+            price,
+            start,
+            end,
+        },
     };
 
     // Every configuration problem at once, before any request.
@@ -116,10 +149,8 @@ pub async fn run(
         .into());
     }
 
-    let progress = Bar::new(matches!(
-        job,
-        Job::OpenInterestHistory { .. } | Job::FundingHistory { .. }
-    ));
+    // History only (--from): the latest bars are one request per symbol.
+    let progress = ProgressBar::new(range.is_some());
     let options = RunOptions::default();
     let mut quarantined = Vec::new();
     let outcomes = if args.store {
@@ -156,7 +187,10 @@ pub async fn run(
         tracing::info!(%venue, requests = s.requests, retries = s.retries, rate_limited = s.status_429 + s.status_418 + s.status_403, "requests sent");
     }
     if args.store {
-        crate::commands::print(args.format, &summary(&outcomes))?;
+        crate::commands::print(
+            args.format,
+            &summary(&outcomes, matches!(what, What::Bars(..))),
+        )?;
     }
     for outcome in &outcomes {
         for note in &outcome.notes {
@@ -230,16 +264,19 @@ pub async fn run(
     }
 }
 
-/// The `--store` summary: one row per (venue, symbol).
-fn summary(outcomes: &[Outcome]) -> Rows {
-    let columns = [
-        "venue", "symbol", "rows", "added", "first", "last", "status",
-    ]
-    .into_iter()
-    .map(|name| Column {
-        name,
-        in_table: true,
-    })
+/// The `--store` summary: one row per (venue, symbol); for bars with the rejected ones.
+fn summary(outcomes: &[Outcome], bars: bool) -> Rows {
+    let mut names = vec!["venue", "symbol", "rows", "added"];
+    if bars {
+        names.push("rejected");
+    }
+    names.extend(["first", "last", "status"]);
+    let columns = names
+        .into_iter()
+        .map(|name| Column {
+            name,
+            in_table: true,
+        })
     .chain(std::iter::once(Column {
         name: "instrument_id",
         in_table: false,
@@ -260,16 +297,22 @@ fn summary(outcomes: &[Outcome]) -> Rows {
                 (None, false) => "ok (stored range skipped)".to_string(),
                 (None, true) => "ok".to_string(),
             };
-            vec![
+            let mut row = vec![
                 Value::Text(o.venue().as_str().into()),
                 Value::Text(o.instrument.native.clone()),
                 Value::Int(o.rows as u64),
                 Value::Int(o.stored as u64),
+            ];
+            if bars {
+                row.push(Value::Int(o.rejected as u64));
+            }
+            row.extend([
                 time(o.time_range.map(|r| r.0)),
                 time(o.time_range.map(|r| r.1)),
                 Value::Text(status),
                 Value::Text(o.instrument.id.to_string()),
-            ]
+            ]);
+            row
         })
         .collect();
     Rows { columns, rows }
@@ -282,6 +325,7 @@ struct PrintSink {
     out: BufWriter<std::io::Stdout>,
     open_interest: Vec<OpenInterest>,
     funding: Vec<(FundingRate, Option<f64>)>,
+    bars: Vec<Bar>,
     closed: bool,
 }
 
@@ -293,6 +337,7 @@ impl PrintSink {
             out: BufWriter::new(std::io::stdout()),
             open_interest: Vec::new(),
             funding: Vec::new(),
+            bars: Vec::new(),
             closed: false,
         }
     }
@@ -301,6 +346,7 @@ impl PrintSink {
         match batch {
             Batch::OpenInterest(rows) => oi_rows(&rows),
             Batch::FundingRates(rows) => funding_rows(&rows, None),
+            Batch::Bars(rows) => bar_rows(&rows),
             Batch::FundingSnapshots(snaps) => {
                 let marks: Vec<Option<f64>> = snaps.iter().map(|s| s.mark_price).collect();
                 let rates: Vec<FundingRate> = snaps.into_iter().map(|s| s.funding).collect();
@@ -317,7 +363,11 @@ impl PrintSink {
             let sort_key = |id: &ccxt_model::InstrumentId, ts: u64| {
                 (ts, Instrument::from_id(id.as_str()).map(|i| i.venue).ok())
             };
-            let rows = if !self.funding.is_empty() {
+            let rows = if !self.bars.is_empty() {
+                self.bars
+                    .sort_by_key(|b| sort_key(&b.bar_type.instrument_id, b.ts_event));
+                bar_rows(&self.bars)
+            } else if !self.funding.is_empty() {
                 self.funding
                     .sort_by_key(|(f, _)| sort_key(&f.instrument_id, f.ts_event));
                 let has_marks = self
@@ -362,6 +412,7 @@ impl Sink for PrintSink {
                 Batch::FundingSnapshots(snaps) => self
                     .funding
                     .extend(snaps.into_iter().map(|s| (s.funding, s.mark_price))),
+                Batch::Bars(rows) => self.bars.extend(rows),
             }
             return Ok(n);
         }
@@ -384,13 +435,13 @@ impl Sink for PrintSink {
 }
 
 /// A progress bar on stderr for history fetches, only when stderr is a terminal.
-struct Bar {
+struct ProgressBar {
     bar: Option<indicatif::ProgressBar>,
     rows: std::sync::atomic::AtomicU64,
 }
 
-impl Bar {
-    fn new(history: bool) -> Bar {
+impl ProgressBar {
+    fn new(history: bool) -> ProgressBar {
         let bar = (history && std::io::stderr().is_terminal()).then(|| {
             let bar = indicatif::ProgressBar::new(0);
             bar.set_style(
@@ -400,7 +451,7 @@ impl Bar {
             bar.enable_steady_tick(Duration::from_millis(200));
             bar
         });
-        Bar {
+        ProgressBar {
             bar,
             rows: std::sync::atomic::AtomicU64::new(0),
         }
@@ -413,7 +464,7 @@ impl Bar {
     }
 }
 
-impl Progress for Bar {
+impl Progress for ProgressBar {
     fn add_units(&self, n: u64) {
         if let Some(bar) = &self.bar {
             bar.inc_length(n);
