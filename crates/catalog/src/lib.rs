@@ -5,12 +5,17 @@
 //! <root>/data/funding_rate_update/<instrument_id>/<start>_<end>.parquet
 //! <root>/data/custom_open_interest/<instrument_id>/<start>_<end>.parquet
 //! <root>/data/custom_liquidation/<instrument_id>/<start>_<end>.parquet
+//! <root>/data/custom_stream_gap/<VENUE>/<start>_<end>.parquet
+//! <root>/data/bar/<bar_type>/<start>_<end>.parquet
+//! <root>/data/mark_price_update/<instrument_id>/<start>_<end>.parquet
+//! <root>/data/index_price_update/<instrument_id>/<start>_<end>.parquet
 //! ```
 //!
 //! The contract this crate keeps:
 //! * rows in a file are sorted by `ts_init`; file names carry the exact first and last
 //!   `ts_init`; files of one directory never overlap (closed intervals), and each holds one UTC
-//!   day at most (one UTC month for funding, which is sparse);
+//!   day at most (one UTC month for funding, which is sparse; bars by interval: a day up to
+//!   15-minute bars, a month up to 12-hour bars, a year for daily and longer bars);
 //! * a write merges with the files it overlaps, drops identical records (and records with the
 //!   same venue identity, e.g. a liquidation's trade id, wherever in the dataset the first one
 //!   is stored: see [`CatalogRecord::identity`]), writes each new file
@@ -28,6 +33,7 @@ mod error;
 mod maintenance;
 pub mod naming;
 mod parquet_io;
+pub mod price;
 mod quarantine;
 mod query;
 mod record;

@@ -1,7 +1,10 @@
 //! Keeping a catalog healthy: crash recovery, compaction of small files, and the inventory
 //! behind `ccxt-cli catalog info`.
 
-use ccxt_model::{FundingRate, Gap, InstrumentId, Liquidation, OpenInterest, RecordKind};
+use ccxt_model::{
+    Bar, FundingRate, Gap, IndexPrice, InstrumentId, Liquidation, MarkPrice, OpenInterest,
+    RecordKind,
+};
 
 use crate::error::{CatalogError, Result};
 use crate::record::{CatalogRecord, Partition};
@@ -75,6 +78,9 @@ impl Catalog {
         self.recover_kind::<OpenInterest>(&mut report).await?;
         self.recover_kind::<FundingRate>(&mut report).await?;
         self.recover_kind::<Liquidation>(&mut report).await?;
+        self.recover_kind::<Bar>(&mut report).await?;
+        self.recover_kind::<MarkPrice>(&mut report).await?;
+        self.recover_kind::<IndexPrice>(&mut report).await?;
         self.recover_kind::<Gap>(&mut report).await?;
         if report.repaired_anything() {
             tracing::warn!(
@@ -118,6 +124,9 @@ impl Catalog {
         self.compact_kind::<OpenInterest>(&mut report).await?;
         self.compact_kind::<FundingRate>(&mut report).await?;
         self.compact_kind::<Liquidation>(&mut report).await?;
+        self.compact_kind::<Bar>(&mut report).await?;
+        self.compact_kind::<MarkPrice>(&mut report).await?;
+        self.compact_kind::<IndexPrice>(&mut report).await?;
         self.compact_kind::<Gap>(&mut report).await?;
         Ok(report)
     }
@@ -128,7 +137,7 @@ impl Catalog {
             let listing = self.list_dataset(T::KIND, &id).await?;
             let mut before = 0;
             let mut after = 0;
-            for group in partition_groups(&listing.files, T::PARTITION) {
+            for group in partition_groups(&listing.files, T::partition(&id)) {
                 let (mut rows, group, quarantined) = self.read_group::<T>(group, &id).await?;
                 report.files_quarantined += quarantined;
                 sort_and_dedup(&mut rows);
@@ -241,6 +250,9 @@ impl Catalog {
             RecordKind::OpenInterest => self.check_file::<OpenInterest>(file, id).await,
             RecordKind::FundingRate => self.check_file::<FundingRate>(file, id).await,
             RecordKind::Liquidation => self.check_file::<Liquidation>(file, id).await,
+            RecordKind::Bar => self.check_file::<Bar>(file, id).await,
+            RecordKind::MarkPrice => self.check_file::<MarkPrice>(file, id).await,
+            RecordKind::IndexPrice => self.check_file::<IndexPrice>(file, id).await,
             RecordKind::Gap => self.check_file::<Gap>(file, id).await,
         }
     }

@@ -25,6 +25,11 @@ pub fn class_dir(kind: RecordKind) -> &'static str {
         // Our @customdataclass classes OpenInterest and Liquidation (python/ccxt_pipeline_nautilus.py).
         RecordKind::OpenInterest => "custom_open_interest",
         RecordKind::Liquidation => "custom_liquidation",
+        // NautilusTrader's built-in Bar; identifier directory = the bar type string.
+        RecordKind::Bar => "bar",
+        // NautilusTrader's built-in MarkPriceUpdate and IndexPriceUpdate.
+        RecordKind::MarkPrice => "mark_price_update",
+        RecordKind::IndexPrice => "index_price_update",
         // Our @customdataclass StreamGap; identifier directory = the venue (BINANCE, ...).
         RecordKind::Gap => "custom_stream_gap",
     }

@@ -267,7 +267,10 @@ pub(crate) async fn read_rows<T: CatalogRecord>(
             reason: format!("it holds {record} records"),
         });
     }
-    check_arrow_schema::<T>(builder.schema().clone(), id, &shown)?;
+    // The decoded batches lose the schema metadata (NautilusTrader's precision, bar type);
+    // they are decoded under the file's full schema.
+    let schema = builder.schema().clone();
+    check_arrow_schema::<T>(schema.clone(), id, &shown)?;
     let ts_col = builder
         .parquet_schema()
         .columns()
@@ -310,6 +313,7 @@ pub(crate) async fn read_rows<T: CatalogRecord>(
         .await
         .map_err(|e| read_error(storage, meta, e))?
     {
+        let batch = batch.with_schema(schema.clone()).map_err(|e| corrupt(&e))?;
         let decoded = T::from_batch(&batch, id).map_err(|e| corrupt(&e))?;
         rows.extend(
             decoded

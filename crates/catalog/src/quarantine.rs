@@ -43,7 +43,7 @@ pub struct BadFile {
     pub problem: FileProblem,
     /// The closed `ts_init` interval its name claims; `None` for names not in our form.
     pub range: Option<(u64, u64)>,
-    /// The whole partitions (UTC days; months for funding) that `range` lies in: the time to
+    /// The whole partitions (UTC days; months for funding; by interval for bars) that `range` lies in: the time to
     /// fetch again once the file is moved aside.
     pub span: Option<(u64, u64)>,
     /// Where it was moved, if a writing command moved it to the quarantine.
@@ -91,7 +91,7 @@ impl BadFile {
             path,
             problem,
             range: file.range,
-            span: file.range.map(|r| partition_span(T::PARTITION, r)),
+            span: file.range.map(|r| partition_span(T::partition(id), r)),
             quarantined_to: None,
             location: file.meta.location.clone(),
         })
@@ -133,13 +133,7 @@ impl From<BadFile> for CatalogError {
 /// The first and last ns of the partitions `range` lies in.
 fn partition_span(partition: Partition, range: (u64, u64)) -> (u64, u64) {
     let start = partition.start_of(range.0);
-    let last = partition.start_of(range.1);
-    let day = ccxt_model::time::NANOS_PER_DAY;
-    let next = match partition {
-        Partition::Day => last.saturating_add(day),
-        // A month is at most 31 days: 32 days on lies in the next one.
-        Partition::Month => partition.start_of(last.saturating_add(32 * day)),
-    };
+    let next = partition.next_start(range.1);
     (start, next.saturating_sub(1).max(range.1))
 }
 

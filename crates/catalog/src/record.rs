@@ -31,27 +31,53 @@ use rust_decimal::Decimal;
 pub enum Partition {
     /// One UTC day: dense data (open interest, liquidations).
     Day,
-    /// One UTC month: sparse data (funding is charged 3 to 24 times a day).
+    /// One UTC month: sparse data (funding is charged 3 to 24 times a day; 30-minute to
+    /// 12-hour bars).
     Month,
+    /// One UTC year: daily, weekly and monthly bars (one row per day at most).
+    Year,
 }
 
 impl Partition {
     /// The start (UNIX ns) of the partition that contains `ns`.
     pub fn start_of(self, ns: u64) -> u64 {
+        use chrono::Datelike;
         let day = ccxt_model::time::utc_day_start(ns);
+        let secs = (day / 1_000_000_000) as i64;
+        let Some(dt) = chrono::DateTime::from_timestamp(secs, 0) else {
+            return day;
+        };
+        let days_back = match self {
+            Partition::Day => 0,
+            Partition::Month => dt.day0(),
+            Partition::Year => dt.ordinal0(),
+        };
+        day - u64::from(days_back) * ccxt_model::time::NANOS_PER_DAY
+    }
+
+    /// The start (UNIX ns) of the partition after the one that contains `ns` (saturating at
+    /// the end of time).
+    pub fn next_start(self, ns: u64) -> u64 {
+        let start = self.start_of(ns);
+        let day = ccxt_model::time::NANOS_PER_DAY;
+        // A month is at most 31 days, a year at most 366: this far on lies in the next one.
+        let ahead = match self {
+            Partition::Day => return start.saturating_add(day),
+            Partition::Month => 32 * day,
+            Partition::Year => 367 * day,
+        };
+        match start.checked_add(ahead) {
+            Some(t) => self.start_of(t),
+            None => u64::MAX,
+        }
+    }
+
+    /// `day`, `month` or `year`.
+    pub fn as_str(self) -> &'static str {
         match self {
-            Partition::Day => day,
-            Partition::Month => {
-                use chrono::Datelike;
-                let secs = (day / 1_000_000_000) as i64;
-                match chrono::DateTime::from_timestamp(secs, 0) {
-                    Some(dt) => {
-                        let into_month = u64::from(dt.day0()) * ccxt_model::time::NANOS_PER_DAY;
-                        day - into_month
-                    }
-                    None => day,
-                }
-            }
+            Partition::Day => "day",
+            Partition::Month => "month",
+            Partition::Year => "year",
         }
     }
 }
@@ -77,6 +103,9 @@ pub enum RecordIdentity {
         /// Venue time, UNIX ns.
         ts_event: u64,
     },
+    /// Records of which a dataset holds one per venue time: bars, identified by their bar type
+    /// (the dataset) and `ts_event` (the close). A re-fetched bar is the same bar.
+    Time(u64),
 }
 
 /// How far a venue's clock may run ahead of ours: an earlier delivery of an event with venue
@@ -87,8 +116,22 @@ pub const MAX_CLOCK_SKEW_NS: u64 = 300_000_000_000;
 pub trait CatalogRecord: Clone + PartialEq + Send + Sync + 'static {
     /// Which kind it is (selects the class directory).
     const KIND: RecordKind;
-    /// How much time one file covers at most.
+    /// How much time one file covers at most, for kinds where it is the same for every
+    /// dataset; [`CatalogRecord::partition`] is what the catalog uses.
     const PARTITION: Partition = Partition::Day;
+    /// How much time one file of `dataset` covers at most (default [`Self::PARTITION`]; bars
+    /// choose by their interval).
+    fn partition(dataset: &InstrumentId) -> Partition {
+        let _ = dataset;
+        Self::PARTITION
+    }
+    /// Whether `next` must start a new file although it lies in the same partition as
+    /// `prev` (rows are sorted): bars of another precision, since a file carries one precision
+    /// in its metadata. Default: never.
+    fn splits_file(prev: &Self, next: &Self) -> bool {
+        let _ = (prev, next);
+        false
+    }
     /// The identifier directory it belongs in: the instrument id, or for gaps the venue
     /// (`BINANCE`).
     fn dataset(&self) -> InstrumentId;
@@ -109,7 +152,15 @@ pub trait CatalogRecord: Clone + PartialEq + Send + Sync + 'static {
     fn earliest_delivery_ns(&self) -> u64 {
         self.ts_init()
     }
-    /// The Arrow schema of the files of `instrument_id`.
+    /// The latest `ts_init` an earlier delivery of this record can have been stored with
+    /// (default: any time). Only used for records with an [`identity`](Self::identity); bars,
+    /// identified by their `ts_init`, say `ts_init`, so no file outside a write's own interval
+    /// is searched for them.
+    fn latest_delivery_ns(&self) -> u64 {
+        u64::MAX
+    }
+    /// The Arrow schema of the files of `instrument_id` (for kinds whose metadata depends on
+    /// the rows, e.g. precision, without that metadata: [`CatalogRecord::to_batch`] adds it).
     fn schema(instrument_id: &InstrumentId) -> SchemaRef;
     /// Encodes rows of one instrument.
     fn to_batch(rows: &[Self], instrument_id: &InstrumentId) -> Result<RecordBatch, ArrowError>;
@@ -117,14 +168,14 @@ pub trait CatalogRecord: Clone + PartialEq + Send + Sync + 'static {
     fn from_batch(batch: &RecordBatch, instrument_id: &InstrumentId) -> Result<Vec<Self>, String>;
 }
 
-fn ts_fields() -> [Field; 2] {
+pub(crate) fn ts_fields() -> [Field; 2] {
     [
         Field::new("ts_event", DataType::UInt64, false),
         Field::new("ts_init", DataType::UInt64, false),
     ]
 }
 
-fn u64_array(values: impl Iterator<Item = u64>) -> ArrayRef {
+pub(crate) fn u64_array(values: impl Iterator<Item = u64>) -> ArrayRef {
     let mut b = UInt64Builder::new();
     b.extend(values.map(Some));
     Arc::new(b.finish())
@@ -143,12 +194,12 @@ fn f64_array(values: impl Iterator<Item = Option<f64>>) -> ArrayRef {
 }
 
 /// Typed access to a batch's columns by name, with errors that say which column is wrong.
-struct Columns<'a> {
-    batch: &'a RecordBatch,
+pub(crate) struct Columns<'a> {
+    pub(crate) batch: &'a RecordBatch,
 }
 
 impl<'a> Columns<'a> {
-    fn get(&self, name: &str) -> Result<&'a ArrayRef, String> {
+    pub(crate) fn get(&self, name: &str) -> Result<&'a ArrayRef, String> {
         let idx = self
             .batch
             .schema_ref()
@@ -157,12 +208,12 @@ impl<'a> Columns<'a> {
         Ok(self.batch.column(idx))
     }
 
-    fn wrong(name: &str, got: &DataType, want: &str) -> String {
+    pub(crate) fn wrong(name: &str, got: &DataType, want: &str) -> String {
         format!("column '{name}' has type {got}, expected {want}")
     }
 
     /// A timestamp column: uint64, or int64 as NautilusTrader's own custom-data writer uses.
-    fn ts(&self, name: &str) -> Result<Vec<u64>, String> {
+    pub(crate) fn ts(&self, name: &str) -> Result<Vec<u64>, String> {
         let col = self.get(name)?;
         if col.null_count() > 0 {
             return Err(format!("column '{name}' has nulls"));

@@ -184,9 +184,14 @@ impl Catalog {
         let Some(since) = rows.iter().map(T::earliest_delivery_ns).min() else {
             return Ok(0);
         };
+        let until = rows
+            .iter()
+            .map(T::latest_delivery_ns)
+            .max()
+            .unwrap_or(u64::MAX);
         let mut stored: HashSet<RecordIdentity> = HashSet::new();
         for file in files {
-            if file.range.is_some_and(|r| r.1 >= since) {
+            if file.range.is_some_and(|r| intersects(r, (since, until))) {
                 // A file that is not usable data is moved to the quarantine, not trusted.
                 if let Some(file_rows) = self.read_or_quarantine::<T>(file, id).await? {
                     stored.extend(file_rows.iter().filter_map(T::identity));
@@ -202,7 +207,7 @@ impl Catalog {
     }
 
     /// Replaces `replaced` with files holding `rows` (sorted, de-duplicated, non-empty), one
-    /// per partition (UTC day or month), following the protocol in the module docs. Returns the files written.
+    /// per partition (UTC day, month or year; more where [`CatalogRecord::splits_file`] says so), following the protocol in the module docs. Returns the files written.
     pub(crate) async fn replace_files<T: CatalogRecord>(
         &self,
         id: &InstrumentId,
@@ -212,8 +217,9 @@ impl Catalog {
     ) -> Result<usize> {
         let dir = dataset_dir(T::KIND, id);
         let mut staged: Vec<(Path, Path)> = Vec::new();
-        let part = |r: &T| T::PARTITION.start_of(r.ts_init());
-        for chunk in rows.chunk_by(|a, b| part(a) == part(b)) {
+        let partition = T::partition(id);
+        let part = |r: &T| partition.start_of(r.ts_init());
+        for chunk in rows.chunk_by(|a, b| part(a) == part(b) && !T::splits_file(a, b)) {
             let (Some(first), Some(last)) = (chunk.first(), chunk.last()) else {
                 continue;
             };

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use ccxt_model::{RecordKind, SymbolInput, Venue};
+use ccxt_model::{BarInterval, BarPrice, RecordKind, SymbolInput, Venue};
 use ccxt_venue::OiPeriod;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
@@ -128,9 +128,18 @@ Examples:
   ccxt-cli query funding BTCUSDT-PERP
   ccxt-cli query oi BTCUSDT-PERP -e binance -e bybit --from 2025-01-02T00:00:00Z --to 2025-01-02T06:00:00Z
   ccxt-cli query liquidations ETHUSDT-PERP -n 20 --format ndjson | jq .value
+  ccxt-cli query bars BTCUSDT-PERP --interval 1h -e binance --from 2025-01-01 --to 2025-01-02
+  ccxt-cli query bars BTCUSDT-PERP --interval 1h --price mark --format csv > marks.csv
+  ccxt-cli query bars ETHUSDT-PERP --interval 1m -e hyperliquid --from 2025-01-01 --gaps
+  ccxt-cli query mark BTCUSDT-PERP -e bybit -n 10
+  ccxt-cli query index BTCUSDT-PERP --format json
 
 Times filter on ts_init (receive time, as NautilusTrader does) and are inclusive; a bare date
-as --to means the end of that day. Without --from, -n gives the latest N rows.")]
+as --to means the end of that day. Without --from, -n gives the latest N rows.
+Bars are stamped at their close (ts_event = ts_init = open + interval) and shown with their
+open time too; --interval is one of 1m 3m 5m 15m 30m 1h 2h 4h 6h 8h 12h 1d 1w 1M (1M is a
+month), --price last (trades, the default) or mark. --gaps lists the intervals of the bar grid
+between --from and --to that hold no stored bar, instead of the bars.")]
     Query(QueryArgs),
     /// Inspect and maintain the catalog
     #[command(subcommand)]
@@ -322,11 +331,28 @@ pub struct QueryArgs {
     /// At most N rows: the first N with --from, otherwise the latest N
     #[arg(short = 'n', long = "limit", value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub limit: Option<u32>,
+    /// Bar interval (bars only): 1m 3m 5m 15m 30m 1h 2h 4h 6h 8h 12h 1d 1w 1M
+    #[arg(long, value_name = "INTERVAL", value_parser = parse_interval)]
+    pub interval: Option<BarInterval>,
+    /// Bar price (bars only): last (trades) or mark [default: last]
+    #[arg(long, value_name = "PRICE", value_parser = parse_bar_price)]
+    pub price: Option<BarPrice>,
+    /// Bars only: list the missing bars (grid intervals with no stored bar) instead of the bars
+    #[arg(long)]
+    pub gaps: bool,
     /// Output format
     #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
     pub format: OutputFormat,
     #[command(flatten)]
     pub catalog: CatalogArg,
+}
+
+fn parse_interval(s: &str) -> Result<BarInterval, String> {
+    s.parse().map_err(|e: ccxt_model::BarError| e.to_string())
+}
+
+fn parse_bar_price(s: &str) -> Result<BarPrice, String> {
+    s.parse().map_err(|e: ccxt_model::BarError| e.to_string())
 }
 
 /// Flags shared by `fetch-oi` and `fetch-funding`.
@@ -468,6 +494,12 @@ pub enum DataArg {
     Liquidations,
     /// Stretches of time a stream did not cover (per venue; no symbol)
     Gaps,
+    /// OHLCV bars (needs --interval; --price last or mark)
+    Bars,
+    /// Mark prices
+    Mark,
+    /// Index (oracle) prices
+    Index,
 }
 
 impl From<DataArg> for RecordKind {
@@ -477,6 +509,9 @@ impl From<DataArg> for RecordKind {
             DataArg::Funding => RecordKind::FundingRate,
             DataArg::Liquidations => RecordKind::Liquidation,
             DataArg::Gaps => RecordKind::Gap,
+            DataArg::Bars => RecordKind::Bar,
+            DataArg::Mark => RecordKind::MarkPrice,
+            DataArg::Index => RecordKind::IndexPrice,
         }
     }
 }

@@ -1,9 +1,13 @@
 //! Records as output rows: the columns users see for each record type.
 
+use ccxt_catalog::price::MissingBars;
+use ccxt_model::BarType;
 use ccxt_model::time::format_iso;
 use ccxt_model::{
-    FundingRate, Gap, Instrument, InstrumentId, Liquidation, OpenInterest, format_interval,
+    Bar, FundingRate, Gap, IndexPrice, Instrument, InstrumentId, Liquidation, MarkPrice,
+    OpenInterest, format_interval,
 };
+use rust_decimal::Decimal;
 
 use crate::output::{Column, Rows, Value};
 
@@ -202,6 +206,131 @@ pub fn gap_rows(rows: &[Gap]) -> Rows {
                     Value::Int(g.start_ns),
                     Value::Int(g.end_ns),
                     Value::Int(g.ts_init),
+                ]
+            })
+            .collect(),
+    }
+}
+
+fn decimal(d: &Decimal) -> Value {
+    Value::Decimal(d.to_string())
+}
+
+/// Bar rows: the close time first (the bar's `ts_event`), then its open time, interval, price
+/// type and OHLCV, with the instrument's precision (as NautilusTrader shows them).
+pub fn bar_rows(rows: &[Bar]) -> Rows {
+    let mut columns = vec![
+        col("timestamp"),
+        col("venue"),
+        col("symbol"),
+        col("interval"),
+        col("price"),
+        col("open_time"),
+        col("open"),
+        col("high"),
+        col("low"),
+        col("close"),
+        col("volume"),
+        machine("bar_type"),
+        machine("price_precision"),
+        machine("size_precision"),
+    ];
+    columns.extend(TAIL);
+    Rows {
+        columns,
+        rows: rows
+            .iter()
+            .map(|b| {
+                let id = &b.bar_type.instrument_id;
+                let mut v = head(id, b.ts_event);
+                v.push(Value::Text(b.bar_type.interval.as_str().into()));
+                v.push(Value::Text(b.bar_type.price.as_str().into()));
+                v.push(Value::Text(format_iso(b.open_ns())));
+                for price in [&b.open, &b.high, &b.low, &b.close, &b.volume] {
+                    v.push(decimal(price));
+                }
+                v.push(Value::Text(b.bar_type.to_string()));
+                v.push(Value::Int(b.precision.price.into()));
+                v.push(Value::Int(b.precision.size.into()));
+                v.extend(tail(id, b.ts_event, b.ts_init));
+                v
+            })
+            .collect(),
+    }
+}
+
+/// Mark or index price rows (`column` names the value: `mark_price`, `index_price`).
+fn price_rows<'a>(
+    column: &'static str,
+    rows: impl Iterator<Item = (&'a InstrumentId, &'a Decimal, u64, u64)>,
+) -> Rows {
+    let mut columns = vec![col("timestamp"), col("venue"), col("symbol"), col(column)];
+    columns.extend(TAIL);
+    Rows {
+        columns,
+        rows: rows
+            .map(|(id, value, ts_event, ts_init)| {
+                let mut v = head(id, ts_event);
+                v.push(decimal(value));
+                v.extend(tail(id, ts_event, ts_init));
+                v
+            })
+            .collect(),
+    }
+}
+
+/// Mark price rows.
+pub fn mark_rows(rows: &[MarkPrice]) -> Rows {
+    price_rows(
+        "mark_price",
+        rows.iter()
+            .map(|r| (&r.instrument_id, &r.value, r.ts_event, r.ts_init)),
+    )
+}
+
+/// Index price rows.
+pub fn index_rows(rows: &[IndexPrice]) -> Rows {
+    price_rows(
+        "index_price",
+        rows.iter()
+            .map(|r| (&r.instrument_id, &r.value, r.ts_event, r.ts_init)),
+    )
+}
+
+/// Runs of missing bars (`query bars --gaps`): where the bar grid has no stored bar.
+pub fn missing_bar_rows(holes: &[(BarType, MissingBars)]) -> Rows {
+    let columns = vec![
+        col("from"),
+        col("to"),
+        col("venue"),
+        col("symbol"),
+        col("interval"),
+        col("price"),
+        col("missing_bars"),
+        machine("bar_type"),
+        machine("from_ns"),
+        machine("to_ns"),
+    ];
+    Rows {
+        columns,
+        rows: holes
+            .iter()
+            .map(|(bar_type, run)| {
+                let (venue, symbol) = match Instrument::from_id(bar_type.instrument_id.as_str()) {
+                    Ok(i) => (i.venue.as_str().to_string(), i.native),
+                    Err(_) => (String::new(), bar_type.instrument_id.to_string()),
+                };
+                vec![
+                    Value::Text(format_iso(run.open_ns)),
+                    Value::Text(format_iso(run.close_ns)),
+                    Value::Text(venue),
+                    Value::Text(symbol),
+                    Value::Text(bar_type.interval.as_str().into()),
+                    Value::Text(bar_type.price.as_str().into()),
+                    Value::Int(run.count),
+                    Value::Text(bar_type.to_string()),
+                    Value::Int(run.open_ns),
+                    Value::Int(run.close_ns),
                 ]
             })
             .collect(),

@@ -18,6 +18,9 @@ pub fn kind_label(kind: RecordKind) -> &'static str {
         RecordKind::OpenInterest => "open_interest",
         RecordKind::FundingRate => "funding_rate",
         RecordKind::Liquidation => "liquidation",
+        RecordKind::Bar => "bar",
+        RecordKind::MarkPrice => "mark_price",
+        RecordKind::IndexPrice => "index_price",
         RecordKind::Gap => "gap",
     }
 }

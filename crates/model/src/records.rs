@@ -1,4 +1,5 @@
-//! The records ccxt-pipeline stores: open interest, funding rates and liquidations.
+//! The records ccxt-pipeline stores: open interest, funding rates, liquidations, stream gaps,
+//! and price data (bars, mark and index prices; see [`crate::Bar`]).
 //!
 //! Timestamps are UNIX nanoseconds, as in NautilusTrader: `ts_event` is when the venue says the
 //! thing happened, `ts_init` when we learned of it. For history fetched after the fact
@@ -21,16 +22,25 @@ pub enum RecordKind {
     FundingRate,
     /// [`Liquidation`].
     Liquidation,
+    /// [`Bar`](crate::Bar): OHLCV candles (trade or mark price), one dataset per bar type.
+    Bar,
+    /// [`MarkPrice`](crate::MarkPrice): the venue's mark price.
+    MarkPrice,
+    /// [`IndexPrice`](crate::IndexPrice): the venue's index (oracle) price.
+    IndexPrice,
     /// [`Gap`]: a stretch of time a stream did not cover.
     Gap,
 }
 
 impl RecordKind {
     /// Every kind, in display order.
-    pub const ALL: [RecordKind; 4] = [
+    pub const ALL: [RecordKind; 7] = [
         RecordKind::OpenInterest,
         RecordKind::FundingRate,
         RecordKind::Liquidation,
+        RecordKind::Bar,
+        RecordKind::MarkPrice,
+        RecordKind::IndexPrice,
         RecordKind::Gap,
     ];
 
@@ -40,6 +50,9 @@ impl RecordKind {
             RecordKind::OpenInterest => "oi",
             RecordKind::FundingRate => "funding",
             RecordKind::Liquidation => "liquidations",
+            RecordKind::Bar => "bars",
+            RecordKind::MarkPrice => "mark",
+            RecordKind::IndexPrice => "index",
             RecordKind::Gap => "gaps",
         }
     }

@@ -52,7 +52,8 @@ pub async fn read_all<T: CatalogRecord>(catalog: &Catalog, ids: &[&str]) -> Vec<
 
 /// Checks the on-disk invariants NautilusTrader relies on, for every dataset directory:
 /// names parse, content lies exactly in the name's range, rows sorted, no two files overlap
-/// (a shared endpoint counts), each file within one UTC day, no temporary files.
+/// (a shared endpoint counts), each file within one partition (UTC day; month for funding;
+/// by interval for bars), no temporary files.
 pub fn assert_layout(root: &Path) {
     let data = root.join("data");
     if !data.exists() {
@@ -68,7 +69,11 @@ pub fn assert_layout(root: &Path) {
                 assert!(name.ends_with(".parquet"), "stray file {}", path.display());
                 let (start, end) =
                     parse_file_name(&name).unwrap_or_else(|| panic!("bad name {name}"));
-                let partition = if path.to_string_lossy().contains("funding_rate_update") {
+                let class_name = path.to_string_lossy().to_string();
+                let dataset_name = dataset.file_name().unwrap().to_str().unwrap();
+                let partition = if class_name.contains("/data/bar/") {
+                    <ccxt_model::Bar as CatalogRecord>::partition(&id(dataset_name))
+                } else if class_name.contains("funding_rate_update") {
                     ccxt_catalog::Partition::Month
                 } else {
                     ccxt_catalog::Partition::Day

@@ -1,21 +1,56 @@
-//! `ccxt-cli query {oi|funding|liquidations} SYMBOL`.
+//! `ccxt-cli query {oi|funding|liquidations|gaps|bars|mark|index} SYMBOL`.
 
 use std::process::ExitCode;
 
+use ccxt_catalog::price::{MissingBars, bar_dataset, missing_bars};
 use ccxt_catalog::{Catalog, CatalogError, Limit, Query};
 use ccxt_model::time::format_iso;
-use ccxt_model::{FundingRate, Gap, InstrumentId, Liquidation, OpenInterest, RecordKind};
+use ccxt_model::{
+    Bar, BarPrice, BarType, FundingRate, Gap, IndexPrice, InstrumentId, Liquidation, MarkPrice,
+    OpenInterest, RecordKind,
+};
 
 use crate::UsageError;
 
 use crate::cli::{OutputFormat, QueryArgs};
 use crate::inputs::{resolve, selected_venues, time_range};
-use crate::rows::{funding_rows, gap_rows, liquidation_rows, oi_rows};
+use crate::rows::{
+    bar_rows, funding_rows, gap_rows, index_rows, liquidation_rows, mark_rows, missing_bar_rows,
+    oi_rows,
+};
+
+/// The flags only `query bars` takes, refused elsewhere so a typo is not silently ignored.
+fn check_bar_flags(kind: RecordKind, args: &QueryArgs) -> Result<(), UsageError> {
+    if kind == RecordKind::Bar {
+        if args.interval.is_none() {
+            return Err(UsageError(
+                "query bars needs --interval: one of 1m 3m 5m 15m 30m 1h 2h 4h 6h 8h 12h 1d 1w 1M, e.g. ccxt-cli query bars BTCUSDT-PERP --interval 1h".into(),
+            ));
+        }
+        return Ok(());
+    }
+    for (given, flag) in [
+        (args.interval.is_some(), "--interval"),
+        (args.price.is_some(), "--price"),
+        (args.gaps, "--gaps"),
+    ] {
+        if given {
+            return Err(UsageError(format!(
+                "{flag} is for `query bars` only, not `query {kind}`"
+            )));
+        }
+    }
+    Ok(())
+}
 
 /// Runs `query`.
 pub async fn run(location: &str, args: QueryArgs) -> anyhow::Result<ExitCode> {
     let kind = RecordKind::from(args.data);
-    // Gaps are stored per venue; everything else per instrument.
+    check_bar_flags(kind, &args)?;
+    let bar_spec = args
+        .interval
+        .map(|i| (i, args.price.unwrap_or(BarPrice::Last)));
+    // Gaps are stored per venue; bars per bar type; everything else per instrument.
     let (ids, what): (Vec<InstrumentId>, String) = match (kind, &args.symbol) {
         (RecordKind::Gap, _) => {
             let venues = selected_venues(&args.venues);
@@ -35,8 +70,18 @@ pub async fn run(location: &str, args: QueryArgs) -> anyhow::Result<ExitCode> {
         (_, Some(symbol)) => {
             let instruments = resolve(symbol, &args.venues)?;
             let venues: Vec<&str> = instruments.iter().map(|i| i.venue.as_str()).collect();
-            let what = format!("{} on {}", symbol.typed().trim(), venues.join(", "));
-            (instruments.into_iter().map(|i| i.id).collect(), what)
+            let mut what = format!("{} on {}", symbol.typed().trim(), venues.join(", "));
+            let ids = match bar_spec {
+                Some((interval, price)) => {
+                    what = format!("{interval} {price} {what}");
+                    instruments
+                        .into_iter()
+                        .map(|i| bar_dataset(&BarType::new(i.id, interval, price)))
+                        .collect()
+                }
+                None => instruments.into_iter().map(|i| i.id).collect(),
+            };
+            (ids, what)
         }
         (_, None) => {
             return Err(UsageError(format!(
@@ -79,6 +124,28 @@ pub async fn run(location: &str, args: QueryArgs) -> anyhow::Result<ExitCode> {
             let (rows, stats) = catalog.query::<Gap>(&query).await.map_err(hint)?;
             (gap_rows(&rows), stats)
         }
+        RecordKind::Bar if args.gaps => {
+            let unlimited = Query {
+                limit: None,
+                ..query.clone()
+            };
+            let (bars, stats) = catalog.query::<Bar>(&unlimited).await.map_err(hint)?;
+            let explicit = (args.from.is_some(), args.to.is_some());
+            let runs = bar_holes(&unlimited, &bars, explicit);
+            (missing_bar_rows(&limited(runs, limit)), stats)
+        }
+        RecordKind::Bar => {
+            let (rows, stats) = catalog.query::<Bar>(&query).await.map_err(hint)?;
+            (bar_rows(&rows), stats)
+        }
+        RecordKind::MarkPrice => {
+            let (rows, stats) = catalog.query::<MarkPrice>(&query).await.map_err(hint)?;
+            (mark_rows(&rows), stats)
+        }
+        RecordKind::IndexPrice => {
+            let (rows, stats) = catalog.query::<IndexPrice>(&query).await.map_err(hint)?;
+            (index_rows(&rows), stats)
+        }
     };
     tracing::debug!(
         rows = rows.rows.len(),
@@ -89,17 +156,78 @@ pub async fn run(location: &str, args: QueryArgs) -> anyhow::Result<ExitCode> {
         "query done"
     );
     if rows.rows.is_empty() {
-        eprintln!(
-            "no {kind} rows for {what} between {} and {} in catalog '{location}'",
-            format_iso(start),
-            format_iso(end),
-        );
+        report_empty(kind, args.gaps, &what, start, end, location);
         if matches!(args.format, OutputFormat::Table | OutputFormat::Ndjson) {
             return Ok(ExitCode::SUCCESS);
         }
     }
     super::print(args.format, &rows)?;
     Ok(ExitCode::SUCCESS)
+}
+
+fn report_empty(kind: RecordKind, gaps: bool, what: &str, start: u64, end: u64, location: &str) {
+    if gaps {
+        eprintln!(
+            "no missing bars: the {what} bars between {} and {} in catalog '{location}' are complete",
+            format_iso(start),
+            format_iso(end),
+        );
+    } else {
+        eprintln!(
+            "no {kind} rows for {what} between {} and {} in catalog '{location}'",
+            format_iso(start),
+            format_iso(end),
+        );
+    }
+}
+
+/// A run of missing bars of one bar type.
+type Hole = (BarType, MissingBars);
+
+/// The missing bars of each bar type of `query`: over `[--from, --to]` where given, otherwise
+/// from the first to the last stored bar (so a bar type with no bar at all shows a hole only
+/// when both ends are given). Sorted by time, then bar type order.
+fn bar_holes(query: &Query, bars: &[Bar], explicit: (bool, bool)) -> Vec<Hole> {
+    let mut holes: Vec<(usize, Hole)> = Vec::new();
+    for (index, id) in query.instruments.iter().enumerate() {
+        let Ok(bar_type) = id.as_str().parse::<BarType>() else {
+            continue;
+        };
+        let closes: Vec<u64> = bars
+            .iter()
+            .filter(|b| b.bar_type == bar_type)
+            .map(|b| b.ts_event)
+            .collect();
+        let interval = bar_type.interval;
+        let start = match (explicit.0, closes.first()) {
+            (true, _) => query.start,
+            (false, Some(first)) => interval.open_of(*first),
+            (false, None) => continue,
+        };
+        let end = match (explicit.1, closes.last()) {
+            (true, _) => query.end,
+            (false, Some(last)) => *last,
+            (false, None) => continue,
+        };
+        holes.extend(
+            missing_bars(interval, &closes, start, end)
+                .into_iter()
+                .map(|run| (index, (bar_type.clone(), run))),
+        );
+    }
+    holes.sort_by_key(|(index, (_, run))| (run.open_ns, *index));
+    holes.into_iter().map(|(_, h)| h).collect()
+}
+
+fn limited(mut holes: Vec<Hole>, limit: Option<Limit>) -> Vec<Hole> {
+    match limit {
+        Some(Limit::First(n)) => holes.truncate(n),
+        Some(Limit::Last(n)) if holes.len() > n => {
+            holes.drain(..holes.len() - n);
+        }
+        _ => {}
+    }
+    holes
 }
 
 /// A query never skips a file it cannot use (the rows would be silently missing): it fails
