@@ -655,8 +655,14 @@ mod tests {
             .unwrap_err();
         let text = problems.join("\n");
         assert_eq!(problems.len(), 3, "{text}");
-        assert!(text.contains("daemon.bars.series: '3d': unknown bar interval"), "{text}");
-        assert!(text.contains("daemon.bars.hyperliquid: '1m:index': unknown bar price"), "{text}");
+        assert!(
+            text.contains("daemon.bars.series: '3d': unknown bar interval"),
+            "{text}"
+        );
+        assert!(
+            text.contains("daemon.bars.hyperliquid: '1m:index': unknown bar price"),
+            "{text}"
+        );
         assert!(text.contains("daemon.backfill.bars_days"), "{text}");
 
         let config = DaemonSettings::default()
@@ -682,7 +688,10 @@ mod tests {
             hl.problems,
             ["daemon.bars.hyperliquid: hyperliquid does not offer 1m mark bars"]
         );
-        assert_eq!("1M:MARK".parse::<BarSeries>().unwrap().to_string(), "1M:mark");
+        assert_eq!(
+            "1M:MARK".parse::<BarSeries>().unwrap().to_string(),
+            "1M:mark"
+        );
     }
 
     #[test]

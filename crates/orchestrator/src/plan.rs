@@ -2,8 +2,8 @@
 
 use std::sync::Arc;
 
-use ccxt_catalog::{BadFile, BadFiles, Catalog, CatalogError, StoredHistory};
 use ccxt_catalog::price::bar_dataset;
+use ccxt_catalog::{BadFile, BadFiles, Catalog, CatalogError, StoredHistory};
 use ccxt_model::{Bar, BarType, FundingRate, Instrument, OpenInterest};
 
 use crate::Job;

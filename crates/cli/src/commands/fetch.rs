@@ -277,11 +277,11 @@ fn summary(outcomes: &[Outcome], bars: bool) -> Rows {
             name,
             in_table: true,
         })
-    .chain(std::iter::once(Column {
-        name: "instrument_id",
-        in_table: false,
-    }))
-    .collect();
+        .chain(std::iter::once(Column {
+            name: "instrument_id",
+            in_table: false,
+        }))
+        .collect();
     let time = |t: Option<u64>| t.map(|t| Value::Text(format_iso(t))).unwrap_or(Value::Null);
     let rows = outcomes
         .iter()
