@@ -193,6 +193,60 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn bars_are_refilled_from_the_last_stored_bar_even_before_the_depth() {
+        use ccxt_model::{Bar, BarType, Precision};
+        const MIN: u64 = 60_000_000_000;
+        let catalog = Arc::new(Catalog::from_storage(Storage::in_memory()));
+        let t0 = 1_767_225_600_000_000_000u64;
+        let bar = |close: u64| Bar {
+            bar_type: BarType::new(inst().id, BarInterval::M1, BarPrice::Last),
+            open: 100.into(),
+            high: 101.into(),
+            low: 99.into(),
+            close: 100.into(),
+            volume: 1.into(),
+            precision: Precision { price: 1, size: 3 },
+            ts_event: close,
+            ts_init: close,
+        };
+        catalog
+            .write((1..=10).map(|k| bar(t0 + k * MIN)).collect::<Vec<_>>())
+            .await
+            .unwrap();
+        let job = |start, end| Job::Bars {
+            interval: BarInterval::M1,
+            price: BarPrice::Last,
+            start,
+            end,
+        };
+        // A downtime longer than the depth: the depth starts after the last stored bar, and
+        // the refill starts right after that bar all the same.
+        let (start, end) = (t0 + 100 * MIN, t0 + 130 * MIN);
+        let planner = TopUpPlanner::new(catalog.clone());
+        let plan = planner
+            .plan(&inst(), job(start, end), start, end)
+            .await
+            .unwrap();
+        assert_eq!(plan.fetch, [(t0 + 10 * MIN + 1, end)]);
+        // Mark bars are another series: nothing stored, the depth.
+        let mark = Job::Bars {
+            interval: BarInterval::M1,
+            price: BarPrice::Mark,
+            start,
+            end,
+        };
+        let plan = planner.plan(&inst(), mark, start, end).await.unwrap();
+        assert_eq!(plan.fetch, [(start, end)]);
+        // Beyond the look-back: the depth.
+        let far = t0 + BAR_REFILL_LOOKBACK_NS + 20 * MIN;
+        let plan = TopUpPlanner::new(catalog)
+            .plan(&inst(), job(far, far + MIN), far, far + MIN)
+            .await
+            .unwrap();
+        assert_eq!(plan.fetch, [(far, far + MIN)]);
+    }
+
+    #[tokio::test]
     async fn unusable_files_are_moved_aside_and_their_days_topped_up_again() {
         const DAY: u64 = 86_400_000_000_000;
         let t0 = 1_767_225_600_000_000_000u64; // 2026-01-01, a UTC midnight
