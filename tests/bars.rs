@@ -73,6 +73,20 @@ fn requests(sim: &SimHandle, venue: &str) -> u64 {
     sim.stats().venue(venue).requests
 }
 
+/// Requests to the venue's kline endpoints only (a run also lists instruments for precision).
+fn kline_requests(sim: &SimHandle, venue: &str) -> u64 {
+    sim.stats()
+        .venue(venue)
+        .endpoints
+        .iter()
+        .filter(|(e, _)| {
+            let e = e.to_ascii_lowercase();
+            e.contains("kline") || e.contains("candle")
+        })
+        .map(|(_, n)| n)
+        .sum()
+}
+
 /// `ts_event` of each row, in ns.
 fn closes(rows: &[Value]) -> Vec<u64> {
     rows.iter()
@@ -258,6 +272,9 @@ async fn a_rerun_fetches_nothing_stored_and_an_extension_only_the_new_bars() {
         assert!(again.status.success(), "{}", stderr(&again));
         let after: Vec<u64> = ["binance", "bybit"].map(|v| requests(&sim, v)).to_vec();
         assert_eq!(after, before, "{price}: a re-run sent requests");
+        let klines_before: Vec<u64> = ["binance", "bybit"]
+            .map(|v| kline_requests(&sim, v))
+            .to_vec();
         for row in json(&again) {
             assert_eq!(row["added"], 0, "{row}");
             assert_eq!(row["status"], "up to date", "{row}");
@@ -268,10 +285,17 @@ async fn a_rerun_fetches_nothing_stored_and_an_extension_only_the_new_bars() {
         assert!(later.status.success(), "{}", stderr(&later));
         let rows = json(&later);
         assert!(rows.iter().all(|r| r["added"] == 4), "{rows:?}");
-        let extra: Vec<u64> = ["binance", "bybit"].map(|v| requests(&sim, v)).to_vec();
-        assert!(
-            extra.iter().zip(&after).all(|(e, a)| e - a <= 2),
-            "{price}: more than one request per symbol for the extension: {after:?} -> {extra:?}"
+        let klines_after: Vec<u64> = ["binance", "bybit"]
+            .map(|v| kline_requests(&sim, v))
+            .to_vec();
+        assert_eq!(
+            klines_after
+                .iter()
+                .zip(&klines_before)
+                .map(|(a, b)| a - b)
+                .collect::<Vec<_>>(),
+            [2, 2],
+            "{price}: one kline request per symbol for the extension"
         );
     }
     sim.shutdown().await;
@@ -739,4 +763,66 @@ fn copy_dir(from: &Path, to: &Path) {
             std::fs::copy(entry.path(), target).unwrap();
         }
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn daemon_validate_checks_the_bar_series_and_reports_every_problem_at_once() {
+    let sim = pinned_sim().await;
+    let validate = |envs: &[(&str, &str)]| {
+        let mut cmd = common::cli_against(&sim);
+        for (k, v) in envs {
+            cmd.env(k, v);
+        }
+        cmd.args(["daemon", "validate"]);
+        cmd
+    };
+    // The default series: 1m trade and mark bars, mark left out on Hyperliquid (not an error).
+    let out = run(validate(&[]), &[]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("bars binance     1m:last, 1m:mark"), "{text}");
+    assert!(text.contains("bars bybit       1m:last, 1m:mark"), "{text}");
+    assert!(
+        text.contains("bars hyperliquid 1m:last (1m:mark not offered: left out)"),
+        "{text}"
+    );
+
+    // An unknown interval, an interval a venue does not offer, mark bars on Hyperliquid, and a
+    // common series no selected venue offers: all at once, exit 2.
+    let out = run(
+        validate(&[
+            ("CCXT_DAEMON__BARS__SERIES", "1m,3d,6h:last"),
+            ("CCXT_DAEMON__BARS__BYBIT", "8h"),
+            ("CCXT_DAEMON__BARS__BINANCE", "1h:mark"),
+            ("CCXT_DAEMON__BARS__HYPERLIQUID", "1m:mark,1h"),
+        ]),
+        &[],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
+    let err = stderr(&out);
+    for problem in [
+        "daemon.bars.series: '3d': unknown bar interval '3d'",
+        "daemon.bars.bybit: bybit does not offer 8h last bars",
+        "daemon.bars.hyperliquid: hyperliquid does not offer 1m mark bars",
+    ] {
+        assert!(err.contains(problem), "{problem} missing in:\n{err}");
+    }
+    assert!(!err.contains("daemon.bars.binance"), "{err}");
+    // Every venue has its own list: the common one is not used, so 6h is nobody's problem.
+    assert!(!err.contains("6h"), "{err}");
+    let out = run(
+        validate(&[("CCXT_DAEMON__BARS__SERIES", "6h")]),
+        &["-e", "hyperliquid"],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains(
+            "daemon.bars.series: 6h last bars are offered by none of the selected venues (hyperliquid)"
+        ),
+        "{}",
+        stderr(&out)
+    );
+    sim.shutdown().await;
 }

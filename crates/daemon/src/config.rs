@@ -463,6 +463,13 @@ fn positive_secs(
 }
 
 impl DaemonSettings {
+    /// The bar series as far as they can be read (bad entries left out; [`validate`](Self::validate)
+    /// reports them): what each venue offers is checked against this even when other settings
+    /// are invalid, so every problem is reported at once.
+    pub fn bar_series(&self) -> BarsConfig {
+        self.bars.validate(&mut Vec::new())
+    }
+
     /// Checks everything and returns the validated config, or every problem found.
     pub fn validate(
         &self,

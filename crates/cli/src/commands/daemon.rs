@@ -130,7 +130,7 @@ impl Prepared {
                         .join(", ")
                 };
                 let mut line = format!(
-                    "  bars {:<7} {}",
+                    "  bars {:<11} {}",
                     v.venue.as_str(),
                     if v.bars.is_empty() {
                         "none".to_string()
@@ -233,6 +233,7 @@ fn prepare(
 
     let mut runtimes = Vec::new();
     let mut bars_left_out = Vec::new();
+    let bar_config = d.bar_series();
     for venue in venues {
         let vs = settings.venues.get(venue);
         let instruments = match symbols_on(venue, &symbols, venue_named) {
@@ -269,12 +270,9 @@ fn prepare(
             );
         }
         let fetcher = registry::fetcher(venue, transport.clone());
-        let bars = match &config {
-            Some(config) => config.bars.for_venue(venue, |s| {
-                fetcher.bar_intervals(s.price).contains(&s.interval)
-            }),
-            None => Default::default(),
-        };
+        let bars = bar_config.for_venue(venue, |s| {
+            fetcher.bar_intervals(s.price).contains(&s.interval)
+        });
         problems.extend(bars.problems);
         bars_left_out.push((venue, bars.left_out));
         runtimes.push(VenueRuntime {
@@ -289,9 +287,9 @@ fn prepare(
         });
     }
     // A series of the common list that no selected venue offers was asked for in vain.
-    if let Some(config) = config.as_ref().filter(|c| c.bars.series_set) {
-        for series in &config.bars.series {
-            let own_list = |v: Venue| config.bars.per_venue.iter().any(|(x, _)| *x == v);
+    if bar_config.series_set {
+        for series in &bar_config.series {
+            let own_list = |v: Venue| bar_config.per_venue.iter().any(|(x, _)| *x == v);
             let offered = runtimes
                 .iter()
                 .any(|r| !own_list(r.venue) && r.bars.contains(series));
