@@ -118,7 +118,7 @@ impl Fetcher for FakeBars {
                 let mut page = BarPage::default();
                 for &close in chunk {
                     let b = bar(instrument, interval, close);
-                    if (close / len) % 7 == 0 {
+                    if (close / len).is_multiple_of(7) {
                         page.rejected.push(RejectedBar {
                             open_ns: b.open_ns(),
                             problem: BarProblem::NegativeVolume(
@@ -145,7 +145,7 @@ fn btc() -> Instrument {
 
 fn rejected_in(start: u64, end: u64, len: u64) -> usize {
     (start.div_ceil(len)..=end / len)
-        .filter(|k| k % 7 == 0)
+        .filter(|k| k.is_multiple_of(7))
         .count()
 }
 
