@@ -223,6 +223,19 @@ async fn numbers_in_either_form_unknown_symbols_and_empty_ranges() {
             .unwrap();
         assert_eq!(bars, native, "{format:?}");
     }
+    // A 503 on a kline page is retried by the transport: nothing lost.
+    sim.set_faults(Faults {
+        fail_next_n: 1,
+        ..Faults::default()
+    });
+    let (bars, _, _) = fetch(&f, "XRPUSDT", BarInterval::M5, BarPrice::Last, start, end)
+        .await
+        .unwrap();
+    assert_eq!(bars, native);
+    assert_eq!(
+        sim.stats().venues[&exchange_sim::Venue::Binance].faults_injected,
+        1
+    );
     sim.set_faults(Faults::default());
     let err = fetch(&f, "NOPEUSDT", BarInterval::M1, BarPrice::Last, start, end)
         .await
