@@ -2,7 +2,8 @@
 //! Prints figures; asserts nothing about speed.
 //!
 //! `cargo bench -p ccxt-cli --bench bars` (`-- --symbols 2 --days 3` for a quick run): 1-minute
-//! trade bars of 10 symbols × 30 days on Binance and Bybit, `--store`, first with the venue
+//! trade bars of every trading perpetual of a 10-asset simulator (11 per venue: the simulator
+//! adds a fixed extra one) × 30 days on Binance and Bybit, `--store`, first with the venue
 //! limits off (simulator `limits.enabled = false`, ours `rate_limits = false`), then on (the
 //! venues' real budgets; we use 80 % of each).
 //!
@@ -96,16 +97,17 @@ fn run_cli(sim: &SimHandle, catalog: &str, args: &[String], limited: bool) -> Fi
     }
 }
 
-/// Bars added, from the `--store` summary (CSV column `added`).
-fn added(stdout: &str) -> u64 {
+/// Bars added and (venue, symbol) pairs, from the `--store` summary (CSV column `added`).
+fn added(stdout: &str) -> (u64, usize) {
     let mut lines = stdout.lines();
     let header: Vec<&str> = lines.next().unwrap_or_default().split(',').collect();
     let Some(col) = header.iter().position(|h| *h == "added") else {
-        return 0;
+        return (0, 0);
     };
-    lines
+    let added: Vec<u64> = lines
         .filter_map(|l| l.split(',').nth(col)?.parse::<u64>().ok())
-        .sum()
+        .collect();
+    (added.iter().sum(), added.len())
 }
 
 /// Bytes of every file under `dir`.
@@ -130,11 +132,11 @@ fn requests(sim: &SimHandle) -> u64 {
         .sum()
 }
 
-fn report(name: &str, f: &Figures, bars: u64, requests: u64, catalog: &Path) {
+fn report(name: &str, f: &Figures, (bars, pairs): (u64, usize), requests: u64, catalog: &Path) {
     let secs = f.wall.as_secs_f64();
     let bytes = bytes_under(&catalog.join("data").join("bar"));
     println!(
-        "{name}: {bars} bars stored, {requests} requests in {secs:.1} s: {:.0} bars/s, {:.1} requests/s; ccxt-cli CPU {:.1} s, peak RSS {:.0} MiB; catalog {:.1} MiB, {:.1} bytes per bar{}",
+        "{name}: {bars} bars stored for {pairs} (venue, symbol) pairs, {requests} requests in {secs:.1} s: {:.0} bars/s, {:.1} requests/s; ccxt-cli CPU {:.1} s, peak RSS {:.0} MiB; catalog {:.1} MiB, {:.1} bytes per bar{}",
         bars as f64 / secs,
         requests as f64 / secs,
         f.cpu_s,
@@ -202,9 +204,10 @@ async fn main() {
     ]
     .map(String::from)
     .to_vec();
+    // `--all`: the simulator's trading perpetuals, `symbols` base assets plus its fixed extras.
     println!(
-        "1-minute trade bars, {symbols} symbols x {days} days x Binance and Bybit ({} bars expected)",
-        symbols as u64 * 2 * days * 1440
+        "1-minute trade bars, every trading perpetual of a {symbols}-asset simulator x {days} days x Binance and Bybit ({} bars per symbol)",
+        days * 1440
     );
     for (name, limited) in [("limits off", false), ("limits ON", true)] {
         let sim = simulator(symbols, limited).await;

@@ -64,13 +64,6 @@ pub enum Job {
     },
 }
 
-impl Job {
-    /// Whether the job reads history page by page (everything but the current snapshots).
-    pub fn is_history(&self) -> bool {
-        !matches!(self, Job::CurrentOpenInterest | Job::CurrentFunding)
-    }
-}
-
 /// Rows that arrived for one instrument.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Batch {
@@ -455,15 +448,7 @@ async fn history(
     let done = |error: Option<UnitError>, plan: Plan| {
         tx.send(Message::Done(instrument.clone(), error, plan))
     };
-    if let Job::Bars {
-        interval, price, ..
-    } = job
-        && !fetcher.bar_intervals(price).contains(&interval)
-    {
-        let error = FetchError::Unsupported {
-            venue: fetcher.venue(),
-            what: format!("{interval} {price} bars"),
-        };
+    if let Some(error) = unsupported_series(fetcher, job) {
         let _ = done(Some(error.into()), Plan::default()).await;
         return;
     }
@@ -476,12 +461,7 @@ async fn history(
         }
     };
     if let Job::Bars { interval, .. } = job {
-        let now = now_ns();
-        bars::to_grid(&mut plan, interval, now);
-        if let Some(limit) = fetcher.bar_history_limit(interval) {
-            let oldest = bars::oldest_kept_close(interval, limit, now);
-            bars::drop_unkept(&mut plan, interval, limit, oldest, fetcher.venue().as_str());
-        }
+        fit_bars_to_venue(&mut plan, fetcher, interval, now_ns());
     }
     let mut error = None;
     for (from, to) in std::mem::take(&mut plan.fetch) {
@@ -515,6 +495,29 @@ async fn history(
         }
     }
     let _ = done(error.map(UnitError::Venue), plan).await;
+}
+
+/// For a bars job of a series the venue does not serve, the error saying so.
+fn unsupported_series(fetcher: &dyn Fetcher, job: Job) -> Option<FetchError> {
+    let Job::Bars {
+        interval, price, ..
+    } = job
+    else {
+        return None;
+    };
+    (!fetcher.bar_intervals(price).contains(&interval)).then(|| FetchError::Unsupported {
+        venue: fetcher.venue(),
+        what: format!("{interval} {price} bars"),
+    })
+}
+
+/// Only closed bars on the grid, and only what the venue still keeps (the rest in a note).
+fn fit_bars_to_venue(plan: &mut Plan, fetcher: &dyn Fetcher, interval: BarInterval, now: u64) {
+    bars::to_grid(plan, interval, now);
+    if let Some(limit) = fetcher.bar_history_limit(interval) {
+        let oldest = bars::oldest_kept_close(interval, limit, now);
+        bars::drop_unkept(plan, interval, limit, oldest, fetcher.venue().as_str());
+    }
 }
 
 /// The venue's pages for `[from, to]` of `job`, each with the bars it rejected.
