@@ -1,8 +1,8 @@
 //! The write-ahead spool in front of the catalog for streamed and polled data.
 //!
-//! The spool carries all four record kinds: liquidations and gaps from the streams, and the
-//! open-interest and funding-rate snapshots a daemon takes, so neither a `kill -9` nor a full
-//! disk loses a row that was appended and synced before it.
+//! The spool carries liquidations and gaps from the streams, and the open-interest and
+//! funding-rate snapshots a daemon takes with the mark and index prices they carry, so neither
+//! a `kill -9` nor a full disk loses a row that was appended and synced before it.
 //!
 //! Streams deliver rows one by one, far too often to write a Parquet file each time. Rows are
 //! appended to a spool segment (`<dir>/<n>.spool`, one JSON object per line), synced to disk in
@@ -28,19 +28,22 @@
 //! {"k":"gap","venue":..,"stream":..,"from":u64,"to":u64,"reason":..,"ti":u64}
 //! {"k":"oi","id":..,"oi":f64,"v":f64|null,"te":u64,"ti":u64}
 //! {"k":"fr","id":..,"r":"<decimal, exact digits>","iv":u16|null,"nf":u64|null,"te":u64,"ti":u64}
+//! {"k":"mk","id":..,"v":"<decimal, exact digits>","te":u64,"ti":u64}
+//! {"k":"ix","id":..,"v":"<decimal, exact digits>","te":u64,"ti":u64}
 //! ```
 //!
 //! Floats are written by serde_json (shortest round-trip form) and read back bit for bit; a
 //! non-finite float, which JSON cannot hold, is written as the string `"NaN"`, `"inf"` or
-//! `"-inf"`. The funding rate travels as its decimal string, so its digits and scale survive.
+//! `"-inf"`. The funding rate and the mark and index prices travel as decimal strings, so their
+//! digits and scale survive.
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use ccxt_model::{
-    FundingRate, Gap, InstrumentId, Liquidation, LiquidationSource, OpenInterest, PositionSide,
-    Venue,
+    FundingRate, Gap, IndexPrice, InstrumentId, Liquidation, LiquidationSource, MarkPrice,
+    OpenInterest, PositionSide, Venue,
 };
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
@@ -80,6 +83,8 @@ pub struct DrainReport {
     pub open_interest: usize,
     /// Funding-rate rows read from them.
     pub funding: usize,
+    /// Mark and index prices read from them.
+    pub prices: usize,
     /// Lines that could not be read (torn by a crash) and were skipped.
     pub skipped_lines: usize,
     /// Liquidations that were not in the catalog before (the rest were stored already: a
@@ -99,6 +104,7 @@ impl DrainReport {
         self.gaps += other.gaps;
         self.open_interest += other.open_interest;
         self.funding += other.funding;
+        self.prices += other.prices;
         self.skipped_lines += other.skipped_lines;
         self.liquidations_added += other.liquidations_added;
         self.gaps_added += other.gaps_added;
@@ -233,6 +239,34 @@ impl Spool {
         Ok(())
     }
 
+    /// Appends mark prices (buffered; durable after the next [`Spool::sync`]).
+    pub fn append_mark_prices(&mut self, rows: &[MarkPrice]) -> Result<()> {
+        for row in rows {
+            self.append_line(price_json(
+                "mk",
+                &row.instrument_id,
+                row.value,
+                row.ts_event,
+                row.ts_init,
+            ))?;
+        }
+        Ok(())
+    }
+
+    /// Appends index prices (buffered; durable after the next [`Spool::sync`]).
+    pub fn append_index_prices(&mut self, rows: &[IndexPrice]) -> Result<()> {
+        for row in rows {
+            self.append_line(price_json(
+                "ix",
+                &row.instrument_id,
+                row.value,
+                row.ts_event,
+                row.ts_init,
+            ))?;
+        }
+        Ok(())
+    }
+
     /// Makes everything appended so far durable: flush and fdatasync.
     pub fn sync(&mut self) -> Result<()> {
         if let Some(segment) = self.current.as_mut().filter(|s| s.dirty) {
@@ -295,6 +329,7 @@ impl Sealed {
             report.gaps += rows.gaps.len();
             report.open_interest += rows.open_interest.len();
             report.funding += rows.funding.len();
+            report.prices += rows.marks.len() + rows.indexes.len();
             report.skipped_lines += rows.skipped;
             let liquidations = write_some(catalog, rows.liquidations).await?;
             report.liquidations_added += liquidations.rows_added;
@@ -306,6 +341,8 @@ impl Sealed {
                 .written
                 .add(write_some(catalog, rows.open_interest).await?);
             report.written.add(write_some(catalog, rows.funding).await?);
+            report.written.add(write_some(catalog, rows.marks).await?);
+            report.written.add(write_some(catalog, rows.indexes).await?);
             std::fs::remove_file(path).map_err(|e| io_error(path, e))?;
             report.segments += 1;
         }
@@ -408,11 +445,23 @@ fn funding_json(r: &FundingRate) -> Value {
     })
 }
 
+fn price_json(kind: &str, id: &InstrumentId, value: Decimal, ts_event: u64, ts_init: u64) -> Value {
+    json!({
+        "k": kind,
+        "id": id.as_str(),
+        "v": value.to_string(),
+        "te": ts_event,
+        "ti": ts_init,
+    })
+}
+
 enum Line {
     Liquidation(Liquidation),
     Gap(Gap),
     OpenInterest(OpenInterest),
     Funding(FundingRate),
+    Mark(MarkPrice),
+    Index(IndexPrice),
 }
 
 fn parse_line(text: &str) -> Option<Line> {
@@ -466,6 +515,18 @@ fn parse_line(text: &str) -> Option<Line> {
             ts_event: u64_of("te")?,
             ts_init: u64_of("ti")?,
         })),
+        "mk" => Some(Line::Mark(MarkPrice {
+            instrument_id: InstrumentId::new_unchecked(str_of("id")?),
+            value: str_of("v")?.parse::<Decimal>().ok()?,
+            ts_event: u64_of("te")?,
+            ts_init: u64_of("ti")?,
+        })),
+        "ix" => Some(Line::Index(IndexPrice {
+            instrument_id: InstrumentId::new_unchecked(str_of("id")?),
+            value: str_of("v")?.parse::<Decimal>().ok()?,
+            ts_event: u64_of("te")?,
+            ts_init: u64_of("ti")?,
+        })),
         _ => None,
     }
 }
@@ -477,6 +538,8 @@ struct SegmentRows {
     gaps: Vec<Gap>,
     open_interest: Vec<OpenInterest>,
     funding: Vec<FundingRate>,
+    marks: Vec<MarkPrice>,
+    indexes: Vec<IndexPrice>,
     /// Lines that could not be read.
     skipped: usize,
 }
@@ -495,6 +558,8 @@ fn read_segment(path: &Path) -> Result<SegmentRows> {
             Some(Line::Gap(g)) => rows.gaps.push(g),
             Some(Line::OpenInterest(o)) => rows.open_interest.push(o),
             Some(Line::Funding(f)) => rows.funding.push(f),
+            Some(Line::Mark(m)) => rows.marks.push(m),
+            Some(Line::Index(i)) => rows.indexes.push(i),
             None => rows.skipped += 1,
         }
     }
@@ -680,6 +745,65 @@ mod tests {
         assert!(funding.iter().any(|f| f.interval_minutes.is_none()));
         assert!(funding.iter().any(|f| f.next_funding_ns.is_none()));
         assert!(ois.iter().any(|o| o.open_interest_value.is_none()));
+    }
+
+    #[tokio::test]
+    async fn mark_and_index_prices_keep_their_digits_through_the_spool_and_store_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let catalog_dir = tempfile::tempdir().unwrap();
+        let root = catalog_dir.path().join("catalog");
+        let (catalog, _) = Catalog::open_writable(root.to_str().unwrap())
+            .await
+            .unwrap();
+        let id = InstrumentId::new_unchecked("BTCUSDT-PERP.BINANCE");
+        let marks: Vec<MarkPrice> = ["11793.63104562", "26075.10", "0.00001234"]
+            .iter()
+            .enumerate()
+            .map(|(i, v)| MarkPrice {
+                instrument_id: id.clone(),
+                value: v.parse().unwrap(),
+                ts_event: T0 + i as u64 * 60_000_000_000,
+                ts_init: T0 + i as u64 * 60_000_000_000 + 5,
+            })
+            .collect();
+        let indexes: Vec<IndexPrice> = marks
+            .iter()
+            .map(|m| IndexPrice {
+                instrument_id: m.instrument_id.clone(),
+                value: m.value + Decimal::new(1, 2),
+                ts_event: m.ts_event,
+                ts_init: m.ts_init,
+            })
+            .collect();
+        let mut spool = Spool::open(dir.path()).unwrap();
+        spool.append_mark_prices(&marks).unwrap();
+        spool.append_index_prices(&indexes).unwrap();
+        spool.sync().unwrap();
+        let rows = read_segment(&Spool::segments_in(dir.path()).unwrap()[0]).unwrap();
+        assert_eq!(
+            (rows.marks.as_slice(), rows.indexes.as_slice()),
+            (marks.as_slice(), indexes.as_slice())
+        );
+        let digits: Vec<String> = rows.marks.iter().map(|m| m.value.to_string()).collect();
+        assert_eq!(digits, ["11793.63104562", "26075.10", "0.00001234"]);
+
+        let report = spool.drain_into(&catalog).await.unwrap();
+        assert_eq!((report.prices, report.written.rows_added), (6, 6));
+        // A replay of the same lines (a crash before the segment was deleted) adds nothing.
+        spool.append_mark_prices(&marks).unwrap();
+        spool.append_index_prices(&indexes).unwrap();
+        let report = spool.drain_into(&catalog).await.unwrap();
+        assert_eq!((report.prices, report.written.rows_added), (6, 0));
+        let (stored, _) = catalog
+            .query::<MarkPrice>(&query_all(id.as_str()))
+            .await
+            .unwrap();
+        assert_eq!(stored, marks);
+        let (stored, _) = catalog
+            .query::<IndexPrice>(&query_all(id.as_str()))
+            .await
+            .unwrap();
+        assert_eq!(stored, indexes);
     }
 
     #[test]

@@ -22,7 +22,7 @@ use std::sync::Arc;
 use ccxt_model::{FundingRate, Instrument, OpenInterest, Venue, time::now_ns};
 use ccxt_venue::{
     FetchError, Fetcher, FundingSnapshot, HttpRequest, HttpResponse, InstrumentInfo, OiPeriod,
-    PageStream, SymbolResult, Transport, error_stream, paginate,
+    OpenInterestSnapshot, PageStream, SymbolResult, Transport, error_stream, paginate,
 };
 use futures::StreamExt;
 use futures::future::join_all;
@@ -173,7 +173,7 @@ impl Fetcher for HyperliquidFetcher {
     async fn current_open_interest(
         &self,
         instruments: &[Instrument],
-    ) -> Vec<SymbolResult<OpenInterest>> {
+    ) -> Vec<SymbolResult<OpenInterestSnapshot>> {
         self.per_instrument(instruments, |instrument, _, ctx, received_ns| {
             parse::open_interest(instrument, ctx, received_ns)
         })
