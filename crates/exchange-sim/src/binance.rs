@@ -9,6 +9,8 @@
 //! | `GET /fapi/v1/fundingRate?symbol&startTime&endTime&limit` | ascending; `limit` 100 by default, at most 1000; inclusive bounds; no bounds → the latest; `startTime` → the first `limit` from it |
 //! | `GET /fapi/v1/fundingInfo` | only symbols whose interval or cap was adjusted |
 //! | `GET /fapi/v1/exchangeInfo` | perpetuals (`TRADING`, one `SETTLING`), one `CURRENT_QUARTER` |
+//! | `GET /fapi/v1/klines?symbol&interval&startTime&endTime&limit` | 12-element rows, ascending, the forming candle last; `limit` 500 by default, at most 1500 (weight 1/2/5/10 by `limit`); `startTime ≤ open ≤ endTime`; `startTime` → the first `limit` from it, else the last `limit` up to `endTime` or now; intervals `1m 3m 5m 15m 30m 1h 2h 4h 6h 8h 12h 1d 3d 1w 1M`, else -1120 |
+//! | `GET /fapi/v1/markPriceKlines` | the same for the mark price: 8-decimal prices, zeros for the volumes |
 //!
 //! Errors are HTTP 400 with `{"code":…,"msg":…}`: -1121 unknown symbol, -1102 missing
 //! parameter, -1100 non-numeric value, -1130 value out of range (e.g. `limit=501`, a bad
@@ -25,7 +27,8 @@ use serde_json::{Value, json};
 
 use crate::data::{Contract, DAY, Grid, Instrument, MIN5, Status, Universe, next_multiple, take};
 use crate::format::{fixed, price_decimals, qty_decimals, units_fixed};
-use crate::server::{AppState, Params};
+use crate::klines::{Series, Span};
+use crate::server::{AppState, Params, lock};
 
 /// Far-future `deliveryDate` Binance gives perpetuals.
 const PERPETUAL_DELIVERY: u64 = 4_133_404_800_000;
@@ -439,4 +442,102 @@ pub(crate) async fn exchange_info(State(st): State<Arc<AppState>>) -> Response {
         "symbols": symbols,
     }))
     .into_response()
+}
+
+/// `GET /fapi/v1/klines` and `GET /fapi/v1/markPriceKlines`: 12-element rows, ascending by
+/// open time, the still-forming candle last. Rows with `startTime ≤ open ≤ endTime`; `limit`
+/// 500 by default, at most 1500; `startTime` → the first `limit` from it, otherwise the last
+/// `limit` up to `endTime` (or now).
+fn klines_of(st: &AppState, uri: &Uri, mark: bool) -> Result<Response, BnError> {
+    let p = params(uri)?;
+    let u = &st.universe;
+    let inst = symbol(u, &p)?;
+    let interval = p.get("interval").ok_or_else(|| mandatory("interval"))?;
+    let span = Span::from_binance(interval, false).ok_or_else(|| BnError {
+        code: -1120,
+        msg: "Invalid interval.".into(),
+    })?;
+    let limit = limit(&p, 500, 1500)? as usize;
+    let start = number(&p, "startTime")?;
+    let end = number(&p, "endTime")?;
+    let now = st.clock.now_ms();
+    let rates = lock(&st.faults).kline_rates(crate::Venue::Binance);
+    let series = Series::new(u, inst, span, now, None, rates);
+    let opens = series.opens(
+        start.unwrap_or(0),
+        end.unwrap_or(u64::MAX),
+        limit,
+        start.is_some(),
+    );
+    let a = u.asset(inst);
+    let pdp = price_decimals(a.price * inst.price_bias);
+    let qdp = qty_decimals(a.price);
+    let rows: Vec<Value> = opens
+        .into_iter()
+        .map(|open| {
+            if mark {
+                let c = series.mark(open);
+                // Mark rows carry 8 decimals (on the tick here) and zeros where trade rows
+                // have volumes; the count is the number of 1-second samples.
+                let samples = (c.close_ms.min(now.max(open)) - open) / 1000;
+                json!([
+                    open,
+                    fixed(round_to(c.open, pdp), 8),
+                    fixed(round_to(c.high, pdp), 8),
+                    fixed(round_to(c.low, pdp), 8),
+                    fixed(round_to(c.close, pdp), 8),
+                    "0",
+                    c.close_ms - 1,
+                    "0",
+                    samples,
+                    "0",
+                    "0",
+                    "0"
+                ])
+            } else {
+                let c = series.trade(open);
+                let quote = c.volume * (c.open + c.close) / 2.0;
+                json!([
+                    open,
+                    fixed(c.open, pdp),
+                    fixed(c.high, pdp),
+                    fixed(c.low, pdp),
+                    fixed(c.close, pdp),
+                    fixed(c.volume, qdp),
+                    c.close_ms - 1,
+                    fixed(quote, 5),
+                    c.trades,
+                    fixed(c.volume * 0.48, qdp),
+                    fixed(quote * 0.48, 5),
+                    "0"
+                ])
+            }
+        })
+        .collect();
+    Ok(Json(rows).into_response())
+}
+
+fn round_to(x: f64, dp: usize) -> f64 {
+    fixed(x, dp).parse().unwrap_or(x)
+}
+
+/// `GET /fapi/v1/klines`.
+pub(crate) async fn klines(State(st): State<Arc<AppState>>, uri: Uri) -> Response {
+    respond(klines_of(&st, &uri, false))
+}
+
+/// `GET /fapi/v1/markPriceKlines`.
+pub(crate) async fn mark_price_klines(State(st): State<Arc<AppState>>, uri: Uri) -> Response {
+    respond(klines_of(&st, &uri, true))
+}
+
+/// Request weight of a kline request with `limit` (default 500): `[1,100)` → 1, `[100,500)` →
+/// 2, `[500,1000]` → 5, more → 10.
+pub(crate) fn kline_weight(limit: Option<u64>) -> u32 {
+    match limit.unwrap_or(500) {
+        0..100 => 1,
+        100..500 => 2,
+        500..=1000 => 5,
+        _ => 10,
+    }
 }

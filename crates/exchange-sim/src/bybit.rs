@@ -9,6 +9,8 @@
 //! | `GET /v5/market/open-interest?category&symbol&intervalTime&startTime&endTime&limit&cursor` | newest first; `limit` 1..=200, default 50; `nextPageCursor` (`lastid%3D…%26lasttime%3D…`, seconds) until the rows run out, then `""`; a lone `startTime` is ignored (as CCXT notes) |
 //! | `GET /v5/market/funding/history?category&symbol&startTime&endTime&limit` | newest first; `limit` 1..=200, default 200; only `startTime` → error; only `endTime` → up to it; neither → the latest |
 //! | `GET /v5/market/instruments-info?category=linear&status&limit&cursor[&symbol]` | alphabetical; `status` `Trading` by default (also `PreLaunch`, `Closed`, `Delivering`); `limit` 1..=1000, default 500; every non-empty page carries a `nextPageCursor` and the page after the last is empty with `""` |
+//! | `GET /v5/market/kline?category&symbol&interval&start&end&limit` | rows of 7 strings `[start, open, high, low, close, volume, turnover]`, **newest first**, the forming candle first; `limit` 1..=1000, default 200; both bounds inclusive on the candle start, a `start` inside a candle includes that candle; with `end` (or neither bound) the newest `limit` up to it, with only `start` the oldest `limit` from it; intervals `1 3 5 15 30 60 120 240 360 720 D W M` |
+//! | `GET /v5/market/mark-price-kline` | the same for the mark price, rows of 5 strings `[start, open, high, low, close]` |
 //!
 //! Categories other than `linear` are accepted with empty lists (the simulator lists no
 //! inverse, spot or option instruments).
@@ -27,7 +29,8 @@ use crate::data::{
     Contract, DAY, Grid, HOUR, Instrument, MIN5, Status, Universe, next_multiple, take,
 };
 use crate::format::{fixed, price_decimals, qty_decimals, units_trimmed};
-use crate::server::{AppState, Params};
+use crate::klines::{Series, Span};
+use crate::server::{AppState, Params, lock};
 
 #[derive(Debug, Serialize)]
 struct Empty {}
@@ -525,6 +528,80 @@ pub(crate) async fn instruments_info(State(st): State<Arc<AppState>>, uri: Uri) 
             )
         })(),
     )
+}
+
+/// `kline` and `mark-price-kline`.
+fn klines_of(st: &AppState, uri: &Uri, mark: bool) -> Result<Response, ByError> {
+    let now = st.clock.now_ms();
+    let p = params(uri)?;
+    let is_linear = linear(&p)?;
+    let u = &st.universe;
+    let interval = p
+        .get("interval")
+        .ok_or_else(|| params_error("interval is required"))?;
+    let span = Span::from_bybit(interval).ok_or_else(|| params_error("interval invalid"))?;
+    let limit = limit(&p, 200, 1000)? as usize;
+    let start = number(&p, "start")?;
+    let end = number(&p, "end")?;
+    let category = p.get("category").unwrap_or("linear");
+    if !is_linear {
+        return ok(
+            now,
+            json!({"symbol": p.get("symbol").unwrap_or(""), "category": category, "list": []}),
+        );
+    }
+    let inst = symbol(u, &p, is_linear)?;
+    let rates = lock(&st.faults).kline_rates(Venue::Bybit);
+    let series = Series::new(u, inst, span, now, None, rates);
+    let lo = start.map_or(0, |s| span.floor(s));
+    let from_start = start.is_some() && end.is_none();
+    let opens = series.opens(lo, end.unwrap_or(u64::MAX), limit, from_start);
+    let a = u.asset(inst);
+    let pdp = price_decimals(a.price * inst.price_bias);
+    let qdp = qty_decimals(a.price);
+    let list: Vec<Value> = opens
+        .into_iter()
+        .rev()
+        .map(|open| {
+            if mark {
+                let c = series.mark(open);
+                json!([
+                    open.to_string(),
+                    fixed(c.open, pdp),
+                    fixed(c.high, pdp),
+                    fixed(c.low, pdp),
+                    fixed(c.close, pdp)
+                ])
+            } else {
+                let c = series.trade(open);
+                json!([
+                    open.to_string(),
+                    fixed(c.open, pdp),
+                    fixed(c.high, pdp),
+                    fixed(c.low, pdp),
+                    fixed(c.close, pdp),
+                    fixed(c.volume, qdp),
+                    fixed(c.volume * (c.open + c.close) / 2.0, 4)
+                ])
+            }
+        })
+        .collect();
+    ok(
+        now,
+        json!({"symbol": inst.symbol, "category": category, "list": list}),
+    )
+}
+
+/// `GET /v5/market/kline`.
+pub(crate) async fn kline(State(st): State<Arc<AppState>>, uri: Uri) -> Response {
+    let now = st.clock.now_ms();
+    respond(now, klines_of(&st, &uri, false))
+}
+
+/// `GET /v5/market/mark-price-kline`.
+pub(crate) async fn mark_price_kline(State(st): State<Arc<AppState>>, uri: Uri) -> Response {
+    let now = st.clock.now_ms();
+    respond(now, klines_of(&st, &uri, true))
 }
 
 #[cfg(test)]

@@ -6,6 +6,13 @@
 //! → `fail_next_n` → `error_rate` → rate limits → the handler → body faults (`number_format`,
 //! `omit_optional`, then `malformed`) on 2xx answers. Injected failures are not charged to any
 //! rate limit.
+//!
+//! Two switches change the data of the kline endpoints instead (Binance `klines`,
+//! `markPriceKlines`, Bybit `kline`, `mark-price-kline`, Hyperliquid `candleSnapshot`):
+//! `kline_hole_rate` leaves a seeded share of candles out of every answer (a hole: no trading,
+//! maintenance) and `kline_invalid_rate` sends a seeded share with high and low swapped
+//! (`high < low`). The same candles are affected on every request, so a page asked for twice is
+//! the same.
 
 use axum::body::Bytes;
 use serde::{Deserialize, Serialize};
@@ -19,7 +26,7 @@ use crate::data::{mix, unit};
 /// JSON form (every field optional):
 /// `{"latency_ms":0,"fail_next_n":0,"error_rate":0.0,"malformed":false,"drop_connection":false,
 ///   "number_format":"native","omit_optional":false,"venue_down":[],"venue_down_mode":"reset",
-///   "venues":[]}`
+///   "venues":[],"kline_hole_rate":0.0,"kline_invalid_rate":0.0}`
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Faults {
@@ -45,6 +52,12 @@ pub struct Faults {
     pub venue_down_mode: DownMode,
     /// The venues the other faults (all but `venue_down`) apply to; empty means all.
     pub venues: Vec<Venue>,
+    /// Fraction in `[0, 1]` of candles missing from the kline endpoints (seeded per candle:
+    /// the same holes on every request).
+    pub kline_hole_rate: f64,
+    /// Fraction in `[0, 1]` of candles the kline endpoints send with `high < low` (seeded per
+    /// candle).
+    pub kline_invalid_rate: f64,
 }
 
 /// How numbers appear in bodies.
@@ -81,13 +94,22 @@ impl Faults {
                 self.error_rate
             ));
         }
+        for (name, rate) in [
+            ("kline_hole_rate", self.kline_hole_rate),
+            ("kline_invalid_rate", self.kline_invalid_rate),
+        ] {
+            if !(0.0..=1.0).contains(&rate) || rate.is_nan() {
+                return Err(format!("{name} must be between 0 and 1, got {rate}"));
+            }
+        }
         if self.latency_ms > 600_000 {
             return Err("latency_ms must be at most 600000".into());
         }
         Ok(())
     }
 
-    fn applies_to(&self, venue: Venue) -> bool {
+    /// Whether the faults other than `venue_down` apply to `venue`.
+    pub(crate) fn applies_to(&self, venue: Venue) -> bool {
         self.venues.is_empty() || self.venues.contains(&venue)
     }
 }
@@ -181,6 +203,16 @@ impl FaultState {
             }
         }
         plan
+    }
+
+    /// `(kline_hole_rate, kline_invalid_rate)` for a request to `venue`.
+    pub fn kline_rates(&self, venue: Venue) -> (f64, f64) {
+        let f = &self.faults;
+        if f.applies_to(venue) {
+            (f.kline_hole_rate, f.kline_invalid_rate)
+        } else {
+            (0.0, 0.0)
+        }
     }
 }
 

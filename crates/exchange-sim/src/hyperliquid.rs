@@ -13,6 +13,7 @@
 //! | `perpDexs` | `[null, {name:"xyz",…}]` |
 //! | `userFillsByTime` `{user, startTime, endTime?, aggregateByTime?}` | the user's fills with `startTime <= time <= endTime`, ascending, the first 2000 |
 //! | `userFills` `{user, aggregateByTime?}` | the user's latest 2000 fills, newest first |
+//! | `candleSnapshot` `{req:{coin, interval, startTime, endTime?}}` | `[{t,T,s,i,o,c,h,l,v,n}]`, every candle overlapping `[startTime, endTime]`, ascending, the forming candle last; only the newest 5000 per coin and interval exist; intervals `1m 3m 5m 15m 30m 1h 2h 4h 8h 12h 1d 3d 1w 1M` (no `6h`); an unknown coin or interval → HTTP 500 `null`; weight 20 + 1 per 60 candles |
 //!
 //! Weight 20 per request; `fundingHistory`, `userFills` and `userFillsByTime` add 1 per 20 rows
 //! returned.
@@ -45,11 +46,12 @@ use serde_json::{Value, json};
 use crate::Venue;
 use crate::data::{Book, DAY, HOUR, Instrument, Status, Universe, next_multiple};
 use crate::format::{hl_num, hl_units, units_trimmed};
+use crate::klines::{Series, Span};
 use crate::server::{AppState, ExtraWeight, lock};
 use crate::ws::generator::{FillOut, HlBook, HlFill};
 
 /// The `type`s answered (others get 422 like unknown variants on the real API).
-pub(crate) const KNOWN_TYPES: [&str; 7] = [
+pub(crate) const KNOWN_TYPES: [&str; 8] = [
     "meta",
     "metaAndAssetCtxs",
     "fundingHistory",
@@ -57,7 +59,12 @@ pub(crate) const KNOWN_TYPES: [&str; 7] = [
     "perpDexs",
     "userFills",
     "userFillsByTime",
+    "candleSnapshot",
 ];
+
+/// How many of the newest candles per coin and interval exist ("Only the most recent 5000
+/// candles are available").
+pub(crate) const CANDLES_KEPT: u64 = 5000;
 
 /// Most rows one time-range answer holds.
 const MAX_ROWS: u64 = 500;
@@ -99,6 +106,8 @@ pub(crate) enum InfoRequest {
         #[allow(dead_code)]
         aggregate_by_time: Option<bool>,
     },
+    /// Candles of one coin and interval.
+    CandleSnapshot { req: CandleRequest },
     /// A user's fills in a time range.
     #[serde(rename_all = "camelCase")]
     UserFillsByTime {
@@ -110,6 +119,63 @@ pub(crate) enum InfoRequest {
         #[allow(dead_code)]
         aggregate_by_time: Option<bool>,
     },
+}
+
+/// The `req` of a `candleSnapshot`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct CandleRequest {
+    coin: String,
+    interval: String,
+    start_time: u64,
+    #[serde(default)]
+    end_time: Option<u64>,
+}
+
+/// `candleSnapshot`: every existing candle that overlaps `[startTime, endTime]` (endTime
+/// defaults to now), ascending, the forming candle last; only the newest 5000 exist. Weight
+/// 20 plus 1 per 60 candles.
+fn candle_snapshot(st: &AppState, req: &CandleRequest, now: u64) -> Response {
+    let u = &st.universe;
+    let inst = if req.coin.contains(':') {
+        u.hl_xyz.get(&req.coin)
+    } else {
+        u.hl_main.get(&req.coin)
+    };
+    let (Some(inst), Some(span)) = (inst, Span::from_binance(&req.interval, true)) else {
+        return null_500();
+    };
+    let rates = lock(&st.faults).kline_rates(Venue::Hyperliquid);
+    let series = Series::new(u, inst, span, now, Some(CANDLES_KEPT), rates);
+    let end = req.end_time.unwrap_or(now);
+    let opens = if end < req.start_time {
+        Vec::new()
+    } else {
+        series.opens(span.floor(req.start_time), end, CANDLES_KEPT as usize, true)
+    };
+    let szd = sz_decimals(u, inst);
+    let rows: Vec<Value> = opens
+        .into_iter()
+        .map(|open| {
+            let c = series.trade(open);
+            json!({
+                "t": open,
+                "T": c.close_ms - 1,
+                "s": inst.symbol,
+                "i": req.interval,
+                "o": px(c.open),
+                "c": px(c.close),
+                "h": px(c.high),
+                "l": px(c.low),
+                "v": hl_num(c.volume, szd),
+                "n": c.trades,
+            })
+        })
+        .collect();
+    let extra = (rows.len() / 60) as u32;
+    let mut response = Json(rows).into_response();
+    response.extensions_mut().insert(ExtraWeight(extra));
+    response
 }
 
 /// The real server's answer for something it has no data for.
@@ -367,6 +433,7 @@ pub(crate) async fn info(
         } => funding_history(u, &coin, start_time, end_time, now),
         InfoRequest::PredictedFundings {} => Json(predicted_fundings(u, now)).into_response(),
         InfoRequest::PerpDexs {} => Json(perp_dexs(u)).into_response(),
+        InfoRequest::CandleSnapshot { req } => candle_snapshot(&st, &req, now),
         InfoRequest::UserFills { user, .. } => {
             let book = lock(&st.ws.hl_book);
             fills(&st, &book, book.recent(&user, MAX_FILLS))

@@ -58,6 +58,7 @@
 //! ```
 //!
 //! Module map: [`config`] (settings), `data` (the seeded universe and pure value functions),
+//! `klines` (candle grids and seeded OHLCV for the kline endpoints),
 //! `binance`, `bybit`, `hyperliquid` (the venue handlers), `limits` (rate limits), [`faults`]
 //! (fault switches), [`stats`] (request accounting), [`ws`] (liquidation feeds, WebSocket
 //! protocols and faults), `server` (routing, the gate every venue request passes, admin
@@ -70,6 +71,7 @@ mod data;
 pub mod faults;
 mod format;
 mod hyperliquid;
+mod klines;
 mod limits;
 mod server;
 pub mod stats;

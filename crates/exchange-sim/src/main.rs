@@ -26,11 +26,13 @@ Examples:
 Endpoints (one port for all venues):
   Binance  GET /fapi/v1/openInterest /futures/data/openInterestHist
            GET /fapi/v1/premiumIndex /fapi/v1/fundingRate /fapi/v1/fundingInfo
-           GET /fapi/v1/exchangeInfo
+           GET /fapi/v1/exchangeInfo /fapi/v1/klines /fapi/v1/markPriceKlines
   Bybit    GET /v5/market/tickers /v5/market/open-interest
            GET /v5/market/funding/history /v5/market/instruments-info
+           GET /v5/market/kline /v5/market/mark-price-kline
   Hyperliquid  POST /info {\"type\": \"meta\"|\"metaAndAssetCtxs\"|\"fundingHistory\"|
-               \"predictedFundings\"|\"perpDexs\"|\"userFills\"|\"userFillsByTime\"}
+               \"predictedFundings\"|\"perpDexs\"|\"userFills\"|\"userFillsByTime\"|
+               \"candleSnapshot\"}
   WebSocket (liquidations)
            Binance  ws://ADDR/market/ws/!forceOrder@arr   ws://ADDR/market/ws/btcusdt@forceOrder
                     ws://ADDR/market/stream?streams=a/b   ws://ADDR/market/ws (SUBSCRIBE later)
@@ -50,7 +52,8 @@ Change faults at run time (a POST replaces all faults; {} clears them):
        -d '{\"fail_next_n\":3,\"venues\":[\"binance\"]}'
   Fields: latency_ms, fail_next_n, error_rate, malformed, drop_connection,
   number_format (native|numbers|strings), omit_optional, venue_down [venues],
-  venue_down_mode (reset|unavailable), venues [venues the others apply to].
+  venue_down_mode (reset|unavailable), venues [venues the others apply to],
+  kline_hole_rate (0..1: candles missing), kline_invalid_rate (0..1: candles with high < low).
 
 WebSocket faults per venue (a POST replaces the venues it names; {\"bybit\":{}} clears Bybit):
   curl -X POST localhost:9100/__sim/ws/faults -H 'content-type: application/json' \\
@@ -147,6 +150,14 @@ struct Cli {
     /// Fault: leave optional fields out of bodies.
     #[arg(long)]
     omit_optional: bool,
+
+    /// Fault: fraction (0..1) of candles missing from the kline endpoints (seeded holes).
+    #[arg(long, default_value_t = 0.0, value_name = "FRACTION")]
+    kline_hole_rate: f64,
+
+    /// Fault: fraction (0..1) of candles the kline endpoints send with high < low (seeded).
+    #[arg(long, default_value_t = 0.0, value_name = "FRACTION")]
+    kline_invalid_rate: f64,
 
     /// Fault: this venue is down (repeatable): binance, bybit, hyperliquid.
     #[arg(long, value_name = "VENUE")]
@@ -386,6 +397,8 @@ impl Cli {
                 venue_down: self.venue_down,
                 venue_down_mode: self.venue_down_mode,
                 venues: self.fault_venue,
+                kline_hole_rate: self.kline_hole_rate,
+                kline_invalid_rate: self.kline_invalid_rate,
             },
             ws,
         }

@@ -216,9 +216,15 @@ fn classify(path: &str) -> Option<(Venue, String)> {
     }
 }
 
-/// What a request costs in each budget.
-fn costs(venue: Venue, endpoint: &str) -> Vec<(PoolId, u32)> {
+/// What a request costs in each budget (Binance klines by their `limit`).
+fn costs(venue: Venue, endpoint: &str, uri: &Uri) -> Vec<(PoolId, u32)> {
     match venue {
+        Venue::Binance if endpoint == "klines" || endpoint == "markPriceKlines" => {
+            let limit = Params::from_uri(uri)
+                .ok()
+                .and_then(|p| p.get("limit").and_then(|l| l.parse().ok()));
+            vec![(PoolId::BinanceWeight, binance::kline_weight(limit))]
+        }
         Venue::Binance if endpoint == "fundingRate" || endpoint == "fundingInfo" => {
             vec![(PoolId::BinanceFunding, 1)]
         }
@@ -375,7 +381,7 @@ async fn gate(State(st): State<Arc<AppState>>, req: Request, next: Next) -> Resp
         return response;
     }
 
-    let costs = costs(venue, &endpoint);
+    let costs = costs(venue, &endpoint, req.uri());
     entry.weight = costs.iter().map(|&(_, w)| w).sum();
     let now = wall_ms();
     let (verdict, refused_pool) = {
@@ -585,10 +591,14 @@ fn router(state: Arc<AppState>) -> Router {
         .route("/fapi/v1/fundingRate", get(binance::funding_rate))
         .route("/fapi/v1/fundingInfo", get(binance::funding_info))
         .route("/fapi/v1/exchangeInfo", get(binance::exchange_info))
+        .route("/fapi/v1/klines", get(binance::klines))
+        .route("/fapi/v1/markPriceKlines", get(binance::mark_price_klines))
         .route("/v5/market/tickers", get(bybit::tickers))
         .route("/v5/market/open-interest", get(bybit::open_interest))
         .route("/v5/market/funding/history", get(bybit::funding_history))
         .route("/v5/market/instruments-info", get(bybit::instruments_info))
+        .route("/v5/market/kline", get(bybit::kline))
+        .route("/v5/market/mark-price-kline", get(bybit::mark_price_kline))
         .route("/info", post(hyperliquid::info))
         .route("/__sim/stats", get(get_stats))
         .route("/__sim/reset", post(post_reset))

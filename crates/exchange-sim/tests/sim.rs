@@ -605,3 +605,119 @@ fn binary_prints_its_address_first() {
         .unwrap();
     assert!(url.parse::<u16>().unwrap() > 0);
 }
+
+/// Kline endpoints: row shapes, order, the forming candle's position, windows, limits and
+/// weights, the hole and invalid-bar switches, body faults.
+#[tokio::test]
+async fn klines_of_the_three_venues() {
+    const MIN: u64 = 60_000;
+    let sim = sim().await;
+    let (c, base) = (client(), sim.url());
+    let forming = NOW - NOW % MIN; // NOW is 00:07:00: the 00:07 candle is forming
+
+    // Binance: ascending, forming candle last (close time in the future), limit by weight.
+    let url = format!("{base}/fapi/v1/klines?symbol=BTCUSDT&interval=1m&limit=10");
+    let (s, _, rows) = get(&c, url).await;
+    assert_eq!(s, 200);
+    let rows = rows.as_array().unwrap();
+    assert_eq!(rows.len(), 10);
+    assert_eq!(rows[9][0], json!(forming));
+    assert_eq!(rows[9][6], json!(forming + MIN - 1));
+    assert_eq!(rows[0][0], json!(forming - 9 * MIN));
+    for r in rows {
+        let f = |i: usize| r[i].as_str().unwrap().parse::<f64>().unwrap();
+        assert_eq!(r.as_array().unwrap().len(), 12);
+        assert!(f(3) <= f(1).min(f(4)) && f(2) >= f(1).max(f(4)), "{r}");
+        assert!(
+            r[1].as_str().unwrap().split('.').nth(1).unwrap().len() == 1,
+            "BTC tick 0.1: {r}"
+        );
+    }
+    let url = format!(
+        "{base}/fapi/v1/markPriceKlines?symbol=BTCUSDT&interval=1h&startTime={}&endTime={}",
+        NOW - 3 * DAY,
+        NOW
+    );
+    let (s, _, marks) = get(&c, url).await;
+    assert_eq!(s, 200);
+    let marks = marks.as_array().unwrap();
+    assert_eq!(
+        marks.len(),
+        3 * 24,
+        "startTime <= open <= endTime (00:07 → from 01:00)"
+    );
+    assert_eq!(marks[0][5], json!("0"));
+    for (bad, code) in [("interval=3M", -1120), ("interval=1m&limit=1501", -1130)] {
+        let (s, _, e) = get(&c, format!("{base}/fapi/v1/klines?symbol=BTCUSDT&{bad}")).await;
+        assert_eq!((s, e["code"].as_i64()), (400, Some(code)), "{bad}");
+    }
+    sim.reset();
+    for limit in [10, 100, 500, 1500] {
+        let url = format!("{base}/fapi/v1/klines?symbol=ETHUSDT&interval=1m&limit={limit}");
+        assert_eq!(get(&c, url).await.0, 200);
+    }
+    let weights: Vec<u32> = sim.stats().log.iter().map(|e| e.weight).collect();
+    assert_eq!(weights, [1, 2, 5, 10]);
+
+    // Bybit: newest first, forming candle first; start inside a candle includes it.
+    let url = format!(
+        "{base}/v5/market/kline?category=linear&symbol=BTCUSDT&interval=60&start={}&end={}&limit=1000",
+        NOW - 2 * DAY + 30 * MIN,
+        NOW
+    );
+    let (_, _, body) = get(&c, url).await;
+    let list = body["result"]["list"].as_array().unwrap();
+    assert_eq!(list.len(), 2 * 24 + 1);
+    assert_eq!(list[0][0], json!((NOW - NOW % HOUR).to_string()));
+    assert_eq!(list[48][0], json!((NOW - NOW % HOUR - 2 * DAY).to_string()));
+    assert_eq!(list[0].as_array().unwrap().len(), 7);
+    let url =
+        format!("{base}/v5/market/mark-price-kline?category=linear&symbol=BTCUSDT&interval=D");
+    let (_, _, body) = get(&c, url).await;
+    let list = body["result"]["list"].as_array().unwrap();
+    assert_eq!(
+        (list.len(), list[0].as_array().unwrap().len()),
+        (200, 5),
+        "default limit 200"
+    );
+    let url = format!("{base}/v5/market/kline?category=linear&symbol=BTCUSDT&interval=480");
+    assert_eq!(
+        get(&c, url).await.2["retCode"],
+        json!(10001),
+        "no 8h on Bybit"
+    );
+
+    // Hyperliquid: overlap window, ascending, forming last, only the newest 5000.
+    let body = json!({"type": "candleSnapshot", "req": {"coin": "BTC", "interval": "1m", "startTime": 0, "endTime": NOW}});
+    let (s, candles) = info(&c, &base, body).await;
+    assert_eq!(s, 200);
+    let candles = candles.as_array().unwrap();
+    assert_eq!(candles.len(), 5000);
+    assert_eq!(candles[4999]["t"], json!(forming));
+    assert_eq!(candles[0]["t"], json!(forming - 4999 * MIN));
+    assert_eq!(candles[0]["T"], json!(forming - 4999 * MIN + MIN - 1));
+    let body =
+        json!({"type": "candleSnapshot", "req": {"coin": "BTC", "interval": "6h", "startTime": 0}});
+    assert_eq!(info(&c, &base, body).await.0, 500, "no 6h on Hyperliquid");
+
+    // Holes and invalid candles: the same ones every time; body faults apply.
+    sim.set_faults(Faults {
+        kline_hole_rate: 0.2,
+        kline_invalid_rate: 0.2,
+        number_format: NumberFormat::Strings,
+        ..Faults::default()
+    });
+    let url = format!("{base}/fapi/v1/klines?symbol=BTCUSDT&interval=1m&limit=500");
+    let (_, _, a) = get(&c, url.clone()).await;
+    let (_, _, b) = get(&c, url).await;
+    assert_eq!(a, b);
+    let a = a.as_array().unwrap();
+    assert_eq!(a.len(), 500);
+    assert!(a[0][0].is_string(), "number_format applies");
+    let span = (num(&a[499][0]) - num(&a[0][0])) / MIN + 1;
+    assert!(span > 550, "holes: {span} minutes for 500 candles");
+    let f = |r: &Value, i: usize| r[i].as_str().unwrap().parse::<f64>().unwrap();
+    let inverted = a.iter().filter(|r| f(r, 2) < f(r, 3)).count();
+    assert!((50..150).contains(&inverted), "{inverted}");
+    sim.shutdown().await;
+}

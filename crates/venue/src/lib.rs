@@ -6,12 +6,14 @@
 //! own crate and knows nothing about venues; the orchestrator and the CLI know venues only
 //! through [`Fetcher`]. Adding a venue means one new crate and one registry line.
 //!
-//! What the connectors share lives here too: [`convert`] (milliseconds to nanoseconds, exact
+//! What the connectors share lives here too: [`bars`] (venue candles to checked bars, close
+//! ranges to open ranges, the precision cache), [`convert`] (milliseconds to nanoseconds, exact
 //! decimals, native symbols to instruments, error-body text), [`funding`] (funding intervals
 //! from the spacing of funding times, and their fallback), [`tolerant`] (serde helpers for
 //! venue payloads), the per-instrument helpers [`bulk_results`], [`foreign_instrument`] and
 //! [`error_stream`], and [`testing::FakeTransport`] for connector tests.
 
+pub mod bars;
 pub mod convert;
 mod error;
 mod fetcher;

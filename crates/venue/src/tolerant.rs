@@ -82,6 +82,30 @@ pub fn opt_decimal<'de, D: Deserializer<'de>>(
     }
 }
 
+/// A decimal from a JSON string (`"0.10"`, `"0 "`: white space is ignored) or number, never
+/// through `f64`; `None` for anything else.
+pub fn value_decimal(v: &serde_json::Value) -> Option<rust_decimal::Decimal> {
+    match v {
+        serde_json::Value::String(s) => crate::convert::decimal(s),
+        serde_json::Value::Number(n) => crate::convert::decimal(&n.to_string()),
+        _ => None,
+    }
+}
+
+/// A whole non-negative number (e.g. milliseconds) from a JSON number or string; `None` for
+/// anything else.
+pub fn value_u64(v: &serde_json::Value) -> Option<u64> {
+    match v {
+        serde_json::Value::Number(n) => n.as_u64().or_else(|| {
+            n.as_f64()
+                .filter(|f| *f >= 0.0 && f.fract() == 0.0 && *f < 1.8e19)
+                .map(|f| f as u64)
+        }),
+        serde_json::Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -98,6 +122,21 @@ mod tests {
 
     fn t(json: &str) -> T {
         serde_json::from_str(json).unwrap()
+    }
+
+    #[test]
+    fn values_read_as_decimals_and_whole_numbers() {
+        use serde_json::json;
+        let dec = |v| value_decimal(&v).map(|d| d.to_string());
+        assert_eq!(dec(json!("0.10")), Some("0.10".into()));
+        assert_eq!(dec(json!("0 ")), Some("0".into()));
+        assert_eq!(dec(json!(95012.5)), Some("95012.5".into()));
+        assert_eq!(dec(json!(null)), None);
+        assert_eq!(dec(json!("x")), None);
+        assert_eq!(value_u64(&json!(1499040000000u64)), Some(1499040000000));
+        assert_eq!(value_u64(&json!("1499040000000")), Some(1499040000000));
+        assert_eq!(value_u64(&json!(-1)), None);
+        assert_eq!(value_u64(&json!("1.5")), None);
     }
 
     #[test]

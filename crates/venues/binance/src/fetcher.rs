@@ -5,15 +5,19 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use ccxt_model::time::{format_iso, now_ns};
-use ccxt_model::{FundingRate, Instrument, OpenInterest, Venue};
+use ccxt_model::{
+    BarInterval, BarPrice, BarType, FundingRate, Instrument, OpenInterest, Precision, Venue,
+};
+use ccxt_venue::bars::{BarRules, Clock, PrecisionCache, bar_stream, open_range};
 use ccxt_venue::funding::fill_missing_intervals;
 use ccxt_venue::{
-    FetchError, Fetcher, FundingSnapshot, HttpRequest, HttpResponse, InstrumentInfo, OiPeriod,
-    OpenInterestSnapshot, PageStream, SymbolResult, Transport, bulk_results, error_stream,
-    foreign_instrument, paginate,
+    BarStream, FetchError, Fetcher, FundingSnapshot, HttpRequest, HttpResponse, InstrumentInfo,
+    OiPeriod, OpenInterestSnapshot, PageStream, SymbolResult, Transport, bulk_results,
+    error_stream, foreign_instrument, paginate,
 };
 use futures::StreamExt;
 
+use crate::http::klines::{BAR_INTERVALS, KlinePaginator};
 use crate::http::models::PremiumIndex;
 use crate::http::paginate::{FundingRatePaginator, OpenInterestHistPaginator, clamp_to_retention};
 use crate::http::parse::{self, FundingIntervals};
@@ -32,9 +36,15 @@ pub const OPEN_INTEREST_CONCURRENCY: usize = 8;
 /// * Open-interest history: the last 30 days only; an older start is moved to the cutoff with a
 ///   warning.
 /// * Funding history: intervals from the spacing of funding times, else `fundingInfo`.
+/// * Bars: `klines` / `markPriceKlines` pages forward by `startTime`, 1000 a page (see
+///   [`crate::http::klines`]), every interval of [`BarInterval::ALL`] for both prices, with
+///   the precision of `exchangeInfo` (listed once per fetcher, or when an instrument is not
+///   known yet).
 #[derive(Clone)]
 pub struct BinanceFetcher {
     transport: Arc<dyn Transport>,
+    precisions: PrecisionCache,
+    clock: Clock,
 }
 
 impl std::fmt::Debug for BinanceFetcher {
@@ -47,7 +57,29 @@ impl BinanceFetcher {
     /// A fetcher sending through `transport` (built with [`crate::rate_limits`] and
     /// [`crate::DEFAULT_REST_URL`]).
     pub fn new(transport: Arc<dyn Transport>) -> Self {
-        BinanceFetcher { transport }
+        BinanceFetcher {
+            transport,
+            precisions: PrecisionCache::default(),
+            clock: Clock::system(),
+        }
+    }
+
+    /// The same fetcher telling closed candles from the forming one by `clock` instead of the
+    /// system clock (a simulator with a pinned clock).
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    async fn precision(&self, instrument: &Instrument) -> Result<Precision, FetchError> {
+        self.precisions
+            .lookup(
+                VENUE,
+                &instrument.native,
+                "exchangeInfo",
+                self.instruments(),
+            )
+            .await
     }
 
     async fn send(&self, request: &HttpRequest) -> Result<HttpResponse, FetchError> {
@@ -129,6 +161,7 @@ impl Fetcher for BinanceFetcher {
         if !skipped.is_empty() {
             tracing::warn!(symbols = ?skipped, "binance perpetuals skipped: their symbols cannot be named as instrument ids");
         }
+        self.precisions.store(&listed);
         Ok(listed)
     }
 
@@ -249,5 +282,38 @@ impl Fetcher for BinanceFetcher {
         // Rows whose interval the spacing did not give get the fundingInfo value, asked for
         // once and only if needed.
         fill_missing_intervals(pages, move || self.fallback_interval(instrument))
+    }
+
+    fn bar_intervals(&self, price: BarPrice) -> &'static [BarInterval] {
+        let _ = price;
+        BAR_INTERVALS
+    }
+
+    fn bars<'a>(
+        &'a self,
+        instrument: &'a Instrument,
+        interval: BarInterval,
+        price: BarPrice,
+        start_ns: u64,
+        end_ns: u64,
+    ) -> BarStream<'a> {
+        if let Some(e) = foreign_instrument(VENUE, instrument) {
+            return futures::stream::iter([Err(e)]).boxed();
+        }
+        let Some((first, last)) = open_range(interval, start_ns, end_ns) else {
+            return futures::stream::empty().boxed();
+        };
+        bar_stream(self.precision(instrument), move |precision| {
+            let rules = BarRules {
+                venue: VENUE,
+                symbol: instrument.native.clone(),
+                bar_type: BarType::new(instrument.id.clone(), interval, price),
+                precision,
+                start_ns,
+                end_ns,
+            };
+            let pages = KlinePaginator::new(rules, price, first, last, self.clock.clone());
+            paginate(self.transport.as_ref(), pages)
+        })
     }
 }

@@ -4,16 +4,20 @@
 use std::sync::Arc;
 
 use ccxt_model::time::now_ns;
-use ccxt_model::{FundingRate, Instrument, OpenInterest, Venue};
+use ccxt_model::{
+    BarInterval, BarPrice, BarType, FundingRate, Instrument, OpenInterest, Precision, Venue,
+};
+use ccxt_venue::bars::{BarRules, Clock, PrecisionCache, bar_stream, open_range};
 use ccxt_venue::convert::ms_to_ns;
 use ccxt_venue::funding::fill_missing_intervals;
 use ccxt_venue::{
-    FetchError, Fetcher, FundingSnapshot, HttpRequest, HttpResponse, InstrumentInfo, OiPeriod,
-    OpenInterestSnapshot, PageStream, SymbolResult, Transport, bulk_results, error_stream,
-    foreign_instrument, paginate,
+    BarStream, FetchError, Fetcher, FundingSnapshot, HttpRequest, HttpResponse, InstrumentInfo,
+    OiPeriod, OpenInterestSnapshot, PageStream, SymbolResult, Transport, bulk_results,
+    error_stream, foreign_instrument, paginate,
 };
 use futures::{StreamExt, TryStreamExt};
 
+use crate::http::klines::{BAR_INTERVALS, KlinePaginator};
 use crate::http::paginate::{
     FundingHistoryPaginator, InstrumentsPaginator, OpenInterestPaginator, Watermark,
 };
@@ -29,9 +33,15 @@ const VENUE: Venue = Venue::Bybit;
 /// * Open-interest history: cursor pages, newest first; no USD value (Bybit gives none).
 /// * Funding history: pages backwards by `endTime`; intervals from the spacing of funding
 ///   times, else `instruments-info`.
+/// * Bars: `kline` / `mark-price-kline` pages backwards by `end`, 1000 a page, newest page
+///   first (see [`crate::http::klines`]), every interval of [`BarInterval::ALL`] but 8 h, with
+///   the precision of `instruments-info` (listed once per fetcher, or when an instrument is
+///   not known yet).
 #[derive(Clone)]
 pub struct BybitFetcher {
     transport: Arc<dyn Transport>,
+    precisions: PrecisionCache,
+    clock: Clock,
 }
 
 impl std::fmt::Debug for BybitFetcher {
@@ -57,7 +67,29 @@ impl BybitFetcher {
     /// A fetcher sending through `transport` (built with [`crate::rate_limits`] and
     /// [`crate::DEFAULT_REST_URL`]).
     pub fn new(transport: Arc<dyn Transport>) -> Self {
-        BybitFetcher { transport }
+        BybitFetcher {
+            transport,
+            precisions: PrecisionCache::default(),
+            clock: Clock::system(),
+        }
+    }
+
+    /// The same fetcher telling closed candles from the forming one by `clock` (and Bybit's
+    /// `time`, whichever is earlier) instead of the system clock.
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    async fn precision(&self, instrument: &Instrument) -> Result<Precision, FetchError> {
+        self.precisions
+            .lookup(
+                VENUE,
+                &instrument.native,
+                "instruments-info",
+                self.instruments(),
+            )
+            .await
     }
 
     async fn send(&self, request: &HttpRequest) -> Result<HttpResponse, FetchError> {
@@ -141,6 +173,7 @@ impl Fetcher for BybitFetcher {
         if !skipped.is_empty() {
             tracing::warn!(symbols = ?skipped, "bybit perpetuals skipped: their symbols cannot be named as instrument ids");
         }
+        self.precisions.store(&listed);
         Ok(listed)
     }
 
@@ -195,5 +228,47 @@ impl Fetcher for BybitFetcher {
         // Rows whose interval the spacing did not give get the instruments-info value, asked
         // for once and only if needed.
         fill_missing_intervals(pages, move || self.fallback_interval(instrument))
+    }
+
+    fn bar_intervals(&self, price: BarPrice) -> &'static [BarInterval] {
+        let _ = price;
+        BAR_INTERVALS
+    }
+
+    fn bars<'a>(
+        &'a self,
+        instrument: &'a Instrument,
+        interval: BarInterval,
+        price: BarPrice,
+        start_ns: u64,
+        end_ns: u64,
+    ) -> BarStream<'a> {
+        if let Some(e) = foreign_instrument(VENUE, instrument) {
+            return futures::stream::iter([Err(e)]).boxed();
+        }
+        if !BAR_INTERVALS.contains(&interval) {
+            return futures::stream::iter([Err(FetchError::Unsupported {
+                venue: VENUE,
+                what: format!("{interval} bars (Bybit has no 8-hour candles)"),
+            })])
+            .boxed();
+        }
+        let Some((first, last)) = open_range(interval, start_ns, end_ns) else {
+            return futures::stream::empty().boxed();
+        };
+        bar_stream(self.precision(instrument), move |precision| {
+            let rules = BarRules {
+                venue: VENUE,
+                symbol: instrument.native.clone(),
+                bar_type: BarType::new(instrument.id.clone(), interval, price),
+                precision,
+                start_ns,
+                end_ns,
+            };
+            match KlinePaginator::new(rules, price, first, last, self.clock.clone()) {
+                Some(pages) => paginate(self.transport.as_ref(), pages),
+                None => futures::stream::empty().boxed(),
+            }
+        })
     }
 }

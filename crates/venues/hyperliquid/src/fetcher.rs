@@ -9,6 +9,7 @@
 //! | [`Fetcher::current_open_interest`], [`Fetcher::current_funding`] | one `metaAndAssetCtxs` per dex among the instruments asked for (the main dex, `xyz` for `xyz:TSLA`, …), concurrently |
 //! | [`Fetcher::open_interest_history`] | none: Hyperliquid keeps no open-interest history |
 //! | [`Fetcher::funding_history`] | `fundingHistory` pages, oldest first; plus one `meta` of the coin's dex when no row came back, to tell an unknown coin from an empty range |
+//! | [`Fetcher::bars`] | one `meta` of the coin's dex for the precision (once per fetcher), then `candleSnapshot` pages, oldest first (trade bars only; the newest 5000 candles exist) |
 //!
 //! Current funding comes from `metaAndAssetCtxs`, not `predictedFundings`: one call gives the
 //! funding of every asset of a dex together with its mark price and open interest, it covers
@@ -19,15 +20,20 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use ccxt_model::{FundingRate, Instrument, OpenInterest, Venue, time::now_ns};
+use ccxt_model::{
+    BarInterval, BarPrice, BarType, FundingRate, Instrument, OpenInterest, Precision, Venue,
+    time::now_ns,
+};
+use ccxt_venue::bars::{BarRules, Clock, PrecisionCache, bar_stream, open_range};
 use ccxt_venue::{
-    FetchError, Fetcher, FundingSnapshot, HttpRequest, HttpResponse, InstrumentInfo, OiPeriod,
-    OpenInterestSnapshot, PageStream, SymbolResult, Transport, error_stream, paginate,
+    BarStream, FetchError, Fetcher, FundingSnapshot, HttpRequest, HttpResponse, InstrumentInfo,
+    OiPeriod, OpenInterestSnapshot, PageStream, SymbolResult, Transport, error_stream, paginate,
 };
 use futures::StreamExt;
 use futures::future::join_all;
 use futures::stream;
 
+use crate::http::candles::{BAR_INTERVALS, CANDLES_KEPT, CandlePaginator};
 use crate::http::models::{AssetCtx, AssetMeta};
 use crate::http::paginate::FundingHistoryPaginator;
 use crate::http::parse::{self, DexAssets};
@@ -47,6 +53,8 @@ pub const OI_HISTORY_UNSUPPORTED: &str =
 #[derive(Clone)]
 pub struct HyperliquidFetcher {
     transport: Arc<dyn Transport>,
+    precisions: PrecisionCache,
+    clock: Clock,
 }
 
 impl std::fmt::Debug for HyperliquidFetcher {
@@ -59,14 +67,34 @@ impl HyperliquidFetcher {
     /// A fetcher sending through `transport`, which must point at a Hyperliquid REST root
     /// ([`crate::DEFAULT_REST_URL`]) and enforce [`crate::rate_limits`].
     pub fn new(transport: Arc<dyn Transport>) -> Self {
-        HyperliquidFetcher { transport }
+        HyperliquidFetcher {
+            transport,
+            precisions: PrecisionCache::default(),
+            clock: Clock::system(),
+        }
+    }
+
+    /// The same fetcher telling closed candles from the forming one by `clock` instead of the
+    /// system clock (a simulator with a pinned clock).
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
     }
 
     /// Every perpetual of one dex (`""` = the main dex, `"xyz"` = a builder dex), with its
-    /// status. A dex that does not exist lists nothing.
+    /// status and precision. A dex that does not exist lists nothing.
     pub async fn dex_instruments(&self, dex: &str) -> Result<Vec<InstrumentInfo>, FetchError> {
         let response = self.send(requests::meta(dex)).await?;
-        Ok(parse::instrument_infos(&parse::parse_meta(&response)?, dex))
+        let listed = parse::instrument_infos(&parse::parse_meta(&response)?, dex);
+        self.precisions.store(&listed);
+        Ok(listed)
+    }
+
+    async fn precision(&self, instrument: &Instrument) -> Result<Precision, FetchError> {
+        let dex = dex_of(&instrument.native);
+        self.precisions
+            .lookup(VENUE, &instrument.native, "meta", self.dex_instruments(dex))
+            .await
     }
 
     async fn send(&self, request: HttpRequest) -> Result<HttpResponse, FetchError> {
@@ -254,5 +282,54 @@ impl Fetcher for HyperliquidFetcher {
             },
         )
         .boxed()
+    }
+
+    /// Trade bars only: Hyperliquid has no mark-price candles.
+    fn bar_intervals(&self, price: BarPrice) -> &'static [BarInterval] {
+        match price {
+            BarPrice::Last => BAR_INTERVALS,
+            BarPrice::Mark => &[],
+        }
+    }
+
+    /// Only the newest 5000 candles of every interval exist.
+    fn bar_history_limit(&self, interval: BarInterval) -> Option<u32> {
+        let _ = interval;
+        Some(CANDLES_KEPT)
+    }
+
+    fn bars<'a>(
+        &'a self,
+        instrument: &'a Instrument,
+        interval: BarInterval,
+        price: BarPrice,
+        start_ns: u64,
+        end_ns: u64,
+    ) -> BarStream<'a> {
+        if instrument.venue != VENUE {
+            return stream::iter([Err(not_on_venue(instrument))]).boxed();
+        }
+        if !self.bar_intervals(price).contains(&interval) {
+            let what = match price {
+                BarPrice::Mark => "mark-price bars (Hyperliquid has no mark-price candles)".into(),
+                BarPrice::Last => format!("{interval} bars (Hyperliquid has no 6-hour candles)"),
+            };
+            return stream::iter([Err(FetchError::Unsupported { venue: VENUE, what })]).boxed();
+        }
+        let Some((first, last)) = open_range(interval, start_ns, end_ns) else {
+            return stream::empty().boxed();
+        };
+        bar_stream(self.precision(instrument), move |precision| {
+            let rules = BarRules {
+                venue: VENUE,
+                symbol: instrument.native.clone(),
+                bar_type: BarType::new(instrument.id.clone(), interval, price),
+                precision,
+                start_ns,
+                end_ns,
+            };
+            let pages = CandlePaginator::new(rules, first, last, self.clock.clone());
+            paginate(self.transport.as_ref(), pages)
+        })
     }
 }

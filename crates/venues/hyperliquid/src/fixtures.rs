@@ -23,6 +23,10 @@ pub const PERP_DEXS: &str = fixture!("perp_dexs_docs.json");
 pub const PERPS_AT_OI_CAP: &str = fixture!("perps_at_open_interest_cap_docs.json");
 /// `predictedFundings` (live sample, with `fundingIntervalHours`).
 pub const PREDICTED_FUNDINGS: &str = fixture!("predicted_fundings_chainstack.json");
+/// `candleSnapshot` recorded on mainnet (kPEPE 1h, 24 candles, the last one unfinished).
+pub const CANDLE_SNAPSHOT: &str = fixture!("candleSnapshot.json");
+/// `candleSnapshot` docs example (BTC 15m).
+pub const CANDLE_SNAPSHOT_DOCS: &str = fixture!("candleSnapshot_docs.json");
 /// WebSocket `pong`.
 pub const WS_PONG: &str = fixture!("ws_pong.json");
 /// WebSocket subscription acknowledgement.

@@ -88,6 +88,29 @@ pub struct ExchangeSymbol {
     /// Delivery time, ms (`4133404800000` for perpetuals).
     #[serde(default, deserialize_with = "opt_u64")]
     pub delivery_date: Option<u64>,
+    /// Trading rules; `PRICE_FILTER.tickSize` and `LOT_SIZE.stepSize` give the precision.
+    #[serde(default)]
+    pub filters: Vec<SymbolFilter>,
+}
+
+/// One entry of [`ExchangeSymbol::filters`] (only the fields the precision needs).
+///
+/// ```json
+/// {"filterType": "PRICE_FILTER", "minPrice": "556.80", "maxPrice": "4529764", "tickSize": "0.10"}
+/// {"filterType": "LOT_SIZE", "stepSize": "0.001", "maxQty": "1000", "minQty": "0.001"}
+/// ```
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SymbolFilter {
+    /// `PRICE_FILTER`, `LOT_SIZE`, `MARKET_LOT_SIZE`, …
+    #[serde(default)]
+    pub filter_type: Option<String>,
+    /// Price tick (`PRICE_FILTER`), exact decimal text.
+    #[serde(default, deserialize_with = "opt_decimal_text")]
+    pub tick_size: Option<String>,
+    /// Quantity step (`LOT_SIZE`), exact decimal text.
+    #[serde(default, deserialize_with = "opt_decimal_text")]
+    pub step_size: Option<String>,
 }
 
 /// One entry of `GET /fapi/v1/fundingInfo`, which lists only the symbols whose funding cap,

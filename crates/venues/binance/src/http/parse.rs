@@ -12,7 +12,7 @@
 
 use std::collections::HashMap;
 
-use ccxt_model::{FundingRate, Instrument, OpenInterest, Venue};
+use ccxt_model::{FundingRate, Instrument, OpenInterest, Precision, Venue};
 use ccxt_venue::convert::{self, decimal, ms_to_ns};
 use ccxt_venue::funding::{SettledRate, interval_from_spacing, settled};
 use ccxt_venue::{
@@ -169,10 +169,28 @@ pub fn instruments(
             instrument,
             status: instrument_status(s.status.as_deref().unwrap_or("")),
             funding_interval_minutes: Some(funding_interval(intervals, symbol)),
-            precision: None,
+            precision: precision(s),
         });
     }
     (listed, skipped)
+}
+
+/// The price and size decimals of a contract: from `PRICE_FILTER.tickSize` and
+/// `LOT_SIZE.stepSize` (as NautilusTrader counts them: `0.10` → 1, not `pricePrecision`);
+/// `None` without both.
+pub fn precision(s: &models::ExchangeSymbol) -> Option<Precision> {
+    let step = |kind: &str, pick: fn(&models::SymbolFilter) -> Option<&String>| {
+        s.filters
+            .iter()
+            .filter(|f| f.filter_type.as_deref() == Some(kind))
+            .find_map(|f| pick(f).and_then(|t| decimal(t)))
+            .filter(|d| d.is_sign_positive() && !d.is_zero())
+            .map(Precision::decimals_of)
+    };
+    Some(Precision {
+        price: step("PRICE_FILTER", |f| f.tick_size.as_ref())?,
+        size: step("LOT_SIZE", |f| f.step_size.as_ref())?,
+    })
 }
 
 /// Parses `/fapi/v1/openInterest` for `instrument`. `ts_event` is the venue's `time`, `ts_init`
@@ -408,6 +426,32 @@ mod tests {
                 ("ETHUSDT-PERP.BINANCE", InstrumentStatus::Trading, Some(240)),
             ]
         );
+        // Precision from PRICE_FILTER.tickSize and LOT_SIZE.stepSize: BTCUSDT's tick 0.10
+        // gives 1 decimal although its pricePrecision is 2.
+        let precisions: Vec<_> = listed.iter().map(|i| i.precision).collect();
+        assert_eq!(
+            precisions,
+            vec![
+                Some(Precision { price: 1, size: 3 }),
+                Some(Precision { price: 2, size: 3 }),
+            ]
+        );
+    }
+
+    #[test]
+    fn precision_needs_both_filters_and_reads_numbers_too() {
+        let info: models::ExchangeInfo = serde_json::from_str(
+            r#"{"symbols":[
+            {"symbol":"AUSDT","contractType":"PERPETUAL","status":"TRADING","filters":[
+                {"filterType":"PRICE_FILTER","tickSize":0.0001},{"filterType":"LOT_SIZE","stepSize":"1"},
+                {"filterType":"MARKET_LOT_SIZE","stepSize":"0.1"}]},
+            {"symbol":"BUSDT","contractType":"PERPETUAL","status":"TRADING","filters":[
+                {"filterType":"PRICE_FILTER","tickSize":"0.01"}]},
+            {"symbol":"CUSDT","contractType":"PERPETUAL","status":"TRADING"}]}"#,
+        )
+        .expect("parses");
+        let got: Vec<_> = info.symbols.iter().map(precision).collect();
+        assert_eq!(got, vec![Some(Precision { price: 4, size: 0 }), None, None]);
     }
 
     #[test]

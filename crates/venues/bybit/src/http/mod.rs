@@ -1,6 +1,7 @@
 //! Bybit v5 REST (`category=linear`): payload structs, request builders, parsers and next-page
 //! logic, all pure.
 
+pub mod klines;
 pub mod models;
 pub mod paginate;
 pub mod parse;

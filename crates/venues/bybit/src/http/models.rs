@@ -106,6 +106,30 @@ pub struct InstrumentItem {
     /// Funding rate floor, exact decimal text.
     #[serde(default, deserialize_with = "opt_decimal_text")]
     pub lower_funding_rate: Option<String>,
+    /// Price rules; `tickSize` gives the price precision.
+    #[serde(default)]
+    pub price_filter: Option<PriceFilter>,
+    /// Quantity rules; `qtyStep` gives the size precision.
+    #[serde(default)]
+    pub lot_size_filter: Option<LotSizeFilter>,
+}
+
+/// `priceFilter` of an instrument: `{"minPrice": "0.10", "maxPrice": "199999.80", "tickSize": "0.10"}`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PriceFilter {
+    /// Price tick, exact decimal text.
+    #[serde(default, deserialize_with = "opt_decimal_text")]
+    pub tick_size: Option<String>,
+}
+
+/// `lotSizeFilter` of an instrument: `{"maxOrderQty": "100.000", "minOrderQty": "0.001", "qtyStep": "0.001", …}`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LotSizeFilter {
+    /// Quantity step, exact decimal text.
+    #[serde(default, deserialize_with = "opt_decimal_text")]
+    pub qty_step: Option<String>,
 }
 
 /// One symbol of `GET /v5/market/tickers?category=linear` (all symbols in one call), also the

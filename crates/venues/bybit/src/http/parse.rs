@@ -17,7 +17,7 @@
 
 use std::collections::HashMap;
 
-use ccxt_model::{FundingRate, Instrument, OpenInterest, Venue};
+use ccxt_model::{FundingRate, Instrument, OpenInterest, Precision, Venue};
 use ccxt_venue::convert::{self, decimal, ms_to_ns, snippet};
 use ccxt_venue::funding::SettledRate;
 use ccxt_venue::{
@@ -159,6 +159,20 @@ pub fn funding_interval(item: &models::InstrumentItem) -> Option<u16> {
         .and_then(|m| u16::try_from(m).ok())
 }
 
+/// The price and size decimals of an instrument, from `priceFilter.tickSize` and
+/// `lotSizeFilter.qtyStep`; `None` without both.
+pub fn precision(item: &models::InstrumentItem) -> Option<Precision> {
+    let decimals = |text: Option<&String>| {
+        text.and_then(|t| convert::decimal(t))
+            .filter(|d| d.is_sign_positive() && !d.is_zero())
+            .map(Precision::decimals_of)
+    };
+    Some(Precision {
+        price: decimals(item.price_filter.as_ref()?.tick_size.as_ref())?,
+        size: decimals(item.lot_size_filter.as_ref()?.qty_step.as_ref())?,
+    })
+}
+
 /// The `LinearPerpetual` instruments among `items` (each symbol once, first seen wins), and the
 /// perpetuals skipped because their symbol cannot be named in the catalog.
 pub fn instruments(items: &[models::InstrumentItem]) -> (Vec<InstrumentInfo>, Vec<String>) {
@@ -180,7 +194,7 @@ pub fn instruments(items: &[models::InstrumentItem]) -> (Vec<InstrumentInfo>, Ve
             instrument,
             status: instrument_status(item.status.as_deref().unwrap_or("")),
             funding_interval_minutes: funding_interval(item),
-            precision: None,
+            precision: precision(item),
         });
     }
     (listed, skipped)
@@ -421,6 +435,8 @@ mod tests {
             (InstrumentStatus::Trading, Some(480))
         );
         assert_eq!(items[0].launch_time, Some(1585526400000));
+        // Precision from priceFilter.tickSize 0.10 and lotSizeFilter.qtyStep 0.001.
+        assert_eq!(listed[0].precision, Some(Precision { price: 1, size: 3 }));
 
         let request = requests::instruments_info(Some("PreLaunch"), None);
         let (items, cursor) = parse_instruments_page(
@@ -432,6 +448,7 @@ mod tests {
         let (listed, _) = instruments(&items);
         assert_eq!(listed[0].instrument.native, "BIOUSDT");
         assert_eq!(listed[0].status, InstrumentStatus::PreLaunch);
+        assert_eq!(listed[0].precision, Some(Precision { price: 4, size: 0 }));
     }
 
     #[test]

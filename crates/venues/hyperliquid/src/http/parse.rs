@@ -15,7 +15,7 @@
 
 use std::collections::HashMap;
 
-use ccxt_model::{FundingRate, Instrument, InstrumentId, OpenInterest, Venue};
+use ccxt_model::{FundingRate, Instrument, InstrumentId, OpenInterest, Precision, Venue};
 use ccxt_venue::convert::{self, ms_to_ns_checked, parse_decimal};
 use ccxt_venue::{
     FetchError, FundingSnapshot, HttpResponse, InstrumentInfo, InstrumentStatus,
@@ -217,6 +217,20 @@ fn qualified_name(dex: &str, name: &str) -> String {
     }
 }
 
+/// Decimals of a perpetual's prices and sizes: sizes `szDecimals`, prices `6 − szDecimals`
+/// (Hyperliquid's "at most 6 − szDecimals decimals" for perpetuals, as NautilusTrader sets
+/// `price_precision`); `None` without `szDecimals`.
+pub fn precision(asset: &AssetMeta) -> Option<Precision> {
+    let size = u8::try_from(asset.sz_decimals?).ok()?;
+    Some(Precision {
+        price: MAX_PERP_DECIMALS.saturating_sub(size),
+        size,
+    })
+}
+
+/// The most decimals a perpetual's price has (before `szDecimals` is taken off).
+pub const MAX_PERP_DECIMALS: u8 = 6;
+
 /// The perpetuals of one dex's universe: delisted ones marked [`InstrumentStatus::Delisted`],
 /// the others [`InstrumentStatus::Trading`]; funding is hourly for all. Names that cannot form
 /// an instrument id are skipped with a warning.
@@ -237,7 +251,7 @@ pub fn instrument_infos(meta: &PerpMeta, dex: &str) -> Vec<InstrumentInfo> {
                     InstrumentStatus::Trading
                 },
                 funding_interval_minutes: Some(FUNDING_INTERVAL_MINUTES),
-                precision: None,
+                precision: precision(asset),
             })
         })
         .collect()
@@ -651,6 +665,9 @@ mod tests {
             .find(|i| i.instrument.native == "kPEPE")
             .unwrap();
         assert_eq!(kpepe.instrument.id.as_str(), "kPEPE-USD-PERP.HYPERLIQUID");
+        // Prices 6 − szDecimals, sizes szDecimals: BTC 5 → 1/5, kPEPE 0 → 6/0.
+        assert_eq!(infos[0].precision, Some(Precision { price: 1, size: 5 }));
+        assert_eq!(kpepe.precision, Some(Precision { price: 6, size: 0 }));
         assert!(infos.iter().all(
             |i| i.status == InstrumentStatus::Trading && i.funding_interval_minutes == Some(60)
         ));
@@ -674,6 +691,7 @@ mod tests {
                 ("LOOM", InstrumentStatus::Delisted)
             ]
         );
+        assert_eq!(infos[0].precision, None, "no szDecimals, no precision");
     }
 
     #[test]
