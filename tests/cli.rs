@@ -590,6 +590,13 @@ fn query_bars_shows_ohlcv_at_the_instruments_precision() {
         "2",
     ]);
     insta::assert_snapshot!("query_bars_table", out);
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../README.md"))
+            .unwrap();
+    assert!(
+        readme.contains(out.trim_end()),
+        "README's `query bars` example differs from:\n{out}"
+    );
     let csv = run_ok(&[
         "query",
         "bars",
