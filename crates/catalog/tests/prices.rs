@@ -486,3 +486,53 @@ fn bar_partitions_follow_the_interval() {
         assert_eq!(Bar::partition(&bar_dataset(&bt)), partition, "{interval}");
     }
 }
+
+#[tokio::test]
+async fn a_mark_price_file_in_another_instruments_directory_is_refused_by_name() {
+    let (dir, catalog) = writable().await;
+    let mark = MarkPrice {
+        instrument_id: id(BIN),
+        value: d("94000.5"),
+        ts_event: DAY0,
+        ts_init: DAY0,
+    };
+    catalog.write(vec![mark]).await.unwrap();
+    let file = files_of(dir.path(), "mark_price_update", BIN).remove(0);
+    let moved = dir
+        .path()
+        .join("data/mark_price_update")
+        .join(HL)
+        .join(file.file_name().unwrap());
+    std::fs::create_dir_all(moved.parent().unwrap()).unwrap();
+    std::fs::copy(&file, &moved).unwrap();
+    let query = Query {
+        instruments: vec![id(HL)],
+        start: 0,
+        end: u64::MAX,
+        limit: None,
+    };
+    let err = catalog.query::<MarkPrice>(&query).await.unwrap_err();
+    let message = err.to_string();
+    assert!(err.is_bad_file(), "{message}");
+    assert!(message.contains(&moved.display().to_string()), "{message}");
+    assert!(
+        message.contains(&format!(
+            "schema metadata instrument_id '{BIN}' in the directory of '{HL}'"
+        )),
+        "{message}"
+    );
+    // The index reader refuses it too: the record kind in the footer is not its own.
+    let index_dir = dir.path().join("data/index_price_update").join(BIN);
+    std::fs::create_dir_all(&index_dir).unwrap();
+    std::fs::copy(&file, index_dir.join(file.file_name().unwrap())).unwrap();
+    let query = Query {
+        instruments: vec![id(BIN)],
+        ..query
+    };
+    let err = catalog.query::<IndexPrice>(&query).await.unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("it holds mark_price_update records"),
+        "{err}"
+    );
+}
