@@ -365,6 +365,22 @@ async fn a_precision_change_starts_a_new_file() {
     assert_eq!(schema_of(&files[0]).metadata()["price_precision"], "1");
     assert_eq!(schema_of(&files[1]).metadata()["price_precision"], "2");
     assert_eq!(query_all::<Bar>(&catalog, &[bar_dataset(&m1)]).await, rows);
+    // Compaction leaves the two files of that day alone, and merges small files of one
+    // precision.
+    let report = catalog.compact().await.unwrap();
+    assert_eq!(report.datasets_compacted, 0, "{report:?}");
+    let more = bars(&m1, DAY0 + 20 * MIN, 5, Precision { price: 2, size: 3 });
+    catalog.write(more.clone()).await.unwrap();
+    let report = catalog.compact().await.unwrap();
+    assert_eq!(
+        (report.files_before, report.files_after),
+        (3, 2),
+        "{report:?}"
+    );
+    let files = files_of(dir.path(), "bar", &m1.to_string());
+    assert_eq!(files.len(), 2);
+    rows.extend(more);
+    assert_eq!(query_all::<Bar>(&catalog, &[bar_dataset(&m1)]).await, rows);
     assert_layout(dir.path());
 }
 
