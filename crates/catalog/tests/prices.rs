@@ -552,3 +552,49 @@ async fn a_mark_price_file_in_another_instruments_directory_is_refused_by_name()
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn missing_bars_are_exactly_the_planted_holes_across_files() {
+    use ccxt_catalog::price::{MissingBars, grid_bars, missing_bars};
+    let (_dir, catalog) = writable().await;
+    let m1 = bar_type(BIN, BarInterval::M1, BarPrice::Last);
+    // 1-minute bars from 23:00 on day 1 to 01:00 on day 2 (two day files), with holes planted
+    // at 23:10-23:13 (3 bars), the last bar of day 1 (23:59-00:00) and 00:30.
+    let mut all = bars(
+        &m1,
+        DAY0 + 23 * 60 * MIN,
+        120,
+        Precision { price: 1, size: 3 },
+    );
+    let planted = [(70, 73), (119, 120), (150, 151)];
+    let first_open = DAY0 + 23 * 60 * MIN;
+    all.retain(|b| {
+        let i = (b.open_ns() - first_open) / MIN + 60;
+        !planted.iter().any(|(a, z)| (*a..*z).contains(&i))
+    });
+    catalog.write(all.clone()).await.unwrap();
+    let stored: Vec<Bar> = query_all(&catalog, &[bar_dataset(&m1)]).await;
+    let closes: Vec<u64> = stored.iter().map(|b| b.ts_event).collect();
+    let start = first_open;
+    let end = first_open + 120 * MIN;
+    let runs = missing_bars(BarInterval::M1, &closes, start, end);
+    let at = |i: u64| first_open + (i - 60) * MIN;
+    assert_eq!(
+        runs,
+        planted
+            .iter()
+            .map(|(a, z)| MissingBars {
+                open_ns: at(*a),
+                close_ns: at(*z),
+                count: z - a,
+            })
+            .collect::<Vec<_>>()
+    );
+    // catalog info counts them from names and footers alone.
+    let info = catalog.info().await.unwrap();
+    assert_eq!(info[0].missing_bars, Some(5));
+    assert_eq!(
+        grid_bars(BarInterval::M1, closes[0], *closes.last().unwrap()),
+        stored.len() as u64 + 5
+    );
+}
