@@ -1,5 +1,5 @@
 """
-NautilusTrader bindings for the ccxt-pipeline Parquet catalog (tested with nautilus_trader 1.221.0).
+NautilusTrader bindings for the ccxt-pipeline Parquet catalog (tested with nautilus_trader 1.221.0 and 1.231.0).
 
 Importing this module is all that is needed; it
 
