@@ -478,6 +478,27 @@ pub struct MissingBars {
     pub count: u64,
 }
 
+/// How many bars of `interval` close in `[first_close, last_close]` (both on the grid).
+pub fn grid_bars(interval: BarInterval, first_close: u64, last_close: u64) -> u64 {
+    if last_close < first_close {
+        return 0;
+    }
+    if let Some(len) = interval.fixed_ns() {
+        return (last_close - first_close) / len + 1;
+    }
+    let mut count = 0;
+    let mut close = first_close;
+    while close <= last_close {
+        count += 1;
+        let next = interval.close_of(close);
+        if next <= close {
+            break;
+        }
+        close = next;
+    }
+    count
+}
+
 /// The runs of missing bars of `interval` among the bars that lie wholly in `[start, end]`
 /// (opening at or after `start`, closing at or before `end`), given the closes (`ts_event`)
 /// of the stored bars, sorted ascending. Stored closes off the grid are ignored.
@@ -598,6 +619,8 @@ mod tests {
             }]
         );
         assert!(missing_bars(BarInterval::H1, &closes, t0, t0 + 2 * H).is_empty());
+        assert_eq!(grid_bars(BarInterval::H1, t0 + H, t0 + 10 * H), 10);
+        assert_eq!(grid_bars(BarInterval::H1, t0 + H, t0 + H), 1);
         // Calendar months: Feb 2025 missing between Jan and Mar.
         let feb1 = t0 + 31 * 24 * H;
         let mar1 = feb1 + 28 * 24 * H;
@@ -610,6 +633,7 @@ mod tests {
                 count: 1
             }]
         );
+        assert_eq!(grid_bars(BarInterval::Month1, feb1, apr1), 3);
     }
 
     #[test]
