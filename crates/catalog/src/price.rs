@@ -25,7 +25,9 @@ use ccxt_model::{
 };
 use rust_decimal::Decimal;
 
-use crate::record::{CatalogRecord, Columns, Partition, RecordIdentity, ts_fields, u64_array};
+use crate::record::{
+    CatalogRecord, Columns, MAX_CLOCK_SKEW_NS, Partition, RecordIdentity, ts_fields, u64_array,
+};
 
 /// NautilusTrader's `FIXED_PRECISION` in high-precision builds: raws are `value × 10^16`.
 pub const FIXED_PRECISION: u8 = 16;
@@ -405,6 +407,18 @@ impl CatalogRecord for MarkPrice {
     fn ts_init(&self) -> u64 {
         self.ts_init
     }
+    /// One price per venue time: the OI and the funding snapshot of one venue answer (or two
+    /// requests within the venue's update interval) quote the same price at the same time, and
+    /// it is stored once.
+    fn identity(&self) -> Option<RecordIdentity> {
+        Some(RecordIdentity::Time(self.ts_event))
+    }
+    fn earliest_delivery_ns(&self) -> u64 {
+        self.ts_event.saturating_sub(MAX_CLOCK_SKEW_NS)
+    }
+    fn latest_delivery_ns(&self) -> u64 {
+        self.ts_init
+    }
 
     fn schema(id: &InstrumentId) -> SchemaRef {
         price_schema(id, None)
@@ -441,6 +455,18 @@ impl CatalogRecord for IndexPrice {
         self.ts_event
     }
     fn ts_init(&self) -> u64 {
+        self.ts_init
+    }
+    /// One price per venue time: the OI and the funding snapshot of one venue answer (or two
+    /// requests within the venue's update interval) quote the same price at the same time, and
+    /// it is stored once.
+    fn identity(&self) -> Option<RecordIdentity> {
+        Some(RecordIdentity::Time(self.ts_event))
+    }
+    fn earliest_delivery_ns(&self) -> u64 {
+        self.ts_event.saturating_sub(MAX_CLOCK_SKEW_NS)
+    }
+    fn latest_delivery_ns(&self) -> u64 {
         self.ts_init
     }
 

@@ -264,6 +264,48 @@ async fn mark_and_index_prices_round_trip_with_eight_decimals() {
 }
 
 #[tokio::test]
+async fn a_price_quoted_again_at_the_same_venue_time_is_stored_once() {
+    let (_dir, catalog) = writable().await;
+    let mark = |ts_event: u64, ts_init: u64| MarkPrice {
+        instrument_id: id(BIN),
+        value: d("94012.5"),
+        ts_event,
+        ts_init,
+    };
+    // The funding snapshot, then the OI snapshot of the same venue quote a second later.
+    let first = mark(DAY0, DAY0 + 40_000_000);
+    assert_eq!(
+        catalog.write(vec![first.clone()]).await.unwrap().rows_added,
+        1
+    );
+    let again = mark(DAY0, DAY0 + 1_040_000_000);
+    assert_eq!(
+        catalog.write(vec![again.clone()]).await.unwrap().rows_added,
+        0
+    );
+    // Both in one write, and across midnight (received after the day's file ends).
+    let late = mark(DAY0 + NANOS_PER_DAY - 1, DAY0 + NANOS_PER_DAY + 5);
+    let late_again = mark(
+        DAY0 + NANOS_PER_DAY - 1,
+        DAY0 + NANOS_PER_DAY - 1 + 2_000_000,
+    );
+    let report = catalog.write(vec![late.clone(), late_again]).await.unwrap();
+    assert_eq!(report.rows_added, 1);
+    // A new venue time is a new price, even with the same value.
+    let next = mark(DAY0 + 1_000_000_000, DAY0 + 1_040_000_000);
+    assert_eq!(
+        catalog.write(vec![next.clone()]).await.unwrap().rows_added,
+        1
+    );
+    let back: Vec<MarkPrice> = query_all(&catalog, &[id(BIN)]).await;
+    let times: Vec<(u64, u64)> = back.iter().map(|m| (m.ts_event, m.ts_init)).collect();
+    let mut expected = vec![first, next, late];
+    expected.sort_by_key(|m| m.ts_init);
+    let want: Vec<(u64, u64)> = expected.iter().map(|m| (m.ts_event, m.ts_init)).collect();
+    assert_eq!(times, want, "the first delivery of each venue time stays");
+}
+
+#[tokio::test]
 async fn bar_files_are_days_months_or_years_by_interval() {
     let (dir, catalog) = writable().await;
     let p = Precision { price: 1, size: 3 };
