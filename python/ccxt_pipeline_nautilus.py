@@ -1,5 +1,5 @@
 """
-NautilusTrader bindings for the ccxt-pipeline Parquet catalog (tested with nautilus_trader 1.221.0).
+NautilusTrader bindings for the ccxt-pipeline Parquet catalog (tested with nautilus_trader 1.221.0 and 1.231.0).
 
 Importing this module is all that is needed; it
 
@@ -7,12 +7,17 @@ Importing this module is all that is needed; it
   ``Liquidation`` (``data/custom_liquidation/``);
 * registers an Arrow codec for the built-in ``FundingRateUpdate`` (``data/funding_rate_update/``)
   when the installed NautilusTrader has none (1.221, 1.222). Newer versions read that directory
-  natively and are left alone.
+  natively and are left alone;
+* registers an Arrow decoder for the built-in ``IndexPriceUpdate`` (``data/index_price_update/``):
+  NautilusTrader writes that layout but its catalog raises ``NotImplementedError`` reading it (1.221
+  and 1.231 alike). The layout stays NautilusTrader's own; only reading is added, writing is left
+  to NautilusTrader. Bars (``data/bar/``) and mark prices (``data/mark_price_update/``) are read
+  natively.
 
 Usage::
 
     import ccxt_pipeline_nautilus as ccxt
-    from nautilus_trader.model.data import FundingRateUpdate
+    from nautilus_trader.model.data import FundingRateUpdate, IndexPriceUpdate, MarkPriceUpdate
     from nautilus_trader.persistence.catalog import ParquetDataCatalog
 
     catalog = ParquetDataCatalog("catalog")
@@ -26,12 +31,17 @@ Usage::
     print(oi[0].data.open_interest)                                 # .data is the OpenInterest
     liqs = catalog.custom_data(ccxt.Liquidation, instrument_ids=[iid])
 
+    bars = catalog.bars(bar_types=["BTCUSDT-PERP.BINANCE-1-HOUR-LAST-EXTERNAL"])  # list[Bar]
+    marks = catalog.query(MarkPriceUpdate, identifiers=[iid])       # native
+    index = catalog.query(IndexPriceUpdate, identifiers=[iid])      # through this module
+
 Caveats:
 
-* Query funding rates **one instrument at a time** (``identifiers=[iid]``). ``FundingRateUpdate``
-  files keep the instrument ID only in the Arrow schema metadata, and pyarrow gives a decoder the
-  metadata of the *first* file of a multi-file dataset, so a query spanning several instrument
-  directories labels every row with the first instrument. (``OpenInterest``/``Liquidation`` store
+* Query funding rates and index prices **one instrument at a time** (``identifiers=[iid]``).
+  ``FundingRateUpdate`` and ``IndexPriceUpdate`` files keep the instrument ID only in the Arrow
+  schema metadata, and pyarrow gives a decoder the metadata of the *first* file of a multi-file
+  dataset, so a query spanning several instrument directories labels every row with the first
+  instrument. (``OpenInterest``/``Liquidation`` store
   ``instrument_id`` as a column and do not have this problem.)
 * A query over several instruments returns rows grouped by instrument, not merged by ``ts_init``;
   sort them yourself (``BacktestNode`` does).
@@ -51,12 +61,15 @@ import pyarrow as pa
 from nautilus_trader.core.data import Data
 from nautilus_trader.model.custom import customdataclass
 from nautilus_trader.model.data import FundingRateUpdate
+from nautilus_trader.model.data import IndexPriceUpdate
 from nautilus_trader.model.identifiers import InstrumentId
+from nautilus_trader.model.objects import Price
+from nautilus_trader.serialization.arrow import serializer as _serializer
 from nautilus_trader.serialization.arrow.serializer import list_schemas
 from nautilus_trader.serialization.arrow.serializer import register_arrow
 
 
-__all__ = ["Liquidation", "OpenInterest", "StreamGap", "funding_kind", "register"]
+__all__ = ["Liquidation", "OpenInterest", "StreamGap", "funding_kind", "register", "register_index_price"]
 
 _TS = [pa.field("ts_event", pa.uint64(), False), pa.field("ts_init", pa.uint64(), False)]
 
@@ -258,3 +271,61 @@ def register() -> bool:
 
 
 register()
+
+
+# IndexPriceUpdate: NautilusTrader's own layout (`value` FixedSizeBinary(16), the i128 raw
+# value x 10^16 little-endian; `ts_event`, `ts_init`; metadata `instrument_id`,
+# `price_precision`). Its catalog has the schema but maps the type to no decoder.
+_FIXED_PRECISION = 16
+
+
+def _raw_decimals(raw: int) -> int:
+    """The decimals a raw value x 10^16 needs (16 minus its trailing zeros, at least 0)."""
+    if raw == 0:
+        return 0
+    zeros = 0
+    while zeros < _FIXED_PRECISION and raw % 10 ** (zeros + 1) == 0:
+        zeros += 1
+    return _FIXED_PRECISION - zeros
+
+
+def _decode_index(table: pa.Table) -> list:
+    meta = table.schema.metadata or {}
+    for key in (b"instrument_id", b"price_precision"):
+        if key not in meta:
+            raise ValueError(f"index_price_update file without '{key.decode()}' schema metadata")
+    instrument_id = InstrumentId.from_str(meta[b"instrument_id"].decode())
+    precision = int(meta[b"price_precision"].decode())
+    values = table.column("value").to_pylist()
+    ts_event = table.column("ts_event").to_pylist()
+    ts_init = table.column("ts_init").to_pylist()
+    out = []
+    for raw_bytes, event, init in zip(values, ts_event, ts_init):
+        raw = int.from_bytes(raw_bytes, "little", signed=True)
+        # pyarrow hands over the metadata of the first file only: a later file may carry more
+        # decimals, so never fewer than the value needs.
+        out.append(IndexPriceUpdate(
+            instrument_id=instrument_id,
+            value=Price.from_raw(raw, max(precision, _raw_decimals(raw))),
+            ts_event=event,
+            ts_init=init,
+        ))
+    return out
+
+
+def register_index_price() -> bool:
+    """
+    Register the IndexPriceUpdate Arrow decoder, keeping NautilusTrader's schema (and its writer)
+    as they are. Idempotent; called at import. Returns True if this module's decoder is in use.
+    """
+    decoders = getattr(_serializer, "_ARROW_DECODERS", {})
+    if decoders.get(IndexPriceUpdate) not in (None, _decode_index):
+        return False  # a NautilusTrader that decodes it itself, or someone else's decoder
+    schema = list_schemas().get(IndexPriceUpdate)
+    if schema is None:
+        schema = pa.schema([pa.field("value", pa.binary(16), False), *_TS])
+    register_arrow(IndexPriceUpdate, schema, None, _decode_index)
+    return True
+
+
+register_index_price()

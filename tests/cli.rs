@@ -159,9 +159,22 @@ fn catalog_info_lists_every_dataset() {
         serde_json::from_str(&run_ok(&["catalog", "info", "--format", "json"])).unwrap();
     assert_eq!(
         json.as_array().unwrap().len(),
-        21,
-        "3 kinds x 2 symbols x 3 venues, and gaps of 3 venues"
+        43,
+        "5 kinds x 2 symbols x 3 venues, 1h last bars of 6 and mark bars of 4 instruments, and gaps of 3 venues"
     );
+    let bars: Vec<&serde_json::Value> = json
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["type"] == "bars")
+        .collect();
+    assert_eq!(bars.len(), 10);
+    for d in bars {
+        let hl_btc = d["instrument_id"] == "BTC-USD-PERP.HYPERLIQUID-1-HOUR-LAST-EXTERNAL";
+        assert_eq!(d["rows"], if hl_btc { 70 } else { 72 }, "{d}");
+        assert_eq!(d["missing"], if hl_btc { 2 } else { 0 }, "{d}");
+        assert!(d["series"] == "1h last" || d["series"] == "1h mark", "{d}");
+    }
 }
 
 #[test]
@@ -212,7 +225,7 @@ fn no_rows_is_success_with_a_note() {
 
 #[test]
 fn usage_errors_exit_2_with_one_line_that_says_what_is_valid() {
-    let cases: [(&[&str], &str); 8] = [
+    let cases: [(&[&str], &str); 13] = [
         (&["query", "oi", "BTC-PERP"], "accepted forms"),
         (
             &["query", "oi", "BTCUSDT-PERP", "--from", "yesterday"],
@@ -249,6 +262,34 @@ fn usage_errors_exit_2_with_one_line_that_says_what_is_valid() {
         (
             &["query", "oi", "BTCUSDT-PERP", "--format", "xml"],
             "invalid value 'xml'",
+        ),
+        (
+            &["query", "bars", "BTCUSDT-PERP", "--interval", "3d"],
+            "unknown bar interval '3d': valid intervals are 1m 3m 5m 15m 30m 1h 2h 4h 6h 8h 12h 1d 1w 1M",
+        ),
+        (
+            &[
+                "query",
+                "bars",
+                "BTCUSDT-PERP",
+                "--interval",
+                "1h",
+                "--price",
+                "index",
+            ],
+            "unknown bar price 'index': valid prices are last, mark",
+        ),
+        (
+            &["query", "bars", "BTCUSDT-PERP"],
+            "query bars needs --interval: one of 1m 3m",
+        ),
+        (
+            &["query", "mark", "BTCUSDT-PERP", "--interval", "1h"],
+            "--interval is for `query bars` only, not `query mark`",
+        ),
+        (
+            &["query", "oi", "BTCUSDT-PERP", "--gaps"],
+            "--gaps is for `query bars` only",
         ),
     ];
     for (args, message) in cases {
@@ -431,7 +472,7 @@ fn demo_refuses_a_non_empty_directory_and_compact_keeps_every_row() {
         .arg(dir.path())
         .assert()
         .success()
-        .stderr(predicate::str::contains("compacted 0 of 21 datasets"));
+        .stderr(predicate::str::contains("compacted 0 of 43 datasets"));
     assert_eq!(info(dir.path()), before);
 }
 
@@ -533,4 +574,181 @@ fn query_gaps_lists_stream_gaps_per_venue() {
         .assert()
         .code(2)
         .stderr(predicate::str::contains("query oi needs a SYMBOL"));
+}
+
+#[test]
+fn query_bars_shows_ohlcv_at_the_instruments_precision() {
+    let out = run_ok(&[
+        "query",
+        "bars",
+        "BTCUSDT-PERP",
+        "--interval",
+        "1h",
+        "--from",
+        "2025-01-02T00:00:00Z",
+        "-n",
+        "2",
+    ]);
+    insta::assert_snapshot!("query_bars_table", out);
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../README.md"))
+            .unwrap();
+    assert!(
+        readme.contains(out.trim_end()),
+        "README's `query bars` example differs from:\n{out}"
+    );
+    let csv = run_ok(&[
+        "query",
+        "bars",
+        "ETHUSDT-PERP",
+        "--interval",
+        "1h",
+        "--price",
+        "mark",
+        "-e",
+        "bybit",
+        "--from",
+        "2025-01-01",
+        "-n",
+        "2",
+        "--format",
+        "csv",
+    ]);
+    insta::assert_snapshot!("query_bars_mark_csv", csv);
+    // Every bar of the example is on the grid, stamped at its close, with high >= open/close >= low.
+    let json: serde_json::Value = serde_json::from_str(&run_ok(&[
+        "query",
+        "bars",
+        "BTCUSDT-PERP",
+        "--interval",
+        "1h",
+        "--format",
+        "json",
+    ]))
+    .unwrap();
+    let rows = json.as_array().unwrap();
+    assert_eq!(rows.len(), 72 + 72 + 70);
+    for r in rows {
+        let n = |k: &str| r[k].as_str().unwrap().parse::<f64>().unwrap();
+        assert!(n("low") <= n("open") && n("open") <= n("high"), "{r}");
+        assert!(n("low") <= n("close") && n("close") <= n("high"), "{r}");
+        let close = r["ts_event"].as_u64().unwrap();
+        assert_eq!(close % 3_600_000_000_000, 0, "{r}");
+        assert_eq!(r["ts_init"].as_u64(), Some(close));
+    }
+    // Hyperliquid has no mark candles: no rows, a note, success.
+    cli()
+        .args([
+            "query",
+            "bars",
+            "BTC",
+            "--interval",
+            "1h",
+            "--price",
+            "mark",
+        ])
+        .args(["-e", "hyperliquid", "--catalog"])
+        .arg(example())
+        .assert()
+        .success()
+        .stdout("")
+        .stderr(predicate::str::contains(
+            "no bars rows for 1h mark BTC on hyperliquid",
+        ));
+}
+
+#[test]
+fn query_mark_and_index_print_exact_decimals() {
+    let json = run_ok(&[
+        "query",
+        "mark",
+        "BTCUSDT-PERP",
+        "--from",
+        "2025-01-01",
+        "-n",
+        "3",
+        "--format",
+        "json",
+    ]);
+    insta::assert_snapshot!("query_mark_json", json);
+    let table = run_ok(&[
+        "query",
+        "index",
+        "ETHUSDT-PERP",
+        "-e",
+        "bybit",
+        "-e",
+        "hyperliquid",
+        "-n",
+        "4",
+    ]);
+    insta::assert_snapshot!("query_index_table", table);
+}
+
+#[test]
+fn query_bars_gaps_lists_exactly_the_missing_bars() {
+    // The example misses Hyperliquid's BTC bars of 2025-01-02 06:00 and 07:00.
+    let csv = run_ok(&[
+        "query",
+        "bars",
+        "BTCUSDT-PERP",
+        "--interval",
+        "1h",
+        "--gaps",
+        "--format",
+        "csv",
+    ]);
+    assert_eq!(
+        csv,
+        "from,to,venue,symbol,interval,price,missing_bars,bar_type,from_ns,to_ns\n\
+         2025-01-02T06:00:00Z,2025-01-02T08:00:00Z,hyperliquid,BTC,1h,last,2,BTC-USD-PERP.HYPERLIQUID-1-HOUR-LAST-EXTERNAL,1735797600000000000,1735804800000000000\n"
+    );
+    // With an explicit range, the grid runs over all of it: the hours before the first and
+    // after the last stored bar are missing too.
+    let csv = run_ok(&[
+        "query",
+        "bars",
+        "ETHUSDT-PERP",
+        "--interval",
+        "1h",
+        "-e",
+        "binance",
+        "--gaps",
+        "--from",
+        "2024-12-31T22:00:00Z",
+        "--to",
+        "2025-01-04T02:00:00Z",
+        "--format",
+        "csv",
+    ]);
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines.len(), 3, "{csv}");
+    assert!(
+        lines[1]
+            .starts_with("2024-12-31T22:00:00Z,2025-01-01T00:00:00Z,binance,ETHUSDT,1h,last,2,"),
+        "{csv}"
+    );
+    assert!(
+        lines[2]
+            .starts_with("2025-01-04T00:00:00Z,2025-01-04T02:00:00Z,binance,ETHUSDT,1h,last,2,"),
+        "{csv}"
+    );
+    // A complete series: nothing missing, a note, success.
+    cli()
+        .args([
+            "query",
+            "bars",
+            "BTCUSDT-PERP",
+            "--interval",
+            "1h",
+            "-e",
+            "bybit",
+            "--gaps",
+        ])
+        .arg("--catalog")
+        .arg(example())
+        .assert()
+        .success()
+        .stdout("")
+        .stderr(predicate::str::contains("no missing bars"));
 }

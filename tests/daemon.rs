@@ -342,7 +342,7 @@ async fn collects_all_venues_serves_health_and_metrics_and_stops_cleanly_on_sigt
             "{family} missing:\n{body}"
         );
     }
-    for kind in ["open_interest", "funding_rate"] {
+    for kind in ["open_interest", "funding_rate", "mark_price", "index_price"] {
         for venue in ["binance", "bybit", "hyperliquid"] {
             let series = format!("ccxt_rows_written_total{{kind=\"{kind}\",venue=\"{venue}\"}}");
             assert!(metric_value(&body, &series) > 0.0, "{series} is 0:\n{body}");
@@ -395,6 +395,11 @@ async fn collects_all_venues_serves_health_and_metrics_and_stops_cleanly_on_sigt
         assert_eq!(venues_of(&oi).len(), 3, "{symbol} oi: {oi:?}");
         let funding = query(&catalog, &["funding", symbol]);
         assert_eq!(venues_of(&funding).len(), 3, "{symbol} funding");
+        // The snapshots' mark and index prices, on every venue.
+        for kind in ["mark", "index"] {
+            let prices = query(&catalog, &[kind, symbol]);
+            assert_eq!(venues_of(&prices).len(), 3, "{symbol} {kind}: {prices:?}");
+        }
     }
     let liquidations = query(&catalog, &["liquidations", "BTCUSDT-PERP"]);
     assert!(!liquidations.is_empty());

@@ -150,10 +150,16 @@ async fn current_open_interest_and_funding_in_every_format() {
             r["rate"].as_str().unwrap().parse::<f64>().is_ok(),
             "rate is an exact decimal string"
         );
-        assert!(
-            r["next_funding_time"].as_str().is_some() && r["mark_price"].as_f64().is_some(),
-            "{r}"
-        );
+        assert!(r["next_funding_time"].as_str().is_some(), "{r}");
+        for price in ["mark_price", "index_price"] {
+            let text = r[price]
+                .as_str()
+                .unwrap_or_else(|| panic!("{price} in {r}"));
+            assert!(
+                text.parse::<f64>().is_ok_and(|p| p > 0.0),
+                "{price} is an exact decimal string: {r}"
+            );
+        }
     }
     let hl = rows
         .iter()
@@ -173,6 +179,119 @@ async fn current_open_interest_and_funding_in_every_format() {
     )
     .await;
     assert_eq!(json(&one).len(), 1, "a single record is still an array");
+}
+
+/// The mark and index prices of printed funding snapshots, by venue.
+fn snapshot_prices(rows: &[Value]) -> Vec<(String, f64, f64)> {
+    let price = |r: &Value, key: &str| r[key].as_str().unwrap().parse::<f64>().unwrap();
+    let mut prices: Vec<_> = rows
+        .iter()
+        .map(|r| {
+            let venue = r["venue"].as_str().unwrap().to_string();
+            (venue, price(r, "mark_price"), price(r, "index_price"))
+        })
+        .collect();
+    prices.sort_by(|a, b| a.0.cmp(&b.0));
+    prices
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn snapshot_mark_and_index_prices_are_stored_and_read_back_exactly() {
+    let sim = sim(no_limits()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let catalog = dir.path().to_str().unwrap();
+    let printed = run(
+        cli(&sim),
+        &["fetch-funding", "BTCUSDT-PERP", "--format", "json"],
+    )
+    .await;
+    assert!(printed.status.success(), "{}", stderr(&printed));
+    let printed = snapshot_prices(&json(&printed));
+    assert_eq!(printed.len(), 3, "one snapshot per venue");
+
+    let stored = run(
+        cli(&sim),
+        &[
+            "fetch-funding",
+            "BTCUSDT-PERP",
+            "--store",
+            "--catalog",
+            catalog,
+        ],
+    )
+    .await;
+    assert!(stored.status.success(), "{}", stderr(&stored));
+    assert!(
+        stderr(&stored).contains("3 new rows (and 6 mark/index prices) stored"),
+        "{}",
+        stderr(&stored)
+    );
+
+    // The simulator's clock is pinned, so the stored snapshot quotes what was printed.
+    let query = |kind: &'static str| {
+        let cmd = cli(&sim);
+        async move {
+            let out = run(
+                cmd,
+                &[
+                    "query",
+                    kind,
+                    "BTCUSDT-PERP",
+                    "--format",
+                    "json",
+                    "--catalog",
+                    catalog,
+                ],
+            )
+            .await;
+            assert!(out.status.success(), "{}", stderr(&out));
+            json(&out)
+        }
+    };
+    let marks = query("mark").await;
+    let indexes = query("index").await;
+    assert_eq!(
+        (marks.len(), indexes.len()),
+        (3, 3),
+        "{marks:?} {indexes:?}"
+    );
+    for (venue, mark, index) in &printed {
+        let stored = |rows: &[Value], key: &str| {
+            let row = rows.iter().find(|r| r["venue"] == venue.as_str()).unwrap();
+            row[key].as_str().unwrap().parse::<f64>().unwrap()
+        };
+        assert_eq!(stored(&marks, "mark_price"), *mark, "{venue} mark");
+        assert_eq!(stored(&indexes, "index_price"), *index, "{venue} index");
+    }
+
+    // The open-interest snapshot carries them too: the same prices, quoted again.
+    let oi = run(
+        cli(&sim),
+        &["fetch-oi", "BTCUSDT-PERP", "--store", "--catalog", catalog],
+    )
+    .await;
+    assert!(oi.status.success(), "{}", stderr(&oi));
+    assert!(stderr(&oi).contains("3 new rows (and "), "{}", stderr(&oi));
+    let info = run(
+        cli(&sim),
+        &["catalog", "info", "--catalog", catalog, "--format", "json"],
+    )
+    .await;
+    assert!(info.status.success(), "{}", stderr(&info));
+    let text = stdout(&info);
+    let rows: Vec<Value> = serde_json::from_str(&text).unwrap();
+    for kind in ["mark", "index"] {
+        let counts: Vec<u64> = rows
+            .iter()
+            .filter(|r| r["type"] == kind)
+            .map(|r| r["rows"].as_u64().unwrap())
+            .collect();
+        assert_eq!(
+            counts,
+            [2, 2, 2],
+            "{kind}: funding and OI snapshot per venue: {text}"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

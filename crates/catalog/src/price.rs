@@ -25,7 +25,9 @@ use ccxt_model::{
 };
 use rust_decimal::Decimal;
 
-use crate::record::{CatalogRecord, Columns, Partition, RecordIdentity, ts_fields, u64_array};
+use crate::record::{
+    CatalogRecord, Columns, MAX_CLOCK_SKEW_NS, Partition, RecordIdentity, ts_fields, u64_array,
+};
 
 /// NautilusTrader's `FIXED_PRECISION` in high-precision builds: raws are `value × 10^16`.
 pub const FIXED_PRECISION: u8 = 16;
@@ -405,6 +407,18 @@ impl CatalogRecord for MarkPrice {
     fn ts_init(&self) -> u64 {
         self.ts_init
     }
+    /// One price per venue time: the OI and the funding snapshot of one venue answer (or two
+    /// requests within the venue's update interval) quote the same price at the same time, and
+    /// it is stored once.
+    fn identity(&self) -> Option<RecordIdentity> {
+        Some(RecordIdentity::Time(self.ts_event))
+    }
+    fn earliest_delivery_ns(&self) -> u64 {
+        self.ts_event.saturating_sub(MAX_CLOCK_SKEW_NS)
+    }
+    fn latest_delivery_ns(&self) -> u64 {
+        self.ts_init
+    }
 
     fn schema(id: &InstrumentId) -> SchemaRef {
         price_schema(id, None)
@@ -443,6 +457,18 @@ impl CatalogRecord for IndexPrice {
     fn ts_init(&self) -> u64 {
         self.ts_init
     }
+    /// One price per venue time: the OI and the funding snapshot of one venue answer (or two
+    /// requests within the venue's update interval) quote the same price at the same time, and
+    /// it is stored once.
+    fn identity(&self) -> Option<RecordIdentity> {
+        Some(RecordIdentity::Time(self.ts_event))
+    }
+    fn earliest_delivery_ns(&self) -> u64 {
+        self.ts_event.saturating_sub(MAX_CLOCK_SKEW_NS)
+    }
+    fn latest_delivery_ns(&self) -> u64 {
+        self.ts_init
+    }
 
     fn schema(id: &InstrumentId) -> SchemaRef {
         price_schema(id, None)
@@ -476,6 +502,27 @@ pub struct MissingBars {
     pub close_ns: u64,
     /// How many bars are missing.
     pub count: u64,
+}
+
+/// How many bars of `interval` close in `[first_close, last_close]` (both on the grid).
+pub fn grid_bars(interval: BarInterval, first_close: u64, last_close: u64) -> u64 {
+    if last_close < first_close {
+        return 0;
+    }
+    if let Some(len) = interval.fixed_ns() {
+        return (last_close - first_close) / len + 1;
+    }
+    let mut count = 0;
+    let mut close = first_close;
+    while close <= last_close {
+        count += 1;
+        let next = interval.close_of(close);
+        if next <= close {
+            break;
+        }
+        close = next;
+    }
+    count
 }
 
 /// The runs of missing bars of `interval` among the bars that lie wholly in `[start, end]`
@@ -598,6 +645,8 @@ mod tests {
             }]
         );
         assert!(missing_bars(BarInterval::H1, &closes, t0, t0 + 2 * H).is_empty());
+        assert_eq!(grid_bars(BarInterval::H1, t0 + H, t0 + 10 * H), 10);
+        assert_eq!(grid_bars(BarInterval::H1, t0 + H, t0 + H), 1);
         // Calendar months: Feb 2025 missing between Jan and Mar.
         let feb1 = t0 + 31 * 24 * H;
         let mar1 = feb1 + 28 * 24 * H;
@@ -610,6 +659,7 @@ mod tests {
                 count: 1
             }]
         );
+        assert_eq!(grid_bars(BarInterval::Month1, feb1, apr1), 3);
     }
 
     #[test]

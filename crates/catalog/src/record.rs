@@ -104,7 +104,8 @@ pub enum RecordIdentity {
         ts_event: u64,
     },
     /// Records of which a dataset holds one per venue time: bars, identified by their bar type
-    /// (the dataset) and `ts_event` (the close). A re-fetched bar is the same bar.
+    /// (the dataset) and `ts_event` (the close), and mark and index prices, one per venue
+    /// quote time. A re-fetched bar is the same bar.
     Time(u64),
 }
 

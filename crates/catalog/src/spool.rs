@@ -1,8 +1,8 @@
 //! The write-ahead spool in front of the catalog for streamed and polled data.
 //!
-//! The spool carries all four record kinds: liquidations and gaps from the streams, and the
-//! open-interest and funding-rate snapshots a daemon takes, so neither a `kill -9` nor a full
-//! disk loses a row that was appended and synced before it.
+//! The spool carries liquidations and gaps from the streams, and the open-interest, funding-rate,
+//! mark-price and index-price snapshots a daemon takes, so neither a `kill -9` nor a full disk
+//! loses a row that was appended and synced before it.
 //!
 //! Streams deliver rows one by one, far too often to write a Parquet file each time. Rows are
 //! appended to a spool segment (`<dir>/<n>.spool`, one JSON object per line), synced to disk in
@@ -28,19 +28,22 @@
 //! {"k":"gap","venue":..,"stream":..,"from":u64,"to":u64,"reason":..,"ti":u64}
 //! {"k":"oi","id":..,"oi":f64,"v":f64|null,"te":u64,"ti":u64}
 //! {"k":"fr","id":..,"r":"<decimal, exact digits>","iv":u16|null,"nf":u64|null,"te":u64,"ti":u64}
+//! {"k":"mk","id":..,"p":"<decimal, exact digits>","te":u64,"ti":u64}
+//! {"k":"ix","id":..,"p":"<decimal, exact digits>","te":u64,"ti":u64}
 //! ```
 //!
 //! Floats are written by serde_json (shortest round-trip form) and read back bit for bit; a
 //! non-finite float, which JSON cannot hold, is written as the string `"NaN"`, `"inf"` or
-//! `"-inf"`. The funding rate travels as its decimal string, so its digits and scale survive.
+//! `"-inf"`. The funding rate and the mark and index prices travel as decimal strings, so their
+//! digits and scale survive.
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use ccxt_model::{
-    FundingRate, Gap, InstrumentId, Liquidation, LiquidationSource, OpenInterest, PositionSide,
-    Venue,
+    FundingRate, Gap, IndexPrice, InstrumentId, Liquidation, LiquidationSource, MarkPrice,
+    OpenInterest, PositionSide, Venue,
 };
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
@@ -80,6 +83,10 @@ pub struct DrainReport {
     pub open_interest: usize,
     /// Funding-rate rows read from them.
     pub funding: usize,
+    /// Mark-price rows read from them.
+    pub mark_prices: usize,
+    /// Index-price rows read from them.
+    pub index_prices: usize,
     /// Lines that could not be read (torn by a crash) and were skipped.
     pub skipped_lines: usize,
     /// Liquidations that were not in the catalog before (the rest were stored already: a
@@ -99,6 +106,8 @@ impl DrainReport {
         self.gaps += other.gaps;
         self.open_interest += other.open_interest;
         self.funding += other.funding;
+        self.mark_prices += other.mark_prices;
+        self.index_prices += other.index_prices;
         self.skipped_lines += other.skipped_lines;
         self.liquidations_added += other.liquidations_added;
         self.gaps_added += other.gaps_added;
@@ -233,6 +242,34 @@ impl Spool {
         Ok(())
     }
 
+    /// Appends mark prices (buffered; durable after the next [`Spool::sync`]).
+    pub fn append_mark_prices(&mut self, rows: &[MarkPrice]) -> Result<()> {
+        for row in rows {
+            self.append_line(price_json(
+                "mk",
+                &row.instrument_id,
+                &row.value,
+                row.ts_event,
+                row.ts_init,
+            ))?;
+        }
+        Ok(())
+    }
+
+    /// Appends index prices (buffered; durable after the next [`Spool::sync`]).
+    pub fn append_index_prices(&mut self, rows: &[IndexPrice]) -> Result<()> {
+        for row in rows {
+            self.append_line(price_json(
+                "ix",
+                &row.instrument_id,
+                &row.value,
+                row.ts_event,
+                row.ts_init,
+            ))?;
+        }
+        Ok(())
+    }
+
     /// Makes everything appended so far durable: flush and fdatasync.
     pub fn sync(&mut self) -> Result<()> {
         if let Some(segment) = self.current.as_mut().filter(|s| s.dirty) {
@@ -252,7 +289,7 @@ impl Spool {
 
     /// Closes the current segment (synced) and moves every segment on disk into `catalog`,
     /// oldest first, deleting each one after all its rows (liquidations, gaps, open interest,
-    /// funding) are stored. New appends start a new segment.
+    /// funding, mark and index prices) are stored. New appends start a new segment.
     ///
     /// On an error the segment being written and all later ones stay on disk for the next
     /// drain (segments before it were stored and removed); rows appended afterwards go to a
@@ -295,6 +332,8 @@ impl Sealed {
             report.gaps += rows.gaps.len();
             report.open_interest += rows.open_interest.len();
             report.funding += rows.funding.len();
+            report.mark_prices += rows.mark_prices.len();
+            report.index_prices += rows.index_prices.len();
             report.skipped_lines += rows.skipped;
             let liquidations = write_some(catalog, rows.liquidations).await?;
             report.liquidations_added += liquidations.rows_added;
@@ -306,6 +345,12 @@ impl Sealed {
                 .written
                 .add(write_some(catalog, rows.open_interest).await?);
             report.written.add(write_some(catalog, rows.funding).await?);
+            report
+                .written
+                .add(write_some(catalog, rows.mark_prices).await?);
+            report
+                .written
+                .add(write_some(catalog, rows.index_prices).await?);
             std::fs::remove_file(path).map_err(|e| io_error(path, e))?;
             report.segments += 1;
         }
@@ -408,11 +453,30 @@ fn funding_json(r: &FundingRate) -> Value {
     })
 }
 
+/// A mark or index price line: the price as its decimal string, so digits and scale survive.
+fn price_json(
+    kind: &str,
+    id: &InstrumentId,
+    value: &Decimal,
+    ts_event: u64,
+    ts_init: u64,
+) -> Value {
+    json!({
+        "k": kind,
+        "id": id.as_str(),
+        "p": value.to_string(),
+        "te": ts_event,
+        "ti": ts_init,
+    })
+}
+
 enum Line {
     Liquidation(Liquidation),
     Gap(Gap),
     OpenInterest(OpenInterest),
     Funding(FundingRate),
+    Mark(MarkPrice),
+    Index(IndexPrice),
 }
 
 fn parse_line(text: &str) -> Option<Line> {
@@ -466,6 +530,18 @@ fn parse_line(text: &str) -> Option<Line> {
             ts_event: u64_of("te")?,
             ts_init: u64_of("ti")?,
         })),
+        "mk" => Some(Line::Mark(MarkPrice {
+            instrument_id: InstrumentId::new_unchecked(str_of("id")?),
+            value: str_of("p")?.parse::<Decimal>().ok()?,
+            ts_event: u64_of("te")?,
+            ts_init: u64_of("ti")?,
+        })),
+        "ix" => Some(Line::Index(IndexPrice {
+            instrument_id: InstrumentId::new_unchecked(str_of("id")?),
+            value: str_of("p")?.parse::<Decimal>().ok()?,
+            ts_event: u64_of("te")?,
+            ts_init: u64_of("ti")?,
+        })),
         _ => None,
     }
 }
@@ -477,6 +553,8 @@ struct SegmentRows {
     gaps: Vec<Gap>,
     open_interest: Vec<OpenInterest>,
     funding: Vec<FundingRate>,
+    mark_prices: Vec<MarkPrice>,
+    index_prices: Vec<IndexPrice>,
     /// Lines that could not be read.
     skipped: usize,
 }
@@ -495,6 +573,8 @@ fn read_segment(path: &Path) -> Result<SegmentRows> {
             Some(Line::Gap(g)) => rows.gaps.push(g),
             Some(Line::OpenInterest(o)) => rows.open_interest.push(o),
             Some(Line::Funding(f)) => rows.funding.push(f),
+            Some(Line::Mark(m)) => rows.mark_prices.push(m),
+            Some(Line::Index(i)) => rows.index_prices.push(i),
             None => rows.skipped += 1,
         }
     }
@@ -631,6 +711,69 @@ mod tests {
             end: u64::MAX,
             limit: None,
         }
+    }
+
+    #[tokio::test]
+    async fn mark_and_index_prices_go_through_the_spool_exactly_and_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut spool = Spool::open(dir.path()).unwrap();
+        let id = InstrumentId::new_unchecked("BTCUSDT-PERP.BINANCE");
+        let marks: Vec<MarkPrice> = ["94012.34567891", "94013.10", "0.0000012345"]
+            .iter()
+            .enumerate()
+            .map(|(i, v)| MarkPrice {
+                instrument_id: id.clone(),
+                value: v.parse().unwrap(),
+                ts_event: T0 + i as u64,
+                ts_init: T0 + i as u64 + 85,
+            })
+            .collect();
+        let index: Vec<IndexPrice> = marks
+            .iter()
+            .map(|m| IndexPrice {
+                instrument_id: id.clone(),
+                value: m.value,
+                ts_event: m.ts_event,
+                ts_init: m.ts_init,
+            })
+            .collect();
+        spool.append_mark_prices(&marks).unwrap();
+        spool.append_index_prices(&index).unwrap();
+        spool.sync().unwrap();
+        let segment = Spool::segments_in(dir.path()).unwrap()[0].clone();
+        let kept = std::fs::read(&segment).unwrap();
+        let rows = read_segment(&segment).unwrap();
+        assert_eq!(
+            (rows.mark_prices.clone(), rows.index_prices.clone()),
+            (marks.clone(), index.clone())
+        );
+        assert_eq!(
+            rows.mark_prices[1].value.to_string(),
+            "94013.10",
+            "digits and scale"
+        );
+        let catalog = Catalog::from_storage(crate::Storage::in_memory());
+        let report = spool.drain_into(&catalog).await.unwrap();
+        assert_eq!((report.mark_prices, report.index_prices), (3, 3));
+        assert_eq!(report.written.rows_added, 6);
+        // A crash after the catalog write but before the segment was removed replays it.
+        std::fs::write(&segment, kept).unwrap();
+        let report = Spool::open(dir.path())
+            .unwrap()
+            .drain_into(&catalog)
+            .await
+            .unwrap();
+        assert_eq!(report.written.rows_added, 0);
+        let (stored, _) = catalog
+            .query::<MarkPrice>(&query_all(id.as_str()))
+            .await
+            .unwrap();
+        assert_eq!(stored, marks);
+        let (stored, _) = catalog
+            .query::<IndexPrice>(&query_all(id.as_str()))
+            .await
+            .unwrap();
+        assert_eq!(stored, index);
     }
 
     #[test]

@@ -264,6 +264,48 @@ async fn mark_and_index_prices_round_trip_with_eight_decimals() {
 }
 
 #[tokio::test]
+async fn a_price_quoted_again_at_the_same_venue_time_is_stored_once() {
+    let (_dir, catalog) = writable().await;
+    let mark = |ts_event: u64, ts_init: u64| MarkPrice {
+        instrument_id: id(BIN),
+        value: d("94012.5"),
+        ts_event,
+        ts_init,
+    };
+    // The funding snapshot, then the OI snapshot of the same venue quote a second later.
+    let first = mark(DAY0, DAY0 + 40_000_000);
+    assert_eq!(
+        catalog.write(vec![first.clone()]).await.unwrap().rows_added,
+        1
+    );
+    let again = mark(DAY0, DAY0 + 1_040_000_000);
+    assert_eq!(
+        catalog.write(vec![again.clone()]).await.unwrap().rows_added,
+        0
+    );
+    // Both in one write, and across midnight (received after the day's file ends).
+    let late = mark(DAY0 + NANOS_PER_DAY - 1, DAY0 + NANOS_PER_DAY + 5);
+    let late_again = mark(
+        DAY0 + NANOS_PER_DAY - 1,
+        DAY0 + NANOS_PER_DAY - 1 + 2_000_000,
+    );
+    let report = catalog.write(vec![late.clone(), late_again]).await.unwrap();
+    assert_eq!(report.rows_added, 1);
+    // A new venue time is a new price, even with the same value.
+    let next = mark(DAY0 + 1_000_000_000, DAY0 + 1_040_000_000);
+    assert_eq!(
+        catalog.write(vec![next.clone()]).await.unwrap().rows_added,
+        1
+    );
+    let back: Vec<MarkPrice> = query_all(&catalog, &[id(BIN)]).await;
+    let times: Vec<(u64, u64)> = back.iter().map(|m| (m.ts_event, m.ts_init)).collect();
+    let mut expected = vec![first, next, late];
+    expected.sort_by_key(|m| m.ts_init);
+    let want: Vec<(u64, u64)> = expected.iter().map(|m| (m.ts_event, m.ts_init)).collect();
+    assert_eq!(times, want, "the first delivery of each venue time stays");
+}
+
+#[tokio::test]
 async fn bar_files_are_days_months_or_years_by_interval() {
     let (dir, catalog) = writable().await;
     let p = Precision { price: 1, size: 3 };
@@ -364,6 +406,22 @@ async fn a_precision_change_starts_a_new_file() {
     assert_eq!(files.len(), 2);
     assert_eq!(schema_of(&files[0]).metadata()["price_precision"], "1");
     assert_eq!(schema_of(&files[1]).metadata()["price_precision"], "2");
+    assert_eq!(query_all::<Bar>(&catalog, &[bar_dataset(&m1)]).await, rows);
+    // Compaction leaves the two files of that day alone, and merges small files of one
+    // precision.
+    let report = catalog.compact().await.unwrap();
+    assert_eq!(report.datasets_compacted, 0, "{report:?}");
+    let more = bars(&m1, DAY0 + 20 * MIN, 5, Precision { price: 2, size: 3 });
+    catalog.write(more.clone()).await.unwrap();
+    let report = catalog.compact().await.unwrap();
+    assert_eq!(
+        (report.files_before, report.files_after),
+        (3, 2),
+        "{report:?}"
+    );
+    let files = files_of(dir.path(), "bar", &m1.to_string());
+    assert_eq!(files.len(), 2);
+    rows.extend(more);
     assert_eq!(query_all::<Bar>(&catalog, &[bar_dataset(&m1)]).await, rows);
     assert_layout(dir.path());
 }
@@ -485,4 +543,100 @@ fn bar_partitions_follow_the_interval() {
         let bt = bar_type(BIN, interval, BarPrice::Last);
         assert_eq!(Bar::partition(&bar_dataset(&bt)), partition, "{interval}");
     }
+}
+
+#[tokio::test]
+async fn a_mark_price_file_in_another_instruments_directory_is_refused_by_name() {
+    let (dir, catalog) = writable().await;
+    let mark = MarkPrice {
+        instrument_id: id(BIN),
+        value: d("94000.5"),
+        ts_event: DAY0,
+        ts_init: DAY0,
+    };
+    catalog.write(vec![mark]).await.unwrap();
+    let file = files_of(dir.path(), "mark_price_update", BIN).remove(0);
+    let moved = dir
+        .path()
+        .join("data/mark_price_update")
+        .join(HL)
+        .join(file.file_name().unwrap());
+    std::fs::create_dir_all(moved.parent().unwrap()).unwrap();
+    std::fs::copy(&file, &moved).unwrap();
+    let query = Query {
+        instruments: vec![id(HL)],
+        start: 0,
+        end: u64::MAX,
+        limit: None,
+    };
+    let err = catalog.query::<MarkPrice>(&query).await.unwrap_err();
+    let message = err.to_string();
+    assert!(err.is_bad_file(), "{message}");
+    assert!(message.contains(&moved.display().to_string()), "{message}");
+    assert!(
+        message.contains(&format!(
+            "schema metadata instrument_id '{BIN}' in the directory of '{HL}'"
+        )),
+        "{message}"
+    );
+    // The index reader refuses it too: the record kind in the footer is not its own.
+    let index_dir = dir.path().join("data/index_price_update").join(BIN);
+    std::fs::create_dir_all(&index_dir).unwrap();
+    std::fs::copy(&file, index_dir.join(file.file_name().unwrap())).unwrap();
+    let query = Query {
+        instruments: vec![id(BIN)],
+        ..query
+    };
+    let err = catalog.query::<IndexPrice>(&query).await.unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("it holds mark_price_update records"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn missing_bars_are_exactly_the_planted_holes_across_files() {
+    use ccxt_catalog::price::{MissingBars, grid_bars, missing_bars};
+    let (_dir, catalog) = writable().await;
+    let m1 = bar_type(BIN, BarInterval::M1, BarPrice::Last);
+    // 1-minute bars from 23:00 on day 1 to 01:00 on day 2 (two day files), with holes planted
+    // at 23:10-23:13 (3 bars), the last bar of day 1 (23:59-00:00) and 00:30.
+    let mut all = bars(
+        &m1,
+        DAY0 + 23 * 60 * MIN,
+        120,
+        Precision { price: 1, size: 3 },
+    );
+    let planted = [(70, 73), (119, 120), (150, 151)];
+    let first_open = DAY0 + 23 * 60 * MIN;
+    all.retain(|b| {
+        let i = (b.open_ns() - first_open) / MIN + 60;
+        !planted.iter().any(|(a, z)| (*a..*z).contains(&i))
+    });
+    catalog.write(all.clone()).await.unwrap();
+    let stored: Vec<Bar> = query_all(&catalog, &[bar_dataset(&m1)]).await;
+    let closes: Vec<u64> = stored.iter().map(|b| b.ts_event).collect();
+    let start = first_open;
+    let end = first_open + 120 * MIN;
+    let runs = missing_bars(BarInterval::M1, &closes, start, end);
+    let at = |i: u64| first_open + (i - 60) * MIN;
+    assert_eq!(
+        runs,
+        planted
+            .iter()
+            .map(|(a, z)| MissingBars {
+                open_ns: at(*a),
+                close_ns: at(*z),
+                count: z - a,
+            })
+            .collect::<Vec<_>>()
+    );
+    // catalog info counts them from names and footers alone.
+    let info = catalog.info().await.unwrap();
+    assert_eq!(info[0].missing_bars, Some(5));
+    assert_eq!(
+        grid_bars(BarInterval::M1, closes[0], *closes.last().unwrap()),
+        stored.len() as u64 + 5
+    );
 }

@@ -472,7 +472,9 @@ pub enum CatalogCommand {
     /// Write a small deterministic synthetic catalog to try the tools offline
     #[command(after_help = "\
 Writes made-up but realistically shaped data (BTCUSDT-PERP and ETHUSDT-PERP on all three venues,
-starting 2025-01-01). This is how catalog.example/ is made:
+starting 2025-01-01): open interest, funding, liquidations, stream gaps, 1h trade and mark bars
+(with two hours missing from Hyperliquid's BTC bars on the second day), mark and index prices.
+This is how catalog.example/ is made:
   ccxt-cli catalog demo catalog.example --days 3")]
     Demo {
         /// Directory to create (must not exist or be empty)

@@ -9,6 +9,8 @@ use ccxt_model::{
 };
 use rust_decimal::Decimal;
 
+use ccxt_venue::SnapshotPrices;
+
 use crate::output::{Column, Rows, Value};
 
 fn col(name: &'static str) -> Column {
@@ -90,8 +92,9 @@ pub fn oi_rows(rows: &[OpenInterest]) -> Rows {
     }
 }
 
-/// Funding rows; with `marks` (live snapshots) a `mark_price` column follows the rate.
-pub fn funding_rows(rows: &[FundingRate], marks: Option<&[Option<f64>]>) -> Rows {
+/// Funding rows; with `prices` (live snapshots) `mark_price` and `index_price` columns follow
+/// the rate, exact as the venue sent them.
+pub fn funding_rows(rows: &[FundingRate], prices: Option<&[SnapshotPrices]>) -> Rows {
     let mut columns = vec![
         col("timestamp"),
         col("venue"),
@@ -102,8 +105,9 @@ pub fn funding_rows(rows: &[FundingRate], marks: Option<&[Option<f64>]>) -> Rows
         col("next_funding_time"),
         machine("interval_minutes"),
     ];
-    if marks.is_some() {
+    if prices.is_some() {
         columns.insert(4, col("mark_price"));
+        columns.insert(5, col("index_price"));
     }
     columns.extend(TAIL);
     Rows {
@@ -114,8 +118,13 @@ pub fn funding_rows(rows: &[FundingRate], marks: Option<&[Option<f64>]>) -> Rows
             .map(|(i, r)| {
                 let mut v = head(&r.instrument_id, r.ts_event);
                 v.push(Value::Decimal(r.rate.to_string()));
-                if let Some(marks) = marks {
-                    v.push(opt_f64(marks.get(i).copied().flatten()));
+                if let Some(prices) = prices {
+                    let p = prices.get(i);
+                    let decimal = |d: Option<rust_decimal::Decimal>| {
+                        d.map_or(Value::Null, |d| Value::Decimal(d.to_string()))
+                    };
+                    v.push(decimal(p.and_then(|p| p.mark.as_ref()).map(|m| m.value)));
+                    v.push(decimal(p.and_then(|p| p.index.as_ref()).map(|x| x.value)));
                 }
                 v.push(
                     r.interval_minutes

@@ -792,20 +792,24 @@ async fn run_job(
         JobKind::OpenInterest => {
             let instruments = universe(shared, state).await?;
             let results = state.rt.fetcher.current_open_interest(&instruments).await;
-            let (rows, failed) = split(results);
-            let n = rows.len();
+            let (snapshots, failed) = split(results);
+            let n = snapshots.len();
+            let (rows, prices) = snapshots
+                .into_iter()
+                .map(|s| (s.open_interest, s.prices))
+                .unzip();
             shared.store.open_interest(rows).await;
+            shared.store.prices(prices).await;
             outcome("open-interest snapshot", n, instruments.len(), failed)
         }
         JobKind::Funding => {
             let instruments = universe(shared, state).await?;
             let results = state.rt.fetcher.current_funding(&instruments).await;
-            let (rows, failed) = split(results);
-            let n = rows.len();
-            shared
-                .store
-                .funding(rows.into_iter().map(|s| s.funding).collect())
-                .await;
+            let (snapshots, failed) = split(results);
+            let n = snapshots.len();
+            let (rows, prices) = snapshots.into_iter().map(|s| (s.funding, s.prices)).unzip();
+            shared.store.funding(rows).await;
+            shared.store.prices(prices).await;
             outcome("funding snapshot", n, instruments.len(), failed)
         }
         JobKind::FundingHistory | JobKind::OpenInterestHistory => top_up(shared, state, job).await,

@@ -23,8 +23,12 @@ use std::time::Duration;
 use ccxt_catalog::Catalog;
 use ccxt_catalog::spool::{DrainReport, Spool};
 use ccxt_model::time::{format_iso, now_ns};
-use ccxt_model::{FundingRate, Gap, Instrument, Liquidation, OpenInterest, RecordKind, Venue};
+use ccxt_model::{
+    FundingRate, Gap, IndexPrice, Instrument, Liquidation, MarkPrice, OpenInterest, RecordKind,
+    Venue,
+};
 use ccxt_transport::error_chain;
+use ccxt_venue::SnapshotPrices;
 use tokio::sync::Mutex;
 
 use crate::health::WriteFault;
@@ -110,6 +114,8 @@ enum Rows {
     Funding(Vec<FundingRate>),
     Liquidations(Vec<Liquidation>),
     Gap(Gap),
+    Marks(Vec<MarkPrice>),
+    Indexes(Vec<IndexPrice>),
 }
 
 impl Rows {
@@ -119,6 +125,8 @@ impl Rows {
             Rows::Funding(r) => r.len(),
             Rows::Liquidations(r) => r.len(),
             Rows::Gap(_) => 1,
+            Rows::Marks(r) => r.len(),
+            Rows::Indexes(r) => r.len(),
         }
     }
 
@@ -140,6 +148,12 @@ impl Rows {
                 .iter()
                 .for_each(|row| add(RecordKind::Liquidation, venue_of(&row.instrument_id))),
             Rows::Gap(g) => add(RecordKind::Gap, Some(g.venue)),
+            Rows::Marks(r) => r
+                .iter()
+                .for_each(|row| add(RecordKind::MarkPrice, venue_of(&row.instrument_id))),
+            Rows::Indexes(r) => r
+                .iter()
+                .for_each(|row| add(RecordKind::IndexPrice, venue_of(&row.instrument_id))),
         }
     }
 }
@@ -251,6 +265,16 @@ impl Store {
     /// Appends funding rows.
     pub async fn funding(&self, rows: Vec<FundingRate>) {
         self.append(Rows::Funding(rows)).await;
+    }
+
+    /// Appends the mark and index prices that snapshots carried.
+    pub async fn prices(&self, prices: Vec<SnapshotPrices>) {
+        let (marks, indexes): (Vec<_>, Vec<_>) =
+            prices.into_iter().map(|p| (p.mark, p.index)).unzip();
+        self.append(Rows::Marks(marks.into_iter().flatten().collect()))
+            .await;
+        self.append(Rows::Indexes(indexes.into_iter().flatten().collect()))
+            .await;
     }
 
     /// Appends liquidations.
@@ -455,6 +479,8 @@ impl Store {
             Rows::Funding(r) => self.catalog.write(r.clone()).await,
             Rows::Liquidations(r) => self.catalog.write(r.clone()).await,
             Rows::Gap(g) => self.catalog.write(vec![g.clone()]).await,
+            Rows::Marks(r) => self.catalog.write(r.clone()).await,
+            Rows::Indexes(r) => self.catalog.write(r.clone()).await,
         };
         result.map(|_| ()).map_err(|e| error_chain(&e))
     }
@@ -475,6 +501,8 @@ impl Inner {
                 Rows::Funding(r) => self.spool.append_funding(r),
                 Rows::Liquidations(r) => self.spool.append_liquidations(r),
                 Rows::Gap(g) => self.spool.append_gap(g),
+                Rows::Marks(r) => self.spool.append_mark_prices(r),
+                Rows::Indexes(r) => self.spool.append_index_prices(r),
             }
             .map_err(|e| error_chain(&e)),
         };

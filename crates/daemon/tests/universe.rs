@@ -12,8 +12,8 @@ use ccxt_daemon::{DaemonSettings, FlushPolicy, MetricsSettings, ScheduleOverride
 use ccxt_model::time::now_ns;
 use ccxt_model::{FundingRate, Instrument, OpenInterest, Venue};
 use ccxt_venue::{
-    FetchError, Fetcher, FundingSnapshot, InstrumentInfo, InstrumentStatus, OiPeriod, PageStream,
-    SymbolResult, error_stream,
+    FetchError, Fetcher, FundingSnapshot, InstrumentInfo, InstrumentStatus, OiPeriod,
+    OpenInterestSnapshot, PageStream, SnapshotPrices, SymbolResult, error_stream,
 };
 
 /// Lists `BTCUSDT` and `ETHUSDT` first; from phase 1 on, `ETHUSDT` is settling and `SOLUSDT`
@@ -56,19 +56,22 @@ impl Fetcher for ScriptedVenue {
     async fn current_open_interest(
         &self,
         instruments: &[Instrument],
-    ) -> Vec<SymbolResult<OpenInterest>> {
+    ) -> Vec<SymbolResult<OpenInterestSnapshot>> {
         let now = now_ns();
         instruments
             .iter()
             .map(|i| {
                 (
                     i.clone(),
-                    Ok(OpenInterest {
-                        instrument_id: i.id.clone(),
-                        open_interest: 1.0,
-                        open_interest_value: None,
-                        ts_event: now - 1_000,
-                        ts_init: now,
+                    Ok(OpenInterestSnapshot {
+                        open_interest: OpenInterest {
+                            instrument_id: i.id.clone(),
+                            open_interest: 1.0,
+                            open_interest_value: None,
+                            ts_event: now - 1_000,
+                            ts_init: now,
+                        },
+                        prices: SnapshotPrices::default(),
                     }),
                 )
             })

@@ -17,8 +17,8 @@ use ccxt_daemon::{
 use ccxt_model::time::now_ns;
 use ccxt_model::{FundingRate, Instrument, OpenInterest, Venue};
 use ccxt_venue::{
-    FetchError, Fetcher, FundingSnapshot, InstrumentInfo, InstrumentStatus, OiPeriod, PageStream,
-    SymbolResult, error_stream,
+    FetchError, Fetcher, FundingSnapshot, InstrumentInfo, InstrumentStatus, OiPeriod,
+    OpenInterestSnapshot, PageStream, SnapshotPrices, SymbolResult, error_stream,
 };
 use serde_json::Value;
 
@@ -56,7 +56,7 @@ impl Fetcher for Snapshots {
     async fn current_open_interest(
         &self,
         instruments: &[Instrument],
-    ) -> Vec<SymbolResult<OpenInterest>> {
+    ) -> Vec<SymbolResult<OpenInterestSnapshot>> {
         let now = now_ns();
         self.taken.lock().unwrap().push(now);
         instruments
@@ -64,12 +64,15 @@ impl Fetcher for Snapshots {
             .map(|i| {
                 (
                     i.clone(),
-                    Ok(OpenInterest {
-                        instrument_id: i.id.clone(),
-                        open_interest: 1.0,
-                        open_interest_value: None,
-                        ts_event: now - 1_000,
-                        ts_init: now,
+                    Ok(OpenInterestSnapshot {
+                        open_interest: OpenInterest {
+                            instrument_id: i.id.clone(),
+                            open_interest: 1.0,
+                            open_interest_value: None,
+                            ts_event: now - 1_000,
+                            ts_init: now,
+                        },
+                        prices: SnapshotPrices::default(),
                     }),
                 )
             })

@@ -23,8 +23,9 @@ pub struct SimConfig {
     pub symbols: usize,
     /// Seed of every generated value. Same seed, same data.
     pub seed: u64,
-    /// Days of history before the clock's start day (funding, Bybit open interest). Binance
-    /// open-interest history is limited to the last 30 days as on the real venue.
+    /// Days of history before the clock's start day (funding, Bybit open interest, candles of
+    /// the majors). Binance open-interest history is limited to the last 30 days and
+    /// Hyperliquid candles to the newest 5000 per interval, as on the real venues.
     pub history_days: u32,
     /// A fixed clock (Unix ms) for deterministic tests; `None` follows real time. Can be changed
     /// at run time with `POST /__sim/clock`; the listing (launch, delisting and delivery dates)

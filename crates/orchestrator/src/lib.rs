@@ -21,7 +21,9 @@ use std::sync::Arc;
 use ccxt_catalog::{BadFile, CatalogError};
 use ccxt_model::time::{format_iso, now_ns};
 use ccxt_model::{Bar, BarInterval, BarPrice, FundingRate, Instrument, OpenInterest, Venue};
-use ccxt_venue::{FetchError, Fetcher, FundingSnapshot, OiPeriod, RejectedBar};
+use ccxt_venue::{
+    FetchError, Fetcher, FundingSnapshot, OiPeriod, OpenInterestSnapshot, RejectedBar,
+};
 use futures::StreamExt;
 use tokio::sync::mpsc;
 
@@ -33,7 +35,7 @@ pub use sink::{CatalogSink, Sink, SinkError};
 pub enum Job {
     /// Current open interest.
     CurrentOpenInterest,
-    /// Current funding (estimate, interval, next time, mark price).
+    /// Current funding (estimate, interval, next time, mark and index price).
     CurrentFunding,
     /// Open-interest history in `[start, end]` (ns).
     OpenInterestHistory {
@@ -67,9 +69,11 @@ pub enum Job {
 /// Rows that arrived for one instrument.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Batch {
-    /// Open-interest rows (current or history).
+    /// Open-interest history rows.
     OpenInterest(Vec<OpenInterest>),
-    /// Live funding snapshots.
+    /// Live open-interest snapshots, with the mark and index prices they carried.
+    OpenInterestSnapshots(Vec<OpenInterestSnapshot>),
+    /// Live funding snapshots, with the mark and index prices they carried.
     FundingSnapshots(Vec<FundingSnapshot>),
     /// Settled funding rates.
     FundingRates(Vec<FundingRate>),
@@ -78,10 +82,12 @@ pub enum Batch {
 }
 
 impl Batch {
-    /// Rows in the batch.
+    /// Rows in the batch: open-interest or funding rows (the prices a snapshot carries ride
+    /// along with their row and are not counted).
     pub fn len(&self) -> usize {
         match self {
             Batch::OpenInterest(r) => r.len(),
+            Batch::OpenInterestSnapshots(r) => r.len(),
             Batch::FundingSnapshots(r) => r.len(),
             Batch::FundingRates(r) => r.len(),
             Batch::Bars(r) => r.len(),
@@ -97,6 +103,7 @@ impl Batch {
     pub fn time_range(&self) -> Option<(u64, u64)> {
         let times: Vec<u64> = match self {
             Batch::OpenInterest(r) => r.iter().map(|x| x.ts_event).collect(),
+            Batch::OpenInterestSnapshots(r) => r.iter().map(|x| x.open_interest.ts_event).collect(),
             Batch::FundingSnapshots(r) => r.iter().map(|x| x.funding.ts_event).collect(),
             Batch::FundingRates(r) => r.iter().map(|x| x.ts_event).collect(),
             Batch::Bars(r) => r.iter().map(|x| x.ts_event).collect(),
@@ -375,7 +382,7 @@ async fn run_venue(
                 send_single(
                     &tx,
                     instrument,
-                    result.map(|r| Batch::OpenInterest(vec![r])),
+                    result.map(|r| Batch::OpenInterestSnapshots(vec![r])),
                 )
                 .await;
             }

@@ -3,8 +3,10 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use ccxt_catalog::CatalogRecord;
 use ccxt_catalog::{Catalog, CatalogError};
-use ccxt_model::{Bar, FundingRate, Instrument, InstrumentId, OpenInterest};
+use ccxt_model::{Bar, FundingRate, IndexPrice, Instrument, InstrumentId, MarkPrice, OpenInterest};
+use ccxt_venue::SnapshotPrices;
 
 use crate::Batch;
 
@@ -35,13 +37,18 @@ pub trait Sink: Send {
 }
 
 /// Stores batches in the catalog, buffering up to `flush_rows` per instrument so a long
-/// backfill writes whole days instead of one small file per page.
+/// backfill writes whole days instead of one small file per page. The mark and index prices
+/// that live snapshots carry are stored beside their rows (`mark_price_update`,
+/// `index_price_update`).
 pub struct CatalogSink {
     catalog: Arc<Catalog>,
     flush_rows: usize,
     open_interest: HashMap<InstrumentId, Vec<OpenInterest>>,
     funding: HashMap<InstrumentId, Vec<FundingRate>>,
     bars: HashMap<InstrumentId, Vec<Bar>>,
+    marks: HashMap<InstrumentId, Vec<MarkPrice>>,
+    indexes: HashMap<InstrumentId, Vec<IndexPrice>>,
+    prices_added: usize,
 }
 
 impl CatalogSink {
@@ -53,36 +60,46 @@ impl CatalogSink {
             open_interest: HashMap::new(),
             funding: HashMap::new(),
             bars: HashMap::new(),
+            marks: HashMap::new(),
+            indexes: HashMap::new(),
+            prices_added: 0,
+        }
+    }
+
+    /// Mark and index prices newly stored so far (not counted in the rows `accept` reports).
+    pub fn prices_added(&self) -> usize {
+        self.prices_added
+    }
+
+    fn keep_prices(&mut self, id: &InstrumentId, prices: impl IntoIterator<Item = SnapshotPrices>) {
+        for p in prices {
+            if let Some(mark) = p.mark {
+                self.marks.entry(id.clone()).or_default().push(mark);
+            }
+            if let Some(index) = p.index {
+                self.indexes.entry(id.clone()).or_default().push(index);
+            }
         }
     }
 
     async fn flush(&mut self, id: &InstrumentId) -> Result<usize, SinkError> {
-        let mut added = 0;
-        if let Some(rows) = self.open_interest.remove(id).filter(|r| !r.is_empty()) {
-            added += self
-                .catalog
-                .write(rows)
-                .await
-                .map_err(SinkError::from)?
-                .rows_added;
-        }
-        if let Some(rows) = self.funding.remove(id).filter(|r| !r.is_empty()) {
-            added += self
-                .catalog
-                .write(rows)
-                .await
-                .map_err(SinkError::from)?
-                .rows_added;
-        }
-        if let Some(rows) = self.bars.remove(id).filter(|r| !r.is_empty()) {
-            added += self
-                .catalog
-                .write(rows)
-                .await
-                .map_err(SinkError::from)?
-                .rows_added;
-        }
+        let added = write_some(&self.catalog, self.open_interest.remove(id)).await?
+            + write_some(&self.catalog, self.funding.remove(id)).await?
+            + write_some(&self.catalog, self.bars.remove(id)).await?;
+        self.prices_added += write_some(&self.catalog, self.marks.remove(id)).await?
+            + write_some(&self.catalog, self.indexes.remove(id)).await?;
         Ok(added)
+    }
+}
+
+/// Writes `rows` if there are any; the rows new to the catalog.
+async fn write_some<T: CatalogRecord>(
+    catalog: &Catalog,
+    rows: Option<Vec<T>>,
+) -> Result<usize, SinkError> {
+    match rows.filter(|r| !r.is_empty()) {
+        None => Ok(0),
+        Some(rows) => Ok(catalog.write(rows).await?.rows_added),
     }
 }
 
@@ -96,9 +113,22 @@ impl Sink for CatalogSink {
                 buffer.extend(rows);
                 buffer.len()
             }
+            Batch::OpenInterestSnapshots(rows) => {
+                let (rows, prices): (Vec<_>, Vec<_>) = rows
+                    .into_iter()
+                    .map(|s| (s.open_interest, s.prices))
+                    .unzip();
+                self.keep_prices(id, prices);
+                let buffer = self.open_interest.entry(id.clone()).or_default();
+                buffer.extend(rows);
+                buffer.len()
+            }
             Batch::FundingSnapshots(rows) => {
+                let (rows, prices): (Vec<_>, Vec<_>) =
+                    rows.into_iter().map(|s| (s.funding, s.prices)).unzip();
+                self.keep_prices(id, prices);
                 let buffer = self.funding.entry(id.clone()).or_default();
-                buffer.extend(rows.into_iter().map(|s| s.funding));
+                buffer.extend(rows);
                 buffer.len()
             }
             Batch::FundingRates(rows) => {

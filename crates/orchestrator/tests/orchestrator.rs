@@ -12,7 +12,8 @@ use ccxt_orchestrator::{
     UnitError, VenueTarget, run,
 };
 use ccxt_venue::{
-    FetchError, Fetcher, FundingSnapshot, InstrumentInfo, OiPeriod, PageStream, SymbolResult,
+    FetchError, Fetcher, FundingSnapshot, InstrumentInfo, OiPeriod, OpenInterestSnapshot,
+    PageStream, SnapshotPrices, SymbolResult,
 };
 use futures::StreamExt;
 
@@ -36,7 +37,7 @@ impl Fetcher for FakeVenue {
     async fn current_open_interest(
         &self,
         instruments: &[Instrument],
-    ) -> Vec<SymbolResult<OpenInterest>> {
+    ) -> Vec<SymbolResult<OpenInterestSnapshot>> {
         instruments
             .iter()
             .map(|i| {
@@ -46,12 +47,15 @@ impl Fetcher for FakeVenue {
                         symbol: i.native.clone(),
                     })
                 } else {
-                    Ok(OpenInterest {
-                        instrument_id: i.id.clone(),
-                        open_interest: 1.0,
-                        open_interest_value: None,
-                        ts_event: T0,
-                        ts_init: T0 + 1,
+                    Ok(OpenInterestSnapshot {
+                        open_interest: OpenInterest {
+                            instrument_id: i.id.clone(),
+                            open_interest: 1.0,
+                            open_interest_value: None,
+                            ts_event: T0,
+                            ts_init: T0 + 1,
+                        },
+                        prices: SnapshotPrices::default(),
                     })
                 };
                 (i.clone(), r)

@@ -1,10 +1,13 @@
 //! The [`Fetcher`] trait: what every venue connector can fetch.
 
 use ccxt_model::{
-    Bar, BarInterval, BarPrice, BarProblem, FundingRate, Instrument, OpenInterest, Precision, Venue,
+    Bar, BarInterval, BarPrice, BarProblem, FundingRate, IndexPrice, Instrument, InstrumentId,
+    MarkPrice, OpenInterest, Precision, Venue,
 };
 use futures::StreamExt;
 use futures::stream::BoxStream;
+use rust_decimal::Decimal;
+use rust_decimal::prelude::ToPrimitive;
 
 use crate::{FetchError, OiPeriod};
 
@@ -63,13 +66,75 @@ pub struct InstrumentInfo {
     pub precision: Option<Precision>,
 }
 
-/// A live funding snapshot: the estimate for the next funding, with the mark price if given.
+/// The mark and index price a live snapshot carried (stored as NautilusTrader's
+/// `MarkPriceUpdate` and `IndexPriceUpdate`), each exactly as the venue's decimal text.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct SnapshotPrices {
+    /// The venue's mark price.
+    pub mark: Option<MarkPrice>,
+    /// The venue's index (Hyperliquid: oracle) price.
+    pub index: Option<IndexPrice>,
+}
+
+impl SnapshotPrices {
+    /// The prices of `instrument_id` quoted at `ts_event` and received at `ts_init`; a price
+    /// the venue did not send (or sent as zero, as for a contract not trading) is `None`.
+    pub fn new(
+        instrument_id: &InstrumentId,
+        mark: Option<Decimal>,
+        index: Option<Decimal>,
+        ts_event: u64,
+        ts_init: u64,
+    ) -> SnapshotPrices {
+        let positive = |d: Option<Decimal>| d.filter(|d| *d > Decimal::ZERO);
+        SnapshotPrices {
+            mark: positive(mark).map(|value| MarkPrice {
+                instrument_id: instrument_id.clone(),
+                value,
+                ts_event,
+                ts_init,
+            }),
+            index: positive(index).map(|value| IndexPrice {
+                instrument_id: instrument_id.clone(),
+                value,
+                ts_event,
+                ts_init,
+            }),
+        }
+    }
+
+    /// The mark price as a float, for figures derived from it (an open-interest value).
+    pub fn mark_f64(&self) -> Option<f64> {
+        self.mark.as_ref().and_then(|m| m.value.to_f64())
+    }
+
+    /// How many prices there are (0 to 2).
+    pub fn len(&self) -> usize {
+        usize::from(self.mark.is_some()) + usize::from(self.index.is_some())
+    }
+
+    /// Whether there is none.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// A live funding snapshot: the estimate for the next funding, with the prices it carried.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FundingSnapshot {
     /// The rate, its interval and the next funding time (`next_funding_ns` is set).
     pub funding: FundingRate,
-    /// Mark price at the snapshot, when the venue reports it.
-    pub mark_price: Option<f64>,
+    /// Mark and index price at the snapshot, when the venue reports them.
+    pub prices: SnapshotPrices,
+}
+
+/// A live open-interest snapshot, with the prices the same answer carried.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OpenInterestSnapshot {
+    /// The open interest.
+    pub open_interest: OpenInterest,
+    /// Mark and index price at the snapshot, when the venue reports them.
+    pub prices: SnapshotPrices,
 }
 
 /// Fetches open interest and funding from one venue.
@@ -85,13 +150,15 @@ pub trait Fetcher: Send + Sync {
     /// Every perpetual the venue lists, with its status.
     async fn instruments(&self) -> Result<Vec<InstrumentInfo>, FetchError>;
 
-    /// Current open interest of each instrument (one bulk call where the venue has one).
+    /// Current open interest of each instrument (one bulk call where the venue has one), with
+    /// the mark and index prices the venue's answers carried.
     async fn current_open_interest(
         &self,
         instruments: &[Instrument],
-    ) -> Vec<SymbolResult<OpenInterest>>;
+    ) -> Vec<SymbolResult<OpenInterestSnapshot>>;
 
-    /// Current funding of each instrument: rate, interval, next funding time, mark price.
+    /// Current funding of each instrument: rate, interval, next funding time, mark and index
+    /// price.
     async fn current_funding(
         &self,
         instruments: &[Instrument],

@@ -26,8 +26,9 @@ pub mod tolerant;
 
 pub use error::{ErrorClass, FetchError};
 pub use fetcher::{
-    BarPage, BarStream, Fetcher, FundingSnapshot, InstrumentInfo, InstrumentStatus, PageStream,
-    RejectedBar, SymbolResult, bulk_results, error_stream, foreign_instrument,
+    BarPage, BarStream, Fetcher, FundingSnapshot, InstrumentInfo, InstrumentStatus,
+    OpenInterestSnapshot, PageStream, RejectedBar, SnapshotPrices, SymbolResult, bulk_results,
+    error_stream, foreign_instrument,
 };
 pub use http::{
     HttpMethod, HttpRequest, HttpResponse, PoolSpec, RateLimitSpec, Transport, UsedWeightHeader,

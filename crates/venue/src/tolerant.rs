@@ -69,6 +69,19 @@ pub fn opt_decimal_text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String
     }
 }
 
+/// Reads a decimal exactly ([`opt_decimal_text`] then [`crate::convert::parse_decimal`]), from
+/// a JSON string or number; `""`/null → `None`; text that is not a decimal is an error.
+pub fn opt_decimal<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<rust_decimal::Decimal>, D::Error> {
+    match opt_decimal_text(d)? {
+        None => Ok(None),
+        Some(text) => crate::convert::parse_decimal(&text)
+            .map(Some)
+            .map_err(|_| serde::de::Error::custom(format!("'{text}' is not a decimal"))),
+    }
+}
+
 /// A decimal from a JSON string (`"0.10"`, `"0 "`: white space is ignored) or number, never
 /// through `f64`; `None` for anything else.
 pub fn value_decimal(v: &serde_json::Value) -> Option<rust_decimal::Decimal> {
@@ -144,5 +157,28 @@ mod tests {
         assert_eq!((d.f, d.u, d.d), (None, None, None));
         assert!(serde_json::from_str::<T>(r#"{"f":"abc"}"#).is_err());
         assert!(serde_json::from_str::<T>(r#"{"u":-5}"#).is_err());
+    }
+
+    #[test]
+    fn decimals_keep_their_digits_from_strings_or_numbers() {
+        #[derive(Deserialize)]
+        struct D {
+            #[serde(default, deserialize_with = "opt_decimal")]
+            x: Option<rust_decimal::Decimal>,
+        }
+        let x = |json: &str| serde_json::from_str::<D>(json).map(|d| d.x.map(|x| x.to_string()));
+        assert_eq!(
+            x(r#"{"x":"11793.63104562"}"#).unwrap().as_deref(),
+            Some("11793.63104562")
+        );
+        assert_eq!(
+            x(r#"{"x":"26075.10"}"#).unwrap().as_deref(),
+            Some("26075.10")
+        );
+        assert_eq!(x(r#"{"x":14.3161}"#).unwrap().as_deref(), Some("14.3161"));
+        assert_eq!(x(r#"{"x":" 0 "}"#).unwrap().as_deref(), Some("0"));
+        assert_eq!(x(r#"{"x":""}"#).unwrap(), None);
+        assert_eq!(x("{}").unwrap(), None);
+        assert!(x(r#"{"x":"abc"}"#).is_err());
     }
 }

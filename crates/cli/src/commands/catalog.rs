@@ -21,12 +21,20 @@ pub async fn run(location: &str, command: CatalogCommand) -> anyhow::Result<Exit
                 Ok(i) => (Some(i.venue), i.native),
                 Err(_) => (Venue::from_nautilus_venue(id), id.to_string()),
             };
-            datasets.sort_by_cached_key(|d| (d.kind, key(d.instrument_id.as_str())));
+            datasets.sort_by_cached_key(|d| match &d.bar_type {
+                Some(b) => (
+                    d.kind,
+                    key(b.instrument_id.as_str()),
+                    Some((b.price, b.interval)),
+                ),
+                None => (d.kind, key(d.instrument_id.as_str()), None),
+            });
             if datasets.is_empty() {
                 eprintln!("catalog '{location}' holds no data yet");
             }
             let columns = [
-                "type", "venue", "symbol", "rows", "first", "last", "files", "bytes", "problems",
+                "type", "venue", "symbol", "series", "rows", "missing", "first", "last", "files",
+                "bytes", "problems",
             ]
             .into_iter()
             .map(|name| Column {
@@ -41,7 +49,12 @@ pub async fn run(location: &str, command: CatalogCommand) -> anyhow::Result<Exit
             let rows = datasets
                 .iter()
                 .map(|d| {
-                    let (venue, symbol) = match Instrument::from_id(d.instrument_id.as_str()) {
+                    // Bar datasets are per bar type: the instrument is inside it.
+                    let instrument = d
+                        .bar_type
+                        .as_ref()
+                        .map_or(&d.instrument_id, |b| &b.instrument_id);
+                    let (venue, symbol) = match Instrument::from_id(instrument.as_str()) {
                         Ok(i) => (i.venue.as_str().to_string(), i.native),
                         // Gap datasets are per venue (`BINANCE`), not per instrument.
                         Err(_) => match Venue::from_nautilus_venue(d.instrument_id.as_str()) {
@@ -56,7 +69,12 @@ pub async fn run(location: &str, command: CatalogCommand) -> anyhow::Result<Exit
                         Value::Text(d.kind.as_str().into()),
                         Value::Text(venue),
                         Value::Text(symbol),
+                        d.bar_type
+                            .as_ref()
+                            .map(|b| Value::Text(format!("{} {}", b.interval, b.price)))
+                            .unwrap_or(Value::Null),
                         Value::Int(d.rows),
+                        d.missing_bars.map(Value::Int).unwrap_or(Value::Null),
                         time(d.first_ts),
                         time(d.last_ts),
                         Value::Int(d.files as u64),
@@ -139,16 +157,22 @@ pub async fn run(location: &str, command: CatalogCommand) -> anyhow::Result<Exit
             let funding = catalog.write(data.funding).await?;
             let liquidations = catalog.write(data.liquidations).await?;
             let gaps = catalog.write(data.gaps).await?;
+            let bars = catalog.write(data.bars).await?;
+            let marks = catalog.write(data.mark_prices).await?;
+            let indexes = catalog.write(data.index_prices).await?;
             eprintln!(
-                "wrote a {days}-day demo catalog to '{}': {} open interest, {} funding, {} liquidation rows in {} files",
+                "wrote a {days}-day demo catalog to '{}': {} open interest, {} funding, {} liquidation, {} bar, {} mark price, {} index price rows in {} files",
                 path.display(),
                 oi.rows_added,
                 funding.rows_added,
                 liquidations.rows_added,
-                oi.files_written
-                    + funding.files_written
-                    + liquidations.files_written
-                    + gaps.files_written
+                bars.rows_added,
+                marks.rows_added,
+                indexes.rows_added,
+                [oi, funding, liquidations, gaps, bars, marks, indexes]
+                    .iter()
+                    .map(|r| r.files_written)
+                    .sum::<usize>()
             );
             Ok(ExitCode::SUCCESS)
         }

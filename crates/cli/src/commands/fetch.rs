@@ -13,7 +13,7 @@ use ccxt_orchestrator::{
     Batch, CatalogPlanner, CatalogSink, FullRange, Job, Outcome, Progress, RangePlanner,
     RunOptions, Sink, SinkError, VenueTarget,
 };
-use ccxt_venue::{InstrumentStatus, OiPeriod};
+use ccxt_venue::{InstrumentStatus, OiPeriod, SnapshotPrices};
 
 use crate::UsageError;
 use crate::cli::{FetchArgs, OutputFormat};
@@ -153,6 +153,7 @@ pub async fn run(
     let progress = ProgressBar::new(range.is_some());
     let options = RunOptions::default();
     let mut quarantined = Vec::new();
+    let mut prices_added = 0;
     let outcomes = if args.store {
         let (catalog, recovered) = Catalog::open_writable_by(location, holder).await?;
         if recovered.repaired_anything() {
@@ -165,6 +166,7 @@ pub async fn run(
             ccxt_orchestrator::run(targets, job, planner, &mut sink, &progress, options).await;
         progress.finish();
         quarantined = catalog.quarantined();
+        prices_added = sink.prices_added();
         outcomes
     } else {
         let mut sink = PrintSink::new(args.format);
@@ -244,8 +246,12 @@ pub async fn run(
                         .display()
                 ),
             };
+            let prices = match prices_added {
+                0 => String::new(),
+                n => format!(" (and {n} mark/index prices)"),
+            };
             eprintln!(
-                "done: {ok} of {} succeeded, {added} new rows stored in '{location}'{moved}",
+                "done: {ok} of {} succeeded, {added} new rows{prices} stored in '{location}'{moved}",
                 outcomes.len()
             );
         }
@@ -324,7 +330,7 @@ struct PrintSink {
     streamer: Streamer,
     out: BufWriter<std::io::Stdout>,
     open_interest: Vec<OpenInterest>,
-    funding: Vec<(FundingRate, Option<f64>)>,
+    funding: Vec<(FundingRate, Option<SnapshotPrices>)>,
     bars: Vec<Bar>,
     closed: bool,
 }
@@ -345,12 +351,16 @@ impl PrintSink {
     fn rows_of(batch: Batch) -> Rows {
         match batch {
             Batch::OpenInterest(rows) => oi_rows(&rows),
+            Batch::OpenInterestSnapshots(snaps) => {
+                let rows: Vec<OpenInterest> = snaps.into_iter().map(|s| s.open_interest).collect();
+                oi_rows(&rows)
+            }
             Batch::FundingRates(rows) => funding_rows(&rows, None),
             Batch::Bars(rows) => bar_rows(&rows),
             Batch::FundingSnapshots(snaps) => {
-                let marks: Vec<Option<f64>> = snaps.iter().map(|s| s.mark_price).collect();
-                let rates: Vec<FundingRate> = snaps.into_iter().map(|s| s.funding).collect();
-                funding_rows(&rates, Some(&marks))
+                let (rates, prices): (Vec<_>, Vec<_>) =
+                    snaps.into_iter().map(|s| (s.funding, s.prices)).unzip();
+                funding_rows(&rates, Some(&prices))
             }
         }
     }
@@ -374,9 +384,12 @@ impl PrintSink {
                     .funding
                     .iter()
                     .any(|(f, _)| f.next_funding_ns.is_some());
-                let marks: Vec<Option<f64>> = self.funding.iter().map(|(_, m)| *m).collect();
-                let rates: Vec<FundingRate> = self.funding.into_iter().map(|(f, _)| f).collect();
-                funding_rows(&rates, has_marks.then_some(marks.as_slice()))
+                let (rates, prices): (Vec<_>, Vec<_>) = self
+                    .funding
+                    .into_iter()
+                    .map(|(f, p)| (f, p.unwrap_or_default()))
+                    .unzip();
+                funding_rows(&rates, has_marks.then_some(prices.as_slice()))
             } else {
                 self.open_interest
                     .sort_by_key(|r| sort_key(&r.instrument_id, r.ts_event));
@@ -406,12 +419,15 @@ impl Sink for PrintSink {
         if self.format == OutputFormat::Table {
             match batch {
                 Batch::OpenInterest(rows) => self.open_interest.extend(rows),
+                Batch::OpenInterestSnapshots(snaps) => self
+                    .open_interest
+                    .extend(snaps.into_iter().map(|s| s.open_interest)),
                 Batch::FundingRates(rows) => {
                     self.funding.extend(rows.into_iter().map(|r| (r, None)))
                 }
                 Batch::FundingSnapshots(snaps) => self
                     .funding
-                    .extend(snaps.into_iter().map(|s| (s.funding, s.mark_price))),
+                    .extend(snaps.into_iter().map(|s| (s.funding, Some(s.prices)))),
                 Batch::Bars(rows) => self.bars.extend(rows),
             }
             return Ok(n);

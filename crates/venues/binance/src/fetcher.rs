@@ -12,8 +12,8 @@ use ccxt_venue::bars::{BarRules, Clock, PrecisionCache, bar_stream, open_range};
 use ccxt_venue::funding::fill_missing_intervals;
 use ccxt_venue::{
     BarStream, FetchError, Fetcher, FundingSnapshot, HttpRequest, HttpResponse, InstrumentInfo,
-    OiPeriod, PageStream, SymbolResult, Transport, bulk_results, error_stream, foreign_instrument,
-    paginate,
+    OiPeriod, OpenInterestSnapshot, PageStream, SymbolResult, Transport, bulk_results,
+    error_stream, foreign_instrument, paginate,
 };
 use futures::StreamExt;
 
@@ -113,15 +113,24 @@ impl BinanceFetcher {
         parse::parse_open_interest(&request, &response, instrument, mark_price, ts_init)
     }
 
+    /// One instrument's current open interest, with the prices of its `premiumIndex` entry
+    /// (`None` when that call failed: the open interest is still reported, without a value).
     async fn open_interest_entry(
         &self,
         instrument: &Instrument,
-        mark_price: Option<f64>,
-    ) -> SymbolResult<OpenInterest> {
-        (
-            instrument.clone(),
-            self.open_interest_of(instrument, mark_price).await,
-        )
+        premium: Option<(&PremiumIndex, u64)>,
+    ) -> SymbolResult<OpenInterestSnapshot> {
+        let prices = premium
+            .map(|(p, ts_init)| parse::premium_prices(instrument, p, ts_init))
+            .unwrap_or_default();
+        let result = self
+            .open_interest_of(instrument, prices.mark_f64())
+            .await
+            .map(|open_interest| OpenInterestSnapshot {
+                open_interest,
+                prices,
+            });
+        (instrument.clone(), result)
     }
 
     /// The interval for funding rows whose spacing did not tell: the `fundingInfo` value, or
@@ -159,28 +168,28 @@ impl Fetcher for BinanceFetcher {
     async fn current_open_interest(
         &self,
         instruments: &[Instrument],
-    ) -> Vec<SymbolResult<OpenInterest>> {
-        let marks = if instruments
+    ) -> Vec<SymbolResult<OpenInterestSnapshot>> {
+        let (marks, marks_at) = if instruments
             .iter()
             .any(|i| foreign_instrument(VENUE, i).is_none())
         {
             match self.premium_index().await {
-                Ok((marks, _)) => marks,
+                Ok(answer) => answer,
                 Err(error) => {
-                    tracing::warn!(%error, "binance premiumIndex failed; open-interest values left empty");
-                    HashMap::new()
+                    tracing::warn!(%error, "binance premiumIndex failed; open-interest values and prices left empty");
+                    (HashMap::new(), 0)
                 }
             }
         } else {
-            HashMap::new()
+            (HashMap::new(), 0)
         };
         // Futures made up front (not polled yet): a closure returning an async block trips
         // async-trait's lifetime inference.
         let pending: Vec<_> = instruments
             .iter()
             .map(|instrument| {
-                let mark = marks.get(&instrument.native).and_then(|p| p.mark_price);
-                self.open_interest_entry(instrument, mark)
+                let premium = marks.get(&instrument.native).map(|p| (p, marks_at));
+                self.open_interest_entry(instrument, premium)
             })
             .collect();
         futures::stream::iter(pending)

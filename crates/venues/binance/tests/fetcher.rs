@@ -108,11 +108,21 @@ async fn current_open_interest_one_premium_index_one_call_per_symbol_unknown_sta
         ["BTCUSDT", "FOOUSDT", "ETHUSDT"],
         "results follow the input"
     );
-    let btc = results[0].1.as_ref().expect("BTCUSDT ok");
+    let snapshot = results[0].1.as_ref().expect("BTCUSDT ok");
+    let btc = &snapshot.open_interest;
     assert_eq!(btc.open_interest, 10659.509);
     assert_eq!(btc.open_interest_value, Some(1065950.9), "OI × mark price");
     assert_eq!(btc.ts_event, 1_589_437_530_011_000_000, "venue time");
     assert!(btc.ts_init >= before, "receive time");
+    let mark = snapshot
+        .prices
+        .mark
+        .as_ref()
+        .expect("the premiumIndex mark price");
+    assert_eq!(mark.value.to_string(), "100");
+    assert_eq!(mark.ts_event, 1_000_000, "the premiumIndex time");
+    assert!(mark.ts_init >= before);
+    assert_eq!(snapshot.prices.index, None, "no indexPrice in the answer");
     assert_eq!(
         results[1].1,
         Err(FetchError::UnknownSymbol {
@@ -121,7 +131,11 @@ async fn current_open_interest_one_premium_index_one_call_per_symbol_unknown_sta
         })
     );
     let eth = results[2].1.as_ref().expect("ETHUSDT ok");
-    assert_eq!(eth.open_interest_value, None, "no mark price, no value");
+    assert_eq!(
+        eth.open_interest.open_interest_value, None,
+        "no mark price, no value"
+    );
+    assert!(eth.prices.is_empty());
 
     let requests = t.requests();
     assert_eq!(
@@ -160,11 +174,13 @@ async fn current_open_interest_without_mark_prices_still_reports_open_interest()
             ),
     );
     let results = f.current_open_interest(&[inst("BTCUSDT")]).await;
-    let oi = results[0].1.as_ref().expect("ok");
+    let snapshot = results[0].1.as_ref().expect("ok");
+    let oi = &snapshot.open_interest;
     assert_eq!(
         (oi.open_interest, oi.open_interest_value),
         (10659.509, None)
     );
+    assert!(snapshot.prices.is_empty());
 }
 
 #[tokio::test]
@@ -195,7 +211,8 @@ async fn current_funding_two_bulk_calls_unknown_symbol_and_intervals() {
     assert_eq!(btc.funding.next_funding_ns, Some(1_597_392_000_000_000_000));
     assert_eq!(btc.funding.ts_event, 1_597_370_495_002_000_000);
     assert!(btc.funding.ts_init >= before);
-    assert_eq!(btc.mark_price, Some(11793.63104562));
+    let mark = btc.prices.mark.as_ref().map(|m| m.value.to_string());
+    assert_eq!(mark.as_deref(), Some("11793.63104562"));
     assert_eq!(
         results[1].1,
         Err(FetchError::UnknownSymbol {

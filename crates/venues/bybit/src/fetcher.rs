@@ -12,8 +12,8 @@ use ccxt_venue::convert::ms_to_ns;
 use ccxt_venue::funding::fill_missing_intervals;
 use ccxt_venue::{
     BarStream, FetchError, Fetcher, FundingSnapshot, HttpRequest, HttpResponse, InstrumentInfo,
-    OiPeriod, PageStream, SymbolResult, Transport, bulk_results, error_stream, foreign_instrument,
-    paginate,
+    OiPeriod, OpenInterestSnapshot, PageStream, SymbolResult, Transport, bulk_results,
+    error_stream, foreign_instrument, paginate,
 };
 use futures::{StreamExt, TryStreamExt};
 
@@ -180,7 +180,7 @@ impl Fetcher for BybitFetcher {
     async fn current_open_interest(
         &self,
         instruments: &[Instrument],
-    ) -> Vec<SymbolResult<OpenInterest>> {
+    ) -> Vec<SymbolResult<OpenInterestSnapshot>> {
         let tickers = self.tickers(instruments).await;
         Self::per_symbol(instruments, &tickers, parse::ticker_open_interest)
     }

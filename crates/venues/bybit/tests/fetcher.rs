@@ -138,7 +138,7 @@ async fn current_open_interest_is_one_tickers_call_and_unknown_stays_per_symbol(
     let results = f.current_open_interest(&asked).await;
     let order: Vec<_> = results.iter().map(|(i, _)| i.native.as_str()).collect();
     assert_eq!(order, ["BTCUSDT", "FOOUSDT", "ETHUSDT"]);
-    let btc = results[0].1.as_ref().expect("ok");
+    let btc = &results[0].1.as_ref().expect("ok").open_interest;
     assert_eq!(
         (btc.open_interest, btc.open_interest_value),
         (10.0, Some(1000.0))
@@ -153,7 +153,10 @@ async fn current_open_interest_is_one_tickers_call_and_unknown_stays_per_symbol(
         })
     );
     assert_eq!(
-        results[2].1.as_ref().map(|o| o.open_interest_value),
+        results[2]
+            .1
+            .as_ref()
+            .map(|o| o.open_interest.open_interest_value),
         Ok(Some(10.0)),
         "OI × mark"
     );
@@ -178,7 +181,8 @@ async fn current_funding_is_one_tickers_call_with_exact_rates() {
     assert_eq!(eth.funding.interval_minutes, Some(240));
     assert_eq!(eth.funding.next_funding_ns, Some(1_760_356_800_000_000_000));
     assert_eq!(eth.funding.ts_event, 1_760_352_369_814_000_000);
-    assert_eq!(eth.mark_price, Some(2.0));
+    let mark = eth.prices.mark.as_ref().map(|m| m.value.to_string());
+    assert_eq!(mark.as_deref(), Some("2"));
     assert!(matches!(
         results[1].1,
         Err(FetchError::UnknownSymbol { .. })

@@ -27,7 +27,7 @@ use ccxt_model::{
 use ccxt_venue::bars::{BarRules, Clock, PrecisionCache, bar_stream, open_range};
 use ccxt_venue::{
     BarStream, FetchError, Fetcher, FundingSnapshot, HttpRequest, HttpResponse, InstrumentInfo,
-    OiPeriod, PageStream, SymbolResult, Transport, error_stream, paginate,
+    OiPeriod, OpenInterestSnapshot, PageStream, SymbolResult, Transport, error_stream, paginate,
 };
 use futures::StreamExt;
 use futures::future::join_all;
@@ -201,7 +201,7 @@ impl Fetcher for HyperliquidFetcher {
     async fn current_open_interest(
         &self,
         instruments: &[Instrument],
-    ) -> Vec<SymbolResult<OpenInterest>> {
+    ) -> Vec<SymbolResult<OpenInterestSnapshot>> {
         self.per_instrument(instruments, |instrument, _, ctx, received_ns| {
             parse::open_interest(instrument, ctx, received_ns)
         })

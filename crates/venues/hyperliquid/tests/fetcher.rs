@@ -167,7 +167,12 @@ async fn bulk_data_takes_one_call_per_dex_and_keeps_the_input_order() {
     );
     let got: Vec<_> = results
         .iter()
-        .map(|(i, r)| (i.native.as_str(), r.as_ref().unwrap().open_interest))
+        .map(|(i, r)| {
+            (
+                i.native.as_str(),
+                r.as_ref().unwrap().open_interest.open_interest,
+            )
+        })
         .collect();
     assert_eq!(
         got,
@@ -179,12 +184,19 @@ async fn bulk_data_takes_one_call_per_dex_and_keeps_the_input_order() {
             ("HPOS", 2912.05)
         ]
     );
-    let btc = results[0].1.as_ref().unwrap();
+    let btc_prices = &results[0].1.as_ref().unwrap().prices;
+    let mark = btc_prices.mark.as_ref().map(|m| m.value.to_string());
+    let oracle = btc_prices.index.as_ref().map(|m| m.value.to_string());
+    assert_eq!(
+        (mark.as_deref(), oracle.as_deref()),
+        (Some("14.3161"), Some("14.32"))
+    );
+    let btc = &results[0].1.as_ref().unwrap().open_interest;
     assert_eq!(btc.instrument_id.as_str(), "BTC-USD-PERP.HYPERLIQUID");
     assert_eq!(btc.open_interest_value, Some(688.11 * 14.3161));
     assert_eq!(btc.ts_event, btc.ts_init);
     assert!((before..=after).contains(&btc.ts_event));
-    let tsla = results[1].1.as_ref().unwrap();
+    let tsla = &results[1].1.as_ref().unwrap().open_interest;
     assert_eq!(tsla.instrument_id.as_str(), "xyz_TSLA-USD-PERP.HYPERLIQUID");
     assert_eq!(tsla.open_interest_value, Some(12.208 * 465.13));
 
@@ -211,7 +223,8 @@ async fn current_funding_is_the_exact_hourly_rate_charged_at_the_next_hour() {
     let btc = results[0].1.as_ref().unwrap();
     assert_eq!(btc.funding.rate.to_string(), "0.0000125");
     assert_eq!(btc.funding.interval_minutes, Some(60));
-    assert_eq!(btc.mark_price, Some(14.3161));
+    let mark = btc.prices.mark.as_ref().map(|m| m.value.to_string());
+    assert_eq!(mark.as_deref(), Some("14.3161"));
     let ts = btc.funding.ts_event;
     assert_eq!(btc.funding.ts_init, ts);
     assert!((before..=after).contains(&ts));
@@ -220,7 +233,8 @@ async fn current_funding_is_the_exact_hourly_rate_charged_at_the_next_hour() {
     assert!(next > ts && next - ts <= HOUR_NS);
     let xyz100 = results[1].1.as_ref().unwrap();
     assert_eq!(xyz100.funding.rate.to_string(), "0.0002110251");
-    assert_eq!(xyz100.mark_price, Some(25451.0));
+    let mark = xyz100.prices.mark.as_ref().map(|m| m.value.to_string());
+    assert_eq!(mark.as_deref(), Some("25451.0"));
 }
 
 #[tokio::test]
@@ -305,7 +319,7 @@ async fn delisted_coins_keep_open_interest_but_have_no_funding() {
         [{"funding":"0.0000125","openInterest":"10","markPx":"100000"},{"funding":"0.0","openInterest":"0.0","markPx":"0.05"}]]"#;
     let (f, _) = fetcher(venue().post(INFO, json!({"type": "metaAndAssetCtxs"}), 200, body));
     let oi = f.current_open_interest(&[hl("LOOM")]).await;
-    assert_eq!(oi[0].1.as_ref().unwrap().open_interest, 0.0);
+    assert_eq!(oi[0].1.as_ref().unwrap().open_interest.open_interest, 0.0);
     let funding = f.current_funding(&[hl("BTC"), hl("LOOM")]).await;
     assert!(funding[0].1.is_ok());
     assert!(matches!(funding[1].1, Err(FetchError::Unsupported { .. })));

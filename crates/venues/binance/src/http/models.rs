@@ -5,7 +5,8 @@
 //! fields are required is decided by the parsers in [`super::parse`], which name the missing
 //! field in their error.
 
-use ccxt_venue::tolerant::{opt_decimal_text, opt_f64, opt_u64};
+use ccxt_venue::tolerant::{opt_decimal, opt_decimal_text, opt_f64, opt_u64};
+use rust_decimal::Decimal;
 use serde::{Deserialize, Deserializer};
 
 /// An error body, sent with HTTP 4xx (and on rare occasions with 200).
@@ -176,11 +177,11 @@ pub struct PremiumIndex {
     #[serde(default)]
     pub symbol: Option<String>,
     /// Mark price.
-    #[serde(default, deserialize_with = "opt_f64")]
-    pub mark_price: Option<f64>,
+    #[serde(default, deserialize_with = "opt_decimal")]
+    pub mark_price: Option<Decimal>,
     /// Index price.
-    #[serde(default, deserialize_with = "opt_f64")]
-    pub index_price: Option<f64>,
+    #[serde(default, deserialize_with = "opt_decimal")]
+    pub index_price: Option<Decimal>,
     /// The funding rate that will be charged at `nextFundingTime`, exact decimal text.
     #[serde(default, deserialize_with = "opt_decimal_text")]
     pub last_funding_rate: Option<String>,

@@ -17,6 +17,7 @@ use ccxt_venue::convert::{self, decimal, ms_to_ns};
 use ccxt_venue::funding::{SettledRate, interval_from_spacing, settled};
 use ccxt_venue::{
     FetchError, FundingSnapshot, HttpRequest, HttpResponse, InstrumentInfo, InstrumentStatus,
+    SnapshotPrices,
 };
 use serde::de::DeserializeOwned;
 
@@ -268,8 +269,25 @@ pub fn funding_snapshot(
             ts_event: ms_to_ns(time),
             ts_init,
         },
-        mark_price: premium.mark_price,
+        prices: premium_prices(instrument, premium, ts_init),
     })
+}
+
+/// The mark and index price of `instrument`'s `premiumIndex` entry, quoted at its `time` (the
+/// receive time when it has none).
+pub fn premium_prices(
+    instrument: &Instrument,
+    premium: &models::PremiumIndex,
+    ts_init: u64,
+) -> SnapshotPrices {
+    let ts_event = premium.time.map_or(ts_init, ms_to_ns);
+    SnapshotPrices::new(
+        &instrument.id,
+        premium.mark_price,
+        premium.index_price,
+        ts_event,
+        ts_init,
+    )
 }
 
 /// Parses `/futures/data/openInterestHist` rows of `instrument` (history: `ts_init == ts_event`).
@@ -625,7 +643,7 @@ mod tests {
         ] {
             let all = parse_premium_index(&request, &ok(body)).expect("parses");
             let p = &all["BTCUSDT"];
-            assert_eq!(p.mark_price, Some(11793.63104562));
+            assert_eq!(p.mark_price, Some(dec("11793.63104562")));
             let snap = funding_snapshot(&btc(), p, Some(480), 7).expect("snapshot");
             assert_eq!(snap.funding.rate, dec("0.00038246"));
             assert_eq!(snap.funding.rate.to_string(), "0.00038246");
@@ -638,7 +656,19 @@ mod tests {
                 (snap.funding.ts_init, snap.funding.interval_minutes),
                 (7, Some(480))
             );
-            assert_eq!(snap.mark_price, Some(11793.63104562));
+            let mark = snap.prices.mark.as_ref().expect("mark price");
+            let index = snap.prices.index.as_ref().expect("index price");
+            assert_eq!(mark.value.to_string(), "11793.63104562");
+            assert_eq!(index.value.to_string(), "11781.80495970");
+            assert_eq!(mark.instrument_id.as_str(), "BTCUSDT-PERP.BINANCE");
+            assert_eq!(
+                (mark.ts_event, mark.ts_init),
+                (1_597_370_495_002_000_000, 7)
+            );
+            assert_eq!(
+                (index.ts_event, index.ts_init),
+                (1_597_370_495_002_000_000, 7)
+            );
         }
     }
 
@@ -658,7 +688,13 @@ mod tests {
         let tiny = instrument("TINYUSDT").expect("valid");
         let snap = funding_snapshot(&tiny, &all["TINYUSDT"], None, 0).expect("snapshot");
         assert_eq!(snap.funding.rate.to_string(), "-0.00000043");
-        assert_eq!(snap.mark_price, None);
+        assert_eq!(snap.prices, SnapshotPrices::default());
+        let snap = funding_snapshot(&btc(), &all["BTCUSDT"], None, 0).expect("snapshot");
+        let mark = snap.prices.mark.as_ref().map(|m| m.value.to_string());
+        assert_eq!(
+            (mark.as_deref(), snap.prices.index.as_ref()),
+            (Some("11793.6"), None)
+        );
         let delivery = instrument("BTCUSDT").expect("valid");
         let err = funding_snapshot(&delivery, &all["BTCUSDT_250328"], None, 0).unwrap_err();
         assert!(

@@ -1,7 +1,8 @@
 //! Binance USDⓈ-M market-stream payloads (on [`crate::DEFAULT_WS_URL`]) as serde structs,
 //! tolerant like the REST ones.
 
-use ccxt_venue::tolerant::{opt_decimal_text, opt_f64, opt_u64};
+use ccxt_venue::tolerant::{opt_decimal, opt_decimal_text, opt_f64, opt_u64};
+use rust_decimal::Decimal;
 use serde::Deserialize;
 
 /// The wrapper of a combined stream (`/market/stream?streams=a/b`).
@@ -91,11 +92,11 @@ pub struct MarkPriceUpdate {
     #[serde(rename = "s", default)]
     pub symbol: Option<String>,
     /// Mark price.
-    #[serde(rename = "p", default, deserialize_with = "opt_f64")]
-    pub mark_price: Option<f64>,
+    #[serde(rename = "p", default, deserialize_with = "opt_decimal")]
+    pub mark_price: Option<Decimal>,
     /// Index price.
-    #[serde(rename = "i", default, deserialize_with = "opt_f64")]
-    pub index_price: Option<f64>,
+    #[serde(rename = "i", default, deserialize_with = "opt_decimal")]
+    pub index_price: Option<Decimal>,
     /// The funding rate to be charged at `T`, exact decimal text.
     #[serde(rename = "r", default, deserialize_with = "opt_decimal_text")]
     pub funding_rate: Option<String>,

@@ -5,7 +5,7 @@
 
 use ccxt_model::{FundingRate, Liquidation, LiquidationSource, PositionSide, Venue};
 use ccxt_venue::convert::{decimal, ms_to_ns};
-use ccxt_venue::{FetchError, FundingSnapshot};
+use ccxt_venue::{FetchError, FundingSnapshot, SnapshotPrices};
 use serde::de::DeserializeOwned;
 
 use super::messages::{ForceOrderEvent, MarkPriceUpdate};
@@ -238,14 +238,20 @@ pub fn mark_price_snapshot(
         .ok_or_else(|| bad("E (event time) is missing"))?;
     Ok(FundingSnapshot {
         funding: FundingRate {
-            instrument_id: instrument.id,
+            instrument_id: instrument.id.clone(),
             rate,
             interval_minutes,
             next_funding_ns: Some(ms_to_ns(next)),
             ts_event: ms_to_ns(time),
             ts_init,
         },
-        mark_price: update.mark_price,
+        prices: SnapshotPrices::new(
+            &instrument.id,
+            update.mark_price,
+            update.index_price,
+            ms_to_ns(time),
+            ts_init,
+        ),
     })
 }
 
@@ -308,7 +314,19 @@ mod tests {
             Some(1_562_306_400_000_000_000)
         );
         assert_eq!(snap.funding.ts_event, 1_562_305_380_000_000_000);
-        assert_eq!(snap.mark_price, Some(11794.15));
+        let prices = &snap.prices;
+        assert_eq!(
+            prices.mark.as_ref().map(|m| m.value.to_string()),
+            Some("11794.15000000".into())
+        );
+        assert_eq!(
+            prices.index.as_ref().map(|i| i.value.to_string()),
+            Some("11784.62659091".into())
+        );
+        assert_eq!(
+            prices.mark.as_ref().map(|m| (m.ts_event, m.ts_init)),
+            Some((1_562_305_380_000_000_000, 9))
+        );
         assert_eq!(arr[0].funding_rate.as_deref(), Some("0.00030000"));
         let no_rate = r#"{"e":"markPriceUpdate","E":1,"s":"BTCUSDT","p":"1","r":"","T":2}"#;
         let update = &parse_mark_price(no_rate.as_bytes()).expect("parses")[0];

@@ -5,7 +5,8 @@
 //! and `time`), optional fields may be missing, null or `""`, and unknown fields are ignored.
 //! Which fields are required is decided by [`super::parse`], which names the missing field.
 
-use ccxt_venue::tolerant::{opt_decimal_text, opt_f64, opt_u64};
+use ccxt_venue::tolerant::{opt_decimal, opt_decimal_text, opt_f64, opt_u64};
+use rust_decimal::Decimal;
 use serde::Deserialize;
 
 /// The envelope without its `result`, read first to tell errors from data.
@@ -149,11 +150,11 @@ pub struct Ticker {
     #[serde(default)]
     pub symbol: Option<String>,
     /// Mark price.
-    #[serde(default, deserialize_with = "opt_f64")]
-    pub mark_price: Option<f64>,
+    #[serde(default, deserialize_with = "opt_decimal")]
+    pub mark_price: Option<Decimal>,
     /// Index price.
-    #[serde(default, deserialize_with = "opt_f64")]
-    pub index_price: Option<f64>,
+    #[serde(default, deserialize_with = "opt_decimal")]
+    pub index_price: Option<Decimal>,
     /// Open interest in base units (linear) as Bybit reports it.
     #[serde(default, deserialize_with = "opt_f64")]
     pub open_interest: Option<f64>,

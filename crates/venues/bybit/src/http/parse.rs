@@ -22,6 +22,7 @@ use ccxt_venue::convert::{self, decimal, ms_to_ns, snippet};
 use ccxt_venue::funding::SettledRate;
 use ccxt_venue::{
     FetchError, FundingSnapshot, HttpRequest, HttpResponse, InstrumentInfo, InstrumentStatus,
+    OpenInterestSnapshot, SnapshotPrices,
 };
 use serde::de::DeserializeOwned;
 
@@ -226,14 +227,30 @@ pub fn parse_tickers(
     Ok(Tickers { time_ms, by_symbol })
 }
 
+/// The mark and index price of `instrument`'s ticker.
+pub fn ticker_prices(
+    instrument: &Instrument,
+    ticker: &models::Ticker,
+    ts_event: u64,
+    ts_init: u64,
+) -> SnapshotPrices {
+    SnapshotPrices::new(
+        &instrument.id,
+        ticker.mark_price,
+        ticker.index_price,
+        ts_event,
+        ts_init,
+    )
+}
+
 /// Current open interest of `instrument` from its ticker: value is `openInterestValue`, else
-/// open interest × mark price.
+/// open interest × mark price; with the ticker's mark and index price.
 pub fn ticker_open_interest(
     instrument: &Instrument,
     ticker: &models::Ticker,
     ts_event: u64,
     ts_init: u64,
-) -> Result<OpenInterest, FetchError> {
+) -> Result<OpenInterestSnapshot, FetchError> {
     let open_interest = ticker.open_interest.ok_or_else(|| {
         FetchError::malformed(
             VENUE,
@@ -241,14 +258,18 @@ pub fn ticker_open_interest(
             format!("{}: openInterest is missing", instrument.native),
         )
     })?;
-    Ok(OpenInterest {
-        instrument_id: instrument.id.clone(),
-        open_interest,
-        open_interest_value: ticker
-            .open_interest_value
-            .or(ticker.mark_price.map(|m| open_interest * m)),
-        ts_event,
-        ts_init,
+    let prices = ticker_prices(instrument, ticker, ts_event, ts_init);
+    Ok(OpenInterestSnapshot {
+        open_interest: OpenInterest {
+            instrument_id: instrument.id.clone(),
+            open_interest,
+            open_interest_value: ticker
+                .open_interest_value
+                .or(prices.mark_f64().map(|m| open_interest * m)),
+            ts_event,
+            ts_init,
+        },
+        prices,
     })
 }
 
@@ -287,7 +308,7 @@ pub fn ticker_funding(
             ts_event,
             ts_init,
         },
-        mark_price: ticker.mark_price,
+        prices: ticker_prices(instrument, ticker, ts_event, ts_init),
     })
 }
 
@@ -500,22 +521,34 @@ mod tests {
         let tickers = parse_tickers(&requests::tickers(), &ok(&v.to_string())).expect("parses");
         assert_eq!(tickers.time_ms, 1760352369814);
         let ts = ms_to_ns(tickers.time_ms);
-        let oi = ticker_open_interest(&btc(), &tickers.by_symbol["BTCUSDT"], ts, 9).expect("oi");
+        let snapshot =
+            ticker_open_interest(&btc(), &tickers.by_symbol["BTCUSDT"], ts, 9).expect("oi");
+        let oi = &snapshot.open_interest;
         assert_eq!(
             (oi.open_interest, oi.open_interest_value),
             (240113967.0, Some(2089.79))
         );
         assert_eq!((oi.ts_event, oi.ts_init), (1_760_352_369_814_000_000, 9));
+        let mark = snapshot.prices.mark.as_ref().expect("mark");
+        let index = snapshot.prices.index.as_ref().expect("index");
+        assert_eq!(
+            (mark.value.to_string(), index.value.to_string()),
+            ("114898.43".into(), "114890.92".into())
+        );
+        assert_eq!(
+            (index.ts_event, index.ts_init),
+            (1_760_352_369_814_000_000, 9)
+        );
         let f = ticker_funding(&btc(), &tickers.by_symbol["BTCUSDT"], ts, 9).expect("funding");
         assert_eq!(f.funding.rate.to_string(), "0.0001");
         assert_eq!(f.funding.interval_minutes, Some(480));
         assert_eq!(f.funding.next_funding_ns, Some(1_760_371_200_000_000_000));
-        assert_eq!(f.mark_price, Some(114898.43));
+        assert_eq!(f.prices, snapshot.prices, "one ticker, one pair of prices");
 
         let eth = instrument("ETHUSDT").expect("valid");
         let oi = ticker_open_interest(&eth, &tickers.by_symbol["ETHUSDT"], ts, 0).expect("oi");
         assert_eq!(
-            oi.open_interest_value,
+            oi.open_interest.open_interest_value,
             Some(25.0),
             "no openInterestValue: OI × mark"
         );
@@ -527,7 +560,8 @@ mod tests {
 
         let pre = instrument("PREUSDT").expect("valid");
         let oi = ticker_open_interest(&pre, &tickers.by_symbol["PREUSDT"], ts, 0).expect("oi");
-        assert_eq!(oi.open_interest_value, None);
+        assert_eq!(oi.open_interest.open_interest_value, None);
+        assert!(oi.prices.is_empty(), "no prices before launch");
         let err = ticker_funding(&pre, &tickers.by_symbol["PREUSDT"], ts, 0).unwrap_err();
         assert!(err.to_string().contains("fundingRate is missing"), "{err}");
     }

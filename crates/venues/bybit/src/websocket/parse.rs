@@ -277,7 +277,9 @@ mod tests {
         );
         let btc = instrument("BTCUSDT").expect("valid");
         let ts = ms_to_ns(m.ts.expect("ts"));
-        let oi = ticker_open_interest(&btc, &m.data, ts, ts).expect("oi");
+        let oi = ticker_open_interest(&btc, &m.data, ts, ts)
+            .expect("oi")
+            .open_interest;
         assert_eq!(
             (oi.open_interest, oi.open_interest_value),
             (492373.72, Some(32824881841.75))

@@ -8,7 +8,8 @@
 //!
 //! Reference: <https://hyperliquid.gitbook.io/hyperliquid-docs/for-developers/api/info-endpoint/perpetuals>.
 
-use ccxt_venue::tolerant::{opt_decimal_text, opt_f64, opt_u64};
+use ccxt_venue::tolerant::{opt_decimal, opt_decimal_text, opt_f64, opt_u64};
+use rust_decimal::Decimal;
 use serde::{Deserialize, Deserializer};
 
 /// The metadata of one perp dex: the answer to `{"type":"meta"}`, the first element of
@@ -88,12 +89,12 @@ pub struct AssetCtx {
     /// Open interest in coins.
     #[serde(default, deserialize_with = "opt_f64")]
     pub open_interest: Option<f64>,
-    /// Mark price (USD).
-    #[serde(default, deserialize_with = "opt_f64")]
-    pub mark_px: Option<f64>,
-    /// Oracle price (USD).
-    #[serde(default, deserialize_with = "opt_f64")]
-    pub oracle_px: Option<f64>,
+    /// Mark price (USD), exact.
+    #[serde(default, deserialize_with = "opt_decimal")]
+    pub mark_px: Option<Decimal>,
+    /// Oracle price (USD), exact: the index the venue funds against.
+    #[serde(default, deserialize_with = "opt_decimal")]
+    pub oracle_px: Option<Decimal>,
     /// Mid price of the book; `null` without a two-sided book.
     #[serde(default, deserialize_with = "opt_f64")]
     pub mid_px: Option<f64>,

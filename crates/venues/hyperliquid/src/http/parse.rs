@@ -17,7 +17,10 @@ use std::collections::HashMap;
 
 use ccxt_model::{FundingRate, Instrument, InstrumentId, OpenInterest, Precision, Venue};
 use ccxt_venue::convert::{self, ms_to_ns_checked, parse_decimal};
-use ccxt_venue::{FetchError, FundingSnapshot, HttpResponse, InstrumentInfo, InstrumentStatus};
+use ccxt_venue::{
+    FetchError, FundingSnapshot, HttpResponse, InstrumentInfo, InstrumentStatus,
+    OpenInterestSnapshot, SnapshotPrices,
+};
 use rust_decimal::Decimal;
 use serde::de::DeserializeOwned;
 
@@ -318,7 +321,19 @@ pub fn parse_dex_assets(response: &HttpResponse, dex: &str) -> Result<DexAssets,
     DexAssets::new(parse_meta_and_asset_ctxs(response)?, dex)
 }
 
-/// Current open interest from an asset context.
+/// The mark price and the oracle price (as the index) of an asset context, stamped like
+/// [`open_interest`].
+pub fn asset_prices(instrument: &Instrument, ctx: &AssetCtx, received_ns: u64) -> SnapshotPrices {
+    SnapshotPrices::new(
+        &instrument.id,
+        ctx.mark_px,
+        ctx.oracle_px,
+        received_ns,
+        received_ns,
+    )
+}
+
+/// Current open interest from an asset context, with its mark and oracle price.
 ///
 /// `open_interest` is in coins as the venue reports it; `open_interest_value` is
 /// `openInterest × markPx` (`None` without a mark price). The venue gives no timestamp, so
@@ -328,7 +343,7 @@ pub fn open_interest(
     instrument: &Instrument,
     ctx: &AssetCtx,
     received_ns: u64,
-) -> Result<OpenInterest, FetchError> {
+) -> Result<OpenInterestSnapshot, FetchError> {
     let open_interest = ctx.open_interest.ok_or_else(|| {
         FetchError::malformed(
             VENUE,
@@ -336,12 +351,16 @@ pub fn open_interest(
             format!("no openInterest for {}", instrument.native),
         )
     })?;
-    Ok(OpenInterest {
-        instrument_id: instrument.id.clone(),
-        open_interest,
-        open_interest_value: ctx.mark_px.map(|px| open_interest * px),
-        ts_event: received_ns,
-        ts_init: received_ns,
+    let prices = asset_prices(instrument, ctx, received_ns);
+    Ok(OpenInterestSnapshot {
+        open_interest: OpenInterest {
+            instrument_id: instrument.id.clone(),
+            open_interest,
+            open_interest_value: prices.mark_f64().map(|px| open_interest * px),
+            ts_event: received_ns,
+            ts_init: received_ns,
+        },
+        prices,
     })
 }
 
@@ -378,7 +397,7 @@ pub fn funding_snapshot(
             ts_event: received_ns,
             ts_init: received_ns,
         },
-        mark_price: ctx.mark_px,
+        prices: asset_prices(instrument, ctx, received_ns),
     })
 }
 
@@ -448,7 +467,15 @@ mod tests {
         assert_eq!(assets.len(), 3);
         let btc = coin("BTC");
         let (meta, ctx) = assets.get("BTC").unwrap();
-        let oi = open_interest(&btc, ctx, NOW).unwrap();
+        let snapshot = open_interest(&btc, ctx, NOW).unwrap();
+        let mark = snapshot.prices.mark.as_ref().expect("markPx");
+        let oracle = snapshot.prices.index.as_ref().expect("oraclePx");
+        assert_eq!(
+            (mark.value.to_string(), oracle.value.to_string()),
+            ("14.3161".into(), "14.32".into())
+        );
+        assert_eq!((oracle.ts_event, oracle.ts_init), (NOW, NOW));
+        let oi = snapshot.open_interest;
         assert_eq!(oi.instrument_id.as_str(), "BTC-USD-PERP.HYPERLIQUID");
         assert_eq!(oi.open_interest, 688.11);
         assert_eq!(oi.open_interest_value, Some(688.11 * 14.3161));
@@ -465,7 +492,8 @@ mod tests {
             (snapshot.funding.ts_event, snapshot.funding.ts_init),
             (NOW, NOW)
         );
-        assert_eq!(snapshot.mark_price, Some(14.3161));
+        let mark = snapshot.prices.mark.as_ref().map(|m| m.value.to_string());
+        assert_eq!(mark.as_deref(), Some("14.3161"));
 
         let (_, eth) = assets.get("ETH").unwrap();
         assert_eq!(eth.open_interest, Some(1882.55));
@@ -485,7 +513,7 @@ mod tests {
             (None, None)
         );
         assert_eq!(meta.margin_mode.as_deref(), Some("strictIsolated"));
-        let oi = open_interest(&tsla, ctx, NOW).unwrap();
+        let oi = open_interest(&tsla, ctx, NOW).unwrap().open_interest;
         assert_eq!(oi.open_interest, 12.208);
         assert_eq!(oi.open_interest_value, Some(12.208 * 465.13));
         let funding = funding_snapshot(&tsla, meta, ctx, NOW).unwrap();
@@ -493,7 +521,10 @@ mod tests {
         assert_eq!(funding.funding.rate.to_string(), "0.0");
 
         let (_, nvda) = assets.get("xyz:NVDA").unwrap();
-        assert_eq!((nvda.mid_px, nvda.mark_px), (None, Some(177.06)));
+        assert_eq!(
+            (nvda.mid_px, nvda.mark_px.map(|m| m.to_string())),
+            (None, Some("177.06".into()))
+        );
         let (_, xyz100) = assets.get("xyz:XYZ100").unwrap();
         assert_eq!(xyz100.funding.as_deref(), Some("0.0002110251"));
         assert_eq!(xyz100.day_base_vlm, Some(0.0183));
@@ -526,7 +557,7 @@ mod tests {
         let assets = parse_dex_assets(&ok(body), "").unwrap();
 
         let (meta, ctx) = assets.get("BTC").unwrap();
-        let oi = open_interest(&coin("BTC"), ctx, NOW).unwrap();
+        let oi = open_interest(&coin("BTC"), ctx, NOW).unwrap().open_interest;
         assert_eq!(oi.open_interest_value, Some(688.11 * 14.3161));
         let rate = funding_snapshot(&coin("BTC"), meta, ctx, NOW)
             .unwrap()
@@ -538,11 +569,12 @@ mod tests {
         assert_eq!(
             open_interest(&coin("ETH"), ctx, NOW)
                 .unwrap()
+                .open_interest
                 .open_interest_value,
             None
         );
         let snapshot = funding_snapshot(&coin("ETH"), meta, ctx, NOW).unwrap();
-        assert_eq!(snapshot.mark_price, None);
+        assert_eq!(snapshot.prices.mark, None);
         assert_eq!(snapshot.funding.rate.to_string(), "-0.00001");
 
         let (meta, ctx) = assets.get("SOL").unwrap();
@@ -555,7 +587,10 @@ mod tests {
         assert_eq!(kpepe.id.as_str(), "kPEPE-USD-PERP.HYPERLIQUID");
         let (_, ctx) = assets.get("kPEPE").unwrap();
         assert_eq!(
-            open_interest(&kpepe, ctx, NOW).unwrap().open_interest_value,
+            open_interest(&kpepe, ctx, NOW)
+                .unwrap()
+                .open_interest
+                .open_interest_value,
             Some(1.0)
         );
     }
@@ -604,7 +639,13 @@ mod tests {
         let assets = parse_dex_assets(&ok(body), "").unwrap();
         let (meta, ctx) = assets.get("LOOM").unwrap();
         let loom = coin("LOOM");
-        assert_eq!(open_interest(&loom, ctx, NOW).unwrap().open_interest, 0.0);
+        assert_eq!(
+            open_interest(&loom, ctx, NOW)
+                .unwrap()
+                .open_interest
+                .open_interest,
+            0.0
+        );
         let e = funding_snapshot(&loom, meta, ctx, NOW).unwrap_err();
         assert!(matches!(e, FetchError::Unsupported { .. }));
         assert_eq!(
