@@ -114,6 +114,13 @@ pub fn bar_count(interval: BarInterval, first_open: u64, last_open: u64) -> u64 
     }
 }
 
+/// How long after its close a candle counts as final (5 s). Binance and Hyperliquid give no
+/// venue time with their candles, so the forming candle is told by the local clock: a clock
+/// running a few seconds ahead of the venue's, or a venue still booking the last trades of the
+/// interval, would otherwise let the forming candle through as closed. A candle closing within
+/// this margin is left for the next fetch.
+pub const CLOSE_SETTLE_NS: u64 = 5_000_000_000;
+
 /// Turns venue candles of one bar type into [`BarRow`]s.
 #[derive(Debug, Clone)]
 pub struct BarRules {
@@ -132,8 +139,9 @@ pub struct BarRules {
 }
 
 impl BarRules {
-    /// The rows of `candles` received at `now_ns`: a candle that has not closed by then (the
-    /// forming one) is dropped, as is one whose close is outside `[start_ns, end_ns]`; the
+    /// The rows of `candles` received at `now_ns`: a candle that has not closed
+    /// [`CLOSE_SETTLE_NS`] before then (the forming one) is dropped, as is one whose close is
+    /// outside `[start_ns, end_ns]`; the
     /// others are rounded to the precision (half away from zero) and checked. A candle off
     /// the interval's grid or failing [`Bar::check`] becomes a rejected row and a warning.
     pub fn rows(&self, candles: &[Candle], now_ns: u64) -> Vec<BarRow> {
@@ -143,7 +151,8 @@ impl BarRules {
             .filter_map(|c| {
                 let open_ns = crate::convert::ms_to_ns(c.open_ms);
                 let close_ns = interval.close_of(interval.floor(open_ns));
-                if close_ns > now_ns || close_ns < self.start_ns || close_ns > self.end_ns {
+                let settled = close_ns.saturating_add(CLOSE_SETTLE_NS) <= now_ns;
+                if !settled || close_ns < self.start_ns || close_ns > self.end_ns {
                     return None;
                 }
                 let row = self.bar(c, open_ns);

@@ -292,11 +292,16 @@ mod tests {
         let p = Precision { price: 8, size: 8 };
         let r = rules(BarInterval::W1, BarPrice::Last, p);
         let close_ns = ms_to_ns(1_499_644_800_000);
+        let settled = close_ns + ccxt_venue::bars::CLOSE_SETTLE_NS;
         assert!(
             r.rows(&candles, close_ns - 1).is_empty(),
             "forming: dropped"
         );
-        let rows = r.rows(&candles, close_ns);
+        assert!(
+            r.rows(&candles, settled - 1).is_empty(),
+            "just closed, by a clock that may run ahead: left for the next fetch"
+        );
+        let rows = r.rows(&candles, settled);
         let bar = rows[0].as_ref().expect("closed and valid");
         assert_eq!((bar.ts_event, bar.ts_init), (close_ns, close_ns));
         assert_eq!(bar.volume, d("148976.11427815"));

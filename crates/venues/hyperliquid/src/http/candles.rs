@@ -317,7 +317,8 @@ mod tests {
             rules("BTC", BarInterval::H1, Precision { price: 1, size: 5 }),
             ms_to_ns(t0),
             ms_to_ns(t0 + 9999 * HOUR),
-            Clock::fixed(ms_to_ns(t0 + 6000 * HOUR + 1)),
+            // Just past the settle margin after the 6000th hour closed.
+            Clock::fixed(ms_to_ns(t0 + 6000 * HOUR + 5_000)),
         );
         let first = p.first();
         assert_eq!(req_ms(&first, "startTime"), Some(t0));
