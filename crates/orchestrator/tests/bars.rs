@@ -17,8 +17,8 @@ use ccxt_orchestrator::{
     CatalogPlanner, CatalogSink, FullRange, Job, NoProgress, RunOptions, VenueTarget, run,
 };
 use ccxt_venue::{
-    BarPage, BarStream, FetchError, Fetcher, FundingSnapshot, InstrumentInfo, OiPeriod, PageStream,
-    RejectedBar, SymbolResult,
+    BarPage, BarStream, FetchError, Fetcher, FundingSnapshot, InstrumentInfo, OiPeriod,
+    OpenInterestSnapshot, PageStream, RejectedBar, SymbolResult,
 };
 use futures::StreamExt;
 
@@ -66,7 +66,10 @@ impl Fetcher for FakeBars {
     async fn instruments(&self) -> Result<Vec<InstrumentInfo>, FetchError> {
         Ok(Vec::new())
     }
-    async fn current_open_interest(&self, _: &[Instrument]) -> Vec<SymbolResult<OpenInterest>> {
+    async fn current_open_interest(
+        &self,
+        _: &[Instrument],
+    ) -> Vec<SymbolResult<OpenInterestSnapshot>> {
         Vec::new()
     }
     async fn current_funding(&self, _: &[Instrument]) -> Vec<SymbolResult<FundingSnapshot>> {
