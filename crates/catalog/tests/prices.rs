@@ -299,7 +299,7 @@ async fn a_price_quoted_again_at_the_same_venue_time_is_stored_once() {
     );
     let back: Vec<MarkPrice> = query_all(&catalog, &[id(BIN)]).await;
     let times: Vec<(u64, u64)> = back.iter().map(|m| (m.ts_event, m.ts_init)).collect();
-    let mut expected = vec![first, next, late];
+    let mut expected = [first, next, late];
     expected.sort_by_key(|m| m.ts_init);
     let want: Vec<(u64, u64)> = expected.iter().map(|m| (m.ts_event, m.ts_init)).collect();
     assert_eq!(times, want, "the first delivery of each venue time stays");
