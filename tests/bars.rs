@@ -580,8 +580,10 @@ fn daemon(sim: &SimHandle, catalog: &Path, port: u16) -> Command {
         .env("CCXT_DAEMON__BARS__SERIES", "1m:last,1m:mark")
         // 20 minutes of bars for a series with nothing stored.
         .env("CCXT_DAEMON__BACKFILL__BARS_DAYS", "0.0139")
+        // Fewer requests; settled funding stays on (CI's NautilusTrader check loads both
+        // funding kinds from this catalog).
         .env("CCXT_DAEMON__SCHEDULE__OPEN_INTEREST_HISTORY", "off")
-        .env("CCXT_DAEMON__SCHEDULE__FUNDING_HISTORY", "off")
+        .env("CCXT_DAEMON__BACKFILL__FUNDING_HISTORY_DAYS", "1")
         .env("CCXT_VENUES__HYPERLIQUID__POLL_INTERVAL_SECS", "2")
         .env("CCXT_SPOOL__FLUSH_SECS", "1")
         .env("CCXT_LOG_LEVEL", "info")
