@@ -238,14 +238,18 @@ where
 }
 
 /// The precisions of a venue's instruments by native symbol, filled when the fetcher lists
-/// instruments; shared by clones of the fetcher.
+/// instruments; shared by clones of the fetcher. Lookups that miss at the same time (a
+/// backfill of many symbols) list the instruments once between them.
 #[derive(Debug, Clone, Default)]
-pub struct PrecisionCache(Arc<Mutex<HashMap<String, Option<Precision>>>>);
+pub struct PrecisionCache {
+    known: Arc<Mutex<HashMap<String, Option<Precision>>>>,
+    listing: Arc<futures::lock::Mutex<()>>,
+}
 
 impl PrecisionCache {
     /// Remembers the precision of every instrument of `list`.
     pub fn store(&self, list: &[InstrumentInfo]) {
-        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let mut map = self.known.lock().unwrap_or_else(|e| e.into_inner());
         for info in list {
             map.insert(info.instrument.native.clone(), info.precision);
         }
@@ -254,7 +258,7 @@ impl PrecisionCache {
     /// The precision of `native`: `None` when not known, `Some(None)` when listed without
     /// tick or lot size.
     pub fn get(&self, native: &str) -> Option<Option<Precision>> {
-        let map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let map = self.known.lock().unwrap_or_else(|e| e.into_inner());
         map.get(native).copied()
     }
 
@@ -274,9 +278,16 @@ impl PrecisionCache {
         let found = match self.get(native) {
             Some(found) => found,
             None => {
-                self.store(&list.await?);
-                self.get(native)
-                    .ok_or_else(|| FetchError::unknown_symbol(venue, native))?
+                // One listing at a time: whoever waited finds what the first one stored.
+                let _listing = self.listing.lock().await;
+                match self.get(native) {
+                    Some(found) => found,
+                    None => {
+                        self.store(&list.await?);
+                        self.get(native)
+                            .ok_or_else(|| FetchError::unknown_symbol(venue, native))?
+                    }
+                }
             }
         };
         found.ok_or_else(|| {
@@ -389,5 +400,49 @@ mod tests {
             rows[0].as_ref().unwrap_err().problem,
             BarProblem::OffGrid { .. }
         ));
+    }
+
+    #[tokio::test]
+    async fn concurrent_misses_list_the_instruments_once() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let cache = PrecisionCache::default();
+        let listed = Arc::new(AtomicUsize::new(0));
+        let info = |native: &str| InstrumentInfo {
+            instrument: ccxt_model::Instrument::from_native(Venue::Binance, native),
+            status: crate::InstrumentStatus::Trading,
+            funding_interval_minutes: None,
+            precision: Some(Precision { price: 1, size: 3 }),
+        };
+        let lookups = ["BTCUSDT", "ETHUSDT", "BTCUSDT", "SOLUSDT"].map(|native| {
+            let (cache, listed) = (cache.clone(), listed.clone());
+            let list = vec![info("BTCUSDT"), info("ETHUSDT"), info("SOLUSDT")];
+            async move {
+                let listing = async move {
+                    listed.fetch_add(1, Ordering::SeqCst);
+                    tokio::task::yield_now().await;
+                    Ok(list)
+                };
+                cache
+                    .lookup(Venue::Binance, native, "exchangeInfo", listing)
+                    .await
+            }
+        });
+        let found = futures::future::join_all(lookups).await;
+        assert!(
+            found
+                .iter()
+                .all(|p| *p == Ok(Precision { price: 1, size: 3 }))
+        );
+        assert_eq!(
+            listed.load(Ordering::SeqCst),
+            1,
+            "one listing for four lookups"
+        );
+        let unknown = cache
+            .lookup(Venue::Binance, "FOOUSDT", "exchangeInfo", async {
+                Ok(Vec::new())
+            })
+            .await;
+        assert!(matches!(unknown, Err(FetchError::UnknownSymbol { .. })));
     }
 }
