@@ -754,3 +754,74 @@ async fn idle_connections_close_with_4004_and_faults_apply() {
     assert!(next_text(&mut ws, 300).await.is_none());
     assert_eq!(sim.sent_liquidations(Venue::Okx).len(), before);
 }
+
+#[tokio::test]
+async fn tcp_drop_rotation_and_half_open_on_okx() {
+    let sim = sim_with(|c| {
+        c.ws.okx_idle_secs = 0.5;
+        c.ws.liquidations_per_sec.okx = 200.0;
+    })
+    .await;
+    // half_open: silent, and not closed by the idle timer meanwhile.
+    let mut ws = connect(&sim).await;
+    send(&mut ws, sub()).await;
+    until(&mut ws, 1000, "ack", |v| v["event"] == "subscribe").await;
+    sim.set_ws_faults(
+        Venue::Okx,
+        WsFaults {
+            half_open: true,
+            ..WsFaults::default()
+        },
+    )
+    .unwrap();
+    while next_text(&mut ws, 200).await.is_some() {}
+    ws.send(Message::text("ping")).await.unwrap();
+    let t0 = Instant::now();
+    while t0.elapsed() < Duration::from_millis(900) {
+        if let Ok(Some(m)) = tokio::time::timeout(Duration::from_millis(100), ws.next()).await {
+            panic!("half-open connection sent {m:?}");
+        }
+    }
+    sim.set_ws_faults(Venue::Okx, WsFaults::default()).unwrap();
+    until(&mut ws, 2000, "data again", |v| v.get("data").is_some()).await;
+
+    // tcp_drop: no close frame.
+    sim.set_ws_faults(
+        Venue::Okx,
+        WsFaults {
+            tcp_drop: true,
+            ..WsFaults::default()
+        },
+    )
+    .unwrap();
+    loop {
+        match tokio::time::timeout(Duration::from_secs(2), ws.next()).await {
+            Ok(Some(Ok(Message::Text(_)))) => continue,
+            Ok(Some(Ok(Message::Close(f)))) => panic!("close frame {f:?} on a TCP drop"),
+            Ok(Some(Err(_)) | None) => break,
+            other => panic!("expected a dropped connection, got {other:?}"),
+        }
+    }
+    assert_eq!(sim.stats().ws("okx").closes.get("tcp_drop"), Some(&1));
+
+    // rotate_after_secs: close 1000 after the lifetime.
+    sim.set_ws_faults(
+        Venue::Okx,
+        WsFaults {
+            rotate_after_secs: Some(0.3),
+            ..WsFaults::default()
+        },
+    )
+    .unwrap();
+    let mut ws = connect(&sim).await;
+    send(&mut ws, sub()).await;
+    let code = loop {
+        match tokio::time::timeout(Duration::from_secs(2), ws.next()).await {
+            Ok(Some(Ok(Message::Close(f)))) => break f.map(|f| u16::from(f.code)),
+            Ok(Some(Ok(_))) => continue,
+            other => panic!("expected a close frame, got {other:?}"),
+        }
+    };
+    assert_eq!(code, Some(1000));
+    assert_eq!(sim.stats().ws("okx").closes.get("rotate"), Some(&1));
+}

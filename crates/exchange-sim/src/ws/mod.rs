@@ -253,7 +253,7 @@ pub struct WsFaults {
     /// WebSocket pongs. Requests are still read (and ignored).
     pub half_open: bool,
     /// Answer no ping: neither application pings (Bybit `op: ping`, Hyperliquid
-    /// `method: ping`) nor WebSocket ping frames. Data keeps flowing.
+    /// `method: ping`, OKX text `ping`) nor WebSocket ping frames. Data keeps flowing.
     pub no_pong: bool,
     /// Reject every subscription request with the venue's error answer.
     pub refuse_subscribe: bool,

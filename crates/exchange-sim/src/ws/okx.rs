@@ -22,7 +22,8 @@
 //!   (`long`/`short`; never `net` here), `sz` contracts on the instrument's `lotSz`, `bkPx` on
 //!   its `tickSz`.
 //! * A connection that has had nothing sent to it (no data, no ack, no `pong`) for
-//!   `okx_idle_secs` (30 s) is closed with code 4004 "No data received in 30s".
+//!   `okx_idle_secs` (30 s) is closed with code 4004 "No data received in 30s" (not while the
+//!   `half_open` fault keeps it silent on purpose).
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -324,7 +325,10 @@ async fn serve(mut socket: WebSocket, st: Arc<AppState>, conn: ConnHandle) {
                 if cx.rotate_deadline().is_some_and(|d| d <= now) {
                     break End::Close(CloseReason::Rotate, 1000, "connection lifetime reached");
                 }
-                if o.last_sent + idle <= now {
+                if cx.half_open() {
+                    // Half open keeps the connection: the idle timer waits for the fault to end.
+                    o.last_sent = now;
+                } else if o.last_sent + idle <= now {
                     break End::Close(CloseReason::IdleTimeout, 4004, "No data received in 30s");
                 }
             }
