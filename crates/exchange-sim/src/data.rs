@@ -263,6 +263,9 @@ impl Universe {
     ///   (`Closed`), `BIOUSDT` (`PreLaunch`).
     /// * Hyperliquid: `LOOM` (`isDelisted`, at index 2), `PURR` (only on Hyperliquid), and the
     ///   builder dex `xyz` with `xyz:TSLA`, `xyz:NVDA`.
+    /// * OKX: `BTC-USD-SWAP` (inverse), `TSLA-USDT-SWAP` (stock perpetual), `LOOM-USDT-SWAP`
+    ///   (delisted 20 days before the start day), `PURR-USDT-SWAP` (delisting announced for 10
+    ///   days after it), `BIO-USDT-SWAP` (pre-open, listing the next day).
     pub fn new(seed: u64, symbols: usize, history_days: u32, now_ms: u64) -> Universe {
         let day0 = now_ms / DAY * DAY;
         let history_start = day0.saturating_sub(u64::from(history_days) * DAY);
@@ -441,6 +444,11 @@ impl Universe {
         ));
         let mut x = make(Venue::Okx, "LOOM-USDT-SWAP".into(), loom, &assets, 0, 0.45);
         x.status = Status::Delisted { at_ms: delist_at };
+        okx.push(x);
+        let mut x = make(Venue::Okx, "PURR-USDT-SWAP".into(), purr, &assets, 0, 0.45);
+        x.status = Status::Delisted {
+            at_ms: day0 + 10 * DAY,
+        };
         okx.push(x);
         let mut x = make(Venue::Okx, "BIO-USDT-SWAP".into(), bio, &assets, 0, 0.45);
         x.status = Status::PreLaunch;

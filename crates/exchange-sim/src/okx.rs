@@ -7,7 +7,7 @@
 //!
 //! | endpoint | notes |
 //! |---|---|
-//! | `GET /api/v5/public/instruments?instType=SWAP[&instFamily][&instId]` | every listed swap: USDT-margined crypto swaps, the inverse `BTC-USD-SWAP`, the stock perpetual `TSLA-USDT-SWAP` (`instCategory` 3) and the pre-open `BIO-USDT-SWAP` (only `instType`, `instId`, `listTime`, `state` set, as the venue does); delisted swaps (`LOOM-USDT-SWAP`) are gone. Other instTypes: empty |
+//! | `GET /api/v5/public/instruments?instType=SWAP[&instFamily][&instId]` | every listed swap: USDT-margined crypto swaps, the inverse `BTC-USD-SWAP`, the stock perpetual `TSLA-USDT-SWAP` (`instCategory` 3) and the pre-open `BIO-USDT-SWAP` (only `instType`, `instId`, `listTime`, `state` set, as the venue does); `PURR-USDT-SWAP`, live with its announced delisting in `expTime` (10 days after the start day; gone once the clock passes it); delisted swaps (`LOOM-USDT-SWAP`) are gone. Other instTypes: empty |
 //! | `GET /api/v5/public/open-interest?instType=SWAP[&instId]` | bulk (every live swap) or one; `oi` contracts (on `lotSz`), `oiCcy` = `oi` × `ctVal` coins (inverse: `oi` × 100 / price), `oiUsd`, `ts` = now |
 //! | `GET /api/v5/rubik/stat/contracts/open-interest-history?instId&period&begin&end&limit` | rows `[ts, oi, oiCcy, oiUsd]` newest first; only completed periods, only the latest 1,440 per period; `begin`/`end` exclusive; `limit` ≤ 100 (default 100); periods `5m 15m 30m 1H 2H 4H`, UTC+8-aligned `6H 12H 1D 2D 3D 5D`, UTC-aligned `6Hutc 12Hutc 1Dutc 2Dutc 3Dutc 5Dutc` (weeks and months: 51000 in the simulator) |
 //! | `GET /api/v5/public/funding-rate?instId=ANY\|<instId>` | `ANY`: every live swap; `fundingRate` predicted for `fundingTime` (the next settlement), `nextFundingTime` = `fundingTime` + the interval (8 h, some 4 h / 1 h), `settFundingRate` the last settled rate |
@@ -198,14 +198,22 @@ fn pow10_text(exp: i32) -> String {
     }
 }
 
-/// Listed on OKX now: live swaps and pre-open ones (delisted swaps drop out of the list).
-fn listed(inst: &Instrument) -> bool {
-    !matches!(inst.status, Status::Delisted { .. })
+/// Listed on OKX at `now`: live swaps, pre-open ones, and swaps whose announced delisting is
+/// still ahead (delisted swaps drop out of the list).
+fn listed(inst: &Instrument, now: u64) -> bool {
+    match inst.status {
+        Status::Delisted { at_ms } => at_ms > now,
+        _ => true,
+    }
 }
 
-/// Live (has OI, funding, candles).
-fn live(inst: &Instrument) -> bool {
-    inst.status == Status::Trading
+/// Live at `now` (has OI, funding, candles).
+fn live(inst: &Instrument, now: u64) -> bool {
+    match inst.status {
+        Status::Trading => true,
+        Status::Delisted { at_ms } => at_ms > now,
+        Status::PreLaunch => false,
+    }
 }
 
 fn family(inst: &Instrument) -> &str {
@@ -213,11 +221,11 @@ fn family(inst: &Instrument) -> &str {
 }
 
 /// The live swap named by `instId` (51001 otherwise).
-fn live_inst<'a>(u: &'a Universe, p: &Params) -> Result<&'a Instrument, OkxError> {
+fn live_inst<'a>(u: &'a Universe, p: &Params, now: u64) -> Result<&'a Instrument, OkxError> {
     let id = p.get("instId").ok_or_else(|| empty("instId"))?;
     u.okx
         .get(id)
-        .filter(|i| live(i))
+        .filter(|i| live(i, now))
         .ok_or_else(unknown_instrument)
 }
 
@@ -270,7 +278,10 @@ fn instrument(u: &Universe, inst: &Instrument) -> Value {
         "optType": "",
         "stk": "",
         "listTime": list_time,
-        "expTime": "",
+        "expTime": match inst.status {
+            Status::Delisted { at_ms } => at_ms.to_string(),
+            _ => String::new(),
+        },
         "lever": if stock { "10" } else { "100" },
         "tickSz": pow10_text(-i32::try_from(c.pdp).unwrap_or(0)),
         "lotSz": lot,
@@ -298,6 +309,7 @@ fn instrument(u: &Universe, inst: &Instrument) -> Value {
 
 /// `GET /api/v5/public/instruments`.
 pub(crate) async fn instruments(State(st): State<Arc<AppState>>, uri: Uri) -> Response {
+    let now = st.clock.now_ms();
     respond((|| {
         let p = params(&uri)?;
         let swap = inst_type(&p, &["SPOT", "MARGIN", "FUTURES", "OPTION", "EVENTS"])?;
@@ -309,7 +321,7 @@ pub(crate) async fn instruments(State(st): State<Arc<AppState>>, uri: Uri) -> Re
             let inst = u
                 .okx
                 .get(id)
-                .filter(|i| listed(i))
+                .filter(|i| listed(i, now))
                 .ok_or_else(unknown_instrument)?;
             return Ok(vec![instrument(u, inst)]);
         }
@@ -317,7 +329,7 @@ pub(crate) async fn instruments(State(st): State<Arc<AppState>>, uri: Uri) -> Re
         Ok(u.okx
             .list
             .iter()
-            .filter(|i| listed(i))
+            .filter(|i| listed(i, now))
             .filter(|i| fam.is_none_or(|f| f == family(i)))
             .map(|i| instrument(u, i))
             .collect())
@@ -357,14 +369,14 @@ pub(crate) async fn open_interest(State(st): State<Arc<AppState>>, uri: Uri) -> 
             return Ok(Vec::new());
         }
         if p.get("instId").is_some() {
-            let inst = live_inst(u, &p)?;
+            let inst = live_inst(u, &p, now)?;
             return Ok(vec![oi_row(u, inst, now)]);
         }
         let fam = p.get("instFamily");
         Ok(u.okx
             .list
             .iter()
-            .filter(|i| live(i))
+            .filter(|i| live(i, now))
             .filter(|i| fam.is_none_or(|f| f == family(i)))
             .map(|i| oi_row(u, i, now))
             .collect())
@@ -406,7 +418,7 @@ pub(crate) async fn open_interest_history(State(st): State<Arc<AppState>>, uri: 
     respond((|| {
         let p = params(&uri)?;
         let u = &st.universe;
-        let inst = live_inst(u, &p)?;
+        let inst = live_inst(u, &p, now)?;
         let (step, offset) =
             rubik_period(p.get("period").unwrap_or("5m")).ok_or_else(|| bad("period"))?;
         let limit = limit(&p, 100, 100)?;
@@ -492,11 +504,11 @@ pub(crate) async fn funding_rate(State(st): State<Arc<AppState>>, uri: Uri) -> R
                 .okx
                 .list
                 .iter()
-                .filter(|i| live(i))
+                .filter(|i| live(i, now))
                 .filter_map(|i| funding_row(u, i, now))
                 .collect());
         }
-        let inst = live_inst(u, &p)?;
+        let inst = live_inst(u, &p, now)?;
         Ok(funding_row(u, inst, now).into_iter().collect())
     })())
 }
@@ -507,7 +519,7 @@ pub(crate) async fn funding_rate_history(State(st): State<Arc<AppState>>, uri: U
     respond((|| {
         let p = params(&uri)?;
         let u = &st.universe;
-        let inst = live_inst(u, &p)?;
+        let inst = live_inst(u, &p, now)?;
         let limit = limit(&p, 400, 400)?;
         let before = number(&p, "before")?;
         let after = number(&p, "after")?;
@@ -567,7 +579,7 @@ fn candles_of(st: &AppState, uri: &Uri, mark: bool, history: bool) -> Result<Vec
     let now = st.clock.now_ms();
     let p = params(uri)?;
     let u = &st.universe;
-    let inst = live_inst(u, &p)?;
+    let inst = live_inst(u, &p, now)?;
     let span = bar_span(p.get("bar").unwrap_or("1m")).ok_or_else(|| bad("bar"))?;
     let max = if mark { 100 } else { 300 };
     let limit = limit(&p, 100, max)? as usize;

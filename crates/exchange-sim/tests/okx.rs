@@ -91,6 +91,34 @@ async fn instruments_list_swaps_with_contract_fields() {
     assert_eq!(&ids[..2], &["BTC-USDT-SWAP", "ETH-USDT-SWAP"]);
     assert!(ids.contains(&"BTC-USD-SWAP") && ids.contains(&"TSLA-USDT-SWAP"));
     assert!(!ids.contains(&"LOOM-USDT-SWAP"), "delisted swaps drop out");
+    let purr = rows
+        .iter()
+        .find(|r| r["instId"] == "PURR-USDT-SWAP")
+        .unwrap();
+    let delist = num(&purr["expTime"]);
+    assert_eq!(delist, NOW / DAY * DAY + 10 * DAY);
+    assert_eq!(purr["state"], "live");
+    assert_eq!(
+        rows.iter()
+            .find(|r| r["instId"] == "BTC-USDT-SWAP")
+            .unwrap()["expTime"],
+        ""
+    );
+    // Past the announced time the swap is gone.
+    sim.set_now_ms(Some(delist + 1));
+    let later = data(
+        &c,
+        format!("{base}/api/v5/public/instruments?instType=SWAP"),
+    )
+    .await;
+    assert!(later.iter().all(|r| r["instId"] != "PURR-USDT-SWAP"));
+    let (_, v) = get(
+        &c,
+        format!("{base}/api/v5/public/funding-rate?instId=PURR-USDT-SWAP"),
+    )
+    .await;
+    assert_eq!(v["code"], "51001");
+    sim.set_now_ms(Some(NOW));
     let by = |id: &str| rows.iter().find(|r| r["instId"] == id).unwrap().clone();
     let btc = by("BTC-USDT-SWAP");
     assert_eq!(

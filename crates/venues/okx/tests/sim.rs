@@ -71,6 +71,10 @@ async fn instruments_and_open_interest_agree() {
     assert_eq!(cat("BTC-USD-SWAP"), SwapCategory::Other);
     assert_eq!(insts["BIO-USDT-SWAP"].status, InstrumentStatus::PreLaunch);
     assert_eq!(insts["BTC-USDT-SWAP"].status, InstrumentStatus::Trading);
+    assert_eq!(insts["BTC-USDT-SWAP"].delisting_ms, None);
+    let purr = &insts["PURR-USDT-SWAP"];
+    assert_eq!(purr.status, InstrumentStatus::Trading);
+    assert!(purr.delisting_ms.unwrap() > NOW);
     let btc = &insts["BTC-USDT-SWAP"];
     assert_eq!(btc.contract_value, Some(Decimal::new(1, 2)));
     assert_eq!(btc.precision.map(|p| (p.price, p.size)), Some((1, 2)));
