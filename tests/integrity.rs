@@ -110,11 +110,7 @@ fn stored_key(v: &Value) -> Key {
 }
 
 fn venue_name(venue: SimVenue) -> &'static str {
-    match venue {
-        SimVenue::Binance => "binance",
-        SimVenue::Bybit => "bybit",
-        SimVenue::Hyperliquid => "hyperliquid",
-    }
+    venue.as_str()
 }
 
 /// What the simulator sent of BTC and ETH on `venue` up to `until_ms`: key and sent time,

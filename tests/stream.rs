@@ -85,11 +85,7 @@ async fn stored(catalog: &str) -> HashMap<Key, usize> {
 
 /// The events the simulator sent on `venue` for BTCUSDT/ETHUSDT up to `until_ms`, once each.
 fn sent(sim: &SimHandle, venue: SimVenue, until_ms: u64) -> Vec<Key> {
-    let name = match venue {
-        SimVenue::Binance => "binance",
-        SimVenue::Bybit => "bybit",
-        SimVenue::Hyperliquid => "hyperliquid",
-    };
+    let name = venue.as_str();
     let mut keys: Vec<_> = sim
         .sent_liquidations(venue)
         .into_iter()

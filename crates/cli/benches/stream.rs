@@ -62,6 +62,7 @@ async fn main() {
         binance: rate,
         bybit: rate,
         hyperliquid: 0.0,
+        okx: 0.0,
     };
     config.ws.sent_log_capacity = 5_000_000;
     let sim = match exchange_sim::start(config).await {

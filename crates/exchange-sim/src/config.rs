@@ -110,6 +110,12 @@ pub struct LimitsConfig {
     /// Hyperliquid weight per minute (1200): 20 per `/info` call plus 1 per 20 funding rows.
     /// Exceeding it: HTTP 429.
     pub hyperliquid_weight_per_minute: u32,
+    /// OKX: one budget for every endpoint, requests per 2 s, instead of the documented
+    /// per-endpoint budgets (20 for instruments and open interest, 10 for funding and open
+    /// interest history, 40 for candles, 20 for the other candle endpoints). `None`: the
+    /// documented ones. Exceeding it: HTTP 429 with code 50011.
+    #[serde(default)]
+    pub okx_requests_per_2s: Option<u32>,
 }
 
 impl Default for LimitsConfig {
@@ -124,6 +130,7 @@ impl Default for LimitsConfig {
             bybit_requests_per_5s: 600,
             bybit_ban_secs: 600,
             hyperliquid_weight_per_minute: 1200,
+            okx_requests_per_2s: None,
         }
     }
 }

@@ -211,6 +211,8 @@ pub(crate) struct Universe {
     pub hl_main: Book,
     /// Hyperliquid builder dex `xyz`.
     pub hl_xyz: Book,
+    /// OKX swaps (`BTC-USDT-SWAP`, …).
+    pub okx: Book,
 }
 
 const MAJORS: [(&str, f64, f64); 6] = [
@@ -261,6 +263,9 @@ impl Universe {
     ///   (`Closed`), `BIOUSDT` (`PreLaunch`).
     /// * Hyperliquid: `LOOM` (`isDelisted`, at index 2), `PURR` (only on Hyperliquid), and the
     ///   builder dex `xyz` with `xyz:TSLA`, `xyz:NVDA`.
+    /// * OKX: `BTC-USD-SWAP` (inverse), `TSLA-USDT-SWAP` (stock perpetual), `LOOM-USDT-SWAP`
+    ///   (delisted 20 days before the start day), `PURR-USDT-SWAP` (delisting announced for 10
+    ///   days after it), `BIO-USDT-SWAP` (pre-open, listing the next day).
     pub fn new(seed: u64, symbols: usize, history_days: u32, now_ms: u64) -> Universe {
         let day0 = now_ms / DAY * DAY;
         let history_start = day0.saturating_sub(u64::from(history_days) * DAY);
@@ -414,6 +419,42 @@ impl Universe {
         x.status = Status::PreLaunch;
         bybit.push(x);
 
+        // OKX: every base asset as a USDT-margined swap, then the extras.
+        let mut okx = Book::default();
+        for (i, a) in assets.iter().take(n).enumerate() {
+            okx.push(make(
+                Venue::Okx,
+                format!("{}-USDT-SWAP", a.base),
+                i,
+                &assets,
+                i + 1,
+                0.45,
+            ));
+        }
+        let mut x = make(Venue::Okx, "BTC-USD-SWAP".into(), 0, &assets, 0, 0.08);
+        x.quote = "USD";
+        okx.push(x);
+        okx.push(make(
+            Venue::Okx,
+            "TSLA-USDT-SWAP".into(),
+            tsla,
+            &assets,
+            0,
+            0.5,
+        ));
+        let mut x = make(Venue::Okx, "LOOM-USDT-SWAP".into(), loom, &assets, 0, 0.45);
+        x.status = Status::Delisted { at_ms: delist_at };
+        okx.push(x);
+        let mut x = make(Venue::Okx, "PURR-USDT-SWAP".into(), purr, &assets, 0, 0.45);
+        x.status = Status::Delisted {
+            at_ms: day0 + 10 * DAY,
+        };
+        okx.push(x);
+        let mut x = make(Venue::Okx, "BIO-USDT-SWAP".into(), bio, &assets, 0, 0.45);
+        x.status = Status::PreLaunch;
+        x.launch_ms = day0 + DAY;
+        okx.push(x);
+
         // Hyperliquid extras.
         let mut x = make(Venue::Hyperliquid, "LOOM".into(), loom, &assets, 0, 0.35);
         x.status = Status::Delisted { at_ms: delist_at };
@@ -450,6 +491,7 @@ impl Universe {
             bybit,
             hl_main,
             hl_xyz,
+            okx,
         }
     }
 
@@ -540,13 +582,38 @@ impl Universe {
                 match venue {
                     Venue::Binance => Jitter::Binance,
                     Venue::Hyperliquid => Jitter::Hyperliquid,
-                    Venue::Bybit => Jitter::None,
+                    Venue::Bybit | Venue::Okx => Jitter::None,
                 },
                 mix(inst.key, T_JITTER),
             ),
             None => Grid::empty(),
         }
     }
+}
+
+/// OKX contract face value `ctVal` of an instrument as a power of ten: a linear swap's contract
+/// is worth about 1000 USD of the base coin (BTC 0.01, ETH 0.1), an inverse swap's 100 USD.
+pub(crate) fn okx_ct_exp(inst: &Instrument, asset_price: f64) -> i32 {
+    if inst.quote == "USD" {
+        return 2;
+    }
+    let x = (1000.0 / asset_price.max(1e-12)).log10().round();
+    (x as i32).clamp(-4, 7)
+}
+
+/// OKX lot size decimals (`lotSz` = `minSz` = 10^-d contracts): 2 for BTC and ETH (as on the
+/// venue since 2025), 1 for the other majors, 0 for the rest.
+pub(crate) fn okx_lot_decimals(inst: &Instrument) -> u8 {
+    match inst.position {
+        1 | 2 => 2,
+        3..=6 => 1,
+        _ => 0,
+    }
+}
+
+/// Whether an OKX instrument is a stock perpetual (`instCategory` 3).
+pub(crate) fn okx_is_stock(inst: &Instrument) -> bool {
+    inst.symbol.starts_with("TSLA-") || inst.symbol.starts_with("NVDA-")
 }
 
 /// The smallest multiple of `step` strictly after `t`.

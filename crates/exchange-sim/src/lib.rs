@@ -1,5 +1,5 @@
 //! Exchange simulator: one loopback HTTP server that answers like the Binance USD-M futures,
-//! Bybit v5 (linear) and Hyperliquid `/info` endpoints ccxt-pipeline uses — real paths,
+//! Bybit v5 (linear), Hyperliquid `/info` and OKX v5 (`SWAP`) endpoints ccxt-pipeline uses — real paths,
 //! parameters, response shapes, pagination semantics, limits and error bodies — with
 //! deterministic seeded data, enforced rate limits and fault switches, so the real `ccxt-cli`
 //! can be tested and benchmarked without the internet.
@@ -30,6 +30,8 @@
 //! * Hyperliquid `ws://…/ws` (acks and pongs only: there is no public liquidation channel) and
 //!   `POST /info {"type":"userFillsByTime","user":"0x2e3d…"}`: the fills of the liquidator
 //!   vault ([`HLP_LIQUIDATOR`]).
+//! * OKX `ws://…/ws/v5/public`, `{"op":"subscribe","args":[{"channel":"liquidation-orders",
+//!   "instType":"SWAP"}]}` (every swap), text `ping`/`pong`, idle close 4004.
 //!
 //! A seeded generator creates liquidations at [`WsConfig::liquidations_per_sec`] (default 2
 //! per venue, hundreds of thousands per second possible). The simulator logs exactly what it
@@ -59,7 +61,7 @@
 //!
 //! Module map: [`config`] (settings), `data` (the seeded universe and pure value functions),
 //! `klines` (candle grids and seeded OHLCV for the kline endpoints),
-//! `binance`, `bybit`, `hyperliquid` (the venue handlers), `limits` (rate limits), [`faults`]
+//! `binance`, `bybit`, `hyperliquid`, `okx` (the venue handlers), `limits` (rate limits), [`faults`]
 //! (fault switches), [`stats`] (request accounting), [`ws`] (liquidation feeds, WebSocket
 //! protocols and faults), `server` (routing, the gate every venue request passes, admin
 //! endpoints, the listener that can drop connections).
@@ -73,6 +75,7 @@ mod format;
 mod hyperliquid;
 mod klines;
 mod limits;
+mod okx;
 mod server;
 pub mod stats;
 pub mod ws;
@@ -101,18 +104,21 @@ pub enum Venue {
     Bybit,
     /// Hyperliquid (`POST /info`).
     Hyperliquid,
+    /// OKX v5 (`/api/v5/*`, `/ws/v5/public`).
+    Okx,
 }
 
 impl Venue {
     /// Every venue, in a fixed order.
-    pub const ALL: [Venue; 3] = [Venue::Binance, Venue::Bybit, Venue::Hyperliquid];
+    pub const ALL: [Venue; 4] = [Venue::Binance, Venue::Bybit, Venue::Hyperliquid, Venue::Okx];
 
-    /// Lowercase name: `binance`, `bybit`, `hyperliquid`.
+    /// Lowercase name: `binance`, `bybit`, `hyperliquid`, `okx`.
     pub fn as_str(self) -> &'static str {
         match self {
             Venue::Binance => "binance",
             Venue::Bybit => "bybit",
             Venue::Hyperliquid => "hyperliquid",
+            Venue::Okx => "okx",
         }
     }
 
@@ -121,6 +127,7 @@ impl Venue {
             Venue::Binance => 0,
             Venue::Bybit => 1,
             Venue::Hyperliquid => 2,
+            Venue::Okx => 3,
         }
     }
 }
@@ -138,6 +145,8 @@ impl FromStr for Venue {
         Venue::ALL
             .into_iter()
             .find(|v| v.as_str().eq_ignore_ascii_case(s.trim()))
-            .ok_or_else(|| format!("unknown venue '{s}': expected binance, bybit or hyperliquid"))
+            .ok_or_else(|| {
+                format!("unknown venue '{s}': expected binance, bybit, hyperliquid or okx")
+            })
     }
 }

@@ -12,10 +12,16 @@
 //!   returned, charged after the answer). Over budget → HTTP 429, no `Retry-After` (none is
 //!   documented).
 //!
+//! * OKX: each endpoint its own budget per 2 s, keyed as the venue documents it (IP, IP +
+//!   `instId`, IP + `instType`; see [`okx_limit`]); a bulk request without `instId` is counted
+//!   in a bucket of its own (how OKX counts those is not documented). Over budget → HTTP 429
+//!   `{"msg":"Too Many Requests","code":"50011"}` (the captured body), no `Retry-After`.
+//!   [`LimitsConfig::okx_requests_per_2s`] replaces every endpoint's budget (for tests).
+//!
 //! Refused requests are not charged. Windows are measured on the wall clock, never on the
 //! simulated data clock.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 
 use crate::Venue;
 use crate::config::{LimitsConfig, WindowMode};
@@ -31,15 +37,18 @@ pub(crate) enum PoolId {
     Bybit,
     /// Hyperliquid weight per minute.
     Hyperliquid,
+    /// OKX: every request, for stats only (the budgets are per endpoint and key).
+    Okx,
 }
 
 impl PoolId {
     /// Every pool.
-    pub const ALL: [PoolId; 4] = [
+    pub const ALL: [PoolId; 5] = [
         PoolId::BinanceWeight,
         PoolId::BinanceFunding,
         PoolId::Bybit,
         PoolId::Hyperliquid,
+        PoolId::Okx,
     ];
 
     fn index(self) -> usize {
@@ -48,6 +57,7 @@ impl PoolId {
             PoolId::BinanceFunding => 1,
             PoolId::Bybit => 2,
             PoolId::Hyperliquid => 3,
+            PoolId::Okx => 4,
         }
     }
 
@@ -57,6 +67,7 @@ impl PoolId {
             PoolId::BinanceWeight | PoolId::BinanceFunding => Venue::Binance,
             PoolId::Bybit => Venue::Bybit,
             PoolId::Hyperliquid => Venue::Hyperliquid,
+            PoolId::Okx => Venue::Okx,
         }
     }
 
@@ -67,6 +78,7 @@ impl PoolId {
             PoolId::BinanceFunding => "funding",
             PoolId::Bybit => "requests",
             PoolId::Hyperliquid => "weight",
+            PoolId::Okx => "requests",
         }
     }
 }
@@ -156,6 +168,22 @@ impl Pool {
     }
 }
 
+/// OKX's documented budget per 2 s of an endpoint (the last path segment) and what it is
+/// keyed on besides the IP: `(requests, Some(param))` for "IP + instId" / "IP + instType".
+pub(crate) fn okx_limit(endpoint: &str) -> (u32, Option<&'static str>) {
+    match endpoint {
+        "instruments" => (20, Some("instType")),
+        "open-interest" => (20, Some("instId")),
+        "funding-rate" | "funding-rate-history" | "open-interest-history" => (10, Some("instId")),
+        "candles" => (40, None),
+        "history-candles" | "mark-price-candles" | "history-mark-price-candles" => (20, None),
+        _ => (20, None),
+    }
+}
+
+/// OKX's window: 2 s.
+const OKX_WINDOW_MS: u64 = 2_000;
+
 fn secs(ms: u64) -> u64 {
     ms.div_ceil(1000).max(1)
 }
@@ -167,6 +195,8 @@ pub(crate) struct Limiter {
     pools: Vec<Pool>,
     binance_banned_until: u64,
     bybit_banned_until: u64,
+    okx: HashMap<(String, String), Pool>,
+    okx_fixed: bool,
 }
 
 impl Limiter {
@@ -184,9 +214,12 @@ impl Limiter {
                 Pool::new(cfg.binance_funding_per_5min, 300_000, bn_fixed),
                 Pool::new(cfg.bybit_requests_per_5s, 5_000, other_fixed),
                 Pool::new(cfg.hyperliquid_weight_per_minute, 60_000, other_fixed),
+                Pool::new(u32::MAX, OKX_WINDOW_MS, other_fixed),
             ],
             binance_banned_until: 0,
             bybit_banned_until: 0,
+            okx: HashMap::new(),
+            okx_fixed: other_fixed,
         }
     }
 
@@ -213,6 +246,28 @@ impl Limiter {
     /// Charges weight learnt after answering (Hyperliquid's per-row weight).
     pub fn charge(&mut self, id: PoolId, weight: u32, now: u64) {
         self.pool(id).charge(now, weight);
+    }
+
+    /// Decides on an OKX request to `endpoint` whose bucket key (the `instId`/`instType` the
+    /// endpoint is keyed on, `""` when not keyed) is `key`, and charges it if allowed.
+    pub fn admit_okx(&mut self, endpoint: &str, key: &str, now: u64) -> Verdict {
+        let capacity = self
+            .cfg
+            .okx_requests_per_2s
+            .unwrap_or_else(|| okx_limit(endpoint).0);
+        let fixed = self.okx_fixed;
+        let pool = self
+            .okx
+            .entry((endpoint.to_string(), key.to_string()))
+            .or_insert_with(|| Pool::new(capacity, OKX_WINDOW_MS, fixed));
+        if self.cfg.enabled && pool.used(now) + 1 > pool.capacity {
+            return Verdict::TooMany {
+                retry_after_s: None,
+            };
+        }
+        pool.charge(now, 1);
+        self.pool(PoolId::Okx).charge(now, 1);
+        Verdict::Allow
     }
 
     /// Decides on a request costing `costs` and charges it if allowed.
@@ -269,7 +324,7 @@ impl Limiter {
                     }
                 }
             }
-            Venue::Hyperliquid => {
+            Venue::Hyperliquid | Venue::Okx => {
                 for &(id, w) in costs.iter().filter(|(_, w)| *w > 0) {
                     let pool = self.pool(id);
                     if pool.used(now) + w > pool.capacity {
@@ -290,6 +345,42 @@ impl Limiter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn okx_counts_per_endpoint_and_instrument() {
+        let mut l = Limiter::new(&LimitsConfig::default());
+        let t = 1_000_000;
+        for _ in 0..10 {
+            assert_eq!(
+                l.admit_okx("funding-rate-history", "BTC-USDT-SWAP", t),
+                Verdict::Allow
+            );
+        }
+        assert_eq!(
+            l.admit_okx("funding-rate-history", "BTC-USDT-SWAP", t + 1),
+            Verdict::TooMany {
+                retry_after_s: None
+            }
+        );
+        // Another instrument, another endpoint: their own budgets.
+        assert_eq!(
+            l.admit_okx("funding-rate-history", "ETH-USDT-SWAP", t + 1),
+            Verdict::Allow
+        );
+        assert_eq!(l.admit_okx("open-interest", "", t + 1), Verdict::Allow);
+        // The 2 s window frees.
+        assert_eq!(
+            l.admit_okx("funding-rate-history", "BTC-USDT-SWAP", t + 2_000),
+            Verdict::Allow
+        );
+        for _ in 0..40 {
+            assert_eq!(l.admit_okx("candles", "", t), Verdict::Allow);
+        }
+        assert!(matches!(
+            l.admit_okx("candles", "", t),
+            Verdict::TooMany { .. }
+        ));
+    }
 
     fn cfg() -> LimitsConfig {
         LimitsConfig {

@@ -30,6 +30,11 @@ Endpoints (one port for all venues):
   Bybit    GET /v5/market/tickers /v5/market/open-interest
            GET /v5/market/funding/history /v5/market/instruments-info
            GET /v5/market/kline /v5/market/mark-price-kline
+  OKX      GET /api/v5/public/instruments /api/v5/public/open-interest
+           GET /api/v5/public/funding-rate /api/v5/public/funding-rate-history
+           GET /api/v5/rubik/stat/contracts/open-interest-history
+           GET /api/v5/market/candles /api/v5/market/history-candles
+           GET /api/v5/market/mark-price-candles /api/v5/market/history-mark-price-candles
   Hyperliquid  POST /info {\"type\": \"meta\"|\"metaAndAssetCtxs\"|\"fundingHistory\"|
                \"predictedFundings\"|\"perpDexs\"|\"userFills\"|\"userFillsByTime\"|
                \"candleSnapshot\"}
@@ -37,6 +42,7 @@ Endpoints (one port for all venues):
            Binance  ws://ADDR/market/ws/!forceOrder@arr   ws://ADDR/market/ws/btcusdt@forceOrder
                     ws://ADDR/market/stream?streams=a/b   ws://ADDR/market/ws (SUBSCRIBE later)
            Bybit    ws://ADDR/v5/public/linear  {\"op\":\"subscribe\",\"args\":[\"allLiquidation.BTCUSDT\"]}
+           OKX      ws://ADDR/ws/v5/public  {\"op\":\"subscribe\",\"args\":[{\"channel\":\"liquidation-orders\",\"instType\":\"SWAP\"}]}
            Hyperliquid  ws://ADDR/ws (protocol only: acks and pongs; liquidations are the
                     liquidator vault's fills: POST /info {\"type\":\"userFillsByTime\",
                     \"user\":\"0x2e3d94f0562703b25c83308a05046ddaf9a8dd14\",\"startTime\":MS})
@@ -123,6 +129,10 @@ struct Cli {
     #[arg(long, default_value_t = 1200, value_name = "WEIGHT")]
     hyperliquid_weight_limit: u32,
 
+    /// OKX: one budget per 2 s for every endpoint instead of the documented per-endpoint ones.
+    #[arg(long, value_name = "N")]
+    okx_limit: Option<u32>,
+
     /// Fault: delay every venue answer by this many ms.
     #[arg(long, default_value_t = 0, value_name = "MS")]
     latency_ms: u64,
@@ -159,7 +169,7 @@ struct Cli {
     #[arg(long, default_value_t = 0.0, value_name = "FRACTION")]
     kline_invalid_rate: f64,
 
-    /// Fault: this venue is down (repeatable): binance, bybit, hyperliquid.
+    /// Fault: this venue is down (repeatable): binance, bybit, hyperliquid, okx.
     #[arg(long, value_name = "VENUE")]
     venue_down: Vec<Venue>,
 
@@ -212,6 +222,10 @@ struct Cli {
     /// Bybit: total length of the subscribed args per connection.
     #[arg(long, default_value_t = 21_000, value_name = "CHARS")]
     bybit_max_args_chars: usize,
+
+    /// OKX: close a connection that has had nothing sent to it for this long (code 4004).
+    #[arg(long, default_value_t = 30.0, value_name = "SECS")]
+    okx_idle_secs: f64,
 
     /// Hyperliquid: close a connection not heard from for this long.
     #[arg(long, default_value_t = 60.0, value_name = "SECS")]
@@ -268,7 +282,7 @@ fn parse_number_format(s: &str) -> Result<NumberFormat, String> {
     }
 }
 
-/// `binance`, `bybit`, `hyperliquid`, or `all` (`None`).
+/// `binance`, `bybit`, `hyperliquid`, `okx`, or `all` (`None`).
 fn parse_venue_or_all(s: &str) -> Result<Option<Venue>, String> {
     if s.trim().eq_ignore_ascii_case("all") {
         Ok(None)
@@ -356,6 +370,7 @@ impl Cli {
             bybit_idle_secs: self.bybit_idle_secs,
             bybit_max_args_chars: self.bybit_max_args_chars,
             hyperliquid_idle_secs: self.hyperliquid_idle_secs,
+            okx_idle_secs: self.okx_idle_secs,
             hyperliquid_max_subscriptions: WsConfig::default().hyperliquid_max_subscriptions,
             hyperliquid_liquidators: if self.hyperliquid_liquidator.is_empty() {
                 vec![HLP_LIQUIDATOR.to_string()]
@@ -385,6 +400,7 @@ impl Cli {
                 bybit_requests_per_5s: self.bybit_limit,
                 bybit_ban_secs: self.bybit_ban_secs,
                 hyperliquid_weight_per_minute: self.hyperliquid_weight_limit,
+                okx_requests_per_2s: self.okx_limit,
             },
             faults: Faults {
                 latency_ms: self.latency_ms,

@@ -23,7 +23,8 @@
 //! * `GET /__sim/ws/sent?venue=binance[&conn=ID][&skip=N][&limit=N]` — the liquidations sent
 //!   (`{"venue","kept","dropped","events":[SentLiquidation…]}`), oldest first.
 //!
-//! WebSocket endpoints (`/market/ws…`, `/market/stream`, `/v5/public/linear`, `/ws`) bypass
+//! WebSocket endpoints (`/market/ws…`, `/market/stream`, `/v5/public/linear`, `/ws`,
+//! `/ws/v5/public`) bypass
 //! the request gate: no HTTP rate limit or HTTP fault applies to them except `venue_down`.
 //! Once upgraded, a connection's [`SimIo`] follows the frames it writes so that the
 //! `no_pong` and `half_open` faults can drop frames the WebSocket library would send by itself
@@ -63,9 +64,9 @@ use crate::stats::{LogEntry, Stats, StatsSnapshot};
 use crate::ws::filter::{Cursor, Fate, WsIoFlags, run as filter_run};
 use crate::ws::{
     SentLiquidation, WsFaultSet, WsFaults, WsFaultsUpdate, WsHub, binance_combined, binance_raw,
-    binance_raw_root, bybit_linear, hyperliquid_ws,
+    binance_raw_root, bybit_linear, hyperliquid_ws, okx_public,
 };
-use crate::{Venue, binance, bybit, hyperliquid};
+use crate::{Venue, binance, bybit, hyperliquid, okx};
 
 /// Largest request body read (Hyperliquid `/info`).
 const MAX_BODY: usize = 1 << 20;
@@ -209,6 +210,9 @@ fn classify(path: &str) -> Option<(Venue, String)> {
     } else if let Some(rest) = path.strip_prefix("/v5/") {
         let name = rest.strip_prefix("market/").unwrap_or(rest);
         Some((Venue::Bybit, name.to_string()))
+    } else if let Some(rest) = path.strip_prefix("/api/v5/") {
+        let name = rest.rsplit('/').next().unwrap_or_default();
+        Some((Venue::Okx, name.to_string()))
     } else if path == "/info" || path.starts_with("/info/") {
         Some((Venue::Hyperliquid, "info".to_string()))
     } else {
@@ -231,6 +235,7 @@ fn costs(venue: Venue, endpoint: &str, uri: &Uri) -> Vec<(PoolId, u32)> {
         Venue::Binance => vec![(PoolId::BinanceWeight, 1)],
         Venue::Bybit => vec![(PoolId::Bybit, 1)],
         Venue::Hyperliquid => vec![(PoolId::Hyperliquid, 20)],
+        Venue::Okx => vec![(PoolId::Okx, 1)],
     }
 }
 
@@ -246,6 +251,16 @@ fn server_error(venue: Venue, status: u16) -> Response {
         (Venue::Binance, 503) => (
             code,
             Json(json!({"code": -1001, "msg": "Internal error; unable to process your request. Please try again."})),
+        )
+            .into_response(),
+        (Venue::Okx, 500) => (
+            code,
+            Json(json!({"code": "50026", "msg": "System error. Try again later", "data": []})),
+        )
+            .into_response(),
+        (Venue::Okx, 503) => (
+            code,
+            Json(json!({"code": "50001", "msg": "Service temporarily unavailable. Try again later", "data": []})),
         )
             .into_response(),
         _ => {
@@ -286,6 +301,11 @@ fn refusal(venue: Venue, verdict: Verdict, pool: Option<(u32, u64)>, now: u64) -
             )
                 .into_response()
         }
+        Verdict::TooMany { .. } if venue == Venue::Okx => (
+            StatusCode::TOO_MANY_REQUESTS,
+            Json(json!({"msg": "Too Many Requests", "code": "50011"})),
+        )
+            .into_response(),
         Verdict::TooMany { retry_after_s } => {
             let mut r = (StatusCode::TOO_MANY_REQUESTS, "429 Too Many Requests").into_response();
             if let Some(s) = retry_after_s
@@ -384,9 +404,13 @@ async fn gate(State(st): State<Arc<AppState>>, req: Request, next: Next) -> Resp
     let costs = costs(venue, &endpoint, req.uri());
     entry.weight = costs.iter().map(|&(_, w)| w).sum();
     let now = wall_ms();
+    let okx_key = (venue == Venue::Okx).then(|| okx::limit_key(&endpoint, req.uri()));
     let (verdict, refused_pool) = {
         let mut limiter = lock(&st.limiter);
-        let verdict = limiter.admit(venue, &costs, now);
+        let verdict = match &okx_key {
+            Some(key) => limiter.admit_okx(&endpoint, key, now),
+            None => limiter.admit(venue, &costs, now),
+        };
         let pool = costs.first().map(|&(p, _)| limiter.pool_spec(p));
         (verdict, pool)
     };
@@ -513,6 +537,7 @@ async fn get_symbols(State(st): State<Arc<AppState>>) -> Json<serde_json::Value>
         "bybit": list(&u.bybit),
         "hyperliquid": list(&u.hl_main),
         "hyperliquid_xyz": list(&u.hl_xyz),
+        "okx": list(&u.okx),
     }))
 }
 
@@ -557,7 +582,7 @@ async fn get_ws_sent(
     let Ok(Query(q)) = q else {
         return (
             StatusCode::BAD_REQUEST,
-            "expected ?venue=binance|bybit|hyperliquid[&conn=ID][&skip=N][&limit=N]",
+            "expected ?venue=binance|bybit|hyperliquid|okx[&conn=ID][&skip=N][&limit=N]",
         )
             .into_response();
     };
@@ -600,6 +625,28 @@ fn router(state: Arc<AppState>) -> Router {
         .route("/v5/market/kline", get(bybit::kline))
         .route("/v5/market/mark-price-kline", get(bybit::mark_price_kline))
         .route("/info", post(hyperliquid::info))
+        .route("/api/v5/public/instruments", get(okx::instruments))
+        .route("/api/v5/public/open-interest", get(okx::open_interest))
+        .route("/api/v5/public/funding-rate", get(okx::funding_rate))
+        .route(
+            "/api/v5/public/funding-rate-history",
+            get(okx::funding_rate_history),
+        )
+        .route(
+            "/api/v5/rubik/stat/contracts/open-interest-history",
+            get(okx::open_interest_history),
+        )
+        .route("/api/v5/market/candles", get(okx::candles))
+        .route("/api/v5/market/history-candles", get(okx::history_candles))
+        .route(
+            "/api/v5/market/mark-price-candles",
+            get(okx::mark_price_candles),
+        )
+        .route(
+            "/api/v5/market/history-mark-price-candles",
+            get(okx::history_mark_price_candles),
+        )
+        .route("/api/v5/{*rest}", get(okx::not_found).post(okx::not_found))
         .route("/__sim/stats", get(get_stats))
         .route("/__sim/reset", post(post_reset))
         .route("/__sim/faults", get(get_faults).post(post_faults))
@@ -613,6 +660,7 @@ fn router(state: Arc<AppState>) -> Router {
         .route("/market/stream", get(binance_combined))
         .route("/v5/public/linear", get(bybit_linear))
         .route("/ws", get(hyperliquid_ws))
+        .route("/ws/v5/public", get(okx_public))
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(state.clone(), gate))
         .with_state(state)

@@ -112,7 +112,7 @@ pub struct LogEntry {
 pub(crate) struct Stats {
     since_ms: u64,
     venues: BTreeMap<Venue, VenueStats>,
-    traces: [VecDeque<(u64, u32)>; 4],
+    traces: [VecDeque<(u64, u32)>; 5],
     log: VecDeque<LogEntry>,
     log_dropped: u64,
 }

@@ -112,6 +112,8 @@ struct SymEntry {
     lower: String,
     book_index: usize,
     qdp: u8,
+    /// Base units per quantity unit: OKX sizes are contracts of `ctVal` coins (inverse: USD).
+    per_unit: f64,
 }
 
 /// The symbols a venue generates liquidations for: its trading perpetuals (Hyperliquid: of
@@ -130,6 +132,7 @@ fn book(u: &Universe, venue: Venue) -> &crate::data::Book {
         Venue::Binance => &u.binance,
         Venue::Bybit => &u.bybit,
         Venue::Hyperliquid => &u.hl_main,
+        Venue::Okx => &u.okx,
     }
 }
 
@@ -148,13 +151,19 @@ impl SymTable {
             cum.push(total);
             let qdp = match venue {
                 Venue::Hyperliquid => sz_decimals(u, inst),
+                Venue::Okx => usize::from(crate::data::okx_lot_decimals(inst)),
                 _ => qty_decimals(a.price),
+            };
+            let per_unit = match venue {
+                Venue::Okx => 10f64.powi(crate::data::okx_ct_exp(inst, a.price)),
+                _ => 1.0,
             };
             entries.push(SymEntry {
                 symbol: inst.symbol.clone(),
                 lower: inst.symbol.to_ascii_lowercase(),
                 book_index: i,
                 qdp: qdp as u8,
+                per_unit,
             });
         }
         let by_symbol = entries
@@ -245,7 +254,8 @@ fn make_event(u: &Universe, table: &SymTable, key: u64, k: u64, t: u64) -> Optio
     let h = mix(key, k);
     let sym = table.pick(unit(mix(h, 1)));
     let inst = table.inst(u, sym)?;
-    let qdp = table.entries.get(sym as usize)?.qdp;
+    let entry = table.entries.get(sym as usize)?;
+    let (qdp, per_unit) = (entry.qdp, entry.per_unit);
     let mark = u.price(inst, t);
     let long = unit(mix(h, 2)) < LONG_SHARE;
     let notional = 25.0 * (11.0 * unit(mix(h, 3)).powi(2)).exp();
@@ -262,7 +272,11 @@ fn make_event(u: &Universe, table: &SymTable, key: u64, k: u64, t: u64) -> Optio
         sym,
         t,
         long,
-        qty: ticks(notional / mark, qdp),
+        qty: if inst.quote == "USD" {
+            ticks(notional / per_unit, qdp)
+        } else {
+            ticks(notional / mark / per_unit, qdp)
+        },
         qdp,
         price: ticks(price, pdp),
         avg: ticks(avg, pdp),

@@ -145,11 +145,14 @@ fn public(venue: Venue, table: &SymTable, r: &SentRec) -> SentLiquidation {
         (Venue::Bybit, false) => "Sell",
         (Venue::Hyperliquid, true) => "B",
         (Venue::Hyperliquid, false) => "A",
+        (Venue::Okx, true) => "sell",
+        (Venue::Okx, false) => "buy",
     };
     let stream = match (venue, r.kind) {
         (_, StreamKind::Fills) => "userFillsByTime".to_string(),
         (Venue::Binance, StreamKind::AllMarket) => "!forceOrder@arr".to_string(),
         (Venue::Binance, _) => format!("{}@forceOrder", table.lower(r.sym)),
+        (Venue::Okx, _) => "liquidation-orders:SWAP".to_string(),
         (_, _) => format!("allLiquidation.{symbol}"),
     };
     SentLiquidation {

@@ -6,12 +6,13 @@
 //! | Binance | `GET /market/ws/<stream>[/<stream>…]`, `GET /market/ws` | raw streams: `!forceOrder@arr` (every symbol), `<symbol>@forceOrder` (lowercase); live `SUBSCRIBE`/`UNSUBSCRIBE`/`LIST_SUBSCRIPTIONS`/`SET_PROPERTY`/`GET_PROPERTY` |
 //! | Binance | `GET /market/stream?streams=a/b/c` | combined streams: each payload wrapped `{"stream":"<name>","data":<payload>}` |
 //! | Bybit | `GET /v5/public/linear` | `{"op":"subscribe","args":["allLiquidation.BTCUSDT"]}`, `{"op":"ping"}`; one frame per symbol and 500 ms window |
+//! | OKX | `GET /ws/v5/public` | `{"op":"subscribe","args":[{"channel":"liquidation-orders","instType":"SWAP"}]}` (every swap), text `ping` → `pong`; one frame per instrument and 100 ms tick |
 //! | Hyperliquid | `GET /ws` | subscriptions acknowledged (`subscriptionResponse`), `{"method":"ping"}` → `{"channel":"pong"}`; no data (there is no public liquidation channel) |
 //! | Hyperliquid | `POST /info {"type":"userFillsByTime",…}` | fills of the liquidator vault(s), see [`crate::WsConfig::hyperliquid_liquidators`] |
 //!
 //! Module map: `gen` (the seeded liquidation generator and the Hyperliquid fill book), `log`
 //! (the sent log and the WebSocket counters), `conn` (what every connection shares: faults,
-//! timers, closing), `binance`, `bybit`, `hyperliquid` (the protocols), `filter` (the
+//! timers, closing), `binance`, `bybit`, `hyperliquid`, `okx` (the protocols), `filter` (the
 //! outgoing-frame filter behind `no_pong` and `half_open`).
 //!
 //! Every event has a unique id: Binance and Bybit carry no id on the wire, so the simulator
@@ -29,6 +30,7 @@ pub(crate) mod filter;
 pub(crate) mod generator;
 mod hyperliquid;
 mod log;
+mod okx;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -45,6 +47,7 @@ pub(crate) use bybit::bybit_linear;
 pub(crate) use generator::{Batch, HlBook, SymTable};
 pub(crate) use hyperliquid::hyperliquid_ws;
 pub(crate) use log::{Counters, SentLog};
+pub(crate) use okx::okx_public;
 
 /// The Hyperliquid liquidator vault ("HLP Liquidator"), a component of the HLP vault that
 /// takes over positions in backstop liquidations.
@@ -63,6 +66,8 @@ pub struct VenueRates {
     pub bybit: f64,
     /// Hyperliquid (liquidation fills of the liquidator vaults).
     pub hyperliquid: f64,
+    /// OKX (`liquidation-orders` details).
+    pub okx: f64,
 }
 
 impl Default for VenueRates {
@@ -78,6 +83,7 @@ impl VenueRates {
             binance: per_sec,
             bybit: per_sec,
             hyperliquid: per_sec,
+            okx: per_sec,
         }
     }
 
@@ -87,6 +93,7 @@ impl VenueRates {
             Venue::Binance => self.binance,
             Venue::Bybit => self.bybit,
             Venue::Hyperliquid => self.hyperliquid,
+            Venue::Okx => self.okx,
         }
     }
 
@@ -96,6 +103,7 @@ impl VenueRates {
             Venue::Binance => self.binance = per_sec,
             Venue::Bybit => self.bybit = per_sec,
             Venue::Hyperliquid => self.hyperliquid = per_sec,
+            Venue::Okx => self.okx = per_sec,
         }
     }
 }
@@ -135,6 +143,9 @@ pub struct WsConfig {
     pub bybit_max_args_chars: usize,
     /// Hyperliquid closes a connection it has not heard from for this long (60 s).
     pub hyperliquid_idle_secs: f64,
+    /// OKX closes a connection that has had nothing sent to it (no data, no reply, no `pong`)
+    /// for this long (30 s, close code 4004).
+    pub okx_idle_secs: f64,
     /// Subscriptions one Hyperliquid connection may hold (1000, the venue's per-IP limit).
     pub hyperliquid_max_subscriptions: usize,
     /// Addresses whose fills are liquidation takeovers (default [`HLP_LIQUIDATOR`]); every
@@ -161,6 +172,7 @@ impl Default for WsConfig {
             bybit_idle_secs: 600.0,
             bybit_max_args_chars: 21_000,
             hyperliquid_idle_secs: 60.0,
+            okx_idle_secs: 30.0,
             hyperliquid_max_subscriptions: 1000,
             hyperliquid_liquidators: vec![HLP_LIQUIDATOR.to_string()],
             hyperliquid_fills_available: 10_000,
@@ -186,6 +198,7 @@ impl WsConfig {
             ("binance_pong_timeout_secs", self.binance_pong_timeout_secs),
             ("bybit_idle_secs", self.bybit_idle_secs),
             ("hyperliquid_idle_secs", self.hyperliquid_idle_secs),
+            ("okx_idle_secs", self.okx_idle_secs),
         ];
         for (name, v) in secs {
             if !(v.is_finite() && v > 0.0 && v <= 1e7) {
@@ -240,7 +253,7 @@ pub struct WsFaults {
     /// WebSocket pongs. Requests are still read (and ignored).
     pub half_open: bool,
     /// Answer no ping: neither application pings (Bybit `op: ping`, Hyperliquid
-    /// `method: ping`) nor WebSocket ping frames. Data keeps flowing.
+    /// `method: ping`, OKX text `ping`) nor WebSocket ping frames. Data keeps flowing.
     pub no_pong: bool,
     /// Reject every subscription request with the venue's error answer.
     pub refuse_subscribe: bool,
@@ -300,6 +313,8 @@ pub struct WsFaultSet {
     pub bybit: WsFaults,
     /// Hyperliquid.
     pub hyperliquid: WsFaults,
+    /// OKX.
+    pub okx: WsFaults,
 }
 
 impl WsFaultSet {
@@ -309,6 +324,7 @@ impl WsFaultSet {
             Venue::Binance => &self.binance,
             Venue::Bybit => &self.bybit,
             Venue::Hyperliquid => &self.hyperliquid,
+            Venue::Okx => &self.okx,
         }
     }
 
@@ -318,6 +334,7 @@ impl WsFaultSet {
             Venue::Binance => &mut self.binance,
             Venue::Bybit => &mut self.bybit,
             Venue::Hyperliquid => &mut self.hyperliquid,
+            Venue::Okx => &mut self.okx,
         }
     }
 }
@@ -337,6 +354,8 @@ pub struct WsFaultsUpdate {
     pub bybit: Option<WsFaults>,
     /// New Hyperliquid faults.
     pub hyperliquid: Option<WsFaults>,
+    /// New OKX faults.
+    pub okx: Option<WsFaults>,
 }
 
 impl WsFaultsUpdate {
@@ -346,6 +365,7 @@ impl WsFaultsUpdate {
             (Venue::Binance, &self.binance),
             (Venue::Bybit, &self.bybit),
             (Venue::Hyperliquid, &self.hyperliquid),
+            (Venue::Okx, &self.okx),
         ]
         .into_iter()
         .filter_map(|(v, f)| f.clone().map(|f| (v, f)))
@@ -380,15 +400,15 @@ pub struct SentLiquidation {
     /// The position liquidated.
     pub side: PositionSide,
     /// The side as the venue writes it: Binance `SELL`/`BUY`, Bybit `Buy`/`Sell`,
-    /// Hyperliquid `B`/`A`.
+    /// Hyperliquid `B`/`A`, OKX order side `sell`/`buy`.
     pub venue_side: String,
-    /// Quantity as sent: Binance `o.q`, Bybit `v`, Hyperliquid `sz`.
+    /// Quantity as sent: Binance `o.q`, Bybit `v`, Hyperliquid `sz`, OKX `sz` (contracts).
     pub qty: String,
     /// Price as sent: Binance `o.p` (order price), Bybit `p` (bankruptcy price), Hyperliquid
-    /// `px`.
+    /// `px`, OKX `bkPx`.
     pub price: String,
     /// The stream it went out on: `!forceOrder@arr`, `btcusdt@forceOrder`,
-    /// `allLiquidation.BTCUSDT`, `userFillsByTime`.
+    /// `allLiquidation.BTCUSDT`, `userFillsByTime`, OKX `liquidation-orders:SWAP`.
     pub stream: String,
     /// The connection it was sent on (see [`WsStats`]); `None` for Hyperliquid.
     pub conn_id: Option<u64>,
@@ -447,8 +467,8 @@ pub struct WsStats {
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Control {
     pub faults: WsFaultSet,
-    pub close_epoch: [u64; 3],
-    pub drop_epoch: [u64; 3],
+    pub close_epoch: [u64; 4],
+    pub drop_epoch: [u64; 4],
     pub shutdown: bool,
 }
 
@@ -458,16 +478,16 @@ pub(crate) struct WsHub {
     /// Settings (faults at start are in `ctl`).
     pub config: WsConfig,
     ctl: watch::Sender<Control>,
-    feeds: [broadcast::Sender<Arc<Batch>>; 2],
+    feeds: [broadcast::Sender<Arc<Batch>>; 3],
     /// Symbols each venue generates liquidations for.
-    pub tables: [Arc<SymTable>; 3],
-    logs: [std::sync::Mutex<SentLog>; 3],
+    pub tables: [Arc<SymTable>; 4],
+    logs: [std::sync::Mutex<SentLog>; 4],
     /// Counters per venue.
-    pub counters: [Counters; 3],
+    pub counters: [Counters; 4],
     /// The fills of Hyperliquid's liquidator vaults.
     pub hl_book: std::sync::Mutex<HlBook>,
     next_conn: AtomicU64,
-    rates: [AtomicU64; 3],
+    rates: [AtomicU64; 4],
 }
 
 impl WsHub {
@@ -478,6 +498,7 @@ impl WsHub {
                 binance: config.faults.binance.state(),
                 bybit: config.faults.bybit.state(),
                 hyperliquid: config.faults.hyperliquid.state(),
+                okx: config.faults.okx.state(),
             },
             ..Control::default()
         };
@@ -486,6 +507,7 @@ impl WsHub {
         WsHub {
             ctl,
             feeds: [
+                broadcast::channel(FEED_CAPACITY).0,
                 broadcast::channel(FEED_CAPACITY).0,
                 broadcast::channel(FEED_CAPACITY).0,
             ],
@@ -565,11 +587,12 @@ impl WsHub {
         self.ctl.send_modify(|c| c.shutdown = true);
     }
 
-    /// The feed of a streaming venue (Binance, Bybit).
+    /// The feed of a streaming venue (Binance, Bybit, OKX).
     pub fn feed(&self, venue: Venue) -> Option<&broadcast::Sender<Arc<Batch>>> {
         match venue {
             Venue::Binance => Some(&self.feeds[0]),
             Venue::Bybit => Some(&self.feeds[1]),
+            Venue::Okx => Some(&self.feeds[2]),
             Venue::Hyperliquid => None,
         }
     }

@@ -1,0 +1,448 @@
+//! The OKX public WebSocket (`/ws/v5/public`): the `liquidation-orders` subscription, the
+//! text heartbeat, and the classifier of every frame a liquidation connection receives
+//! ([`parse_public_message`]).
+//!
+//! One subscription `{"channel":"liquidation-orders","instType":"SWAP"}` carries every swap
+//! (filter by `instId`). A push is `{"arg":{…},"data":[{"instId",…,"details":[…]}]}`; each
+//! detail is one liquidation: `side` is the liquidation **order** side, so `sell` closed a
+//! LONG and `buy` a SHORT, as on Binance; `posSide` (`long`/`short`/`net`) is kept and a
+//! disagreement is flagged. Sizes are contracts: coins = `sz × ctVal × ctMult` (inverse: USD
+//! value / `bkPx`).
+
+use ccxt_model::PositionSide;
+use rust_decimal::Decimal;
+use serde_json::{Value, json};
+
+use crate::http::models::LiquidationItem;
+use crate::http::parse::{FundingRate, OpenInterest, funding_rate_rows, open_interest_rows};
+
+/// The channel.
+pub const LIQUIDATION_CHANNEL: &str = "liquidation-orders";
+
+/// The heartbeat the client sends when it has received nothing for a while (a text frame).
+pub const PING: &str = "ping";
+
+/// The server's answer to [`PING`].
+pub const PONG: &str = "pong";
+
+/// Send [`PING`] after this many seconds without a message (OKX closes after 30 s without
+/// data; NautilusTrader uses 20, ccxt 18).
+pub const PING_INTERVAL_SECS: u64 = 20;
+
+/// The server closes a connection that has had no data for this long (close code 4004).
+pub const SERVER_IDLE_SECS: u64 = 30;
+
+/// `{"id":…,"op":"subscribe","args":[{"channel":"liquidation-orders","instType":"SWAP"}]}`.
+pub fn subscribe_frame(id: Option<&str>) -> Value {
+    let mut v = json!({
+        "op": "subscribe",
+        "args": [{"channel": LIQUIDATION_CHANNEL, "instType": "SWAP"}],
+    });
+    if let Some(id) = id {
+        v["id"] = json!(id);
+    }
+    v
+}
+
+/// One liquidation of a push.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OkxLiquidation {
+    /// `BTC-USDT-SWAP` (from the enclosing `data[]` item).
+    pub inst_id: String,
+    /// `SWAP`, `FUTURES`.
+    pub inst_type: Option<String>,
+    /// The position liquidated: `sell` → long, `buy` → short.
+    pub side: PositionSide,
+    /// The order side as sent (`sell`/`buy`).
+    pub order_side: String,
+    /// `posSide` as sent (`long`, `short`, `net`).
+    pub pos_side: Option<String>,
+    /// `posSide` names the other position than `side` implies (log and count it).
+    pub pos_side_disagrees: bool,
+    /// Size in contracts (`sz`).
+    pub contracts: Decimal,
+    /// Liquidation (bankruptcy) price (`bkPx`).
+    pub price: Decimal,
+    /// Bankruptcy loss (`bkLoss`).
+    pub bk_loss: Option<Decimal>,
+    /// Liquidation time, ms.
+    pub ts_ms: u64,
+}
+
+impl OkxLiquidation {
+    /// Coins liquidated, given the instrument's contract value (`ctVal × ctMult`): linear
+    /// contracts × value; inverse (`inverse`) contracts × USD value / price.
+    pub fn coins(&self, contract_value: Decimal, inverse: bool) -> Option<Decimal> {
+        let v = self.contracts.checked_mul(contract_value)?;
+        if inverse {
+            v.checked_div(Some(self.price).filter(|p| !p.is_zero())?)
+        } else {
+            Some(v)
+        }
+    }
+}
+
+/// What a `/ws/v5/public` connection receives, classified.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PublicMessage {
+    /// A `liquidation-orders` push: the details read, and one reason per detail skipped.
+    Liquidations {
+        /// The liquidations, in the order sent.
+        liquidations: Vec<OkxLiquidation>,
+        /// Details that could not be read (log and count).
+        skipped: Vec<String>,
+    },
+    /// `funding-rate` push rows.
+    FundingRates(Vec<FundingRate>),
+    /// `open-interest` push rows.
+    OpenInterest(Vec<OpenInterest>),
+    /// `{"event":"subscribe","arg":{…}}`.
+    SubscribeAck {
+        /// The channel acknowledged.
+        channel: String,
+        /// Echoed `id`, if the request had one.
+        id: Option<String>,
+    },
+    /// `{"event":"error","code":"60018","msg":"…"}`: a request was refused.
+    Error {
+        /// OKX's code (`60012`, `60018`, …).
+        code: String,
+        /// OKX's message.
+        msg: String,
+        /// The `id` of the request it answers, if any.
+        id: Option<String>,
+    },
+    /// `{"event":"notice","code":"64008",…}`: the server will close soon; reconnect.
+    Notice {
+        /// OKX's code.
+        code: String,
+        /// OKX's message.
+        msg: String,
+    },
+    /// The text `pong`.
+    Pong,
+    /// Anything else (unsubscribe acks, other channels).
+    Other,
+}
+
+/// A frame that is not JSON (and not `pong`), or a push whose `data` is not an array.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("malformed OKX WebSocket frame: {detail}")]
+pub struct MalformedFrame {
+    /// What is wrong.
+    pub detail: String,
+}
+
+fn text(v: &Value, key: &str) -> Option<String> {
+    match v.get(key)? {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// Classifies one text frame of a public connection.
+pub fn parse_public_message(frame: &[u8]) -> Result<PublicMessage, MalformedFrame> {
+    if frame.trim_ascii() == PONG.as_bytes() {
+        return Ok(PublicMessage::Pong);
+    }
+    let value: Value = serde_json::from_slice(frame).map_err(|e| MalformedFrame {
+        detail: e.to_string(),
+    })?;
+    if let Some(event) = value.get("event").and_then(Value::as_str) {
+        return Ok(match event {
+            "subscribe" => PublicMessage::SubscribeAck {
+                channel: value
+                    .get("arg")
+                    .and_then(|a| text(a, "channel"))
+                    .unwrap_or_default(),
+                id: text(&value, "id"),
+            },
+            "error" => PublicMessage::Error {
+                code: text(&value, "code").unwrap_or_default(),
+                msg: text(&value, "msg").unwrap_or_default(),
+                id: text(&value, "id"),
+            },
+            "notice" => PublicMessage::Notice {
+                code: text(&value, "code").unwrap_or_default(),
+                msg: text(&value, "msg").unwrap_or_default(),
+            },
+            _ => PublicMessage::Other,
+        });
+    }
+    let channel = value
+        .get("arg")
+        .and_then(|a| text(a, "channel"))
+        .unwrap_or_default();
+    let data = match value.get("data") {
+        Some(Value::Array(rows)) => rows.clone(),
+        None => return Ok(PublicMessage::Other),
+        Some(_) => {
+            return Err(MalformedFrame {
+                detail: format!("{channel} push whose data is not an array"),
+            });
+        }
+    };
+    Ok(match channel.as_str() {
+        LIQUIDATION_CHANNEL => {
+            let (liquidations, skipped) = liquidation_items(data);
+            PublicMessage::Liquidations {
+                liquidations,
+                skipped,
+            }
+        }
+        "funding-rate" => PublicMessage::FundingRates(funding_rate_rows(data).0),
+        "open-interest" => PublicMessage::OpenInterest(open_interest_rows(data).0),
+        _ => PublicMessage::Other,
+    })
+}
+
+/// The liquidations of a push's `data` (every item, every detail), and the details skipped.
+pub fn liquidation_items(data: Vec<Value>) -> (Vec<OkxLiquidation>, Vec<String>) {
+    let mut out = Vec::new();
+    let mut skipped = Vec::new();
+    for item in data {
+        let item: LiquidationItem = match serde_json::from_value(item) {
+            Ok(i) => i,
+            Err(e) => {
+                skipped.push(format!("unreadable item: {e}"));
+                continue;
+            }
+        };
+        let Some(inst_id) = item.inst_id.clone() else {
+            skipped.push("item without instId".into());
+            continue;
+        };
+        for d in item.details {
+            let side = match d.side.as_deref() {
+                Some("sell") => PositionSide::Long,
+                Some("buy") => PositionSide::Short,
+                other => {
+                    skipped.push(format!("{inst_id}: side {other:?}"));
+                    continue;
+                }
+            };
+            let (Some(contracts), Some(price), Some(ts_ms)) = (d.sz, d.bk_px, d.ts) else {
+                skipped.push(format!("{inst_id}: missing sz, bkPx or ts"));
+                continue;
+            };
+            let pos_side_disagrees = matches!(
+                (side, d.pos_side.as_deref()),
+                (PositionSide::Long, Some("short")) | (PositionSide::Short, Some("long"))
+            );
+            out.push(OkxLiquidation {
+                inst_id: inst_id.clone(),
+                inst_type: item.inst_type.clone(),
+                side,
+                order_side: d.side.unwrap_or_default(),
+                pos_side: d.pos_side,
+                pos_side_disagrees,
+                contracts,
+                price,
+                bk_loss: d.bk_loss,
+                ts_ms,
+            });
+        }
+    }
+    (out, skipped)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> Decimal {
+        s.parse().unwrap_or_default()
+    }
+
+    fn parse(s: &str) -> PublicMessage {
+        parse_public_message(s.as_bytes()).unwrap_or(PublicMessage::Other)
+    }
+
+    #[test]
+    fn frames() {
+        assert_eq!(
+            subscribe_frame(Some("1512")),
+            json!({"id": "1512", "op": "subscribe", "args": [{"channel": "liquidation-orders", "instType": "SWAP"}]})
+        );
+        assert!(subscribe_frame(None).get("id").is_none());
+        assert_eq!(PING, "ping");
+        const { assert!(PING_INTERVAL_SECS < SERVER_IDLE_SECS) };
+    }
+
+    #[test]
+    fn swap_liquidation_capture() {
+        let m = parse(include_str!(
+            "../../fixtures/ws_liquidation_orders_swap_docs.json"
+        ));
+        let PublicMessage::Liquidations {
+            liquidations,
+            skipped,
+        } = m
+        else {
+            panic!("{m:?}");
+        };
+        assert!(skipped.is_empty());
+        assert_eq!(
+            liquidations,
+            [OkxLiquidation {
+                inst_id: "IOST-USDT-SWAP".into(),
+                inst_type: Some("SWAP".into()),
+                side: PositionSide::Short,
+                order_side: "buy".into(),
+                pos_side: Some("short".into()),
+                pos_side_disagrees: false,
+                contracts: d("13"),
+                price: d("0.007831"),
+                bk_loss: Some(d("0")),
+                ts_ms: 1_692_266_434_010,
+            }]
+        );
+        // IOST-USDT-SWAP ctVal is 1000 IOST.
+        assert_eq!(liquidations[0].coins(d("1000"), false), Some(d("13000")));
+    }
+
+    #[test]
+    fn futures_capture_and_rest_detail_rows() {
+        let m = parse(include_str!(
+            "../../fixtures/ws_liquidation_orders_futures_tardis.json"
+        ));
+        let PublicMessage::Liquidations { liquidations, .. } = m else {
+            panic!("{m:?}");
+        };
+        assert_eq!(liquidations[0].inst_id, "XRP-USD-230929");
+        assert_eq!(liquidations[0].inst_type.as_deref(), Some("FUTURES"));
+        // Inverse: 39 contracts of 10 USD at 0.55205.
+        let coins = liquidations[0].coins(d("10"), true).unwrap_or_default();
+        assert!((coins - d("706.4577")).abs() < d("0.001"), "{coins}");
+        // The tardis-generated REST rows: tardis's channel name, so not a liquidation push;
+        // its detail rows read with an instId from the envelope's arg.
+        let v: Value = serde_json::from_str(include_str!(
+            "../../fixtures/rest_liquidation_details_tardis_generated.json"
+        ))
+        .unwrap_or_default();
+        assert_eq!(parse(&v.to_string()), PublicMessage::Other);
+        let item = json!([{"instId": v["arg"]["instId"], "details": v["data"]}]);
+        let (rows, skipped) = liquidation_items(item.as_array().cloned().unwrap_or_default());
+        assert!(skipped.is_empty());
+        assert_eq!(
+            (rows[0].side, rows[0].contracts, rows[0].price),
+            (PositionSide::Short, d("12"), d("51886.2"))
+        );
+    }
+
+    #[test]
+    fn several_items_and_details_bad_ones_skipped() {
+        let m = parse(
+            r#"{"arg":{"channel":"liquidation-orders","instType":"SWAP"},"data":[
+            {"instId":"BTC-USDT-SWAP","details":[
+                {"side":"sell","posSide":"long","sz":"1.5","bkPx":"90000.1","ts":"1"},
+                {"side":"sell","posSide":"short","sz":"2","bkPx":"90000","ts":2},
+                {"side":"hold","sz":"1","bkPx":"1","ts":"3"},
+                {"side":"buy","posSide":"net","sz":"","bkPx":"1","ts":"4"}]},
+            {"details":[{"side":"buy","sz":"1","bkPx":"1","ts":"5"}]},
+            {"instId":"ETH-USDT-SWAP","details":[{"side":"buy","posSide":"net","sz":3,"bkPx":3000,"ts":"6"}]}]}"#,
+        );
+        let PublicMessage::Liquidations {
+            liquidations,
+            skipped,
+        } = m
+        else {
+            panic!("{m:?}");
+        };
+        assert_eq!(liquidations.len(), 3);
+        assert_eq!(liquidations[0].side, PositionSide::Long);
+        assert!(!liquidations[0].pos_side_disagrees);
+        assert!(liquidations[1].pos_side_disagrees);
+        assert_eq!(liquidations[2].inst_id, "ETH-USDT-SWAP");
+        assert_eq!(liquidations[2].side, PositionSide::Short);
+        assert_eq!(liquidations[2].contracts, d("3"));
+        assert_eq!(skipped.len(), 3, "{skipped:?}");
+        assert_eq!(liquidations[0].coins(d("0.01"), false), Some(d("0.015")));
+    }
+
+    #[test]
+    fn acks_errors_notices_pong_and_garbage() {
+        assert_eq!(
+            parse(include_str!("../../fixtures/ws_subscribe_ack_docs.json")),
+            PublicMessage::SubscribeAck {
+                channel: "funding-rate".into(),
+                id: Some("1512".into())
+            }
+        );
+        assert_eq!(
+            parse(include_str!(
+                "../../fixtures/ws_subscribe_ack_2022_cryptofeed.json"
+            )),
+            PublicMessage::SubscribeAck {
+                channel: "tickers".into(),
+                id: None
+            }
+        );
+        let e = parse(include_str!("../../fixtures/ws_error_60012_docs.json"));
+        assert!(
+            matches!(&e, PublicMessage::Error { code, id: Some(id), msg } if code == "60012" && id == "1512" && msg.starts_with("Invalid request")),
+            "{e:?}"
+        );
+        let e = parse(include_str!(
+            "../../fixtures/ws_error_60018_cryptofeed_issue612.json"
+        ));
+        assert!(
+            matches!(&e, PublicMessage::Error { code, id: None, .. } if code == "60018"),
+            "{e:?}"
+        );
+        let n = parse(include_str!("../../fixtures/ws_notice_64008_docs.json"));
+        assert!(
+            matches!(&n, PublicMessage::Notice { code, .. } if code == "64008"),
+            "{n:?}"
+        );
+        assert_eq!(parse("pong"), PublicMessage::Pong);
+        assert!(parse_public_message(b"{\"arg\":{\"channel\":\"liquidation-or").is_err());
+        assert!(
+            parse_public_message(br#"{"arg":{"channel":"liquidation-orders"},"data":{}}"#).is_err()
+        );
+        assert_eq!(
+            parse(r#"{"event":"unsubscribe","arg":{}}"#),
+            PublicMessage::Other
+        );
+    }
+
+    #[test]
+    fn funding_and_open_interest_pushes() {
+        let m = parse(include_str!("../../fixtures/ws_funding_rate_docs.json"));
+        let PublicMessage::FundingRates(rows) = m else {
+            panic!("{m:?}");
+        };
+        assert_eq!(rows[0].interval_ms, Some(8 * 3_600_000));
+        assert_eq!(rows[0].predicted_rate, Some(d("0.0001875391284828")));
+        let m = parse(include_str!(
+            "../../fixtures/ws_funding_rate_xperp_2026_tardis.json"
+        ));
+        let PublicMessage::FundingRates(rows) = m else {
+            panic!("{m:?}");
+        };
+        assert_eq!(rows[0].inst_type.as_deref(), Some("FUTURES"));
+        assert_eq!(rows[0].settled_rate, Some(d("-0.0001996513270201")));
+        let m = parse(include_str!(
+            "../../fixtures/ws_funding_rate_no_rate_2021_tardis.json"
+        ));
+        let PublicMessage::FundingRates(rows) = m else {
+            panic!("{m:?}");
+        };
+        assert_eq!((rows[0].predicted_rate, rows[0].ts_ms), (None, None));
+        assert_eq!(rows[0].interval_ms, None);
+        let m = parse(include_str!("../../fixtures/ws_open_interest_docs.json"));
+        let PublicMessage::OpenInterest(rows) = m else {
+            panic!("{m:?}");
+        };
+        assert_eq!(rows[0].contracts, d("2216113.01000000309"), "exact");
+        assert_eq!(rows[0].usd, Some(d("1939251795.54769270396321")));
+        let m = parse(include_str!(
+            "../../fixtures/ws_open_interest_2021_tardis.json"
+        ));
+        let PublicMessage::OpenInterest(rows) = m else {
+            panic!("{m:?}");
+        };
+        assert_eq!((rows[0].usd, rows[0].coins), (None, Some(d("644195"))));
+    }
+}
