@@ -522,7 +522,7 @@ pub fn check(settings: &FileSettings, overrides: &ccxt_daemon::ScheduleOverrides
         if let Err(e) = crate::registry::transport_config(venue, vs) {
             problems.extend(e);
         }
-        if let Err(e) = crate::commands::stream::liquidation_source(venue, vs, Some(Vec::new())) {
+        if let Err(e) = crate::registry::liquidation_source(venue, vs, Some(Vec::new())) {
             problems.extend(e);
         }
     }
@@ -853,15 +853,14 @@ mod tests {
             let a = crate::registry::transport_config(venue, documented.settings.venues.get(venue));
             let b = crate::registry::transport_config(venue, none.venues.get(venue));
             assert_eq!(format!("{a:?}"), format!("{b:?}"), "{venue}");
-            let a = crate::commands::stream::liquidation_source(
+            let a = crate::registry::liquidation_source(
                 venue,
                 documented.settings.venues.get(venue),
                 None,
             )
             .map(|s| format!("{s:?}"));
-            let b =
-                crate::commands::stream::liquidation_source(venue, none.venues.get(venue), None)
-                    .map(|s| format!("{s:?}"));
+            let b = crate::registry::liquidation_source(venue, none.venues.get(venue), None)
+                .map(|s| format!("{s:?}"));
             assert_eq!(a, b, "{venue}");
         }
         assert_eq!(

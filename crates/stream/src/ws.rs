@@ -54,7 +54,7 @@ use crate::config::WsSettings;
 use crate::dedupe::{RecentSet, new_origin};
 use crate::emit::Emitter;
 use crate::poll::PollTask;
-use crate::protocol::{Inbound, WsProtocol};
+use ccxt_venue::liquidations::{Inbound, WsProtocol};
 
 type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 

@@ -15,11 +15,10 @@ use ccxt_daemon::{
     VenueRuntime,
 };
 use ccxt_model::{SymbolInput, Venue};
-use ccxt_stream::SourceConfig;
+use ccxt_stream::FeedKind;
 
 use crate::ConfigProblems;
 use crate::cli::{DaemonArgs, DaemonCommand, HealthArgs};
-use crate::commands::stream::liquidation_source;
 use crate::inputs::symbols_on;
 use crate::registry;
 use crate::settings::{FileSettings, Loaded};
@@ -307,16 +306,19 @@ fn venue_runtime(
         .map_err(|errors| problems.extend(errors))
         .ok()?;
     let stream_symbols = (!all).then(|| instruments.clone());
-    let source = liquidation_source(venue, vs, stream_symbols)
+    let source = registry::liquidation_source(venue, vs, stream_symbols)
         .map_err(|errors| problems.extend(errors))
         .ok()?;
-    // Every stream problem except Bybit's empty list under --all (filled at start).
+    // Under --all a per-symbol feed has no list yet (it is filled at start): its empty list
+    // is no problem then.
+    let waits_for_list = all && source.feed_kind() == Some(FeedKind::PerSymbolSocket);
+    let pending = if waits_for_list {
+        source.feed_problems(None)
+    } else {
+        Vec::new()
+    };
     if let Err(e) = ccxt_stream::validate(std::slice::from_ref(&source)) {
-        let bybit_all = all && matches!(source, SourceConfig::Bybit { .. });
-        problems.extend(
-            e.0.into_iter()
-                .filter(|p| !(bybit_all && p.contains("bybit: no symbols"))),
-        );
+        problems.extend(e.0.into_iter().filter(|p| !pending.contains(p)));
     }
     let fetcher = registry::fetcher(venue, transport.clone());
     let bars = bar_config.for_venue(venue, |s| {

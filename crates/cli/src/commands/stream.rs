@@ -12,7 +12,7 @@ use ccxt_catalog::{Catalog, MAX_CLOCK_SKEW_NS, Query};
 use ccxt_model::time::{format_iso, now_ns};
 use ccxt_model::{Instrument, Liquidation, RecordKind, Venue};
 use ccxt_stream::heartbeat::{Heartbeat, HeartbeatFile};
-use ccxt_stream::{LiquidationKey, Resume, SourceConfig, StreamEvent, StreamStats, WsSettings};
+use ccxt_stream::{FeedKind, LiquidationKey, Resume, SourceConfig, StreamEvent, StreamStats};
 use ccxt_venue::InstrumentStatus;
 use tokio_util::sync::CancellationToken;
 
@@ -22,10 +22,7 @@ use crate::inputs::{selected_venues, symbols_on};
 use crate::output::Streamer;
 use crate::registry;
 use crate::rows::liquidation_rows;
-use crate::settings::{FileSettings, VenueSettings};
-
-/// The default Hyperliquid liquidator vault ("HLP Liquidator").
-const HLP_LIQUIDATOR: &str = "0x2e3d94f0562703b25c83308a05046ddaf9a8dd14";
+use crate::settings::FileSettings;
 
 #[derive(Debug, Default)]
 struct VenueCounts {
@@ -316,9 +313,11 @@ impl Storage {
         let mut heartbeat = heartbeat_file.read().unwrap_or_default();
         let now = now_ns();
         let mut resume = heartbeat.resume(venues, "stream-liquidations", now);
-        if let Some(r) = resume.get_mut(&Venue::Hyperliquid) {
-            // Its poll re-reads the downtime: what is stored already is not delivered again.
-            r.known = stored_keys(&catalog, Venue::Hyperliquid, r.since_ns, now).await?;
+        for (venue, r) in resume.iter_mut() {
+            if registry::liquidation_kind(*venue) == FeedKind::Poll {
+                // Its poll re-reads the downtime: what is stored already is not delivered again.
+                r.known = stored_keys(&catalog, *venue, r.since_ns, now).await?;
+            }
         }
         // A venue never streamed before has no downtime: it starts now.
         let new: Vec<Venue> = venues
@@ -436,8 +435,9 @@ async fn sources(
         if !args.all && instruments.is_empty() {
             continue;
         }
-        if args.all && *venue == Venue::Bybit {
-            // Bybit subscribes per symbol: list them.
+        let per_symbol = registry::liquidation_kind(*venue) == FeedKind::PerSymbolSocket;
+        if args.all && per_symbol {
+            // A per-symbol feed needs the list: ask the venue.
             match registry::connect(*venue, vs) {
                 Ok(c) => match c.fetcher.instruments().await {
                     Ok(list) => instruments.extend(
@@ -446,7 +446,7 @@ async fn sources(
                             .map(|i| i.instrument),
                     ),
                     Err(e) => {
-                        problems.push(format!("bybit: cannot list instruments for --all: {e}"))
+                        problems.push(format!("{venue}: cannot list instruments for --all: {e}"))
                     }
                 },
                 Err(errors) => problems.extend(errors),
@@ -454,12 +454,12 @@ async fn sources(
         }
         instruments.sort();
         instruments.dedup();
-        let symbols = if args.all && *venue != Venue::Bybit {
+        let symbols = if args.all && !per_symbol {
             None
         } else {
             Some(instruments)
         };
-        match liquidation_source(*venue, vs, symbols) {
+        match registry::liquidation_source(*venue, vs, symbols) {
             Ok(source) => sources.push(source),
             Err(errors) => problems.extend(errors),
         }
@@ -471,72 +471,6 @@ async fn sources(
         return Err(UsageError(format!("invalid configuration: {}", problems.join("; "))).into());
     }
     Ok(sources)
-}
-
-/// The liquidation source of `venue` from its settings, for `symbols` (`None`: every symbol;
-/// Bybit subscribes per symbol, so `None` there means none yet). Every problem is returned.
-pub(crate) fn liquidation_source(
-    venue: Venue,
-    vs: &VenueSettings,
-    symbols: Option<Vec<Instrument>>,
-) -> Result<SourceConfig, Vec<String>> {
-    let mut problems = Vec::new();
-    let rotate = match vs.ws_rotate_secs {
-        Some(secs) if secs.is_finite() && secs > 0.0 && secs < 1e7 => {
-            Some(Duration::from_secs_f64(secs))
-        }
-        Some(secs) => {
-            problems.push(format!(
-                "venues.{venue}.ws_rotate_secs must be a positive number of seconds, got {secs}"
-            ));
-            None
-        }
-        None => None,
-    };
-    let mut ws = WsSettings::for_venue(venue, registry::ws_url(venue, vs), rotate);
-    if let Some(rotate) = rotate {
-        // Old and new connections overlap for a third of a short rotation period, 3 s at most.
-        ws.rotation_overlap = ws.rotation_overlap.min(rotate / 3);
-    }
-    let poll_interval = match vs.poll_interval_secs {
-        None => Duration::from_secs(5),
-        Some(secs) if secs.is_finite() && (0.2..=3600.0).contains(&secs) => {
-            Duration::from_secs_f64(secs)
-        }
-        Some(secs) => {
-            problems.push(format!(
-                "venues.{venue}.poll_interval_secs must be between 0.2 and 3600 seconds, got {secs}"
-            ));
-            Duration::from_secs(5)
-        }
-    };
-    let source = match venue {
-        Venue::Binance => SourceConfig::Binance { ws, symbols },
-        Venue::Bybit => SourceConfig::Bybit {
-            ws,
-            symbols: symbols.unwrap_or_default(),
-        },
-        Venue::Hyperliquid => match registry::transport(venue, vs) {
-            Ok(transport) => SourceConfig::HyperliquidPoll {
-                transport: transport as Arc<dyn ccxt_venue::Transport>,
-                addresses: vs
-                    .liquidators
-                    .clone()
-                    .unwrap_or_else(|| vec![HLP_LIQUIDATOR.to_string()]),
-                interval: poll_interval,
-                symbols,
-            },
-            Err(errors) => {
-                problems.extend(errors);
-                return Err(problems);
-            }
-        },
-    };
-    if problems.is_empty() {
-        Ok(source)
-    } else {
-        Err(problems)
-    }
 }
 
 /// Prints liquidations as they arrive.

@@ -10,8 +10,8 @@ use super::shared::Shared;
 use crate::config::JobKind;
 use crate::state::DaemonState;
 
-/// Records the downtime since the last heartbeat; returns where Hyperliquid's fill polling
-/// should start (it can re-read up to its catch-up depth).
+/// Records the downtime since the last heartbeat; returns where a polling feed should start
+/// (it can re-read up to its catch-up depth).
 pub(super) async fn record(
     shared: &Shared,
     previous: Option<DaemonState>,
@@ -76,27 +76,26 @@ impl Downtime {
 }
 
 /// The liquidations a venue's source cannot serve afterwards, as a gap, and where polling
-/// resumes if the source can re-read (Hyperliquid's fills, up to the catch-up depth).
+/// resumes if the source can re-read (a polling feed, up to its catch-up depth).
 fn liquidation_downtime(
     down: &Downtime,
     venue: Venue,
     source: &SourceConfig,
 ) -> (Option<Gap>, Option<u64>) {
     let Downtime { from, now, why } = *down;
-    match source {
-        SourceConfig::HyperliquidPoll { interval, .. } => {
-            // Fills can be re-read up to the catch-up depth (with a margin).
-            let depth = ccxt_stream::hyperliquid_catch_up(*interval)
-                .saturating_sub(Duration::from_secs(30));
+    match source.catch_up() {
+        Some(catch_up) => {
+            // What was missed can be re-read up to the catch-up depth (with a margin).
+            let depth = catch_up.saturating_sub(Duration::from_secs(30));
             let earliest = now.saturating_sub(depth.as_nanos() as u64);
             let start = from.max(earliest);
             let gap = (from < start).then(|| {
-                let reason = format!("{why}; older than the fills Hyperliquid lets us re-read");
+                let reason = format!("{why}; older than what {venue} lets us re-read");
                 down.gap(venue, "liquidations", from, start, reason)
             });
             (gap, Some(start))
         }
-        _ => {
+        None => {
             let reason = format!("{why}; {venue} serves no liquidation history");
             (
                 Some(down.gap(venue, "liquidations", from, now, reason)),

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use ccxt_model::Instrument;
-use ccxt_stream::SourceConfig;
+use ccxt_stream::{FeedKind, SourceConfig};
 use ccxt_venue::InstrumentStatus;
 
 use super::shared::{Shared, VenueState};
@@ -76,12 +76,11 @@ pub(super) async fn refresh_instruments(
     m::instruments(venue, next.len());
     let total = next.len();
     *state.universe.write().await = Some(next);
-    let restart = match &state.rt.source {
-        // Binance streams every symbol on one all-market stream, Hyperliquid polls all fills:
-        // only Bybit subscribes per symbol.
-        Some(SourceConfig::Bybit { .. }) => previous.is_none() || added + removed > 0,
-        _ => false,
-    };
+    // An all-market stream or a poll covers new symbols by itself: only a per-symbol stream
+    // is resubscribed.
+    let per_symbol = state.rt.source.as_ref().and_then(SourceConfig::feed_kind)
+        == Some(FeedKind::PerSymbolSocket);
+    let restart = per_symbol && (previous.is_none() || added + removed > 0);
     if restart {
         let shared = shared.clone();
         tokio::spawn(async move { start_stream(&shared, venue, None).await });

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use ccxt_model::time::now_ns;
 use ccxt_model::{Gap, Venue};
-use ccxt_stream::{SourceConfig, StreamEvent, VenueCounters};
+use ccxt_stream::{FeedKind, SourceConfig, StreamEvent, VenueCounters};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -66,34 +66,14 @@ pub(super) async fn start_stream(shared: &Arc<Shared>, venue: Venue, poll_from: 
 async fn source_now(state: &VenueState, venue: Venue) -> Option<SourceConfig> {
     let template = state.rt.source.as_ref()?;
     let universe = state.universe.read().await.clone();
-    let source = match (template, universe) {
-        (SourceConfig::Binance { ws, .. }, u) => SourceConfig::Binance {
-            ws: ws.clone(),
-            symbols: if state.rt.all { None } else { u },
-        },
-        (SourceConfig::Bybit { .. }, None) => {
+    let source = match (template.feed_kind(), universe) {
+        (Some(FeedKind::PerSymbolSocket), None) => {
             tracing::info!(%venue, "liquidation stream waits for the instrument list");
             return None;
         }
-        (SourceConfig::Bybit { ws, .. }, Some(u)) => SourceConfig::Bybit {
-            ws: ws.clone(),
-            symbols: u,
-        },
-        (
-            SourceConfig::HyperliquidPoll {
-                transport,
-                addresses,
-                interval,
-                ..
-            },
-            u,
-        ) => SourceConfig::HyperliquidPoll {
-            transport: transport.clone(),
-            addresses: addresses.clone(),
-            interval: *interval,
-            symbols: if state.rt.all { None } else { u },
-        },
-        (other, _) => other.clone(),
+        (Some(FeedKind::PerSymbolSocket), Some(u)) => template.with_symbols(Some(u)),
+        (Some(_), u) => template.with_symbols(if state.rt.all { None } else { u }),
+        (None, _) => template.clone(),
     };
     Some(source)
 }
