@@ -15,6 +15,9 @@ pub trait VenueDescriptor: Send + Sync + 'static {
     /// The venue.
     fn venue(&self) -> Venue;
 
+    /// What it is, in a few words (`-e` help): "Binance USD-M futures".
+    fn title(&self) -> &'static str;
+
     /// The production REST root.
     fn default_rest_url(&self) -> &'static str;
 

@@ -73,6 +73,10 @@ impl VenueDescriptor for BinanceDescriptor {
         ccxt_model::Venue::Binance
     }
 
+    fn title(&self) -> &'static str {
+        "Binance USD-M futures"
+    }
+
     fn default_rest_url(&self) -> &'static str {
         DEFAULT_REST_URL
     }

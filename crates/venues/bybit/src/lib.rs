@@ -60,6 +60,10 @@ impl VenueDescriptor for BybitDescriptor {
         ccxt_model::Venue::Bybit
     }
 
+    fn title(&self) -> &'static str {
+        "Bybit linear perpetuals"
+    }
+
     fn default_rest_url(&self) -> &'static str {
         DEFAULT_REST_URL
     }

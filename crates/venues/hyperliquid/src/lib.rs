@@ -43,6 +43,10 @@ impl VenueDescriptor for HyperliquidDescriptor {
         ccxt_model::Venue::Hyperliquid
     }
 
+    fn title(&self) -> &'static str {
+        "Hyperliquid perpetuals"
+    }
+
     fn default_rest_url(&self) -> &'static str {
         DEFAULT_REST_URL
     }
