@@ -497,8 +497,10 @@ impl DaemonSettings {
         });
         for venue in &self.venues {
             if venue.parse::<ccxt_model::Venue>().is_err() {
+                let valid: Vec<&str> = ccxt_model::Venue::ALL.iter().map(|v| v.as_str()).collect();
                 problems.push(format!(
-                    "daemon.venues: unknown venue '{venue}' (valid: binance, bybit, hyperliquid)"
+                    "daemon.venues: unknown venue '{venue}' (valid: {})",
+                    valid.join(", ")
                 ));
             }
         }
