@@ -30,6 +30,11 @@ pub struct Connected {
     pub stats: Arc<TransportStats>,
 }
 
+/// Every venue, in the registry's (display) order.
+pub fn venues() -> Vec<Venue> {
+    REGISTRY.iter().map(|d| d.venue()).collect()
+}
+
 /// The descriptor of `venue`.
 pub fn descriptor(venue: Venue) -> &'static dyn VenueDescriptor {
     // Every Venue has exactly one entry (checked by a test).

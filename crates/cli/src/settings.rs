@@ -561,7 +561,7 @@ fn deserialize(loaded: &Loaded) -> (FileSettings, Vec<String>) {
 /// (venues, streams, spool, daemon, metrics). `overrides` are the daemon's schedule flags.
 pub fn check(settings: &FileSettings, overrides: &ccxt_daemon::ScheduleOverrides) -> Vec<String> {
     let mut problems = Vec::new();
-    for venue in ccxt_model::Venue::ALL {
+    for venue in crate::registry::venues() {
         let vs = settings.venues.get(venue);
         if let Err(e) = crate::registry::transport_config(venue, vs) {
             problems.extend(e);

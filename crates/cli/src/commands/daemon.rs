@@ -261,7 +261,7 @@ impl Selection {
                 .filter_map(|v| v.parse::<Venue>().ok())
                 .collect()
         };
-        let venues: Vec<Venue> = Venue::ALL
+        let venues: Vec<Venue> = registry::venues()
             .into_iter()
             .filter(|v| named.is_empty() || named.contains(v))
             .collect();

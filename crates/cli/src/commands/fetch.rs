@@ -107,9 +107,9 @@ pub async fn run(
 /// The venues named with `-e`, or every venue.
 fn selected_venues(args: &FetchArgs) -> Vec<Venue> {
     if args.venues.is_empty() {
-        Venue::ALL.to_vec()
+        registry::venues()
     } else {
-        Venue::ALL
+        registry::venues()
             .into_iter()
             .filter(|v| args.venues.iter().any(|a| Venue::from(*a) == *v))
             .collect()
