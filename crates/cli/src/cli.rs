@@ -518,24 +518,30 @@ impl From<DataArg> for RecordKind {
     }
 }
 
-/// Venues as typed on the command line.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum VenueArg {
-    /// Binance USD-M futures
-    Binance,
-    /// Bybit linear perpetuals
-    Bybit,
-    /// Hyperliquid perpetuals
-    Hyperliquid,
+/// A venue as typed on the command line (`-e`): one of the registry's venues.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VenueArg(pub Venue);
+
+impl ValueEnum for VenueArg {
+    fn value_variants<'a>() -> &'a [Self] {
+        static VARIANTS: std::sync::LazyLock<Vec<VenueArg>> = std::sync::LazyLock::new(|| {
+            crate::registry::REGISTRY
+                .iter()
+                .map(|d| VenueArg(d.venue()))
+                .collect()
+        });
+        &VARIANTS
+    }
+
+    fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
+        let title = crate::registry::descriptor(self.0).title();
+        Some(clap::builder::PossibleValue::new(self.0.as_str()).help(title))
+    }
 }
 
 impl From<VenueArg> for Venue {
     fn from(v: VenueArg) -> Venue {
-        match v {
-            VenueArg::Binance => Venue::Binance,
-            VenueArg::Bybit => Venue::Bybit,
-            VenueArg::Hyperliquid => Venue::Hyperliquid,
-        }
+        v.0
     }
 }
 

@@ -11,7 +11,7 @@ use crate::cli::VenueArg;
 pub fn resolve(symbol: &SymbolInput, venues: &[VenueArg]) -> Result<Vec<Instrument>, UsageError> {
     let explicit: Vec<Venue> = venues.iter().map(|v| Venue::from(*v)).collect();
     let mut out = Vec::new();
-    for venue in Venue::ALL {
+    for venue in crate::registry::venues() {
         if !explicit.is_empty() && !explicit.contains(&venue) {
             continue;
         }
@@ -58,7 +58,7 @@ pub fn time_range(from: Option<&str>, to: Option<&str>) -> Result<(u64, u64), Us
 
 /// The venues `-e` selects, in display order; all of them when none is given.
 pub fn selected_venues(venues: &[VenueArg]) -> Vec<Venue> {
-    Venue::ALL
+    crate::registry::venues()
         .into_iter()
         .filter(|v| venues.is_empty() || venues.iter().any(|a| Venue::from(*a) == *v))
         .collect()

@@ -1,56 +1,25 @@
-//! The venues this binary knows. Adding a venue: one connector crate and one line in [`REGISTRY`].
+//! The venues this binary knows: the one place that lists them. Adding a venue: one connector
+//! crate (with its [`VenueDescriptor`]) and one line in [`REGISTRY`].
+//!
+//! Everything else asks the descriptor: URLs, rate limits, the fetcher, capabilities, and the
+//! liquidation feed.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use ccxt_model::Venue;
+use ccxt_stream::{FeedKind, SourceConfig, WsSettings};
 use ccxt_transport::{HttpTransport, TransportConfig, TransportStats};
-use ccxt_venue::{Fetcher, RateLimitSpec, Transport};
+use ccxt_venue::liquidations::FeedSettings;
+use ccxt_venue::{Fetcher, VenueDescriptor};
 
 use crate::settings::VenueSettings;
 
-/// What the binary needs to know of a venue connector.
-pub struct VenueEntry {
-    /// The venue.
-    pub venue: Venue,
-    /// Production REST root.
-    pub default_rest_url: &'static str,
-    /// Production WebSocket root.
-    pub default_ws_url: &'static str,
-    /// Its rate limits.
-    pub rate_limits: fn() -> RateLimitSpec,
-    /// Builds its fetcher over a transport.
-    pub connect: fn(Arc<dyn Transport>) -> Arc<dyn Fetcher>,
-    /// Whether it serves open-interest history (the daemon refills downtime from it).
-    pub oi_history: bool,
-}
-
 /// Every venue, one line each.
-pub static REGISTRY: [VenueEntry; 3] = [
-    VenueEntry {
-        venue: Venue::Binance,
-        default_rest_url: ccxt_binance::DEFAULT_REST_URL,
-        default_ws_url: ccxt_binance::DEFAULT_WS_URL,
-        rate_limits: ccxt_binance::rate_limits,
-        connect: |t| Arc::new(ccxt_binance::BinanceFetcher::new(t)),
-        oi_history: true,
-    },
-    VenueEntry {
-        venue: Venue::Bybit,
-        default_rest_url: ccxt_bybit::DEFAULT_REST_URL,
-        default_ws_url: ccxt_bybit::DEFAULT_WS_URL,
-        rate_limits: ccxt_bybit::rate_limits,
-        connect: |t| Arc::new(ccxt_bybit::BybitFetcher::new(t)),
-        oi_history: true,
-    },
-    VenueEntry {
-        venue: Venue::Hyperliquid,
-        default_rest_url: ccxt_hyperliquid::DEFAULT_REST_URL,
-        default_ws_url: ccxt_hyperliquid::DEFAULT_WS_URL,
-        rate_limits: ccxt_hyperliquid::rate_limits,
-        connect: |t| Arc::new(ccxt_hyperliquid::HyperliquidFetcher::new(t)),
-        oi_history: false,
-    },
+pub static REGISTRY: [&dyn VenueDescriptor; 3] = [
+    &ccxt_binance::DESCRIPTOR,
+    &ccxt_bybit::DESCRIPTOR,
+    &ccxt_hyperliquid::DESCRIPTOR,
 ];
 
 /// A connected venue: its fetcher and the transport's counters.
@@ -61,12 +30,19 @@ pub struct Connected {
     pub stats: Arc<TransportStats>,
 }
 
-fn entry(venue: Venue) -> &'static VenueEntry {
+/// Every venue, in the registry's (display) order.
+pub fn venues() -> Vec<Venue> {
+    REGISTRY.iter().map(|d| d.venue()).collect()
+}
+
+/// The descriptor of `venue`.
+pub fn descriptor(venue: Venue) -> &'static dyn VenueDescriptor {
     // Every Venue has exactly one entry (checked by a test).
     REGISTRY
         .iter()
-        .find(|e| e.venue == venue)
-        .unwrap_or(&REGISTRY[0])
+        .copied()
+        .find(|d| d.venue() == venue)
+        .unwrap_or(REGISTRY[0])
 }
 
 fn secs(
@@ -93,13 +69,12 @@ pub fn transport_config(
     venue: Venue,
     settings: &VenueSettings,
 ) -> Result<TransportConfig, Vec<String>> {
-    let e = entry(venue);
     let mut config = TransportConfig::new(
         venue,
         settings
             .rest_url
             .clone()
-            .unwrap_or_else(|| e.default_rest_url.to_string()),
+            .unwrap_or_else(|| descriptor(venue).default_rest_url().to_string()),
     );
     let mut errors = Vec::new();
     config.request_timeout = secs(
@@ -170,7 +145,7 @@ pub fn transport_config(
 pub fn connect(venue: Venue, settings: &VenueSettings) -> Result<Connected, Vec<String>> {
     let transport = transport(venue, settings)?;
     let stats = transport.stats();
-    let fetcher = (entry(venue).connect)(transport);
+    let fetcher = descriptor(venue).connect(transport);
     Ok(Connected { fetcher, stats })
 }
 
@@ -180,19 +155,19 @@ pub fn transport(
     settings: &VenueSettings,
 ) -> Result<Arc<HttpTransport>, Vec<String>> {
     let config = transport_config(venue, settings)?;
-    HttpTransport::new(config, (entry(venue).rate_limits)())
+    HttpTransport::new(config, descriptor(venue).rate_limits())
         .map(Arc::new)
         .map_err(|e| vec![e])
 }
 
 /// Whether `venue` serves open-interest history.
 pub fn has_oi_history(venue: Venue) -> bool {
-    entry(venue).oi_history
+    descriptor(venue).oi_history()
 }
 
 /// Builds `venue`'s fetcher over an existing transport.
 pub fn fetcher(venue: Venue, transport: Arc<HttpTransport>) -> Arc<dyn Fetcher> {
-    (entry(venue).connect)(transport)
+    descriptor(venue).connect(transport)
 }
 
 /// The WebSocket root of `venue`: the configured one or the production default.
@@ -200,7 +175,82 @@ pub fn ws_url(venue: Venue, settings: &VenueSettings) -> String {
     settings
         .ws_url
         .clone()
-        .unwrap_or_else(|| entry(venue).default_ws_url.to_string())
+        .unwrap_or_else(|| descriptor(venue).default_ws_url().to_string())
+}
+
+/// How `venue` delivers liquidations.
+pub fn liquidation_kind(venue: Venue) -> FeedKind {
+    descriptor(venue).liquidation_kind()
+}
+
+/// The liquidation source of `venue` from its settings, for `symbols` (`None`: every symbol;
+/// a per-symbol feed needs a list, so `None` there means none yet). Every problem is returned.
+pub fn liquidation_source(
+    venue: Venue,
+    vs: &VenueSettings,
+    symbols: Option<Vec<ccxt_model::Instrument>>,
+) -> Result<SourceConfig, Vec<String>> {
+    let d = descriptor(venue);
+    let mut problems = Vec::new();
+    let rotate = match vs.ws_rotate_secs {
+        Some(secs) if secs.is_finite() && secs > 0.0 && secs < 1e7 => {
+            Some(Duration::from_secs_f64(secs))
+        }
+        Some(secs) => {
+            problems.push(format!(
+                "venues.{venue}.ws_rotate_secs must be a positive number of seconds, got {secs}"
+            ));
+            None
+        }
+        None => None,
+    };
+    let poll_interval = match vs.poll_interval_secs {
+        None => Duration::from_secs(5),
+        Some(secs) if secs.is_finite() && (0.2..=3600.0).contains(&secs) => {
+            Duration::from_secs_f64(secs)
+        }
+        Some(secs) => {
+            problems.push(format!(
+                "venues.{venue}.poll_interval_secs must be between 0.2 and 3600 seconds, got {secs}"
+            ));
+            Duration::from_secs(5)
+        }
+    };
+    let kind = d.liquidation_kind();
+    let ws = kind.is_socket().then(|| {
+        let mut ws = WsSettings::with_keepalive(d.keepalive(), ws_url(venue, vs), rotate);
+        if let Some(rotate) = rotate {
+            // Old and new connections overlap for a third of a short rotation period, 3 s at
+            // most.
+            ws.rotation_overlap = ws.rotation_overlap.min(rotate / 3);
+        }
+        ws
+    });
+    // Only a polling feed uses the REST transport (whose settings are checked then).
+    let transport: Option<Arc<dyn ccxt_venue::Transport>> = if kind == FeedKind::Poll {
+        match transport(venue, vs) {
+            Ok(t) => Some(t),
+            Err(errors) => {
+                problems.extend(errors);
+                return Err(problems);
+            }
+        }
+    } else {
+        None
+    };
+    let feed = d.liquidation_feed(FeedSettings {
+        transport,
+        accounts: vs.liquidators.clone(),
+        poll_interval,
+    });
+    match feed {
+        Ok(feed) if problems.is_empty() => Ok(SourceConfig::Feed { ws, feed, symbols }),
+        Ok(_) => Err(problems),
+        Err(problem) => {
+            problems.push(problem);
+            Err(problems)
+        }
+    }
 }
 
 #[cfg(test)]
@@ -211,11 +261,11 @@ mod tests {
     fn every_venue_has_one_entry() {
         for venue in Venue::ALL {
             assert_eq!(
-                REGISTRY.iter().filter(|e| e.venue == venue).count(),
+                REGISTRY.iter().filter(|d| d.venue() == venue).count(),
                 1,
                 "{venue}"
             );
-            assert_eq!(entry(venue).venue, venue);
+            assert_eq!(descriptor(venue).venue(), venue);
         }
     }
 

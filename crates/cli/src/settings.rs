@@ -101,26 +101,53 @@ impl SpoolSettings {
     }
 }
 
-/// `[venues.binance]`, `[venues.bybit]`, `[venues.hyperliquid]`.
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-pub struct VenuesSettings {
-    /// Binance USD-M.
-    pub binance: VenueSettings,
-    /// Bybit linear.
-    pub bybit: VenueSettings,
-    /// Hyperliquid.
-    pub hyperliquid: VenueSettings,
-}
+/// `[venues.<name>]`: one section per venue of the registry ([`crate::registry::REGISTRY`]);
+/// a section of any other name is an unknown key.
+#[derive(Debug, Default)]
+pub struct VenuesSettings(BTreeMap<ccxt_model::Venue, VenueSettings>);
 
 impl VenuesSettings {
-    /// The settings of `venue`.
+    /// The settings of `venue` (all unset when it has no section).
     pub fn get(&self, venue: ccxt_model::Venue) -> &VenueSettings {
-        match venue {
-            ccxt_model::Venue::Binance => &self.binance,
-            ccxt_model::Venue::Bybit => &self.bybit,
-            ccxt_model::Venue::Hyperliquid => &self.hyperliquid,
+        static UNSET: VenueSettings = VenueSettings::UNSET;
+        self.0.get(&venue).unwrap_or(&UNSET)
+    }
+}
+
+impl<'de> Deserialize<'de> for VenuesSettings {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Sections;
+        impl<'de> serde::de::Visitor<'de> for Sections {
+            type Value = VenuesSettings;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a table with one table per venue")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<VenuesSettings, A::Error> {
+                let mut sections = BTreeMap::new();
+                while let Some(name) = map.next_key::<String>()? {
+                    let known = crate::registry::REGISTRY
+                        .iter()
+                        .map(|d| d.venue())
+                        .find(|v| v.as_str() == name);
+                    match known {
+                        Some(venue) => {
+                            sections.insert(venue, map.next_value::<VenueSettings>()?);
+                        }
+                        // Reported as an unknown key by the loader.
+                        None => {
+                            map.next_value::<serde::de::IgnoredAny>()?;
+                        }
+                    }
+                }
+                Ok(VenuesSettings(sections))
+            }
         }
+        deserializer.deserialize_map(Sections)
     }
 }
 
@@ -152,6 +179,23 @@ pub struct VenueSettings {
     pub liquidators: Option<Vec<String>>,
     /// Hyperliquid: seconds between polls of the liquidator fills.
     pub poll_interval_secs: Option<f64>,
+}
+
+impl VenueSettings {
+    /// Every key unset.
+    pub const UNSET: VenueSettings = VenueSettings {
+        rest_url: None,
+        ws_url: None,
+        timeout_secs: None,
+        budget_fraction: None,
+        rate_limits: None,
+        max_retries: None,
+        ban_wait_secs: None,
+        max_wait_secs: None,
+        ws_rotate_secs: None,
+        liquidators: None,
+        poll_interval_secs: None,
+    };
 }
 
 /// Where a setting came from.
@@ -517,12 +561,12 @@ fn deserialize(loaded: &Loaded) -> (FileSettings, Vec<String>) {
 /// (venues, streams, spool, daemon, metrics). `overrides` are the daemon's schedule flags.
 pub fn check(settings: &FileSettings, overrides: &ccxt_daemon::ScheduleOverrides) -> Vec<String> {
     let mut problems = Vec::new();
-    for venue in ccxt_model::Venue::ALL {
+    for venue in crate::registry::venues() {
         let vs = settings.venues.get(venue);
         if let Err(e) = crate::registry::transport_config(venue, vs) {
             problems.extend(e);
         }
-        if let Err(e) = crate::commands::stream::liquidation_source(venue, vs, Some(Vec::new())) {
+        if let Err(e) = crate::registry::liquidation_source(venue, vs, Some(Vec::new())) {
             problems.extend(e);
         }
     }
@@ -774,11 +818,20 @@ mod tests {
         let s = &loaded.settings;
         assert_eq!(s.daemon.symbols, ["BTCUSDT-PERP", "ETHUSDT-PERP"]);
         assert_eq!(
-            s.venues.hyperliquid.liquidators.as_deref(),
+            s.venues
+                .get(ccxt_model::Venue::Hyperliquid)
+                .liquidators
+                .as_deref(),
             Some(&["0xa".to_string()][..])
         );
-        assert_eq!(s.venues.binance.timeout_secs, Some(2.5));
-        assert_eq!(s.venues.binance.rate_limits, Some(false));
+        assert_eq!(
+            s.venues.get(ccxt_model::Venue::Binance).timeout_secs,
+            Some(2.5)
+        );
+        assert_eq!(
+            s.venues.get(ccxt_model::Venue::Binance).rate_limits,
+            Some(false)
+        );
     }
 
     #[test]
@@ -853,15 +906,14 @@ mod tests {
             let a = crate::registry::transport_config(venue, documented.settings.venues.get(venue));
             let b = crate::registry::transport_config(venue, none.venues.get(venue));
             assert_eq!(format!("{a:?}"), format!("{b:?}"), "{venue}");
-            let a = crate::commands::stream::liquidation_source(
+            let a = crate::registry::liquidation_source(
                 venue,
                 documented.settings.venues.get(venue),
                 None,
             )
             .map(|s| format!("{s:?}"));
-            let b =
-                crate::commands::stream::liquidation_source(venue, none.venues.get(venue), None)
-                    .map(|s| format!("{s:?}"));
+            let b = crate::registry::liquidation_source(venue, none.venues.get(venue), None)
+                .map(|s| format!("{s:?}"));
             assert_eq!(a, b, "{venue}");
         }
         assert_eq!(

@@ -477,6 +477,56 @@ impl DaemonSettings {
         overrides: &ScheduleOverrides,
     ) -> Result<DaemonConfig, Vec<String>> {
         let mut problems = Vec::new();
+        let jobs = self.validate_jobs(overrides, &mut problems);
+        let oi_period = match self.oi_period.as_deref() {
+            None => OiPeriod::M5,
+            Some(text) => match text.parse::<OiPeriod>() {
+                Ok(p) => p,
+                Err(e) => {
+                    problems.push(format!("daemon.oi_period: {e}"));
+                    OiPeriod::M5
+                }
+            },
+        };
+        let depths = self.backfill.validate(&mut problems);
+        let bars = self.bars.validate(&mut problems);
+        let (stream_stale, job_grace) = self.health.validate(&mut problems);
+        let metrics_address = metrics.listen_address().unwrap_or_else(|problem| {
+            problems.push(problem);
+            None
+        });
+        for venue in &self.venues {
+            if venue.parse::<ccxt_model::Venue>().is_err() {
+                let valid: Vec<&str> = ccxt_model::Venue::ALL.iter().map(|v| v.as_str()).collect();
+                problems.push(format!(
+                    "daemon.venues: unknown venue '{venue}' (valid: {})",
+                    valid.join(", ")
+                ));
+            }
+        }
+        if !problems.is_empty() {
+            return Err(problems);
+        }
+        Ok(DaemonConfig {
+            jobs,
+            oi_period,
+            oi_history_depth: depths.oi_history,
+            funding_history_depth: depths.funding_history,
+            bars,
+            bars_depth: depths.bars,
+            stream_stale,
+            job_grace,
+            metrics_address,
+        })
+    }
+
+    /// Each job's schedule (the `--oi-interval`/`--funding-interval` flags win over the
+    /// settings); jobs set to "off" are left out.
+    fn validate_jobs(
+        &self,
+        overrides: &ScheduleOverrides,
+        problems: &mut Vec<String>,
+    ) -> Vec<(JobKind, Schedule)> {
         let mut jobs = Vec::new();
         for job in JobKind::ALL {
             let key = format!("daemon.schedule.{job}");
@@ -512,47 +562,63 @@ impl DaemonSettings {
                 Err(e) => problems.push(format!("{key}: {e}")),
             }
         }
-        let oi_period = match self.oi_period.as_deref() {
-            None => OiPeriod::M5,
-            Some(text) => match text.parse::<OiPeriod>() {
-                Ok(p) => p,
-                Err(e) => {
-                    problems.push(format!("daemon.oi_period: {e}"));
-                    OiPeriod::M5
-                }
-            },
-        };
-        let day = 86_400.0;
-        let oi_history_depth = positive_secs(
+        jobs
+    }
+}
+
+/// How far back the top-ups reach, validated.
+struct Depths {
+    oi_history: Duration,
+    funding_history: Duration,
+    bars: Duration,
+}
+
+const DAY_SECS: f64 = 86_400.0;
+
+impl BackfillSettings {
+    fn validate(&self, problems: &mut Vec<String>) -> Depths {
+        let day = DAY_SECS;
+        let oi_history = positive_secs(
             "daemon.backfill.oi_history_days",
-            self.backfill.oi_history_days.map(|d| d * day),
+            self.oi_history_days.map(|d| d * day),
             day,
             3650.0 * day,
-            &mut problems,
+            problems,
         );
-        let funding_history_depth = positive_secs(
+        let funding_history = positive_secs(
             "daemon.backfill.funding_history_days",
-            self.backfill.funding_history_days.map(|d| d * day),
+            self.funding_history_days.map(|d| d * day),
             7.0 * day,
             3650.0 * day,
-            &mut problems,
+            problems,
         );
-        let bars_depth = positive_secs(
+        let bars = positive_secs(
             "daemon.backfill.bars_days",
-            self.backfill.bars_days.map(|d| d * day),
+            self.bars_days.map(|d| d * day),
             day,
             3650.0 * day,
-            &mut problems,
+            problems,
         );
-        let bars = self.bars.validate(&mut problems);
+        Depths {
+            oi_history,
+            funding_history,
+            bars,
+        }
+    }
+}
+
+impl HealthSettings {
+    /// The stream staleness limit and the job grace.
+    fn validate(&self, problems: &mut Vec<String>) -> (Duration, Duration) {
+        let day = DAY_SECS;
         let stream_stale = positive_secs(
             "daemon.health.stream_stale_secs",
-            self.health.stream_stale_secs,
+            self.stream_stale_secs,
             400.0,
             7.0 * day,
-            &mut problems,
+            problems,
         );
-        let job_grace = match self.health.job_grace_secs {
+        let job_grace = match self.job_grace_secs {
             None => Duration::from_secs(60),
             Some(v) if v.is_finite() && (0.0..=7.0 * day).contains(&v) => {
                 Duration::from_secs_f64(v)
@@ -564,31 +630,7 @@ impl DaemonSettings {
                 Duration::from_secs(60)
             }
         };
-        let metrics_address = metrics.listen_address().unwrap_or_else(|problem| {
-            problems.push(problem);
-            None
-        });
-        for venue in &self.venues {
-            if venue.parse::<ccxt_model::Venue>().is_err() {
-                problems.push(format!(
-                    "daemon.venues: unknown venue '{venue}' (valid: binance, bybit, hyperliquid)"
-                ));
-            }
-        }
-        if !problems.is_empty() {
-            return Err(problems);
-        }
-        Ok(DaemonConfig {
-            jobs,
-            oi_period,
-            oi_history_depth,
-            funding_history_depth,
-            bars,
-            bars_depth,
-            stream_stale,
-            job_grace,
-            metrics_address,
-        })
+        (stream_stale, job_grace)
     }
 }
 

@@ -6,14 +6,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ccxt_model::{Instrument, Venue};
-use ccxt_venue::Transport;
 
-use crate::protocol::WsProtocol;
+use ccxt_venue::liquidations::{FeedKind, Keepalive, LiquidationFeed, WsProtocol};
 
 /// How a WebSocket source connects, keeps alive, reconnects and rotates.
 ///
 /// Every venue uses the same generic loop; only these numbers differ
-/// ([`WsSettings::for_venue`] has each venue's).
+/// ([`WsSettings::with_keepalive`] takes each venue's from its descriptor).
 #[derive(Clone, PartialEq)]
 pub struct WsSettings {
     /// The venue's WebSocket root, e.g. `wss://fstream.binance.com/market`,
@@ -67,35 +66,18 @@ impl fmt::Debug for WsSettings {
 }
 
 impl WsSettings {
-    /// Settings for `venue` on `root_url`, with the venue's keep-alive and rotation:
-    ///
-    /// | venue | heartbeat (watchdog = 2×) | rotation |
-    /// |---|---|---|
-    /// | Binance | 180 s: the server's ping period (no client pings) | 23 h (the server ends connections at 24 h) |
-    /// | Bybit | 20 s `{"op":"ping"}` (as Bybit recommends) | none |
-    /// | Hyperliquid | 30 s `{"method":"ping"}` (the server closes after 60 s of client silence) | none |
-    ///
-    /// `rotate_after` replaces the venue's rotation when given. Backoff 250 ms – 30 s, reset
-    /// after 60 s up; acknowledgements within 10 s; overlap 3 s; no fallback.
-    pub fn for_venue(
-        venue: Venue,
+    /// Settings on `root_url` with a venue's keep-alive and rotation (its descriptor's
+    /// [`Keepalive`]); `rotate_after` replaces the venue's rotation when given. Backoff
+    /// 250 ms – 30 s, reset after 60 s up; acknowledgements within 10 s; overlap 3 s; no
+    /// fallback.
+    pub fn with_keepalive(
+        keepalive: Keepalive,
         root_url: impl Into<String>,
         rotate_after: Option<Duration>,
     ) -> WsSettings {
-        let (heartbeat, rotation) = match venue {
-            Venue::Binance => (
-                Duration::from_secs(ccxt_binance::websocket::parse::SERVER_PING_INTERVAL_SECS),
-                Some(Duration::from_secs(23 * 3600)),
-            ),
-            Venue::Bybit => (
-                Duration::from_secs(ccxt_bybit::websocket::parse::PING_INTERVAL_SECS),
-                None,
-            ),
-            Venue::Hyperliquid => (Duration::from_secs(30), None),
-        };
         WsSettings {
-            heartbeat,
-            rotate_after: rotate_after.or(rotation),
+            heartbeat: keepalive.heartbeat,
+            rotate_after: rotate_after.or(keepalive.rotation),
             ..WsSettings::new(root_url)
         }
     }
@@ -173,50 +155,19 @@ impl WsSettings {
 /// One liquidation source.
 #[derive(Clone)]
 pub enum SourceConfig {
-    /// Binance USDⓈ-M `forceOrder` streams (a sample: the latest liquidation per symbol per
-    /// second).
-    ///
-    /// * `None`: every symbol, on one `!forceOrder@arr` connection.
-    /// * `Some(list)` of at most [`BINANCE_PER_SYMBOL_MAX`] symbols: one `<symbol>@forceOrder`
-    ///   stream each, at most 200 streams per connection (Binance's limit), at most 10 messages
-    ///   per second sent on each.
-    /// * a longer list: the `!forceOrder@arr` connection, filtered to the list here. Both carry
-    ///   the same sample, and one connection is cheaper than three or more.
-    Binance {
-        /// Connection settings.
-        ws: WsSettings,
+    /// A venue's liquidation feed, built by its venue crate's descriptor: WebSocket
+    /// connections or pollers for `symbols` (`None`: every symbol; a per-symbol feed needs a
+    /// list).
+    Feed {
+        /// Connection settings: needed by socket feeds, `None` for polling ones.
+        ws: Option<WsSettings>,
+        /// The venue's feed.
+        feed: Arc<dyn LiquidationFeed>,
         /// The symbols, or `None` for all.
         symbols: Option<Vec<Instrument>>,
     },
-    /// Bybit v5 linear `allLiquidation.{SYMBOL}` topics (every liquidation, pushed every
-    /// 500 ms). There is no all-market topic: one topic per symbol, sharded so that each
-    /// connection's `args` stay within 21,000 characters (Bybit's limit); `{"op":"ping"}`
-    /// every heartbeat.
-    Bybit {
-        /// Connection settings.
-        ws: WsSettings,
-        /// The symbols.
-        symbols: Vec<Instrument>,
-    },
-    /// Hyperliquid has no public liquidation feed: liquidations show up on the fills of the
-    /// users involved. This polls `POST /info {"type":"userFillsByTime"}` for each address
-    /// (typically the liquidator vaults) every `interval`; fills with a `liquidation` block
-    /// become liquidations (method `market`/`backstop`, source `poll`, trade id = `tid`), each
-    /// delivered once. Windows overlap the previous one by 10 s; a failed poll is retried at
-    /// the next tick from the last covered moment, so a short outage loses nothing; what lies
-    /// beyond the catch-up depth ([`hyperliquid_catch_up`]) is recorded as a gap.
-    HyperliquidPoll {
-        /// The Hyperliquid REST transport (rate limited).
-        transport: Arc<dyn Transport>,
-        /// The users whose fills are polled (`0x` and 40 hex digits).
-        addresses: Vec<String>,
-        /// Time between polls.
-        interval: Duration,
-        /// Only these coins, or `None` for all.
-        symbols: Option<Vec<Instrument>>,
-    },
     /// Any other WebSocket source: one [`WsProtocol`] per connection, run by the same loop.
-    /// This is how a new venue plugs in, and how the tests drive the loop.
+    /// This is how the tests drive the loop.
     Custom {
         /// Connection settings.
         ws: WsSettings,
@@ -229,9 +180,7 @@ impl SourceConfig {
     /// The venues this source streams.
     pub fn venues(&self) -> Vec<Venue> {
         match self {
-            SourceConfig::Binance { .. } => vec![Venue::Binance],
-            SourceConfig::Bybit { .. } => vec![Venue::Bybit],
-            SourceConfig::HyperliquidPoll { .. } => vec![Venue::Hyperliquid],
+            SourceConfig::Feed { feed, .. } => vec![feed.venue()],
             SourceConfig::Custom { connections, .. } => {
                 let mut venues: Vec<Venue> = connections.iter().map(|c| c.venue()).collect();
                 venues.sort();
@@ -240,32 +189,55 @@ impl SourceConfig {
             }
         }
     }
+
+    /// How the venue's feed delivers (`None` for custom sockets).
+    pub fn feed_kind(&self) -> Option<FeedKind> {
+        match self {
+            SourceConfig::Feed { feed, .. } => Some(feed.kind()),
+            SourceConfig::Custom { .. } => None,
+        }
+    }
+
+    /// How far back the source re-reads what it missed ([`LiquidationFeed::catch_up`]);
+    /// `None` when nothing missed can be read again.
+    pub fn catch_up(&self) -> Option<Duration> {
+        match self {
+            SourceConfig::Feed { feed, .. } => feed.catch_up(),
+            SourceConfig::Custom { .. } => None,
+        }
+    }
+
+    /// The feed's own problems for `symbols` (see [`LiquidationFeed::problems`]); none for
+    /// custom sockets.
+    pub fn feed_problems(&self, symbols: Option<&[Instrument]>) -> Vec<String> {
+        match self {
+            SourceConfig::Feed { feed, .. } => feed.problems(symbols),
+            SourceConfig::Custom { .. } => Vec::new(),
+        }
+    }
+
+    /// The same source for another symbol list.
+    pub fn with_symbols(&self, symbols: Option<Vec<Instrument>>) -> SourceConfig {
+        match self {
+            SourceConfig::Feed { ws, feed, .. } => SourceConfig::Feed {
+                ws: ws.clone(),
+                feed: feed.clone(),
+                symbols,
+            },
+            other => other.clone(),
+        }
+    }
 }
 
 impl fmt::Debug for SourceConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            SourceConfig::Binance { ws, symbols } => f
-                .debug_struct("Binance")
+            SourceConfig::Feed { ws, feed, symbols } => f
+                .debug_struct("Feed")
+                .field("feed", feed)
                 .field("ws", ws)
                 .field("symbols", &symbols.as_ref().map(Vec::len))
                 .finish(),
-            SourceConfig::Bybit { ws, symbols } => f
-                .debug_struct("Bybit")
-                .field("ws", ws)
-                .field("symbols", &symbols.len())
-                .finish(),
-            SourceConfig::HyperliquidPoll {
-                addresses,
-                interval,
-                symbols,
-                ..
-            } => f
-                .debug_struct("HyperliquidPoll")
-                .field("addresses", addresses)
-                .field("interval", interval)
-                .field("symbols", &symbols.as_ref().map(Vec::len))
-                .finish_non_exhaustive(),
             SourceConfig::Custom { ws, connections } => f
                 .debug_struct("Custom")
                 .field("ws", ws)
@@ -273,18 +245,6 @@ impl fmt::Debug for SourceConfig {
                 .finish(),
         }
     }
-}
-
-/// The longest symbol list Binance streams per symbol (two connections); longer lists use the
-/// all-market stream, filtered.
-pub const BINANCE_PER_SYMBOL_MAX: usize =
-    2 * ccxt_binance::websocket::parse::MAX_STREAMS_PER_CONNECTION;
-
-/// How far back a Hyperliquid poll re-reads after failed polls: 360 intervals (30 min at 5 s),
-/// at least 1 s. Failures for longer leave the older part as a gap. The bound keeps one
-/// catch-up request within what Hyperliquid serves (its 10,000 most recent fills).
-pub fn hyperliquid_catch_up(interval: Duration) -> Duration {
-    interval.saturating_mul(360).max(Duration::from_secs(1))
 }
 
 /// Every problem of a set of sources.
@@ -299,45 +259,18 @@ pub fn validate(sources: &[SourceConfig]) -> Result<(), ConfigError> {
     let mut problems = Vec::new();
     for source in sources {
         match source {
-            SourceConfig::Binance { ws, symbols } => {
-                ws.problems("binance", &mut problems);
-                if let Some(list) = symbols {
-                    if list.is_empty() {
-                        problems.push(
-                            "binance: the symbol list is empty (None means every symbol)".into(),
-                        );
+            SourceConfig::Feed { ws, feed, symbols } => {
+                let venue = feed.venue();
+                match ws {
+                    Some(ws) => ws.problems(venue.as_str(), &mut problems),
+                    None if feed.kind().is_socket() => {
+                        problems.push(format!("{venue}: no WebSocket settings"));
                     }
-                    foreign(Venue::Binance, list, &mut problems);
+                    None => {}
                 }
-            }
-            SourceConfig::Bybit { ws, symbols } => {
-                ws.problems("bybit", &mut problems);
-                if symbols.is_empty() {
-                    problems.push("bybit: no symbols (Bybit has no all-market topic)".into());
-                }
-                foreign(Venue::Bybit, symbols, &mut problems);
-            }
-            SourceConfig::HyperliquidPoll {
-                addresses,
-                interval,
-                symbols,
-                ..
-            } => {
-                if addresses.is_empty() {
-                    problems.push("hyperliquid: no addresses to poll".into());
-                }
-                for address in addresses {
-                    if !is_address(address) {
-                        problems.push(format!(
-                            "hyperliquid: '{address}' is not an address (0x and 40 hex digits)"
-                        ));
-                    }
-                }
-                if interval.is_zero() {
-                    problems.push("hyperliquid: the poll interval must be more than 0".into());
-                }
+                problems.extend(feed.problems(symbols.as_deref()));
                 if let Some(list) = symbols {
-                    foreign(Venue::Hyperliquid, list, &mut problems);
+                    foreign(venue, list, &mut problems);
                 }
             }
             SourceConfig::Custom { ws, connections } => {
@@ -363,26 +296,35 @@ fn foreign(venue: Venue, list: &[Instrument], problems: &mut Vec<String>) {
     }
 }
 
-/// `0x` and 40 hex digits.
-pub(crate) fn is_address(text: &str) -> bool {
-    text.strip_prefix("0x")
-        .is_some_and(|hex| hex.len() == 40 && hex.bytes().all(|b| b.is_ascii_hexdigit()))
-}
-
 #[cfg(test)]
 mod tests {
+    use ccxt_binance::liquidations::BinanceFeed;
+    use ccxt_bybit::liquidations::BybitFeed;
+    use ccxt_hyperliquid::liquidations::UserFillsFeed;
     use ccxt_venue::testing::FakeTransport;
 
     use super::*;
 
     #[test]
     fn venue_settings_carry_each_venues_keepalive_and_rotation() {
-        let b = WsSettings::for_venue(Venue::Binance, "wss://fstream.binance.com/market", None);
+        let b = WsSettings::with_keepalive(
+            ccxt_binance::liquidations::KEEPALIVE,
+            "wss://fstream.binance.com/market",
+            None,
+        );
         assert_eq!(b.heartbeat, Duration::from_secs(180));
         assert_eq!(b.rotate_after, Some(Duration::from_secs(23 * 3600)));
-        let b = WsSettings::for_venue(Venue::Binance, "wss://x", Some(Duration::from_secs(60)));
+        let b = WsSettings::with_keepalive(
+            ccxt_binance::liquidations::KEEPALIVE,
+            "wss://x",
+            Some(Duration::from_secs(60)),
+        );
         assert_eq!(b.rotate_after, Some(Duration::from_secs(60)));
-        let y = WsSettings::for_venue(Venue::Bybit, String::from("wss://y"), None);
+        let y = WsSettings::with_keepalive(
+            ccxt_bybit::liquidations::KEEPALIVE,
+            String::from("wss://y"),
+            None,
+        );
         assert_eq!(
             (y.heartbeat, y.rotate_after),
             (Duration::from_secs(20), None)
@@ -392,10 +334,13 @@ mod tests {
         assert_eq!(y.stable_after, Duration::from_secs(60));
         assert_eq!(y.fallback_after, None);
         assert_eq!(
-            hyperliquid_catch_up(Duration::from_secs(5)),
+            ccxt_hyperliquid::liquidations::catch_up(Duration::from_secs(5)),
             Duration::from_secs(1800)
         );
-        assert_eq!(hyperliquid_catch_up(Duration::ZERO), Duration::from_secs(1));
+        assert_eq!(
+            ccxt_hyperliquid::liquidations::catch_up(Duration::ZERO),
+            Duration::from_secs(1)
+        );
     }
 
     #[test]
@@ -406,18 +351,23 @@ mod tests {
         ws.rotate_after = Some(Duration::from_secs(1));
         let btc_bybit = Instrument::from_native(Venue::Bybit, "BTCUSDT");
         let sources = vec![
-            SourceConfig::Binance {
-                ws: ws.clone(),
+            SourceConfig::Feed {
+                ws: Some(ws.clone()),
+                feed: Arc::new(BinanceFeed),
                 symbols: Some(vec![btc_bybit.clone()]),
             },
-            SourceConfig::Bybit {
-                ws: WsSettings::new("wss://ok"),
-                symbols: vec![],
+            SourceConfig::Feed {
+                ws: Some(WsSettings::new("wss://ok")),
+                feed: Arc::new(BybitFeed),
+                symbols: Some(vec![]),
             },
-            SourceConfig::HyperliquidPoll {
-                transport: Arc::new(FakeTransport::new()),
-                addresses: vec!["0x12".into()],
-                interval: Duration::ZERO,
+            SourceConfig::Feed {
+                ws: None,
+                feed: Arc::new(UserFillsFeed {
+                    transport: Arc::new(FakeTransport::new()),
+                    addresses: vec!["0x12".into()],
+                    interval: Duration::ZERO,
+                }),
                 symbols: Some(vec![btc_bybit]),
             },
             SourceConfig::Custom {
@@ -443,18 +393,25 @@ mod tests {
         }
         assert_eq!(problems.len(), 10, "{text}");
         assert!(
-            validate(&[SourceConfig::Binance {
-                ws: WsSettings::for_venue(Venue::Binance, "wss://fstream.binance.com/market", None),
+            validate(&[SourceConfig::Feed {
+                ws: Some(WsSettings::with_keepalive(
+                    ccxt_binance::liquidations::KEEPALIVE,
+                    "wss://fstream.binance.com/market",
+                    None
+                )),
+                feed: Arc::new(BinanceFeed),
                 symbols: None
             }])
             .is_ok()
         );
-        assert!(is_address("0x2e3d94f0562703b25c83308a05046ddaf9a8dd14"));
+        assert!(ccxt_hyperliquid::liquidations::is_address(
+            "0x2e3d94f0562703b25c83308a05046ddaf9a8dd14"
+        ));
         let fixed = ws.sanitized();
         assert_eq!(fixed.heartbeat, Duration::from_secs(30));
         assert_eq!(fixed.backoff_max, fixed.backoff_min);
         assert_eq!(fixed.rotate_after, None);
-        let good = WsSettings::for_venue(Venue::Bybit, "wss://x", None);
+        let good = WsSettings::with_keepalive(ccxt_bybit::liquidations::KEEPALIVE, "wss://x", None);
         assert_eq!(good.sanitized(), good);
     }
 }

@@ -2,17 +2,18 @@
 //! polling loop, and the venues' pure pieces plugged into them.
 //!
 //! ```text
-//!  SourceConfig::Binance ──► sources::binance ─┐ WsProtocol per connection    ┌─► ws::WsTask (one per connection)
-//!  SourceConfig::Bybit   ──► sources::bybit   ─┤ (URL, subscribe frames,      │   connect · subscribe · ack check
-//!  SourceConfig::Custom  ──────────────────────┘  ping, classify; pure)      ─┘   watchdog · backoff · rotation · gaps
-//!  SourceConfig::HyperliquidPoll ─► sources::hyperliquid (LiquidationPoller) ─► poll::PollTask (one per address)
+//!  SourceConfig::Feed ─► LiquidationFeed::tasks ─┬─ Sockets: WsProtocol per connection ─┬─► ws::WsTask (one per connection)
+//!   (the venue crate's feed,                     │  (URL, subscribe frames, ping,        │   connect · subscribe · ack check
+//!    from its VenueDescriptor)                   │   classify; pure)                     │   watchdog · backoff · rotation · gaps
+//!  SourceConfig::Custom ─────────────────────────┼───────────────────────────────────────┘
+//!                                                └─ Polls: LiquidationPoller per account ───► poll::PollTask (one per account)
 //!                                                                                       │
 //!                      StreamEvent (Liquidations, Gap, Connected, …) ◄── emit::Emitter ─┘ (logs + StreamStats)
 //! ```
 //!
 //! [`spawn`] starts one task per connection or polled address and returns a [`StreamHandle`].
-//! Everything venue-specific is a pure function of the venue crates
-//! (`ccxt_binance::websocket`, `ccxt_bybit::websocket`, `ccxt_hyperliquid::websocket`); the
+//! Everything venue-specific lives in the venue crates, plugged in through the seams of
+//! [`ccxt_venue::liquidations`] (each venue crate's `liquidations` module); the
 //! I/O lives in two loops here, [`ws`] and [`poll`], whose module docs state the behaviour:
 //! backoff with full jitter, acknowledgement checks, the liveness watchdog, planned rotation
 //! with overlap and de-duplication, gap records, REST fallback, polite shutdown.
@@ -33,8 +34,6 @@ mod emit;
 mod event;
 pub mod heartbeat;
 pub mod poll;
-mod protocol;
-mod sources;
 mod stats;
 pub mod ws;
 
@@ -47,17 +46,16 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 pub use backoff::Backoff;
-pub use config::{
-    BINANCE_PER_SYMBOL_MAX, ConfigError, SourceConfig, WsSettings, hyperliquid_catch_up, validate,
+pub use ccxt_venue::liquidations::{
+    FeedKind, FeedTasks, Inbound, Keepalive, LiquidationFeed, LiquidationPoller, Polled, WsProtocol,
 };
+pub use config::{ConfigError, SourceConfig, WsSettings, validate};
 pub use dedupe::{LiquidationKey, RecentSet};
 pub use event::StreamEvent;
-pub use protocol::{Inbound, LiquidationPoller, Polled, WsProtocol};
 pub use stats::{StreamStats, VenueCounters, VenueStats};
 
 use crate::emit::Emitter;
 use crate::poll::PollTask;
-use crate::sources::hyperliquid::UserFillsPoller;
 use crate::ws::WsTask;
 
 /// The running streams.
@@ -107,7 +105,7 @@ pub fn spawn(
 /// Like [`spawn`], but polled sources (Hyperliquid) start reading at `poll_from_ns` instead of
 /// now: a collector restarting after downtime refills what the venue still serves. The poll
 /// loop records as a gap only the part older than its catch-up depth
-/// ([`hyperliquid_catch_up`]).
+/// ([`LiquidationFeed::catch_up`]).
 pub fn spawn_from(
     sources: Vec<SourceConfig>,
     events: mpsc::Sender<StreamEvent>,
@@ -193,50 +191,34 @@ fn spawn_inner(
     };
     let mut pollers: Vec<PollTask> = Vec::new();
     for source in sources {
-        match source {
-            SourceConfig::Binance { ws, symbols } => {
-                for protocol in sources::binance::connections(symbols.as_deref()) {
-                    socket(&ws, protocol);
-                }
-            }
-            SourceConfig::Bybit { ws, symbols } => {
-                for protocol in sources::bybit::connections(&symbols) {
-                    socket(&ws, protocol);
-                }
-            }
-            SourceConfig::Custom { ws, connections } => {
-                for protocol in connections {
-                    socket(&ws, protocol);
-                }
-            }
-            SourceConfig::HyperliquidPoll {
-                transport,
-                addresses,
-                interval,
-                symbols,
-            } => {
-                let dedupe = Arc::new(Mutex::new(RecentSet::default()));
-                let known: Arc<std::collections::HashSet<LiquidationKey>> =
-                    Arc::new(match start_of(Venue::Hyperliquid) {
-                        Start::Resume(r) => r.known.into_iter().collect(),
-                        Start::Now | Start::PollFrom(_) => Default::default(),
-                    });
-                let interval = interval.max(std::time::Duration::from_millis(1));
-                for address in addresses.iter().filter(|a| config::is_address(a)) {
-                    pollers.push(PollTask {
-                        poller: Arc::new(UserFillsPoller::new(
-                            transport.clone(),
-                            address,
-                            interval,
-                            symbols.as_deref(),
-                        )),
+        let (ws, connections) = match source {
+            SourceConfig::Custom { ws, connections } => (ws, connections),
+            SourceConfig::Feed { ws, feed, symbols } => match feed.tasks(symbols.as_deref()) {
+                FeedTasks::Sockets(connections) => match ws {
+                    Some(ws) => (ws, connections),
+                    None => continue, // reported by validate
+                },
+                FeedTasks::Polls(polls) => {
+                    // The pollers of one feed share their de-duplication.
+                    let dedupe = Arc::new(Mutex::new(RecentSet::default()));
+                    let known: Arc<std::collections::HashSet<LiquidationKey>> =
+                        Arc::new(match start_of(feed.venue()) {
+                            Start::Resume(r) => r.known.into_iter().collect(),
+                            Start::Now | Start::PollFrom(_) => Default::default(),
+                        });
+                    pollers.extend(polls.into_iter().map(|poller| PollTask {
+                        poller,
                         out: out.clone(),
                         cancel: stop.clone(),
                         dedupe: dedupe.clone(),
                         known: known.clone(),
-                    });
+                    }));
+                    continue;
                 }
-            }
+            },
+        };
+        for protocol in connections {
+            socket(&ws, protocol);
         }
     }
     for poller in pollers {

@@ -32,7 +32,7 @@ use std::collections::HashSet;
 
 use crate::dedupe::{LiquidationKey, RecentSet, new_origin};
 use crate::emit::Emitter;
-use crate::protocol::LiquidationPoller;
+use ccxt_venue::liquidations::LiquidationPoller;
 
 /// How much each poll window reaches back before the last covered moment.
 pub const POLL_OVERLAP: Duration = Duration::from_secs(10);

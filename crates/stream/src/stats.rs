@@ -2,6 +2,7 @@
 //! at any time through [`StreamStats::snapshot`] (health checks, metrics, the end-of-run summary).
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use ccxt_model::Venue;
@@ -116,25 +117,34 @@ impl VenueStats {
     }
 }
 
-/// The counters of every venue.
+/// The counters of every venue (created at first use).
 #[derive(Debug, Default)]
 pub struct StreamStats {
-    binance: VenueStats,
-    bybit: VenueStats,
-    hyperliquid: VenueStats,
+    venues: std::sync::RwLock<BTreeMap<Venue, Arc<VenueStats>>>,
 }
 
 impl StreamStats {
     /// The counters of `venue`.
-    pub fn venue(&self, venue: Venue) -> &VenueStats {
-        match venue {
-            Venue::Binance => &self.binance,
-            Venue::Bybit => &self.bybit,
-            Venue::Hyperliquid => &self.hyperliquid,
+    pub fn venue(&self, venue: Venue) -> Arc<VenueStats> {
+        let known = self
+            .venues
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&venue)
+            .cloned();
+        match known {
+            Some(stats) => stats,
+            None => self
+                .venues
+                .write()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .entry(venue)
+                .or_default()
+                .clone(),
         }
     }
 
-    /// A copy of every venue's counters.
+    /// A copy of every venue's counters (zeros for venues not seen yet).
     pub fn snapshot(&self) -> BTreeMap<Venue, VenueCounters> {
         Venue::ALL
             .into_iter()

@@ -54,7 +54,7 @@ use crate::config::WsSettings;
 use crate::dedupe::{RecentSet, new_origin};
 use crate::emit::Emitter;
 use crate::poll::PollTask;
-use crate::protocol::{Inbound, WsProtocol};
+use ccxt_venue::liquidations::{Inbound, WsProtocol};
 
 type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
@@ -202,6 +202,50 @@ async fn open(
     settings: WsSettings,
     cancel: CancellationToken,
 ) -> Result<Subscribed, OpenError> {
+    let mut socket = connect(protocol.as_ref(), &settings, &cancel).await?;
+    let frames = protocol.subscribe_frames();
+    if let Err(e) = subscribe(&mut socket, &frames, protocol.as_ref(), &settings, &cancel).await {
+        if matches!(e, OpenError::Cancelled) {
+            close_politely(socket).await;
+        }
+        return Err(e);
+    }
+    let (early, last_frame, last_frame_ns) = match await_acks(
+        &mut socket,
+        frames.len(),
+        protocol.as_ref(),
+        &settings,
+        &cancel,
+    )
+    .await
+    {
+        Ok(acked) => acked,
+        Err((error, close)) => {
+            if close {
+                close_politely(socket).await;
+            }
+            return Err(error);
+        }
+    };
+    Ok(Subscribed {
+        conn: Connection {
+            origin: new_origin(),
+            socket,
+            last_frame,
+            last_frame_ns,
+            next_ping: Instant::now() + settings.heartbeat,
+            pings: 0,
+        },
+        early,
+    })
+}
+
+/// Opens the socket within the acknowledgement timeout.
+async fn connect(
+    protocol: &dyn WsProtocol,
+    settings: &WsSettings,
+    cancel: &CancellationToken,
+) -> Result<Socket, OpenError> {
     let url = protocol.url(&settings.root_url);
     // What errors, logs and gap reasons show: no credentials.
     let shown = ccxt_transport::redact_url(&url);
@@ -211,26 +255,33 @@ async fn open(
         // holding back.
         tokio_tungstenite::connect_async_with_config(url.as_str(), None, true),
     );
-    let mut socket = tokio::select! {
-        () = cancel.cancelled() => return Err(OpenError::Cancelled),
+    tokio::select! {
+        () = cancel.cancelled() => Err(OpenError::Cancelled),
         result = connect => match result {
-            Err(_) => return Err(OpenError::ConnectTimeout { url: shown, after: settings.ack_timeout }),
-            Ok(Err(e)) => return Err(OpenError::Connect {
+            Err(_) => Err(OpenError::ConnectTimeout { url: shown, after: settings.ack_timeout }),
+            Ok(Err(e)) => Err(OpenError::Connect {
                 url: shown,
                 detail: ccxt_transport::redact_urls_in(&e.to_string()),
             }),
-            Ok(Ok((socket, _response))) => socket,
+            Ok(Ok((socket, _response))) => Ok(socket),
         },
-    };
-    let frames = protocol.subscribe_frames();
+    }
+}
+
+/// Sends the subscribe frames, paced by the protocol's send interval. `Cancelled` asks the
+/// caller to close politely.
+async fn subscribe(
+    socket: &mut Socket,
+    frames: &[String],
+    protocol: &dyn WsProtocol,
+    settings: &WsSettings,
+    cancel: &CancellationToken,
+) -> Result<(), OpenError> {
     let interval = protocol.send_interval();
     for (i, frame) in frames.iter().enumerate() {
         if i > 0 && !interval.is_zero() {
             tokio::select! {
-                () = cancel.cancelled() => {
-                    close_politely(socket).await;
-                    return Err(OpenError::Cancelled);
-                }
+                () = cancel.cancelled() => return Err(OpenError::Cancelled),
                 () = tokio::time::sleep(interval) => {}
             }
         }
@@ -249,29 +300,38 @@ async fn open(
             Err(_) => return Err(OpenError::Lost("sending the subscription timed out".into())),
         }
     }
-    let mut pending = frames.len();
+    Ok(())
+}
+
+/// What arrived before every subscription was acknowledged, and when the last frame came.
+type Acked = (Vec<Inbound>, Instant, u64);
+
+/// Waits for `pending` acknowledgements within the timeout, keeping the data that comes
+/// first. On failure, the error and whether the socket should be closed politely.
+async fn await_acks(
+    socket: &mut Socket,
+    mut pending: usize,
+    protocol: &dyn WsProtocol,
+    settings: &WsSettings,
+    cancel: &CancellationToken,
+) -> Result<Acked, (OpenError, bool)> {
     let deadline = Instant::now() + settings.ack_timeout;
     let mut early = Vec::new();
     let (mut last_frame, mut last_frame_ns) = (Instant::now(), now_ns());
     while pending > 0 {
         let message = tokio::select! {
-            () = cancel.cancelled() => {
-                close_politely(socket).await;
-                return Err(OpenError::Cancelled);
-            }
+            () = cancel.cancelled() => return Err((OpenError::Cancelled, true)),
             () = sleep_until(deadline) => {
-                close_politely(socket).await;
-                return Err(OpenError::AckTimeout(settings.ack_timeout));
+                return Err((OpenError::AckTimeout(settings.ack_timeout), true));
             }
             message = socket.next() => message,
         };
-        match read_frame(protocol.as_ref(), message) {
-            Frame::Closed(reason) => return Err(OpenError::Lost(reason)),
+        match read_frame(protocol, message) {
+            Frame::Closed(reason) => return Err((OpenError::Lost(reason), false)),
             Frame::Control => {}
             Frame::Inbound(Inbound::Ack) => pending -= 1,
             Frame::Inbound(Inbound::Rejected(message)) => {
-                close_politely(socket).await;
-                return Err(OpenError::Rejected(message));
+                return Err((OpenError::Rejected(message), true));
             }
             Frame::Inbound(inbound @ (Inbound::Liquidations(_) | Inbound::Malformed(_))) => {
                 early.push(inbound);
@@ -280,17 +340,7 @@ async fn open(
         }
         (last_frame, last_frame_ns) = (Instant::now(), now_ns());
     }
-    Ok(Subscribed {
-        conn: Connection {
-            origin: new_origin(),
-            socket,
-            last_frame,
-            last_frame_ns,
-            next_ping: Instant::now() + settings.heartbeat,
-            pings: 0,
-        },
-        early,
-    })
+    Ok((early, last_frame, last_frame_ns))
 }
 
 /// Sends a close frame and waits (briefly) for the venue's.
@@ -322,6 +372,31 @@ enum Flow {
     Lost(String),
 }
 
+/// What one event of a session asks of it.
+enum After {
+    Continue,
+    /// Stop without a gap: close the current connection (and the successor, if asked).
+    Stop {
+        close_next: bool,
+    },
+    /// The connection was lost (no successor to take over).
+    Lost(String),
+}
+
+/// A session's rotation: the successor being opened or in its overlap, and when to rotate.
+struct Rotation {
+    /// The subscribed successor, during the overlap.
+    next: Option<Connection>,
+    /// The successor being opened.
+    opening: Option<Opening>,
+    /// When to open a successor.
+    rotate_at: Option<Instant>,
+    /// When the overlap ends.
+    overlap_until: Option<Instant>,
+    /// Retries of a failed successor.
+    backoff: Backoff,
+}
+
 /// A gap that opened and has not closed yet.
 struct OpenGap {
     start_ns: u64,
@@ -342,6 +417,22 @@ impl Fallback {
     }
 }
 
+/// What a [`WsTask`] carries from one connection attempt to the next.
+struct Slot {
+    /// When the task started (the start of a gap before the first connection).
+    started_ns: u64,
+    /// The gap the next subscription closes.
+    open_gap: Option<OpenGap>,
+    /// Since when the socket is down, until the fallback is started.
+    down_since: Option<Instant>,
+    /// The fallback poller, while it runs.
+    fallback: Option<Fallback>,
+    /// Whether a connection was subscribed before (a reconnect, then).
+    connected_before: bool,
+    /// Rows already delivered, across connections.
+    dedupe: RecentSet,
+}
+
 /// The task that keeps one connection slot subscribed.
 pub(crate) struct WsTask {
     pub(crate) protocol: Arc<dyn WsProtocol>,
@@ -357,116 +448,150 @@ pub(crate) struct WsTask {
 impl WsTask {
     /// Runs until cancelled (or until the consumer is gone).
     pub(crate) async fn run(self) {
-        let venue = self.protocol.venue();
-        let stream = self.protocol.stream().to_string();
         let started_ns = now_ns();
         let mut backoff = Backoff::new(self.settings.backoff_min, self.settings.backoff_max);
-        let mut open_gap: Option<OpenGap> = self.resume.as_ref().map(|r| OpenGap {
-            start_ns: r.since_ns.min(started_ns),
-            reason: r.reason.clone(),
-        });
-        let mut down_since: Option<Instant> = None;
-        let mut fallback: Option<Fallback> = None;
-        let mut connected_before = false;
-        let mut dedupe = RecentSet::default();
-        'attempts: loop {
+        let mut slot = Slot {
+            started_ns,
+            open_gap: self.resume.as_ref().map(|r| OpenGap {
+                start_ns: r.since_ns.min(started_ns),
+                reason: r.reason.clone(),
+            }),
+            down_since: None,
+            fallback: None,
+            connected_before: false,
+            dedupe: RecentSet::default(),
+        };
+        loop {
             let attempt = open(
                 self.protocol.clone(),
                 self.settings.clone(),
                 self.cancel.clone(),
             )
             .await;
-            match attempt {
-                Ok(subscribed) => {
-                    let subscribed_ns = now_ns();
-                    let covered = match fallback.take() {
-                        Some(f) => f.hand_over(subscribed_ns).await,
-                        None => None,
-                    };
-                    if let Some(gap) = open_gap.take() {
-                        let start_ns = covered.map_or(gap.start_ns, |c| c.max(gap.start_ns));
-                        if start_ns < subscribed_ns
-                            && !self.gap(start_ns, subscribed_ns, gap.reason).await
-                        {
-                            break 'attempts;
-                        }
-                    }
-                    if !self.out.connected(venue, &stream, connected_before).await {
-                        break 'attempts;
-                    }
-                    connected_before = true;
-                    let session_start = Instant::now();
-                    match self.session(subscribed, &mut dedupe).await {
-                        End::Stopped => break 'attempts,
-                        End::Lost {
-                            reason,
-                            last_frame_ns,
-                        } => {
-                            if session_start.elapsed() >= self.settings.stable_after {
-                                backoff.reset();
-                            }
-                            if !self.out.disconnected(venue, &stream, &reason).await {
-                                break 'attempts;
-                            }
-                            open_gap = Some(OpenGap {
-                                start_ns: last_frame_ns,
-                                reason,
-                            });
-                            down_since = Some(Instant::now());
-                        }
-                    }
-                }
-                Err(OpenError::Cancelled) => break 'attempts,
-                Err(error) => {
-                    match error.refusal() {
-                        Some(message) => {
-                            if !self.out.rejected(venue, &stream, &message).await {
-                                break 'attempts;
-                            }
-                        }
-                        None => {
-                            tracing::warn!(%venue, %stream, %error, "liquidation stream cannot connect; retrying with backoff");
-                        }
-                    }
-                    open_gap.get_or_insert_with(|| OpenGap {
-                        start_ns: started_ns,
-                        reason: error.to_string(),
-                    });
-                    down_since.get_or_insert_with(Instant::now);
-                }
-            }
-            // Wait before the next attempt; start the fallback when it is due.
-            let wake = Instant::now() + backoff.next_delay();
-            loop {
-                let fallback_due = match (&fallback, self.settings.fallback_after, down_since) {
-                    (None, Some(after), Some(since)) => Some(since + after),
-                    _ => None,
-                };
-                if let Some(due) = fallback_due
-                    && due <= Instant::now()
-                {
-                    let from_ns = open_gap.as_ref().map_or(started_ns, |g| g.start_ns);
-                    fallback = self.start_fallback(from_ns);
-                    down_since = None; // started (or none to start): do not ask again
-                    continue;
-                }
-                let until = fallback_due.map_or(wake, |due| due.min(wake));
-                tokio::select! {
-                    () = self.cancel.cancelled() => break 'attempts,
-                    () = sleep_until(until) => {}
-                }
-                if Instant::now() >= wake {
-                    break;
-                }
+            let go_on = match attempt {
+                Ok(subscribed) => self.serve(subscribed, &mut slot, &mut backoff).await,
+                Err(OpenError::Cancelled) => false,
+                Err(error) => self.failed_to_open(error, &mut slot).await,
+            };
+            if !go_on || !self.wait_to_retry(&mut backoff, &mut slot).await {
+                break;
             }
         }
-        // Shutdown: the fallback sees the same cancellation and stops; what of a gap still
-        // open it did not cover is recorded up to now (that time was not covered).
-        let covered = match fallback.take() {
+        self.finish(slot).await;
+    }
+
+    /// Records the gap a subscribed connection closes, then reads it until it is lost; whether
+    /// to try again.
+    async fn serve(&self, subscribed: Subscribed, slot: &mut Slot, backoff: &mut Backoff) -> bool {
+        let venue = self.protocol.venue();
+        let stream = self.protocol.stream();
+        let subscribed_ns = now_ns();
+        let covered = match slot.fallback.take() {
+            Some(f) => f.hand_over(subscribed_ns).await,
+            None => None,
+        };
+        if let Some(gap) = slot.open_gap.take() {
+            let start_ns = covered.map_or(gap.start_ns, |c| c.max(gap.start_ns));
+            if start_ns < subscribed_ns && !self.gap(start_ns, subscribed_ns, gap.reason).await {
+                return false;
+            }
+        }
+        if !self
+            .out
+            .connected(venue, stream, slot.connected_before)
+            .await
+        {
+            return false;
+        }
+        slot.connected_before = true;
+        let session_start = Instant::now();
+        match self.session(subscribed, &mut slot.dedupe).await {
+            End::Stopped => false,
+            End::Lost {
+                reason,
+                last_frame_ns,
+            } => {
+                if session_start.elapsed() >= self.settings.stable_after {
+                    backoff.reset();
+                }
+                if !self.out.disconnected(venue, stream, &reason).await {
+                    return false;
+                }
+                slot.open_gap = Some(OpenGap {
+                    start_ns: last_frame_ns,
+                    reason,
+                });
+                slot.down_since = Some(Instant::now());
+                true
+            }
+        }
+    }
+
+    /// Reports a failed attempt and opens the gap if none is open; whether to try again.
+    async fn failed_to_open(&self, error: OpenError, slot: &mut Slot) -> bool {
+        let venue = self.protocol.venue();
+        let stream = self.protocol.stream();
+        match error.refusal() {
+            Some(message) => {
+                if !self.out.rejected(venue, stream, &message).await {
+                    return false;
+                }
+            }
+            None => {
+                tracing::warn!(%venue, %stream, %error, "liquidation stream cannot connect; retrying with backoff");
+            }
+        }
+        slot.open_gap.get_or_insert_with(|| OpenGap {
+            start_ns: slot.started_ns,
+            reason: error.to_string(),
+        });
+        slot.down_since.get_or_insert_with(Instant::now);
+        true
+    }
+
+    /// Waits before the next attempt, starting the fallback when it is due; false if
+    /// cancelled.
+    async fn wait_to_retry(&self, backoff: &mut Backoff, slot: &mut Slot) -> bool {
+        let wake = Instant::now() + backoff.next_delay();
+        loop {
+            let fallback_due = match (
+                &slot.fallback,
+                self.settings.fallback_after,
+                slot.down_since,
+            ) {
+                (None, Some(after), Some(since)) => Some(since + after),
+                _ => None,
+            };
+            if let Some(due) = fallback_due
+                && due <= Instant::now()
+            {
+                let from_ns = slot
+                    .open_gap
+                    .as_ref()
+                    .map_or(slot.started_ns, |g| g.start_ns);
+                slot.fallback = self.start_fallback(from_ns);
+                slot.down_since = None; // started (or none to start): do not ask again
+                continue;
+            }
+            let until = fallback_due.map_or(wake, |due| due.min(wake));
+            tokio::select! {
+                () = self.cancel.cancelled() => return false,
+                () = sleep_until(until) => {}
+            }
+            if Instant::now() >= wake {
+                return true;
+            }
+        }
+    }
+
+    /// Shutdown: the fallback sees the same cancellation and stops; what of a gap still open
+    /// it did not cover is recorded up to now (that time was not covered).
+    async fn finish(&self, mut slot: Slot) {
+        let covered = match slot.fallback.take() {
             Some(f) => f.task.await.ok(),
             None => None,
         };
-        if let Some(gap) = open_gap.take() {
+        if let Some(gap) = slot.open_gap.take() {
             let start_ns = covered.map_or(gap.start_ns, |c| c.max(gap.start_ns));
             let end_ns = now_ns();
             if start_ns < end_ns {
@@ -513,153 +638,170 @@ impl WsTask {
     /// Reads a subscribed connection (and, during a rotation, its successor) until it is lost
     /// or the task is cancelled.
     async fn session(&self, subscribed: Subscribed, dedupe: &mut RecentSet) -> End {
-        let venue = self.protocol.venue();
-        let stream = self.protocol.stream();
         let heartbeat = self.settings.heartbeat;
         let pings = self.protocol.ping_frame(0).is_some();
         let Subscribed {
             conn: mut current,
             early,
         } = subscribed;
-        self.out.frame(venue, current.last_frame_ns);
+        self.out.frame(self.protocol.venue(), current.last_frame_ns);
         for inbound in early {
             if let Flow::Stop = self.on_inbound(current.origin, inbound, dedupe).await {
                 close_politely(current.socket).await;
                 return End::Stopped;
             }
         }
-        let mut next: Option<Connection> = None;
-        let mut opening: Option<Opening> = None;
-        let mut rotate_at = self.settings.rotate_after.map(|d| Instant::now() + d);
-        let mut overlap_until: Option<Instant> = None;
-        let mut rotation_backoff =
-            Backoff::new(self.settings.backoff_min, self.settings.backoff_max);
-        enum Which {
-            Cancel,
-            Current(Step),
-            Next(Step),
-            Opened(Result<Box<Subscribed>, OpenError>),
-            Rotate,
-            OverlapOver,
-        }
+        let mut rot = Rotation {
+            next: None,
+            opening: None,
+            rotate_at: self.settings.rotate_after.map(|d| Instant::now() + d),
+            overlap_until: None,
+            backoff: Backoff::new(self.settings.backoff_min, self.settings.backoff_max),
+        };
         loop {
             // Unbiased: during a rotation overlap neither connection starves the other.
-            let which = tokio::select! {
-                () = self.cancel.cancelled() => Which::Cancel,
-                step = current.step(heartbeat, pings) => Which::Current(step),
-                step = step_opt(&mut next, heartbeat, pings) => Which::Next(step),
-                result = opening_opt(&mut opening) => Which::Opened(result.map(Box::new)),
-                () = sleep_opt(overlap_until) => Which::OverlapOver,
-                () = sleep_opt(rotate_at), if opening.is_none() && next.is_none() => Which::Rotate,
+            let after = tokio::select! {
+                () = self.cancel.cancelled() => After::Stop { close_next: true },
+                step = current.step(heartbeat, pings) => {
+                    self.on_current(&mut current, step, &mut rot, dedupe).await
+                }
+                step = step_opt(&mut rot.next, heartbeat, pings) => {
+                    self.on_successor(step, &mut rot, dedupe).await
+                }
+                result = opening_opt(&mut rot.opening) => {
+                    self.on_opened(result, &mut rot, dedupe).await
+                }
+                () = sleep_opt(rot.overlap_until) => self.on_overlap_over(&mut current, &mut rot),
+                () = sleep_opt(rot.rotate_at), if rot.opening.is_none() && rot.next.is_none() => {
+                    self.on_rotate(&mut rot)
+                }
             };
-            match which {
-                Which::Cancel => {
-                    drop(opening.take());
-                    if let Some(n) = next.take() {
+            match after {
+                After::Continue => {}
+                After::Stop { close_next } => {
+                    drop(rot.opening.take());
+                    if close_next && let Some(n) = rot.next.take() {
                         close_politely(n.socket).await;
                     }
                     close_politely(current.socket).await;
                     return End::Stopped;
                 }
-                Which::Current(step) => {
-                    let flow = self.on_step(&mut current, step, dedupe).await;
-                    match flow {
-                        Flow::Continue => {}
-                        Flow::Stop => {
-                            close_politely(current.socket).await;
-                            return End::Stopped;
-                        }
-                        Flow::Lost(reason) => match next.take() {
-                            // Lost during a rotation overlap: the successor is already
-                            // subscribed, so it simply takes over.
-                            Some(successor) => {
-                                tracing::info!(%venue, %stream, %reason, "connection lost during rotation; successor takes over");
-                                current = successor;
-                                overlap_until = None;
-                                self.out.rotated(venue, stream);
-                                rotate_at = self.settings.rotate_after.map(|d| Instant::now() + d);
-                            }
-                            None => {
-                                drop(opening.take());
-                                return End::Lost {
-                                    reason,
-                                    last_frame_ns: current.last_frame_ns,
-                                };
-                            }
-                        },
-                    }
-                }
-                Which::Next(step) => {
-                    let Some(successor) = next.as_mut() else {
-                        continue;
+                After::Lost(reason) => {
+                    drop(rot.opening.take());
+                    return End::Lost {
+                        reason,
+                        last_frame_ns: current.last_frame_ns,
                     };
-                    match self.on_step(successor, step, dedupe).await {
-                        Flow::Continue => {}
-                        Flow::Stop => {
-                            if let Some(n) = next.take() {
-                                close_politely(n.socket).await;
-                            }
-                            close_politely(current.socket).await;
-                            return End::Stopped;
-                        }
-                        Flow::Lost(reason) => {
-                            // The successor died in the overlap: keep the old connection and
-                            // try the rotation again later.
-                            tracing::warn!(%venue, %stream, %reason, "rotation successor lost; keeping the current connection");
-                            next = None;
-                            overlap_until = None;
-                            rotate_at = Some(Instant::now() + rotation_backoff.next_delay());
-                        }
-                    }
-                }
-                Which::Rotate => {
-                    rotate_at = None;
-                    tracing::info!(%venue, %stream, "rotating connection: opening its successor");
-                    opening = Some(Box::pin(open(
-                        self.protocol.clone(),
-                        self.settings.clone(),
-                        self.cancel.clone(),
-                    )));
-                }
-                Which::Opened(result) => {
-                    opening = None;
-                    match result {
-                        Ok(subscribed) => {
-                            let Subscribed { conn, early } = *subscribed;
-                            self.out.frame(venue, conn.last_frame_ns);
-                            let origin = conn.origin;
-                            next = Some(conn);
-                            overlap_until = Some(Instant::now() + self.settings.rotation_overlap);
-                            for inbound in early {
-                                if let Flow::Stop = self.on_inbound(origin, inbound, dedupe).await {
-                                    close_politely(current.socket).await;
-                                    return End::Stopped;
-                                }
-                            }
-                        }
-                        Err(OpenError::Cancelled) => {
-                            close_politely(current.socket).await;
-                            return End::Stopped;
-                        }
-                        Err(error) => {
-                            let retry = rotation_backoff.next_delay();
-                            tracing::warn!(%venue, %stream, %error, retry_in = ?retry, "rotation successor failed; keeping the current connection");
-                            rotate_at = Some(Instant::now() + retry);
-                        }
-                    }
-                }
-                Which::OverlapOver => {
-                    overlap_until = None;
-                    if let Some(successor) = next.take() {
-                        let old = std::mem::replace(&mut current, successor);
-                        tokio::spawn(close_politely(old.socket));
-                        self.out.rotated(venue, stream);
-                        rotation_backoff.reset();
-                        rotate_at = self.settings.rotate_after.map(|d| Instant::now() + d);
-                    }
                 }
             }
         }
+    }
+
+    /// A step of the current connection. Lost during a rotation overlap, the successor (already
+    /// subscribed) simply takes over.
+    async fn on_current(
+        &self,
+        current: &mut Connection,
+        step: Step,
+        rot: &mut Rotation,
+        dedupe: &mut RecentSet,
+    ) -> After {
+        match self.on_step(current, step, dedupe).await {
+            Flow::Continue => After::Continue,
+            Flow::Stop => After::Stop { close_next: false },
+            Flow::Lost(reason) => match rot.next.take() {
+                Some(successor) => {
+                    let (venue, stream) = (self.protocol.venue(), self.protocol.stream());
+                    tracing::info!(%venue, %stream, %reason, "connection lost during rotation; successor takes over");
+                    *current = successor;
+                    rot.overlap_until = None;
+                    self.out.rotated(venue, stream);
+                    rot.rotate_at = self.settings.rotate_after.map(|d| Instant::now() + d);
+                    After::Continue
+                }
+                None => After::Lost(reason),
+            },
+        }
+    }
+
+    /// A step of the rotation successor. Lost in the overlap: the old connection stays and the
+    /// rotation is tried again later.
+    async fn on_successor(&self, step: Step, rot: &mut Rotation, dedupe: &mut RecentSet) -> After {
+        let Some(successor) = rot.next.as_mut() else {
+            return After::Continue;
+        };
+        match self.on_step(successor, step, dedupe).await {
+            Flow::Continue => After::Continue,
+            Flow::Stop => After::Stop { close_next: true },
+            Flow::Lost(reason) => {
+                let (venue, stream) = (self.protocol.venue(), self.protocol.stream());
+                tracing::warn!(%venue, %stream, %reason, "rotation successor lost; keeping the current connection");
+                rot.next = None;
+                rot.overlap_until = None;
+                rot.rotate_at = Some(Instant::now() + rot.backoff.next_delay());
+                After::Continue
+            }
+        }
+    }
+
+    /// Rotation is due: open the successor beside the current connection.
+    fn on_rotate(&self, rot: &mut Rotation) -> After {
+        rot.rotate_at = None;
+        let (venue, stream) = (self.protocol.venue(), self.protocol.stream());
+        tracing::info!(%venue, %stream, "rotating connection: opening its successor");
+        rot.opening = Some(Box::pin(open(
+            self.protocol.clone(),
+            self.settings.clone(),
+            self.cancel.clone(),
+        )));
+        After::Continue
+    }
+
+    /// The successor is subscribed (both deliver until the overlap is over), or failed to open
+    /// (retried with backoff).
+    async fn on_opened(
+        &self,
+        result: Result<Subscribed, OpenError>,
+        rot: &mut Rotation,
+        dedupe: &mut RecentSet,
+    ) -> After {
+        rot.opening = None;
+        match result {
+            Ok(Subscribed { conn, early }) => {
+                self.out.frame(self.protocol.venue(), conn.last_frame_ns);
+                let origin = conn.origin;
+                rot.next = Some(conn);
+                rot.overlap_until = Some(Instant::now() + self.settings.rotation_overlap);
+                for inbound in early {
+                    if let Flow::Stop = self.on_inbound(origin, inbound, dedupe).await {
+                        return After::Stop { close_next: false };
+                    }
+                }
+                After::Continue
+            }
+            Err(OpenError::Cancelled) => After::Stop { close_next: false },
+            Err(error) => {
+                let (venue, stream) = (self.protocol.venue(), self.protocol.stream());
+                let retry = rot.backoff.next_delay();
+                tracing::warn!(%venue, %stream, %error, retry_in = ?retry, "rotation successor failed; keeping the current connection");
+                rot.rotate_at = Some(Instant::now() + retry);
+                After::Continue
+            }
+        }
+    }
+
+    /// The overlap is over: the successor replaces the current connection, which is closed.
+    fn on_overlap_over(&self, current: &mut Connection, rot: &mut Rotation) -> After {
+        rot.overlap_until = None;
+        if let Some(successor) = rot.next.take() {
+            let old = std::mem::replace(current, successor);
+            tokio::spawn(close_politely(old.socket));
+            self.out
+                .rotated(self.protocol.venue(), self.protocol.stream());
+            rot.backoff.reset();
+            rot.rotate_at = self.settings.rotate_after.map(|d| Instant::now() + d);
+        }
+        After::Continue
     }
 
     /// Handles one step of a connection: a frame, silence, or a ping that is due.

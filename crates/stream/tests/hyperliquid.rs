@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use ccxt_hyperliquid::liquidations::UserFillsFeed;
 use ccxt_model::time::now_ns;
 use ccxt_model::{Instrument, LiquidationSource, PositionSide, Venue};
 use ccxt_stream::{SourceConfig, StreamEvent, StreamHandle};
@@ -50,10 +51,13 @@ fn start(
     let (tx, rx) = mpsc::channel(1024);
     let cancel = CancellationToken::new();
     let handle = ccxt_stream::spawn(
-        vec![SourceConfig::HyperliquidPoll {
-            transport,
-            addresses: addresses.iter().map(|a| a.to_string()).collect(),
-            interval,
+        vec![SourceConfig::Feed {
+            ws: None,
+            feed: Arc::new(UserFillsFeed {
+                transport,
+                addresses: addresses.iter().map(|a| a.to_string()).collect(),
+                interval,
+            }),
             symbols,
         }],
         tx,
@@ -336,10 +340,13 @@ async fn a_resumed_poll_re_reads_what_it_can_skips_what_is_stored_and_records_th
     let cancel = CancellationToken::new();
     // 1 s polls re-read up to 360 s back.
     let handle = ccxt_stream::spawn_resuming(
-        vec![SourceConfig::HyperliquidPoll {
-            transport: transport.clone(),
-            addresses: vec![LIQUIDATOR.to_string()],
-            interval: Duration::from_secs(1),
+        vec![SourceConfig::Feed {
+            ws: None,
+            feed: Arc::new(UserFillsFeed {
+                transport: transport.clone(),
+                addresses: vec![LIQUIDATOR.to_string()],
+                interval: Duration::from_secs(1),
+            }),
             symbols: None,
         }],
         tx,

@@ -45,12 +45,15 @@ fn settings(url: &str) -> WsSettings {
 }
 
 fn bybit(ws: WsSettings, symbols: &[&str]) -> SourceConfig {
-    SourceConfig::Bybit {
-        ws,
-        symbols: symbols
-            .iter()
-            .map(|s| Instrument::from_native(Venue::Bybit, *s))
-            .collect(),
+    SourceConfig::Feed {
+        ws: Some(ws),
+        feed: Arc::new(ccxt_bybit::liquidations::BybitFeed),
+        symbols: Some(
+            symbols
+                .iter()
+                .map(|s| Instrument::from_native(Venue::Bybit, *s))
+                .collect(),
+        ),
     }
 }
 
@@ -287,7 +290,11 @@ async fn a_half_open_socket_is_replaced_after_two_heartbeats_of_silence() {
     .await;
     let mut ws = settings(&server.url);
     ws.heartbeat = 100 * MS;
-    let (handle, mut rx, cancel) = start(vec![SourceConfig::Binance { ws, symbols: None }]);
+    let (handle, mut rx, cancel) = start(vec![SourceConfig::Feed {
+        ws: Some(ws),
+        feed: Arc::new(ccxt_binance::liquidations::BinanceFeed),
+        symbols: None,
+    }]);
     let t0 = Instant::now();
     let events = collect_until(&mut rx, Duration::from_secs(2), |e| {
         count(e, connected) == 2
@@ -421,8 +428,9 @@ async fn binance_error_answers_are_refusals() {
         until_closed(&mut ws).await;
     })
     .await;
-    let (handle, mut rx, cancel) = start(vec![SourceConfig::Binance {
-        ws: settings(&server.url),
+    let (handle, mut rx, cancel) = start(vec![SourceConfig::Feed {
+        ws: Some(settings(&server.url)),
+        feed: Arc::new(ccxt_binance::liquidations::BinanceFeed),
         symbols: None,
     }]);
     let events = collect_until(&mut rx, Duration::from_secs(2), |e| {
@@ -576,8 +584,9 @@ async fn rotation_overlaps_connections_and_loses_nothing_duplicates_nothing() {
     ws.rotate_after = Some(300 * MS);
     ws.rotation_overlap = 100 * MS;
     ws.heartbeat = Duration::from_secs(5);
-    let (handle, mut rx, cancel) = start(vec![SourceConfig::Binance {
-        ws,
+    let (handle, mut rx, cancel) = start(vec![SourceConfig::Feed {
+        ws: Some(ws),
+        feed: Arc::new(ccxt_binance::liquidations::BinanceFeed),
         symbols: Some(vec![Instrument::from_native(Venue::Binance, "BTCUSDT")]),
     }]);
     let events = collect_for(&mut rx, 1300 * MS).await;
@@ -626,8 +635,9 @@ async fn binance_lists_are_sharded_by_200_streams() {
     let symbols: Vec<Instrument> = (0..350)
         .map(|i| Instrument::from_native(Venue::Binance, format!("S{i:03}USDT")))
         .collect();
-    let (handle, mut rx, cancel) = start(vec![SourceConfig::Binance {
-        ws: settings(&server.url),
+    let (handle, mut rx, cancel) = start(vec![SourceConfig::Feed {
+        ws: Some(settings(&server.url)),
+        feed: Arc::new(ccxt_binance::liquidations::BinanceFeed),
         symbols: Some(symbols),
     }]);
     assert_eq!(handle.tasks(), 2);
@@ -1015,7 +1025,11 @@ async fn server_pings_keep_a_quiet_binance_connection_alive_and_are_answered() {
     .await;
     let mut ws = settings(&server.url);
     ws.heartbeat = 100 * MS; // watchdog 200 ms, pings every 60 ms
-    let (handle, mut rx, cancel) = start(vec![SourceConfig::Binance { ws, symbols: None }]);
+    let (handle, mut rx, cancel) = start(vec![SourceConfig::Feed {
+        ws: Some(ws),
+        feed: Arc::new(ccxt_binance::liquidations::BinanceFeed),
+        symbols: None,
+    }]);
     let events = collect_for(&mut rx, 700 * MS).await;
     stop(handle, cancel).await;
     assert_eq!(count(&events, connected), 1);

@@ -2,179 +2,195 @@
 
 use std::process::ExitCode;
 
-use ccxt_catalog::Catalog;
 use ccxt_catalog::demo::demo_data;
+use ccxt_catalog::{Catalog, DatasetInfo};
 use ccxt_model::time::format_iso;
 use ccxt_model::{Instrument, Venue};
 
 use crate::UsageError;
-use crate::cli::CatalogCommand;
+use crate::cli::{CatalogCommand, OutputFormat};
 use crate::output::{Column, Rows, Value};
 
 /// Runs a `catalog` subcommand.
 pub async fn run(location: &str, command: CatalogCommand) -> anyhow::Result<ExitCode> {
     match command {
-        CatalogCommand::Info { format, .. } => {
-            let catalog = Catalog::open(location)?;
-            let mut datasets = catalog.info().await?;
-            let key = |id: &str| match Instrument::from_id(id) {
-                Ok(i) => (Some(i.venue), i.native),
-                Err(_) => (Venue::from_nautilus_venue(id), id.to_string()),
-            };
-            datasets.sort_by_cached_key(|d| match &d.bar_type {
-                Some(b) => (
-                    d.kind,
-                    key(b.instrument_id.as_str()),
-                    Some((b.price, b.interval)),
-                ),
-                None => (d.kind, key(d.instrument_id.as_str()), None),
-            });
-            if datasets.is_empty() {
-                eprintln!("catalog '{location}' holds no data yet");
-            }
-            let columns = [
-                "type", "venue", "symbol", "series", "rows", "missing", "first", "last", "files",
-                "bytes", "problems",
-            ]
-            .into_iter()
-            .map(|name| Column {
-                name,
-                in_table: true,
-            })
-            .chain(std::iter::once(Column {
-                name: "instrument_id",
-                in_table: false,
-            }))
-            .collect();
-            let rows = datasets
-                .iter()
-                .map(|d| {
-                    // Bar datasets are per bar type: the instrument is inside it.
-                    let instrument = d
-                        .bar_type
-                        .as_ref()
-                        .map_or(&d.instrument_id, |b| &b.instrument_id);
-                    let (venue, symbol) = match Instrument::from_id(instrument.as_str()) {
-                        Ok(i) => (i.venue.as_str().to_string(), i.native),
-                        // Gap datasets are per venue (`BINANCE`), not per instrument.
-                        Err(_) => match Venue::from_nautilus_venue(d.instrument_id.as_str()) {
-                            Some(v) => (v.as_str().to_string(), "(all streams)".to_string()),
-                            None => (String::new(), d.instrument_id.to_string()),
-                        },
-                    };
-                    let time = |t: Option<u64>| {
-                        t.map(|t| Value::Text(format_iso(t))).unwrap_or(Value::Null)
-                    };
-                    vec![
-                        Value::Text(d.kind.as_str().into()),
-                        Value::Text(venue),
-                        Value::Text(symbol),
-                        d.bar_type
-                            .as_ref()
-                            .map(|b| Value::Text(format!("{} {}", b.interval, b.price)))
-                            .unwrap_or(Value::Null),
-                        Value::Int(d.rows),
-                        d.missing_bars.map(Value::Int).unwrap_or(Value::Null),
-                        time(d.first_ts),
-                        time(d.last_ts),
-                        Value::Int(d.files as u64),
-                        Value::Int(d.bytes),
-                        Value::Text(d.problems.join("; ")),
-                        Value::Text(d.instrument_id.to_string()),
-                    ]
-                })
-                .collect();
-            super::print(format, &Rows { columns, rows })?;
-            let problems: usize = datasets.iter().map(|d| d.problems.len()).sum();
-            if problems > 0 {
-                eprintln!(
-                    "{problems} problem(s) listed; unusable files count for no rows, and the next storing command that meets one moves it to the quarantine"
-                );
-            }
-            let quarantine = catalog.quarantine_contents().await?;
-            if !quarantine.is_empty() {
-                eprintln!(
-                    "{} file(s) in the quarantine '{}' (moved aside by writing commands; never read, never deleted)",
-                    quarantine.len(),
-                    std::path::Path::new(location)
-                        .join(ccxt_catalog::naming::QUARANTINE_DIR)
-                        .display()
-                );
-            }
-            Ok(ExitCode::SUCCESS)
-        }
-        CatalogCommand::Compact { .. } => {
-            // Compaction rewrites files, but never creates a catalog that is not there.
-            let mut catalog = Catalog::open(location)?;
-            catalog.lock_for_run("catalog compact")?;
-            let recovered = catalog.recover().await?;
-            let report = catalog.compact().await?;
-            if recovered.repaired_anything() {
-                eprintln!(
-                    "repaired an interrupted write first: {} temporary file(s) removed, {} overlap(s) merged, {} duplicate row(s) dropped",
-                    recovered.temp_files_removed,
-                    recovered.overlaps_merged,
-                    recovered.duplicates_removed
-                );
-            }
-            for bad in catalog.quarantined() {
-                eprintln!("quarantined: {bad}");
-            }
-            eprintln!(
-                "compacted {} of {} datasets: {} files -> {} files ({} rows rewritten)",
-                report.datasets_compacted,
-                report.datasets,
-                report.files_before,
-                report.files_after,
-                report.rows_rewritten
-            );
-            let moved = recovered.files_quarantined + report.files_quarantined;
-            if moved > 0 {
-                eprintln!(
-                    "{moved} unusable file(s) moved to '{}'",
-                    std::path::Path::new(location)
-                        .join(ccxt_catalog::naming::QUARANTINE_DIR)
-                        .display()
-                );
-            }
-            Ok(ExitCode::SUCCESS)
-        }
-        CatalogCommand::Demo { path, days } => {
-            let non_empty = std::fs::read_dir(&path)
-                .map(|mut d| d.next().is_some())
-                .unwrap_or(false);
-            if non_empty {
-                return Err(UsageError(format!(
-                    "'{}' is not empty: the demo catalog is written only into a new or empty directory",
-                    path.display()
-                ))
-                .into());
-            }
-            let location = path.to_string_lossy();
-            let (catalog, _) = Catalog::open_writable_by(&location, "catalog demo").await?;
-            let data = demo_data(days);
-            let oi = catalog.write(data.open_interest).await?;
-            let funding = catalog.write(data.funding).await?;
-            let liquidations = catalog.write(data.liquidations).await?;
-            let gaps = catalog.write(data.gaps).await?;
-            let bars = catalog.write(data.bars).await?;
-            let marks = catalog.write(data.mark_prices).await?;
-            let indexes = catalog.write(data.index_prices).await?;
-            eprintln!(
-                "wrote a {days}-day demo catalog to '{}': {} open interest, {} funding, {} liquidation, {} bar, {} mark price, {} index price rows in {} files",
-                path.display(),
-                oi.rows_added,
-                funding.rows_added,
-                liquidations.rows_added,
-                bars.rows_added,
-                marks.rows_added,
-                indexes.rows_added,
-                [oi, funding, liquidations, gaps, bars, marks, indexes]
-                    .iter()
-                    .map(|r| r.files_written)
-                    .sum::<usize>()
-            );
-            Ok(ExitCode::SUCCESS)
-        }
+        CatalogCommand::Info { format, .. } => info(location, format).await,
+        CatalogCommand::Compact { .. } => compact(location).await,
+        CatalogCommand::Demo { path, days } => demo(&path, days).await,
     }
+}
+
+/// `catalog info`: one row per dataset, then the problems and the quarantine on stderr.
+async fn info(location: &str, format: OutputFormat) -> anyhow::Result<ExitCode> {
+    let catalog = Catalog::open(location)?;
+    let mut datasets = catalog.info().await?;
+    sort_for_display(&mut datasets);
+    if datasets.is_empty() {
+        eprintln!("catalog '{location}' holds no data yet");
+    }
+    super::print(format, &info_rows(&datasets))?;
+    let problems: usize = datasets.iter().map(|d| d.problems.len()).sum();
+    if problems > 0 {
+        eprintln!(
+            "{problems} problem(s) listed; unusable files count for no rows, and the next storing command that meets one moves it to the quarantine"
+        );
+    }
+    let quarantine = catalog.quarantine_contents().await?;
+    if !quarantine.is_empty() {
+        eprintln!(
+            "{} file(s) in the quarantine '{}' (moved aside by writing commands; never read, never deleted)",
+            quarantine.len(),
+            std::path::Path::new(location)
+                .join(ccxt_catalog::naming::QUARANTINE_DIR)
+                .display()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Datasets by kind, venue, symbol, then bar series.
+fn sort_for_display(datasets: &mut [DatasetInfo]) {
+    let key = |id: &str| match Instrument::from_id(id) {
+        Ok(i) => (Some(i.venue), i.native),
+        Err(_) => (Venue::from_nautilus_venue(id), id.to_string()),
+    };
+    datasets.sort_by_cached_key(|d| match &d.bar_type {
+        Some(b) => (
+            d.kind,
+            key(b.instrument_id.as_str()),
+            Some((b.price, b.interval)),
+        ),
+        None => (d.kind, key(d.instrument_id.as_str()), None),
+    });
+}
+
+/// The `catalog info` table.
+fn info_rows(datasets: &[DatasetInfo]) -> Rows {
+    let columns = [
+        "type", "venue", "symbol", "series", "rows", "missing", "first", "last", "files", "bytes",
+        "problems",
+    ]
+    .into_iter()
+    .map(|name| Column {
+        name,
+        in_table: true,
+    })
+    .chain(std::iter::once(Column {
+        name: "instrument_id",
+        in_table: false,
+    }))
+    .collect();
+    let rows = datasets
+        .iter()
+        .map(|d| {
+            // Bar datasets are per bar type: the instrument is inside it.
+            let instrument = d
+                .bar_type
+                .as_ref()
+                .map_or(&d.instrument_id, |b| &b.instrument_id);
+            let (venue, symbol) = match Instrument::from_id(instrument.as_str()) {
+                Ok(i) => (i.venue.as_str().to_string(), i.native),
+                // Gap datasets are per venue (`BINANCE`), not per instrument.
+                Err(_) => match Venue::from_nautilus_venue(d.instrument_id.as_str()) {
+                    Some(v) => (v.as_str().to_string(), "(all streams)".to_string()),
+                    None => (String::new(), d.instrument_id.to_string()),
+                },
+            };
+            let time =
+                |t: Option<u64>| t.map(|t| Value::Text(format_iso(t))).unwrap_or(Value::Null);
+            vec![
+                Value::Text(d.kind.as_str().into()),
+                Value::Text(venue),
+                Value::Text(symbol),
+                d.bar_type
+                    .as_ref()
+                    .map(|b| Value::Text(format!("{} {}", b.interval, b.price)))
+                    .unwrap_or(Value::Null),
+                Value::Int(d.rows),
+                d.missing_bars.map(Value::Int).unwrap_or(Value::Null),
+                time(d.first_ts),
+                time(d.last_ts),
+                Value::Int(d.files as u64),
+                Value::Int(d.bytes),
+                Value::Text(d.problems.join("; ")),
+                Value::Text(d.instrument_id.to_string()),
+            ]
+        })
+        .collect();
+    Rows { columns, rows }
+}
+
+/// `catalog compact`: repairs an interrupted write first, then merges small files.
+async fn compact(location: &str) -> anyhow::Result<ExitCode> {
+    // Compaction rewrites files, but never creates a catalog that is not there.
+    let mut catalog = Catalog::open(location)?;
+    catalog.lock_for_run("catalog compact")?;
+    let recovered = catalog.recover().await?;
+    let report = catalog.compact().await?;
+    if recovered.repaired_anything() {
+        eprintln!(
+            "repaired an interrupted write first: {} temporary file(s) removed, {} overlap(s) merged, {} duplicate row(s) dropped",
+            recovered.temp_files_removed, recovered.overlaps_merged, recovered.duplicates_removed
+        );
+    }
+    for bad in catalog.quarantined() {
+        eprintln!("quarantined: {bad}");
+    }
+    eprintln!(
+        "compacted {} of {} datasets: {} files -> {} files ({} rows rewritten)",
+        report.datasets_compacted,
+        report.datasets,
+        report.files_before,
+        report.files_after,
+        report.rows_rewritten
+    );
+    let moved = recovered.files_quarantined + report.files_quarantined;
+    if moved > 0 {
+        eprintln!(
+            "{moved} unusable file(s) moved to '{}'",
+            std::path::Path::new(location)
+                .join(ccxt_catalog::naming::QUARANTINE_DIR)
+                .display()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `catalog demo PATH`: a synthetic catalog in a new or empty directory.
+async fn demo(path: &std::path::Path, days: u32) -> anyhow::Result<ExitCode> {
+    let non_empty = std::fs::read_dir(path)
+        .map(|mut d| d.next().is_some())
+        .unwrap_or(false);
+    if non_empty {
+        return Err(UsageError(format!(
+            "'{}' is not empty: the demo catalog is written only into a new or empty directory",
+            path.display()
+        ))
+        .into());
+    }
+    let location = path.to_string_lossy();
+    let (catalog, _) = Catalog::open_writable_by(&location, "catalog demo").await?;
+    let data = demo_data(days);
+    let oi = catalog.write(data.open_interest).await?;
+    let funding = catalog.write(data.funding).await?;
+    let liquidations = catalog.write(data.liquidations).await?;
+    let gaps = catalog.write(data.gaps).await?;
+    let bars = catalog.write(data.bars).await?;
+    let marks = catalog.write(data.mark_prices).await?;
+    let indexes = catalog.write(data.index_prices).await?;
+    eprintln!(
+        "wrote a {days}-day demo catalog to '{}': {} open interest, {} funding, {} liquidation, {} bar, {} mark price, {} index price rows in {} files",
+        path.display(),
+        oi.rows_added,
+        funding.rows_added,
+        liquidations.rows_added,
+        bars.rows_added,
+        marks.rows_added,
+        indexes.rows_added,
+        [oi, funding, liquidations, gaps, bars, marks, indexes]
+            .iter()
+            .map(|r| r.files_written)
+            .sum::<usize>()
+    );
+    Ok(ExitCode::SUCCESS)
 }

@@ -11,14 +11,14 @@ use std::time::Duration;
 
 use ccxt_catalog::Catalog;
 use ccxt_daemon::{
-    BarSeries, DaemonConfig, DaemonPlan, FlushPolicy, JobKind, ScheduleOverrides, VenueRuntime,
+    BarSeries, BarsConfig, DaemonConfig, DaemonPlan, FlushPolicy, JobKind, ScheduleOverrides,
+    VenueRuntime,
 };
 use ccxt_model::{SymbolInput, Venue};
-use ccxt_stream::SourceConfig;
+use ccxt_stream::FeedKind;
 
 use crate::ConfigProblems;
 use crate::cli::{DaemonArgs, DaemonCommand, HealthArgs};
-use crate::commands::stream::liquidation_source;
 use crate::inputs::symbols_on;
 use crate::registry;
 use crate::settings::{FileSettings, Loaded};
@@ -162,6 +162,8 @@ impl Prepared {
     }
 }
 
+/// Validates everything `daemon start` needs and builds each venue's runtime, or returns
+/// every problem at once.
 fn prepare(
     location: &str,
     settings: &FileSettings,
@@ -180,42 +182,7 @@ fn prepare(
             None
         }
     };
-
-    // Symbols: flags, else the config file.
-    let mut symbols: Vec<SymbolInput> = args.symbols.clone();
-    if symbols.is_empty() {
-        for text in &d.symbols {
-            match SymbolInput::parse(text) {
-                Ok(s) => symbols.push(s),
-                Err(e) => problems.push(format!("daemon.symbols: {e}")),
-            }
-        }
-    }
-    // Venues: flags, else the config file, else all.
-    let named: Vec<Venue> = if !args.venues.is_empty() {
-        args.venues.iter().map(|v| Venue::from(*v)).collect()
-    } else {
-        d.venues
-            .iter()
-            .filter_map(|v| v.parse::<Venue>().ok())
-            .collect()
-    };
-    let venue_named = !named.is_empty();
-    let venues: Vec<Venue> = Venue::ALL
-        .into_iter()
-        .filter(|v| named.is_empty() || named.contains(v))
-        .collect();
-    let all = args.all || d.all;
-    let default_symbols = symbols.is_empty() && !all && d.symbols.is_empty();
-    if default_symbols {
-        for text in DEFAULT_SYMBOLS {
-            match SymbolInput::parse(text) {
-                Ok(s) => symbols.push(s),
-                Err(e) => problems.push(format!("default symbol {text}: {e}")),
-            }
-        }
-    }
-
+    let selection = Selection::of(settings, args, &mut problems);
     let flush = match settings.spool.policy() {
         Ok(policy) => policy,
         Err(errors) => {
@@ -230,85 +197,18 @@ fn prepare(
             None
         }
     };
-
+    let bar_config = d.bar_series();
     let mut runtimes = Vec::new();
     let mut bars_left_out = Vec::new();
-    let bar_config = d.bar_series();
-    for venue in venues {
-        let vs = settings.venues.get(venue);
-        let instruments = match symbols_on(venue, &symbols, venue_named) {
-            Ok(i) => i,
-            Err(e) => {
-                problems.push(e.0);
-                continue;
-            }
-        };
-        if instruments.is_empty() && !all {
-            continue;
-        }
-        let transport = match registry::transport(venue, vs) {
-            Ok(t) => t,
-            Err(errors) => {
-                problems.extend(errors);
-                continue;
-            }
-        };
-        let stream_symbols = (!all).then(|| instruments.clone());
-        let source = match liquidation_source(venue, vs, stream_symbols) {
-            Ok(s) => s,
-            Err(errors) => {
-                problems.extend(errors);
-                continue;
-            }
-        };
-        // Every stream problem except Bybit's empty list under --all (filled at start).
-        if let Err(e) = ccxt_stream::validate(std::slice::from_ref(&source)) {
-            let bybit_all = all && matches!(source, SourceConfig::Bybit { .. });
-            problems.extend(
-                e.0.into_iter()
-                    .filter(|p| !(bybit_all && p.contains("bybit: no symbols"))),
-            );
-        }
-        let fetcher = registry::fetcher(venue, transport.clone());
-        let bars = bar_config.for_venue(venue, |s| {
-            fetcher.bar_intervals(s.price).contains(&s.interval)
-        });
-        problems.extend(bars.problems);
-        bars_left_out.push((venue, bars.left_out));
-        runtimes.push(VenueRuntime {
-            venue,
-            fetcher,
-            transport: Some(transport),
-            source: Some(source),
-            symbols: instruments,
-            all,
-            oi_history: registry::has_oi_history(venue),
-            bars: bars.series,
-        });
-    }
-    // A series of the common list that no selected venue offers was asked for in vain.
-    if bar_config.series_set {
-        for series in &bar_config.series {
-            let own_list = |v: Venue| bar_config.per_venue.iter().any(|(x, _)| *x == v);
-            let offered = runtimes
-                .iter()
-                .any(|r| !own_list(r.venue) && r.bars.contains(series));
-            let asked = runtimes.iter().any(|r| !own_list(r.venue));
-            if asked && !offered {
-                problems.push(format!(
-                    "daemon.bars.series: {} {} bars are offered by none of the selected venues ({})",
-                    series.interval,
-                    series.price,
-                    runtimes
-                        .iter()
-                        .filter(|r| !own_list(r.venue))
-                        .map(|r| r.venue.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ));
-            }
+    for venue in &selection.venues {
+        if let Some((runtime, left_out)) =
+            venue_runtime(*venue, settings, &selection, &bar_config, &mut problems)
+        {
+            runtimes.push(runtime);
+            bars_left_out.push((*venue, left_out));
         }
     }
+    check_common_bars(&bar_config, &runtimes, &mut problems);
     if runtimes.is_empty() && problems.is_empty() {
         problems.push(
             "no venue to collect from: the symbols exist on none of the selected venues".into(),
@@ -320,10 +220,149 @@ fn prepare(
             config,
             flush,
             catalog_root,
-            default_symbols,
+            default_symbols: selection.default_symbols,
             bars_left_out,
         }),
         _ => Err(problems),
+    }
+}
+
+/// The symbols and venues a `daemon start` collects.
+struct Selection {
+    /// Symbols: the flags, else the config file, else [`DEFAULT_SYMBOLS`].
+    symbols: Vec<SymbolInput>,
+    /// Venues: the flags, else the config file, else all.
+    venues: Vec<Venue>,
+    /// Whether venues were named (a symbol missing on one is then an error).
+    venue_named: bool,
+    /// Every trading perpetual as well.
+    all: bool,
+    /// Whether the default symbols are used.
+    default_symbols: bool,
+}
+
+impl Selection {
+    fn of(settings: &FileSettings, args: &DaemonArgs, problems: &mut Vec<String>) -> Selection {
+        let d = &settings.daemon;
+        let mut symbols: Vec<SymbolInput> = args.symbols.clone();
+        if symbols.is_empty() {
+            for text in &d.symbols {
+                match SymbolInput::parse(text) {
+                    Ok(s) => symbols.push(s),
+                    Err(e) => problems.push(format!("daemon.symbols: {e}")),
+                }
+            }
+        }
+        let named: Vec<Venue> = if !args.venues.is_empty() {
+            args.venues.iter().map(|v| Venue::from(*v)).collect()
+        } else {
+            d.venues
+                .iter()
+                .filter_map(|v| v.parse::<Venue>().ok())
+                .collect()
+        };
+        let venues: Vec<Venue> = registry::venues()
+            .into_iter()
+            .filter(|v| named.is_empty() || named.contains(v))
+            .collect();
+        let all = args.all || d.all;
+        let default_symbols = symbols.is_empty() && !all && d.symbols.is_empty();
+        if default_symbols {
+            for text in DEFAULT_SYMBOLS {
+                match SymbolInput::parse(text) {
+                    Ok(s) => symbols.push(s),
+                    Err(e) => problems.push(format!("default symbol {text}: {e}")),
+                }
+            }
+        }
+        Selection {
+            symbols,
+            venues,
+            venue_named: !named.is_empty(),
+            all,
+            default_symbols,
+        }
+    }
+}
+
+/// One venue's runtime and the bar series left out because it does not offer them; `None`
+/// if the venue has nothing to collect or has problems (added to `problems`).
+fn venue_runtime(
+    venue: Venue,
+    settings: &FileSettings,
+    selection: &Selection,
+    bar_config: &BarsConfig,
+    problems: &mut Vec<String>,
+) -> Option<(VenueRuntime, Vec<BarSeries>)> {
+    let vs = settings.venues.get(venue);
+    let all = selection.all;
+    let instruments = symbols_on(venue, &selection.symbols, selection.venue_named)
+        .map_err(|e| problems.push(e.0))
+        .ok()?;
+    if instruments.is_empty() && !all {
+        return None;
+    }
+    let transport = registry::transport(venue, vs)
+        .map_err(|errors| problems.extend(errors))
+        .ok()?;
+    let stream_symbols = (!all).then(|| instruments.clone());
+    let source = registry::liquidation_source(venue, vs, stream_symbols)
+        .map_err(|errors| problems.extend(errors))
+        .ok()?;
+    // Under --all a per-symbol feed has no list yet (it is filled at start): its empty list
+    // is no problem then.
+    let waits_for_list = all && source.feed_kind() == Some(FeedKind::PerSymbolSocket);
+    let pending = if waits_for_list {
+        source.feed_problems(None)
+    } else {
+        Vec::new()
+    };
+    if let Err(e) = ccxt_stream::validate(std::slice::from_ref(&source)) {
+        problems.extend(e.0.into_iter().filter(|p| !pending.contains(p)));
+    }
+    let fetcher = registry::fetcher(venue, transport.clone());
+    let bars = bar_config.for_venue(venue, |s| {
+        fetcher.bar_intervals(s.price).contains(&s.interval)
+    });
+    problems.extend(bars.problems);
+    let runtime = VenueRuntime {
+        venue,
+        fetcher,
+        transport: Some(transport),
+        source: Some(source),
+        symbols: instruments,
+        all,
+        oi_history: registry::has_oi_history(venue),
+        bars: bars.series,
+    };
+    Some((runtime, bars.left_out))
+}
+
+/// A series of the common list that no selected venue offers was asked for in vain.
+fn check_common_bars(
+    bar_config: &BarsConfig,
+    runtimes: &[VenueRuntime],
+    problems: &mut Vec<String>,
+) {
+    if !bar_config.series_set {
+        return;
+    }
+    let own_list = |v: Venue| bar_config.per_venue.iter().any(|(x, _)| *x == v);
+    let common: Vec<&VenueRuntime> = runtimes.iter().filter(|r| !own_list(r.venue)).collect();
+    for series in &bar_config.series {
+        let offered = common.iter().any(|r| r.bars.contains(series));
+        if !common.is_empty() && !offered {
+            problems.push(format!(
+                "daemon.bars.series: {} {} bars are offered by none of the selected venues ({})",
+                series.interval,
+                series.price,
+                common
+                    .iter()
+                    .map(|r| r.venue.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
     }
 }
 

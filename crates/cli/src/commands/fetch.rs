@@ -48,7 +48,7 @@ pub fn bars_of(interval: &str, price: &str) -> Result<What, UsageError> {
     Ok(What::Bars(interval, price))
 }
 
-/// Runs `fetch-oi` / `fetch-funding`.
+/// Runs `fetch-oi` / `fetch-funding` / `fetch-bars`.
 pub async fn run(
     location: &str,
     settings: &FileSettings,
@@ -61,14 +61,7 @@ pub async fn run(
         )
         .into());
     }
-    let venues: Vec<Venue> = if args.venues.is_empty() {
-        Venue::ALL.to_vec()
-    } else {
-        Venue::ALL
-            .into_iter()
-            .filter(|v| args.venues.iter().any(|a| Venue::from(*a) == *v))
-            .collect()
-    };
+    let venues = selected_venues(&args);
     let range = match &args.from {
         None => None,
         Some(_) => {
@@ -76,12 +69,66 @@ pub async fn run(
             Some((start, end.min(now_ns())))
         }
     };
-    let holder = match what {
+    let job = job_for(what, range);
+    let connected = connect_all(&venues, settings)?;
+    let mut failures: Vec<String> = Vec::new();
+    let targets = targets(&connected, &args, &mut failures).await?;
+    if targets.is_empty() && failures.is_empty() {
+        return Err(UsageError(
+            "no instrument to fetch: the symbols exist on none of the selected venues".into(),
+        )
+        .into());
+    }
+    // History only (--from): the latest bars are one request per symbol.
+    let progress = ProgressBar::new(range.is_some());
+    let done = if args.store {
+        store(location, holder(what), targets, job, &progress).await?
+    } else {
+        print(args.format, targets, job, &progress).await?
+    };
+    for (venue, c) in &connected {
+        let s = c.stats.snapshot();
+        tracing::info!(%venue, requests = s.requests, retries = s.retries, rate_limited = s.status_429 + s.status_418 + s.status_403, "requests sent");
+    }
+    if args.store {
+        crate::commands::print(
+            args.format,
+            &summary(&done.outcomes, matches!(what, What::Bars(..))),
+        )?;
+    }
+    collect_failures(&done.outcomes, !args.venues.is_empty(), &mut failures);
+    // Every file moved aside, whichever step met it (planner, or a write merging with it).
+    for bad in &done.quarantined {
+        eprintln!("quarantined: {bad}");
+    }
+    Ok(report(location, args.store, &done, &failures))
+}
+
+/// The venues named with `-e`, or every venue.
+fn selected_venues(args: &FetchArgs) -> Vec<Venue> {
+    if args.venues.is_empty() {
+        registry::venues()
+    } else {
+        registry::venues()
+            .into_iter()
+            .filter(|v| args.venues.iter().any(|a| Venue::from(*a) == *v))
+            .collect()
+    }
+}
+
+/// The catalog's write-lock holder name of the command.
+fn holder(what: What) -> &'static str {
+    match what {
         What::OpenInterest(_) => "fetch-oi",
         What::Funding => "fetch-funding",
         What::Bars(..) => "fetch-bars",
-    };
-    let job = match (what, range) {
+    }
+}
+
+/// The orchestrator job: current values without `--from`, history with it (bars: the latest
+/// [`LATEST_BARS`] without it).
+fn job_for(what: What, range: Option<(u64, u64)>) -> Job {
+    match (what, range) {
         (What::OpenInterest(_), None) => Job::CurrentOpenInterest,
         (What::Funding, None) => Job::CurrentFunding,
         (What::OpenInterest(period), Some((start, end))) => {
@@ -103,25 +150,40 @@ pub async fn run(
             start,
             end,
         },
-    };
+    }
+}
 
-    // Every configuration problem at once, before any request.
+/// Connects every venue, or reports every configuration problem at once, before any request.
+fn connect_all(
+    venues: &[Venue],
+    settings: &FileSettings,
+) -> Result<Vec<(Venue, registry::Connected)>, UsageError> {
     let mut connected = Vec::new();
     let mut problems = Vec::new();
-    for venue in &venues {
+    for venue in venues {
         match registry::connect(*venue, settings.venues.get(*venue)) {
             Ok(c) => connected.push((*venue, c)),
             Err(errors) => problems.extend(errors),
         }
     }
     if !problems.is_empty() {
-        return Err(UsageError(format!("invalid configuration: {}", problems.join("; "))).into());
+        return Err(UsageError(format!(
+            "invalid configuration: {}",
+            problems.join("; ")
+        )));
     }
+    Ok(connected)
+}
 
-    // Instruments per venue.
-    let mut failures: Vec<String> = Vec::new();
+/// The instruments per venue: the symbols given, plus every trading perpetual with `--all`
+/// (a venue whose list cannot be read is a failure).
+async fn targets(
+    connected: &[(Venue, registry::Connected)],
+    args: &FetchArgs,
+    failures: &mut Vec<String>,
+) -> Result<Vec<VenueTarget>, UsageError> {
     let mut targets = Vec::new();
-    for (venue, c) in &connected {
+    for (venue, c) in connected {
         let mut instruments = symbols_on(*venue, &args.symbols, !args.venues.is_empty())?;
         if args.all {
             match c.fetcher.instruments().await {
@@ -142,102 +204,109 @@ pub async fn run(
             });
         }
     }
-    if targets.is_empty() && failures.is_empty() {
-        return Err(UsageError(
-            "no instrument to fetch: the symbols exist on none of the selected venues".into(),
-        )
-        .into());
-    }
+    Ok(targets)
+}
 
-    // History only (--from): the latest bars are one request per symbol.
-    let progress = ProgressBar::new(range.is_some());
-    let options = RunOptions::default();
-    let mut quarantined = Vec::new();
-    let mut prices_added = 0;
-    let outcomes = if args.store {
-        let (catalog, recovered) = Catalog::open_writable_by(location, holder).await?;
-        if recovered.repaired_anything() {
-            eprintln!("repaired an interrupted write in the catalog first");
-        }
-        let catalog = Arc::new(catalog);
-        let planner: Arc<dyn RangePlanner> = Arc::new(CatalogPlanner::new(catalog.clone()));
-        let mut sink = CatalogSink::new(catalog.clone(), 50_000);
-        let outcomes =
-            ccxt_orchestrator::run(targets, job, planner, &mut sink, &progress, options).await;
-        progress.finish();
-        quarantined = catalog.quarantined();
-        prices_added = sink.prices_added();
-        outcomes
-    } else {
-        let mut sink = PrintSink::new(args.format);
-        let outcomes = ccxt_orchestrator::run(
-            targets,
-            job,
-            Arc::new(FullRange),
-            &mut sink,
-            &progress,
-            options,
-        )
-        .await;
-        // Clear the bar before the table is printed under it.
-        progress.finish();
-        sink.finish()?;
-        outcomes
-    };
-    for (venue, c) in &connected {
-        let s = c.stats.snapshot();
-        tracing::info!(%venue, requests = s.requests, retries = s.retries, rate_limited = s.status_429 + s.status_418 + s.status_403, "requests sent");
+/// What a fetch did.
+struct Done {
+    outcomes: Vec<Outcome>,
+    /// Catalog files moved aside (`--store`).
+    quarantined: Vec<ccxt_catalog::BadFile>,
+    /// Mark and index prices stored along (`--store`).
+    prices_added: usize,
+}
+
+/// `--store`: fetches what the catalog lacks and writes it.
+async fn store(
+    location: &str,
+    holder: &str,
+    targets: Vec<VenueTarget>,
+    job: Job,
+    progress: &ProgressBar,
+) -> anyhow::Result<Done> {
+    let (catalog, recovered) = Catalog::open_writable_by(location, holder).await?;
+    if recovered.repaired_anything() {
+        eprintln!("repaired an interrupted write in the catalog first");
     }
-    if args.store {
-        crate::commands::print(
-            args.format,
-            &summary(&outcomes, matches!(what, What::Bars(..))),
-        )?;
-    }
-    for outcome in &outcomes {
+    let catalog = Arc::new(catalog);
+    let planner: Arc<dyn RangePlanner> = Arc::new(CatalogPlanner::new(catalog.clone()));
+    let mut sink = CatalogSink::new(catalog.clone(), 50_000);
+    let outcomes = ccxt_orchestrator::run(
+        targets,
+        job,
+        planner,
+        &mut sink,
+        progress,
+        RunOptions::default(),
+    )
+    .await;
+    progress.finish();
+    Ok(Done {
+        outcomes,
+        quarantined: catalog.quarantined(),
+        prices_added: sink.prices_added(),
+    })
+}
+
+/// Without `--store`: fetches the whole range and prints it.
+async fn print(
+    format: OutputFormat,
+    targets: Vec<VenueTarget>,
+    job: Job,
+    progress: &ProgressBar,
+) -> anyhow::Result<Done> {
+    let mut sink = PrintSink::new(format);
+    let outcomes = ccxt_orchestrator::run(
+        targets,
+        job,
+        Arc::new(FullRange),
+        &mut sink,
+        progress,
+        RunOptions::default(),
+    )
+    .await;
+    // Clear the bar before the table is printed under it.
+    progress.finish();
+    sink.finish()?;
+    Ok(Done {
+        outcomes,
+        quarantined: Vec::new(),
+        prices_added: 0,
+    })
+}
+
+/// Prints the venues' notes; adds errors, and what a venue named with `-e` does not support,
+/// to `failures` (unsupported on a default venue is only a note).
+fn collect_failures(outcomes: &[Outcome], venues_named: bool, failures: &mut Vec<String>) {
+    for outcome in outcomes {
+        let what = format!("{} {}", outcome.venue(), outcome.instrument.native);
         for note in &outcome.notes {
-            eprintln!(
-                "note: {} {}: {note}",
-                outcome.venue(),
-                outcome.instrument.native
-            );
+            eprintln!("note: {what}: {note}");
         }
         if let Some(error) = &outcome.error {
-            failures.push(format!(
-                "{} {}: {error}",
-                outcome.venue(),
-                outcome.instrument.native
-            ));
+            failures.push(format!("{what}: {error}"));
         }
         if let Some(why) = &outcome.unsupported {
-            // Asked for by name (-e): a failure. Part of the default venue set: a note.
-            if args.venues.is_empty() {
-                eprintln!(
-                    "skipped: {} {}: {why}",
-                    outcome.venue(),
-                    outcome.instrument.native
-                );
+            if venues_named {
+                failures.push(format!("{what}: {why}"));
             } else {
-                failures.push(format!(
-                    "{} {}: {why}",
-                    outcome.venue(),
-                    outcome.instrument.native
-                ));
+                eprintln!("skipped: {what}: {why}");
             }
         }
     }
-    // Every file moved aside, whichever step met it (planner, or a write merging with it).
-    for bad in &quarantined {
-        eprintln!("quarantined: {bad}");
-    }
+}
+
+/// The closing line on stderr and the exit code: 1 if anything failed.
+fn report(location: &str, stored: bool, done: &Done, failures: &[String]) -> ExitCode {
+    let outcomes = &done.outcomes;
     let ok = outcomes
         .iter()
         .filter(|o| o.error.is_none() && o.unsupported.is_none())
         .count();
     if failures.is_empty() {
-        if args.store {
+        if stored {
             let added: usize = outcomes.iter().map(|o| o.stored).sum();
-            let moved = match quarantined.len() {
+            let moved = match done.quarantined.len() {
                 0 => String::new(),
                 n => format!(
                     "; {n} unusable catalog file(s) moved to '{}' and their time fetched again",
@@ -246,7 +315,7 @@ pub async fn run(
                         .display()
                 ),
             };
-            let prices = match prices_added {
+            let prices = match done.prices_added {
                 0 => String::new(),
                 n => format!(" (and {n} mark/index prices)"),
             };
@@ -255,18 +324,18 @@ pub async fn run(
                 outcomes.len()
             );
         }
-        Ok(ExitCode::SUCCESS)
+        ExitCode::SUCCESS
     } else {
-        for failure in &failures {
+        for failure in failures {
             eprintln!("failed: {failure}");
         }
         eprintln!(
             "{} failure(s); {ok} of {} succeeded{}",
             failures.len(),
             outcomes.len(),
-            if args.store { " and were stored" } else { "" }
+            if stored { " and were stored" } else { "" }
         );
-        Ok(ExitCode::from(1))
+        ExitCode::from(1)
     }
 }
 

@@ -14,6 +14,7 @@ use crate::UsageError;
 
 use crate::cli::{OutputFormat, QueryArgs};
 use crate::inputs::{resolve, selected_venues, time_range};
+use crate::output::Rows;
 use crate::rows::{
     bar_rows, funding_rows, gap_rows, index_rows, liquidation_rows, mark_rows, missing_bar_rows,
     oi_rows,
@@ -47,49 +48,7 @@ fn check_bar_flags(kind: RecordKind, args: &QueryArgs) -> Result<(), UsageError>
 pub async fn run(location: &str, args: QueryArgs) -> anyhow::Result<ExitCode> {
     let kind = RecordKind::from(args.data);
     check_bar_flags(kind, &args)?;
-    let bar_spec = args
-        .interval
-        .map(|i| (i, args.price.unwrap_or(BarPrice::Last)));
-    // Gaps are stored per venue; bars per bar type; everything else per instrument.
-    let (ids, what): (Vec<InstrumentId>, String) = match (kind, &args.symbol) {
-        (RecordKind::Gap, _) => {
-            let venues = selected_venues(&args.venues);
-            let what = venues
-                .iter()
-                .map(|v| v.as_str())
-                .collect::<Vec<_>>()
-                .join(", ");
-            (
-                venues
-                    .iter()
-                    .map(|v| InstrumentId::new_unchecked(v.nautilus_venue()))
-                    .collect(),
-                what,
-            )
-        }
-        (_, Some(symbol)) => {
-            let instruments = resolve(symbol, &args.venues)?;
-            let venues: Vec<&str> = instruments.iter().map(|i| i.venue.as_str()).collect();
-            let mut what = format!("{} on {}", symbol.typed().trim(), venues.join(", "));
-            let ids = match bar_spec {
-                Some((interval, price)) => {
-                    what = format!("{interval} {price} {what}");
-                    instruments
-                        .into_iter()
-                        .map(|i| bar_dataset(&BarType::new(i.id, interval, price)))
-                        .collect()
-                }
-                None => instruments.into_iter().map(|i| i.id).collect(),
-            };
-            (ids, what)
-        }
-        (_, None) => {
-            return Err(UsageError(format!(
-                "query {kind} needs a SYMBOL, e.g. ccxt-cli query {kind} BTCUSDT-PERP"
-            ))
-            .into());
-        }
-    };
+    let (ids, what) = datasets(kind, &args)?;
     let (start, end) = time_range(args.from.as_deref(), args.to.as_deref())?;
     let limit = args.limit.map(|n| {
         let n = n as usize;
@@ -106,22 +65,83 @@ pub async fn run(location: &str, args: QueryArgs) -> anyhow::Result<ExitCode> {
         end,
         limit,
     };
+    let rows = read_rows(&catalog, kind, &query, &args, location).await?;
+    if rows.rows.is_empty() {
+        report_empty(kind, args.gaps, &what, start, end, location);
+        if matches!(args.format, OutputFormat::Table | OutputFormat::Ndjson) {
+            return Ok(ExitCode::SUCCESS);
+        }
+    }
+    super::print(args.format, &rows)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The datasets to read and how to name them: gaps are stored per venue, bars per bar type,
+/// everything else per instrument.
+fn datasets(kind: RecordKind, args: &QueryArgs) -> Result<(Vec<InstrumentId>, String), UsageError> {
+    let bar_spec = args
+        .interval
+        .map(|i| (i, args.price.unwrap_or(BarPrice::Last)));
+    match (kind, &args.symbol) {
+        (RecordKind::Gap, _) => {
+            let venues = selected_venues(&args.venues);
+            let what = venues
+                .iter()
+                .map(|v| v.as_str())
+                .collect::<Vec<_>>()
+                .join(", ");
+            let ids = venues
+                .iter()
+                .map(|v| InstrumentId::new_unchecked(v.nautilus_venue()))
+                .collect();
+            Ok((ids, what))
+        }
+        (_, Some(symbol)) => {
+            let instruments = resolve(symbol, &args.venues)?;
+            let venues: Vec<&str> = instruments.iter().map(|i| i.venue.as_str()).collect();
+            let mut what = format!("{} on {}", symbol.typed().trim(), venues.join(", "));
+            let ids = match bar_spec {
+                Some((interval, price)) => {
+                    what = format!("{interval} {price} {what}");
+                    instruments
+                        .into_iter()
+                        .map(|i| bar_dataset(&BarType::new(i.id, interval, price)))
+                        .collect()
+                }
+                None => instruments.into_iter().map(|i| i.id).collect(),
+            };
+            Ok((ids, what))
+        }
+        (_, None) => Err(UsageError(format!(
+            "query {kind} needs a SYMBOL, e.g. ccxt-cli query {kind} BTCUSDT-PERP"
+        ))),
+    }
+}
+
+/// Reads the rows of `kind` (for `--gaps`, the missing bars) as a table.
+async fn read_rows(
+    catalog: &Catalog,
+    kind: RecordKind,
+    query: &Query,
+    args: &QueryArgs,
+    location: &str,
+) -> anyhow::Result<Rows> {
     let hint = |e: CatalogError| bad_file_hint(e, location);
     let (rows, stats) = match kind {
         RecordKind::OpenInterest => {
-            let (rows, stats) = catalog.query::<OpenInterest>(&query).await.map_err(hint)?;
+            let (rows, stats) = catalog.query::<OpenInterest>(query).await.map_err(hint)?;
             (oi_rows(&rows), stats)
         }
         RecordKind::FundingRate => {
-            let (rows, stats) = catalog.query::<FundingRate>(&query).await.map_err(hint)?;
+            let (rows, stats) = catalog.query::<FundingRate>(query).await.map_err(hint)?;
             (funding_rows(&rows, None), stats)
         }
         RecordKind::Liquidation => {
-            let (rows, stats) = catalog.query::<Liquidation>(&query).await.map_err(hint)?;
+            let (rows, stats) = catalog.query::<Liquidation>(query).await.map_err(hint)?;
             (liquidation_rows(&rows), stats)
         }
         RecordKind::Gap => {
-            let (rows, stats) = catalog.query::<Gap>(&query).await.map_err(hint)?;
+            let (rows, stats) = catalog.query::<Gap>(query).await.map_err(hint)?;
             (gap_rows(&rows), stats)
         }
         RecordKind::Bar if args.gaps => {
@@ -132,18 +152,18 @@ pub async fn run(location: &str, args: QueryArgs) -> anyhow::Result<ExitCode> {
             let (bars, stats) = catalog.query::<Bar>(&unlimited).await.map_err(hint)?;
             let explicit = (args.from.is_some(), args.to.is_some());
             let runs = bar_holes(&unlimited, &bars, explicit);
-            (missing_bar_rows(&limited(runs, limit)), stats)
+            (missing_bar_rows(&limited(runs, query.limit)), stats)
         }
         RecordKind::Bar => {
-            let (rows, stats) = catalog.query::<Bar>(&query).await.map_err(hint)?;
+            let (rows, stats) = catalog.query::<Bar>(query).await.map_err(hint)?;
             (bar_rows(&rows), stats)
         }
         RecordKind::MarkPrice => {
-            let (rows, stats) = catalog.query::<MarkPrice>(&query).await.map_err(hint)?;
+            let (rows, stats) = catalog.query::<MarkPrice>(query).await.map_err(hint)?;
             (mark_rows(&rows), stats)
         }
         RecordKind::IndexPrice => {
-            let (rows, stats) = catalog.query::<IndexPrice>(&query).await.map_err(hint)?;
+            let (rows, stats) = catalog.query::<IndexPrice>(query).await.map_err(hint)?;
             (index_rows(&rows), stats)
         }
     };
@@ -155,14 +175,7 @@ pub async fn run(location: &str, args: QueryArgs) -> anyhow::Result<ExitCode> {
         row_groups_skipped = stats.row_groups_skipped,
         "query done"
     );
-    if rows.rows.is_empty() {
-        report_empty(kind, args.gaps, &what, start, end, location);
-        if matches!(args.format, OutputFormat::Table | OutputFormat::Ndjson) {
-            return Ok(ExitCode::SUCCESS);
-        }
-    }
-    super::print(args.format, &rows)?;
-    Ok(ExitCode::SUCCESS)
+    Ok(rows)
 }
 
 fn report_empty(kind: RecordKind, gaps: bool, what: &str, start: u64, end: u64, location: &str) {

@@ -12,7 +12,7 @@ use ccxt_catalog::{Catalog, MAX_CLOCK_SKEW_NS, Query};
 use ccxt_model::time::{format_iso, now_ns};
 use ccxt_model::{Instrument, Liquidation, RecordKind, Venue};
 use ccxt_stream::heartbeat::{Heartbeat, HeartbeatFile};
-use ccxt_stream::{LiquidationKey, Resume, SourceConfig, StreamEvent, StreamStats, WsSettings};
+use ccxt_stream::{FeedKind, LiquidationKey, Resume, SourceConfig, StreamEvent, StreamStats};
 use ccxt_venue::InstrumentStatus;
 use tokio_util::sync::CancellationToken;
 
@@ -22,10 +22,7 @@ use crate::inputs::{selected_venues, symbols_on};
 use crate::output::Streamer;
 use crate::registry;
 use crate::rows::liquidation_rows;
-use crate::settings::{FileSettings, VenueSettings};
-
-/// The default Hyperliquid liquidator vault ("HLP Liquidator").
-const HLP_LIQUIDATOR: &str = "0x2e3d94f0562703b25c83308a05046ddaf9a8dd14";
+use crate::settings::FileSettings;
 
 #[derive(Debug, Default)]
 struct VenueCounts {
@@ -59,30 +56,18 @@ pub async fn run(
         )
         .into());
     }
-
     // Storage: the catalog behind a write-ahead spool; leftovers of a crashed run go in first.
-    let spool_settings = &settings.spool;
-    let sync_every =
-        Duration::from_millis(spool_settings.sync_millis.unwrap_or(200).clamp(10, 60_000));
-    let flush_rows = spool_settings.flush_rows.unwrap_or(50_000).max(1);
-    let flush_every = Duration::from_secs_f64(
-        spool_settings
-            .flush_secs
-            .unwrap_or(60.0)
-            .clamp(0.1, 86_400.0),
-    );
     let streamed: Vec<Venue> = venues
         .iter()
         .copied()
         .filter(|v| sources.iter().any(|s| s.venues().contains(v)))
         .collect();
-    let mut storage = if args.store {
+    let storage = if args.store {
         Some(Storage::open(location, &streamed).await?)
     } else {
         None
     };
-
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<StreamEvent>(4096);
+    let (tx, rx) = tokio::sync::mpsc::channel::<StreamEvent>(4096);
     let cancel = CancellationToken::new();
     // A stored stream resumes after its downtime: recorded as gaps, re-read where it can be.
     let resume = storage
@@ -90,80 +75,147 @@ pub async fn run(
         .map(|s| s.resume.clone())
         .unwrap_or_default();
     let handle = ccxt_stream::spawn_resuming(sources, tx, cancel.clone(), &resume);
-    let stats = handle.stats();
-
-    let mut printer = Printer::new(args.format, args.quiet);
-    let mut counts: BTreeMap<Venue, VenueCounts> = venues
-        .iter()
-        .map(|v| (*v, VenueCounts::default()))
-        .collect();
-    let mut sync_tick = tokio::time::interval(sync_every);
-    let mut flush_tick = tokio::time::interval(flush_every);
-    let mut heartbeat_tick = tokio::time::interval(HEARTBEAT);
-    let deadline = args.duration.map(|d| tokio::time::Instant::now() + d);
-    let stop_reason;
-    loop {
-        let until_deadline = async {
-            match deadline {
-                Some(d) => tokio::time::sleep_until(d).await,
-                None => std::future::pending().await,
-            }
-        };
-        tokio::select! {
-            event = rx.recv() => {
-                let Some(event) = event else { stop_reason = "all streams ended"; break };
-                handle_event(event, &mut counts, &mut printer, storage.as_mut())?;
-                if let Some(s) = storage.as_mut()
-                    && s.spool.pending_rows() >= flush_rows
-                {
-                    s.drain().await?;
-                }
-            }
-            _ = sync_tick.tick() => {
-                if let Some(s) = storage.as_mut() {
-                    s.sync(&stats)?;
-                }
-            }
-            _ = flush_tick.tick() => {
-                if let Some(s) = storage.as_mut() {
-                    s.drain().await?;
-                }
-            }
-            _ = heartbeat_tick.tick() => {
-                if let Some(s) = storage.as_mut() {
-                    s.beat(None);
-                }
-            }
-            _ = until_deadline => { stop_reason = "duration reached"; break }
-            _ = shutdown_signal() => { stop_reason = "signal received"; break }
-        }
-    }
-
+    let mut session = Session {
+        stats: handle.stats(),
+        rx,
+        printer: Printer::new(args.format, args.quiet),
+        counts: venues
+            .iter()
+            .map(|v| (*v, VenueCounts::default()))
+            .collect(),
+        storage,
+    };
+    let stop_reason = session
+        .run(SpoolTiming::of(settings), args.duration)
+        .await?;
     // Stop the streams (a poller makes a last poll), take what is still in flight, store
     // everything.
     let stopped_ns = now_ns();
     cancel.cancel();
     handle.join().await;
-    while let Ok(event) = rx.try_recv() {
-        handle_event(event, &mut counts, &mut printer, storage.as_mut())?;
-    }
-    printer.finish()?;
-    let mut stored = None;
-    if let Some(mut s) = storage {
-        s.drain().await?;
-        // Stopped cleanly, everything stored (a stream never subscribed recorded its open gap
-        // up to the stop): the next start records the downtime from here.
-        s.beat(Some(stopped_ns));
-        stored = Some(s.stored);
-    }
-    let snapshot = stats.snapshot();
-    for (venue, c) in counts.iter_mut() {
-        if let Some(s) = snapshot.get(venue) {
-            c.reconnects = s.reconnects;
+    let stored = session.finish(stopped_ns).await?;
+    print_summary(stop_reason, &session.counts, stored, location);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// When a storing run syncs and flushes its spool (`[spool]` settings, clamped).
+struct SpoolTiming {
+    sync_every: Duration,
+    flush_rows: usize,
+    flush_every: Duration,
+}
+
+impl SpoolTiming {
+    fn of(settings: &FileSettings) -> SpoolTiming {
+        let spool = &settings.spool;
+        SpoolTiming {
+            sync_every: Duration::from_millis(spool.sync_millis.unwrap_or(200).clamp(10, 60_000)),
+            flush_rows: spool.flush_rows.unwrap_or(50_000).max(1),
+            flush_every: Duration::from_secs_f64(
+                spool.flush_secs.unwrap_or(60.0).clamp(0.1, 86_400.0),
+            ),
         }
     }
+}
+
+/// A running `stream-liquidations`: the events coming in and where they go.
+struct Session {
+    stats: Arc<StreamStats>,
+    rx: tokio::sync::mpsc::Receiver<StreamEvent>,
+    printer: Printer,
+    counts: BTreeMap<Venue, VenueCounts>,
+    storage: Option<Storage>,
+}
+
+impl Session {
+    /// Handles events (syncing, flushing and beating on their ticks) until the streams end,
+    /// the duration is reached or a signal comes; why it stopped.
+    async fn run(
+        &mut self,
+        timing: SpoolTiming,
+        duration: Option<Duration>,
+    ) -> anyhow::Result<&'static str> {
+        let mut sync_tick = tokio::time::interval(timing.sync_every);
+        let mut flush_tick = tokio::time::interval(timing.flush_every);
+        let mut heartbeat_tick = tokio::time::interval(HEARTBEAT);
+        let deadline = duration.map(|d| tokio::time::Instant::now() + d);
+        loop {
+            let until_deadline = async {
+                match deadline {
+                    Some(d) => tokio::time::sleep_until(d).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                event = self.rx.recv() => {
+                    let Some(event) = event else { return Ok("all streams ended") };
+                    handle_event(event, &mut self.counts, &mut self.printer, self.storage.as_mut())?;
+                    if let Some(s) = self.storage.as_mut()
+                        && s.spool.pending_rows() >= timing.flush_rows
+                    {
+                        s.drain().await?;
+                    }
+                }
+                _ = sync_tick.tick() => {
+                    if let Some(s) = self.storage.as_mut() {
+                        s.sync(&self.stats)?;
+                    }
+                }
+                _ = flush_tick.tick() => {
+                    if let Some(s) = self.storage.as_mut() {
+                        s.drain().await?;
+                    }
+                }
+                _ = heartbeat_tick.tick() => {
+                    if let Some(s) = self.storage.as_mut() {
+                        s.beat(None);
+                    }
+                }
+                _ = until_deadline => return Ok("duration reached"),
+                _ = shutdown_signal() => return Ok("signal received"),
+            }
+        }
+    }
+
+    /// After the streams stopped: handles what was still in flight, stores everything and
+    /// records the clean stop; what was stored, if storing.
+    async fn finish(&mut self, stopped_ns: u64) -> anyhow::Result<Option<DrainReport>> {
+        while let Ok(event) = self.rx.try_recv() {
+            handle_event(
+                event,
+                &mut self.counts,
+                &mut self.printer,
+                self.storage.as_mut(),
+            )?;
+        }
+        self.printer.finish()?;
+        let mut stored = None;
+        if let Some(mut s) = self.storage.take() {
+            s.drain().await?;
+            // Stopped cleanly, everything stored (a stream never subscribed recorded its open
+            // gap up to the stop): the next start records the downtime from here.
+            s.beat(Some(stopped_ns));
+            stored = Some(s.stored);
+        }
+        let snapshot = self.stats.snapshot();
+        for (venue, c) in self.counts.iter_mut() {
+            if let Some(s) = snapshot.get(venue) {
+                c.reconnects = s.reconnects;
+            }
+        }
+        Ok(stored)
+    }
+}
+
+/// The per-venue summary on stderr.
+fn print_summary(
+    stop_reason: &str,
+    counts: &BTreeMap<Venue, VenueCounts>,
+    stored: Option<DrainReport>,
+    location: &str,
+) {
     eprintln!("stopped ({stop_reason}):");
-    for (venue, c) in &counts {
+    for (venue, c) in counts {
         eprintln!(
             "  {:<12} {:>8} liquidations  {:>16.2} USD  {:>4} reconnects  {:>4} gaps ({:.1} s)  {} malformed",
             venue.as_str(),
@@ -181,7 +233,6 @@ pub async fn run(
             stored.liquidations_added, stored.gaps_added
         );
     }
-    Ok(ExitCode::SUCCESS)
 }
 
 /// How often a storing run rewrites its heartbeat file.
@@ -262,9 +313,11 @@ impl Storage {
         let mut heartbeat = heartbeat_file.read().unwrap_or_default();
         let now = now_ns();
         let mut resume = heartbeat.resume(venues, "stream-liquidations", now);
-        if let Some(r) = resume.get_mut(&Venue::Hyperliquid) {
-            // Its poll re-reads the downtime: what is stored already is not delivered again.
-            r.known = stored_keys(&catalog, Venue::Hyperliquid, r.since_ns, now).await?;
+        for (venue, r) in resume.iter_mut() {
+            if registry::liquidation_kind(*venue) == FeedKind::Poll {
+                // Its poll re-reads the downtime: what is stored already is not delivered again.
+                r.known = stored_keys(&catalog, *venue, r.since_ns, now).await?;
+            }
         }
         // A venue never streamed before has no downtime: it starts now.
         let new: Vec<Venue> = venues
@@ -382,8 +435,9 @@ async fn sources(
         if !args.all && instruments.is_empty() {
             continue;
         }
-        if args.all && *venue == Venue::Bybit {
-            // Bybit subscribes per symbol: list them.
+        let per_symbol = registry::liquidation_kind(*venue) == FeedKind::PerSymbolSocket;
+        if args.all && per_symbol {
+            // A per-symbol feed needs the list: ask the venue.
             match registry::connect(*venue, vs) {
                 Ok(c) => match c.fetcher.instruments().await {
                     Ok(list) => instruments.extend(
@@ -392,7 +446,7 @@ async fn sources(
                             .map(|i| i.instrument),
                     ),
                     Err(e) => {
-                        problems.push(format!("bybit: cannot list instruments for --all: {e}"))
+                        problems.push(format!("{venue}: cannot list instruments for --all: {e}"))
                     }
                 },
                 Err(errors) => problems.extend(errors),
@@ -400,12 +454,12 @@ async fn sources(
         }
         instruments.sort();
         instruments.dedup();
-        let symbols = if args.all && *venue != Venue::Bybit {
+        let symbols = if args.all && !per_symbol {
             None
         } else {
             Some(instruments)
         };
-        match liquidation_source(*venue, vs, symbols) {
+        match registry::liquidation_source(*venue, vs, symbols) {
             Ok(source) => sources.push(source),
             Err(errors) => problems.extend(errors),
         }
@@ -417,72 +471,6 @@ async fn sources(
         return Err(UsageError(format!("invalid configuration: {}", problems.join("; "))).into());
     }
     Ok(sources)
-}
-
-/// The liquidation source of `venue` from its settings, for `symbols` (`None`: every symbol;
-/// Bybit subscribes per symbol, so `None` there means none yet). Every problem is returned.
-pub(crate) fn liquidation_source(
-    venue: Venue,
-    vs: &VenueSettings,
-    symbols: Option<Vec<Instrument>>,
-) -> Result<SourceConfig, Vec<String>> {
-    let mut problems = Vec::new();
-    let rotate = match vs.ws_rotate_secs {
-        Some(secs) if secs.is_finite() && secs > 0.0 && secs < 1e7 => {
-            Some(Duration::from_secs_f64(secs))
-        }
-        Some(secs) => {
-            problems.push(format!(
-                "venues.{venue}.ws_rotate_secs must be a positive number of seconds, got {secs}"
-            ));
-            None
-        }
-        None => None,
-    };
-    let mut ws = WsSettings::for_venue(venue, registry::ws_url(venue, vs), rotate);
-    if let Some(rotate) = rotate {
-        // Old and new connections overlap for a third of a short rotation period, 3 s at most.
-        ws.rotation_overlap = ws.rotation_overlap.min(rotate / 3);
-    }
-    let poll_interval = match vs.poll_interval_secs {
-        None => Duration::from_secs(5),
-        Some(secs) if secs.is_finite() && (0.2..=3600.0).contains(&secs) => {
-            Duration::from_secs_f64(secs)
-        }
-        Some(secs) => {
-            problems.push(format!(
-                "venues.{venue}.poll_interval_secs must be between 0.2 and 3600 seconds, got {secs}"
-            ));
-            Duration::from_secs(5)
-        }
-    };
-    let source = match venue {
-        Venue::Binance => SourceConfig::Binance { ws, symbols },
-        Venue::Bybit => SourceConfig::Bybit {
-            ws,
-            symbols: symbols.unwrap_or_default(),
-        },
-        Venue::Hyperliquid => match registry::transport(venue, vs) {
-            Ok(transport) => SourceConfig::HyperliquidPoll {
-                transport: transport as Arc<dyn ccxt_venue::Transport>,
-                addresses: vs
-                    .liquidators
-                    .clone()
-                    .unwrap_or_else(|| vec![HLP_LIQUIDATOR.to_string()]),
-                interval: poll_interval,
-                symbols,
-            },
-            Err(errors) => {
-                problems.extend(errors);
-                return Err(problems);
-            }
-        },
-    };
-    if problems.is_empty() {
-        Ok(source)
-    } else {
-        Err(problems)
-    }
 }
 
 /// Prints liquidations as they arrive.

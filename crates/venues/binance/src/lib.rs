@@ -15,7 +15,11 @@
 
 pub mod fetcher;
 pub mod http;
+pub mod liquidations;
 pub mod websocket;
+
+use ccxt_venue::VenueDescriptor;
+use ccxt_venue::liquidations::{FeedKind, FeedSettings, Keepalive, LiquidationFeed};
 
 use std::time::Duration;
 
@@ -54,6 +58,61 @@ pub fn rate_limits() -> RateLimitSpec {
             pool: POOL_IP,
         }),
         ban_status: None,
+    }
+}
+
+/// Binance USDⓈ-M, as the layers above see it (one line in the CLI's registry).
+pub static DESCRIPTOR: BinanceDescriptor = BinanceDescriptor;
+
+/// The [`VenueDescriptor`] of Binance.
+#[derive(Debug, Clone, Copy)]
+pub struct BinanceDescriptor;
+
+impl VenueDescriptor for BinanceDescriptor {
+    fn venue(&self) -> ccxt_model::Venue {
+        ccxt_model::Venue::Binance
+    }
+
+    fn title(&self) -> &'static str {
+        "Binance USD-M futures"
+    }
+
+    fn default_rest_url(&self) -> &'static str {
+        DEFAULT_REST_URL
+    }
+
+    fn default_ws_url(&self) -> &'static str {
+        DEFAULT_WS_URL
+    }
+
+    fn rate_limits(&self) -> RateLimitSpec {
+        rate_limits()
+    }
+
+    fn connect(
+        &self,
+        transport: std::sync::Arc<dyn ccxt_venue::Transport>,
+    ) -> std::sync::Arc<dyn ccxt_venue::Fetcher> {
+        std::sync::Arc::new(BinanceFetcher::new(transport))
+    }
+
+    fn oi_history(&self) -> bool {
+        true
+    }
+
+    fn liquidation_kind(&self) -> FeedKind {
+        FeedKind::AllMarketSocket
+    }
+
+    fn keepalive(&self) -> Keepalive {
+        liquidations::KEEPALIVE
+    }
+
+    fn liquidation_feed(
+        &self,
+        _settings: FeedSettings,
+    ) -> Result<std::sync::Arc<dyn LiquidationFeed>, String> {
+        Ok(std::sync::Arc::new(liquidations::BinanceFeed))
     }
 }
 

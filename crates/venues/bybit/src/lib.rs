@@ -15,7 +15,11 @@
 
 pub mod fetcher;
 pub mod http;
+pub mod liquidations;
 pub mod websocket;
+
+use ccxt_venue::VenueDescriptor;
+use ccxt_venue::liquidations::{FeedKind, FeedSettings, Keepalive, LiquidationFeed};
 
 use std::time::Duration;
 
@@ -41,6 +45,61 @@ pub fn rate_limits() -> RateLimitSpec {
         }],
         used_weight_header: None,
         ban_status: Some(403),
+    }
+}
+
+/// Bybit v5 linear, as the layers above see it (one line in the CLI's registry).
+pub static DESCRIPTOR: BybitDescriptor = BybitDescriptor;
+
+/// The [`VenueDescriptor`] of Bybit.
+#[derive(Debug, Clone, Copy)]
+pub struct BybitDescriptor;
+
+impl VenueDescriptor for BybitDescriptor {
+    fn venue(&self) -> ccxt_model::Venue {
+        ccxt_model::Venue::Bybit
+    }
+
+    fn title(&self) -> &'static str {
+        "Bybit linear perpetuals"
+    }
+
+    fn default_rest_url(&self) -> &'static str {
+        DEFAULT_REST_URL
+    }
+
+    fn default_ws_url(&self) -> &'static str {
+        DEFAULT_WS_URL
+    }
+
+    fn rate_limits(&self) -> RateLimitSpec {
+        rate_limits()
+    }
+
+    fn connect(
+        &self,
+        transport: std::sync::Arc<dyn ccxt_venue::Transport>,
+    ) -> std::sync::Arc<dyn ccxt_venue::Fetcher> {
+        std::sync::Arc::new(BybitFetcher::new(transport))
+    }
+
+    fn oi_history(&self) -> bool {
+        true
+    }
+
+    fn liquidation_kind(&self) -> FeedKind {
+        FeedKind::PerSymbolSocket
+    }
+
+    fn keepalive(&self) -> Keepalive {
+        liquidations::KEEPALIVE
+    }
+
+    fn liquidation_feed(
+        &self,
+        _settings: FeedSettings,
+    ) -> Result<std::sync::Arc<dyn LiquidationFeed>, String> {
+        Ok(std::sync::Arc::new(liquidations::BybitFeed))
     }
 }
 

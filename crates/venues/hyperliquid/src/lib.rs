@@ -25,7 +25,67 @@
 
 pub mod fetcher;
 pub mod http;
+pub mod liquidations;
 pub mod websocket;
+
+use ccxt_venue::VenueDescriptor;
+use ccxt_venue::liquidations::{FeedKind, FeedSettings, Keepalive, LiquidationFeed};
+
+/// Hyperliquid perpetuals, as the layers above see it (one line in the CLI's registry).
+pub static DESCRIPTOR: HyperliquidDescriptor = HyperliquidDescriptor;
+
+/// The [`VenueDescriptor`] of Hyperliquid.
+#[derive(Debug, Clone, Copy)]
+pub struct HyperliquidDescriptor;
+
+impl VenueDescriptor for HyperliquidDescriptor {
+    fn venue(&self) -> ccxt_model::Venue {
+        ccxt_model::Venue::Hyperliquid
+    }
+
+    fn title(&self) -> &'static str {
+        "Hyperliquid perpetuals"
+    }
+
+    fn default_rest_url(&self) -> &'static str {
+        DEFAULT_REST_URL
+    }
+
+    fn default_ws_url(&self) -> &'static str {
+        DEFAULT_WS_URL
+    }
+
+    fn rate_limits(&self) -> RateLimitSpec {
+        rate_limits()
+    }
+
+    fn connect(
+        &self,
+        transport: std::sync::Arc<dyn ccxt_venue::Transport>,
+    ) -> std::sync::Arc<dyn ccxt_venue::Fetcher> {
+        std::sync::Arc::new(HyperliquidFetcher::new(transport))
+    }
+
+    fn oi_history(&self) -> bool {
+        false
+    }
+
+    fn liquidation_kind(&self) -> FeedKind {
+        FeedKind::Poll
+    }
+
+    fn keepalive(&self) -> Keepalive {
+        Keepalive::default()
+    }
+
+    fn liquidation_feed(
+        &self,
+        settings: FeedSettings,
+    ) -> Result<std::sync::Arc<dyn LiquidationFeed>, String> {
+        let feed = liquidations::UserFillsFeed::from_settings(settings)?;
+        Ok(std::sync::Arc::new(feed))
+    }
+}
 
 #[cfg(test)]
 mod fixtures;

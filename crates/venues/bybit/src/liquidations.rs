@@ -4,24 +4,26 @@
 
 use std::sync::Arc;
 
-use ccxt_bybit::websocket::parse::{
+use crate::websocket::parse::{
     MAX_ARGS_CHARS, PublicMessage, all_liquidation_topic, parse_public_message, ping_frame,
     shard_topics, subscribe_frame,
 };
 use ccxt_model::{Instrument, Venue};
 
-use crate::protocol::{Inbound, WsProtocol};
-use crate::sources::label;
+use ccxt_venue::liquidations::label;
+use ccxt_venue::liquidations::{
+    FeedKind, FeedTasks, Inbound, Keepalive, LiquidationFeed, WsProtocol,
+};
 
 /// One Bybit liquidation connection.
 #[derive(Debug)]
-pub(crate) struct BybitLiquidations {
+pub struct BybitLiquidations {
     topics: Vec<String>,
     label: String,
 }
 
 /// The connections for `symbols`, each within Bybit's `args` limit.
-pub(crate) fn connections(symbols: &[Instrument]) -> Vec<Arc<dyn WsProtocol>> {
+pub fn connections(symbols: &[Instrument]) -> Vec<Arc<dyn WsProtocol>> {
     let mut topics: Vec<String> = symbols
         .iter()
         .filter(|i| i.venue == Venue::Bybit)
@@ -68,6 +70,43 @@ impl WsProtocol for BybitLiquidations {
             Ok(PublicMessage::Other) => Inbound::Other,
             Err(e) => Inbound::Malformed(e.to_string()),
         }
+    }
+}
+
+/// Bybit's keep-alive: `{"op":"ping"}` every 20 s, as Bybit recommends; no rotation.
+pub const KEEPALIVE: Keepalive = Keepalive {
+    heartbeat: std::time::Duration::from_secs(crate::websocket::parse::PING_INTERVAL_SECS),
+    rotation: None,
+};
+
+/// Bybit v5 linear `allLiquidation.{SYMBOL}` topics (every liquidation, pushed every 500 ms).
+/// There is no all-market topic: one topic per symbol, sharded so that each connection's
+/// `args` stay within 21,000 characters (Bybit's limit).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct BybitFeed;
+
+impl LiquidationFeed for BybitFeed {
+    fn venue(&self) -> Venue {
+        Venue::Bybit
+    }
+
+    fn kind(&self) -> FeedKind {
+        FeedKind::PerSymbolSocket
+    }
+
+    fn keepalive(&self) -> Keepalive {
+        KEEPALIVE
+    }
+
+    fn problems(&self, symbols: Option<&[Instrument]>) -> Vec<String> {
+        match symbols {
+            None | Some([]) => vec!["bybit: no symbols (Bybit has no all-market topic)".into()],
+            Some(_) => Vec::new(),
+        }
+    }
+
+    fn tasks(&self, symbols: Option<&[Instrument]>) -> FeedTasks {
+        FeedTasks::Sockets(connections(symbols.unwrap_or_default()))
     }
 }
 

@@ -6,19 +6,24 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use ccxt_binance::websocket::parse::{
+use crate::websocket::parse::{
     ALL_FORCE_ORDERS_STREAM, MAX_MESSAGES_PER_SECOND, MAX_STREAMS_PER_CONNECTION, MarketMessage,
     connection_url, force_order_stream, parse_market_message, shard_streams, subscribe_frame,
 };
 use ccxt_model::{Instrument, InstrumentId, Venue};
 
-use crate::config::BINANCE_PER_SYMBOL_MAX;
-use crate::protocol::{Inbound, WsProtocol};
-use crate::sources::label;
+use ccxt_venue::liquidations::label;
+use ccxt_venue::liquidations::{
+    FeedKind, FeedTasks, Inbound, Keepalive, LiquidationFeed, WsProtocol,
+};
+
+/// The longest symbol list Binance streams per symbol (two connections); longer lists use the
+/// all-market stream, filtered.
+pub const PER_SYMBOL_MAX: usize = 2 * MAX_STREAMS_PER_CONNECTION;
 
 /// One Binance liquidation connection.
 #[derive(Debug)]
-pub(crate) struct BinanceLiquidations {
+pub struct BinanceLiquidations {
     streams: Vec<String>,
     label: String,
     /// Client-side filter of the all-market stream.
@@ -36,8 +41,10 @@ impl BinanceLiquidations {
     }
 }
 
-/// The connections for `symbols` (see [`crate::SourceConfig::Binance`]).
-pub(crate) fn connections(symbols: Option<&[Instrument]>) -> Vec<Arc<dyn WsProtocol>> {
+/// The connections for `symbols`: `None`, every symbol on `!forceOrder@arr`; up to
+/// [`PER_SYMBOL_MAX`] symbols, one `<symbol>@forceOrder` stream each (at most 200 per
+/// connection); a longer list, the all-market stream filtered to the list.
+pub fn connections(symbols: Option<&[Instrument]>) -> Vec<Arc<dyn WsProtocol>> {
     let all_market = |only| -> Vec<Arc<dyn WsProtocol>> {
         vec![Arc::new(BinanceLiquidations::new(
             vec![ALL_FORCE_ORDERS_STREAM.to_string()],
@@ -48,7 +55,7 @@ pub(crate) fn connections(symbols: Option<&[Instrument]>) -> Vec<Arc<dyn WsProto
         None => return all_market(None),
         Some(list) => list.iter().filter(|i| i.venue == Venue::Binance).collect(),
     };
-    if list.len() > BINANCE_PER_SYMBOL_MAX {
+    if list.len() > PER_SYMBOL_MAX {
         return all_market(Some(list.iter().map(|i| i.id.clone()).collect()));
     }
     let mut streams: Vec<String> = list.iter().map(|i| force_order_stream(&i.native)).collect();
@@ -105,6 +112,44 @@ impl WsProtocol for BinanceLiquidations {
     }
 }
 
+/// Binance's keep-alive: the server pings every 3 minutes (no client pings) and ends
+/// connections at 24 h, so they are rotated at 23 h.
+pub const KEEPALIVE: Keepalive = Keepalive {
+    heartbeat: Duration::from_secs(crate::websocket::parse::SERVER_PING_INTERVAL_SECS),
+    rotation: Some(Duration::from_secs(23 * 3600)),
+};
+
+/// Binance USDⓈ-M `forceOrder` streams (a sample: the latest liquidation per symbol per
+/// second): every symbol on one `!forceOrder@arr` connection, or the listed ones (see
+/// [`connections`]).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct BinanceFeed;
+
+impl LiquidationFeed for BinanceFeed {
+    fn venue(&self) -> Venue {
+        Venue::Binance
+    }
+
+    fn kind(&self) -> FeedKind {
+        FeedKind::AllMarketSocket
+    }
+
+    fn keepalive(&self) -> Keepalive {
+        KEEPALIVE
+    }
+
+    fn problems(&self, symbols: Option<&[Instrument]>) -> Vec<String> {
+        match symbols {
+            Some([]) => vec!["binance: the symbol list is empty (None means every symbol)".into()],
+            _ => Vec::new(),
+        }
+    }
+
+    fn tasks(&self, symbols: Option<&[Instrument]>) -> FeedTasks {
+        FeedTasks::Sockets(connections(symbols))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -142,7 +187,7 @@ mod tests {
             c[0].stream()
         );
         assert!(c[1].stream().ends_with("(150 streams)"));
-        let long = instruments(BINANCE_PER_SYMBOL_MAX + 1);
+        let long = instruments(PER_SYMBOL_MAX + 1);
         let c = connections(Some(&long));
         assert_eq!(c.len(), 1);
         assert_eq!(c[0].stream(), "!forceOrder@arr");

@@ -1,0 +1,48 @@
+//! [`VenueDescriptor`]: what a venue crate says about itself, so that everything above the
+//! venue crates (the CLI, the daemon, the stream) works with any venue without naming it.
+//! Each venue crate has one static value implementing it (`ccxt_binance::DESCRIPTOR`, …); the
+//! CLI's registry lists them, one line each.
+
+use std::sync::Arc;
+
+use ccxt_model::Venue;
+
+use crate::liquidations::{FeedKind, FeedSettings, Keepalive, LiquidationFeed};
+use crate::{Fetcher, RateLimitSpec, Transport};
+
+/// A venue, as its crate describes it.
+pub trait VenueDescriptor: Send + Sync + 'static {
+    /// The venue.
+    fn venue(&self) -> Venue;
+
+    /// What it is, in a few words (`-e` help): "Binance USD-M futures".
+    fn title(&self) -> &'static str;
+
+    /// The production REST root.
+    fn default_rest_url(&self) -> &'static str;
+
+    /// The production WebSocket root.
+    fn default_ws_url(&self) -> &'static str;
+
+    /// Its rate-limit pools.
+    fn rate_limits(&self) -> RateLimitSpec;
+
+    /// Its [`Fetcher`] over a transport.
+    fn connect(&self, transport: Arc<dyn Transport>) -> Arc<dyn Fetcher>;
+
+    /// Whether it serves open-interest history (the daemon refills downtime from it; without
+    /// it, a downtime is an open-interest gap).
+    fn oi_history(&self) -> bool;
+
+    /// How it delivers liquidations.
+    fn liquidation_kind(&self) -> FeedKind;
+
+    /// Its WebSocket keep-alive and rotation.
+    fn keepalive(&self) -> Keepalive {
+        Keepalive::default()
+    }
+
+    /// Its liquidation source, configured; a one-line problem if the settings cannot make one
+    /// (a polling feed without its transport).
+    fn liquidation_feed(&self, settings: FeedSettings) -> Result<Arc<dyn LiquidationFeed>, String>;
+}
