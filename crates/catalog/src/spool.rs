@@ -335,22 +335,16 @@ impl Sealed {
             report.mark_prices += rows.mark_prices.len();
             report.index_prices += rows.index_prices.len();
             report.skipped_lines += rows.skipped;
-            let liquidations = write_some(catalog, rows.liquidations).await?;
+            let liquidations = catalog.write(rows.liquidations).await?;
             report.liquidations_added += liquidations.rows_added;
             report.written.add(liquidations);
-            let gaps = write_some(catalog, rows.gaps).await?;
+            let gaps = catalog.write(rows.gaps).await?;
             report.gaps_added += gaps.rows_added;
             report.written.add(gaps);
-            report
-                .written
-                .add(write_some(catalog, rows.open_interest).await?);
-            report.written.add(write_some(catalog, rows.funding).await?);
-            report
-                .written
-                .add(write_some(catalog, rows.mark_prices).await?);
-            report
-                .written
-                .add(write_some(catalog, rows.index_prices).await?);
+            report.written.add(catalog.write(rows.open_interest).await?);
+            report.written.add(catalog.write(rows.funding).await?);
+            report.written.add(catalog.write(rows.mark_prices).await?);
+            report.written.add(catalog.write(rows.index_prices).await?);
             std::fs::remove_file(path).map_err(|e| io_error(path, e))?;
             report.segments += 1;
         }
@@ -361,17 +355,6 @@ impl Sealed {
         }
         Ok(report)
     }
-}
-
-/// Writes `rows` unless there are none (which would only take the write lock for nothing).
-async fn write_some<T: crate::CatalogRecord>(
-    catalog: &Catalog,
-    rows: Vec<T>,
-) -> Result<WriteReport> {
-    if rows.is_empty() {
-        return Ok(WriteReport::default());
-    }
-    catalog.write(rows).await
 }
 
 /// A float as JSON: a number when finite (serde_json round-trips it exactly), else a string.

@@ -93,6 +93,10 @@ impl Catalog {
         rows: Vec<T>,
         crash: Option<CrashPoint>,
     ) -> Result<WriteReport> {
+        if rows.is_empty() {
+            // Nothing to write: not even the write lock is taken.
+            return Ok(WriteReport::default());
+        }
         let mut by_instrument: BTreeMap<InstrumentId, Vec<T>> = BTreeMap::new();
         for row in rows {
             by_instrument.entry(row.dataset()).or_default().push(row);

@@ -92,15 +92,12 @@ impl CatalogSink {
     }
 }
 
-/// Writes `rows` if there are any; the rows new to the catalog.
+/// Writes `rows` (none: nothing); the rows new to the catalog.
 async fn write_some<T: CatalogRecord>(
     catalog: &Catalog,
     rows: Option<Vec<T>>,
 ) -> Result<usize, SinkError> {
-    match rows.filter(|r| !r.is_empty()) {
-        None => Ok(0),
-        Some(rows) => Ok(catalog.write(rows).await?.rows_added),
-    }
+    Ok(catalog.write(rows.unwrap_or_default()).await?.rows_added)
 }
 
 #[async_trait::async_trait]
