@@ -8,7 +8,7 @@ use std::future::Future;
 use std::sync::{Arc, Mutex};
 
 use ccxt_model::time::{format_iso, now_ns};
-use ccxt_model::{Bar, BarInterval, BarType, Precision, Venue};
+use ccxt_model::{Bar, BarInterval, BarPrice, BarType, Instrument, Precision, Venue};
 use futures::StreamExt;
 use rust_decimal::{Decimal, RoundingStrategy};
 
@@ -139,6 +139,25 @@ pub struct BarRules {
 }
 
 impl BarRules {
+    /// The rules for `instrument`'s `interval` bars of `price` on `venue`, closing in
+    /// `[start_ns, end_ns]`.
+    pub fn new(
+        venue: Venue,
+        instrument: &Instrument,
+        (interval, price): (BarInterval, BarPrice),
+        precision: Precision,
+        (start_ns, end_ns): (u64, u64),
+    ) -> BarRules {
+        BarRules {
+            venue,
+            symbol: instrument.native.clone(),
+            bar_type: BarType::new(instrument.id.clone(), interval, price),
+            precision,
+            start_ns,
+            end_ns,
+        }
+    }
+
     /// The rows of `candles` received at `now_ns`: a candle that has not closed
     /// [`CLOSE_SETTLE_NS`] before then (the forming one) is dropped, as is one whose close is
     /// outside `[start_ns, end_ns]`; the

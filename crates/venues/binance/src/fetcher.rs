@@ -5,9 +5,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use ccxt_model::time::{format_iso, now_ns};
-use ccxt_model::{
-    BarInterval, BarPrice, BarType, FundingRate, Instrument, OpenInterest, Precision, Venue,
-};
+use ccxt_model::{BarInterval, BarPrice, FundingRate, Instrument, OpenInterest, Precision, Venue};
 use ccxt_venue::bars::{BarRules, Clock, PrecisionCache, bar_stream, open_range};
 use ccxt_venue::funding::fill_missing_intervals;
 use ccxt_venue::{
@@ -304,14 +302,13 @@ impl Fetcher for BinanceFetcher {
             return futures::stream::empty().boxed();
         };
         bar_stream(self.precision(instrument), move |precision| {
-            let rules = BarRules {
-                venue: VENUE,
-                symbol: instrument.native.clone(),
-                bar_type: BarType::new(instrument.id.clone(), interval, price),
+            let rules = BarRules::new(
+                VENUE,
+                instrument,
+                (interval, price),
                 precision,
-                start_ns,
-                end_ns,
-            };
+                (start_ns, end_ns),
+            );
             let pages = KlinePaginator::new(rules, price, first, last, self.clock.clone());
             paginate(self.transport.as_ref(), pages)
         })

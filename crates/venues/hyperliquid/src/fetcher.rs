@@ -21,8 +21,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use ccxt_model::{
-    BarInterval, BarPrice, BarType, FundingRate, Instrument, OpenInterest, Precision, Venue,
-    time::now_ns,
+    BarInterval, BarPrice, FundingRate, Instrument, OpenInterest, Precision, Venue, time::now_ns,
 };
 use ccxt_venue::bars::{BarRules, Clock, PrecisionCache, bar_stream, open_range};
 use ccxt_venue::{
@@ -320,14 +319,13 @@ impl Fetcher for HyperliquidFetcher {
             return stream::empty().boxed();
         };
         bar_stream(self.precision(instrument), move |precision| {
-            let rules = BarRules {
-                venue: VENUE,
-                symbol: instrument.native.clone(),
-                bar_type: BarType::new(instrument.id.clone(), interval, price),
+            let rules = BarRules::new(
+                VENUE,
+                instrument,
+                (interval, price),
                 precision,
-                start_ns,
-                end_ns,
-            };
+                (start_ns, end_ns),
+            );
             let pages = CandlePaginator::new(rules, first, last, self.clock.clone());
             paginate(self.transport.as_ref(), pages)
         })
