@@ -756,6 +756,7 @@ mod tests {
     }
 
     fn loaded_from(toml: &str, vars: &[(&str, &str)]) -> Loaded {
+        ccxt_registry::install().unwrap();
         let mut loaded = Loaded::default();
         let value = serde_json::to_value(toml.parse::<toml::Table>().unwrap()).unwrap();
         flatten(
