@@ -43,6 +43,98 @@ pub struct DemoData {
 /// hole on the second day, 06:00 to 08:00.
 pub const DEMO_MISSING_HOURS: [u64; 2] = [30, 31];
 
+/// How one venue's demo data looks: the demo names the three venues as data, looked up by name
+/// among the installed venues (a venue not installed is left out).
+struct DemoVenue {
+    /// The venue's name.
+    name: &'static str,
+    /// Its open interest as a share of the first venue's.
+    share: f64,
+    /// 5-minute steps between settled fundings, and the funding interval in minutes.
+    funding: (u64, u16),
+    /// The stream of its one recorded reconnect, and why.
+    gap: (&'static str, &'static str),
+    /// The raw order side of a long's and of a short's liquidation.
+    order_sides: (&'static str, &'static str),
+    /// Whether liquidations come from polling (Hyperliquid backstop fills, with trade ids).
+    polled: bool,
+    /// (price, size) decimals of BTC and of the other instrument.
+    precision: [(u8, u8); 2],
+    /// Decimals of mark and index prices.
+    snapshot: SnapshotDecimals,
+    /// Whether it has mark-price candles.
+    mark_bars: bool,
+    /// Whether its BTC trade bars miss [`DEMO_MISSING_HOURS`].
+    missing_btc_hours: bool,
+}
+
+/// The decimals a venue's mark and index prices come with.
+#[derive(Clone, Copy)]
+enum SnapshotDecimals {
+    /// Always this many (Binance 8, `premiumIndex`).
+    Fixed(u8),
+    /// The tick (Bybit `tickers`).
+    Tick,
+    /// One fewer than the tick: at most 5 significant figures (Hyperliquid `metaAndAssetCtxs`).
+    TickLessOne,
+}
+
+const DEMO_VENUES: [DemoVenue; 3] = [
+    DemoVenue {
+        name: "binance",
+        share: 1.0,
+        funding: (96, 480),
+        gap: (
+            "!forceOrder@arr",
+            "server closed the connection (rotation after 24 h)",
+        ),
+        order_sides: ("SELL", "BUY"),
+        polled: false,
+        precision: [(1, 3), (2, 3)],
+        snapshot: SnapshotDecimals::Fixed(8),
+        mark_bars: true,
+        missing_btc_hours: false,
+    },
+    DemoVenue {
+        name: "bybit",
+        share: 0.6,
+        funding: (96, 480),
+        gap: (
+            "allLiquidation.BTCUSDT,ETHUSDT",
+            "no frame for 40 s (2 heartbeats): reconnected",
+        ),
+        order_sides: ("Buy", "Sell"),
+        polled: false,
+        precision: [(1, 3), (2, 2)],
+        snapshot: SnapshotDecimals::Tick,
+        mark_bars: true,
+        missing_btc_hours: false,
+    },
+    DemoVenue {
+        name: "hyperliquid",
+        share: 0.35,
+        funding: (12, 60),
+        gap: (
+            "userFillsByTime 0x2e3d94f0562703b25c83308a05046ddaf9a8dd14",
+            "poll failed: HTTP 502",
+        ),
+        order_sides: ("A", "B"),
+        polled: true,
+        precision: [(1, 5), (2, 4)],
+        snapshot: SnapshotDecimals::TickLessOne,
+        mark_bars: false,
+        missing_btc_hours: true,
+    },
+];
+
+/// The demo venues that are installed, with their index in [`DEMO_VENUES`].
+fn demo_venues() -> impl Iterator<Item = (usize, Venue, &'static DemoVenue)> {
+    DEMO_VENUES
+        .iter()
+        .enumerate()
+        .filter_map(|(i, d)| d.name.parse::<Venue>().ok().map(|v| (i, v, d)))
+}
+
 /// splitmix64: tiny, seedable, identical on every platform.
 struct Rng(u64);
 
@@ -71,26 +163,8 @@ fn round(x: f64, digits: i32) -> f64 {
 pub fn demo_data(days: u32) -> DemoData {
     let mut data = DemoData::default();
     // One reconnect per venue on the second day, as a live collector records them.
-    for (i, (venue, stream, reason)) in [
-        (
-            Venue::Binance,
-            "!forceOrder@arr",
-            "server closed the connection (rotation after 24 h)",
-        ),
-        (
-            Venue::Bybit,
-            "allLiquidation.BTCUSDT,ETHUSDT",
-            "no frame for 40 s (2 heartbeats): reconnected",
-        ),
-        (
-            Venue::Hyperliquid,
-            "userFillsByTime 0x2e3d94f0562703b25c83308a05046ddaf9a8dd14",
-            "poll failed: HTTP 502",
-        ),
-    ]
-    .into_iter()
-    .enumerate()
-    {
+    for (i, venue, demo) in demo_venues() {
+        let (stream, reason) = demo.gap;
         let start =
             DEMO_START_NS + 86_400 * NANOS_PER_SECOND + (3 + i as u64) * 3_600 * NANOS_PER_SECOND;
         let end = start + (2 + 3 * i as u64) * NANOS_PER_SECOND + 250_000_000;
@@ -111,14 +185,14 @@ pub fn demo_data(days: u32) -> DemoData {
         let Ok(input) = SymbolInput::parse(symbol) else {
             continue;
         };
-        for (vi, venue) in Venue::ALL.into_iter().enumerate() {
+        for (vi, venue, demo) in demo_venues() {
             let Ok(instrument) = input.resolve(venue) else {
                 continue;
             };
             let mut rng = Rng(seed * 1000 + vi as u64);
-            let walk = demo_instrument(&mut data, &instrument, &mut rng, price0, oi0, days);
+            let walk = demo_instrument(&mut data, demo, &instrument, &mut rng, price0, oi0, days);
             let mut price_rng = Rng(seed * 1000 + vi as u64 + 500);
-            demo_prices(&mut data, &instrument, &walk, &mut price_rng);
+            demo_prices(&mut data, demo, &instrument, &walk, &mut price_rng);
         }
     }
     data
@@ -128,6 +202,7 @@ pub fn demo_data(days: u32) -> DemoData {
 /// (one price per 5-minute step) the price data is built from.
 fn demo_instrument(
     data: &mut DemoData,
+    demo: &DemoVenue,
     instrument: &Instrument,
     rng: &mut Rng,
     price0: f64,
@@ -137,17 +212,10 @@ fn demo_instrument(
     let mut walk = Vec::new();
     let step = 300 * NANOS_PER_SECOND;
     let steps = u64::from(days) * 288;
-    let venue_share = match instrument.venue {
-        Venue::Binance => 1.0,
-        Venue::Bybit => 0.6,
-        Venue::Hyperliquid => 0.35,
-    };
+    let venue_share = demo.share;
     let mut price = price0;
     let mut oi = oi0 * venue_share;
-    let (funding_every, interval) = match instrument.venue {
-        Venue::Hyperliquid => (12, 60u16),
-        _ => (96, 480u16),
-    };
+    let (funding_every, interval) = demo.funding;
     for i in 0..steps {
         let ts = DEMO_START_NS + i * step;
         price *= 1.0 + (rng.unit() - 0.5) * 0.004;
@@ -179,25 +247,19 @@ fn demo_instrument(
             let quantity = round(oi0 * 1e-5 * (0.05 + rng.unit() * 3.0), 3);
             let fill = round(price * if long { 0.999 } else { 1.001 }, 2);
             let event = ts + (rng.next_u64() % 300_000) * 1_000_000;
-            let (order_side, source, method, trade_id) = match instrument.venue {
-                Venue::Binance => (
-                    if long { "SELL" } else { "BUY" },
-                    LiquidationSource::Ws,
-                    None,
-                    None,
-                ),
-                Venue::Bybit => (
-                    if long { "Buy" } else { "Sell" },
-                    LiquidationSource::Ws,
-                    None,
-                    None,
-                ),
-                Venue::Hyperliquid => (
-                    if long { "A" } else { "B" },
+            let order_side = if long {
+                demo.order_sides.0
+            } else {
+                demo.order_sides.1
+            };
+            let (source, method, trade_id) = if demo.polled {
+                (
                     LiquidationSource::Poll,
                     Some("backstop".to_string()),
                     Some((rng.next_u64() % 1_000_000_000_000_000).to_string()),
-                ),
+                )
+            } else {
+                (LiquidationSource::Ws, None, None)
             };
             data.liquidations.push(Liquidation {
                 instrument_id: instrument.id.clone(),
@@ -235,16 +297,9 @@ fn demo_instrument(
 
 /// The instrument's precision as its venue's tick and lot sizes give it (Binance BTCUSDT tick
 /// 0.10, lot 0.001; Hyperliquid `6 − szDecimals` price decimals).
-fn demo_precision(instrument: &Instrument) -> Precision {
+fn demo_precision(demo: &DemoVenue, instrument: &Instrument) -> Precision {
     let btc = instrument.native.starts_with("BTC");
-    let (price, size) = match (instrument.venue, btc) {
-        (Venue::Binance, true) => (1, 3),
-        (Venue::Binance, false) => (2, 3),
-        (Venue::Bybit, true) => (1, 3),
-        (Venue::Bybit, false) => (2, 2),
-        (Venue::Hyperliquid, true) => (1, 5),
-        (Venue::Hyperliquid, false) => (2, 4),
-    };
+    let (price, size) = demo.precision[usize::from(!btc)];
     Precision { price, size }
 }
 
@@ -258,22 +313,28 @@ fn dec(x: f64, decimals: u8) -> Decimal {
 
 /// The decimals a venue's mark and index prices come with: Binance 8 (`premiumIndex`), Bybit
 /// the tick (`tickers`), Hyperliquid at most 5 significant figures (`metaAndAssetCtxs`).
-fn snapshot_decimals(instrument: &Instrument, precision: Precision) -> u8 {
-    match instrument.venue {
-        Venue::Binance => 8,
-        Venue::Bybit => precision.price,
-        Venue::Hyperliquid => precision.price.saturating_sub(1),
+fn snapshot_decimals(demo: &DemoVenue, precision: Precision) -> u8 {
+    match demo.snapshot {
+        SnapshotDecimals::Fixed(decimals) => decimals,
+        SnapshotDecimals::Tick => precision.price,
+        SnapshotDecimals::TickLessOne => precision.price.saturating_sub(1),
     }
 }
 
 /// Bars, mark and index prices of one instrument from its 5-minute price walk.
-fn demo_prices(data: &mut DemoData, instrument: &Instrument, walk: &[f64], rng: &mut Rng) {
-    let precision = demo_precision(instrument);
+fn demo_prices(
+    data: &mut DemoData,
+    demo: &DemoVenue,
+    instrument: &Instrument,
+    walk: &[f64],
+    rng: &mut Rng,
+) {
+    let precision = demo_precision(demo, instrument);
     let step = 300 * NANOS_PER_SECOND;
     // The mark trades a little above the index; the premium drifts.
     let mut premium = 0.0002;
     let mut marks = Vec::with_capacity(walk.len());
-    let decimals = snapshot_decimals(instrument, precision);
+    let decimals = snapshot_decimals(demo, precision);
     for (i, price) in walk.iter().enumerate() {
         premium = (premium + (rng.unit() - 0.5) * 0.0001).clamp(-0.001, 0.001);
         let index = price * (1.0 - premium / 2.0);
@@ -294,10 +355,10 @@ fn demo_prices(data: &mut DemoData, instrument: &Instrument, walk: &[f64], rng: 
         });
     }
     let mut series = vec![(BarPrice::Last, walk.to_vec())];
-    if instrument.venue != Venue::Hyperliquid {
+    if demo.mark_bars {
         series.push((BarPrice::Mark, marks));
     }
-    let hl_btc = instrument.venue == Venue::Hyperliquid && instrument.native == "BTC";
+    let hl_btc = demo.missing_btc_hours && instrument.native == "BTC";
     for (price_type, prices) in series {
         let bar_type = BarType::new(instrument.id.clone(), BarInterval::H1, price_type);
         for (hour, steps) in prices.chunks_exact(12).enumerate() {
@@ -344,6 +405,7 @@ mod tests {
 
     #[test]
     fn demo_bars_pass_the_sanity_rules_and_hold_the_liquidations() {
+        ccxt_registry::install().expect("installs");
         let data = demo_data(2);
         assert_eq!(
             data.bars.len(),

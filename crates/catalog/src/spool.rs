@@ -600,7 +600,7 @@ mod tests {
         let rows: Vec<Liquidation> = (0..100).map(liq).collect();
         spool.append_liquidations(&rows).unwrap();
         let gap = Gap {
-            venue: Venue::Bybit,
+            venue: ccxt_registry::venue("bybit"),
             stream: "allLiquidation.BTCUSDT".into(),
             start_ns: 1,
             end_ns: 2,
@@ -885,7 +885,7 @@ mod tests {
             })
             .collect();
         let gap = Gap {
-            venue: Venue::Binance,
+            venue: ccxt_registry::venue("binance"),
             stream: "!forceOrder@arr".into(),
             start_ns: 10,
             end_ns: 20,

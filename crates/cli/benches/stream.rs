@@ -50,6 +50,8 @@ fn parse_only() {
 
 #[tokio::main]
 async fn main() {
+    // Instrument ids are read against the registry's venues.
+    ccxt_registry::install().expect("the registry's venues install");
     parse_only();
     let rate = arg("--rate", 20_000.0);
     let secs = arg("--secs", 20.0);

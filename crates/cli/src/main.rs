@@ -55,6 +55,11 @@ impl std::error::Error for ConfigProblems {}
 
 fn main() -> ExitCode {
     ccxt_transport::install_crypto_provider();
+    // Venue names, symbols and instrument ids are read against the registry's venues.
+    if let Err(e) = ccxt_registry::install() {
+        eprintln!("error: {e}");
+        return ExitCode::from(1);
+    }
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -1,7 +1,8 @@
-//! The venues this binary knows: the one place that lists them. Adding a venue: one connector
-//! crate (with its [`VenueDescriptor`]) and one line in [`REGISTRY`].
+//! The CLI's side of the venue registry: the venues are listed once, in `ccxt-registry`
+//! ([`ccxt_registry::REGISTRY`]); this module builds transports, fetchers and liquidation
+//! sources from their descriptors and the user's settings.
 //!
-//! Everything else asks the descriptor: URLs, rate limits, the fetcher, capabilities, and the
+//! Everything here asks the descriptor: URLs, rate limits, the fetcher, capabilities, and the
 //! liquidation feed.
 
 use std::sync::Arc;
@@ -15,12 +16,7 @@ use ccxt_venue::{Fetcher, VenueDescriptor};
 
 use crate::settings::VenueSettings;
 
-/// Every venue, one line each.
-pub static REGISTRY: [&dyn VenueDescriptor; 3] = [
-    &ccxt_binance::DESCRIPTOR,
-    &ccxt_bybit::DESCRIPTOR,
-    &ccxt_hyperliquid::DESCRIPTOR,
-];
+pub use ccxt_registry::REGISTRY;
 
 /// A connected venue: its fetcher and the transport's counters.
 pub struct Connected {
@@ -32,17 +28,13 @@ pub struct Connected {
 
 /// Every venue, in the registry's (display) order.
 pub fn venues() -> Vec<Venue> {
-    REGISTRY.iter().map(|d| d.venue()).collect()
+    ccxt_registry::venues()
 }
 
 /// The descriptor of `venue`.
 pub fn descriptor(venue: Venue) -> &'static dyn VenueDescriptor {
-    // Every Venue has exactly one entry (checked by a test).
-    REGISTRY
-        .iter()
-        .copied()
-        .find(|d| d.venue() == venue)
-        .unwrap_or(REGISTRY[0])
+    // Every installed venue comes from the registry, so has an entry (checked by a test).
+    ccxt_registry::descriptor(venue).unwrap_or(REGISTRY[0])
 }
 
 fn secs(
@@ -259,7 +251,7 @@ mod tests {
 
     #[test]
     fn every_venue_has_one_entry() {
-        for venue in Venue::ALL {
+        for venue in ccxt_registry::all().iter().copied() {
             assert_eq!(
                 REGISTRY.iter().filter(|d| d.venue() == venue).count(),
                 1,
@@ -284,7 +276,7 @@ mod tests {
             liquidators: None,
             poll_interval_secs: None,
         };
-        let errors = transport_config(Venue::Bybit, &bad).unwrap_err();
+        let errors = transport_config(ccxt_registry::venue("bybit"), &bad).unwrap_err();
         assert_eq!(errors.len(), 5, "{errors:?}");
         assert!(errors.iter().all(|e| e.starts_with("venues.bybit.")));
     }

@@ -756,6 +756,7 @@ mod tests {
     }
 
     fn loaded_from(toml: &str, vars: &[(&str, &str)]) -> Loaded {
+        ccxt_registry::install().unwrap();
         let mut loaded = Loaded::default();
         let value = serde_json::to_value(toml.parse::<toml::Table>().unwrap()).unwrap();
         flatten(
@@ -819,17 +820,17 @@ mod tests {
         assert_eq!(s.daemon.symbols, ["BTCUSDT-PERP", "ETHUSDT-PERP"]);
         assert_eq!(
             s.venues
-                .get(ccxt_model::Venue::Hyperliquid)
+                .get(ccxt_registry::venue("hyperliquid"))
                 .liquidators
                 .as_deref(),
             Some(&["0xa".to_string()][..])
         );
         assert_eq!(
-            s.venues.get(ccxt_model::Venue::Binance).timeout_secs,
+            s.venues.get(ccxt_registry::venue("binance")).timeout_secs,
             Some(2.5)
         );
         assert_eq!(
-            s.venues.get(ccxt_model::Venue::Binance).rate_limits,
+            s.venues.get(ccxt_registry::venue("binance")).rate_limits,
             Some(false)
         );
     }
@@ -902,7 +903,7 @@ mod tests {
         assert!(documented.problems.is_empty(), "{:?}", documented.problems);
         let none = FileSettings::default();
         let overrides = ccxt_daemon::ScheduleOverrides::default();
-        for venue in ccxt_model::Venue::ALL {
+        for venue in ccxt_registry::all().iter().copied() {
             let a = crate::registry::transport_config(venue, documented.settings.venues.get(venue));
             let b = crate::registry::transport_config(venue, none.venues.get(venue));
             assert_eq!(format!("{a:?}"), format!("{b:?}"), "{venue}");

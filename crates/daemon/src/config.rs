@@ -6,6 +6,7 @@
 //! collect every unknown key of the whole file at once (with `serde_ignored`) instead of
 //! stopping at the first.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -134,7 +135,7 @@ pub struct DaemonSettings {
     /// no `all`: BTCUSDT-PERP and ETHUSDT-PERP. A list, or one comma-separated string.
     #[serde(deserialize_with = "string_list")]
     pub symbols: Vec<String>,
-    /// Venues to collect from (`binance`, `bybit`, `hyperliquid`); empty: all three. A list, or
+    /// Venues to collect from (`binance`, `bybit`, …); empty: every installed venue. A list, or
     /// one comma-separated string.
     #[serde(deserialize_with = "string_list")]
     pub venues: Vec<String>,
@@ -163,16 +164,16 @@ pub struct BarsSettings {
     /// or one comma-separated string.
     #[serde(deserialize_with = "optional_string_list")]
     pub series: Option<Vec<String>>,
-    /// Binance's series instead of `series`; each must be offered by Binance.
-    #[serde(deserialize_with = "optional_string_list")]
-    pub binance: Option<Vec<String>>,
-    /// Bybit's series instead of `series`; each must be offered by Bybit.
-    #[serde(deserialize_with = "optional_string_list")]
-    pub bybit: Option<Vec<String>>,
-    /// Hyperliquid's series instead of `series`; each must be offered by Hyperliquid.
-    #[serde(deserialize_with = "optional_string_list")]
-    pub hyperliquid: Option<Vec<String>>,
+    /// Per venue name (`daemon.bars.binance = [...]`): that venue's series instead of
+    /// `series`; each must be offered by the venue. Keys must name installed venues.
+    #[serde(flatten)]
+    pub venues: BTreeMap<String, StringList>,
 }
+
+/// A list of strings, or one comma-separated string (see [`string_list`]).
+#[derive(Debug, Default, Clone, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct StringList(#[serde(deserialize_with = "string_list")] pub Vec<String>);
 
 /// One series of bars: an interval and a price.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -300,18 +301,19 @@ impl BarsSettings {
             config.series = bar_series_list("daemon.bars.series", list, problems);
             config.series_set = config.series != DEFAULT_BAR_SERIES;
         }
-        for (venue, list) in [
-            (Venue::Binance, &self.binance),
-            (Venue::Bybit, &self.bybit),
-            (Venue::Hyperliquid, &self.hyperliquid),
-        ] {
-            if let Some(list) = list {
-                let key = format!("daemon.bars.{venue}");
-                config
+        for (name, list) in &self.venues {
+            let key = format!("daemon.bars.{name}");
+            match name.parse::<Venue>() {
+                Ok(venue) => config
                     .per_venue
-                    .push((venue, bar_series_list(&key, list, problems)));
+                    .push((venue, bar_series_list(&key, &list.0, problems))),
+                Err(e) => problems.push(format!(
+                    "{key}: unknown venue '{name}' (valid: {})",
+                    e.valid
+                )),
             }
         }
+        config.per_venue.sort_by_key(|(venue, _)| *venue);
         config
     }
 }
@@ -496,11 +498,10 @@ impl DaemonSettings {
             None
         });
         for venue in &self.venues {
-            if venue.parse::<ccxt_model::Venue>().is_err() {
-                let valid: Vec<&str> = ccxt_model::Venue::ALL.iter().map(|v| v.as_str()).collect();
+            if let Err(e) = venue.parse::<Venue>() {
                 problems.push(format!(
                     "daemon.venues: unknown venue '{venue}' (valid: {})",
-                    valid.join(", ")
+                    e.valid
                 ));
             }
         }
@@ -639,6 +640,7 @@ mod tests {
     use super::*;
 
     fn settings(toml_like: impl FnOnce(&mut DaemonSettings)) -> DaemonSettings {
+        ccxt_registry::install().expect("installs");
         let mut s = DaemonSettings::default();
         toml_like(&mut s);
         s
@@ -696,7 +698,10 @@ mod tests {
     fn bar_series_are_checked_and_every_bad_one_reported() {
         let s = settings(|s| {
             s.bars.series = Some(vec!["1m".into(), "1h:mark".into(), "3d".into()]);
-            s.bars.hyperliquid = Some(vec!["5m:last".into(), "1m:index".into()]);
+            s.bars.venues.insert(
+                "hyperliquid".into(),
+                StringList(vec!["5m:last".into(), "1m:index".into()]),
+            );
             s.backfill.bars_days = Some(0.0);
         });
         let problems = s
@@ -724,15 +729,20 @@ mod tests {
         );
         // The common list adapts to the venue; a venue's own list must be offered by it.
         let trade_only = |s: BarSeries| s.price == BarPrice::Last;
-        let hl = config.bars.for_venue(Venue::Hyperliquid, trade_only);
+        let hl = config
+            .bars
+            .for_venue(ccxt_registry::venue("hyperliquid"), trade_only);
         assert_eq!(hl.series, [DEFAULT_BAR_SERIES[0]]);
         assert_eq!(hl.left_out, [DEFAULT_BAR_SERIES[1]]);
         assert!(hl.problems.is_empty());
         let own = BarsConfig {
-            per_venue: vec![(Venue::Hyperliquid, DEFAULT_BAR_SERIES.to_vec())],
+            per_venue: vec![(
+                ccxt_registry::venue("hyperliquid"),
+                DEFAULT_BAR_SERIES.to_vec(),
+            )],
             ..BarsConfig::default()
         };
-        let hl = own.for_venue(Venue::Hyperliquid, trade_only);
+        let hl = own.for_venue(ccxt_registry::venue("hyperliquid"), trade_only);
         assert_eq!(
             hl.problems,
             ["daemon.bars.hyperliquid: hyperliquid does not offer 1m mark bars"]
@@ -740,6 +750,39 @@ mod tests {
         assert_eq!(
             "1M:MARK".parse::<BarSeries>().unwrap().to_string(),
             "1M:mark"
+        );
+    }
+
+    #[test]
+    fn per_venue_bar_lists_are_keyed_by_installed_venue_names() {
+        ccxt_registry::install().expect("installs");
+        let s: DaemonSettings = serde_json::from_value(serde_json::json!({
+            "bars": {"series": "1m", "bybit": "1h, 4h:mark", "kraken": ["1m"]}
+        }))
+        .unwrap();
+        assert_eq!(s.bars.series.as_deref(), Some(&["1m".to_string()][..]));
+        assert_eq!(s.bars.venues["bybit"].0, ["1h", "4h:mark"]);
+        let problems = s
+            .validate(&MetricsSettings::default(), &ScheduleOverrides::default())
+            .unwrap_err();
+        assert_eq!(
+            problems,
+            ["daemon.bars.kraken: unknown venue 'kraken' (valid: binance, bybit, hyperliquid)"]
+        );
+        let mut s = s;
+        s.bars.venues.remove("kraken");
+        let config = s
+            .validate(&MetricsSettings::default(), &ScheduleOverrides::default())
+            .unwrap();
+        let bybit = ccxt_registry::venue("bybit");
+        assert_eq!(config.bars.per_venue.len(), 1);
+        assert_eq!(config.bars.per_venue[0].0, bybit);
+        assert_eq!(
+            config.bars.for_venue(bybit, |_| true).series,
+            [
+                "1h".parse::<BarSeries>().unwrap(),
+                "4h:mark".parse().unwrap()
+            ]
         );
     }
 

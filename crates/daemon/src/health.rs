@@ -198,11 +198,11 @@ mod tests {
         let health = Health::new(start, Duration::from_secs(10));
         health.watch(
             JobKind::OpenInterest,
-            Some(Venue::Bybit),
+            Some(ccxt_registry::venue("bybit")),
             Duration::from_secs(60),
         );
         health.watch(JobKind::Compaction, None, Duration::from_secs(3600));
-        let mut streams = BTreeMap::from([(Venue::Binance, 0)]);
+        let mut streams = BTreeMap::from([(ccxt_registry::venue("binance"), 0)]);
         // Just started: nothing is stale yet.
         assert!(health.report(start + 5 * S, &streams, Vec::new()).ok());
         // No frame 11 s after the start: the stream is stale; the job not yet.
@@ -213,14 +213,18 @@ mod tests {
             (r.stale[0].kind, r.stale[0].venue.as_str()),
             ("stream", "binance")
         );
-        streams.insert(Venue::Binance, start + 10 * S);
+        streams.insert(ccxt_registry::venue("binance"), start + 10 * S);
         assert!(health.report(start + 11 * S, &streams, Vec::new()).ok());
         // The job never succeeded within its limit.
         let r = health.report(start + 61 * S, &BTreeMap::new(), Vec::new());
         assert_eq!(r.stale.len(), 1);
         assert_eq!(r.stale[0].name, "open_interest");
         assert_eq!(r.stale[0].last, None);
-        health.success(JobKind::OpenInterest, Some(Venue::Bybit), start + 61 * S);
+        health.success(
+            JobKind::OpenInterest,
+            Some(ccxt_registry::venue("bybit")),
+            start + 61 * S,
+        );
         assert!(
             health
                 .report(start + 62 * S, &BTreeMap::new(), Vec::new())
@@ -231,7 +235,7 @@ mod tests {
                 .unwrap();
         assert_eq!(json["status"], "stale");
         assert_eq!(json["stale"][0]["venue"], "bybit");
-        health.unwatch(JobKind::OpenInterest, Some(Venue::Bybit));
+        health.unwatch(JobKind::OpenInterest, Some(ccxt_registry::venue("bybit")));
         assert!(
             health
                 .report(start + 200 * S, &BTreeMap::new(), Vec::new())

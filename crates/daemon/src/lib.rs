@@ -33,7 +33,8 @@ pub mod topup;
 
 pub use config::{
     BackfillSettings, BarSeries, BarsConfig, BarsSettings, DaemonConfig, DaemonSettings,
-    HealthSettings, JobKind, MetricsSettings, ScheduleOverrides, ScheduleSettings, VenueBars,
+    HealthSettings, JobKind, MetricsSettings, ScheduleOverrides, ScheduleSettings, StringList,
+    VenueBars,
 };
 pub use http::prometheus;
 pub use notify::Notifier;

@@ -592,6 +592,7 @@ mod tests {
     use super::*;
 
     fn snapshot(ts: u64) -> OpenInterest {
+        ccxt_registry::install().unwrap();
         OpenInterest {
             instrument_id: Instrument::from_id("BTCUSDT-PERP.BINANCE").unwrap().id,
             open_interest: 1.0,

@@ -146,6 +146,7 @@ mod tests {
     const MIN5: u64 = 300_000_000_000;
 
     fn inst() -> Instrument {
+        ccxt_registry::install().unwrap();
         Instrument::from_id("BTCUSDT-PERP.BINANCE").unwrap()
     }
 

@@ -23,13 +23,14 @@ struct ScriptedVenue {
 }
 
 fn inst(native: &str) -> Instrument {
+    ccxt_registry::install().unwrap();
     Instrument::from_id(&format!("{}-PERP.BINANCE", native)).unwrap()
 }
 
 #[async_trait::async_trait]
 impl Fetcher for ScriptedVenue {
     fn venue(&self) -> Venue {
-        Venue::Binance
+        ccxt_registry::venue("binance")
     }
 
     async fn instruments(&self) -> Result<Vec<InstrumentInfo>, FetchError> {
@@ -88,7 +89,7 @@ impl Fetcher for ScriptedVenue {
                 (
                     i.clone(),
                     Err(FetchError::Unsupported {
-                        venue: Venue::Binance,
+                        venue: ccxt_registry::venue("binance"),
                         what: "funding".into(),
                     }),
                 )
@@ -104,7 +105,7 @@ impl Fetcher for ScriptedVenue {
         _: u64,
     ) -> PageStream<'a, OpenInterest> {
         error_stream(FetchError::Unsupported {
-            venue: Venue::Binance,
+            venue: ccxt_registry::venue("binance"),
             what: "history".into(),
         })
     }
@@ -116,7 +117,7 @@ impl Fetcher for ScriptedVenue {
         _: u64,
     ) -> PageStream<'a, FundingRate> {
         error_stream(FetchError::Unsupported {
-            venue: Venue::Binance,
+            venue: ccxt_registry::venue("binance"),
             what: "history".into(),
         })
     }
@@ -151,7 +152,7 @@ async fn new_listings_join_and_delisted_instruments_stop_at_the_next_refresh() {
         .unwrap();
     let phase = Arc::new(AtomicUsize::new(0));
     let venue = VenueRuntime {
-        venue: Venue::Binance,
+        venue: ccxt_registry::venue("binance"),
         fetcher: Arc::new(ScriptedVenue {
             phase: phase.clone(),
         }),

@@ -28,12 +28,13 @@ struct Snapshots {
 }
 
 fn btc() -> Instrument {
+    ccxt_registry::install().unwrap();
     Instrument::from_id("BTCUSDT-PERP.BINANCE").unwrap()
 }
 
 fn unsupported<T>() -> Result<T, FetchError> {
     Err(FetchError::Unsupported {
-        venue: Venue::Binance,
+        venue: ccxt_registry::venue("binance"),
         what: "not scripted".into(),
     })
 }
@@ -41,7 +42,7 @@ fn unsupported<T>() -> Result<T, FetchError> {
 #[async_trait::async_trait]
 impl Fetcher for Snapshots {
     fn venue(&self) -> Venue {
-        Venue::Binance
+        ccxt_registry::venue("binance")
     }
 
     async fn instruments(&self) -> Result<Vec<InstrumentInfo>, FetchError> {
@@ -97,7 +98,7 @@ impl Fetcher for Snapshots {
         _: u64,
     ) -> PageStream<'a, OpenInterest> {
         error_stream(FetchError::Unsupported {
-            venue: Venue::Binance,
+            venue: ccxt_registry::venue("binance"),
             what: "history".into(),
         })
     }
@@ -109,7 +110,7 @@ impl Fetcher for Snapshots {
         _: u64,
     ) -> PageStream<'a, FundingRate> {
         error_stream(FetchError::Unsupported {
-            venue: Venue::Binance,
+            venue: ccxt_registry::venue("binance"),
             what: "history".into(),
         })
     }
@@ -232,7 +233,7 @@ async fn start(hooks: RunHooks) -> Running {
     let taken = Arc::new(Mutex::new(Vec::new()));
     let plan = ccxt_daemon::DaemonPlan {
         venues: vec![VenueRuntime {
-            venue: Venue::Binance,
+            venue: ccxt_registry::venue("binance"),
             fetcher: Arc::new(Snapshots {
                 taken: taken.clone(),
             }),

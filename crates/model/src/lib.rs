@@ -1,7 +1,7 @@
 //! The data model of ccxt-pipeline.
 //!
 //! This crate owns the vocabulary every other crate speaks: the venues we collect from
-//! ([`Venue`]), how a symbol a user types maps to a venue's native symbol and to a
+//! ([`Venue`], a handle to a venue crate's [`VenueGrammar`]), how a symbol a user types maps to a venue's native symbol and to a
 //! NautilusTrader instrument id ([`SymbolInput`], [`Instrument`], [`InstrumentId`]), the records
 //! we store ([`OpenInterest`], [`FundingRate`], [`Liquidation`], [`Bar`], [`MarkPrice`],
 //! [`IndexPrice`]) and the time forms users type
@@ -10,8 +10,10 @@
 mod bars;
 mod records;
 mod symbol;
+#[cfg(test)]
+mod testing;
 pub mod time;
-mod venue;
+pub mod venue;
 
 pub use bars::{
     Bar, BarError, BarInterval, BarPrice, BarProblem, BarType, IndexPrice, MARK_INDEX_PRECISION,
@@ -21,5 +23,8 @@ pub use records::{
     FundingKind, FundingRate, Gap, Liquidation, LiquidationSource, OpenInterest, PositionSide,
     RecordKind, format_interval,
 };
-pub use symbol::{ACCEPTED_SYMBOL_FORMS, Instrument, InstrumentId, SymbolError, SymbolInput};
-pub use venue::{UnknownVenue, Venue};
+pub use symbol::{
+    Instrument, InstrumentId, Market, NativeForm, Quote, SymbolError, SymbolInput,
+    accepted_symbol_forms, is_alnum, is_upper_alnum, split_quote,
+};
+pub use venue::{UnknownVenue, Venue, VenueGrammar};

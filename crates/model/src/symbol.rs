@@ -1,31 +1,72 @@
 //! Symbols as users type them, and the instruments they name on each venue.
 //!
-//! Users type one of four forms (see [`ACCEPTED_SYMBOL_FORMS`]); [`SymbolInput::parse`] reads
+//! Users type one of four forms (see [`accepted_symbol_forms`]); [`SymbolInput::parse`] reads
 //! it and [`SymbolInput::resolve`] maps it to a venue's native symbol and to the
-//! NautilusTrader instrument id under which the catalog stores its data:
-//!
-//! | typed | Binance | Bybit | Hyperliquid |
-//! |---|---|---|---|
-//! | `BTCUSDT-PERP`, `BTCUSDT`, `BTC/USDT:USDT` | `BTCUSDT` / `BTCUSDT-PERP.BINANCE` | `BTCUSDT` / `BTCUSDT-LINEAR.BYBIT` | `BTC` / `BTC-USD-PERP.HYPERLIQUID` |
-//! | `BTCUSDC-PERP`, `BTC/USDC:USDC` | `BTCUSDC` / `BTCUSDC-PERP.BINANCE` | `BTCPERP` / `BTCPERP-LINEAR.BYBIT` | `BTC` / `BTC-USD-PERP.HYPERLIQUID` |
-//! | `BTC` (a Hyperliquid coin) | `BTCUSDT` | `BTCUSDT` | `BTC` |
-//! | `1000PEPEUSDT-PERP`, `kPEPE` | `1000PEPEUSDT` | `1000PEPEUSDT` | `kPEPE` / `kPEPE-USD-PERP.HYPERLIQUID` |
-//! | `xyz:TSLA` (Hyperliquid builder dex) | – | – | `xyz:TSLA` / `xyz_TSLA-USD-PERP.HYPERLIQUID` |
-//!
-//! Hyperliquid's builder-deployed (HIP-3) perpetuals are named `dex:COIN`. A `:` in a
-//! directory name breaks NautilusTrader 1.221's query path, so the instrument id replaces it
-//! with `_` (`xyz:TSLA` → `xyz_TSLA-USD-PERP.HYPERLIQUID`). Neither dex names nor coin names
-//! contain `_`, so the mapping is reversible.
+//! NautilusTrader instrument id under which the catalog stores its data. The generic forms
+//! (`BTCUSDT-PERP`, `BTCUSDT`, `BTC`, ccxt `BTC/USDT:USDT`, NautilusTrader ids) are read here;
+//! each venue's [`VenueGrammar`](crate::VenueGrammar) maps them to its symbols and recognises
+//! its own forms (the table of each venue's forms is in the README and in each venue crate).
 
 use std::fmt;
 use std::sync::Arc;
 
 use crate::Venue;
+use crate::venue;
 
-/// What the error for a malformed symbol lists as valid input.
-pub const ACCEPTED_SYMBOL_FORMS: &str = "accepted forms: BTCUSDT-PERP, a venue symbol \
-(BTCUSDT, Hyperliquid BTC or xyz:TSLA), a ccxt symbol (BTC/USDT:USDT, BTC/USDC:USDC) or a \
-NautilusTrader id (BTCUSDT-PERP.BINANCE, BTCUSDT-LINEAR.BYBIT, BTC-USD-PERP.HYPERLIQUID)";
+/// What the error for a malformed symbol lists as valid input, with the installed venues'
+/// examples: "accepted forms: BTCUSDT-PERP, a venue symbol (BTCUSDT, Hyperliquid BTC or
+/// xyz:TSLA), a ccxt symbol (…) or a NautilusTrader id (BTCUSDT-PERP.BINANCE, …)".
+pub fn accepted_symbol_forms() -> String {
+    let venues = venue::all();
+    let mut natives = vec!["BTCUSDT"];
+    natives.extend(
+        venues
+            .iter()
+            .map(|v| v.grammar().native_examples())
+            .filter(|e| !e.is_empty()),
+    );
+    let btc = Market {
+        base: "BTC".to_string(),
+        quote: Quote::Usdt,
+    };
+    let ids: Vec<String> = venues
+        .iter()
+        .filter_map(|v| {
+            let native = v.grammar().market_native(&btc).ok()?;
+            Some(format!(
+                "{}.{}",
+                v.grammar().id_symbol(&native),
+                v.nautilus_venue()
+            ))
+        })
+        .collect();
+    let ids = if ids.is_empty() {
+        "none: no venues are registered".to_string()
+    } else {
+        ids.join(", ")
+    };
+    format!(
+        "accepted forms: BTCUSDT-PERP, a venue symbol ({}), a ccxt symbol (BTC/USDT:USDT, \
+BTC/USDC:USDC) or a NautilusTrader id ({ids})",
+        natives.join(", ")
+    )
+}
+
+/// `a, b or c`.
+fn or_list<S: AsRef<str>>(items: &[S]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.as_ref().to_string(),
+        [rest @ .., last] => format!(
+            "{} or {}",
+            rest.iter()
+                .map(AsRef::as_ref)
+                .collect::<Vec<_>>()
+                .join(", "),
+            last.as_ref()
+        ),
+    }
+}
 
 /// A NautilusTrader instrument id such as `BTCUSDT-PERP.BINANCE`.
 ///
@@ -75,18 +116,24 @@ impl Instrument {
         Instrument::new(venue, native.into())
     }
 
+    /// The instrument `venue` lists as `native`, if it can be named in the catalog: its
+    /// instrument id must read back to the same native symbol (so `btcusdt`, `BTC-26DEC25` or
+    /// symbols with characters other than ASCII letters and digits give `None`).
+    pub fn from_native_checked(venue: Venue, native: &str) -> Option<Self> {
+        let instrument = Instrument::new(venue, native.to_string());
+        let symbol = venue.grammar().id_symbol(native);
+        let back = venue.grammar().native_of_id(&symbol).ok()?;
+        (back == native).then_some(instrument)
+    }
+
     fn new(venue: Venue, native: String) -> Self {
-        let symbol = match venue {
-            Venue::Binance => format!("{native}-PERP"),
-            Venue::Bybit => format!("{native}-LINEAR"),
-            Venue::Hyperliquid => format!("{}-USD-PERP", native.replace(':', "_")),
-        };
+        let symbol = venue.grammar().id_symbol(&native);
         let id = InstrumentId::new_unchecked(format!("{symbol}.{}", venue.nautilus_venue()));
         Instrument { venue, native, id }
     }
 
-    /// Reads a NautilusTrader instrument id of one of our venues (`BTCUSDT-PERP.BINANCE`,
-    /// `BTCUSDT-LINEAR.BYBIT`, `BTC-USD-PERP.HYPERLIQUID`, `xyz_TSLA-USD-PERP.HYPERLIQUID`).
+    /// Reads a NautilusTrader instrument id of one of the installed venues
+    /// (`BTCUSDT-PERP.BINANCE`, `BTC-USD-PERP.HYPERLIQUID`, …).
     pub fn from_id(id: &str) -> Result<Instrument, SymbolError> {
         let malformed = |reason: &str| SymbolError::Malformed {
             input: id.to_string(),
@@ -94,43 +141,40 @@ impl Instrument {
         };
         let (symbol, code) = id
             .rsplit_once('.')
-            .ok_or_else(|| malformed("an instrument id looks like BTCUSDT-PERP.BINANCE"))?;
+            .ok_or_else(|| malformed(&format!("an instrument id looks like {}", example_id())))?;
         let venue = Venue::from_nautilus_venue(code).ok_or_else(|| {
-            malformed("the venue after '.' must be BINANCE, BYBIT or HYPERLIQUID")
-        })?;
-        let native = match venue {
-            Venue::Binance => symbol
-                .to_ascii_uppercase()
-                .strip_suffix("-PERP")
-                .filter(|n| is_upper_alnum(n))
-                .map(str::to_string)
-                .ok_or_else(|| malformed("Binance ids look like BTCUSDT-PERP.BINANCE"))?,
-            Venue::Bybit => symbol
-                .to_ascii_uppercase()
-                .strip_suffix("-LINEAR")
-                .filter(|n| is_upper_alnum(n))
-                .map(str::to_string)
-                .ok_or_else(|| malformed("Bybit ids look like BTCUSDT-LINEAR.BYBIT"))?,
-            Venue::Hyperliquid => {
-                let coin = symbol
-                    .strip_suffix("-USD-PERP")
-                    .or_else(|| symbol.strip_suffix("-usd-perp"))
-                    .ok_or_else(|| {
-                        malformed("Hyperliquid ids look like BTC-USD-PERP.HYPERLIQUID")
-                    })?;
-                match coin.split_once(['_', ':']) {
-                    Some((dex, coin)) if is_dex(dex) && is_alnum(coin) => format!("{dex}:{coin}"),
-                    None if is_alnum(coin) => coin.to_string(),
-                    _ => {
-                        return Err(malformed(
-                            "the coin must be letters and digits, or dex_COIN",
-                        ));
-                    }
-                }
+            let codes: Vec<&str> = venue::all().iter().map(|v| v.nautilus_venue()).collect();
+            if codes.is_empty() {
+                malformed("no venues are registered")
+            } else {
+                malformed(&format!("the venue after '.' must be {}", or_list(&codes)))
             }
-        };
+        })?;
+        let native = venue
+            .grammar()
+            .native_of_id(symbol)
+            .map_err(|reason| malformed(&reason))?;
         Ok(Instrument::new(venue, native))
     }
+}
+
+/// The first installed venue's id of BTC/USDT (`BTCUSDT-PERP.BINANCE`).
+fn example_id() -> String {
+    let btc = Market {
+        base: "BTC".to_string(),
+        quote: Quote::Usdt,
+    };
+    venue::all()
+        .iter()
+        .find_map(|v| {
+            let native = v.grammar().market_native(&btc).ok()?;
+            Some(format!(
+                "{}.{}",
+                v.grammar().id_symbol(&native),
+                v.nautilus_venue()
+            ))
+        })
+        .unwrap_or_else(|| "SYMBOL.VENUE".to_string())
 }
 
 impl fmt::Display for Instrument {
@@ -143,7 +187,7 @@ impl fmt::Display for Instrument {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SymbolError {
     /// The text is not one of the accepted forms.
-    #[error("invalid symbol '{input}': {reason}; {ACCEPTED_SYMBOL_FORMS}")]
+    #[error("invalid symbol '{input}': {reason}; {}", accepted_symbol_forms())]
     Malformed {
         /// What the user typed.
         input: String,
@@ -164,26 +208,61 @@ pub enum SymbolError {
 
 /// The quote (and settlement) currency of a linear perpetual.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-enum Quote {
+pub enum Quote {
+    /// Tether.
     Usdt,
+    /// USD Coin.
     Usdc,
 }
 
 impl Quote {
-    fn as_str(self) -> &'static str {
+    /// `USDT` or `USDC`.
+    pub fn as_str(self) -> &'static str {
         match self {
             Quote::Usdt => "USDT",
             Quote::Usdc => "USDC",
         }
     }
 
-    fn parse(s: &str) -> Option<Quote> {
+    /// Reads `usdt`/`USDC` (any case).
+    pub fn parse(s: &str) -> Option<Quote> {
         match s.to_ascii_uppercase().as_str() {
             "USDT" => Some(Quote::Usdt),
             "USDC" => Some(Quote::Usdc),
             _ => None,
         }
     }
+}
+
+/// A canonical market: a base asset (`BTC`, `1000PEPE` for 1000-unit contracts) and the quote
+/// of its linear perpetual. The same market on every venue.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Market {
+    /// The upper-case base asset (`BTC`, `1000PEPE`).
+    pub base: String,
+    /// The quote (and settlement) currency; USDT when the user typed none.
+    pub quote: Quote,
+}
+
+/// A venue's own symbol form, as a [`VenueGrammar`](crate::VenueGrammar) recognises it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum NativeForm {
+    /// A market every venue may list (Hyperliquid `kPEPE` = `1000PEPE`, Bybit `BTCPERP` =
+    /// BTC/USDC); `quote: None` when the form does not say.
+    Market {
+        /// The upper-case base asset.
+        base: String,
+        /// The quote, if the form names one.
+        quote: Option<Quote>,
+    },
+    /// An instrument only the recognising venue lists (Hyperliquid `xyz:TSLA`).
+    Listed {
+        /// Its native symbol.
+        native: String,
+        /// Why other venues have no such instrument ("builder-dex symbols (dex:COIN) exist
+        /// only on hyperliquid").
+        elsewhere: String,
+    },
 }
 
 /// A symbol as the user typed it, read but not yet mapped to a venue.
@@ -197,14 +276,35 @@ pub struct SymbolInput {
 enum InputKind {
     /// A base asset with an optional quote: the same market on every venue.
     Market { base: String, quote: Option<Quote> },
-    /// A Hyperliquid builder-deployed perpetual `dex:COIN`.
-    HyperliquidDex { dex: String, coin: String },
-    /// A NautilusTrader instrument id, which names one venue.
-    Pinned(Instrument),
+    /// An instrument of one venue (a NautilusTrader id, or a venue-only form), and why other
+    /// venues have none.
+    Pinned {
+        instrument: Instrument,
+        elsewhere: String,
+    },
+}
+
+impl InputKind {
+    fn of_form(venue: Venue, form: NativeForm) -> InputKind {
+        match form {
+            NativeForm::Market { base, quote } => InputKind::Market { base, quote },
+            NativeForm::Listed { native, elsewhere } => InputKind::Pinned {
+                instrument: Instrument::new(venue, native),
+                elsewhere,
+            },
+        }
+    }
+}
+
+/// The first installed venue's answer to `ask`, with the venue.
+fn first_venue<T>(ask: impl Fn(&dyn crate::VenueGrammar) -> Option<T>) -> Option<(Venue, T)> {
+    venue::all()
+        .iter()
+        .find_map(|v| ask(v.grammar()).map(|t| (*v, t)))
 }
 
 impl SymbolInput {
-    /// Reads one of the [`ACCEPTED_SYMBOL_FORMS`].
+    /// Reads one of the [`accepted_symbol_forms`].
     pub fn parse(typed: &str) -> Result<SymbolInput, SymbolError> {
         let s = typed.trim();
         let malformed = |reason: &str| SymbolError::Malformed {
@@ -217,11 +317,19 @@ impl SymbolInput {
         if s.len() > 64 {
             return Err(malformed("it is longer than 64 characters"));
         }
+        if venue::all().is_empty() {
+            return Err(malformed("no venues are registered"));
+        }
         let kind = if s.contains('.') {
-            InputKind::Pinned(Instrument::from_id(s).map_err(|e| match e {
+            let instrument = Instrument::from_id(s).map_err(|e| match e {
                 SymbolError::Malformed { reason, .. } => malformed(&reason),
                 other => other,
-            })?)
+            })?;
+            let elsewhere = format!("it is a {} instrument id", instrument.venue);
+            InputKind::Pinned {
+                instrument,
+                elsewhere,
+            }
         } else if let Some((base, rest)) = s.split_once('/') {
             let (quote, settle) = rest.split_once(':').ok_or_else(|| {
                 malformed(
@@ -235,28 +343,25 @@ impl SymbolInput {
                     "only linear perpetuals settled in their quote currency are collected (BTC/USDT:USDT)",
                 ));
             }
-            match base.split_once('-') {
-                // ccxt writes Hyperliquid builder-dex markets as DEX-COIN/USDC:USDC.
-                Some((dex, coin)) if is_alnum(dex) && is_alnum(coin) => InputKind::HyperliquidDex {
-                    dex: dex.to_ascii_lowercase(),
-                    coin: coin.to_string(),
-                },
-                _ => InputKind::Market {
-                    base: market_base(base)
-                        .ok_or_else(|| malformed("the base currency must be letters and digits"))?,
+            match first_venue(|g| g.recognise_ccxt_base(base)) {
+                Some((_, NativeForm::Market { base, .. })) => InputKind::Market {
+                    base,
                     quote: Some(quote),
                 },
+                Some((venue, form)) => InputKind::of_form(venue, form),
+                None => {
+                    let upper = base.to_ascii_uppercase();
+                    if !is_upper_alnum(&upper) {
+                        return Err(malformed("the base currency must be letters and digits"));
+                    }
+                    InputKind::Market {
+                        base: upper,
+                        quote: Some(quote),
+                    }
+                }
             }
-        } else if let Some((dex, coin)) = s.split_once(':') {
-            if !is_dex(dex) || !is_alnum(coin) {
-                return Err(malformed(
-                    "Hyperliquid builder-dex symbols look like xyz:TSLA (lowercase dex, then the coin)",
-                ));
-            }
-            InputKind::HyperliquidDex {
-                dex: dex.to_string(),
-                coin: coin.to_string(),
-            }
+        } else if let Some((venue, form)) = first_venue(|g| g.recognise(s)) {
+            InputKind::of_form(venue, form.map_err(|reason| malformed(&reason))?)
         } else if let Some(stem) = s.to_ascii_uppercase().strip_suffix("-PERP") {
             let (base, quote) = split_quote(stem).ok_or_else(|| {
                 malformed("the -PERP form needs a USDT or USDC quote, like BTCUSDT-PERP")
@@ -264,12 +369,6 @@ impl SymbolInput {
             InputKind::Market {
                 base,
                 quote: Some(quote),
-            }
-        } else if let Some(coin) = s.strip_prefix('k').filter(|c| is_upper_alnum(c)) {
-            // Hyperliquid's k-coins are its 1000-unit contracts (kPEPE = 1000PEPE elsewhere).
-            InputKind::Market {
-                base: format!("1000{coin}"),
-                quote: None,
             }
         } else {
             let upper = s.to_ascii_uppercase();
@@ -283,12 +382,8 @@ impl SymbolInput {
                     base,
                     quote: Some(quote),
                 }
-            } else if let Some(base) = upper.strip_suffix("PERP").filter(|b| !b.is_empty()) {
-                // Bybit names its USDC perpetuals BTCPERP.
-                InputKind::Market {
-                    base: base.to_string(),
-                    quote: Some(Quote::Usdc),
-                }
+            } else if let Some((venue, form)) = first_venue(|g| g.recognise_unquoted(&upper)) {
+                InputKind::of_form(venue, form)
             } else if upper.len() > 3 && upper.ends_with("USD") {
                 return Err(malformed(
                     "coin-margined (inverse) contracts are not collected; use BTCUSDT or BTC/USDT:USDT",
@@ -311,11 +406,10 @@ impl SymbolInput {
         &self.typed
     }
 
-    /// The venue a NautilusTrader id names, if the user typed one.
+    /// The venue the symbol names, if it names one (a NautilusTrader id, a venue-only form).
     pub fn pinned_venue(&self) -> Option<Venue> {
         match &self.kind {
-            InputKind::Pinned(instrument) => Some(instrument.venue),
-            InputKind::HyperliquidDex { .. } => Some(Venue::Hyperliquid),
+            InputKind::Pinned { instrument, .. } => Some(instrument.venue),
             InputKind::Market { .. } => None,
         }
     }
@@ -329,32 +423,23 @@ impl SymbolInput {
         };
         match &self.kind {
             InputKind::Market { base, quote } => {
-                let quote = quote.unwrap_or(Quote::Usdt);
-                let native = match (venue, quote) {
-                    (Venue::Binance, q) => format!("{base}{}", q.as_str()),
-                    (Venue::Bybit, Quote::Usdt) => format!("{base}USDT"),
-                    (Venue::Bybit, Quote::Usdc) => format!("{base}PERP"),
-                    (Venue::Hyperliquid, _) => hyperliquid_coin(base),
+                let market = Market {
+                    base: base.clone(),
+                    quote: quote.unwrap_or(Quote::Usdt),
                 };
+                let native = venue.grammar().market_native(&market).map_err(not_on)?;
                 Ok(Instrument::new(venue, native))
             }
-            InputKind::HyperliquidDex { dex, coin } => match venue {
-                Venue::Hyperliquid => Ok(Instrument::new(venue, format!("{dex}:{coin}"))),
-                _ => Err(not_on(
-                    "builder-dex symbols (dex:COIN) exist only on hyperliquid".into(),
-                )),
-            },
-            InputKind::Pinned(instrument) if instrument.venue == venue => Ok(instrument.clone()),
-            InputKind::Pinned(instrument) => Err(not_on(format!(
-                "it is a {} instrument id",
-                instrument.venue
-            ))),
+            InputKind::Pinned { instrument, .. } if instrument.venue == venue => {
+                Ok(instrument.clone())
+            }
+            InputKind::Pinned { elsewhere, .. } => Err(not_on(elsewhere.clone())),
         }
     }
 }
 
 /// Splits `BTCUSDT` into (`BTC`, USDT).
-fn split_quote(upper: &str) -> Option<(String, Quote)> {
+pub fn split_quote(upper: &str) -> Option<(String, Quote)> {
     [Quote::Usdt, Quote::Usdc].into_iter().find_map(|q| {
         upper
             .strip_suffix(q.as_str())
@@ -363,46 +448,27 @@ fn split_quote(upper: &str) -> Option<(String, Quote)> {
     })
 }
 
-/// The canonical base asset of a ccxt base (`BTC`, `1000PEPE`; Hyperliquid's `kPEPE` → `1000PEPE`).
-fn market_base(base: &str) -> Option<String> {
-    if let Some(coin) = base.strip_prefix('k').filter(|c| is_upper_alnum(c)) {
-        return Some(format!("1000{coin}"));
-    }
-    let upper = base.to_ascii_uppercase();
-    is_upper_alnum(&upper).then_some(upper)
-}
-
-/// Hyperliquid's coin for a base asset: `1000PEPE` → `kPEPE`, otherwise unchanged.
-fn hyperliquid_coin(base: &str) -> String {
-    match base.strip_prefix("1000") {
-        Some(rest) if !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_uppercase()) => {
-            format!("k{rest}")
-        }
-        _ => base.to_string(),
-    }
-}
-
-fn is_alnum(s: &str) -> bool {
+/// Whether `s` is 1 to 40 ASCII letters and digits.
+pub fn is_alnum(s: &str) -> bool {
     !s.is_empty() && s.len() <= 40 && s.bytes().all(|b| b.is_ascii_alphanumeric())
 }
 
-fn is_upper_alnum(s: &str) -> bool {
+/// [`is_alnum`] without lower-case letters.
+pub fn is_upper_alnum(s: &str) -> bool {
     is_alnum(s) && !s.bytes().any(|b| b.is_ascii_lowercase())
-}
-
-fn is_dex(s: &str) -> bool {
-    is_alnum(s) && !s.bytes().any(|b| b.is_ascii_uppercase())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::{ALPHA, BETA, install_test_venues};
 
     fn ids(typed: &str) -> Vec<String> {
+        install_test_venues();
         let input = SymbolInput::parse(typed).unwrap();
-        Venue::ALL
-            .into_iter()
-            .map(|v| match input.resolve(v) {
+        venue::all()
+            .iter()
+            .map(|v| match input.resolve(*v) {
                 Ok(i) => format!("{}={}", i.native, i.id),
                 Err(_) => "-".to_string(),
             })
@@ -410,12 +476,8 @@ mod tests {
     }
 
     #[test]
-    fn seed_native_and_ccxt_forms_name_the_same_instruments() {
-        let expected = [
-            "BTCUSDT=BTCUSDT-PERP.BINANCE",
-            "BTCUSDT=BTCUSDT-LINEAR.BYBIT",
-            "BTC=BTC-USD-PERP.HYPERLIQUID",
-        ];
+    fn generic_forms_name_the_same_market_on_every_venue() {
+        let expected = ["BTCUSDT=BTCUSDT-PERP.ALPHA", "BTC=BTC-USD.BETA"];
         for typed in [
             "BTCUSDT-PERP",
             "btcusdt-perp",
@@ -426,80 +488,57 @@ mod tests {
         ] {
             assert_eq!(ids(typed), expected, "{typed}");
         }
-    }
-
-    #[test]
-    fn usdc_markets_map_to_each_venues_usdc_contract() {
-        let expected = [
-            "BTCUSDC=BTCUSDC-PERP.BINANCE",
-            "BTCPERP=BTCPERP-LINEAR.BYBIT",
-            "BTC=BTC-USD-PERP.HYPERLIQUID",
-        ];
-        for typed in ["BTC/USDC:USDC", "BTCUSDC-PERP", "BTCUSDC", "BTCPERP"] {
-            assert_eq!(ids(typed), expected, "{typed}");
-        }
-    }
-
-    #[test]
-    fn thousand_unit_contracts_map_to_hyperliquid_k_coins() {
-        let expected = [
-            "1000PEPEUSDT=1000PEPEUSDT-PERP.BINANCE",
-            "1000PEPEUSDT=1000PEPEUSDT-LINEAR.BYBIT",
-            "kPEPE=kPEPE-USD-PERP.HYPERLIQUID",
-        ];
-        for typed in [
-            "1000PEPEUSDT-PERP",
-            "kPEPE",
-            "1000PEPEUSDT",
-            "kPEPE/USDT:USDT",
-        ] {
-            assert_eq!(ids(typed), expected, "{typed}");
-        }
-    }
-
-    #[test]
-    fn builder_dex_symbols_get_a_colon_free_id_and_only_exist_on_hyperliquid() {
         assert_eq!(
-            ids("xyz:TSLA"),
-            ["-", "-", "xyz:TSLA=xyz_TSLA-USD-PERP.HYPERLIQUID"]
+            ids("ETH/USDC:USDC"),
+            ["ETHUSDC=ETHUSDC-PERP.ALPHA", "ETH=ETH-USD.BETA"]
         );
-        assert_eq!(ids("XYZ-TSLA/USDC:USDC"), ids("xyz:TSLA"));
-        let input = SymbolInput::parse("xyz:TSLA").unwrap();
-        assert_eq!(input.pinned_venue(), Some(Venue::Hyperliquid));
-        let err = input.resolve(Venue::Binance).unwrap_err().to_string();
-        assert!(err.contains("exist only on hyperliquid"), "{err}");
+    }
+
+    #[test]
+    fn venue_forms_come_from_the_grammars() {
+        // BETA's own form `b~COIN`, unquoted `COINX` (= USDC) and ccxt base `B-COIN`.
+        assert_eq!(ids("b~TSLA"), ["-", "b~TSLA=b~TSLA-USD.BETA"]);
+        assert_eq!(ids("B-TSLA/USDC:USDC"), ids("b~TSLA"));
+        assert_eq!(
+            ids("ETHX"),
+            ["ETHUSDC=ETHUSDC-PERP.ALPHA", "ETH=ETH-USD.BETA"]
+        );
+        let input = SymbolInput::parse("b~TSLA").unwrap();
+        assert_eq!(input.pinned_venue(), Some(BETA));
+        let err = input.resolve(ALPHA).unwrap_err().to_string();
+        assert_eq!(err, "symbol 'b~TSLA' has no alpha instrument: only on beta");
+        let err = SymbolInput::parse("b~").unwrap_err().to_string();
+        assert!(err.contains("beta symbols look like b~COIN"), "{err}");
     }
 
     #[test]
     fn nautilus_ids_pin_their_venue_and_round_trip() {
-        for id in [
-            "BTCUSDT-PERP.BINANCE",
-            "BTCUSDT-LINEAR.BYBIT",
-            "BTC-USD-PERP.HYPERLIQUID",
-            "xyz_TSLA-USD-PERP.HYPERLIQUID",
-            "kPEPE-USD-PERP.HYPERLIQUID",
-        ] {
+        for id in ["BTCUSDT-PERP.ALPHA", "BTC-USD.BETA", "b~TSLA-USD.BETA"] {
             let input = SymbolInput::parse(id).unwrap();
             let venue = input.pinned_venue().unwrap();
             let instrument = input.resolve(venue).unwrap();
             assert_eq!(instrument.id.as_str(), id);
             assert_eq!(Instrument::from_id(id).unwrap(), instrument);
-            let other = Venue::ALL.into_iter().find(|v| *v != venue).unwrap();
-            assert!(matches!(
-                input.resolve(other),
-                Err(SymbolError::NotOnVenue { .. })
-            ));
+            let other = venue::all().iter().copied().find(|v| *v != venue).unwrap();
+            let err = input.resolve(other).unwrap_err().to_string();
+            assert!(
+                err.ends_with(&format!("it is a {venue} instrument id")),
+                "{err}"
+            );
         }
-        assert_eq!(
-            Instrument::from_id("xyz_TSLA-USD-PERP.HYPERLIQUID")
-                .unwrap()
-                .native,
-            "xyz:TSLA"
-        );
     }
 
     #[test]
-    fn malformed_symbols_list_the_accepted_forms() {
+    fn checked_natives_read_back() {
+        install_test_venues();
+        assert!(Instrument::from_native_checked(ALPHA, "BTCUSDT").is_some());
+        assert_eq!(Instrument::from_native_checked(ALPHA, "btcusdt"), None);
+        assert_eq!(Instrument::from_native_checked(ALPHA, "BTC-26DEC25"), None);
+    }
+
+    #[test]
+    fn malformed_symbols_list_the_accepted_forms_of_the_installed_venues() {
+        install_test_venues();
         for (typed, why) in [
             ("", "empty"),
             ("BTC-PERP", "USDT or USDC quote"),
@@ -508,14 +547,19 @@ mod tests {
             ("BTC/USDT:USDC", "settled in their quote"),
             ("BTC USDT", "letters and digits"),
             ("BTCUSD", "inverse"),
-            ("BTCUSDT.OKX", "BINANCE, BYBIT or HYPERLIQUID"),
-            ("BTCUSDT.BINANCE", "BTCUSDT-PERP.BINANCE"),
-            ("XYZ:tsla", "builder-dex"),
+            ("BTCUSDT.OKX", "the venue after '.' must be ALPHA or BETA"),
+            ("BTCUSDT.ALPHA", "alpha ids look like BTCUSDT-PERP.ALPHA"),
             ("ETH€", "letters and digits"),
         ] {
             let err = SymbolInput::parse(typed).unwrap_err().to_string();
             assert!(err.contains(why), "{typed}: {err}");
-            assert!(err.contains("accepted forms"), "{typed}: {err}");
+            assert!(
+                err.ends_with(
+                    "accepted forms: BTCUSDT-PERP, a venue symbol (BTCUSDT, beta b~TSLA), a ccxt \
+symbol (BTC/USDT:USDT, BTC/USDC:USDC) or a NautilusTrader id (BTCUSDT-PERP.ALPHA, BTC-USD.BETA)"
+                ),
+                "{typed}: {err}"
+            );
             assert!(!err.contains('\n'));
         }
     }
@@ -523,16 +567,18 @@ mod tests {
     proptest::proptest! {
         #[test]
         fn parse_never_panics(s in "\\PC{0,80}") {
-            let _ = SymbolInput::parse(&s).map(|i| Venue::ALL.map(|v| i.resolve(v)));
+            install_test_venues();
+            let _ = SymbolInput::parse(&s).map(|i| venue::all().iter().map(|v| i.resolve(*v)).collect::<Vec<_>>());
             let _ = Instrument::from_id(&s);
         }
 
         #[test]
         fn every_resolved_id_reads_back(base in "[A-Z][A-Z0-9]{0,9}", usdc in proptest::bool::ANY) {
+            install_test_venues();
             let typed = format!("{base}{}-PERP", if usdc { "USDC" } else { "USDT" });
             let input = SymbolInput::parse(&typed).unwrap();
-            for v in Venue::ALL {
-                let instrument = input.resolve(v).unwrap();
+            for v in venue::all() {
+                let instrument = input.resolve(*v).unwrap();
                 proptest::prop_assert_eq!(Instrument::from_id(instrument.id.as_str()).unwrap(), instrument);
             }
         }

@@ -61,7 +61,7 @@ fn bar(instrument: &Instrument, interval: BarInterval, close: u64) -> Bar {
 #[async_trait::async_trait]
 impl Fetcher for FakeBars {
     fn venue(&self) -> Venue {
-        Venue::Binance
+        ccxt_registry::venue("binance")
     }
     async fn instruments(&self) -> Result<Vec<InstrumentInfo>, FetchError> {
         Ok(Vec::new())
@@ -140,9 +140,10 @@ impl Fetcher for FakeBars {
 }
 
 fn btc() -> Instrument {
+    ccxt_registry::install().unwrap();
     SymbolInput::parse("BTCUSDT")
         .unwrap()
-        .resolve(Venue::Binance)
+        .resolve(ccxt_registry::venue("binance"))
         .unwrap()
 }
 

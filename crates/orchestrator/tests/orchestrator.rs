@@ -133,15 +133,15 @@ async fn one_failing_venue_or_symbol_does_not_stop_the_others() {
     let catalog = Arc::new(catalog);
     let targets = vec![
         VenueTarget {
-            fetcher: fake(Venue::Binance, false),
+            fetcher: fake(ccxt_registry::venue("binance"), false),
             instruments: vec![
-                instrument("BTCUSDT", Venue::Binance),
-                instrument("BADUSDT", Venue::Binance),
+                instrument("BTCUSDT", ccxt_registry::venue("binance")),
+                instrument("BADUSDT", ccxt_registry::venue("binance")),
             ],
         },
         VenueTarget {
-            fetcher: fake(Venue::Bybit, false),
-            instruments: vec![instrument("BTCUSDT", Venue::Bybit)],
+            fetcher: fake(ccxt_registry::venue("bybit"), false),
+            instruments: vec![instrument("BTCUSDT", ccxt_registry::venue("bybit"))],
         },
     ];
     let mut sink = CatalogSink::new(catalog.clone(), 10_000);
@@ -181,19 +181,19 @@ async fn history_streams_to_the_catalog_and_a_rerun_fetches_only_what_is_new() {
         .await
         .unwrap();
     let catalog = Arc::new(catalog);
-    let venue = fake(Venue::Binance, false);
-    let down = fake(Venue::Bybit, true);
+    let venue = fake(ccxt_registry::venue("binance"), false);
+    let down = fake(ccxt_registry::venue("bybit"), true);
     let targets = vec![
         VenueTarget {
             fetcher: venue.clone(),
             instruments: vec![
-                instrument("BTCUSDT", Venue::Binance),
-                instrument("ETHUSDT", Venue::Binance),
+                instrument("BTCUSDT", ccxt_registry::venue("binance")),
+                instrument("ETHUSDT", ccxt_registry::venue("binance")),
             ],
         },
         VenueTarget {
             fetcher: down.clone(),
-            instruments: vec![instrument("BTCUSDT", Venue::Bybit)],
+            instruments: vec![instrument("BTCUSDT", ccxt_registry::venue("bybit"))],
         },
     ];
     let end = T0 + 3 * 86_400_000_000_000 - 1;
@@ -270,7 +270,7 @@ async fn history_streams_to_the_catalog_and_a_rerun_fetches_only_what_is_new() {
     assert_eq!((outcomes[0].rows, outcomes[0].stored), (288, 288));
     let stored = catalog
         .query::<OpenInterest>(&ccxt_catalog::Query {
-            instruments: vec![instrument("BTCUSDT", Venue::Binance).id],
+            instruments: vec![instrument("BTCUSDT", ccxt_registry::venue("binance")).id],
             start: 0,
             end: u64::MAX,
             limit: None,
@@ -296,10 +296,10 @@ impl RangePlanner for BrokenCatalog {
 
 #[tokio::test]
 async fn a_catalog_failure_is_the_catalogs_error_never_the_venues() {
-    let venue = fake(Venue::Bybit, false);
+    let venue = fake(ccxt_registry::venue("bybit"), false);
     let targets = vec![VenueTarget {
         fetcher: venue.clone(),
-        instruments: vec![instrument("BTCUSDT", Venue::Bybit)],
+        instruments: vec![instrument("BTCUSDT", ccxt_registry::venue("bybit"))],
     }];
     let job = Job::OpenInterestHistory {
         period: OiPeriod::M5,
@@ -336,10 +336,10 @@ async fn a_bad_stored_file_is_moved_aside_and_its_day_fetched_again() {
         .await
         .unwrap();
     let catalog = Arc::new(catalog);
-    let venue = fake(Venue::Binance, false);
+    let venue = fake(ccxt_registry::venue("binance"), false);
     let targets = vec![VenueTarget {
         fetcher: venue.clone(),
-        instruments: vec![instrument("BTCUSDT", Venue::Binance)],
+        instruments: vec![instrument("BTCUSDT", ccxt_registry::venue("binance"))],
     }];
     let job = Job::OpenInterestHistory {
         period: OiPeriod::M5,

@@ -349,7 +349,7 @@ mod tests {
         ws.heartbeat = Duration::ZERO;
         ws.backoff_max = Duration::from_millis(1);
         ws.rotate_after = Some(Duration::from_secs(1));
-        let btc_bybit = Instrument::from_native(Venue::Bybit, "BTCUSDT");
+        let btc_bybit = Instrument::from_native(ccxt_registry::venue("bybit"), "BTCUSDT");
         let sources = vec![
             SourceConfig::Feed {
                 ws: Some(ws.clone()),

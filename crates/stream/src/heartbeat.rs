@@ -146,27 +146,38 @@ mod tests {
     #[test]
     fn venues_resume_from_their_own_last_heartbeat() {
         let mut beat = Heartbeat::default();
-        beat.beat(&Venue::ALL, 100, true);
-        beat.beat(&[Venue::Bybit], 200, false);
-        let resume = beat.resume(&Venue::ALL, "stream-liquidations", 300);
+        beat.beat(ccxt_registry::all(), 100, true);
+        beat.beat(&[ccxt_registry::venue("bybit")], 200, false);
+        let resume = beat.resume(ccxt_registry::all(), "stream-liquidations", 300);
         assert_eq!(resume.len(), 3);
-        assert_eq!(resume[&Venue::Binance].since_ns, 100);
+        assert_eq!(resume[&ccxt_registry::venue("binance")].since_ns, 100);
         assert_eq!(
-            resume[&Venue::Binance].reason,
+            resume[&ccxt_registry::venue("binance")].reason,
             "stream-liquidations not running (stopped)"
         );
-        assert_eq!(resume[&Venue::Bybit].since_ns, 200);
+        assert_eq!(resume[&ccxt_registry::venue("bybit")].since_ns, 200);
         assert_eq!(
-            resume[&Venue::Bybit].reason,
+            resume[&ccxt_registry::venue("bybit")].reason,
             "stream-liquidations not running (killed or crashed)"
         );
         // Only the venues streamed now, and only a heartbeat before now.
-        let resume = beat.resume(&[Venue::Bybit, Venue::Hyperliquid], "x", 150);
+        let resume = beat.resume(
+            &[
+                ccxt_registry::venue("bybit"),
+                ccxt_registry::venue("hyperliquid"),
+            ],
+            "x",
+            150,
+        );
         assert_eq!(
             resume.keys().copied().collect::<Vec<_>>(),
-            [Venue::Hyperliquid]
+            [ccxt_registry::venue("hyperliquid")]
         );
-        assert!(Heartbeat::default().resume(&Venue::ALL, "x", 1).is_empty());
+        assert!(
+            Heartbeat::default()
+                .resume(ccxt_registry::all(), "x", 1)
+                .is_empty()
+        );
     }
 
     #[test]
@@ -175,7 +186,7 @@ mod tests {
         let file = HeartbeatFile::new(dir.path().join("sub").join("state.json"));
         assert_eq!(file.read(), None);
         let mut beat = Heartbeat::default();
-        beat.beat(&[Venue::Binance], 42, true);
+        beat.beat(&[ccxt_registry::venue("binance")], 42, true);
         file.write(&beat).unwrap();
         assert_eq!(file.read(), Some(beat));
         std::fs::write(file.path(), "{not json").unwrap();

@@ -144,12 +144,20 @@ impl StreamStats {
         }
     }
 
-    /// A copy of every venue's counters (zeros for venues not seen yet).
+    /// A copy of the counters of every installed venue (zeros for venues not seen yet) and of
+    /// any other venue seen.
     pub fn snapshot(&self) -> BTreeMap<Venue, VenueCounters> {
-        Venue::ALL
-            .into_iter()
-            .map(|v| (v, self.venue(v).snapshot()))
-            .collect()
+        let mut out: BTreeMap<Venue, VenueCounters> = self
+            .venues
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .iter()
+            .map(|(v, stats)| (*v, stats.snapshot()))
+            .collect();
+        for venue in ccxt_model::venue::all() {
+            out.entry(*venue).or_default();
+        }
+        out
     }
 }
 
@@ -170,15 +178,31 @@ mod tests {
     #[test]
     fn snapshots_copy_each_venue_and_ages_read_from_the_last_frame() {
         let stats = StreamStats::default();
-        add(&stats.venue(Venue::Bybit).reconnects, 2);
-        advance(&stats.venue(Venue::Bybit).last_frame_ns, 10);
-        advance(&stats.venue(Venue::Bybit).last_frame_ns, 5);
+        add(&stats.venue(ccxt_registry::venue("bybit")).reconnects, 2);
+        advance(
+            &stats.venue(ccxt_registry::venue("bybit")).last_frame_ns,
+            10,
+        );
+        advance(&stats.venue(ccxt_registry::venue("bybit")).last_frame_ns, 5);
         let snap = stats.snapshot();
         assert_eq!(snap.len(), 3);
-        assert_eq!(snap[&Venue::Bybit].reconnects, 2);
-        assert_eq!(snap[&Venue::Bybit].last_frame_ns, 10, "never moves back");
-        assert_eq!(snap[&Venue::Bybit].last_frame_age_ns(25), Some(15));
-        assert_eq!(snap[&Venue::Binance], VenueCounters::default());
-        assert_eq!(snap[&Venue::Binance].last_frame_age_ns(25), None);
+        assert_eq!(snap[&ccxt_registry::venue("bybit")].reconnects, 2);
+        assert_eq!(
+            snap[&ccxt_registry::venue("bybit")].last_frame_ns,
+            10,
+            "never moves back"
+        );
+        assert_eq!(
+            snap[&ccxt_registry::venue("bybit")].last_frame_age_ns(25),
+            Some(15)
+        );
+        assert_eq!(
+            snap[&ccxt_registry::venue("binance")],
+            VenueCounters::default()
+        );
+        assert_eq!(
+            snap[&ccxt_registry::venue("binance")].last_frame_age_ns(25),
+            None
+        );
     }
 }

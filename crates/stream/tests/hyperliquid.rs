@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use ccxt_hyperliquid::liquidations::UserFillsFeed;
 use ccxt_model::time::now_ns;
-use ccxt_model::{Instrument, LiquidationSource, PositionSide, Venue};
+use ccxt_model::{Instrument, LiquidationSource, PositionSide};
 use ccxt_stream::{SourceConfig, StreamEvent, StreamHandle};
 use ccxt_venue::testing::{FakeTransport, response};
 use ccxt_venue::{HttpRequest, HttpResponse};
@@ -94,7 +94,7 @@ async fn liquidation_fills_are_delivered_once_across_overlapping_polls_and_addre
         };
         response(200, fills.to_string())
     }));
-    let btc = Instrument::from_native(Venue::Hyperliquid, "BTC");
+    let btc = Instrument::from_native(ccxt_registry::venue("hyperliquid"), "BTC");
     let (handle, mut rx, cancel) = start(
         transport.clone(),
         &[LIQUIDATOR, USER],
@@ -120,7 +120,7 @@ async fn liquidation_fills_are_delivered_once_across_overlapping_polls_and_addre
     assert_eq!(row.ts_event, t * 1_000_000);
     assert!(gaps(&events).is_empty());
 
-    let snap = stats.snapshot()[&Venue::Hyperliquid];
+    let snap = stats.snapshot()[&ccxt_registry::venue("hyperliquid")];
     assert!(snap.polls >= 4, "{snap:?}");
     assert!(snap.duplicates >= snap.polls - 1, "{snap:?}");
     assert_eq!(snap.liquidations, 1);
@@ -209,7 +209,7 @@ async fn a_short_outage_is_re_read_at_the_next_successful_poll_without_a_gap() {
     assert_eq!(rows.len(), 1, "{events:?}");
     assert_eq!(rows[0].trade_id.as_deref(), Some("42"));
     assert!(gaps(&events).is_empty(), "nothing was lost: {events:?}");
-    assert!(stats.snapshot()[&Venue::Hyperliquid].poll_errors >= 3);
+    assert!(stats.snapshot()[&ccxt_registry::venue("hyperliquid")].poll_errors >= 3);
 }
 
 #[tokio::test]
@@ -324,9 +324,9 @@ async fn a_resumed_poll_re_reads_what_it_can_skips_what_is_stored_and_records_th
         )
     }));
     let since = now - 3_600_000_000_000; // an hour down
-    let btc = Instrument::from_native(Venue::Hyperliquid, "BTC");
+    let btc = Instrument::from_native(ccxt_registry::venue("hyperliquid"), "BTC");
     let resume = std::collections::BTreeMap::from([(
-        Venue::Hyperliquid,
+        ccxt_registry::venue("hyperliquid"),
         ccxt_stream::Resume {
             since_ns: since,
             reason: "stream-liquidations not running (killed or crashed)".into(),

@@ -51,7 +51,7 @@ fn bybit(ws: WsSettings, symbols: &[&str]) -> SourceConfig {
         symbols: Some(
             symbols
                 .iter()
-                .map(|s| Instrument::from_native(Venue::Bybit, *s))
+                .map(|s| Instrument::from_native(ccxt_registry::venue("bybit"), *s))
                 .collect(),
         ),
     }
@@ -122,7 +122,7 @@ async fn data_is_delivered_pings_are_answered_and_shutdown_is_polite() {
     tokio::time::sleep(50 * MS).await;
 
     assert!(
-        matches!(&events[0], StreamEvent::Connected { venue: Venue::Bybit, stream } if stream == "allLiquidation.BTCUSDT")
+        matches!(&events[0], StreamEvent::Connected { venue, stream } if *venue == ccxt_registry::venue("bybit") && stream == "allLiquidation.BTCUSDT")
     );
     let rows = rows(&events);
     assert_eq!(rows.len(), 1);
@@ -150,7 +150,7 @@ async fn data_is_delivered_pings_are_answered_and_shutdown_is_polite() {
         late.push(e);
     }
     assert_eq!(count(&late, gap), 0, "a clean shutdown is no gap: {late:?}");
-    let snap = stats.snapshot()[&Venue::Bybit];
+    let snap = stats.snapshot()[&ccxt_registry::venue("bybit")];
     assert_eq!(
         (snap.connects, snap.reconnects, snap.liquidations),
         (1, 0, 1)
@@ -198,7 +198,7 @@ async fn a_server_close_frame_records_a_gap_from_the_last_frame_to_the_resubscri
     let first = &rows(&events)[0];
     assert_eq!(
         (gap.venue, gap.stream.as_str()),
-        (Venue::Bybit, "allLiquidation.BTCUSDT")
+        (ccxt_registry::venue("bybit"), "allLiquidation.BTCUSDT")
     );
     assert!(
         gap.start_ns >= first.ts_init,
@@ -232,7 +232,7 @@ async fn a_server_close_frame_records_a_gap_from_the_last_frame_to_the_resubscri
             "rows"
         ]
     );
-    let snap = stats.snapshot()[&Venue::Bybit];
+    let snap = stats.snapshot()[&ccxt_registry::venue("bybit")];
     assert_eq!(
         (snap.connects, snap.reconnects, snap.disconnects, snap.gaps),
         (2, 1, 1, 1)
@@ -382,10 +382,10 @@ async fn refused_and_unacknowledged_subscriptions_are_reported_and_retried() {
         .iter()
         .filter_map(|e| match e {
             StreamEvent::SubscriptionRejected {
-                venue: Venue::Bybit,
+                venue,
                 stream,
                 message,
-            } => {
+            } if *venue == ccxt_registry::venue("bybit") => {
                 assert_eq!(stream, "allLiquidation.NOPE");
                 Some(message.clone())
             }
@@ -408,7 +408,10 @@ async fn refused_and_unacknowledged_subscriptions_are_reported_and_retried() {
         "{}",
         gaps[0].reason
     );
-    assert_eq!(stats.snapshot()[&Venue::Bybit].rejections, 2);
+    assert_eq!(
+        stats.snapshot()[&ccxt_registry::venue("bybit")].rejections,
+        2
+    );
 }
 
 #[tokio::test]
@@ -475,7 +478,10 @@ async fn malformed_frames_are_skipped_counted_and_the_stream_goes_on() {
     assert!(details[2].contains("not UTF-8"), "{}", details[2]);
     assert_eq!(rows(&events).len(), 1);
     assert_eq!(count(&events, disconnected), 0);
-    assert_eq!(stats.snapshot()[&Venue::Bybit].malformed, 3);
+    assert_eq!(
+        stats.snapshot()[&ccxt_registry::venue("bybit")].malformed,
+        3
+    );
 }
 
 #[tokio::test]
@@ -587,7 +593,10 @@ async fn rotation_overlaps_connections_and_loses_nothing_duplicates_nothing() {
     let (handle, mut rx, cancel) = start(vec![SourceConfig::Feed {
         ws: Some(ws),
         feed: Arc::new(ccxt_binance::liquidations::BinanceFeed),
-        symbols: Some(vec![Instrument::from_native(Venue::Binance, "BTCUSDT")]),
+        symbols: Some(vec![Instrument::from_native(
+            ccxt_registry::venue("binance"),
+            "BTCUSDT",
+        )]),
     }]);
     let events = collect_for(&mut rx, 1300 * MS).await;
     let stats = handle.stats();
@@ -601,7 +610,7 @@ async fn rotation_overlaps_connections_and_loses_nothing_duplicates_nothing() {
     let (first, last) = (sorted[0], sorted[sorted.len() - 1]);
     assert_eq!(sorted, (first..=last).collect::<Vec<_>>(), "nothing lost");
     assert!(ks.len() > 30, "{}", ks.len());
-    let snap = stats.snapshot()[&Venue::Binance];
+    let snap = stats.snapshot()[&ccxt_registry::venue("binance")];
     assert!(snap.rotations >= 3, "{snap:?}");
     assert!(snap.duplicates > 0, "the connections overlapped: {snap:?}");
     assert_eq!(
@@ -633,7 +642,7 @@ async fn binance_lists_are_sharded_by_200_streams() {
     })
     .await;
     let symbols: Vec<Instrument> = (0..350)
-        .map(|i| Instrument::from_native(Venue::Binance, format!("S{i:03}USDT")))
+        .map(|i| Instrument::from_native(ccxt_registry::venue("binance"), format!("S{i:03}USDT")))
         .collect();
     let (handle, mut rx, cancel) = start(vec![SourceConfig::Feed {
         ws: Some(settings(&server.url)),
@@ -719,7 +728,7 @@ fn test_row(qty: f64, ts_ms: u64, source: LiquidationSource, ts_init: u64) -> Li
 
 impl WsProtocol for TestProtocol {
     fn venue(&self) -> Venue {
-        Venue::Binance
+        ccxt_registry::venue("binance")
     }
     fn stream(&self) -> &str {
         "test"
@@ -808,7 +817,7 @@ struct FakeFallback {
 #[async_trait::async_trait]
 impl LiquidationPoller for FakeFallback {
     fn venue(&self) -> Venue {
-        Venue::Binance
+        ccxt_registry::venue("binance")
     }
     fn stream(&self) -> &str {
         "test fallback"

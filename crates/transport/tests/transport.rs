@@ -8,7 +8,6 @@ use axum::Router;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::get;
-use ccxt_model::Venue;
 use ccxt_transport::{HttpTransport, TransportConfig};
 use ccxt_venue::{FetchError, HttpRequest, PoolSpec, RateLimitSpec, Transport, UsedWeightHeader};
 
@@ -69,7 +68,7 @@ fn transport(
     spec: RateLimitSpec,
     tweak: impl FnOnce(&mut TransportConfig),
 ) -> HttpTransport {
-    let mut config = TransportConfig::new(Venue::Binance, url);
+    let mut config = TransportConfig::new(ccxt_registry::venue("binance"), url);
     config.retry_min_delay = Duration::from_millis(20);
     config.retry_max_delay = Duration::from_millis(100);
     config.ban_wait = Duration::from_millis(400);
@@ -264,7 +263,7 @@ async fn the_venues_used_weight_report_holds_us_until_its_window_rolls() {
 fn bad_config_is_refused_with_the_key_named() {
     let err = HttpTransport::new(
         {
-            let mut c = TransportConfig::new(Venue::Bybit, "ftp://x");
+            let mut c = TransportConfig::new(ccxt_registry::venue("bybit"), "ftp://x");
             c.budget_fraction = 0.5;
             c
         },
@@ -274,7 +273,7 @@ fn bad_config_is_refused_with_the_key_named() {
     assert!(err.contains("venues.bybit.rest_url"), "{err}");
     let err = HttpTransport::new(
         {
-            let mut c = TransportConfig::new(Venue::Bybit, "http://x");
+            let mut c = TransportConfig::new(ccxt_registry::venue("bybit"), "http://x");
             c.budget_fraction = 1.5;
             c
         },

@@ -335,7 +335,7 @@ mod tests {
 
     fn rules(interval: BarInterval, start_ns: u64, end_ns: u64) -> BarRules {
         BarRules {
-            venue: Venue::Binance,
+            venue: ccxt_registry::venue("binance"),
             symbol: "BTCUSDT".into(),
             bar_type: BarType::new(
                 InstrumentId::new_unchecked("BTCUSDT-PERP.BINANCE"),
@@ -427,7 +427,10 @@ mod tests {
         let cache = PrecisionCache::default();
         let listed = Arc::new(AtomicUsize::new(0));
         let info = |native: &str| InstrumentInfo {
-            instrument: ccxt_model::Instrument::from_native(Venue::Binance, native),
+            instrument: ccxt_model::Instrument::from_native(
+                ccxt_registry::venue("binance"),
+                native,
+            ),
             status: crate::InstrumentStatus::Trading,
             funding_interval_minutes: None,
             precision: Some(Precision { price: 1, size: 3 }),
@@ -442,7 +445,12 @@ mod tests {
                     Ok(list)
                 };
                 cache
-                    .lookup(Venue::Binance, native, "exchangeInfo", listing)
+                    .lookup(
+                        ccxt_registry::venue("binance"),
+                        native,
+                        "exchangeInfo",
+                        listing,
+                    )
                     .await
             }
         });
@@ -458,9 +466,12 @@ mod tests {
             "one listing for four lookups"
         );
         let unknown = cache
-            .lookup(Venue::Binance, "FOOUSDT", "exchangeInfo", async {
-                Ok(Vec::new())
-            })
+            .lookup(
+                ccxt_registry::venue("binance"),
+                "FOOUSDT",
+                "exchangeInfo",
+                async { Ok(Vec::new()) },
+            )
             .await;
         assert!(matches!(unknown, Err(FetchError::UnknownSymbol { .. })));
     }

@@ -60,12 +60,8 @@ pub fn decimal(text: &str) -> Option<Decimal> {
 /// id must read back to the same native symbol (so `btcusdt`, `BTC-26DEC25` or symbols with
 /// characters other than ASCII letters and digits give `None`).
 pub fn instrument(venue: Venue, native: &str) -> Option<Instrument> {
-    let id = Instrument::from_native(venue, native).id;
-    Instrument::from_id(id.as_str())
-        .ok()
-        .filter(|i| i.native == native)
+    Instrument::from_native_checked(venue, native)
 }
-
 /// `text` cut to its first `max_chars` characters, with `…` appended when anything was cut.
 pub fn truncate(text: &str, max_chars: usize) -> String {
     let mut cut: String = text.chars().take(max_chars).collect();
@@ -147,19 +143,29 @@ mod tests {
 
     #[test]
     fn instruments_must_read_back_to_their_native_symbol() {
-        let btc = instrument(Venue::Binance, "BTCUSDT").map(|i| i.id.to_string());
+        let btc = instrument(ccxt_registry::venue("binance"), "BTCUSDT").map(|i| i.id.to_string());
         assert_eq!(btc, Some("BTCUSDT-PERP.BINANCE".into()));
-        let perp = instrument(Venue::Bybit, "BTCPERP").map(|i| i.id.to_string());
+        let perp = instrument(ccxt_registry::venue("bybit"), "BTCPERP").map(|i| i.id.to_string());
         assert_eq!(perp, Some("BTCPERP-LINEAR.BYBIT".into()));
-        let tsla = instrument(Venue::Hyperliquid, "xyz:TSLA").map(|i| i.id.to_string());
+        let tsla =
+            instrument(ccxt_registry::venue("hyperliquid"), "xyz:TSLA").map(|i| i.id.to_string());
         assert_eq!(tsla, Some("xyz_TSLA-USD-PERP.HYPERLIQUID".into()));
-        let kpepe = instrument(Venue::Hyperliquid, "kPEPE").map(|i| i.native);
+        let kpepe = instrument(ccxt_registry::venue("hyperliquid"), "kPEPE").map(|i| i.native);
         assert_eq!(kpepe, Some("kPEPE".into()));
-        assert_eq!(instrument(Venue::Binance, "btcusdt"), None);
-        assert_eq!(instrument(Venue::Bybit, "BTC-26DEC25"), None);
-        assert_eq!(instrument(Venue::Binance, "币安人生USDT"), None);
-        assert_eq!(instrument(Venue::Hyperliquid, "BAD-NAME"), None);
-        assert_eq!(instrument(Venue::Binance, ""), None);
+        assert_eq!(instrument(ccxt_registry::venue("binance"), "btcusdt"), None);
+        assert_eq!(
+            instrument(ccxt_registry::venue("bybit"), "BTC-26DEC25"),
+            None
+        );
+        assert_eq!(
+            instrument(ccxt_registry::venue("binance"), "币安人生USDT"),
+            None
+        );
+        assert_eq!(
+            instrument(ccxt_registry::venue("hyperliquid"), "BAD-NAME"),
+            None
+        );
+        assert_eq!(instrument(ccxt_registry::venue("binance"), ""), None);
     }
 
     #[test]
@@ -182,9 +188,9 @@ mod tests {
             body: "Service unavailable from a restricted location".into(),
         };
         assert_eq!(
-            http_error(Venue::Binance, &response),
+            http_error(ccxt_registry::venue("binance"), &response),
             FetchError::Http {
-                venue: Venue::Binance,
+                venue: ccxt_registry::venue("binance"),
                 status: 451,
                 body: "Service unavailable from a restricted location".into()
             }

@@ -1,7 +1,8 @@
 //! [`VenueDescriptor`]: what a venue crate says about itself, so that everything above the
 //! venue crates (the CLI, the daemon, the stream) works with any venue without naming it.
-//! Each venue crate has one static value implementing it (`ccxt_binance::DESCRIPTOR`, …); the
-//! CLI's registry lists them, one line each.
+//! Each venue crate has one static value implementing it (`ccxt_binance::DESCRIPTOR`, …);
+//! `ccxt-registry` lists them, one line each. The venue's identity and symbol grammar are its
+//! [`ccxt_model::VenueGrammar`], behind the [`Venue`] handle [`VenueDescriptor::venue`] returns.
 
 use std::sync::Arc;
 
@@ -12,7 +13,7 @@ use crate::{Fetcher, RateLimitSpec, Transport};
 
 /// A venue, as its crate describes it.
 pub trait VenueDescriptor: Send + Sync + 'static {
-    /// The venue.
+    /// The venue: the handle to its [`ccxt_model::VenueGrammar`] (the crate's `VENUE`).
     fn venue(&self) -> Venue;
 
     /// What it is, in a few words (`-e` help): "Binance USD-M futures".

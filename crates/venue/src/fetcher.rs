@@ -260,16 +260,23 @@ mod tests {
     use super::*;
 
     fn inst(id: &str) -> Instrument {
+        ccxt_registry::install().expect("installs");
         Instrument::from_id(id).expect("valid id")
     }
 
     #[test]
     fn foreign_instruments_are_unsupported() {
         assert_eq!(
-            foreign_instrument(Venue::Binance, &inst("BTCUSDT-PERP.BINANCE")),
+            foreign_instrument(
+                ccxt_registry::venue("binance"),
+                &inst("BTCUSDT-PERP.BINANCE")
+            ),
             None
         );
-        let e = foreign_instrument(Venue::Binance, &inst("BTCUSDT-LINEAR.BYBIT"));
+        let e = foreign_instrument(
+            ccxt_registry::venue("binance"),
+            &inst("BTCUSDT-LINEAR.BYBIT"),
+        );
         assert_eq!(
             e.map(|e| e.to_string()),
             Some("binance does not provide BTCUSDT-LINEAR.BYBIT (an instrument of bybit)".into())
@@ -284,13 +291,21 @@ mod tests {
             inst("ETHUSDT-PERP.BINANCE"),
         ];
         let answer: Result<Vec<&str>, FetchError> = Ok(vec!["BTCUSDT"]);
-        let results = bulk_results(Venue::Binance, &asked, &answer, |i, listed| {
-            if listed.contains(&i.native.as_str()) {
-                Ok(i.native.len())
-            } else {
-                Err(FetchError::unknown_symbol(Venue::Binance, &i.native))
-            }
-        });
+        let results = bulk_results(
+            ccxt_registry::venue("binance"),
+            &asked,
+            &answer,
+            |i, listed| {
+                if listed.contains(&i.native.as_str()) {
+                    Ok(i.native.len())
+                } else {
+                    Err(FetchError::unknown_symbol(
+                        ccxt_registry::venue("binance"),
+                        &i.native,
+                    ))
+                }
+            },
+        );
         let got: Vec<_> = results
             .iter()
             .map(|(i, r)| (i.native.as_str(), r.clone()))
@@ -305,14 +320,16 @@ mod tests {
             (
                 "ETHUSDT",
                 Err(FetchError::UnknownSymbol {
-                    venue: Venue::Binance,
+                    venue: ccxt_registry::venue("binance"),
                     symbol: "ETHUSDT".into()
                 })
             )
         );
 
         let failed: Result<Vec<&str>, FetchError> = Err(FetchError::Cancelled);
-        let results = bulk_results(Venue::Binance, &asked, &failed, |_, _| Ok(()));
+        let results = bulk_results(ccxt_registry::venue("binance"), &asked, &failed, |_, _| {
+            Ok(())
+        });
         assert_eq!(results[0].1, Err(FetchError::Cancelled));
         assert!(matches!(results[1].1, Err(FetchError::Unsupported { .. })));
         assert_eq!(results[2].1, Err(FetchError::Cancelled));

@@ -147,6 +147,7 @@ mod tests {
 
     #[test]
     fn settled_records_are_stamped_with_their_funding_time() {
+        ccxt_registry::install().expect("installs");
         let btc = Instrument::from_id("BTCUSDT-LINEAR.BYBIT").expect("valid id");
         let rate = SettledRate {
             time_ms: 1_672_041_600_000,

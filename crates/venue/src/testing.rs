@@ -243,7 +243,6 @@ pub fn assert_captures_have_provenance(dir: &std::path::Path) {
 
 #[cfg(test)]
 mod tests {
-    use ccxt_model::Venue;
     use serde_json::json;
 
     use super::*;
@@ -282,7 +281,7 @@ mod tests {
     fn posts_match_on_the_body_and_errors_can_be_canned() {
         let meta = json!({"type": "meta"});
         let down = FetchError::Unreachable {
-            venue: Venue::Hyperliquid,
+            venue: ccxt_registry::venue("hyperliquid"),
             detail: "reset".into(),
         };
         let fake = FakeTransport::new()

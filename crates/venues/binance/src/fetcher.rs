@@ -21,7 +21,7 @@ use crate::http::paginate::{FundingRatePaginator, OpenInterestHistPaginator, cla
 use crate::http::parse::{self, FundingIntervals};
 use crate::http::requests;
 
-const VENUE: Venue = Venue::Binance;
+const VENUE: Venue = crate::VENUE;
 
 /// How many per-symbol open-interest requests are in flight at once (the transport paces them).
 pub const OPEN_INTEREST_CONCURRENCY: usize = 8;

@@ -16,6 +16,7 @@
 pub mod fetcher;
 pub mod http;
 pub mod liquidations;
+pub mod symbol;
 pub mod websocket;
 
 use ccxt_venue::VenueDescriptor;
@@ -27,6 +28,7 @@ use ccxt_venue::{PoolSpec, RateLimitSpec, UsedWeightHeader};
 
 pub use fetcher::BinanceFetcher;
 pub use http::requests::{POOL_FUNDING, POOL_IP};
+pub use symbol::VENUE;
 
 /// The REST root of Binance USDⓈ-M futures (the `/futures/data` endpoints live there too).
 pub const DEFAULT_REST_URL: &str = "https://fapi.binance.com";
@@ -70,7 +72,7 @@ pub struct BinanceDescriptor;
 
 impl VenueDescriptor for BinanceDescriptor {
     fn venue(&self) -> ccxt_model::Venue {
-        ccxt_model::Venue::Binance
+        crate::VENUE
     }
 
     fn title(&self) -> &'static str {

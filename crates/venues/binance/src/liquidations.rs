@@ -53,7 +53,7 @@ pub fn connections(symbols: Option<&[Instrument]>) -> Vec<Arc<dyn WsProtocol>> {
     };
     let list: Vec<&Instrument> = match symbols {
         None => return all_market(None),
-        Some(list) => list.iter().filter(|i| i.venue == Venue::Binance).collect(),
+        Some(list) => list.iter().filter(|i| i.venue == crate::VENUE).collect(),
     };
     if list.len() > PER_SYMBOL_MAX {
         return all_market(Some(list.iter().map(|i| i.id.clone()).collect()));
@@ -69,7 +69,7 @@ pub fn connections(symbols: Option<&[Instrument]>) -> Vec<Arc<dyn WsProtocol>> {
 
 impl WsProtocol for BinanceLiquidations {
     fn venue(&self) -> Venue {
-        Venue::Binance
+        crate::VENUE
     }
 
     fn stream(&self) -> &str {
@@ -127,7 +127,7 @@ pub struct BinanceFeed;
 
 impl LiquidationFeed for BinanceFeed {
     fn venue(&self) -> Venue {
-        Venue::Binance
+        crate::VENUE
     }
 
     fn kind(&self) -> FeedKind {
@@ -156,7 +156,7 @@ mod tests {
 
     fn instruments(n: usize) -> Vec<Instrument> {
         (0..n)
-            .map(|i| Instrument::from_native(Venue::Binance, format!("S{i:03}USDT")))
+            .map(|i| Instrument::from_native(crate::VENUE, format!("S{i:03}USDT")))
             .collect()
     }
 

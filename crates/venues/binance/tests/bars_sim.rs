@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use ccxt_binance::BinanceFetcher;
 use ccxt_binance::http::parse::instrument;
-use ccxt_model::{Bar, BarInterval, BarPrice, Precision, Venue};
+use ccxt_model::{Bar, BarInterval, BarPrice, Precision};
 use ccxt_transport::{HttpTransport, TransportConfig};
 use ccxt_venue::bars::Clock;
 use ccxt_venue::{BarPage, FetchError, Fetcher, RejectedBar};
@@ -30,7 +30,7 @@ async fn setup() -> (SimHandle, BinanceFetcher) {
     })
     .await
     .unwrap();
-    let mut config = TransportConfig::new(Venue::Binance, sim.url());
+    let mut config = TransportConfig::new(ccxt_binance::VENUE, sim.url());
     config.max_retries = 1;
     let transport = HttpTransport::new(config, ccxt_binance::rate_limits()).unwrap();
     let fetcher = BinanceFetcher::new(Arc::new(transport)).with_clock(Clock::fixed(NOW_MS * MS));

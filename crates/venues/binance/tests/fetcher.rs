@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use ccxt_binance::http::parse::instrument;
 use ccxt_binance::{BinanceFetcher, POOL_FUNDING, POOL_IP};
+use ccxt_model::Instrument;
 use ccxt_model::time::{NANOS_PER_DAY, now_ns};
-use ccxt_model::{Instrument, Venue};
 use ccxt_venue::testing::{FakeTransport, response};
 use ccxt_venue::{FetchError, Fetcher, InstrumentStatus, OiPeriod};
 use futures::StreamExt;
@@ -126,7 +126,7 @@ async fn current_open_interest_one_premium_index_one_call_per_symbol_unknown_sta
     assert_eq!(
         results[1].1,
         Err(FetchError::UnknownSymbol {
-            venue: Venue::Binance,
+            venue: ccxt_binance::VENUE,
             symbol: "FOOUSDT".into()
         })
     );
@@ -216,7 +216,7 @@ async fn current_funding_two_bulk_calls_unknown_symbol_and_intervals() {
     assert_eq!(
         results[1].1,
         Err(FetchError::UnknownSymbol {
-            venue: Venue::Binance,
+            venue: ccxt_binance::VENUE,
             symbol: "FOOUSDT".into()
         })
     );
@@ -271,6 +271,7 @@ async fn foreign_and_empty_inputs_send_nothing() {
     let (t, f) = setup(FakeTransport::default());
     assert!(f.current_open_interest(&[]).await.is_empty());
     assert!(f.current_funding(&[]).await.is_empty());
+    ccxt_registry::install().unwrap();
     let bybit = Instrument::from_id("BTCUSDT-LINEAR.BYBIT").expect("valid");
     let results = f.current_funding(std::slice::from_ref(&bybit)).await;
     assert!(matches!(results[0].1, Err(FetchError::Unsupported { .. })));
@@ -450,7 +451,7 @@ async fn history_of_an_unknown_symbol_is_one_error() {
     assert_eq!(
         pages,
         vec![Err(FetchError::UnknownSymbol {
-            venue: Venue::Binance,
+            venue: ccxt_binance::VENUE,
             symbol: "FOOUSDT".into()
         })]
     );

@@ -22,7 +22,7 @@ use crate::http::paginate::{
 use crate::http::parse::{self, Tickers};
 use crate::http::requests;
 
-const VENUE: Venue = Venue::Bybit;
+const VENUE: Venue = crate::VENUE;
 
 /// Fetches open interest and funding from Bybit v5 (`category=linear`, perpetuals only).
 ///

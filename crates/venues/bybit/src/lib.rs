@@ -16,6 +16,7 @@
 pub mod fetcher;
 pub mod http;
 pub mod liquidations;
+pub mod symbol;
 pub mod websocket;
 
 use ccxt_venue::VenueDescriptor;
@@ -27,6 +28,7 @@ use ccxt_venue::{PoolSpec, RateLimitSpec};
 
 pub use fetcher::BybitFetcher;
 pub use http::requests::POOL_IP;
+pub use symbol::VENUE;
 
 /// The REST root of Bybit v5 (mainnet).
 pub const DEFAULT_REST_URL: &str = "https://api.bybit.com";
@@ -57,7 +59,7 @@ pub struct BybitDescriptor;
 
 impl VenueDescriptor for BybitDescriptor {
     fn venue(&self) -> ccxt_model::Venue {
-        ccxt_model::Venue::Bybit
+        crate::VENUE
     }
 
     fn title(&self) -> &'static str {

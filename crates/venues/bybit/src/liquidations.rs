@@ -26,7 +26,7 @@ pub struct BybitLiquidations {
 pub fn connections(symbols: &[Instrument]) -> Vec<Arc<dyn WsProtocol>> {
     let mut topics: Vec<String> = symbols
         .iter()
-        .filter(|i| i.venue == Venue::Bybit)
+        .filter(|i| i.venue == crate::VENUE)
         .map(|i| all_liquidation_topic(&i.native))
         .collect();
     topics.sort();
@@ -42,7 +42,7 @@ pub fn connections(symbols: &[Instrument]) -> Vec<Arc<dyn WsProtocol>> {
 
 impl WsProtocol for BybitLiquidations {
     fn venue(&self) -> Venue {
-        Venue::Bybit
+        crate::VENUE
     }
 
     fn stream(&self) -> &str {
@@ -87,7 +87,7 @@ pub struct BybitFeed;
 
 impl LiquidationFeed for BybitFeed {
     fn venue(&self) -> Venue {
-        Venue::Bybit
+        crate::VENUE
     }
 
     fn kind(&self) -> FeedKind {
@@ -117,7 +117,7 @@ mod tests {
     #[test]
     fn topics_are_sharded_by_args_length() {
         let symbols: Vec<Instrument> = (0..1500)
-            .map(|i| Instrument::from_native(Venue::Bybit, format!("SYMBOL{i:04}USDT")))
+            .map(|i| Instrument::from_native(crate::VENUE, format!("SYMBOL{i:04}USDT")))
             .collect();
         let c = connections(&symbols);
         assert_eq!(c.len(), 3, "1500 × 32 characters need three connections");
@@ -139,7 +139,7 @@ mod tests {
 
     #[test]
     fn acks_pongs_refusals_and_garbage_are_classified() {
-        let c = &connections(&[Instrument::from_native(Venue::Bybit, "BTCUSDT")])[0];
+        let c = &connections(&[Instrument::from_native(crate::VENUE, "BTCUSDT")])[0];
         assert_eq!(c.stream(), "allLiquidation.BTCUSDT");
         assert_eq!(
             c.classify(

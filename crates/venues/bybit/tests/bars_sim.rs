@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use ccxt_bybit::BybitFetcher;
 use ccxt_bybit::http::parse::instrument;
-use ccxt_model::{Bar, BarInterval, BarPrice, Precision, Venue};
+use ccxt_model::{Bar, BarInterval, BarPrice, Precision};
 use ccxt_transport::{HttpTransport, TransportConfig};
 use ccxt_venue::bars::Clock;
 use ccxt_venue::{BarPage, FetchError, Fetcher, RejectedBar};
@@ -31,7 +31,7 @@ async fn setup() -> (SimHandle, BybitFetcher) {
     })
     .await
     .unwrap();
-    let mut config = TransportConfig::new(Venue::Bybit, sim.url());
+    let mut config = TransportConfig::new(ccxt_bybit::VENUE, sim.url());
     config.max_retries = 1;
     let transport = HttpTransport::new(config, ccxt_bybit::rate_limits()).unwrap();
     let fetcher = BybitFetcher::new(Arc::new(transport)).with_clock(Clock::fixed(NOW_MS * MS));

@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use ccxt_bybit::http::parse::instrument;
 use ccxt_bybit::{BybitFetcher, POOL_IP};
+use ccxt_model::Instrument;
 use ccxt_model::time::now_ns;
-use ccxt_model::{Instrument, Venue};
 use ccxt_venue::testing::{FakeTransport, response};
 use ccxt_venue::{FetchError, Fetcher, InstrumentStatus, OiPeriod};
 use futures::StreamExt;
@@ -148,7 +148,7 @@ async fn current_open_interest_is_one_tickers_call_and_unknown_stays_per_symbol(
     assert_eq!(
         results[1].1,
         Err(FetchError::UnknownSymbol {
-            venue: Venue::Bybit,
+            venue: ccxt_bybit::VENUE,
             symbol: "FOOUSDT".into()
         })
     );
@@ -205,6 +205,7 @@ async fn a_failed_tickers_call_fails_every_symbol_with_the_same_error() {
 async fn foreign_and_empty_inputs_send_nothing() {
     let (t, f) = setup(FakeTransport::default());
     assert!(f.current_open_interest(&[]).await.is_empty());
+    ccxt_registry::install().unwrap();
     let binance = Instrument::from_id("BTCUSDT-PERP.BINANCE").expect("valid");
     let results = f
         .current_open_interest(std::slice::from_ref(&binance))
@@ -404,7 +405,7 @@ async fn history_of_an_unknown_symbol_is_one_error() {
     assert_eq!(
         pages,
         vec![Err(FetchError::UnknownSymbol {
-            venue: Venue::Bybit,
+            venue: ccxt_bybit::VENUE,
             symbol: "FOOUSDT".into()
         })]
     );

@@ -38,7 +38,7 @@ use crate::http::paginate::FundingHistoryPaginator;
 use crate::http::parse::{self, DexAssets};
 use crate::http::requests::{self, dex_of};
 
-const VENUE: Venue = Venue::Hyperliquid;
+const VENUE: Venue = crate::VENUE;
 
 /// What [`Fetcher::open_interest_history`] answers, as [`FetchError::Unsupported`].
 pub const OI_HISTORY_UNSUPPORTED: &str =

@@ -26,6 +26,7 @@
 pub mod fetcher;
 pub mod http;
 pub mod liquidations;
+pub mod symbol;
 pub mod websocket;
 
 use ccxt_venue::VenueDescriptor;
@@ -40,7 +41,7 @@ pub struct HyperliquidDescriptor;
 
 impl VenueDescriptor for HyperliquidDescriptor {
     fn venue(&self) -> ccxt_model::Venue {
-        ccxt_model::Venue::Hyperliquid
+        crate::VENUE
     }
 
     fn title(&self) -> &'static str {
@@ -97,6 +98,7 @@ use ccxt_venue::{PoolSpec, RateLimitSpec};
 pub use fetcher::HyperliquidFetcher;
 pub use http::paginate::FundingHistoryPaginator;
 pub use http::parse::{HlPredictedFunding, hl_predicted_fundings};
+pub use symbol::VENUE;
 
 /// The REST root (mainnet). All market data is `POST {DEFAULT_REST_URL}/info`.
 pub const DEFAULT_REST_URL: &str = "https://api.hyperliquid.xyz";

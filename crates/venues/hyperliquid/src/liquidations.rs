@@ -70,7 +70,7 @@ impl UserFillsPoller {
 #[async_trait::async_trait]
 impl LiquidationPoller for UserFillsPoller {
     fn venue(&self) -> Venue {
-        Venue::Hyperliquid
+        crate::VENUE
     }
 
     fn stream(&self) -> &str {
@@ -184,7 +184,7 @@ impl std::fmt::Debug for UserFillsFeed {
 
 impl LiquidationFeed for UserFillsFeed {
     fn venue(&self) -> Venue {
-        Venue::Hyperliquid
+        crate::VENUE
     }
 
     fn kind(&self) -> FeedKind {

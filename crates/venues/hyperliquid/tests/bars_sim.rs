@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use ccxt_hyperliquid::HyperliquidFetcher;
 use ccxt_hyperliquid::http::parse::instrument_for_coin;
-use ccxt_model::{Bar, BarInterval, BarPrice, Precision, Venue};
+use ccxt_model::{Bar, BarInterval, BarPrice, Precision};
 use ccxt_transport::{HttpTransport, TransportConfig};
 use ccxt_venue::bars::Clock;
 use ccxt_venue::{BarPage, FetchError, Fetcher, RejectedBar};
@@ -30,7 +30,7 @@ async fn setup() -> (SimHandle, HyperliquidFetcher) {
     })
     .await
     .unwrap();
-    let mut config = TransportConfig::new(Venue::Hyperliquid, sim.url());
+    let mut config = TransportConfig::new(ccxt_hyperliquid::VENUE, sim.url());
     config.max_retries = 1;
     let transport = HttpTransport::new(config, ccxt_hyperliquid::rate_limits()).unwrap();
     let fetcher =

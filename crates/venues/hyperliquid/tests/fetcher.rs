@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use ccxt_hyperliquid::HyperliquidFetcher;
-use ccxt_model::{Instrument, Venue, time::now_ns};
+use ccxt_model::{Instrument, time::now_ns};
 use ccxt_venue::testing::{FakeTransport, Route};
 use ccxt_venue::{FetchError, Fetcher, InstrumentStatus, OiPeriod};
 use futures::StreamExt;
@@ -44,6 +44,7 @@ fn fetcher(transport: FakeTransport) -> (HyperliquidFetcher, Arc<FakeTransport>)
 
 fn hl(coin: &str) -> Instrument {
     let id = format!("{}-USD-PERP.HYPERLIQUID", coin.replace(':', "_"));
+    ccxt_registry::install().unwrap();
     let instrument = Instrument::from_id(&id).unwrap();
     assert_eq!(instrument.native, coin);
     instrument
@@ -65,7 +66,7 @@ fn history_body(coin: &str, start_ms: u64, end_ms: u64) -> Value {
 async fn instruments_are_the_main_dex_universe_with_status_and_hourly_funding() {
     let meta = r#"{"universe":[{"name":"BTC","szDecimals":5},{"name":"LOOM","isDelisted":true},{"name":"kPEPE"}]}"#;
     let (f, t) = fetcher(venue().post(INFO, json!({"type": "meta"}), 200, meta));
-    assert_eq!(f.venue(), Venue::Hyperliquid);
+    assert_eq!(f.venue(), ccxt_hyperliquid::VENUE);
     let infos = f.instruments().await.unwrap();
     let got: Vec<_> = infos
         .iter()
@@ -274,7 +275,7 @@ async fn an_unknown_coin_fails_alone() {
 #[tokio::test]
 async fn a_failed_dex_call_fails_only_that_dexs_coins() {
     let unreachable = FetchError::Unreachable {
-        venue: Venue::Hyperliquid,
+        venue: ccxt_hyperliquid::VENUE,
         detail: "connection reset".into(),
     };
     let (f, _) = fetcher(
@@ -328,6 +329,7 @@ async fn delisted_coins_keep_open_interest_but_have_no_funding() {
 #[tokio::test]
 async fn instruments_of_other_venues_are_not_sent() {
     let (f, t) = fetcher(venue());
+    ccxt_registry::install().unwrap();
     let binance = Instrument::from_id("BTCUSDT-PERP.BINANCE").unwrap();
     let results = f
         .current_open_interest(std::slice::from_ref(&binance))
@@ -482,7 +484,7 @@ async fn funding_history_with_no_rows_tells_unknown_coins_from_empty_ranges() {
     assert_eq!(
         doge[1],
         Err(FetchError::UnknownSymbol {
-            venue: Venue::Hyperliquid,
+            venue: ccxt_hyperliquid::VENUE,
             symbol: "DOGE".into()
         })
     );
@@ -515,7 +517,7 @@ async fn funding_history_with_no_rows_tells_unknown_coins_from_empty_ranges() {
 async fn funding_history_stops_at_the_first_error_after_rows() {
     let end_ms = START_MS + 2000 * HOUR_MS;
     let unreachable = FetchError::Unreachable {
-        venue: Venue::Hyperliquid,
+        venue: ccxt_hyperliquid::VENUE,
         detail: "timed out".into(),
     };
     let (f, t) = fetcher(

@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use ccxt_model::{PositionSide, Venue};
+use ccxt_model::PositionSide;
 use ccxt_okx::http::paginate::{
     ascending, first_cursor, needs_history_candles, next_cursor, rubik_oldest_ms,
 };
@@ -221,8 +221,8 @@ async fn simulator_errors_map_to_fetch_errors() {
     let e = parse_funding_rates(s, &body).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::UnknownInstrument);
     assert_eq!(
-        e.into_fetch_error(Venue::Binance, Some("NOPE-USDT-SWAP")),
-        FetchError::unknown_symbol(Venue::Binance, "NOPE-USDT-SWAP")
+        e.into_fetch_error(ccxt_registry::venue("binance"), Some("NOPE-USDT-SWAP")),
+        FetchError::unknown_symbol(ccxt_registry::venue("binance"), "NOPE-USDT-SWAP")
     );
     let r = requests::funding_rate(Some("BTC-USDT-SWAP"));
     send(&sim, &r).await;

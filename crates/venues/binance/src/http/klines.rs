@@ -26,7 +26,7 @@ use rust_decimal::Decimal;
 use super::parse::check_response;
 use super::requests::POOL_IP;
 
-const VENUE: Venue = Venue::Binance;
+const VENUE: Venue = crate::VENUE;
 
 /// Rows asked for per page (see the module docs for why not 1500).
 pub const KLINES_LIMIT: u32 = 1000;

@@ -49,7 +49,7 @@ fn param_ms(request: &HttpRequest, key: &str) -> Result<u64, FetchError> {
         .and_then(|v| v.parse().ok())
         .ok_or_else(|| {
             FetchError::malformed(
-                ccxt_model::Venue::Binance,
+                crate::VENUE,
                 request.endpoint,
                 format!("request has no {key}"),
             )

@@ -23,7 +23,7 @@ use serde::de::DeserializeOwned;
 
 use super::models;
 
-const VENUE: Venue = Venue::Binance;
+const VENUE: Venue = crate::VENUE;
 
 /// The funding interval of every symbol `/fapi/v1/fundingInfo` does not list: 8 hours.
 pub const DEFAULT_FUNDING_INTERVAL_MINUTES: u16 = 480;
@@ -593,7 +593,7 @@ mod tests {
         assert_eq!(
             parse_open_interest(&request, &status(400, invalid), &btc(), None, 0).unwrap_err(),
             FetchError::UnknownSymbol {
-                venue: Venue::Binance,
+                venue: crate::VENUE,
                 symbol: "FOOUSDT".into()
             }
         );
@@ -601,7 +601,7 @@ mod tests {
         assert_eq!(
             parse_premium_index(&requests::premium_index_all(), &status(400, invalid)).unwrap_err(),
             FetchError::Venue {
-                venue: Venue::Binance,
+                venue: crate::VENUE,
                 code: "-1121".into(),
                 message: "Invalid symbol.".into()
             }
@@ -627,7 +627,7 @@ mod tests {
         assert_eq!(
             err,
             FetchError::Http {
-                venue: Venue::Binance,
+                venue: crate::VENUE,
                 status: 451,
                 body: "Service unavailable from a restricted location".into()
             }

@@ -12,7 +12,7 @@ use super::messages::{ForceOrderEvent, MarkPriceUpdate};
 use crate::http::models::OneOrMany;
 use crate::http::parse::instrument;
 
-const VENUE: Venue = Venue::Binance;
+const VENUE: Venue = crate::VENUE;
 
 /// The stream of every symbol's liquidations.
 pub const ALL_FORCE_ORDERS_STREAM: &str = "!forceOrder@arr";

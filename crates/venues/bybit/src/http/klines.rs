@@ -24,7 +24,7 @@ use super::models::{Envelope, ListResult};
 use super::parse::check_response;
 use super::requests::{CATEGORY, POOL_IP};
 
-const VENUE: Venue = Venue::Bybit;
+const VENUE: Venue = crate::VENUE;
 
 /// Rows per page (the maximum).
 pub const KLINE_LIMIT: u32 = 1000;

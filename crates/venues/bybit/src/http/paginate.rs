@@ -16,7 +16,7 @@
 //! Cursor pages cannot see what earlier pages held, so the fetcher also runs every history
 //! stream through a [`Watermark`], which drops rows a later page repeats.
 
-use ccxt_model::{FundingRate, Instrument, OpenInterest, Venue};
+use ccxt_model::{FundingRate, Instrument, OpenInterest};
 use ccxt_venue::convert::ms_range;
 use ccxt_venue::funding::{interval_from_spacing, settled};
 use ccxt_venue::{FetchError, HttpRequest, HttpResponse, OiPeriod, Page, Paginator};
@@ -186,7 +186,7 @@ impl Paginator for FundingHistoryPaginator {
             .param_value("endTime")
             .and_then(|v| v.parse::<u64>().ok())
             .ok_or_else(|| {
-                FetchError::malformed(Venue::Bybit, request.endpoint, "request has no endTime")
+                FetchError::malformed(crate::VENUE, request.endpoint, "request has no endTime")
             })?;
         rates.retain(|r| r.time_ms <= until_ms);
         rates.sort_by_key(|r| std::cmp::Reverse(r.time_ms));

@@ -29,7 +29,7 @@ use serde::de::DeserializeOwned;
 use super::models::{self, Envelope, EnvelopeHead, ListResult};
 use super::requests::CATEGORY;
 
-const VENUE: Venue = Venue::Bybit;
+const VENUE: Venue = crate::VENUE;
 
 /// The instrument of a Bybit linear native symbol, if it can be named in the catalog (the
 /// instrument id must read back to the same native symbol).
@@ -672,7 +672,7 @@ mod tests {
         assert_eq!(
             parse_open_interest_page(&request, &ok(invalid), &btc()).unwrap_err(),
             FetchError::UnknownSymbol {
-                venue: Venue::Bybit,
+                venue: crate::VENUE,
                 symbol: "FOOUSDT".into()
             }
         );
@@ -689,7 +689,7 @@ mod tests {
         assert_eq!(
             parse_open_interest_page(&request, &ok(interval), &btc()).unwrap_err(),
             FetchError::Venue {
-                venue: Venue::Bybit,
+                venue: crate::VENUE,
                 code: "10001".into(),
                 message: "params error: intervalTime invalid".into()
             }
@@ -710,7 +710,7 @@ mod tests {
         assert_eq!(
             err,
             FetchError::Http {
-                venue: Venue::Bybit,
+                venue: crate::VENUE,
                 status: 403,
                 body: "access too frequent".into()
             }

@@ -12,7 +12,7 @@ use super::messages::{AllLiquidation, ControlMessage, LegacyLiquidation, TopicMe
 use crate::http::models::Ticker;
 use crate::http::parse::instrument;
 
-const VENUE: Venue = Venue::Bybit;
+const VENUE: Venue = crate::VENUE;
 
 /// How often to send [`ping_frame`] (Bybit recommends every 20 s).
 pub const PING_INTERVAL_SECS: u64 = 20;

@@ -25,7 +25,7 @@ use super::parse::parse_json;
 use super::requests::{INFO_PATH, INFO_WEIGHT};
 use crate::RATE_LIMIT_POOL;
 
-const VENUE: Venue = Venue::Hyperliquid;
+const VENUE: Venue = crate::VENUE;
 
 /// How many of the newest candles per coin and interval Hyperliquid keeps.
 pub const CANDLES_KEPT: u32 = 5000;

@@ -9,7 +9,7 @@
 //! Rows outside the requested range, rows before the page's `startTime` (an overlap with the
 //! previous page) and repeated times are dropped, so every funding is yielded once.
 
-use ccxt_model::{FundingRate, Instrument, Venue};
+use ccxt_model::{FundingRate, Instrument};
 use ccxt_venue::convert::NANOS_PER_MILLI;
 use ccxt_venue::{FetchError, HttpRequest, HttpResponse, Page, Paginator};
 
@@ -86,7 +86,7 @@ impl Paginator for FundingHistoryPaginator {
             Some(last) if last >= self.end_ms => None,
             Some(last) if last < page_start => {
                 return Err(FetchError::malformed(
-                    Venue::Hyperliquid,
+                    crate::VENUE,
                     "fundingHistory",
                     format!(
                         "a full page of {} ended at {last}, before its startTime {page_start}",

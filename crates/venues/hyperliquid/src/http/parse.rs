@@ -30,7 +30,7 @@ use crate::http::models::{
     PredictedFundings,
 };
 
-const VENUE: Venue = Venue::Hyperliquid;
+const VENUE: Venue = crate::VENUE;
 const NANOS_PER_HOUR: u64 = 3_600 * 1_000_000_000;
 /// How much of an error body goes into an error message.
 const MAX_ERROR_CHARS: usize = 300;
@@ -602,7 +602,7 @@ mod tests {
         assert_eq!(
             e,
             FetchError::UnknownSymbol {
-                venue: Venue::Hyperliquid,
+                venue: crate::VENUE,
                 symbol: "DOGE".into()
             }
         );
@@ -824,7 +824,7 @@ mod tests {
         assert_eq!(
             e,
             FetchError::Venue {
-                venue: Venue::Hyperliquid,
+                venue: crate::VENUE,
                 code: "422".into(),
                 message: "Failed to deserialize the JSON body into the target type".into(),
             }
@@ -864,7 +864,7 @@ mod tests {
         assert_eq!(
             e,
             FetchError::Http {
-                venue: Venue::Hyperliquid,
+                venue: crate::VENUE,
                 status: 503,
                 body: "upstream unavailable".into()
             }

@@ -1,7 +1,7 @@
 //! Text frames → [`WsMessage`], and fills that belong to a liquidation → [`Liquidation`]s
 //! ([`fill_liquidation`]).
 
-use ccxt_model::{Liquidation, LiquidationSource, PositionSide, Venue};
+use ccxt_model::{Liquidation, LiquidationSource, PositionSide};
 use ccxt_venue::FetchError;
 use ccxt_venue::convert::ms_to_ns_checked;
 use serde::Deserialize;
@@ -23,7 +23,7 @@ struct Envelope {
 /// data of the wrong shape, is [`FetchError::Malformed`]; unknown channels are
 /// [`WsMessage::Other`].
 pub fn parse_ws_message(text: &str) -> Result<WsMessage, FetchError> {
-    let malformed = |e: serde_json::Error| FetchError::malformed(Venue::Hyperliquid, WHAT, e);
+    let malformed = |e: serde_json::Error| FetchError::malformed(crate::VENUE, WHAT, e);
     let Envelope { channel, data } = serde_json::from_str(text).map_err(malformed)?;
     let data_of = |data: Option<Value>| data.unwrap_or(Value::Null);
     Ok(match channel.as_str() {
@@ -72,8 +72,7 @@ pub fn fill_liquidation(
     let Some(block) = &fill.liquidation else {
         return Ok(None);
     };
-    let bad =
-        |detail: String| FetchError::malformed(Venue::Hyperliquid, "liquidation fill", detail);
+    let bad = |detail: String| FetchError::malformed(crate::VENUE, "liquidation fill", detail);
     let own = block
         .liquidated_user
         .as_deref()

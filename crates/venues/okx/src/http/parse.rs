@@ -820,7 +820,7 @@ mod tests {
         let rate = include_str!("../../fixtures/http_error_rate_limit_nautilus.json");
         let e = parse_open_interest(429, rate.as_bytes()).err();
         assert_eq!(e.as_ref().map(OkxError::kind), Some(ErrorKind::RateLimited));
-        let f = e.map(|e| e.into_fetch_error(Venue::Binance, None));
+        let f = e.map(|e| e.into_fetch_error(ccxt_registry::venue("binance"), None));
         assert!(matches!(f, Some(FetchError::RateLimited { .. })), "{f:?}");
         // 50011 also comes with HTTP 200.
         let e = check_envelope(200, rate.as_bytes(), "x").err();
@@ -836,7 +836,7 @@ mod tests {
                 msg: "Not Found".into()
             })
         );
-        let f = e.map(|e| e.into_fetch_error(Venue::Binance, None));
+        let f = e.map(|e| e.into_fetch_error(ccxt_registry::venue("binance"), None));
         assert!(
             matches!(f, Some(FetchError::Http { status: 404, .. })),
             "{f:?}"
@@ -845,15 +845,18 @@ mod tests {
         let unknown = br#"{"code":"51001","msg":"Instrument ID, Instrument ID code or Spread ID doesn't exist.","data":[]}"#;
         let f = check_envelope(200, unknown, "x")
             .err()
-            .map(|e| e.into_fetch_error(Venue::Binance, Some("FOO-USDT-SWAP")));
+            .map(|e| e.into_fetch_error(ccxt_registry::venue("binance"), Some("FOO-USDT-SWAP")));
         assert_eq!(
             f,
-            Some(FetchError::unknown_symbol(Venue::Binance, "FOO-USDT-SWAP"))
+            Some(FetchError::unknown_symbol(
+                ccxt_registry::venue("binance"),
+                "FOO-USDT-SWAP"
+            ))
         );
         let bad = br#"{"code":"51000","msg":"Parameter bar error","data":[]}"#;
         let f = check_envelope(400, bad, "x")
             .err()
-            .map(|e| e.into_fetch_error(Venue::Binance, None));
+            .map(|e| e.into_fetch_error(ccxt_registry::venue("binance"), None));
         assert!(
             matches!(&f, Some(FetchError::Venue { code, .. }) if code == "51000"),
             "{f:?}"
@@ -862,7 +865,7 @@ mod tests {
         let busy = br#"{"code":"50001","msg":"Service temporarily unavailable","data":[]}"#;
         let f = check_envelope(503, busy, "x")
             .err()
-            .map(|e| e.into_fetch_error(Venue::Binance, None));
+            .map(|e| e.into_fetch_error(ccxt_registry::venue("binance"), None));
         assert_eq!(
             f.map(|f| f.class()),
             Some(ccxt_venue::ErrorClass::Retryable)
