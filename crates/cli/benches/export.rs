@@ -1,0 +1,2 @@
+//! Export benchmark (written below).
+fn main() {}
