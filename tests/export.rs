@@ -136,13 +136,16 @@ fn normalized(v: &Value) -> String {
     }
 }
 
+/// (export args, query kind, query args, value columns compared with query's fields).
+type Case<'a> = (&'a [&'a str], &'a str, &'a [&'a str], &'a [&'a str]);
+
 /// Each dataset: exported over all instruments, the columns are typed as documented and the
 /// rows of each instrument are exactly the rows `query` prints for it.
 #[test]
 fn every_dataset_exports_exact_typed_columns() {
     let dir = tempfile::tempdir().unwrap();
     // (export args, query args, value columns compared with query's fields of the same name)
-    let cases: [(&[&str], &str, &[&str], &[&str]); 6] = [
+    let cases: [Case; 6] = [
         (&["oi", "--all"], "oi", &[], &[]),
         (&["funding", "--all"], "funding", &[], &["rate", "kind"]),
         (
