@@ -752,3 +752,69 @@ print("ok")
         stderr(&o)
     );
 }
+
+/// `--partition` files rows by the date of `ts_event`, also when they were received (`ts_init`)
+/// after midnight; a row received long after its partition was closed goes to a second part.
+#[test]
+fn partitions_follow_ts_event_across_midnight() {
+    use ccxt_model::{FundingRate, InstrumentId};
+    let dir = tempfile::tempdir().unwrap();
+    let catalog = dir.path().join("cat");
+    let id = InstrumentId::new_unchecked("BTCUSDT-PERP.BINANCE");
+    let at = |iso: &str| ccxt_model::time::parse_time(iso, ccxt_model::time::Bound::Start).unwrap();
+    let rate = |ts_event: &str, ts_init: &str, r: &str| FundingRate {
+        instrument_id: id.clone(),
+        rate: Decimal::from_str(r).unwrap(),
+        interval_minutes: Some(480),
+        next_funding_ns: None,
+        ts_event: at(ts_event),
+        ts_init: at(ts_init),
+    };
+    let rows = vec![
+        rate("2025-01-01T23:59:59Z", "2025-01-02T00:00:00.5Z", "0.0001"),
+        rate("2025-01-02T08:00:00Z", "2025-01-02T08:00:00Z", "0.00012"),
+        rate("2025-01-01T12:00:00Z", "2025-01-03T00:10:00Z", "-0.0000125"),
+    ];
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let (cat, _) = ccxt_catalog::Catalog::open_writable(catalog.to_str().unwrap())
+            .await
+            .unwrap();
+        cat.write(rows).await.unwrap();
+    });
+    let tree = dir.path().join("tree");
+    ok(export(
+        &catalog,
+        &["funding", "--all"],
+        &tree,
+        &["--partition", "--format", "csv"],
+    ));
+    let read_csv = |p: &str| -> Vec<String> {
+        let text = std::fs::read_to_string(tree.join(p)).unwrap();
+        text.lines()
+            .skip(1)
+            .map(|l| l.split(',').nth(4).unwrap().to_string())
+            .collect()
+    };
+    // The scale is the longest rate's (7 decimals): exact digits, padded.
+    assert_eq!(
+        read_csv("venue=binance/date=2025-01-01/part-0.csv"),
+        ["0.0001000"]
+    );
+    assert_eq!(
+        read_csv("venue=binance/date=2025-01-02/part-0.csv"),
+        ["0.0001200"]
+    );
+    assert_eq!(
+        read_csv("venue=binance/date=2025-01-01/part-1.csv"),
+        ["-0.0000125"]
+    );
+    let files: usize = ["date=2025-01-01", "date=2025-01-02"]
+        .iter()
+        .map(|d| {
+            std::fs::read_dir(tree.join("venue=binance").join(d))
+                .unwrap()
+                .count()
+        })
+        .sum();
+    assert_eq!(files, 3);
+}

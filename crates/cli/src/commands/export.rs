@@ -456,7 +456,9 @@ impl Sink {
             inner: out,
             bytes: 0,
         });
-        writer.write_record(schema.fields().iter().map(|f| f.name()))?;
+        writer
+            .write_record(schema.fields().iter().map(|f| f.name()))
+            .map_err(csv_error)?;
         Ok(Sink::Csv(Box::new(writer)))
     }
 
@@ -470,7 +472,7 @@ impl Sink {
                     for column in batch.columns() {
                         record.push(csv_field(column.as_ref(), row)?);
                     }
-                    w.write_record(&record)?;
+                    w.write_record(&record).map_err(csv_error)?;
                 }
             }
         }
@@ -495,10 +497,19 @@ impl Sink {
             }
             Sink::Csv(w) => {
                 let mut counting = w.into_inner().map_err(|e| e.into_error())?;
+                // into_inner flushed the CSV buffer; now the writer's own.
                 counting.flush()?;
                 Ok(counting.bytes)
             }
         }
+    }
+}
+
+/// A CSV error; an I/O error stays one, so a closed pipe (`| head`) ends the export quietly.
+fn csv_error(e: csv::Error) -> anyhow::Error {
+    match e.into_kind() {
+        csv::ErrorKind::Io(io) => io.into(),
+        other => anyhow::anyhow!("cannot write CSV: {other:?}"),
     }
 }
 
