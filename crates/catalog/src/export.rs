@@ -103,6 +103,13 @@ pub trait ExportRecord: CatalogRecord {
     fn scales(&self) -> Scales {
         Scales::default()
     }
+    /// The decimals every row of a file has at most, from the file's schema metadata (the
+    /// precision NautilusTrader's fixed-point columns are stored with), for kinds that store
+    /// one; `None` (the default): only the rows tell.
+    fn scales_from_metadata(metadata: &arrow_schema::Metadata) -> Option<Scales> {
+        let _ = metadata;
+        None
+    }
     /// The fields after the common ones.
     fn value_fields(layout: &Layout) -> Vec<Field>;
     /// The columns of [`ExportRecord::value_fields`] for `rows`.
@@ -380,6 +387,12 @@ impl ExportRecord for Bar {
             size: decimals(&self.volume).max(self.precision.size),
         }
     }
+    fn scales_from_metadata(metadata: &arrow_schema::Metadata) -> Option<Scales> {
+        Some(Scales {
+            price: metadata.get("price_precision")?.parse().ok()?,
+            size: metadata.get("size_precision")?.parse().ok()?,
+        })
+    }
     fn value_fields(layout: &Layout) -> Vec<Field> {
         let mut fields = vec![
             Field::new("bar_type", DataType::Utf8, false),
@@ -428,6 +441,12 @@ macro_rules! export_price {
                     price: decimals(&self.value),
                     size: 0,
                 }
+            }
+            fn scales_from_metadata(metadata: &arrow_schema::Metadata) -> Option<Scales> {
+                Some(Scales {
+                    price: metadata.get("price_precision")?.parse().ok()?,
+                    size: 0,
+                })
             }
             fn value_fields(layout: &Layout) -> Vec<Field> {
                 vec![number_field($column, layout, layout.scales.price, false)]
@@ -575,6 +594,36 @@ impl<'a, T: CatalogRecord> DayScan<'a, T> {
         }
     }
 
+    /// The decimals the rows of the scan have at most, from the files' schema metadata alone
+    /// (see [`ExportRecord::scales_from_metadata`]); `None` when a file does not say (or is not
+    /// named by us), and the rows must tell.
+    pub async fn stored_scales(&self) -> Result<Option<Scales>, CatalogError>
+    where
+        T: ExportRecord,
+    {
+        let mut scales = Scales::default();
+        for dataset in &self.datasets {
+            if dataset.overlaps {
+                return Ok(None);
+            }
+            for (file, _) in &dataset.files {
+                let footer = parquet_io::read_footer(&self.catalog.storage, &file.meta).await?;
+                let meta = footer.file_metadata();
+                let shown = self.catalog.storage.display_path(&file.meta.location);
+                let schema = parquet::arrow::parquet_to_arrow_schema(
+                    meta.schema_descr(),
+                    meta.key_value_metadata(),
+                )
+                .map_err(|e| CatalogError::corrupt(shown, format!("unreadable schema: {e}")))?;
+                match T::scales_from_metadata(schema.metadata()) {
+                    Some(s) => scales = scales.max(s),
+                    None => return Ok(None),
+                }
+            }
+        }
+        Ok(Some(scales))
+    }
+
     /// How much has been read so far.
     pub fn stats(&self) -> ScanStats {
         self.stats
@@ -646,5 +695,79 @@ impl<'a, T: CatalogRecord> DayScan<'a, T> {
             rows.sort_by_key(T::ts_init);
         }
         Ok(rows)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::str::FromStr;
+
+    use super::*;
+
+    #[test]
+    fn decimals_scale_up_exactly_or_not_at_all() {
+        let d = |s: &str| Decimal::from_str(s).unwrap();
+        assert_eq!(unscaled(d("0.0001"), 8), Some(10_000));
+        assert_eq!(unscaled(d("-0.0000125"), 7), Some(-125));
+        assert_eq!(unscaled(d("95441.1"), 1), Some(954_411));
+        assert_eq!(
+            unscaled(d("0.00000001"), 7),
+            None,
+            "more decimals than the scale"
+        );
+        assert_eq!(
+            unscaled(d("79228162514264337593543950335"), 10),
+            None,
+            "beyond 38 digits"
+        );
+        assert_eq!(
+            decimals(&d("0.00010000")),
+            8,
+            "trailing zeros count: the stored digits"
+        );
+    }
+
+    #[test]
+    fn unknown_venues_keep_their_parts() {
+        let id = |s: &str| InstrumentId::new_unchecked(s);
+        assert_eq!(
+            venue_and_symbol(&id("BTCUSDT-PERP.BINANCE")),
+            ("binance".to_string(), "BTCUSDT".to_string())
+        );
+        assert_eq!(
+            venue_and_symbol(&id("BTC-PERP.NOWHERE")),
+            ("nowhere".to_string(), "BTC-PERP".to_string())
+        );
+    }
+
+    #[test]
+    fn float_and_decimal_layouts_differ_only_in_number_types() {
+        let layout = |numbers| Layout {
+            numbers,
+            scales: Scales { price: 8, size: 0 },
+            venue_column: true,
+        };
+        let dec = export_schema::<FundingRate>(&layout(Numbers::Decimal));
+        let flt = export_schema::<FundingRate>(&layout(Numbers::Float));
+        assert_eq!(
+            dec.field_with_name("rate").unwrap().data_type(),
+            &DataType::Decimal128(38, 8)
+        );
+        assert_eq!(
+            flt.field_with_name("rate").unwrap().data_type(),
+            &DataType::Float64
+        );
+        let names = |s: &SchemaRef| {
+            s.fields()
+                .iter()
+                .map(|f| f.name().clone())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(names(&dec), names(&flt));
+        let partitioned = export_schema::<FundingRate>(&Layout {
+            venue_column: false,
+            ..layout(Numbers::Decimal)
+        });
+        assert!(partitioned.field_with_name("venue").is_err());
     }
 }

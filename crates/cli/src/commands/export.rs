@@ -367,8 +367,8 @@ impl Job<'_> {
         })
     }
 
-    /// The decimal scales the rows need: a first pass over the rows when the layout has
-    /// decimal columns (none for floats).
+    /// The decimal scales the rows need (none for floats): from the files' metadata where it
+    /// says (bars, mark and index prices), else a first pass over the rows (funding rates).
     async fn scales<T: ExportRecord>(&self, layout: &Layout) -> Result<Scales, CatalogError> {
         let has_decimals = export_schema::<T>(layout)
             .fields()
@@ -380,6 +380,10 @@ impl Job<'_> {
         }
         let mut scan =
             DayScan::<T>::open(self.catalog, self.datasets, self.start, self.end).await?;
+        // Fixed-point files say their precision in their metadata: no need to read the rows.
+        if let Some(stored) = scan.stored_scales().await? {
+            return Ok(stored);
+        }
         while let Some(chunk) = scan.next_chunk().await? {
             for row in &chunk.rows {
                 scales = scales.max(row.scales());
