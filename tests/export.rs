@@ -675,19 +675,24 @@ fn a_catalog_written_by_the_cli_exports_every_row() {
     }
 }
 
-/// The Python that reads exports: `CCXT_TEST_PYTHON`, else the CI venv, if it has pyarrow,
-/// polars and duckdb.
+/// The Python that reads exports: `CCXT_TEST_PYTHON`, else the CI venv (`ci-venv` in
+/// `$CARGO_TARGET_DIR`, as `.ci/run` sets it for the copy it tests, or in `target/`), if it has
+/// pyarrow, polars and duckdb.
 fn python() -> Option<PathBuf> {
-    let candidate = std::env::var_os("CCXT_TEST_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/ci-venv/bin/python")
-        });
-    let works = std::process::Command::new(&candidate)
-        .args(["-c", "import pyarrow, polars, duckdb"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    works.then_some(candidate)
+    let mut candidates: Vec<PathBuf> = Vec::new();
+    if let Some(p) = std::env::var_os("CCXT_TEST_PYTHON") {
+        candidates.push(p.into());
+    }
+    if let Some(target) = std::env::var_os("CARGO_TARGET_DIR") {
+        candidates.push(Path::new(&target).join("ci-venv/bin/python"));
+    }
+    candidates.push(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/ci-venv/bin/python"));
+    candidates.into_iter().find(|candidate| {
+        std::process::Command::new(candidate)
+            .args(["-c", "import pyarrow, polars, duckdb"])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    })
 }
 
 /// pyarrow, DuckDB and polars read the export: exact types and values, and the partition
