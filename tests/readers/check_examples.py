@@ -1,10 +1,12 @@
 """Runs the README's reader examples against a catalog and checks that what they print, and the
 README itself, match the committed expected output, so the README cannot drift.
 
-    python tests/readers/check_examples.py [CATALOG] [--update]
+    python tests/readers/check_examples.py [CATALOG] [--update] [--cli PATH/TO/ccxt-cli]
 
 CATALOG defaults to catalog.example. Each example runs in an empty directory where `catalog` points
-at CATALOG, exactly as the README shows it. For each example it checks:
+at CATALOG, exactly as the README shows it; the export examples first run the `ccxt-cli export`
+commands of export_example.sh there (the ccxt-cli of --cli, default target/debug/ccxt-cli). For
+each example it checks:
   * its output equals `<example>.out` (``--update`` rewrites the .out files instead);
   * README.md holds the example's code verbatim in a fenced block, and the .out text in a ```text block.
 Needs pandas and pyarrow (pandas), polars (polars), duckdb (DuckDB) in the running interpreter.
@@ -20,18 +22,31 @@ import tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 
-# (name, source file, fence language, command after the interpreter)
+# The `ccxt-cli export` commands the export examples read the output of; README.md shows them
+# verbatim in a ```sh block. Run with the ccxt-cli of --cli (default target/debug/ccxt-cli) first
+# on the PATH.
+EXPORT_SETUP = "export_example.sh"
+
+# (name, source file, fence language, command after the interpreter, setup script or None)
 EXAMPLES = [
-    ("pandas", "pandas_example.py", "python", ["pandas_example.py"]),
-    ("polars", "polars_example.py", "python", ["polars_example.py"]),
-    ("DuckDB", "duckdb_example.sql", "sql", ["run_duckdb.py", "duckdb_example.sql"]),
+    ("pandas", "pandas_example.py", "python", ["pandas_example.py"], None),
+    ("polars", "polars_example.py", "python", ["polars_example.py"], None),
+    ("DuckDB", "duckdb_example.sql", "sql", ["run_duckdb.py", "duckdb_example.sql"], None),
+    ("DuckDB export", "export_duckdb.sql", "sql", ["run_duckdb.py", "export_duckdb.sql"], EXPORT_SETUP),
+    ("polars export", "export_polars.py", "python", ["export_polars.py"], EXPORT_SETUP),
+    ("pandas export", "export_pandas.py", "python", ["export_pandas.py"], EXPORT_SETUP),
 ]
 
 
-def run(args: list[str], catalog: str) -> str:
+def run(args: list[str], catalog: str, setup: str | None = None, cli: str | None = None) -> str:
     with tempfile.TemporaryDirectory() as work:
         os.symlink(catalog, os.path.join(work, "catalog"))
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("POLARS_", "COLUMNS", "LINES"))}
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("POLARS_", "COLUMNS", "LINES", "CCXT_", "RUST_LOG"))}
+        if setup is not None:
+            shell_env = dict(env, PATH=os.path.dirname(os.path.abspath(cli)) + os.pathsep + env.get("PATH", ""))
+            done = subprocess.run(["sh", os.path.join(HERE, setup)], cwd=work, env=shell_env, capture_output=True, text=True)
+            if done.returncode != 0:
+                raise SystemExit(f"{setup} failed ({done.returncode}):\n{done.stderr}")
         done = subprocess.run(
             [sys.executable, *[os.path.join(HERE, a) for a in args]],
             cwd=work, env=env, capture_output=True, text=True,
@@ -46,15 +61,21 @@ def diff(want: str, got: str, what: str) -> str:
 
 
 def main() -> int:
-    args = [a for a in sys.argv[1:] if a != "--update"]
-    update = "--update" in sys.argv[1:]
+    argv = sys.argv[1:]
+    cli = os.path.join(ROOT, "target", "debug", "ccxt-cli")
+    if "--cli" in argv:
+        at = argv.index("--cli")
+        cli = argv[at + 1]
+        del argv[at:at + 2]
+    args = [a for a in argv if a != "--update"]
+    update = "--update" in argv
     catalog = os.path.abspath(args[0] if args else os.path.join(ROOT, "catalog.example"))
     with open(os.path.join(ROOT, "README.md"), encoding="utf-8") as f:
         readme = f.read()
     failed = False
-    for name, source, fence, command in EXAMPLES:
+    for name, source, fence, command, setup in EXAMPLES:
         out_path = os.path.join(HERE, os.path.splitext(source)[0] + ".out")
-        got = run(command, catalog)
+        got = run(command, catalog, setup, cli)
         if update:
             with open(out_path, "w", encoding="utf-8") as f:
                 f.write(got)
@@ -67,6 +88,10 @@ def main() -> int:
             problems.append(f"output differs from tests/readers/{os.path.basename(out_path)}:\n{diff(want, got, name)}")
         if f"```{fence}\n{code}```\n" not in readme:
             problems.append(f"README.md does not show tests/readers/{source} verbatim in a ```{fence} block")
+        if setup is not None:
+            with open(os.path.join(HERE, setup), encoding="utf-8") as f:
+                if f"```sh\n{f.read()}```\n" not in readme:
+                    problems.append(f"README.md does not show tests/readers/{setup} verbatim in a ```sh block")
         if f"```text\n{want}```\n" not in readme:
             problems.append(f"README.md does not show tests/readers/{os.path.basename(out_path)} verbatim in a ```text block")
         if problems:

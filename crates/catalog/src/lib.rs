@@ -30,6 +30,7 @@
 
 pub mod demo;
 mod error;
+pub mod export;
 mod maintenance;
 pub mod naming;
 mod parquet_io;

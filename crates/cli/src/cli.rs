@@ -141,6 +141,32 @@ open time too; --interval is one of 1m 3m 5m 15m 30m 1h 2h 4h 6h 8h 12h 1d 1w 1M
 month), --price last (trades, the default) or mark. --gaps lists the intervals of the bar grid
 between --from and --to that hold no stored bar, instead of the bars.")]
     Query(QueryArgs),
+    /// Write stored rows as flat, typed Parquet or CSV for pandas, polars, DuckDB and Spark
+    #[command(after_help = "\
+Examples:
+  ccxt-cli export funding --all --from 2025-01-01 --to 2025-01-31 --out funding.parquet
+  ccxt-cli export oi BTCUSDT-PERP ETHUSDT-PERP -e binance --from 2025-01-01 --out oi.parquet
+  ccxt-cli export liquidations --all --out liq --partition      # liq/venue=binance/date=2025-01-02/part-0.parquet
+  ccxt-cli export bars BTCUSDT-PERP --interval 1h --price mark --out marks.csv --format csv
+  ccxt-cli export mark --all --from 2025-01-03 --to 2025-01-03 --float --out mark.parquet
+  ccxt-cli export funding BTC --format csv --out - | head
+
+Columns: ts_event and ts_init as timestamp[ns, UTC] (CSV: RFC 3339 UTC with nine decimals),
+venue, symbol (the venue's own), instrument_id, then the record's fields. Funding rates, bar
+prices and volumes, mark and index prices are exact decimals, decimal128(38, S) with S the
+most decimals any exported value has (CSV: the exact digits at that scale); --float makes
+them float64. Open interest and liquidation numbers are float64, as stored.
+Times select on ts_init, both ends inclusive, as for query; without --from/--to everything
+stored. Rows come day by day (UTC, of ts_init), then by instrument, then by ts_init: memory
+holds one instrument-day, however long the range.
+--partition writes a Hive-style tree PATH/venue=<venue>/date=<YYYY-MM-DD>/part-<n>.parquet
+(date of ts_event, UTC; the venue column is then in the path only) that DuckDB
+(hive_partitioning), polars (scan_parquet(..., hive_partitioning=True)), pyarrow datasets and
+Spark read as columns.
+Output is written under a temporary name and renamed when complete; an existing --out is
+refused unless --force. Exit codes: 0 done (also with no rows), 1 a catalog file is unusable
+(named) or writing failed, 2 usage error.")]
+    Export(ExportArgs),
     /// Inspect and maintain the catalog
     #[command(subcommand)]
     Catalog(CatalogCommand),
@@ -172,6 +198,7 @@ impl Command {
     pub fn catalog_flag(&self) -> Option<&str> {
         let arg = match self {
             Command::Query(a) => &a.catalog,
+            Command::Export(a) => &a.catalog,
             Command::FetchOi(a) => &a.common.catalog,
             Command::FetchFunding(a) => &a.catalog,
             Command::FetchBars(a) => &a.common.catalog,
@@ -345,6 +372,102 @@ pub struct QueryArgs {
     pub format: OutputFormat,
     #[command(flatten)]
     pub catalog: CatalogArg,
+}
+
+/// `export` flags.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// What to export
+    #[arg(value_enum)]
+    pub data: ExportData,
+    /// Symbols, in the same forms as `query` (BTCUSDT-PERP, BTCUSDT, BTC/USDT:USDT, BTC,
+    /// BTCUSDT-PERP.BINANCE)
+    #[arg(value_parser = parse_symbol)]
+    pub symbols: Vec<SymbolInput>,
+    /// Every instrument with stored data of this kind (of the -e venues)
+    #[arg(long, conflicts_with = "symbols")]
+    pub all: bool,
+    /// Only these venues [default: every venue]
+    #[arg(short = 'e', long = "exchange", value_enum, value_name = "VENUE")]
+    pub venues: Vec<VenueArg>,
+    /// First time (ts_init): 2025-01-01, 2025-01-01T12:00:00Z or unix milliseconds (inclusive)
+    #[arg(long, value_name = "TIME")]
+    pub from: Option<String>,
+    /// Last time, same forms (inclusive; a bare date is the end of that day) [default: now]
+    #[arg(long, value_name = "TIME")]
+    pub to: Option<String>,
+    /// Bar interval (bars only): 1m 3m 5m 15m 30m 1h 2h 4h 6h 8h 12h 1d 1w 1M
+    #[arg(long, value_name = "INTERVAL", value_parser = parse_interval)]
+    pub interval: Option<BarInterval>,
+    /// Bar price (bars only): last (trades) or mark [default: last]
+    #[arg(long, value_name = "PRICE", value_parser = parse_bar_price)]
+    pub price: Option<BarPrice>,
+    /// The file to write, or with --partition the directory; `-` is stdout (CSV only)
+    #[arg(long, value_name = "PATH")]
+    pub out: PathBuf,
+    /// File format
+    #[arg(long, value_enum, default_value_t = ExportFormat::Parquet)]
+    pub format: ExportFormat,
+    /// Write a Hive-style tree PATH/venue=…/date=…/part-N.<format> instead of one file
+    #[arg(long)]
+    pub partition: bool,
+    /// Exact numbers (rates, prices, volumes) as float64 instead of decimal128
+    #[arg(long)]
+    pub float: bool,
+    /// Replace an existing --out
+    #[arg(long)]
+    pub force: bool,
+    #[command(flatten)]
+    pub catalog: CatalogArg,
+}
+
+/// Record types `export` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ExportData {
+    /// Open interest
+    Oi,
+    /// Funding rates (settled and live estimates)
+    Funding,
+    /// Liquidations
+    Liquidations,
+    /// OHLCV bars (needs --interval; --price last or mark)
+    Bars,
+    /// Mark prices
+    Mark,
+    /// Index (oracle) prices
+    Index,
+}
+
+impl From<ExportData> for RecordKind {
+    fn from(d: ExportData) -> RecordKind {
+        match d {
+            ExportData::Oi => RecordKind::OpenInterest,
+            ExportData::Funding => RecordKind::FundingRate,
+            ExportData::Liquidations => RecordKind::Liquidation,
+            ExportData::Bars => RecordKind::Bar,
+            ExportData::Mark => RecordKind::MarkPrice,
+            ExportData::Index => RecordKind::IndexPrice,
+        }
+    }
+}
+
+/// Export file formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ExportFormat {
+    /// Parquet (zstd), typed columns
+    Parquet,
+    /// CSV with a header line (RFC 4180)
+    Csv,
+}
+
+impl ExportFormat {
+    /// The file extension.
+    pub fn extension(self) -> &'static str {
+        match self {
+            ExportFormat::Parquet => "parquet",
+            ExportFormat::Csv => "csv",
+        }
+    }
 }
 
 fn parse_interval(s: &str) -> Result<BarInterval, String> {

@@ -130,6 +130,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Daemon(cmd) => commands::daemon::run(&catalog, &loaded, cmd, problems).await,
         _ if !problems.is_empty() => Err(ConfigProblems(problems).into()),
         Command::Query(args) => commands::query::run(&catalog, args).await,
+        Command::Export(args) => commands::export::run(&catalog, args).await,
         Command::FetchOi(args) => {
             let what = commands::fetch::What::OpenInterest(
                 args.period.unwrap_or(ccxt_venue::OiPeriod::H1),

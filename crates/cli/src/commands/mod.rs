@@ -3,6 +3,7 @@
 pub mod catalog;
 pub mod config;
 pub mod daemon;
+pub mod export;
 pub mod fetch;
 pub mod query;
 pub mod stream;

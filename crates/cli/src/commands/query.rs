@@ -245,7 +245,7 @@ fn limited(mut holes: Vec<Hole>, limit: Option<Limit>) -> Vec<Hole> {
 
 /// A query never skips a file it cannot use (the rows would be silently missing): it fails
 /// naming the file, and says how to get past it.
-fn bad_file_hint(e: CatalogError, location: &str) -> anyhow::Error {
+pub(crate) fn bad_file_hint(e: CatalogError, location: &str) -> anyhow::Error {
     if !e.is_bad_file() {
         return e.into();
     }
