@@ -111,7 +111,9 @@ pub fn demo_data(days: u32) -> DemoData {
         let Ok(input) = SymbolInput::parse(symbol) else {
             continue;
         };
-        for (vi, venue) in Venue::ALL.into_iter().enumerate() {
+        // TEMP glue: the demo keeps its three venues (OKX is not in it yet).
+        let venues = Venue::ALL.into_iter().filter(|v| *v != Venue::Okx);
+        for (vi, venue) in venues.enumerate() {
             let Ok(instrument) = input.resolve(venue) else {
                 continue;
             };
@@ -141,6 +143,7 @@ fn demo_instrument(
         Venue::Binance => 1.0,
         Venue::Bybit => 0.6,
         Venue::Hyperliquid => 0.35,
+        Venue::Okx => 0.45,
     };
     let mut price = price0;
     let mut oi = oi0 * venue_share;
@@ -182,6 +185,12 @@ fn demo_instrument(
             let (order_side, source, method, trade_id) = match instrument.venue {
                 Venue::Binance => (
                     if long { "SELL" } else { "BUY" },
+                    LiquidationSource::Ws,
+                    None,
+                    None,
+                ),
+                Venue::Okx => (
+                    if long { "sell" } else { "buy" },
                     LiquidationSource::Ws,
                     None,
                     None,
@@ -244,6 +253,8 @@ fn demo_precision(instrument: &Instrument) -> Precision {
         (Venue::Bybit, false) => (2, 2),
         (Venue::Hyperliquid, true) => (1, 5),
         (Venue::Hyperliquid, false) => (2, 4),
+        (Venue::Okx, true) => (1, 2),
+        (Venue::Okx, false) => (2, 2),
     };
     Precision { price, size }
 }
@@ -263,6 +274,7 @@ fn snapshot_decimals(instrument: &Instrument, precision: Precision) -> u8 {
         Venue::Binance => 8,
         Venue::Bybit => precision.price,
         Venue::Hyperliquid => precision.price.saturating_sub(1),
+        Venue::Okx => precision.price,
     }
 }
 

@@ -12,6 +12,10 @@
 //! | `1000PEPEUSDT-PERP`, `kPEPE` | `1000PEPEUSDT` | `1000PEPEUSDT` | `kPEPE` / `kPEPE-USD-PERP.HYPERLIQUID` |
 //! | `xyz:TSLA` (Hyperliquid builder dex) | – | – | `xyz:TSLA` / `xyz_TSLA-USD-PERP.HYPERLIQUID` |
 //!
+//! OKX (TEMP glue, the grammar is `ccxt_okx::symbol`'s): `BTCUSDT-PERP`, `BTC/USDT:USDT` and the
+//! native `BTC-USDT-SWAP` name `BTC-USDT-SWAP` / `BTC-USDT-SWAP.OKX`; `1000PEPEUSDT-PERP` names
+//! `PEPE-USDT-SWAP` (OKX lists the coin, not the 1000-unit contract).
+//!
 //! Hyperliquid's builder-deployed (HIP-3) perpetuals are named `dex:COIN`. A `:` in a
 //! directory name breaks NautilusTrader 1.221's query path, so the instrument id replaces it
 //! with `_` (`xyz:TSLA` → `xyz_TSLA-USD-PERP.HYPERLIQUID`). Neither dex names nor coin names
@@ -25,7 +29,8 @@ use crate::Venue;
 /// What the error for a malformed symbol lists as valid input.
 pub const ACCEPTED_SYMBOL_FORMS: &str = "accepted forms: BTCUSDT-PERP, a venue symbol \
 (BTCUSDT, Hyperliquid BTC or xyz:TSLA), a ccxt symbol (BTC/USDT:USDT, BTC/USDC:USDC) or a \
-NautilusTrader id (BTCUSDT-PERP.BINANCE, BTCUSDT-LINEAR.BYBIT, BTC-USD-PERP.HYPERLIQUID)";
+NautilusTrader id (BTCUSDT-PERP.BINANCE, BTCUSDT-LINEAR.BYBIT, BTC-USD-PERP.HYPERLIQUID, \
+BTC-USDT-SWAP.OKX)";
 
 /// A NautilusTrader instrument id such as `BTCUSDT-PERP.BINANCE`.
 ///
@@ -80,6 +85,7 @@ impl Instrument {
             Venue::Binance => format!("{native}-PERP"),
             Venue::Bybit => format!("{native}-LINEAR"),
             Venue::Hyperliquid => format!("{}-USD-PERP", native.replace(':', "_")),
+            Venue::Okx => native.clone(),
         };
         let id = InstrumentId::new_unchecked(format!("{symbol}.{}", venue.nautilus_venue()));
         Instrument { venue, native, id }
@@ -96,7 +102,7 @@ impl Instrument {
             .rsplit_once('.')
             .ok_or_else(|| malformed("an instrument id looks like BTCUSDT-PERP.BINANCE"))?;
         let venue = Venue::from_nautilus_venue(code).ok_or_else(|| {
-            malformed("the venue after '.' must be BINANCE, BYBIT or HYPERLIQUID")
+            malformed("the venue after '.' must be BINANCE, BYBIT, HYPERLIQUID or OKX")
         })?;
         let native = match venue {
             Venue::Binance => symbol
@@ -128,6 +134,9 @@ impl Instrument {
                     }
                 }
             }
+            Venue::Okx => okx_parse_native(symbol)
+                .map(|(base, quote)| format!("{base}-{}-SWAP", quote.as_str()))
+                .ok_or_else(|| malformed("OKX ids look like BTC-USDT-SWAP.OKX"))?,
         };
         Ok(Instrument::new(venue, native))
     }
@@ -257,6 +266,16 @@ impl SymbolInput {
                 dex: dex.to_string(),
                 coin: coin.to_string(),
             }
+        } else if let Some((base, quote)) = okx_parse_native(s) {
+            // OKX's native form BTC-USDT-SWAP (TEMP glue).
+            InputKind::Market {
+                base,
+                quote: Some(quote),
+            }
+        } else if s.to_ascii_uppercase().ends_with("-SWAP") {
+            return Err(malformed(
+                "OKX swaps look like BTC-USDT-SWAP or BTC-USDC-SWAP (coin-margined (inverse) swaps are not collected)",
+            ));
         } else if let Some(stem) = s.to_ascii_uppercase().strip_suffix("-PERP") {
             let (base, quote) = split_quote(stem).ok_or_else(|| {
                 malformed("the -PERP form needs a USDT or USDC quote, like BTCUSDT-PERP")
@@ -335,6 +354,7 @@ impl SymbolInput {
                     (Venue::Bybit, Quote::Usdt) => format!("{base}USDT"),
                     (Venue::Bybit, Quote::Usdc) => format!("{base}PERP"),
                     (Venue::Hyperliquid, _) => hyperliquid_coin(base),
+                    (Venue::Okx, q) => format!("{}-{}-SWAP", okx_base(base), q.as_str()),
                 };
                 Ok(Instrument::new(venue, native))
             }
@@ -382,6 +402,26 @@ fn hyperliquid_coin(base: &str) -> String {
     }
 }
 
+/// OKX's base for a canonical base (`1000PEPE` → `PEPE`): TEMP glue, a copy of
+/// `ccxt_okx::symbol::okx_base`.
+fn okx_base(base: &str) -> &str {
+    match base.strip_prefix("1000") {
+        Some(rest) if !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_uppercase()) => rest,
+        _ => base,
+    }
+}
+
+/// OKX's native linear swap `BTC-USDT-SWAP` as (base, quote): TEMP glue, a copy of
+/// `ccxt_okx::symbol::parse_native`.
+fn okx_parse_native(s: &str) -> Option<(String, Quote)> {
+    let upper = s.trim().to_ascii_uppercase();
+    let (base, quote) = upper.strip_suffix("-SWAP")?.split_once('-')?;
+    (is_upper_alnum(base))
+        .then_some(())
+        .and(Quote::parse(quote))
+        .map(|q| (base.to_string(), q))
+}
+
 fn is_alnum(s: &str) -> bool {
     !s.is_empty() && s.len() <= 40 && s.bytes().all(|b| b.is_ascii_alphanumeric())
 }
@@ -415,9 +455,11 @@ mod tests {
             "BTCUSDT=BTCUSDT-PERP.BINANCE",
             "BTCUSDT=BTCUSDT-LINEAR.BYBIT",
             "BTC=BTC-USD-PERP.HYPERLIQUID",
+            "BTC-USDT-SWAP=BTC-USDT-SWAP.OKX",
         ];
         for typed in [
             "BTCUSDT-PERP",
+            "BTC-USDT-SWAP",
             "btcusdt-perp",
             "BTCUSDT",
             "BTC/USDT:USDT",
@@ -434,8 +476,15 @@ mod tests {
             "BTCUSDC=BTCUSDC-PERP.BINANCE",
             "BTCPERP=BTCPERP-LINEAR.BYBIT",
             "BTC=BTC-USD-PERP.HYPERLIQUID",
+            "BTC-USDC-SWAP=BTC-USDC-SWAP.OKX",
         ];
-        for typed in ["BTC/USDC:USDC", "BTCUSDC-PERP", "BTCUSDC", "BTCPERP"] {
+        for typed in [
+            "BTC/USDC:USDC",
+            "BTCUSDC-PERP",
+            "BTCUSDC",
+            "BTCPERP",
+            "btc-usdc-swap",
+        ] {
             assert_eq!(ids(typed), expected, "{typed}");
         }
     }
@@ -446,6 +495,7 @@ mod tests {
             "1000PEPEUSDT=1000PEPEUSDT-PERP.BINANCE",
             "1000PEPEUSDT=1000PEPEUSDT-LINEAR.BYBIT",
             "kPEPE=kPEPE-USD-PERP.HYPERLIQUID",
+            "PEPE-USDT-SWAP=PEPE-USDT-SWAP.OKX",
         ];
         for typed in [
             "1000PEPEUSDT-PERP",
@@ -461,7 +511,7 @@ mod tests {
     fn builder_dex_symbols_get_a_colon_free_id_and_only_exist_on_hyperliquid() {
         assert_eq!(
             ids("xyz:TSLA"),
-            ["-", "-", "xyz:TSLA=xyz_TSLA-USD-PERP.HYPERLIQUID"]
+            ["-", "-", "xyz:TSLA=xyz_TSLA-USD-PERP.HYPERLIQUID", "-"]
         );
         assert_eq!(ids("XYZ-TSLA/USDC:USDC"), ids("xyz:TSLA"));
         let input = SymbolInput::parse("xyz:TSLA").unwrap();
@@ -478,6 +528,7 @@ mod tests {
             "BTC-USD-PERP.HYPERLIQUID",
             "xyz_TSLA-USD-PERP.HYPERLIQUID",
             "kPEPE-USD-PERP.HYPERLIQUID",
+            "BTC-USDT-SWAP.OKX",
         ] {
             let input = SymbolInput::parse(id).unwrap();
             let venue = input.pinned_venue().unwrap();
@@ -508,7 +559,9 @@ mod tests {
             ("BTC/USDT:USDC", "settled in their quote"),
             ("BTC USDT", "letters and digits"),
             ("BTCUSD", "inverse"),
-            ("BTCUSDT.OKX", "BINANCE, BYBIT or HYPERLIQUID"),
+            ("BTCUSDT.KRAKEN", "BINANCE, BYBIT, HYPERLIQUID or OKX"),
+            ("BTCUSDT-PERP.OKX", "BTC-USDT-SWAP.OKX"),
+            ("BTC-USD-SWAP", "inverse"),
             ("BTCUSDT.BINANCE", "BTCUSDT-PERP.BINANCE"),
             ("XYZ:tsla", "builder-dex"),
             ("ETH€", "letters and digits"),

@@ -12,11 +12,14 @@ pub enum Venue {
     Bybit,
     /// Hyperliquid perpetuals, including builder-deployed (HIP-3) dexes.
     Hyperliquid,
+    /// OKX v5 perpetual swaps (`BTC-USDT-SWAP`). TEMP glue until the descriptor-based venue
+    /// identity replaces this enum.
+    Okx,
 }
 
 impl Venue {
     /// Every venue, in the order used for sorting output.
-    pub const ALL: [Venue; 3] = [Venue::Binance, Venue::Bybit, Venue::Hyperliquid];
+    pub const ALL: [Venue; 4] = [Venue::Binance, Venue::Bybit, Venue::Hyperliquid, Venue::Okx];
 
     /// The lowercase name users type (`-e binance`) and that the output shows.
     pub fn as_str(self) -> &'static str {
@@ -24,6 +27,7 @@ impl Venue {
             Venue::Binance => "binance",
             Venue::Bybit => "bybit",
             Venue::Hyperliquid => "hyperliquid",
+            Venue::Okx => "okx",
         }
     }
 
@@ -33,6 +37,7 @@ impl Venue {
             Venue::Binance => "BINANCE",
             Venue::Bybit => "BYBIT",
             Venue::Hyperliquid => "HYPERLIQUID",
+            Venue::Okx => "OKX",
         }
     }
 
@@ -52,7 +57,7 @@ impl fmt::Display for Venue {
 
 /// The error for a venue name that is not one of ours.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown venue '{0}': valid venues are binance, bybit, hyperliquid")]
+#[error("unknown venue '{0}': valid venues are binance, bybit, hyperliquid, okx")]
 pub struct UnknownVenue(pub String);
 
 impl FromStr for Venue {
@@ -75,10 +80,11 @@ mod tests {
         assert_eq!("Binance".parse::<Venue>(), Ok(Venue::Binance));
         assert_eq!(" bybit ".parse::<Venue>(), Ok(Venue::Bybit));
         assert_eq!("HYPERLIQUID".parse::<Venue>(), Ok(Venue::Hyperliquid));
-        let err = "okx".parse::<Venue>().unwrap_err();
+        assert_eq!("OKX".parse::<Venue>(), Ok(Venue::Okx));
+        let err = "kraken".parse::<Venue>().unwrap_err();
         assert_eq!(
             err.to_string(),
-            "unknown venue 'okx': valid venues are binance, bybit, hyperliquid"
+            "unknown venue 'kraken': valid venues are binance, bybit, hyperliquid, okx"
         );
     }
 
@@ -87,6 +93,6 @@ mod tests {
         for v in Venue::ALL {
             assert_eq!(Venue::from_nautilus_venue(v.nautilus_venue()), Some(v));
         }
-        assert_eq!(Venue::from_nautilus_venue("OKX"), None);
+        assert_eq!(Venue::from_nautilus_venue("KRAKEN"), None);
     }
 }
