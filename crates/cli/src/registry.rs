@@ -16,10 +16,11 @@ use ccxt_venue::{Fetcher, VenueDescriptor};
 use crate::settings::VenueSettings;
 
 /// Every venue, one line each.
-pub static REGISTRY: [&dyn VenueDescriptor; 3] = [
+pub static REGISTRY: [&dyn VenueDescriptor; 4] = [
     &ccxt_binance::DESCRIPTOR,
     &ccxt_bybit::DESCRIPTOR,
     &ccxt_hyperliquid::DESCRIPTOR,
+    &ccxt_okx::DESCRIPTOR,
 ];
 
 /// A connected venue: its fetcher and the transport's counters.
@@ -226,7 +227,8 @@ pub fn liquidation_source(
         }
         ws
     });
-    // Only a polling feed uses the REST transport (whose settings are checked then).
+    // A polling feed needs the REST transport (whose settings are checked then); a socket
+    // feed gets it when the settings make one (OKX reads its contract values with it).
     let transport: Option<Arc<dyn ccxt_venue::Transport>> = if kind == FeedKind::Poll {
         match transport(venue, vs) {
             Ok(t) => Some(t),
@@ -236,7 +238,9 @@ pub fn liquidation_source(
             }
         }
     } else {
-        None
+        transport(venue, vs)
+            .ok()
+            .map(|t| t as Arc<dyn ccxt_venue::Transport>)
     };
     let feed = d.liquidation_feed(FeedSettings {
         transport,
