@@ -29,7 +29,7 @@ struct Figures {
 
 fn run_cli(sim: &SimHandle, catalog: &str, args: &[String], limited: bool) -> Figures {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_ccxt-cli"));
-    for venue in ["BINANCE", "BYBIT", "HYPERLIQUID"] {
+    for venue in ["BINANCE", "BYBIT", "HYPERLIQUID", "OKX"] {
         cmd.env(format!("CCXT_VENUES__{venue}__REST_URL"), sim.url());
         cmd.env(
             format!("CCXT_VENUES__{venue}__RATE_LIMITS"),
