@@ -172,6 +172,10 @@ pub struct BarsSettings {
     /// Hyperliquid's series instead of `series`; each must be offered by Hyperliquid.
     #[serde(deserialize_with = "optional_string_list")]
     pub hyperliquid: Option<Vec<String>>,
+    /// OKX's series instead of `series`; each must be offered by OKX (TEMP: until the venue
+    /// registry names these keys).
+    #[serde(deserialize_with = "optional_string_list")]
+    pub okx: Option<Vec<String>>,
 }
 
 /// One series of bars: an interval and a price.
@@ -304,6 +308,7 @@ impl BarsSettings {
             (Venue::Binance, &self.binance),
             (Venue::Bybit, &self.bybit),
             (Venue::Hyperliquid, &self.hyperliquid),
+            (Venue::Okx, &self.okx),
         ] {
             if let Some(list) = list {
                 let key = format!("daemon.bars.{venue}");
