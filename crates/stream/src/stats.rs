@@ -174,7 +174,7 @@ mod tests {
         advance(&stats.venue(Venue::Bybit).last_frame_ns, 10);
         advance(&stats.venue(Venue::Bybit).last_frame_ns, 5);
         let snap = stats.snapshot();
-        assert_eq!(snap.len(), 3);
+        assert_eq!(snap.len(), Venue::ALL.len());
         assert_eq!(snap[&Venue::Bybit].reconnects, 2);
         assert_eq!(snap[&Venue::Bybit].last_frame_ns, 10, "never moves back");
         assert_eq!(snap[&Venue::Bybit].last_frame_age_ns(25), Some(15));
