@@ -18,7 +18,7 @@ mod common;
 const MINUTE_MS: u64 = 60_000;
 const HOUR_MS: u64 = 60 * MINUTE_MS;
 const DAY_MS: u64 = 24 * HOUR_MS;
-const VENUES: [&str; 3] = ["binance", "bybit", "hyperliquid"];
+const VENUES: [&str; 4] = ["binance", "bybit", "hyperliquid", "okx"];
 
 /// The simulator with its data clock pinned ([`common::sim_now_ms`]) and no rate limits:
 /// every history range below is given relative to that instant with both ends explicit.
@@ -702,6 +702,7 @@ async fn the_daemon_refills_a_kill_9_downtime_with_every_1m_bar_exactly_once() {
         metric(port, "ccxt_bars_stored_total{venue=\"bybit\"}") > 0.0
             && metric(port, "ccxt_bars_stored_total{venue=\"binance\"}") > 0.0
             && metric(port, "ccxt_bars_stored_total{venue=\"hyperliquid\"}") > 0.0
+            && metric(port, "ccxt_bars_stored_total{venue=\"okx\"}") > 0.0
     })
     .await;
     tokio::time::sleep(Duration::from_secs(2)).await;
@@ -720,6 +721,8 @@ async fn the_daemon_refills_a_kill_9_downtime_with_every_1m_bar_exactly_once() {
         ("bybit", "last"),
         ("bybit", "mark"),
         ("hyperliquid", "last"),
+        ("okx", "last"),
+        ("okx", "mark"),
     ] {
         let bars = stored_bars(&sim, &catalog, venue, price);
         let (first, last) = (

@@ -244,8 +244,8 @@ fn usage_errors_exit_2_with_one_line_that_says_what_is_valid() {
             "--to (2025-01-02T23:59:59.999999999Z) is before --from (2025-01-03T00:00:00Z)",
         ),
         (
-            &["query", "oi", "BTCUSDT-PERP", "-e", "okx"],
-            "invalid value 'okx'",
+            &["query", "oi", "BTCUSDT-PERP", "-e", "kraken"],
+            "invalid value 'kraken'",
         ),
         (
             &["query", "oi", "BTCUSDT-PERP", "-n", "0"],

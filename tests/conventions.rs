@@ -369,7 +369,7 @@ fn a_bad_duration_is_one_line_naming_valid_examples_exit_2() {
     for bad in ["90", "15x", "0s", "soon"] {
         // Nothing may leave loopback even if the duration were accepted: port 9 is closed.
         let mut cmd = cli();
-        for venue in ["BINANCE", "BYBIT", "HYPERLIQUID"] {
+        for venue in ["BINANCE", "BYBIT", "HYPERLIQUID", "OKX"] {
             cmd.env(
                 format!("CCXT_VENUES__{venue}__REST_URL"),
                 "http://127.0.0.1:9",

@@ -35,7 +35,7 @@ fn cli(sim: &SimHandle) -> Command {
             cmd.env_remove(key);
         }
     }
-    for venue in ["BINANCE", "BYBIT", "HYPERLIQUID"] {
+    for venue in ["BINANCE", "BYBIT", "HYPERLIQUID", "OKX"] {
         cmd.env(format!("CCXT_VENUES__{venue}__REST_URL"), sim.url());
     }
     cmd.env("CCXT_VENUES__BYBIT__BAN_WAIT_SECS", "1");
@@ -94,8 +94,8 @@ async fn current_open_interest_and_funding_in_every_format() {
     .await;
     assert!(oi.status.success(), "{}", stderr(&oi));
     let rows = json(&oi);
-    assert_eq!(rows.len(), 6, "2 symbols x 3 venues");
-    for venue in ["binance", "bybit", "hyperliquid"] {
+    assert_eq!(rows.len(), 8, "2 symbols x 4 venues");
+    for venue in ["binance", "bybit", "hyperliquid", "okx"] {
         assert_eq!(rows.iter().filter(|r| r["venue"] == venue).count(), 2);
     }
     assert!(
@@ -115,7 +115,7 @@ async fn current_open_interest_and_funding_in_every_format() {
         ],
     )
     .await;
-    assert_eq!(stdout(&ndjson).lines().count(), 6);
+    assert_eq!(stdout(&ndjson).lines().count(), 8);
     let csv = run(
         cli(&sim),
         &[
@@ -127,7 +127,7 @@ async fn current_open_interest_and_funding_in_every_format() {
         ],
     )
     .await;
-    assert_eq!(stdout(&csv).lines().count(), 7, "header + 6");
+    assert_eq!(stdout(&csv).lines().count(), 9, "header + 8");
     assert!(stdout(&csv).starts_with("timestamp,venue,symbol,open_interest,open_interest_value,"));
     let table = run(cli(&sim), &["fetch-oi", "BTCUSDT-PERP", "ETHUSDT-PERP"]).await;
     assert!(
@@ -138,12 +138,24 @@ async fn current_open_interest_and_funding_in_every_format() {
 
     let funding = run(
         cli(&sim),
-        &["fetch-funding", "BTCUSDT-PERP", "kPEPE", "--format", "json"],
+        &[
+            "fetch-funding",
+            "BTCUSDT-PERP",
+            "ETHUSDT-PERP",
+            "kPEPE",
+            "--format",
+            "json",
+        ],
     )
     .await;
-    assert!(funding.status.success(), "{}", stderr(&funding));
+    // The simulator lists no PEPE-USDT-SWAP (what 1000PEPE is on OKX): that one fails.
+    assert!(
+        stderr(&funding).contains("failed: okx PEPE-USDT-SWAP: okx has no perpetual"),
+        "{}",
+        stderr(&funding)
+    );
     let rows = json(&funding);
-    assert_eq!(rows.len(), 6);
+    assert_eq!(rows.len(), 11, "3 symbols x 4 venues, but OKX's PEPE");
     for r in &rows {
         assert_eq!(r["kind"], "estimate");
         assert!(
@@ -151,6 +163,11 @@ async fn current_open_interest_and_funding_in_every_format() {
             "rate is an exact decimal string"
         );
         assert!(r["next_funding_time"].as_str().is_some(), "{r}");
+        if r["venue"] == "okx" {
+            // OKX's funding answer carries no prices.
+            assert!(r["mark_price"].as_str().is_none(), "{r}");
+            continue;
+        }
         for price in ["mark_price", "index_price"] {
             let text = r[price]
                 .as_str()
@@ -166,6 +183,11 @@ async fn current_open_interest_and_funding_in_every_format() {
         .find(|r| r["venue"] == "hyperliquid" && r["symbol"] == "kPEPE")
         .unwrap();
     assert_eq!(hl["interval"], "1h");
+    let okx = rows
+        .iter()
+        .find(|r| r["venue"] == "okx" && r["symbol"] == "ETH-USDT-SWAP")
+        .unwrap_or_else(|| panic!("{rows:?}"));
+    assert!(okx["interval"].as_str().is_some(), "{okx}");
     let one = run(
         cli(&sim),
         &[
@@ -186,6 +208,7 @@ fn snapshot_prices(rows: &[Value]) -> Vec<(String, f64, f64)> {
     let price = |r: &Value, key: &str| r[key].as_str().unwrap().parse::<f64>().unwrap();
     let mut prices: Vec<_> = rows
         .iter()
+        .filter(|r| r["mark_price"].is_string())
         .map(|r| {
             let venue = r["venue"].as_str().unwrap().to_string();
             (venue, price(r, "mark_price"), price(r, "index_price"))
@@ -206,8 +229,10 @@ async fn snapshot_mark_and_index_prices_are_stored_and_read_back_exactly() {
     )
     .await;
     assert!(printed.status.success(), "{}", stderr(&printed));
-    let printed = snapshot_prices(&json(&printed));
-    assert_eq!(printed.len(), 3, "one snapshot per venue");
+    let printed = json(&printed);
+    assert_eq!(printed.len(), 4, "one snapshot per venue");
+    let printed = snapshot_prices(&printed);
+    assert_eq!(printed.len(), 3, "prices from every venue but OKX");
 
     let stored = run(
         cli(&sim),
@@ -222,7 +247,7 @@ async fn snapshot_mark_and_index_prices_are_stored_and_read_back_exactly() {
     .await;
     assert!(stored.status.success(), "{}", stderr(&stored));
     assert!(
-        stderr(&stored).contains("3 new rows (and 6 mark/index prices) stored"),
+        stderr(&stored).contains("4 new rows (and 6 mark/index prices) stored"),
         "{}",
         stderr(&stored)
     );
@@ -271,7 +296,7 @@ async fn snapshot_mark_and_index_prices_are_stored_and_read_back_exactly() {
     )
     .await;
     assert!(oi.status.success(), "{}", stderr(&oi));
-    assert!(stderr(&oi).contains("3 new rows (and "), "{}", stderr(&oi));
+    assert!(stderr(&oi).contains("4 new rows (and "), "{}", stderr(&oi));
     let info = run(
         cli(&sim),
         &["catalog", "info", "--catalog", catalog, "--format", "json"],
@@ -310,6 +335,8 @@ async fn history_stored_reads_back_the_same_and_a_rerun_adds_nothing() {
         "binance",
         "-e",
         "bybit",
+        "-e",
+        "okx",
         "--from",
         &from,
         "--to",
@@ -322,7 +349,7 @@ async fn history_stored_reads_back_the_same_and_a_rerun_adds_nothing() {
     assert!(printed.status.success(), "{}", stderr(&printed));
     let printed = json(&printed);
     let hours = complete_buckets(from_ms, to_ms, HOUR_MS);
-    for venue in ["binance", "bybit"] {
+    for venue in ["binance", "bybit", "okx"] {
         let rows = printed.iter().filter(|r| r["venue"] == venue).count() as u64;
         assert_eq!(
             rows, hours,
@@ -439,6 +466,13 @@ async fn history_stored_reads_back_the_same_and_a_rerun_adds_nothing() {
         rows.iter()
             .any(|r| r["venue"] == "hyperliquid" && r["interval"] == "1h")
     );
+    // OKX: every 8 h settlement of the 20 days, each with its interval.
+    let okx: Vec<_> = rows.iter().filter(|r| r["venue"] == "okx").collect();
+    assert_eq!(
+        okx.len() as u64,
+        complete_buckets(from_ms, to_ms, 8 * HOUR_MS) + 1
+    );
+    assert!(okx.iter().all(|r| r["interval"] == "8h"), "{okx:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -527,8 +561,8 @@ async fn bad_input_gives_clear_errors_and_meaningful_exit_codes() {
 
     for (args, message) in [
         (
-            vec!["fetch-oi", "BTCUSDT-PERP", "-e", "okx"],
-            "invalid value 'okx'",
+            vec!["fetch-oi", "BTCUSDT-PERP", "-e", "kraken"],
+            "invalid value 'kraken'",
         ),
         (
             vec![
@@ -603,8 +637,8 @@ async fn bad_input_gives_clear_errors_and_meaningful_exit_codes() {
     assert!(!stderr(&o).contains("panicked"));
     assert_eq!(
         stdout(&o).lines().count(),
-        2,
-        "binance and hyperliquid rows"
+        3,
+        "binance, hyperliquid and okx rows"
     );
 
     // A venue that is down: retried, then reported; the others deliver.
@@ -625,7 +659,7 @@ async fn bad_input_gives_clear_errors_and_meaningful_exit_codes() {
         "{}",
         stderr(&o)
     );
-    assert_eq!(stdout(&o).lines().count(), 2);
+    assert_eq!(stdout(&o).lines().count(), 3);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

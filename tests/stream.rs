@@ -83,19 +83,46 @@ async fn stored(catalog: &str) -> HashMap<Key, usize> {
     counts
 }
 
+/// OKX's contract values (`ctVal × ctMult`) by `instId`, as the simulator lists them.
+async fn okx_contract_values(sim: &SimHandle) -> HashMap<String, rust_decimal::Decimal> {
+    let config = ccxt_transport::TransportConfig::new(ccxt_okx::VENUE, sim.url());
+    let transport = ccxt_transport::HttpTransport::new(config, ccxt_okx::rate_limits()).unwrap();
+    let fetcher = ccxt_okx::OkxFetcher::new(std::sync::Arc::new(transport));
+    fetcher
+        .swaps()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter_map(|s| Some((s.inst_id, s.contract_value?)))
+        .collect()
+}
+
 /// The events the simulator sent on `venue` for BTCUSDT/ETHUSDT up to `until_ms`, once each.
 fn sent(sim: &SimHandle, venue: SimVenue, until_ms: u64) -> Vec<Key> {
+    sent_okx(sim, venue, until_ms, &HashMap::new())
+}
+
+/// [`sent`], OKX's contracts turned into coins with `ct_vals` (stored quantities are coins).
+fn sent_okx(
+    sim: &SimHandle,
+    venue: SimVenue,
+    until_ms: u64,
+    ct_vals: &HashMap<String, rust_decimal::Decimal>,
+) -> Vec<Key> {
+    use rust_decimal::prelude::ToPrimitive;
     let name = venue.as_str();
+    let ours = ["BTCUSDT", "ETHUSDT", "BTC-USDT-SWAP", "ETH-USDT-SWAP"];
     let mut keys: Vec<_> = sim
         .sent_liquidations(venue)
         .into_iter()
-        .filter(|e| {
-            !e.malformed
-                && e.sent_ms <= until_ms
-                && (e.symbol == "BTCUSDT" || e.symbol == "ETHUSDT")
-        })
+        .filter(|e| !e.malformed && e.sent_ms <= until_ms && ours.contains(&e.symbol.as_str()))
         .map(|e| {
-            let q: f64 = e.qty.parse().unwrap();
+            let q: f64 = match ct_vals.get(&e.symbol) {
+                Some(ct_val) => (e.qty.parse::<rust_decimal::Decimal>().unwrap() * ct_val)
+                    .to_f64()
+                    .unwrap(),
+                None => e.qty.parse().unwrap(),
+            };
             (
                 name.to_string(),
                 e.symbol.clone(),
@@ -157,7 +184,10 @@ async fn stream_store_for_a_duration_then_query_has_every_liquidation_once() {
     let stored = stored(&catalog).await;
     let mut all_sent = sent(&sim, SimVenue::Binance, stopped - 700);
     all_sent.extend(sent(&sim, SimVenue::Bybit, stopped - 700));
-    assert_complete(&stored, &all_sent, "binance (rotating) + bybit");
+    let ct_vals = okx_contract_values(&sim).await;
+    all_sent.extend(sent_okx(&sim, SimVenue::Okx, stopped - 700, &ct_vals));
+    assert!(all_sent.iter().any(|k| k.0 == "okx"));
+    assert_complete(&stored, &all_sent, "binance (rotating) + bybit + okx");
     assert!(
         stored.keys().any(|k| k.0 == "hyperliquid"),
         "Hyperliquid polled liquidations are stored: {stderr}"
@@ -178,6 +208,8 @@ async fn server_closes_and_dropped_connections_reconnect_and_are_recorded_as_gap
         "binance",
         "-e",
         "bybit",
+        "-e",
+        "okx",
         "--store",
         "--quiet",
         "--duration",
@@ -189,6 +221,14 @@ async fn server_closes_and_dropped_connections_reconnect_and_are_recorded_as_gap
     tokio::time::sleep(Duration::from_millis(1500)).await;
     sim.set_ws_faults(
         SimVenue::Bybit,
+        WsFaults {
+            server_close: true,
+            ..WsFaults::default()
+        },
+    )
+    .unwrap();
+    sim.set_ws_faults(
+        SimVenue::Okx,
         WsFaults {
             server_close: true,
             ..WsFaults::default()
@@ -215,7 +255,7 @@ async fn server_closes_and_dropped_connections_reconnect_and_are_recorded_as_gap
     cmd.args(["query", "gaps", "--format", "json", "--catalog", &catalog]);
     let gaps: Value = serde_json::from_slice(&output(cmd).await.stdout).unwrap();
     let gaps = gaps.as_array().unwrap();
-    for venue in ["binance", "bybit"] {
+    for venue in ["binance", "bybit", "okx"] {
         let g = gaps
             .iter()
             .find(|g| g["venue"] == venue)

@@ -11,7 +11,7 @@ pub fn cli_against(sim: &SimHandle) -> Command {
     let mut cmd = clean_cli();
     let http = sim.url();
     let ws = http.replacen("http://", "ws://", 1);
-    for venue in ["BINANCE", "BYBIT", "HYPERLIQUID"] {
+    for venue in ["BINANCE", "BYBIT", "HYPERLIQUID", "OKX"] {
         cmd.env(format!("CCXT_VENUES__{venue}__REST_URL"), &http);
     }
     cmd.env("CCXT_VENUES__BINANCE__WS_URL", format!("{ws}/market"))
@@ -19,7 +19,9 @@ pub fn cli_against(sim: &SimHandle) -> Command {
             "CCXT_VENUES__BYBIT__WS_URL",
             format!("{ws}/v5/public/linear"),
         )
-        .env("CCXT_VENUES__HYPERLIQUID__WS_URL", format!("{ws}/ws"));
+        .env("CCXT_VENUES__HYPERLIQUID__WS_URL", format!("{ws}/ws"))
+        .env("CCXT_VENUES__OKX__WS_URL", format!("{ws}/ws/v5/public"))
+        .env("CCXT_VENUES__OKX__WS_URL", format!("{ws}/ws/v5/public"));
     cmd
 }
 

@@ -729,7 +729,7 @@ mod tests {
 
     #[test]
     fn unknown_venues_keep_their_parts() {
-        ccxt_registry::install();
+        ccxt_registry::install().expect("the registry installs");
         let id = |s: &str| InstrumentId::new_unchecked(s);
         assert_eq!(
             venue_and_symbol(&id("BTCUSDT-PERP.BINANCE")),

@@ -36,7 +36,7 @@ fn run_cli(sim: &SimHandle, catalog: &str, args: &[String], limited: bool) -> Fi
             cmd.env_remove(key);
         }
     }
-    for venue in ["BINANCE", "BYBIT", "HYPERLIQUID"] {
+    for venue in ["BINANCE", "BYBIT", "HYPERLIQUID", "OKX"] {
         cmd.env(format!("CCXT_VENUES__{venue}__REST_URL"), sim.url());
         cmd.env(
             format!("CCXT_VENUES__{venue}__RATE_LIMITS"),

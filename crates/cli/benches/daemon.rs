@@ -85,7 +85,7 @@ async fn main() {
             cmd.env_remove(key);
         }
     }
-    for venue in ["BINANCE", "BYBIT", "HYPERLIQUID"] {
+    for venue in ["BINANCE", "BYBIT", "HYPERLIQUID", "OKX"] {
         cmd.env(format!("CCXT_VENUES__{venue}__REST_URL"), &http);
     }
     let log_path = dir.path().join("daemon.log");
@@ -95,6 +95,7 @@ async fn main() {
             format!("{ws}/v5/public/linear"),
         )
         .env("CCXT_VENUES__HYPERLIQUID__WS_URL", format!("{ws}/ws"))
+        .env("CCXT_VENUES__OKX__WS_URL", format!("{ws}/ws/v5/public"))
         .env("CCXT_CATALOG_PATH", dir.path().join("catalog"))
         .env("CCXT_METRICS__ADDRESS", format!("127.0.0.1:{port}"))
         .env("CCXT_LOG_LEVEL", "warn")

@@ -7,6 +7,9 @@
 //! 3. limits on (the venues' real budgets): 2 days of 5-minute OI for every symbol on Binance and
 //!    Bybit: the share of each venue budget used in its busiest window, and 429/418/403 counts.
 //!
+//! Each run is repeated for OKX alone (`-e okx --all`): it keeps about 3 months of funding and
+//! the latest 1,440 rows of 5-minute open interest (5 days), so its ranges are cut there.
+//!
 //! For each run: rows stored, wall time, records/s, requests/s, the CLI's CPU seconds and peak RSS
 //! (read from /proc while it runs).
 
@@ -29,7 +32,7 @@ struct Figures {
 
 fn run_cli(sim: &SimHandle, catalog: &str, args: &[String], limited: bool) -> Figures {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_ccxt-cli"));
-    for venue in ["BINANCE", "BYBIT", "HYPERLIQUID"] {
+    for venue in ["BINANCE", "BYBIT", "HYPERLIQUID", "OKX"] {
         cmd.env(format!("CCXT_VENUES__{venue}__REST_URL"), sim.url());
         cmd.env(
             format!("CCXT_VENUES__{venue}__RATE_LIMITS"),
@@ -111,7 +114,7 @@ fn report(name: &str, f: &Figures, rows: u64, requests: u64) {
 
 fn requests(sim: &SimHandle) -> u64 {
     let stats = sim.stats();
-    ["binance", "bybit", "hyperliquid"]
+    ["binance", "bybit", "hyperliquid", "okx"]
         .iter()
         .map(|v| stats.venue(v).requests)
         .sum()
@@ -142,81 +145,105 @@ async fn main() {
         }
     };
     println!("simulator: {symbols} symbols per venue at {}", sim.url());
-    let venues = ["-e", "binance", "-e", "bybit", "--all"].map(String::from);
+    let sets: [(&str, Vec<String>); 2] = [
+        (
+            "Binance+Bybit",
+            ["-e", "binance", "-e", "bybit", "--all"]
+                .map(String::from)
+                .to_vec(),
+        ),
+        ("OKX", ["-e", "okx", "--all"].map(String::from).to_vec()),
+    ];
+    for (name, venues) in &sets {
+        let catalog = root
+            .join(format!("funding-{name}"))
+            .to_string_lossy()
+            .to_string();
+        let args: Vec<String> = ["fetch-funding".to_string()]
+            .into_iter()
+            .chain(venues.clone())
+            .chain(["--from".into(), day(365)])
+            .collect();
+        let sim_ref = &sim;
+        let f = tokio::task::block_in_place(|| run_cli(sim_ref, &catalog, &args, false));
+        report(
+            &format!("funding history, 1 year, {name}, limits off"),
+            &f,
+            added(&f.stdout),
+            requests(&sim),
+        );
+        sim.reset();
 
-    let catalog = root.join("funding").to_string_lossy().to_string();
-    let args: Vec<String> = ["fetch-funding".to_string()]
-        .into_iter()
-        .chain(venues.clone())
-        .chain(["--from".into(), day(365)])
-        .collect();
-    let sim_ref = &sim;
-    let f = tokio::task::block_in_place(|| run_cli(sim_ref, &catalog, &args, false));
-    report(
-        "funding history, 1 year, Binance+Bybit, limits off",
-        &f,
-        added(&f.stdout),
-        requests(&sim),
-    );
-    sim.reset();
-
-    let catalog = root.join("oi").to_string_lossy().to_string();
-    let args: Vec<String> = ["fetch-oi".to_string()]
-        .into_iter()
-        .chain(venues.clone())
-        .chain(["--from".into(), day(30), "--period".into(), "5m".into()])
-        .collect();
-    let f = tokio::task::block_in_place(|| run_cli(sim_ref, &catalog, &args, false));
-    report(
-        "OI history, 30 days of 5m, Binance+Bybit, limits off",
-        &f,
-        added(&f.stdout),
-        requests(&sim),
-    );
+        let catalog = root
+            .join(format!("oi-{name}"))
+            .to_string_lossy()
+            .to_string();
+        let args: Vec<String> = ["fetch-oi".to_string()]
+            .into_iter()
+            .chain(venues.clone())
+            .chain(["--from".into(), day(30), "--period".into(), "5m".into()])
+            .collect();
+        let f = tokio::task::block_in_place(|| run_cli(sim_ref, &catalog, &args, false));
+        report(
+            &format!("OI history, 30 days of 5m, {name}, limits off"),
+            &f,
+            added(&f.stdout),
+            requests(&sim),
+        );
+        sim.reset();
+    }
     sim.shutdown().await;
 
     // Limits on: the venues' real budgets; we use 80 % of each.
-    let config = SimConfig {
-        symbols,
-        ..SimConfig::default()
-    };
-    let sim = match exchange_sim::start(config).await {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("cannot start the simulator: {e}");
-            std::process::exit(1);
+    for (name, venues) in sets {
+        let config = SimConfig {
+            symbols,
+            ..SimConfig::default()
+        };
+        let sim = match exchange_sim::start(config).await {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("cannot start the simulator: {e}");
+                std::process::exit(1);
+            }
+        };
+        let catalog = root
+            .join(format!("limited-{name}"))
+            .to_string_lossy()
+            .to_string();
+        let args: Vec<String> = ["fetch-oi".to_string()]
+            .into_iter()
+            .chain(venues)
+            .chain(["--from".into(), day(2), "--period".into(), "5m".into()])
+            .collect();
+        let sim_ref = &sim;
+        let f = tokio::task::block_in_place(|| run_cli(sim_ref, &catalog, &args, true));
+        report(
+            &format!("OI history, 2 days of 5m, {name}, limits ON"),
+            &f,
+            added(&f.stdout),
+            requests(&sim),
+        );
+        let stats = sim.stats();
+        for venue in ["binance", "bybit", "okx"] {
+            let v = stats.venue(venue);
+            if v.requests == 0 {
+                continue;
+            }
+            for (pool, p) in &v.pools {
+                println!(
+                    "  {venue} pool {pool}: busiest window {} of {} per {} s = {:.0} % of the venue budget; 429: {}, 418: {}, 403: {}",
+                    p.max_sliding_window.max(p.max_fixed_window),
+                    p.capacity,
+                    p.window_ms / 1000,
+                    100.0 * p.max_sliding_window.max(p.max_fixed_window) as f64
+                        / f64::from(p.capacity.max(1)),
+                    v.rate_limited_429,
+                    v.banned_418,
+                    v.forbidden_403
+                );
+            }
         }
-    };
-    let catalog = root.join("limited").to_string_lossy().to_string();
-    let args: Vec<String> = ["fetch-oi".to_string()]
-        .into_iter()
-        .chain(venues)
-        .chain(["--from".into(), day(2), "--period".into(), "5m".into()])
-        .collect();
-    let sim_ref = &sim;
-    let f = tokio::task::block_in_place(|| run_cli(sim_ref, &catalog, &args, true));
-    report(
-        "OI history, 2 days of 5m, Binance+Bybit, limits ON",
-        &f,
-        added(&f.stdout),
-        requests(&sim),
-    );
-    let stats = sim.stats();
-    for venue in ["binance", "bybit"] {
-        let v = stats.venue(venue);
-        for (pool, p) in &v.pools {
-            println!(
-                "  {venue} pool {pool}: busiest window {} of {} per {} s = {:.0} % of the venue budget; 429: {}, 418: {}, 403: {}",
-                p.max_sliding_window.max(p.max_fixed_window),
-                p.capacity,
-                p.window_ms / 1000,
-                100.0 * p.max_sliding_window.max(p.max_fixed_window) as f64
-                    / f64::from(p.capacity.max(1)),
-                v.rate_limited_429,
-                v.banned_418,
-                v.forbidden_403
-            );
-        }
+        sim.shutdown().await;
     }
-    sim.shutdown().await;
 }

@@ -2,9 +2,11 @@
 //!
 //! `cargo bench -p ccxt-cli --bench stream` (`-- --rate 20000 --secs 20`):
 //! 1. parse-only: messages/s of each venue's liquidation parser on real payload shapes;
-//! 2. the simulator (in-process) pushes liquidations at `--rate` per second on Binance and on
-//!    Bybit; `ccxt-cli stream-liquidations --all --store --quiet` runs for `--secs`: liquidations
-//!    stored vs sent (loss), sustained liquidations/s, CPU seconds per million, peak RSS.
+//! 2. the simulator (in-process) pushes liquidations at `--rate` per second on Binance, on
+//!    Bybit and on OKX; `ccxt-cli stream-liquidations --all --store --quiet` runs for `--secs`:
+//!    liquidations stored vs sent (loss) per venue, sustained liquidations/s, CPU seconds per
+//!    million, peak RSS. (OKX's sizes are contracts: the sent quantities are turned into coins
+//!    with the simulator's `ctVal` before they are compared.)
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -46,6 +48,43 @@ fn parse_only() {
         "parse-only bybit allLiquidation (2 per frame): {:.0} messages/s ({rows} liquidations)",
         n as f64 / s
     );
+    let okx = r#"{"arg":{"channel":"liquidation-orders","instType":"SWAP"},"data":[{"details":[{"bkLoss":"0","bkPx":"0.0040","ccy":"","posSide":"short","side":"buy","sz":"2","ts":"1692266434010"}],"instFamily":"IOST-USDT","instId":"IOST-USDT-SWAP","instType":"SWAP","uly":"IOST-USDT"}]}"#;
+    let instruments = r#"{"code":"0","msg":"","data":[{"instType":"SWAP","instId":"IOST-USDT-SWAP","ctVal":"1000","ctMult":"1","ctType":"linear","settleCcy":"USDT","tickSz":"0.0001","lotSz":"1","state":"live"}]}"#;
+    let contracts = ccxt_okx::fetcher::ContractTable::default();
+    if let Ok((swaps, _)) = ccxt_okx::http::parse::parse_instruments(200, instruments.as_bytes()) {
+        contracts.store(&swaps);
+    }
+    let protocol = ccxt_okx::liquidations::OkxLiquidations::new(None, contracts);
+    let t = Instant::now();
+    let mut rows = 0usize;
+    for i in 0..n {
+        use ccxt_venue::liquidations::{Inbound, WsProtocol};
+        if let Inbound::Liquidations(l) = protocol.classify(okx, i) {
+            rows += l.len();
+        }
+    }
+    let s = t.elapsed().as_secs_f64();
+    println!(
+        "parse-only okx liquidation-orders (contracts to coins): {:.0} messages/s ({rows} liquidations)",
+        n as f64 / s
+    );
+}
+
+/// OKX's contract values by `instId`, as the simulator at `url` lists them.
+async fn okx_contract_values(
+    url: &str,
+) -> std::collections::HashMap<String, rust_decimal::Decimal> {
+    let config = ccxt_transport::TransportConfig::new(ccxt_okx::VENUE, url.to_string());
+    let Ok(transport) = ccxt_transport::HttpTransport::new(config, ccxt_okx::rate_limits()) else {
+        return Default::default();
+    };
+    ccxt_okx::OkxFetcher::new(std::sync::Arc::new(transport))
+        .swaps()
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|s| Some((s.inst_id, s.contract_value?)))
+        .collect()
 }
 
 #[tokio::main]
@@ -64,7 +103,7 @@ async fn main() {
         binance: rate,
         bybit: rate,
         hyperliquid: 0.0,
-        okx: 0.0,
+        okx: rate,
     };
     config.ws.sent_log_capacity = 5_000_000;
     let sim = match exchange_sim::start(config).await {
@@ -83,6 +122,8 @@ async fn main() {
     cmd.env_remove("RUST_LOG")
         .env("CCXT_VENUES__BINANCE__REST_URL", &http)
         .env("CCXT_VENUES__BYBIT__REST_URL", &http)
+        .env("CCXT_VENUES__OKX__REST_URL", &http)
+        .env("CCXT_VENUES__OKX__WS_URL", format!("{ws}/ws/v5/public"))
         .env("CCXT_VENUES__BINANCE__WS_URL", format!("{ws}/market"))
         .env(
             "CCXT_VENUES__BYBIT__WS_URL",
@@ -95,6 +136,8 @@ async fn main() {
             "binance",
             "-e",
             "bybit",
+            "-e",
+            "okx",
             "--store",
             "--quiet",
             "--duration",
@@ -135,11 +178,22 @@ async fn main() {
     // 1 s after start and 1 s before the end must be stored (exactly once).
     let from_ms = started_ms + 1_000;
     let to_ms = started_ms + (secs * 1000.0) as u64 - 1_000;
+    let ct_vals = okx_contract_values(&sim.url()).await;
     let mut sent = std::collections::HashSet::new();
-    for venue in [SimVenue::Binance, SimVenue::Bybit] {
+    for venue in [SimVenue::Binance, SimVenue::Bybit, SimVenue::Okx] {
         for e in sim.sent_liquidations(venue) {
             if !e.malformed && e.sent_ms >= from_ms && e.sent_ms <= to_ms {
-                let q: f64 = e.qty.parse().unwrap_or(f64::NAN);
+                let q: f64 = match (venue, ct_vals.get(&e.symbol)) {
+                    (SimVenue::Okx, Some(v)) => {
+                        use rust_decimal::prelude::ToPrimitive;
+                        e.qty
+                            .parse::<rust_decimal::Decimal>()
+                            .ok()
+                            .and_then(|q| (q * v).to_f64())
+                            .unwrap_or(f64::NAN)
+                    }
+                    _ => e.qty.parse().unwrap_or(f64::NAN),
+                };
                 sent.insert((
                     format!("{venue:?}").to_lowercase(),
                     e.symbol.clone(),
@@ -187,8 +241,26 @@ async fn main() {
             .or_insert(0usize) += 1;
     }
     let missing = sent.iter().filter(|k| !stored.contains_key(*k)).count();
+    for venue in ["binance", "bybit", "okx"] {
+        let of_venue = |k: &&(String, String, u64, u64)| k.0 == venue;
+        let sent_n = sent.iter().filter(of_venue).count();
+        let missing_n = sent
+            .iter()
+            .filter(of_venue)
+            .filter(|k| !stored.contains_key(*k))
+            .count();
+        let stored_n: usize = stored
+            .iter()
+            .filter(|(k, _)| k.0 == venue)
+            .map(|(_, n)| n)
+            .sum();
+        println!(
+            "  {venue}: {stored_n} stored ({:.0}/s), of {sent_n} sent in the steady window {missing_n} missing",
+            stored_n as f64 / secs
+        );
+    }
     println!(
-        "stream --store, Binance+Bybit at {rate:.0}/s each for {secs:.0} s: {stored_total} stored ({:.0} liquidations/s sustained); of {} sent in the steady window {missing} missing; ccxt-cli CPU {cpu:.1} s = {:.2} CPU s per million, peak RSS {rss:.0} MiB (wall {wall:.1} s)",
+        "stream --store, Binance+Bybit+OKX at {rate:.0}/s each for {secs:.0} s: {stored_total} stored ({:.0} liquidations/s sustained); of {} sent in the steady window {missing} missing; ccxt-cli CPU {cpu:.1} s = {:.2} CPU s per million, peak RSS {rss:.0} MiB (wall {wall:.1} s)",
         stored_total as f64 / secs,
         sent.len(),
         cpu * 1e6 / (stored_total.max(1)) as f64,

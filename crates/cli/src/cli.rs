@@ -70,8 +70,9 @@ Examples:
   ccxt-cli fetch-oi BTCUSDT-PERP -e binance --from 2025-01-01 --period 5m --store
   ccxt-cli fetch-oi --all -e bybit --format ndjson > oi.ndjson
 
-Without --from: the current open interest from each venue (all three by default).
-With --from: history (Binance keeps only the last 30 days; Hyperliquid keeps none).
+Without --from: the current open interest from each venue (all four by default).
+With --from: history (Binance keeps only the last 30 days, OKX the latest 1,440 rows per
+period; Hyperliquid keeps none).
 --store writes to the catalog and skips ranges already stored, so re-runs are cheap.
 Exit codes: 0 all succeeded, 1 something failed (what succeeded is stored), 2 usage error.")]
     FetchOi(FetchOiArgs),
@@ -87,7 +88,7 @@ Exit codes: 0 all succeeded, 1 something failed (what succeeded is stored), 2 us
     /// Fetch OHLCV bars (trade or mark price): the latest 100 closed bars, or history with --from
     #[command(after_help = "\
 Examples:
-  ccxt-cli fetch-bars BTCUSDT-PERP --interval 1h                        # last 100 closed 1h bars, 3 venues
+  ccxt-cli fetch-bars BTCUSDT-PERP --interval 1h                        # last 100 closed 1h bars, every venue
   ccxt-cli fetch-bars BTCUSDT-PERP ETHUSDT-PERP -e binance --interval 1m --from 2025-01-01 --store
   ccxt-cli fetch-bars BTCUSDT-PERP -e bybit --interval 4h --price mark --from 2025-01-01 --format csv
   ccxt-cli fetch-bars --all -e bybit --interval 1d --from 2024-01-01 --store
@@ -104,6 +105,7 @@ Intervals per venue (--price last: trade bars; --price mark: mark-price bars):
   bybit        all but 8h, last and mark
   hyperliquid  all but 6h, last only; only the newest 5000 candles of each interval exist
                (1m: about 3.5 days, 1h: about 208 days): older ones are named in a note
+  okx          all but 8h, last and mark
 (1m is a minute, 1M a month.) An interval or price a venue does not offer is skipped with a note
 when the venue is part of the default set, and fails when it is named with -e.
 --store writes to the catalog and skips what is stored already, so re-runs are cheap.
@@ -119,7 +121,7 @@ Examples:
 Sources: Binance !forceOrder@arr / <symbol>@forceOrder (the venue sends at most one liquidation
 per symbol per second: a sample), Bybit allLiquidation.<SYMBOL>, Hyperliquid by polling the
 fills of the liquidator vault (backstop liquidations only; liquidations executed through the
-order book are not public). Disconnects are retried with backoff and recorded as gaps.
+order book are not public), OKX liquidation-orders (every swap on one socket; a sample). Disconnects are retried with backoff and recorded as gaps.
 Ctrl+C or SIGTERM: everything received is stored, a summary is printed, exit 0.")]
     StreamLiquidations(StreamArgs),
     /// Print stored rows of one type for a symbol
@@ -306,7 +308,7 @@ pub struct DaemonArgs {
     /// A symbol to collect (repeatable) [default: the config's daemon.symbols]
     #[arg(short = 's', long = "symbol", value_name = "SYMBOL", value_parser = parse_symbol)]
     pub symbols: Vec<SymbolInput>,
-    /// Only these venues (repeatable) [default: the config's daemon.venues, then all three]
+    /// Only these venues (repeatable) [default: the config's daemon.venues, then all four]
     #[arg(short = 'e', long = "exchange", value_enum, value_name = "VENUE")]
     pub venues: Vec<VenueArg>,
     /// Every trading perpetual of the selected venues (new listings join, delisted ones stop)
@@ -484,7 +486,7 @@ pub struct FetchArgs {
     /// Symbols, in the same forms as `query` (BTCUSDT-PERP, BTCUSDT, BTC/USDT:USDT, BTC, xyz:TSLA)
     #[arg(value_parser = parse_symbol)]
     pub symbols: Vec<SymbolInput>,
-    /// Only these venues [default: binance, bybit, hyperliquid]
+    /// Only these venues [default: binance, bybit, hyperliquid, okx]
     #[arg(short = 'e', long = "exchange", value_enum, value_name = "VENUE")]
     pub venues: Vec<VenueArg>,
     /// Every trading perpetual of the selected venues
@@ -512,7 +514,7 @@ pub struct StreamArgs {
     /// Symbols, in the same forms as `query`
     #[arg(value_parser = parse_symbol)]
     pub symbols: Vec<SymbolInput>,
-    /// Only these venues [default: binance, bybit, hyperliquid]
+    /// Only these venues [default: binance, bybit, hyperliquid, okx]
     #[arg(short = 'e', long = "exchange", value_enum, value_name = "VENUE")]
     pub venues: Vec<VenueArg>,
     /// Every perpetual of the selected venues

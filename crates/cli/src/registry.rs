@@ -218,7 +218,8 @@ pub fn liquidation_source(
         }
         ws
     });
-    // Only a polling feed uses the REST transport (whose settings are checked then).
+    // A polling feed needs the REST transport (whose settings are checked then); a socket
+    // feed gets it when the settings make one (OKX reads its contract values with it).
     let transport: Option<Arc<dyn ccxt_venue::Transport>> = if kind == FeedKind::Poll {
         match transport(venue, vs) {
             Ok(t) => Some(t),
@@ -228,7 +229,9 @@ pub fn liquidation_source(
             }
         }
     } else {
-        None
+        transport(venue, vs)
+            .ok()
+            .map(|t| t as Arc<dyn ccxt_venue::Transport>)
     };
     let feed = d.liquidation_feed(FeedSettings {
         transport,

@@ -767,7 +767,10 @@ mod tests {
             .unwrap_err();
         assert_eq!(
             problems,
-            ["daemon.bars.kraken: unknown venue 'kraken' (valid: binance, bybit, hyperliquid)"]
+            [format!(
+                "daemon.bars.kraken: unknown venue 'kraken' (valid: {})",
+                ccxt_model::venue::valid_names()
+            )]
         );
         let mut s = s;
         s.bars.venues.remove("kraken");

@@ -11,10 +11,11 @@ use ccxt_model::venue::InstallError;
 use ccxt_venue::VenueDescriptor;
 
 /// Every venue, one line each, in display order.
-pub static REGISTRY: [&dyn VenueDescriptor; 3] = [
+pub static REGISTRY: [&dyn VenueDescriptor; 4] = [
     &ccxt_binance::DESCRIPTOR,
     &ccxt_bybit::DESCRIPTOR,
     &ccxt_hyperliquid::DESCRIPTOR,
+    &ccxt_okx::DESCRIPTOR,
 ];
 
 /// Every venue, in the registry's (display) order.

@@ -149,7 +149,7 @@ mod tests {
         beat.beat(ccxt_registry::all(), 100, true);
         beat.beat(&[ccxt_registry::venue("bybit")], 200, false);
         let resume = beat.resume(ccxt_registry::all(), "stream-liquidations", 300);
-        assert_eq!(resume.len(), 3);
+        assert_eq!(resume.len(), ccxt_registry::all().len());
         assert_eq!(resume[&ccxt_registry::venue("binance")].since_ns, 100);
         assert_eq!(
             resume[&ccxt_registry::venue("binance")].reason,

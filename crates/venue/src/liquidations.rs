@@ -208,7 +208,8 @@ pub trait LiquidationFeed: Send + Sync + fmt::Debug {
 /// What a venue's descriptor needs to build its [`LiquidationFeed`] from the configuration.
 #[derive(Clone)]
 pub struct FeedSettings {
-    /// The venue's rate-limited REST transport; given to polling feeds only.
+    /// The venue's rate-limited REST transport: always given to polling feeds, and to socket
+    /// feeds when the settings make one (OKX reads its contract values with it).
     pub transport: Option<Arc<dyn crate::Transport>>,
     /// The accounts whose fills are polled (`venues.<name>.liquidators`); `None`: the venue's
     /// default.

@@ -1,7 +1,9 @@
-//! OKX v5 perpetual swaps (`instType=SWAP`, `BTC-USDT-SWAP`): the venue-independent layer of
-//! the connector. **Not yet wired**: OKX is not a `ccxt_model::Venue`, the registry, CLI,
-//! daemon and stream do not know it; this crate holds what does not need that identity, so the
-//! venue descriptor can plug it in later.
+//! OKX v5 perpetual swaps (`instType=SWAP`, `BTC-USDT-SWAP`): the fourth venue.
+//!
+//! [`OkxFetcher`] composes the pure parts below over a [`ccxt_venue::Transport`] into a
+//! [`ccxt_venue::Fetcher`]; [`liquidations`] plugs the `liquidation-orders` channel into the
+//! generic socket loop; [`symbol`] is OKX's symbol grammar; [`DESCRIPTOR`] is what the CLI's
+//! registry lists.
 //!
 //! Pure parts, tested on captured payloads (`fixtures/`, provenance in `fixtures/SOURCES.md`)
 //! and against the simulator's OKX endpoints, without a network:
@@ -24,12 +26,21 @@
 //!   classification of every frame of a `/ws/v5/public` connection (liquidations with the
 //!   liquidated position derived from the order side, acks, error events, notices, `pong`).
 
+pub mod fetcher;
 pub mod http;
+pub mod liquidations;
+mod pages;
+pub mod symbol;
 pub mod websocket;
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use ccxt_venue::{PoolSpec, RateLimitSpec};
+use ccxt_venue::liquidations::{FeedKind, FeedSettings, Keepalive, LiquidationFeed};
+use ccxt_venue::{Fetcher, PoolSpec, RateLimitSpec, Transport, VenueDescriptor};
+
+pub use fetcher::OkxFetcher;
+pub use symbol::VENUE;
 
 pub use http::requests::{
     POOL_CANDLES, POOL_FUNDING, POOL_FUNDING_HISTORY, POOL_HISTORY_CANDLES, POOL_INSTRUMENTS,
@@ -66,6 +77,55 @@ pub fn rate_limits() -> RateLimitSpec {
         ],
         used_weight_header: None,
         ban_status: None,
+    }
+}
+
+/// OKX perpetual swaps, as the layers above see them (one line in the CLI's registry).
+pub static DESCRIPTOR: OkxDescriptor = OkxDescriptor;
+
+/// The [`VenueDescriptor`] of OKX.
+#[derive(Debug, Clone, Copy)]
+pub struct OkxDescriptor;
+
+impl VenueDescriptor for OkxDescriptor {
+    fn venue(&self) -> ccxt_model::Venue {
+        VENUE
+    }
+
+    fn title(&self) -> &'static str {
+        "OKX perpetual swaps"
+    }
+
+    fn default_rest_url(&self) -> &'static str {
+        DEFAULT_REST_URL
+    }
+
+    fn default_ws_url(&self) -> &'static str {
+        DEFAULT_WS_URL
+    }
+
+    fn rate_limits(&self) -> RateLimitSpec {
+        rate_limits()
+    }
+
+    fn connect(&self, transport: Arc<dyn Transport>) -> Arc<dyn Fetcher> {
+        Arc::new(OkxFetcher::new(transport))
+    }
+
+    fn oi_history(&self) -> bool {
+        true
+    }
+
+    fn liquidation_kind(&self) -> FeedKind {
+        FeedKind::AllMarketSocket
+    }
+
+    fn keepalive(&self) -> Keepalive {
+        liquidations::KEEPALIVE
+    }
+
+    fn liquidation_feed(&self, settings: FeedSettings) -> Result<Arc<dyn LiquidationFeed>, String> {
+        Ok(Arc::new(liquidations::OkxFeed::new(settings.transport)))
     }
 }
 

@@ -1,0 +1,388 @@
+//! OKX liquidations: ONE `liquidation-orders` subscription (`instType` `SWAP`) on
+//! `/ws/v5/public` carries every swap; kept alive with the text `ping` (answered `pong`).
+//!
+//! Sizes come in contracts: the protocol converts them to coins with the contract table
+//! (`ctVal × ctMult` by `instId`), which the feed fills from `public/instruments` through the
+//! venue's REST transport when its connections start. A liquidation that arrives before the
+//! table is filled waits (at most [`MAX_PENDING`] of them) and leaves with the next push. Only
+//! USDT- and USDC-margined linear swaps are kept (all of them, or the symbols asked for);
+//! the rest of the channel (inverse, stock perpetuals) is dropped.
+//!
+//! Side: `side` is the liquidation order's side, so `sell` closed a long and `buy` a short,
+//! exactly as Binance's `S`; the raw side is kept in `order_side` and `posSide` in `method`
+//! (`posSide:long`); a `posSide` that contradicts the side is logged.
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+
+use ccxt_model::{Instrument, Liquidation, LiquidationSource, Venue};
+use ccxt_venue::Transport;
+use ccxt_venue::convert::ms_to_ns;
+use ccxt_venue::liquidations::{
+    FeedKind, FeedTasks, Inbound, Keepalive, LiquidationFeed, WsProtocol,
+};
+use rust_decimal::prelude::ToPrimitive;
+
+use crate::fetcher::{ContractTable, OkxFetcher};
+use crate::websocket::{
+    LIQUIDATION_CHANNEL, OkxLiquidation, PING, PING_INTERVAL_SECS, PublicMessage,
+    parse_public_message, subscribe_frame,
+};
+
+const VENUE: Venue = crate::symbol::VENUE;
+
+/// The most liquidations kept waiting for the contract table; older ones are dropped (and
+/// logged) beyond it.
+pub const MAX_PENDING: usize = 10_000;
+
+/// OKX's keep-alive: the text `ping` every 20 s (OKX closes a connection silent for 30 s); no
+/// rotation.
+pub const KEEPALIVE: Keepalive = Keepalive {
+    heartbeat: std::time::Duration::from_secs(PING_INTERVAL_SECS),
+    rotation: None,
+};
+
+/// The label of the one stream.
+pub const STREAM: &str = "liquidation-orders:SWAP";
+
+/// The one OKX liquidation connection.
+#[derive(Debug)]
+pub struct OkxLiquidations {
+    /// `instId`s kept; `None`: every USDT/USDC linear swap.
+    only: Option<HashSet<String>>,
+    contracts: ContractTable,
+    pending: Mutex<Vec<(OkxLiquidation, u64)>>,
+}
+
+impl OkxLiquidations {
+    /// The connection for `symbols` (`None`: every swap), converting with `contracts`.
+    pub fn new(symbols: Option<&[Instrument]>, contracts: ContractTable) -> OkxLiquidations {
+        OkxLiquidations {
+            only: symbols.map(|s| {
+                s.iter()
+                    .filter(|i| i.venue == VENUE)
+                    .map(|i| i.native.clone())
+                    .collect()
+            }),
+            contracts,
+            pending: Mutex::new(Vec::new()),
+        }
+    }
+
+    fn wanted(&self, inst_id: &str) -> bool {
+        match &self.only {
+            Some(only) => only.contains(inst_id),
+            None => crate::symbol::parse_native(inst_id).is_some(),
+        }
+    }
+
+    /// The rows of `liquidations` received at `ts_init`, with whatever waited before; rows
+    /// whose contract is not known yet wait.
+    fn rows(&self, liquidations: Vec<OkxLiquidation>, ts_init: u64) -> Vec<Liquidation> {
+        let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+        let mut queue: Vec<(OkxLiquidation, u64)> = std::mem::take(&mut *pending);
+        queue.extend(
+            liquidations
+                .into_iter()
+                .filter(|l| self.wanted(&l.inst_id))
+                .map(|l| (l, ts_init)),
+        );
+        let mut out = Vec::new();
+        for (l, ts_init) in queue {
+            match self.contracts.get(&l.inst_id) {
+                None => pending.push((l, ts_init)),
+                Some(None) => {
+                    // Listed nowhere we know (an inverse or stock swap when every swap is
+                    // kept, or a listing newer than the table): not a collected contract.
+                    tracing::debug!(inst_id = %l.inst_id, "okx liquidation of an unlisted swap dropped");
+                }
+                Some(Some(contract)) => {
+                    match liquidation(&l, contract.value, contract.inverse, ts_init) {
+                        Some(row) => out.push(row),
+                        None => {
+                            tracing::warn!(inst_id = %l.inst_id, "okx liquidation with an unusable size or price skipped")
+                        }
+                    }
+                }
+            }
+        }
+        if pending.len() > MAX_PENDING {
+            let dropped = pending.len() - MAX_PENDING;
+            pending.drain(..dropped);
+            tracing::warn!(
+                dropped,
+                "okx liquidations dropped: the contract table is still not loaded"
+            );
+        }
+        out
+    }
+}
+
+/// The stored row of one OKX liquidation: coins from contracts, USD value at `bkPx`.
+pub fn liquidation(
+    l: &OkxLiquidation,
+    contract_value: rust_decimal::Decimal,
+    inverse: bool,
+    ts_init: u64,
+) -> Option<Liquidation> {
+    let coins = l.coins(contract_value, inverse)?;
+    let quantity = coins.to_f64()?;
+    let price = l.price.to_f64()?;
+    if l.pos_side_disagrees {
+        tracing::warn!(inst_id = %l.inst_id, side = %l.order_side, pos_side = ?l.pos_side, "okx liquidation whose posSide contradicts its side");
+    }
+    Some(Liquidation {
+        instrument_id: Instrument::from_native(VENUE, l.inst_id.clone()).id,
+        side: l.side,
+        order_side: l.order_side.clone(),
+        quantity,
+        price,
+        value: coins.checked_mul(l.price).and_then(|v| v.to_f64())?,
+        source: LiquidationSource::Ws,
+        method: l.pos_side.as_ref().map(|p| format!("posSide:{p}")),
+        trade_id: None,
+        ts_event: ms_to_ns(l.ts_ms),
+        ts_init,
+    })
+}
+
+impl WsProtocol for OkxLiquidations {
+    fn venue(&self) -> Venue {
+        VENUE
+    }
+
+    fn stream(&self) -> &str {
+        STREAM
+    }
+
+    fn url(&self, root: &str) -> String {
+        root.to_string()
+    }
+
+    fn subscribe_frames(&self) -> Vec<String> {
+        vec![subscribe_frame(Some("1")).to_string()]
+    }
+
+    fn ping_frame(&self, _seq: u64) -> Option<String> {
+        Some(PING.to_string())
+    }
+
+    fn classify(&self, text: &str, ts_init: u64) -> Inbound {
+        match parse_public_message(text.as_bytes()) {
+            Ok(PublicMessage::Liquidations {
+                liquidations,
+                skipped,
+            }) => {
+                if !skipped.is_empty() && liquidations.is_empty() {
+                    return Inbound::Malformed(skipped.join("; "));
+                }
+                if !skipped.is_empty() {
+                    tracing::warn!(skipped = ?skipped, "okx liquidation details skipped: malformed");
+                }
+                Inbound::Liquidations(self.rows(liquidations, ts_init))
+            }
+            Ok(PublicMessage::SubscribeAck { channel, .. }) if channel == LIQUIDATION_CHANNEL => {
+                Inbound::Ack
+            }
+            Ok(PublicMessage::Error { code, msg, .. }) => {
+                Inbound::Rejected(format!("{msg} (code {code})"))
+            }
+            Ok(PublicMessage::Notice { code, msg }) => {
+                tracing::warn!(%code, %msg, "okx notice: the server will close this connection soon");
+                Inbound::Other
+            }
+            Ok(PublicMessage::Pong) => Inbound::Pong,
+            Ok(_) => Inbound::Other,
+            Err(e) => Inbound::Malformed(e.to_string()),
+        }
+    }
+}
+
+/// OKX's liquidation feed: one all-market socket; the REST transport (when given) fills the
+/// contract table.
+#[derive(Clone)]
+pub struct OkxFeed {
+    transport: Option<Arc<dyn Transport>>,
+    contracts: ContractTable,
+}
+
+impl std::fmt::Debug for OkxFeed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OkxFeed")
+            .field("transport", &self.transport.is_some())
+            .field("contracts_loaded", &self.contracts.is_loaded())
+            .finish()
+    }
+}
+
+impl OkxFeed {
+    /// The feed, filling its contract table through `transport`.
+    pub fn new(transport: Option<Arc<dyn Transport>>) -> OkxFeed {
+        OkxFeed {
+            transport,
+            contracts: ContractTable::default(),
+        }
+    }
+
+    /// The feed with a contract table filled by someone else (tests).
+    pub fn with_contracts(contracts: ContractTable) -> OkxFeed {
+        OkxFeed {
+            transport: None,
+            contracts,
+        }
+    }
+
+    /// Starts filling the contract table (inside a tokio runtime; retried every 10 s until it
+    /// succeeds).
+    fn load_contracts(&self) {
+        let (Some(transport), Ok(runtime)) = (
+            self.transport.clone(),
+            tokio::runtime::Handle::try_current(),
+        ) else {
+            return;
+        };
+        if self.contracts.is_loaded() {
+            return;
+        }
+        let fetcher = OkxFetcher::new(transport).with_contracts(self.contracts.clone());
+        runtime.spawn(async move {
+            loop {
+                match fetcher.swaps().await {
+                    Ok(_) => return,
+                    Err(error) => {
+                        tracing::warn!(%error, "okx instruments failed: liquidation sizes wait for the contract values; retrying in 10 s");
+                        tokio::time::sleep(std::time::Duration::from_secs(10)).await;
+                    }
+                }
+            }
+        });
+    }
+}
+
+impl LiquidationFeed for OkxFeed {
+    fn venue(&self) -> Venue {
+        VENUE
+    }
+
+    fn kind(&self) -> FeedKind {
+        FeedKind::AllMarketSocket
+    }
+
+    fn keepalive(&self) -> Keepalive {
+        KEEPALIVE
+    }
+
+    fn problems(&self, symbols: Option<&[Instrument]>) -> Vec<String> {
+        let _ = symbols;
+        if self.transport.is_none() && !self.contracts.is_loaded() {
+            return vec![
+                "okx: no REST transport to read contract values (liquidation sizes are contracts)"
+                    .into(),
+            ];
+        }
+        Vec::new()
+    }
+
+    fn tasks(&self, symbols: Option<&[Instrument]>) -> FeedTasks {
+        self.load_contracts();
+        FeedTasks::Sockets(vec![Arc::new(OkxLiquidations::new(
+            symbols,
+            self.contracts.clone(),
+        ))])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use ccxt_model::PositionSide;
+
+    use super::*;
+    use crate::http::parse::parse_instruments;
+
+    fn table() -> ContractTable {
+        let body = include_str!("../fixtures/instruments_swap_nautilus.json");
+        let (swaps, _) = parse_instruments(200, body.as_bytes()).unwrap_or_default();
+        let t = ContractTable::default();
+        t.store(&swaps);
+        t
+    }
+
+    const PUSH: &str = r#"{"arg":{"channel":"liquidation-orders","instType":"SWAP"},"data":[
+        {"instId":"BTC-USDT-SWAP","instType":"SWAP","details":[
+          {"side":"sell","posSide":"long","sz":"2.5","bkPx":"50000","bkLoss":"0","ts":"1700000000000"},
+          {"side":"buy","posSide":"short","sz":"1","bkPx":"50010","bkLoss":"0","ts":"1700000000001"}]},
+        {"instId":"BTC-USD-SWAP","instType":"SWAP","details":[
+          {"side":"buy","posSide":"short","sz":"3","bkPx":"50000","ts":"1700000000002"}]}]}"#;
+
+    #[test]
+    fn contracts_become_coins_and_sides_follow_the_order_side() {
+        let c = OkxLiquidations::new(None, table());
+        let Inbound::Liquidations(rows) = c.classify(PUSH, 7) else {
+            panic!("liquidations");
+        };
+        assert_eq!(rows.len(), 2, "the inverse swap is not collected");
+        assert_eq!(rows[0].instrument_id.as_str(), "BTC-USDT-SWAP.OKX");
+        assert_eq!(rows[0].side, PositionSide::Long);
+        assert_eq!(rows[0].order_side, "sell");
+        assert_eq!(rows[0].method.as_deref(), Some("posSide:long"));
+        assert!((rows[0].quantity - 0.025).abs() < 1e-12);
+        assert!((rows[0].value - 1250.0).abs() < 1e-9);
+        assert_eq!(rows[0].ts_event, 1_700_000_000_000_000_000);
+        assert_eq!(rows[0].ts_init, 7);
+        assert_eq!(rows[1].side, PositionSide::Short);
+    }
+
+    #[test]
+    fn rows_wait_for_the_contract_table() {
+        let t = ContractTable::default();
+        let c = OkxLiquidations::new(None, t.clone());
+        assert_eq!(c.classify(PUSH, 1), Inbound::Liquidations(vec![]));
+        let body = include_str!("../fixtures/instruments_swap_nautilus.json");
+        let (swaps, _) = parse_instruments(200, body.as_bytes()).unwrap_or_default();
+        t.store(&swaps);
+        let empty = r#"{"arg":{"channel":"liquidation-orders","instType":"SWAP"},"data":[]}"#;
+        let Inbound::Liquidations(rows) = c.classify(empty, 2) else {
+            panic!("liquidations");
+        };
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[0].ts_init, 1, "kept its receive time");
+    }
+
+    #[test]
+    fn only_the_symbols_asked_for_are_kept() {
+        let eth = Instrument::from_native(VENUE, "ETH-USDT-SWAP");
+        let c = OkxLiquidations::new(Some(&[eth]), table());
+        assert_eq!(c.classify(PUSH, 1), Inbound::Liquidations(vec![]));
+    }
+
+    #[test]
+    fn acks_pongs_refusals_and_garbage_are_classified() {
+        let c = OkxLiquidations::new(None, table());
+        assert_eq!(c.subscribe_frames().len(), 1);
+        assert_eq!(c.ping_frame(1).as_deref(), Some("ping"));
+        assert_eq!(c.url("ws://x/ws/v5/public"), "ws://x/ws/v5/public");
+        assert_eq!(
+            c.classify(
+                r#"{"id":"1","event":"subscribe","arg":{"channel":"liquidation-orders","instType":"SWAP"},"connId":"a"}"#,
+                0
+            ),
+            Inbound::Ack
+        );
+        assert_eq!(c.classify("pong", 0), Inbound::Pong);
+        assert_eq!(
+            c.classify(
+                r#"{"event":"error","code":"60018","msg":"channel doesn't exist"}"#,
+                0
+            ),
+            Inbound::Rejected("channel doesn't exist (code 60018)".into())
+        );
+        assert!(matches!(c.classify("nope", 0), Inbound::Malformed(_)));
+        assert!(matches!(
+            c.classify(
+                r#"{"arg":{"channel":"liquidation-orders"},"data":[{"instId":"BTC-USDT-SWAP","details":[{"side":"x"}]}]}"#,
+                0
+            ),
+            Inbound::Malformed(_)
+        ));
+    }
+}
