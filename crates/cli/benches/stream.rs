@@ -182,7 +182,10 @@ async fn main() {
     let mut sent = std::collections::HashSet::new();
     for venue in [SimVenue::Binance, SimVenue::Bybit, SimVenue::Okx] {
         for e in sim.sent_liquidations(venue) {
-            if !e.malformed && e.sent_ms >= from_ms && e.sent_ms <= to_ms {
+            // OKX's channel carries inverse swaps too, which are not collected.
+            let collected =
+                venue != SimVenue::Okx || ccxt_okx::symbol::parse_native(&e.symbol).is_some();
+            if collected && !e.malformed && e.sent_ms >= from_ms && e.sent_ms <= to_ms {
                 let q: f64 = match (venue, ct_vals.get(&e.symbol)) {
                     (SimVenue::Okx, Some(v)) => {
                         use rust_decimal::prelude::ToPrimitive;
