@@ -1,4 +1,4 @@
-//! The symbol forms of the three venues together: every typed form names the same market on
+//! The symbol forms of the registry's venues together: every typed form names the same market on
 //! each venue (moved from ccxt-model, which no longer knows the venues).
 
 use ccxt_model::{Instrument, SymbolError, SymbolInput, Venue};
@@ -27,8 +27,10 @@ fn seed_native_and_ccxt_forms_name_the_same_instruments() {
         "BTCUSDT=BTCUSDT-PERP.BINANCE",
         "BTCUSDT=BTCUSDT-LINEAR.BYBIT",
         "BTC=BTC-USD-PERP.HYPERLIQUID",
+        "BTC-USDT-SWAP=BTC-USDT-SWAP.OKX",
     ];
     for typed in [
+        "BTC-USDT-SWAP",
         "BTCUSDT-PERP",
         "btcusdt-perp",
         "BTCUSDT",
@@ -46,8 +48,15 @@ fn usdc_markets_map_to_each_venues_usdc_contract() {
         "BTCUSDC=BTCUSDC-PERP.BINANCE",
         "BTCPERP=BTCPERP-LINEAR.BYBIT",
         "BTC=BTC-USD-PERP.HYPERLIQUID",
+        "BTC-USDC-SWAP=BTC-USDC-SWAP.OKX",
     ];
-    for typed in ["BTC/USDC:USDC", "BTCUSDC-PERP", "BTCUSDC", "BTCPERP"] {
+    for typed in [
+        "BTC/USDC:USDC",
+        "BTCUSDC-PERP",
+        "BTCUSDC",
+        "BTCPERP",
+        "BTC-USDC-SWAP",
+    ] {
         assert_eq!(ids(typed), expected, "{typed}");
     }
 }
@@ -58,6 +67,7 @@ fn thousand_unit_contracts_map_to_hyperliquid_k_coins() {
         "1000PEPEUSDT=1000PEPEUSDT-PERP.BINANCE",
         "1000PEPEUSDT=1000PEPEUSDT-LINEAR.BYBIT",
         "kPEPE=kPEPE-USD-PERP.HYPERLIQUID",
+        "PEPE-USDT-SWAP=PEPE-USDT-SWAP.OKX",
     ];
     for typed in [
         "1000PEPEUSDT-PERP",
@@ -73,7 +83,7 @@ fn thousand_unit_contracts_map_to_hyperliquid_k_coins() {
 fn builder_dex_symbols_get_a_colon_free_id_and_only_exist_on_hyperliquid() {
     assert_eq!(
         ids("xyz:TSLA"),
-        ["-", "-", "xyz:TSLA=xyz_TSLA-USD-PERP.HYPERLIQUID"]
+        ["-", "-", "xyz:TSLA=xyz_TSLA-USD-PERP.HYPERLIQUID", "-"]
     );
     assert_eq!(ids("XYZ-TSLA/USDC:USDC"), ids("xyz:TSLA"));
     let input = SymbolInput::parse("xyz:TSLA").unwrap();
@@ -91,6 +101,7 @@ fn nautilus_ids_pin_their_venue_and_round_trip() {
         "BTC-USD-PERP.HYPERLIQUID",
         "xyz_TSLA-USD-PERP.HYPERLIQUID",
         "kPEPE-USD-PERP.HYPERLIQUID",
+        "BTC-USDT-SWAP.OKX",
     ] {
         let input = SymbolInput::parse(id).unwrap();
         let venue = input.pinned_venue().unwrap();
@@ -122,7 +133,9 @@ fn malformed_symbols_list_the_accepted_forms() {
         ("BTC/USDT:USDC", "settled in their quote"),
         ("BTC USDT", "letters and digits"),
         ("BTCUSD", "inverse"),
-        ("BTCUSDT.OKX", "BINANCE, BYBIT or HYPERLIQUID"),
+        ("BTCUSDT.KRAKEN", "BINANCE, BYBIT, HYPERLIQUID or OKX"),
+        ("BTCUSDT.OKX", "OKX ids look like BTC-USDT-SWAP.OKX"),
+        ("BTC-USD-SWAP", "USDT- or USDC-margined"),
         ("BTCUSDT.BINANCE", "BTCUSDT-PERP.BINANCE"),
         ("XYZ:tsla", "builder-dex"),
         ("ETH€", "letters and digits"),
@@ -155,17 +168,17 @@ proptest::proptest! {
 }
 
 #[test]
-fn the_accepted_forms_list_the_three_venues_as_before() {
+fn the_accepted_forms_list_every_venue() {
     all();
     assert_eq!(
         ccxt_model::accepted_symbol_forms(),
-        "accepted forms: BTCUSDT-PERP, a venue symbol (BTCUSDT, Hyperliquid BTC or xyz:TSLA), a \
-ccxt symbol (BTC/USDT:USDT, BTC/USDC:USDC) or a NautilusTrader id (BTCUSDT-PERP.BINANCE, \
-BTCUSDT-LINEAR.BYBIT, BTC-USD-PERP.HYPERLIQUID)"
+        "accepted forms: BTCUSDT-PERP, a venue symbol (BTCUSDT, Hyperliquid BTC or xyz:TSLA, OKX \
+BTC-USDT-SWAP), a ccxt symbol (BTC/USDT:USDT, BTC/USDC:USDC) or a NautilusTrader id \
+(BTCUSDT-PERP.BINANCE, BTCUSDT-LINEAR.BYBIT, BTC-USD-PERP.HYPERLIQUID, BTC-USDT-SWAP.OKX)"
     );
-    let err = "okx".parse::<Venue>().unwrap_err();
+    let err = "kraken".parse::<Venue>().unwrap_err();
     assert_eq!(
         err.to_string(),
-        "unknown venue 'okx': valid venues are binance, bybit, hyperliquid"
+        "unknown venue 'kraken': valid venues are binance, bybit, hyperliquid, okx"
     );
 }
