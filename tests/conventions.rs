@@ -138,6 +138,37 @@ fn the_man_page_is_roff_with_every_command() {
     assert!(start.contains("\\-\\-oi\\-interval"));
 }
 
+// The venue paragraphs of the help are built from the registry, and the man pages show them
+// as `--help` does.
+#[test]
+fn help_and_man_pages_describe_every_registry_venue() {
+    let help = stdout_of(&["fetch-bars", "--help"]);
+    let man = stdout_of(&["man", "fetch-bars"]);
+    let root_help = stdout_of(&["--help"]);
+    let root_man = stdout_of(&["man"]);
+    let flat = |text: &str| text.split_whitespace().collect::<Vec<_>>().join(" ");
+    for descriptor in ccxt_registry::REGISTRY {
+        let name = descriptor.venue().to_string();
+        let row = format!("  {name} ");
+        assert!(
+            help.lines()
+                .any(|l| l.starts_with(&row) && l.contains(", last")),
+            "no interval row for {name}:\n{help}"
+        );
+        assert!(
+            man.lines()
+                .any(|l| l.starts_with(&row) && l.contains(", last")),
+            "no interval row for {name} in the man page:\n{man}"
+        );
+        let title = descriptor.title();
+        assert!(flat(&root_help).contains(title), "{title}:\n{root_help}");
+        assert!(
+            flat(&root_man).contains(&title.replace('-', "\\-")),
+            "{title}:\n{root_man}"
+        );
+    }
+}
+
 #[test]
 fn man_out_writes_one_page_per_command() {
     let dir = tempfile::tempdir().unwrap();

@@ -14,8 +14,9 @@ Examples:
   ccxt-cli catalog info --catalog catalog.example
   ccxt-cli catalog compact --catalog ./catalog";
 
-/// Collects open interest, funding rates and liquidations from Binance USD-M, Bybit linear and
-/// Hyperliquid perpetuals into a Parquet catalog that NautilusTrader reads, and queries it.
+/// Collects open interest, funding rates and liquidations from crypto perpetual venues into a
+/// Parquet catalog that NautilusTrader reads, and queries it (the venues are named at run
+/// time: `crate::help`).
 #[derive(Debug, Parser)]
 #[command(name = "ccxt-cli", version = crate::meta::VERSION, after_help = EXAMPLES, propagate_version = true)]
 pub struct Cli {
@@ -64,17 +65,7 @@ pub enum LogFormat {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Fetch open interest from the venues: current values, or history with --from
-    #[command(after_help = "\
-Examples:
-  ccxt-cli fetch-oi BTCUSDT-PERP ETHUSDT-PERP
-  ccxt-cli fetch-oi BTCUSDT-PERP -e binance --from 2025-01-01 --period 5m --store
-  ccxt-cli fetch-oi --all -e bybit --format ndjson > oi.ndjson
-
-Without --from: the current open interest from each venue (all four by default).
-With --from: history (Binance keeps only the last 30 days, OKX the latest 1,440 rows per
-period; Hyperliquid keeps none).
---store writes to the catalog and skips ranges already stored, so re-runs are cheap.
-Exit codes: 0 all succeeded, 1 something failed (what succeeded is stored), 2 usage error.")]
+    // after_help: built from the registry (`crate::help`).
     FetchOi(FetchOiArgs),
     /// Fetch funding rates: current (rate, interval, next funding, mark price), or settled history with --from
     #[command(after_help = "\
@@ -86,43 +77,10 @@ Examples:
 Exit codes: 0 all succeeded, 1 something failed (what succeeded is stored), 2 usage error.")]
     FetchFunding(FetchArgs),
     /// Fetch OHLCV bars (trade or mark price): the latest 100 closed bars, or history with --from
-    #[command(after_help = "\
-Examples:
-  ccxt-cli fetch-bars BTCUSDT-PERP --interval 1h                        # last 100 closed 1h bars, every venue
-  ccxt-cli fetch-bars BTCUSDT-PERP ETHUSDT-PERP -e binance --interval 1m --from 2025-01-01 --store
-  ccxt-cli fetch-bars BTCUSDT-PERP -e bybit --interval 4h --price mark --from 2025-01-01 --format csv
-  ccxt-cli fetch-bars --all -e bybit --interval 1d --from 2024-01-01 --store
-
-Without --from: the last 100 closed bars of each symbol. With --from (and --to, default now):
-history, paged as each venue pages. Only closed bars are fetched: the still-forming candle every
-venue includes is never printed or stored. Bars are stamped at their close (open + interval).
-Every bar is checked (low <= open, close <= high, volume >= 0, on the interval's grid) before it
-is printed or stored; one that fails is logged, counted and reported as a note.
-
-Intervals per venue (--price last: trade bars; --price mark: mark-price bars):
-  interval     1m 3m 5m 15m 30m 1h 2h 4h 6h 8h 12h 1d 1w 1M
-  binance      all, last and mark
-  bybit        all but 8h, last and mark
-  hyperliquid  all but 6h, last only; only the newest 5000 candles of each interval exist
-               (1m: about 3.5 days, 1h: about 208 days): older ones are named in a note
-  okx          all but 8h, last and mark
-(1m is a minute, 1M a month.) An interval or price a venue does not offer is skipped with a note
-when the venue is part of the default set, and fails when it is named with -e.
---store writes to the catalog and skips what is stored already, so re-runs are cheap.
-Exit codes: 0 all succeeded, 1 something failed (what succeeded is stored), 2 usage error.")]
+    // after_help: built from the registry (`crate::help`).
     FetchBars(FetchBarsArgs),
     /// Stream liquidations live: print them as they arrive, optionally store them
-    #[command(after_help = "\
-Examples:
-  ccxt-cli stream-liquidations BTCUSDT-PERP ETHUSDT-PERP
-  ccxt-cli stream-liquidations --all --store --quiet          # every symbol, into the catalog
-  ccxt-cli stream-liquidations BTCUSDT-PERP -e bybit --duration 10m --format ndjson
-
-Sources: Binance !forceOrder@arr / <symbol>@forceOrder (the venue sends at most one liquidation
-per symbol per second: a sample), Bybit allLiquidation.<SYMBOL>, Hyperliquid by polling the
-fills of the liquidator vault (backstop liquidations only; liquidations executed through the
-order book are not public), OKX liquidation-orders (every swap on one socket; a sample). Disconnects are retried with backoff and recorded as gaps.
-Ctrl+C or SIGTERM: everything received is stored, a summary is printed, exit 0.")]
+    // after_help: built from the registry (`crate::help`).
     StreamLiquidations(StreamArgs),
     /// Print stored rows of one type for a symbol
     #[command(after_help = "\
@@ -308,7 +266,7 @@ pub struct DaemonArgs {
     /// A symbol to collect (repeatable) [default: the config's daemon.symbols]
     #[arg(short = 's', long = "symbol", value_name = "SYMBOL", value_parser = parse_symbol)]
     pub symbols: Vec<SymbolInput>,
-    /// Only these venues (repeatable) [default: the config's daemon.venues, then all four]
+    /// Only these venues (repeatable) [default: the config's daemon.venues, then every venue]
     #[arg(short = 'e', long = "exchange", value_enum, value_name = "VENUE")]
     pub venues: Vec<VenueArg>,
     /// Every trading perpetual of the selected venues (new listings join, delisted ones stop)
@@ -486,7 +444,7 @@ pub struct FetchArgs {
     /// Symbols, in the same forms as `query` (BTCUSDT-PERP, BTCUSDT, BTC/USDT:USDT, BTC, xyz:TSLA)
     #[arg(value_parser = parse_symbol)]
     pub symbols: Vec<SymbolInput>,
-    /// Only these venues [default: binance, bybit, hyperliquid, okx]
+    /// Only these venues [default: every venue]
     #[arg(short = 'e', long = "exchange", value_enum, value_name = "VENUE")]
     pub venues: Vec<VenueArg>,
     /// Every trading perpetual of the selected venues
@@ -514,7 +472,7 @@ pub struct StreamArgs {
     /// Symbols, in the same forms as `query`
     #[arg(value_parser = parse_symbol)]
     pub symbols: Vec<SymbolInput>,
-    /// Only these venues [default: binance, bybit, hyperliquid, okx]
+    /// Only these venues [default: every venue]
     #[arg(short = 'e', long = "exchange", value_enum, value_name = "VENUE")]
     pub venues: Vec<VenueArg>,
     /// Every perpetual of the selected venues
@@ -569,7 +527,7 @@ pub struct FetchBarsArgs {
     #[arg(long, value_name = "INTERVAL")]
     pub interval: String,
     /// Price the bars aggregate: last (trades, with volume) or mark (the venue's mark price;
-    /// not on Hyperliquid)
+    /// not every venue has it: see the table below)
     #[arg(long, value_name = "PRICE", default_value = "last")]
     pub price: String,
 }

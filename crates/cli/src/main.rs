@@ -6,6 +6,7 @@
 
 mod cli;
 mod commands;
+mod help;
 mod inputs;
 mod meta;
 mod output;
@@ -15,8 +16,6 @@ mod settings;
 mod terminal;
 
 use std::process::ExitCode;
-
-use clap::Parser;
 
 use crate::cli::{Cli, Command};
 
@@ -60,7 +59,7 @@ fn main() -> ExitCode {
         eprintln!("error: {e}");
         return ExitCode::from(1);
     }
-    let cli = Cli::parse();
+    let cli = help::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -5,11 +5,9 @@ use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::Context;
-use clap::CommandFactory;
-
 use crate::UsageError;
-use crate::cli::Cli;
+use crate::help;
+use anyhow::Context;
 
 /// `ccxt-cli --version`: the package version and the commit it was built from, e.g.
 /// `0.1.0 (commit 7884d68a1b2c)`; `-dirty` when built with uncommitted changes, `unknown`
@@ -24,7 +22,7 @@ pub const VERSION: &str = concat!(
 /// `ccxt-cli completions SHELL`: prints the completion script of `shell` to stdout.
 pub fn completions(shell: clap_complete::Shell) -> anyhow::Result<ExitCode> {
     let mut out = BufWriter::new(std::io::stdout().lock());
-    let mut command = Cli::command();
+    let mut command = help::command();
     clap_complete::generate(shell, &mut command, "ccxt-cli", &mut out);
     out.flush()?;
     Ok(ExitCode::SUCCESS)
@@ -33,7 +31,7 @@ pub fn completions(shell: clap_complete::Shell) -> anyhow::Result<ExitCode> {
 /// `ccxt-cli man [COMMAND]... [--out DIR]`: prints the man page (roff) of the program or of
 /// one of its commands to stdout, or writes a page for every command into `out`.
 pub fn man(path: &[String], out: Option<&Path>) -> anyhow::Result<ExitCode> {
-    let mut command = Cli::command().disable_help_subcommand(true);
+    let mut command = help::command().disable_help_subcommand(true);
     command.build();
     let page = find(&command, path)?;
     match out {
@@ -102,7 +100,7 @@ mod tests {
 
     #[test]
     fn subcommand_pages_are_found_and_unknown_ones_named() {
-        let mut root = Cli::command().disable_help_subcommand(true);
+        let mut root = help::command().disable_help_subcommand(true);
         root.build();
         let path = |p: &[&str]| p.iter().map(|s| s.to_string()).collect::<Vec<_>>();
         assert_eq!(

@@ -74,4 +74,23 @@ mod tests {
         assert_eq!(install(), Ok(()), "idempotent");
         assert_eq!(venue("Bybit"), ccxt_bybit::VENUE);
     }
+
+    #[test]
+    fn help_texts_are_one_line_phrases_naming_their_venue() {
+        install().unwrap();
+        for d in REGISTRY {
+            let name = d.venue().to_string();
+            let texts = [Some(d.liquidation_help()), d.oi_history_help()];
+            for text in texts.into_iter().flatten() {
+                assert!(!text.contains('\n') && !text.ends_with('.'), "{text}");
+                assert!(
+                    text.to_lowercase().starts_with(&format!("{name} ")),
+                    "{text}"
+                );
+            }
+            // Every request of the offline fetcher fails; asking what it serves needs none.
+            let fetcher = d.offline_fetcher();
+            assert_eq!(fetcher.venue(), d.venue());
+        }
+    }
 }

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use ccxt_model::Venue;
 
 use crate::liquidations::{FeedKind, FeedSettings, Keepalive, LiquidationFeed};
-use crate::{Fetcher, RateLimitSpec, Transport};
+use crate::{Fetcher, Offline, RateLimitSpec, Transport};
 
 /// A venue, as its crate describes it.
 pub trait VenueDescriptor: Send + Sync + 'static {
@@ -30,6 +30,20 @@ pub trait VenueDescriptor: Send + Sync + 'static {
 
     /// Its [`Fetcher`] over a transport.
     fn connect(&self, transport: Arc<dyn Transport>) -> Arc<dyn Fetcher>;
+
+    /// Its [`Fetcher`] without a network, to ask what it serves ([`Fetcher::bar_intervals`],
+    /// [`Fetcher::bar_history_limit`]); every request fails ([`Offline`]).
+    fn offline_fetcher(&self) -> Arc<dyn Fetcher> {
+        self.connect(Arc::new(Offline(self.venue())))
+    }
+
+    /// How deep its open-interest history goes, one phrase naming the venue, for the CLI's
+    /// help ("Binance keeps only the last 30 days"); `None` when it keeps all of it.
+    fn oi_history_help(&self) -> Option<&'static str>;
+
+    /// Its liquidation source, one phrase naming the venue and what the source misses, for
+    /// the CLI's help ("Bybit allLiquidation.<SYMBOL>").
+    fn liquidation_help(&self) -> &'static str;
 
     /// Whether it serves open-interest history (the daemon refills downtime from it; without
     /// it, a downtime is an open-interest gap).

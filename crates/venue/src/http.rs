@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
+use ccxt_model::Venue;
+
 use crate::FetchError;
 
 /// GET or POST.
@@ -94,6 +96,22 @@ pub struct HttpResponse {
 pub trait Transport: Send + Sync {
     /// Sends `request` and returns the response, or the error left after retrying.
     async fn send(&self, request: HttpRequest) -> Result<HttpResponse, FetchError>;
+}
+
+/// A transport that sends nothing: every request fails as [`FetchError::Unreachable`]. For
+/// asking a fetcher what it serves (its bar intervals) where no network is wanted, as the
+/// CLI's help does.
+#[derive(Debug, Clone, Copy)]
+pub struct Offline(pub Venue);
+
+#[async_trait::async_trait]
+impl Transport for Offline {
+    async fn send(&self, request: HttpRequest) -> Result<HttpResponse, FetchError> {
+        Err(FetchError::Unreachable {
+            venue: self.0,
+            detail: format!("offline: {} was not sent", request.path),
+        })
+    }
 }
 
 /// One rate-limit budget of a venue, e.g. Binance's 2400 weight per minute.

@@ -37,7 +37,8 @@ pub use fetcher::{
     error_stream, foreign_instrument,
 };
 pub use http::{
-    HttpMethod, HttpRequest, HttpResponse, PoolSpec, RateLimitSpec, Transport, UsedWeightHeader,
+    HttpMethod, HttpRequest, HttpResponse, Offline, PoolSpec, RateLimitSpec, Transport,
+    UsedWeightHeader,
 };
 pub use paginate::{Page, Paginator, paginate};
 pub use period::OiPeriod;

@@ -98,6 +98,14 @@ impl VenueDescriptor for BinanceDescriptor {
         std::sync::Arc::new(BinanceFetcher::new(transport))
     }
 
+    fn oi_history_help(&self) -> Option<&'static str> {
+        Some("Binance keeps only the last 30 days")
+    }
+
+    fn liquidation_help(&self) -> &'static str {
+        "Binance !forceOrder@arr / <symbol>@forceOrder (the venue sends at most one liquidation per symbol per second: a sample)"
+    }
+
     fn oi_history(&self) -> bool {
         true
     }

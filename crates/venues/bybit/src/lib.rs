@@ -85,6 +85,14 @@ impl VenueDescriptor for BybitDescriptor {
         std::sync::Arc::new(BybitFetcher::new(transport))
     }
 
+    fn oi_history_help(&self) -> Option<&'static str> {
+        None
+    }
+
+    fn liquidation_help(&self) -> &'static str {
+        "Bybit allLiquidation.<SYMBOL>"
+    }
+
     fn oi_history(&self) -> bool {
         true
     }

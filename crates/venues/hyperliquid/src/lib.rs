@@ -67,6 +67,14 @@ impl VenueDescriptor for HyperliquidDescriptor {
         std::sync::Arc::new(HyperliquidFetcher::new(transport))
     }
 
+    fn oi_history_help(&self) -> Option<&'static str> {
+        Some("Hyperliquid keeps none")
+    }
+
+    fn liquidation_help(&self) -> &'static str {
+        "Hyperliquid by polling the fills of the liquidator vault (backstop liquidations only; liquidations executed through the order book are not public)"
+    }
+
     fn oi_history(&self) -> bool {
         false
     }

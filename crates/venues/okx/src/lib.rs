@@ -112,6 +112,14 @@ impl VenueDescriptor for OkxDescriptor {
         Arc::new(OkxFetcher::new(transport))
     }
 
+    fn oi_history_help(&self) -> Option<&'static str> {
+        Some("OKX keeps only the latest 1,440 rows per period")
+    }
+
+    fn liquidation_help(&self) -> &'static str {
+        "OKX liquidation-orders (every swap on one socket; a sample)"
+    }
+
     fn oi_history(&self) -> bool {
         true
     }
