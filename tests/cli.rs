@@ -203,6 +203,88 @@ fn a_one_day_query_opens_one_file_per_venue() {
 }
 
 #[test]
+fn a_one_day_all_instrument_query_opens_only_that_days_files() {
+    // 6 instruments x 3 daily files: the window's day is one file per instrument.
+    cli()
+        .args([
+            "query",
+            "oi",
+            "--from",
+            "2025-01-02",
+            "--to",
+            "2025-01-02",
+            "--format",
+            "csv",
+            "--log-level",
+            "debug",
+        ])
+        .arg("--catalog")
+        .arg(example())
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(",hyperliquid,ETH,"))
+        .stdout(predicate::str::contains(",bybit,BTCUSDT,"))
+        .stdout(predicate::str::contains("2025-01-01T").not())
+        .stderr(predicate::str::contains("files_listed=18 files_opened=6"));
+}
+
+#[test]
+fn query_reads_several_symbols_or_every_instrument() {
+    let two = run_ok(&[
+        "query",
+        "oi",
+        "BTC",
+        "ETHUSDT-PERP",
+        "-e",
+        "binance",
+        "--from",
+        "2025-01-02",
+        "-n",
+        "4",
+        "--format",
+        "csv",
+    ]);
+    let symbols: Vec<&str> = two
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').nth(2).unwrap())
+        .collect();
+    assert_eq!(
+        symbols,
+        ["BTCUSDT", "ETHUSDT", "BTCUSDT", "ETHUSDT"],
+        "{two}"
+    );
+    let all = run_ok(&["query", "oi", "--all", "-n", "6", "--format", "csv"]);
+    let mut venues: Vec<String> = all
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            format!("{} {}", f[1], f[2])
+        })
+        .collect();
+    venues.sort();
+    assert_eq!(
+        venues,
+        [
+            "binance BTCUSDT",
+            "binance ETHUSDT",
+            "bybit BTCUSDT",
+            "bybit ETHUSDT",
+            "hyperliquid BTC",
+            "hyperliquid ETH"
+        ]
+    );
+    let bybit = run_ok(&[
+        "query", "oi", "--all", "-e", "bybit", "-n", "6", "--format", "csv",
+    ]);
+    assert!(
+        bybit.lines().skip(1).all(|l| l.contains(",bybit,")),
+        "{bybit}"
+    );
+}
+
+#[test]
 fn no_rows_is_success_with_a_note() {
     cli()
         .args(["query", "funding", "DOGEUSDT-PERP"])
@@ -573,7 +655,9 @@ fn query_gaps_lists_stream_gaps_per_venue() {
         .arg(example())
         .assert()
         .code(2)
-        .stderr(predicate::str::contains("query oi needs a SYMBOL"));
+        .stderr(predicate::str::contains(
+            "query oi needs a SYMBOL, --all, or a time window (--from/--to)",
+        ));
 }
 
 #[test]

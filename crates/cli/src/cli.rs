@@ -302,10 +302,25 @@ pub struct QueryArgs {
     /// What to read
     #[arg(value_enum)]
     pub data: DataArg,
-    /// BTCUSDT-PERP, a venue symbol (BTCUSDT, Hyperliquid BTC or xyz:TSLA), a ccxt symbol
-    /// (BTC/USDT:USDT) or a NautilusTrader id (BTCUSDT-PERP.BINANCE); not used by `gaps`
+    /// Symbols: BTCUSDT-PERP, a venue symbol (BTCUSDT, Hyperliquid BTC or xyz:TSLA), a ccxt
+    /// symbol (BTC/USDT:USDT) or a NautilusTrader id (BTCUSDT-PERP.BINANCE); none with --all,
+    /// or none with --from/--to for every instrument with data in that window; not used by
+    /// `gaps`
     #[arg(value_parser = parse_symbol)]
-    pub symbol: Option<SymbolInput>,
+    pub symbols: Vec<SymbolInput>,
+    /// Every instrument with stored data of this kind (of the -e venues)
+    #[arg(long, conflicts_with = "symbols")]
+    pub all: bool,
+    /// One row per instrument and time bucket of this length (1m 5m 15m 1h 4h 1d …, UTC grid):
+    /// last value for oi, mark and index; the settled rates for funding; counts and sums by
+    /// side for liquidations; OHLCV for bars (a multiple of --interval)
+    #[arg(long, value_name = "INTERVAL", value_parser = parse_interval)]
+    pub every: Option<BarInterval>,
+    /// With --every: one row per base asset and bucket across venues (oi, funding,
+    /// liquidations). Quotes are combined: BTCUSDT, BTCUSDC, Hyperliquid BTC (USD) and
+    /// BTC-USDT-SWAP all count as BTC
+    #[arg(long, requires = "every")]
+    pub by_asset: bool,
     /// Only these venues [default: every venue with data for the symbol]
     #[arg(short = 'e', long = "exchange", value_enum, value_name = "VENUE")]
     pub venues: Vec<VenueArg>,

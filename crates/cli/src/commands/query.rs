@@ -6,8 +6,8 @@ use ccxt_catalog::price::{MissingBars, bar_dataset, missing_bars};
 use ccxt_catalog::{Catalog, CatalogError, Limit, Query};
 use ccxt_model::time::format_iso;
 use ccxt_model::{
-    Bar, BarPrice, BarType, FundingRate, Gap, IndexPrice, InstrumentId, Liquidation, MarkPrice,
-    OpenInterest, RecordKind,
+    Bar, BarInterval, BarPrice, BarType, FundingRate, Gap, IndexPrice, Instrument, InstrumentId,
+    Liquidation, MarkPrice, OpenInterest, RecordKind,
 };
 
 use crate::UsageError;
@@ -48,7 +48,7 @@ fn check_bar_flags(kind: RecordKind, args: &QueryArgs) -> Result<(), UsageError>
 pub async fn run(location: &str, args: QueryArgs) -> anyhow::Result<ExitCode> {
     let kind = RecordKind::from(args.data);
     check_bar_flags(kind, &args)?;
-    let (ids, what) = datasets(kind, &args)?;
+    check_selection(kind, &args)?;
     let (start, end) = time_range(args.from.as_deref(), args.to.as_deref())?;
     let limit = args.limit.map(|n| {
         let n = n as usize;
@@ -59,6 +59,7 @@ pub async fn run(location: &str, args: QueryArgs) -> anyhow::Result<ExitCode> {
         }
     });
     let catalog = Catalog::open(location)?;
+    let (ids, what) = datasets(&catalog, kind, &args).await?;
     let query = Query {
         instruments: ids,
         start,
@@ -77,45 +78,102 @@ pub async fn run(location: &str, args: QueryArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// The datasets to read and how to name them: gaps are stored per venue, bars per bar type,
-/// everything else per instrument.
-fn datasets(kind: RecordKind, args: &QueryArgs) -> Result<(Vec<InstrumentId>, String), UsageError> {
+/// everything else per instrument. Without symbols (`--all`, or a time window), every dataset
+/// of the kind stored for the `-e` venues.
+async fn datasets(
+    catalog: &Catalog,
+    kind: RecordKind,
+    args: &QueryArgs,
+) -> anyhow::Result<(Vec<InstrumentId>, String)> {
     let bar_spec = args
         .interval
         .map(|i| (i, args.price.unwrap_or(BarPrice::Last)));
-    match (kind, &args.symbol) {
-        (RecordKind::Gap, _) => {
-            let venues = selected_venues(&args.venues);
-            let what = venues
-                .iter()
-                .map(|v| v.as_str())
-                .collect::<Vec<_>>()
-                .join(", ");
-            let ids = venues
-                .iter()
-                .map(|v| InstrumentId::new_unchecked(v.nautilus_venue()))
-                .collect();
-            Ok((ids, what))
-        }
-        (_, Some(symbol)) => {
-            let instruments = resolve(symbol, &args.venues)?;
-            let venues: Vec<&str> = instruments.iter().map(|i| i.venue.as_str()).collect();
-            let mut what = format!("{} on {}", symbol.typed().trim(), venues.join(", "));
-            let ids = match bar_spec {
-                Some((interval, price)) => {
-                    what = format!("{interval} {price} {what}");
-                    instruments
-                        .into_iter()
-                        .map(|i| bar_dataset(&BarType::new(i.id, interval, price)))
-                        .collect()
-                }
-                None => instruments.into_iter().map(|i| i.id).collect(),
-            };
-            Ok((ids, what))
-        }
-        (_, None) => Err(UsageError(format!(
-            "query {kind} needs a SYMBOL, e.g. ccxt-cli query {kind} BTCUSDT-PERP"
-        ))),
+    if kind == RecordKind::Gap {
+        let venues = selected_venues(&args.venues);
+        let what = venues
+            .iter()
+            .map(|v| v.as_str())
+            .collect::<Vec<_>>()
+            .join(", ");
+        let ids = venues
+            .iter()
+            .map(|v| InstrumentId::new_unchecked(v.nautilus_venue()))
+            .collect();
+        return Ok((ids, what));
     }
+    if args.symbols.is_empty() {
+        return stored_datasets(catalog, kind, args, bar_spec).await;
+    }
+    let mut ids: Vec<InstrumentId> = Vec::new();
+    let mut names = Vec::new();
+    for symbol in &args.symbols {
+        let instruments = resolve(symbol, &args.venues)?;
+        let venues: Vec<&str> = instruments.iter().map(|i| i.venue.as_str()).collect();
+        names.push(format!(
+            "{} on {}",
+            symbol.typed().trim(),
+            venues.join(", ")
+        ));
+        for instrument in instruments {
+            let id = match bar_spec {
+                Some((interval, price)) => {
+                    bar_dataset(&BarType::new(instrument.id, interval, price))
+                }
+                None => instrument.id,
+            };
+            if !ids.contains(&id) {
+                ids.push(id);
+            }
+        }
+    }
+    let mut what = names.join("; ");
+    if let Some((interval, price)) = bar_spec {
+        what = format!("{interval} {price} {what}");
+    }
+    Ok((ids, what))
+}
+
+/// Every stored dataset of `kind` on the `-e` venues (bars: of the `--interval` and `--price`).
+async fn stored_datasets(
+    catalog: &Catalog,
+    kind: RecordKind,
+    args: &QueryArgs,
+    bar_spec: Option<(BarInterval, BarPrice)>,
+) -> anyhow::Result<(Vec<InstrumentId>, String)> {
+    let venues = selected_venues(&args.venues);
+    let mut ids = Vec::new();
+    for id in catalog.instruments(kind).await? {
+        let instrument = match bar_spec {
+            Some((interval, price)) => match id.as_str().parse::<BarType>() {
+                Ok(t) if t.interval == interval && t.price == price => t.instrument_id,
+                _ => continue,
+            },
+            None => id.clone(),
+        };
+        let Ok(instrument) = Instrument::from_id(instrument.as_str()) else {
+            continue; // not a dataset of ours (no known venue)
+        };
+        if venues.contains(&instrument.venue) {
+            ids.push(id);
+        }
+    }
+    let names: Vec<&str> = venues.iter().map(|v| v.as_str()).collect();
+    let mut what = format!("every instrument on {}", names.join(", "));
+    if let Some((interval, price)) = bar_spec {
+        what = format!("{interval} {price} bars of {what}");
+    }
+    Ok((ids, what))
+}
+
+/// Refuses a query that names nothing: no symbol, no `--all` and no time window.
+fn check_selection(kind: RecordKind, args: &QueryArgs) -> Result<(), UsageError> {
+    let window = args.from.is_some() || args.to.is_some();
+    if kind != RecordKind::Gap && args.symbols.is_empty() && !args.all && !window {
+        return Err(UsageError(format!(
+            "query {kind} needs a SYMBOL, --all, or a time window (--from/--to) for every instrument in it, e.g. ccxt-cli query {kind} BTCUSDT-PERP"
+        )));
+    }
+    Ok(())
 }
 
 /// Reads the rows of `kind` (for `--gaps`, the missing bars) as a table.
