@@ -319,7 +319,7 @@ pub struct QueryArgs {
     /// With --every: one row per base asset and bucket across venues (oi, funding,
     /// liquidations). Quotes are combined: BTCUSDT, BTCUSDC, Hyperliquid BTC (USD) and
     /// BTC-USDT-SWAP all count as BTC
-    #[arg(long, requires = "every")]
+    #[arg(long)]
     pub by_asset: bool,
     /// Only these venues [default: every venue with data for the symbol]
     #[arg(short = 'e', long = "exchange", value_enum, value_name = "VENUE")]

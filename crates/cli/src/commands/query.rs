@@ -11,6 +11,7 @@ use ccxt_model::{
 };
 
 use crate::UsageError;
+use crate::aggregate;
 
 use crate::cli::{OutputFormat, QueryArgs};
 use crate::inputs::{resolve, selected_venues, time_range};
@@ -49,6 +50,7 @@ pub async fn run(location: &str, args: QueryArgs) -> anyhow::Result<ExitCode> {
     let kind = RecordKind::from(args.data);
     check_bar_flags(kind, &args)?;
     check_selection(kind, &args)?;
+    check_every(kind, &args)?;
     let (start, end) = time_range(args.from.as_deref(), args.to.as_deref())?;
     let limit = args.limit.map(|n| {
         let n = n as usize;
@@ -66,7 +68,10 @@ pub async fn run(location: &str, args: QueryArgs) -> anyhow::Result<ExitCode> {
         end,
         limit,
     };
-    let rows = read_rows(&catalog, kind, &query, &args, location).await?;
+    let rows = match args.every {
+        Some(every) => read_buckets(&catalog, kind, &query, every, &args, location).await?,
+        None => read_rows(&catalog, kind, &query, &args, location).await?,
+    };
     if rows.rows.is_empty() {
         report_empty(kind, args.gaps, &what, start, end, location);
         if matches!(args.format, OutputFormat::Table | OutputFormat::Ndjson) {
@@ -174,6 +179,106 @@ fn check_selection(kind: RecordKind, args: &QueryArgs) -> Result<(), UsageError>
         )));
     }
     Ok(())
+}
+
+/// The `--every`/`--by-asset` combinations that have a meaning, refused otherwise.
+fn check_every(kind: RecordKind, args: &QueryArgs) -> Result<(), UsageError> {
+    let Some(every) = args.every else {
+        if args.by_asset {
+            return Err(UsageError(format!(
+                "--by-asset needs --every (the bucket length), e.g. ccxt-cli query {kind} --all --by-asset --every 1h"
+            )));
+        }
+        return Ok(());
+    };
+    if kind == RecordKind::Gap || args.gaps {
+        return Err(UsageError(
+            "--every is for oi, funding, liquidations, bars, mark and index, not for gaps".into(),
+        ));
+    }
+    if args.by_asset
+        && !matches!(
+            kind,
+            RecordKind::OpenInterest | RecordKind::FundingRate | RecordKind::Liquidation
+        )
+    {
+        return Err(UsageError(format!(
+            "--by-asset is for oi, funding and liquidations, not `query {kind}`"
+        )));
+    }
+    if let Some(stored) = args.interval {
+        aggregate::check_multiple(every, stored)?;
+    }
+    Ok(())
+}
+
+/// Reads every row of `query` (the limit applies to the buckets) and sums them up per
+/// `every` bucket, per instrument or with `--by-asset` per asset.
+async fn read_buckets(
+    catalog: &Catalog,
+    kind: RecordKind,
+    query: &Query,
+    every: BarInterval,
+    args: &QueryArgs,
+    location: &str,
+) -> anyhow::Result<Rows> {
+    let hint = |e: CatalogError| bad_file_hint(e, location);
+    let all = Query {
+        limit: None,
+        ..query.clone()
+    };
+    let venues = selected_venues(&args.venues);
+    let rows = match (kind, args.by_asset) {
+        (RecordKind::OpenInterest, by_asset) => {
+            let (rows, _) = catalog.query::<OpenInterest>(&all).await.map_err(hint)?;
+            if by_asset {
+                aggregate::oi_by_asset(&rows, every, &venues)
+            } else {
+                aggregate::oi_every(&rows, every)
+            }
+        }
+        (RecordKind::FundingRate, by_asset) => {
+            let (rows, _) = catalog.query::<FundingRate>(&all).await.map_err(hint)?;
+            if by_asset {
+                aggregate::funding_by_asset(&rows, every, &venues)
+            } else {
+                aggregate::funding_every(&rows, every)
+            }
+        }
+        (RecordKind::Liquidation, by_asset) => {
+            let (rows, _) = catalog.query::<Liquidation>(&all).await.map_err(hint)?;
+            if by_asset {
+                aggregate::liquidations_by_asset(&rows, every, &venues)
+            } else {
+                aggregate::liquidations_every(&rows, every)
+            }
+        }
+        (RecordKind::Bar, _) => {
+            let (rows, _) = catalog.query::<Bar>(&all).await.map_err(hint)?;
+            aggregate::bars_every(&rows, every)
+        }
+        (RecordKind::MarkPrice, _) => {
+            let (rows, _) = catalog.query::<MarkPrice>(&all).await.map_err(hint)?;
+            let values = rows
+                .iter()
+                .map(|r| (&r.instrument_id, &r.value, r.ts_event));
+            aggregate::price_every("mark_price", values, every)
+        }
+        (RecordKind::IndexPrice, _) => {
+            let (rows, _) = catalog.query::<IndexPrice>(&all).await.map_err(hint)?;
+            let values = rows
+                .iter()
+                .map(|r| (&r.instrument_id, &r.value, r.ts_event));
+            aggregate::price_every("index_price", values, every)
+        }
+        (RecordKind::Gap, _) => {
+            return Err(UsageError("--every is not for gaps".into()).into());
+        }
+    };
+    Ok(Rows {
+        rows: limited(rows.rows, query.limit),
+        ..rows
+    })
 }
 
 /// Reads the rows of `kind` (for `--gaps`, the missing bars) as a table.
@@ -290,7 +395,7 @@ fn bar_holes(query: &Query, bars: &[Bar], explicit: (bool, bool)) -> Vec<Hole> {
     holes.into_iter().map(|(_, h)| h).collect()
 }
 
-fn limited(mut holes: Vec<Hole>, limit: Option<Limit>) -> Vec<Hole> {
+fn limited<T>(mut holes: Vec<T>, limit: Option<Limit>) -> Vec<T> {
     match limit {
         Some(Limit::First(n)) => holes.truncate(n),
         Some(Limit::Last(n)) if holes.len() > n => {
