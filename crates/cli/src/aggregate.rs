@@ -610,3 +610,77 @@ pub fn liquidations_by_asset(rows: &[Liquidation], every: BarInterval, venues: &
         .collect();
     Rows { columns, rows }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    fn asset(id: &str) -> String {
+        ccxt_registry::install().unwrap();
+        asset_of(&InstrumentId::new_unchecked(id)).unwrap().1
+    }
+
+    #[test]
+    fn one_asset_across_venues_and_quotes() {
+        for id in [
+            "BTCUSDT-PERP.BINANCE",
+            "BTCUSDC-PERP.BINANCE",
+            "BTCUSDT-LINEAR.BYBIT",
+            "BTC-USD-PERP.HYPERLIQUID",
+            "BTC-USDT-SWAP.OKX",
+            "BTC-USDC-SWAP.OKX",
+        ] {
+            assert_eq!(asset(id), "BTC", "{id}");
+        }
+        // 1000-unit contracts: Binance 1000PEPE and Hyperliquid kPEPE are the same unit; OKX
+        // lists single PEPE, kept apart rather than mixed with per-1000 sizes.
+        assert_eq!(asset("1000PEPEUSDT-PERP.BINANCE"), "1000PEPE");
+        assert_eq!(asset("kPEPE-USD-PERP.HYPERLIQUID"), "1000PEPE");
+        assert_eq!(asset("PEPE-USDT-SWAP.OKX"), "PEPE");
+        assert_eq!(asset("xyz_TSLA-USD-PERP.HYPERLIQUID"), "xyz:TSLA");
+    }
+
+    #[test]
+    fn bars_aggregate_only_into_whole_multiples() {
+        use BarInterval::*;
+        for (every, stored) in [(H1, H1), (D1, H1), (H4, M15), (W1, D1), (Month1, H1)] {
+            assert!(check_multiple(every, stored).is_ok(), "{every} of {stored}");
+        }
+        for (every, stored) in [(M1, H1), (H2, H4), (W1, Month1), (Month1, W1)] {
+            assert!(
+                check_multiple(every, stored).is_err(),
+                "{every} of {stored}"
+            );
+        }
+    }
+
+    #[test]
+    fn buckets_are_half_open_on_the_utc_grid() {
+        let hour = BarInterval::H1.fixed_ns().unwrap();
+        let id = InstrumentId::new_unchecked("BTCUSDT-PERP.BINANCE");
+        let oi = |ts: u64, v: f64| OpenInterest {
+            instrument_id: id.clone(),
+            open_interest: v,
+            open_interest_value: None,
+            ts_event: ts,
+            ts_init: ts,
+        };
+        // 00:00 and 00:59:59.999 are in the first bucket, 01:00 starts the next.
+        let rows = [oi(0, 1.0), oi(hour - 1, 2.0), oi(hour, 3.0)];
+        let out = oi_every(&rows, BarInterval::H1);
+        let values: Vec<(Value, Value)> = out
+            .rows
+            .iter()
+            .map(|r| (r[3].clone(), r[5].clone()))
+            .collect();
+        assert_eq!(
+            values,
+            [
+                (Value::Float(2.0), Value::Int(2)),
+                (Value::Float(3.0), Value::Int(1))
+            ]
+        );
+    }
+}
