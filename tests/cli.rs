@@ -226,6 +226,30 @@ fn a_one_day_all_instrument_query_opens_only_that_days_files() {
         .stdout(predicate::str::contains(",bybit,BTCUSDT,"))
         .stdout(predicate::str::contains("2025-01-01T").not())
         .stderr(predicate::str::contains("files_listed=18 files_opened=6"));
+    // The same pruning when summing up: buckets read day by day, only that day's files.
+    cli()
+        .args([
+            "query",
+            "oi",
+            "--from",
+            "2025-01-02",
+            "--to",
+            "2025-01-02",
+            "--by-asset",
+            "--every",
+            "1h",
+            "--format",
+            "csv",
+            "--log-level",
+            "debug",
+        ])
+        .arg("--catalog")
+        .arg(example())
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("2025-01-02T23:00:00Z,BTC,"))
+        .stdout(predicate::str::contains("2025-01-01T").not())
+        .stderr(predicate::str::contains("rows=1728 files_read=6"));
 }
 
 #[test]

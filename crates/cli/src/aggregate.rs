@@ -11,8 +11,8 @@ use std::collections::BTreeMap;
 
 use ccxt_model::time::format_iso;
 use ccxt_model::{
-    Bar, BarInterval, FundingKind, FundingRate, Instrument, InstrumentId, Liquidation,
-    OpenInterest, PositionSide, SymbolInput, Venue, format_interval,
+    Bar, BarInterval, FundingKind, FundingRate, IndexPrice, Instrument, InstrumentId, Liquidation,
+    MarkPrice, OpenInterest, PositionSide, SymbolInput, Venue, format_interval,
 };
 use rust_decimal::Decimal;
 
@@ -91,48 +91,101 @@ fn decimal(d: Decimal) -> Value {
     Value::Decimal(d.normalize().to_string())
 }
 
+/// What `--every` lists: one row per instrument and bucket, or with `--by-asset` one per
+/// base asset and bucket, with one column per venue.
+#[derive(Debug, Clone)]
+pub enum View {
+    /// Per instrument.
+    Instruments,
+    /// Per base asset across these venues (the columns).
+    Assets(Vec<Venue>),
+}
+
+/// Rows of one record kind summed up into buckets as they are read, one dataset-day at a time,
+/// so memory holds the buckets, never the rows of the whole range.
+pub trait Aggregate<T> {
+    /// Adds rows (of one dataset, in `ts_init` order).
+    fn add(&mut self, rows: &[T]);
+    /// The buckets as rows, by bucket, then instrument id or asset.
+    fn finish(self) -> Rows;
+}
+
+/// The buckets of one kind being filled: `S` holds, per (bucket, instrument), what the kind
+/// keeps.
+#[derive(Debug)]
+pub struct Buckets<S> {
+    every: BarInterval,
+    view: View,
+    state: BTreeMap<(u64, InstrumentId), S>,
+}
+
+impl<S> Buckets<S> {
+    /// Empty buckets of length `every`.
+    pub fn new(every: BarInterval, view: View) -> Self {
+        Buckets {
+            every,
+            view,
+            state: BTreeMap::new(),
+        }
+    }
+}
+
 /// The latest value (by `ts_event`, then storage order) of one instrument in one bucket.
 #[derive(Debug, Clone)]
-struct Last<V> {
+pub struct Last<V> {
     ts_event: u64,
     value: V,
     samples: u64,
 }
 
-/// Per (bucket, instrument), the latest of `value(row)` by `ts_event`.
-fn last_per_bucket<R, V>(
-    rows: &[R],
-    every: BarInterval,
-    key: impl Fn(&R) -> (&InstrumentId, u64),
-    value: impl Fn(&R) -> V,
-) -> BTreeMap<(u64, InstrumentId), Last<V>> {
-    let mut out: BTreeMap<(u64, InstrumentId), Last<V>> = BTreeMap::new();
-    for row in rows {
-        let (id, ts) = key(row);
-        let entry = out
-            .entry((every.floor(ts), id.clone()))
-            .or_insert_with(|| Last {
-                ts_event: ts,
-                value: value(row),
-                samples: 0,
-            });
-        entry.samples += 1;
-        if ts >= entry.ts_event {
-            entry.ts_event = ts;
-            entry.value = value(row);
+impl<V> Buckets<Last<V>> {
+    fn add_last<R>(
+        &mut self,
+        rows: &[R],
+        key: impl Fn(&R) -> (&InstrumentId, u64),
+        value: impl Fn(&R) -> V,
+    ) {
+        for row in rows {
+            let (id, ts) = key(row);
+            let entry = self
+                .state
+                .entry((self.every.floor(ts), id.clone()))
+                .or_insert_with(|| Last {
+                    ts_event: ts,
+                    value: value(row),
+                    samples: 0,
+                });
+            entry.samples += 1;
+            if ts >= entry.ts_event {
+                entry.ts_event = ts;
+                entry.value = value(row);
+            }
         }
     }
-    out
+}
+
+/// Open interest in coins and USD.
+type Oi = (f64, Option<f64>);
+
+impl Aggregate<OpenInterest> for Buckets<Last<Oi>> {
+    fn add(&mut self, rows: &[OpenInterest]) {
+        self.add_last(
+            rows,
+            |r| (&r.instrument_id, r.ts_event),
+            |r| (r.open_interest, r.open_interest_value),
+        );
+    }
+
+    fn finish(self) -> Rows {
+        match &self.view {
+            View::Instruments => oi_every(&self.state),
+            View::Assets(venues) => oi_by_asset(&self.state, venues),
+        }
+    }
 }
 
 /// `--every` open interest: the last snapshot of each instrument in each bucket.
-pub fn oi_every(rows: &[OpenInterest], every: BarInterval) -> Rows {
-    let last = last_per_bucket(
-        rows,
-        every,
-        |r| (&r.instrument_id, r.ts_event),
-        |r| (r.open_interest, r.open_interest_value),
-    );
+fn oi_every(last: &BTreeMap<(u64, InstrumentId), Last<Oi>>) -> Rows {
     let mut columns = vec![
         col("bucket"),
         col("venue"),
@@ -158,15 +211,29 @@ pub fn oi_every(rows: &[OpenInterest], every: BarInterval) -> Rows {
     Rows { columns, rows }
 }
 
+impl Aggregate<MarkPrice> for Buckets<Last<Decimal>> {
+    fn add(&mut self, rows: &[MarkPrice]) {
+        self.add_last(rows, |r| (&r.instrument_id, r.ts_event), |r| r.value);
+    }
+
+    fn finish(self) -> Rows {
+        price_every("mark_price", &self.state)
+    }
+}
+
+impl Aggregate<IndexPrice> for Buckets<Last<Decimal>> {
+    fn add(&mut self, rows: &[IndexPrice]) {
+        self.add_last(rows, |r| (&r.instrument_id, r.ts_event), |r| r.value);
+    }
+
+    fn finish(self) -> Rows {
+        price_every("index_price", &self.state)
+    }
+}
+
 /// `--every` mark or index prices (`name` is the value column): the last price of each
 /// instrument in each bucket, exact.
-pub fn price_every<'a>(
-    name: &'static str,
-    rows: impl Iterator<Item = (&'a InstrumentId, &'a Decimal, u64)>,
-    every: BarInterval,
-) -> Rows {
-    let rows: Vec<_> = rows.collect();
-    let last = last_per_bucket(&rows, every, |r| (r.0, r.2), |r| *r.1);
+fn price_every(name: &'static str, last: &BTreeMap<(u64, InstrumentId), Last<Decimal>>) -> Rows {
     let mut columns = vec![
         col("bucket"),
         col("venue"),
@@ -192,7 +259,7 @@ pub fn price_every<'a>(
 
 /// The settled funding of one instrument in one bucket.
 #[derive(Debug, Clone, Default)]
-struct Settled {
+pub struct Settled {
     count: u64,
     sum: Decimal,
     last: Decimal,
@@ -200,29 +267,34 @@ struct Settled {
     interval_minutes: Option<u16>,
 }
 
-fn settled_per_bucket(
-    rows: &[FundingRate],
-    every: BarInterval,
-) -> BTreeMap<(u64, InstrumentId), Settled> {
-    let mut out: BTreeMap<(u64, InstrumentId), Settled> = BTreeMap::new();
-    for r in rows.iter().filter(|r| r.kind() == FundingKind::Settled) {
-        let s = out
-            .entry((every.floor(r.ts_event), r.instrument_id.clone()))
-            .or_default();
-        s.count += 1;
-        s.sum += r.rate;
-        if s.count == 1 || r.ts_event >= s.last_ts {
-            s.last = r.rate;
-            s.last_ts = r.ts_event;
-            s.interval_minutes = r.interval_minutes.or(s.interval_minutes);
+impl Aggregate<FundingRate> for Buckets<Settled> {
+    fn add(&mut self, rows: &[FundingRate]) {
+        for r in rows.iter().filter(|r| r.kind() == FundingKind::Settled) {
+            let s = self
+                .state
+                .entry((self.every.floor(r.ts_event), r.instrument_id.clone()))
+                .or_default();
+            s.count += 1;
+            s.sum += r.rate;
+            if s.count == 1 || r.ts_event >= s.last_ts {
+                s.last = r.rate;
+                s.last_ts = r.ts_event;
+                s.interval_minutes = r.interval_minutes.or(s.interval_minutes);
+            }
         }
     }
-    out
+
+    fn finish(self) -> Rows {
+        match &self.view {
+            View::Instruments => funding_every(&self.state),
+            View::Assets(venues) => funding_by_asset(&self.state, venues),
+        }
+    }
 }
 
 /// `--every` funding: the settled rates of each instrument in each bucket (estimates are left
 /// out): how many, their sum (what a position paid over the bucket) and the last one.
-pub fn funding_every(rows: &[FundingRate], every: BarInterval) -> Rows {
+fn funding_every(settled: &BTreeMap<(u64, InstrumentId), Settled>) -> Rows {
     let mut columns = vec![
         col("bucket"),
         col("venue"),
@@ -233,7 +305,7 @@ pub fn funding_every(rows: &[FundingRate], every: BarInterval) -> Rows {
         col("interval"),
     ];
     columns.extend(BUCKET_TAIL);
-    let rows = settled_per_bucket(rows, every)
+    let rows = settled
         .iter()
         .map(|((bucket, id), s)| {
             let mut v = bucket_head(*bucket, id);
@@ -253,7 +325,7 @@ pub fn funding_every(rows: &[FundingRate], every: BarInterval) -> Rows {
 
 /// Liquidations of one group in one bucket, split by the side of the liquidated position.
 #[derive(Debug, Clone, Copy, Default)]
-struct Sides {
+pub struct Sides {
     long_count: u64,
     short_count: u64,
     long_quantity: Decimal,
@@ -276,6 +348,15 @@ impl Sides {
                 self.short_value += exact(r.value);
             }
         }
+    }
+
+    fn merge(&mut self, other: &Sides) {
+        self.long_count += other.long_count;
+        self.short_count += other.short_count;
+        self.long_quantity += other.long_quantity;
+        self.short_quantity += other.short_quantity;
+        self.long_value += other.long_value;
+        self.short_value += other.short_value;
     }
 
     const COLUMNS: [&'static str; 7] = [
@@ -301,16 +382,27 @@ impl Sides {
     }
 }
 
+impl Aggregate<Liquidation> for Buckets<Sides> {
+    fn add(&mut self, rows: &[Liquidation]) {
+        for r in rows {
+            self.state
+                .entry((self.every.floor(r.ts_event), r.instrument_id.clone()))
+                .or_default()
+                .add(r);
+        }
+    }
+
+    fn finish(self) -> Rows {
+        match &self.view {
+            View::Instruments => liquidations_every(&self.state),
+            View::Assets(venues) => liquidations_by_asset(&self.state, venues),
+        }
+    }
+}
+
 /// `--every` liquidations: per instrument and bucket, counts, base quantities and USD values
 /// of liquidated longs and shorts.
-pub fn liquidations_every(rows: &[Liquidation], every: BarInterval) -> Rows {
-    let mut groups: BTreeMap<(u64, InstrumentId), Sides> = BTreeMap::new();
-    for r in rows {
-        groups
-            .entry((every.floor(r.ts_event), r.instrument_id.clone()))
-            .or_default()
-            .add(r);
-    }
+fn liquidations_every(groups: &BTreeMap<(u64, InstrumentId), Sides>) -> Rows {
     let mut columns = vec![col("bucket"), col("venue"), col("symbol")];
     columns.extend(Sides::COLUMNS.map(col));
     columns.extend(BUCKET_TAIL);
@@ -346,9 +438,11 @@ pub fn check_multiple(every: BarInterval, stored: BarInterval) -> Result<(), Usa
     }
 }
 
-/// OHLCV of the bars of one bar type in one bucket.
+/// OHLCV of the bars of one bar type in one bucket (keyed by the bar type's dataset id).
 #[derive(Debug, Clone)]
-struct Ohlcv {
+pub struct Ohlcv {
+    instrument_id: InstrumentId,
+    price: &'static str,
     open: (u64, Decimal),
     high: Decimal,
     low: Decimal,
@@ -357,76 +451,74 @@ struct Ohlcv {
     bars: u64,
 }
 
-/// `--every` bars: per bar type and bucket (by each bar's open), the open of the first bar,
-/// the highest high, the lowest low, the close of the last, the volume summed, and how many
-/// bars there were (fewer than the bucket holds: bars are missing).
-pub fn bars_every(rows: &[Bar], every: BarInterval) -> Rows {
-    let mut groups: BTreeMap<(u64, String), (InstrumentId, Ohlcv)> = BTreeMap::new();
-    for b in rows {
-        let open_ns = b.open_ns();
-        let key = (every.floor(open_ns), b.bar_type.to_string());
-        let entry = groups.entry(key).or_insert_with(|| {
-            (
-                b.bar_type.instrument_id.clone(),
-                Ohlcv {
-                    open: (open_ns, b.open),
-                    high: b.high,
-                    low: b.low,
-                    close: (open_ns, b.close),
-                    volume: Decimal::ZERO,
-                    bars: 0,
-                },
-            )
-        });
-        let o = &mut entry.1;
-        if open_ns < o.open.0 {
-            o.open = (open_ns, b.open);
-        }
-        if open_ns >= o.close.0 {
-            o.close = (open_ns, b.close);
-        }
-        o.high = o.high.max(b.high);
-        o.low = o.low.min(b.low);
-        o.volume += b.volume;
-        o.bars += 1;
-    }
-    let price_of = |bar_type: &str| {
-        rows.iter()
-            .find(|b| b.bar_type.to_string() == bar_type)
-            .map(|b| b.bar_type.price.as_str())
-            .unwrap_or_default()
-    };
-    let mut columns = vec![
-        col("bucket"),
-        col("venue"),
-        col("symbol"),
-        col("interval"),
-        col("price"),
-        col("open"),
-        col("high"),
-        col("low"),
-        col("close"),
-        col("volume"),
-        col("bars"),
-        machine("bar_type"),
-    ];
-    columns.extend(BUCKET_TAIL);
-    let rows = groups
-        .iter()
-        .map(|((bucket, bar_type), (id, o))| {
-            let mut v = bucket_head(*bucket, id);
-            v.push(Value::Text(every.as_str().into()));
-            v.push(Value::Text(price_of(bar_type).into()));
-            for d in [o.open.1, o.high, o.low, o.close.1, o.volume] {
-                v.push(Value::Decimal(d.to_string()));
+impl Aggregate<Bar> for Buckets<Ohlcv> {
+    fn add(&mut self, rows: &[Bar]) {
+        for b in rows {
+            let open_ns = b.open_ns();
+            let key = (
+                self.every.floor(open_ns),
+                InstrumentId::new_unchecked(b.bar_type.to_string()),
+            );
+            let o = self.state.entry(key).or_insert_with(|| Ohlcv {
+                instrument_id: b.bar_type.instrument_id.clone(),
+                price: b.bar_type.price.as_str(),
+                open: (open_ns, b.open),
+                high: b.high,
+                low: b.low,
+                close: (open_ns, b.close),
+                volume: Decimal::ZERO,
+                bars: 0,
+            });
+            if open_ns < o.open.0 {
+                o.open = (open_ns, b.open);
             }
-            v.push(Value::Int(o.bars));
-            v.push(Value::Text(bar_type.clone()));
-            v.extend(bucket_tail(*bucket, id));
-            v
-        })
-        .collect();
-    Rows { columns, rows }
+            if open_ns >= o.close.0 {
+                o.close = (open_ns, b.close);
+            }
+            o.high = o.high.max(b.high);
+            o.low = o.low.min(b.low);
+            o.volume += b.volume;
+            o.bars += 1;
+        }
+    }
+
+    /// Per bar type and bucket (by each bar's open): the open of the first bar, the highest
+    /// high, the lowest low, the close of the last, the volume summed, and how many bars there
+    /// were (fewer than the bucket holds: bars are missing).
+    fn finish(self) -> Rows {
+        let mut columns = vec![
+            col("bucket"),
+            col("venue"),
+            col("symbol"),
+            col("interval"),
+            col("price"),
+            col("open"),
+            col("high"),
+            col("low"),
+            col("close"),
+            col("volume"),
+            col("bars"),
+            machine("bar_type"),
+        ];
+        columns.extend(BUCKET_TAIL);
+        let rows = self
+            .state
+            .iter()
+            .map(|((bucket, bar_type), o)| {
+                let mut v = bucket_head(*bucket, &o.instrument_id);
+                v.push(Value::Text(self.every.as_str().into()));
+                v.push(Value::Text(o.price.into()));
+                for d in [o.open.1, o.high, o.low, o.close.1, o.volume] {
+                    v.push(Value::Decimal(d.to_string()));
+                }
+                v.push(Value::Int(o.bars));
+                v.push(Value::Text(bar_type.to_string()));
+                v.extend(bucket_tail(*bucket, &o.instrument_id));
+                v
+            })
+            .collect();
+        Rows { columns, rows }
+    }
 }
 
 /// The base asset an instrument trades and its venue: the market its native symbol reads as
@@ -448,22 +540,13 @@ pub fn asset_of(id: &InstrumentId) -> Option<(Venue, String)> {
 /// Groups keyed by (bucket, asset), each holding per-venue accumulators.
 type AssetGroups<A> = BTreeMap<(u64, String), BTreeMap<Venue, A>>;
 
-fn asset_head(bucket: u64, asset: &str) -> Vec<Value> {
-    vec![Value::Text(format_iso(bucket)), Value::Text(asset.into())]
-}
-
-/// `--by-asset` open interest: per asset and bucket, the sum over its instruments of each
-/// one's last snapshot in the bucket, in coins and USD, and each venue's share of the coins.
-/// The USD total is empty when an instrument's snapshot has no USD value.
-pub fn oi_by_asset(rows: &[OpenInterest], every: BarInterval, venues: &[Venue]) -> Rows {
-    let last = last_per_bucket(
-        rows,
-        every,
-        |r| (&r.instrument_id, r.ts_event),
-        |r| (r.open_interest, r.open_interest_value),
-    );
-    let mut groups: AssetGroups<(Decimal, Option<Decimal>)> = BTreeMap::new();
-    for ((bucket, id), l) in &last {
+/// Per-instrument buckets regrouped by (bucket, asset) and venue with `merge`.
+fn by_asset<S, A: Default>(
+    state: &BTreeMap<(u64, InstrumentId), S>,
+    mut merge: impl FnMut(&mut A, &S),
+) -> AssetGroups<A> {
+    let mut groups: AssetGroups<A> = BTreeMap::new();
+    for ((bucket, id), s) in state {
         let Some((venue, asset)) = asset_of(id) else {
             continue;
         };
@@ -471,10 +554,34 @@ pub fn oi_by_asset(rows: &[OpenInterest], every: BarInterval, venues: &[Venue]) 
             .entry((*bucket, asset))
             .or_default()
             .entry(venue)
-            .or_insert((Decimal::ZERO, Some(Decimal::ZERO)));
+            .or_default();
+        merge(acc, s);
+    }
+    groups
+}
+
+fn asset_head(bucket: u64, asset: &str) -> Vec<Value> {
+    vec![Value::Text(format_iso(bucket)), Value::Text(asset.into())]
+}
+
+/// Coins and USD of one venue's instruments of an asset (USD `None` once one has none).
+#[derive(Debug, Clone, Copy)]
+struct OiSum(Decimal, Option<Decimal>);
+
+impl Default for OiSum {
+    fn default() -> Self {
+        OiSum(Decimal::ZERO, Some(Decimal::ZERO))
+    }
+}
+
+/// `--by-asset` open interest: per asset and bucket, the sum over its instruments of each
+/// one's last snapshot in the bucket, in coins and USD, and each venue's share of the coins.
+/// The USD total is empty when an instrument's snapshot has no USD value.
+fn oi_by_asset(last: &BTreeMap<(u64, InstrumentId), Last<Oi>>, venues: &[Venue]) -> Rows {
+    let groups = by_asset(last, |acc: &mut OiSum, l: &Last<Oi>| {
         acc.0 += exact(l.value.0);
         acc.1 = acc.1.zip(l.value.1).map(|(a, b)| a + exact(b));
-    }
+    });
     let mut columns = vec![
         col("bucket"),
         col("asset"),
@@ -509,7 +616,7 @@ const MINUTES_PER_YEAR: u32 = 365 * 24 * 60;
 
 /// A venue's settled funding annualised: the mean settled rate in the bucket × the
 /// settlements a year at the venue's interval (rate × 365 × 24h / interval).
-fn annualised(settled: &[&Settled]) -> Option<Decimal> {
+fn annualised(settled: &[Settled]) -> Option<Decimal> {
     let mut sum = Decimal::ZERO;
     let mut count = 0u64;
     for s in settled {
@@ -524,19 +631,10 @@ fn annualised(settled: &[&Settled]) -> Option<Decimal> {
 /// `--by-asset` funding: per asset and bucket, each venue's settled rate annualised by its
 /// own interval (a venue with several instruments of the asset, USDT and USDC, gives the mean
 /// of their settlements), and the spread between the highest and lowest venue.
-pub fn funding_by_asset(rows: &[FundingRate], every: BarInterval, venues: &[Venue]) -> Rows {
-    let mut groups: AssetGroups<Vec<Settled>> = BTreeMap::new();
-    for ((bucket, id), s) in settled_per_bucket(rows, every) {
-        let Some((venue, asset)) = asset_of(&id) else {
-            continue;
-        };
-        groups
-            .entry((bucket, asset))
-            .or_default()
-            .entry(venue)
-            .or_default()
-            .push(s);
-    }
+fn funding_by_asset(settled: &BTreeMap<(u64, InstrumentId), Settled>, venues: &[Venue]) -> Rows {
+    let groups = by_asset(settled, |acc: &mut Vec<Settled>, s: &Settled| {
+        acc.push(s.clone())
+    });
     let mut columns = vec![col("bucket"), col("asset")];
     columns.extend(venues.iter().map(|v| venue_col(*v, "apr")));
     columns.push(col("spread"));
@@ -545,11 +643,7 @@ pub fn funding_by_asset(rows: &[FundingRate], every: BarInterval, venues: &[Venu
         .map(|((bucket, asset), per_venue)| {
             let aprs: Vec<Option<Decimal>> = venues
                 .iter()
-                .map(|venue| {
-                    per_venue
-                        .get(venue)
-                        .and_then(|s| annualised(&s.iter().collect::<Vec<_>>()))
-                })
+                .map(|venue| per_venue.get(venue).and_then(|s| annualised(s)))
                 .collect();
             let known: Vec<Decimal> = aprs.iter().flatten().copied().collect();
             let spread = match (known.iter().max(), known.iter().min()) {
@@ -567,19 +661,8 @@ pub fn funding_by_asset(rows: &[FundingRate], every: BarInterval, venues: &[Venu
 
 /// `--by-asset` liquidations: per asset and bucket, the totals by side, and each venue's
 /// liquidated long and short USD value.
-pub fn liquidations_by_asset(rows: &[Liquidation], every: BarInterval, venues: &[Venue]) -> Rows {
-    let mut groups: AssetGroups<Sides> = BTreeMap::new();
-    for r in rows {
-        let Some((venue, asset)) = asset_of(&r.instrument_id) else {
-            continue;
-        };
-        groups
-            .entry((every.floor(r.ts_event), asset))
-            .or_default()
-            .entry(venue)
-            .or_default()
-            .add(r);
-    }
+fn liquidations_by_asset(groups: &BTreeMap<(u64, InstrumentId), Sides>, venues: &[Venue]) -> Rows {
+    let groups = by_asset(groups, |acc: &mut Sides, s: &Sides| acc.merge(s));
     let mut columns = vec![col("bucket"), col("asset")];
     columns.extend(Sides::COLUMNS.map(col));
     for venue in venues {
@@ -591,12 +674,7 @@ pub fn liquidations_by_asset(rows: &[Liquidation], every: BarInterval, venues: &
         .map(|((bucket, asset), per_venue)| {
             let mut total = Sides::default();
             for s in per_venue.values() {
-                total.long_count += s.long_count;
-                total.short_count += s.short_count;
-                total.long_quantity += s.long_quantity;
-                total.short_quantity += s.short_quantity;
-                total.long_value += s.long_value;
-                total.short_value += s.short_value;
+                total.merge(s);
             }
             let mut v = asset_head(*bucket, asset);
             v.extend(total.values());
@@ -669,7 +747,9 @@ mod tests {
         };
         // 00:00 and 00:59:59.999 are in the first bucket, 01:00 starts the next.
         let rows = [oi(0, 1.0), oi(hour - 1, 2.0), oi(hour, 3.0)];
-        let out = oi_every(&rows, BarInterval::H1);
+        let mut buckets = Buckets::<Last<Oi>>::new(BarInterval::H1, View::Instruments);
+        buckets.add(&rows);
+        let out = buckets.finish();
         let values: Vec<(Value, Value)> = out
             .rows
             .iter()

@@ -2,8 +2,9 @@
 
 use std::process::ExitCode;
 
+use ccxt_catalog::export::DayScan;
 use ccxt_catalog::price::{MissingBars, bar_dataset, missing_bars};
-use ccxt_catalog::{Catalog, CatalogError, Limit, Query};
+use ccxt_catalog::{Catalog, CatalogError, CatalogRecord, Limit, Query};
 use ccxt_model::time::format_iso;
 use ccxt_model::{
     Bar, BarInterval, BarPrice, BarType, FundingRate, Gap, IndexPrice, Instrument, InstrumentId,
@@ -11,7 +12,7 @@ use ccxt_model::{
 };
 
 use crate::UsageError;
-use crate::aggregate;
+use crate::aggregate::{self, Aggregate, Buckets, View};
 
 use crate::cli::{OutputFormat, QueryArgs};
 use crate::inputs::{resolve, selected_venues, time_range};
@@ -212,8 +213,8 @@ fn check_every(kind: RecordKind, args: &QueryArgs) -> Result<(), UsageError> {
     Ok(())
 }
 
-/// Reads every row of `query` (the limit applies to the buckets) and sums them up per
-/// `every` bucket, per instrument or with `--by-asset` per asset.
+/// Sums the rows of `query` up per `every` bucket, per instrument or with `--by-asset` per
+/// asset (the limit applies to the buckets).
 async fn read_buckets(
     catalog: &Catalog,
     kind: RecordKind,
@@ -223,62 +224,58 @@ async fn read_buckets(
     location: &str,
 ) -> anyhow::Result<Rows> {
     let hint = |e: CatalogError| bad_file_hint(e, location);
-    let all = Query {
-        limit: None,
-        ..query.clone()
+    let view = if args.by_asset {
+        View::Assets(selected_venues(&args.venues))
+    } else {
+        View::Instruments
     };
-    let venues = selected_venues(&args.venues);
-    let rows = match (kind, args.by_asset) {
-        (RecordKind::OpenInterest, by_asset) => {
-            let (rows, _) = catalog.query::<OpenInterest>(&all).await.map_err(hint)?;
-            if by_asset {
-                aggregate::oi_by_asset(&rows, every, &venues)
-            } else {
-                aggregate::oi_every(&rows, every)
-            }
+    let rows = match kind {
+        RecordKind::OpenInterest => {
+            scan::<OpenInterest, _>(catalog, query, Buckets::new(every, view)).await
         }
-        (RecordKind::FundingRate, by_asset) => {
-            let (rows, _) = catalog.query::<FundingRate>(&all).await.map_err(hint)?;
-            if by_asset {
-                aggregate::funding_by_asset(&rows, every, &venues)
-            } else {
-                aggregate::funding_every(&rows, every)
-            }
+        RecordKind::FundingRate => {
+            scan::<FundingRate, _>(catalog, query, Buckets::new(every, view)).await
         }
-        (RecordKind::Liquidation, by_asset) => {
-            let (rows, _) = catalog.query::<Liquidation>(&all).await.map_err(hint)?;
-            if by_asset {
-                aggregate::liquidations_by_asset(&rows, every, &venues)
-            } else {
-                aggregate::liquidations_every(&rows, every)
-            }
+        RecordKind::Liquidation => {
+            scan::<Liquidation, _>(catalog, query, Buckets::new(every, view)).await
         }
-        (RecordKind::Bar, _) => {
-            let (rows, _) = catalog.query::<Bar>(&all).await.map_err(hint)?;
-            aggregate::bars_every(&rows, every)
+        RecordKind::Bar => scan::<Bar, _>(catalog, query, Buckets::new(every, view)).await,
+        RecordKind::MarkPrice => {
+            scan::<MarkPrice, _>(catalog, query, Buckets::new(every, view)).await
         }
-        (RecordKind::MarkPrice, _) => {
-            let (rows, _) = catalog.query::<MarkPrice>(&all).await.map_err(hint)?;
-            let values = rows
-                .iter()
-                .map(|r| (&r.instrument_id, &r.value, r.ts_event));
-            aggregate::price_every("mark_price", values, every)
+        RecordKind::IndexPrice => {
+            scan::<IndexPrice, _>(catalog, query, Buckets::new(every, view)).await
         }
-        (RecordKind::IndexPrice, _) => {
-            let (rows, _) = catalog.query::<IndexPrice>(&all).await.map_err(hint)?;
-            let values = rows
-                .iter()
-                .map(|r| (&r.instrument_id, &r.value, r.ts_event));
-            aggregate::price_every("index_price", values, every)
-        }
-        (RecordKind::Gap, _) => {
+        RecordKind::Gap => {
             return Err(UsageError("--every is not for gaps".into()).into());
         }
-    };
+    }
+    .map_err(hint)?;
     Ok(Rows {
         rows: limited(rows.rows, query.limit),
         ..rows
     })
+}
+
+/// Feeds the rows of `query` to `buckets` one dataset-day at a time (memory holds one
+/// instrument-day of rows, however long the range) and returns the buckets.
+async fn scan<T, A>(catalog: &Catalog, query: &Query, mut buckets: A) -> Result<Rows, CatalogError>
+where
+    T: CatalogRecord,
+    A: Aggregate<T>,
+{
+    let mut days = DayScan::<T>::open(catalog, &query.instruments, query.start, query.end).await?;
+    while let Some(chunk) = days.next_chunk().await? {
+        buckets.add(&chunk.rows);
+    }
+    let stats = days.stats();
+    tracing::debug!(
+        rows = stats.rows,
+        files_read = stats.files_read,
+        row_groups_read = stats.row_groups_read,
+        "query buckets done"
+    );
+    Ok(buckets.finish())
 }
 
 /// Reads the rows of `kind` (for `--gaps`, the missing bars) as a table.
