@@ -7,7 +7,7 @@
 //! their open (`ts_event` is the close), so a bucket holds the bars that lie wholly inside it.
 //! Only buckets with at least one row are listed.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use ccxt_model::time::format_iso;
 use ccxt_model::{
@@ -546,8 +546,10 @@ fn by_asset<S, A: Default>(
     mut merge: impl FnMut(&mut A, &S),
 ) -> AssetGroups<A> {
     let mut groups: AssetGroups<A> = BTreeMap::new();
+    // Each instrument's asset once, not once per bucket.
+    let mut assets: HashMap<&InstrumentId, Option<(Venue, String)>> = HashMap::new();
     for ((bucket, id), s) in state {
-        let Some((venue, asset)) = asset_of(id) else {
+        let Some((venue, asset)) = assets.entry(id).or_insert_with(|| asset_of(id)).clone() else {
             continue;
         };
         let acc = groups
