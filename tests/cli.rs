@@ -203,6 +203,112 @@ fn a_one_day_query_opens_one_file_per_venue() {
 }
 
 #[test]
+fn a_one_day_all_instrument_query_opens_only_that_days_files() {
+    // 6 instruments x 3 daily files: the window's day is one file per instrument.
+    cli()
+        .args([
+            "query",
+            "oi",
+            "--from",
+            "2025-01-02",
+            "--to",
+            "2025-01-02",
+            "--format",
+            "csv",
+            "--log-level",
+            "debug",
+        ])
+        .arg("--catalog")
+        .arg(example())
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(",hyperliquid,ETH,"))
+        .stdout(predicate::str::contains(",bybit,BTCUSDT,"))
+        .stdout(predicate::str::contains("2025-01-01T").not())
+        .stderr(predicate::str::contains("files_listed=18 files_opened=6"));
+    // The same pruning when summing up: buckets read day by day, only that day's files.
+    cli()
+        .args([
+            "query",
+            "oi",
+            "--from",
+            "2025-01-02",
+            "--to",
+            "2025-01-02",
+            "--by-asset",
+            "--every",
+            "1h",
+            "--format",
+            "csv",
+            "--log-level",
+            "debug",
+        ])
+        .arg("--catalog")
+        .arg(example())
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("2025-01-02T23:00:00Z,BTC,"))
+        .stdout(predicate::str::contains("2025-01-01T").not())
+        .stderr(predicate::str::contains("rows=1728 files_read=6"));
+}
+
+#[test]
+fn query_reads_several_symbols_or_every_instrument() {
+    let two = run_ok(&[
+        "query",
+        "oi",
+        "BTC",
+        "ETHUSDT-PERP",
+        "-e",
+        "binance",
+        "--from",
+        "2025-01-02",
+        "-n",
+        "4",
+        "--format",
+        "csv",
+    ]);
+    let symbols: Vec<&str> = two
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').nth(2).unwrap())
+        .collect();
+    assert_eq!(
+        symbols,
+        ["BTCUSDT", "ETHUSDT", "BTCUSDT", "ETHUSDT"],
+        "{two}"
+    );
+    let all = run_ok(&["query", "oi", "--all", "-n", "6", "--format", "csv"]);
+    let mut venues: Vec<String> = all
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            format!("{} {}", f[1], f[2])
+        })
+        .collect();
+    venues.sort();
+    assert_eq!(
+        venues,
+        [
+            "binance BTCUSDT",
+            "binance ETHUSDT",
+            "bybit BTCUSDT",
+            "bybit ETHUSDT",
+            "hyperliquid BTC",
+            "hyperliquid ETH"
+        ]
+    );
+    let bybit = run_ok(&[
+        "query", "oi", "--all", "-e", "bybit", "-n", "6", "--format", "csv",
+    ]);
+    assert!(
+        bybit.lines().skip(1).all(|l| l.contains(",bybit,")),
+        "{bybit}"
+    );
+}
+
+#[test]
 fn no_rows_is_success_with_a_note() {
     cli()
         .args(["query", "funding", "DOGEUSDT-PERP"])
@@ -573,7 +679,9 @@ fn query_gaps_lists_stream_gaps_per_venue() {
         .arg(example())
         .assert()
         .code(2)
-        .stderr(predicate::str::contains("query oi needs a SYMBOL"));
+        .stderr(predicate::str::contains(
+            "query oi needs a SYMBOL, --all, or a time window (--from/--to)",
+        ));
 }
 
 #[test]
@@ -751,4 +859,319 @@ fn query_bars_gaps_lists_exactly_the_missing_bars() {
         .success()
         .stdout("")
         .stderr(predicate::str::contains("no missing bars"));
+}
+
+fn json_rows(args: &[&str]) -> Vec<serde_json::Value> {
+    let out = run_ok(&[args, &["--format", "json"]].concat());
+    serde_json::from_str::<serde_json::Value>(&out)
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+fn dec(v: &serde_json::Value) -> rust_decimal::Decimal {
+    v.as_str().unwrap().parse().unwrap()
+}
+
+#[test]
+fn query_every_views_on_the_example_catalog() {
+    let views: [(&str, &[&str]); 7] = [
+        (
+            "query_every_oi_table",
+            &["query", "oi", "BTC", "--every", "1d"],
+        ),
+        (
+            "query_every_funding_csv",
+            &[
+                "query", "funding", "--all", "--every", "1d", "--format", "csv",
+            ],
+        ),
+        (
+            "query_every_liquidations_json",
+            &[
+                "query",
+                "liquidations",
+                "ETH",
+                "--every",
+                "12h",
+                "--to",
+                "2025-01-01",
+                "--format",
+                "json",
+            ],
+        ),
+        (
+            "query_every_bars_table",
+            &["query", "bars", "BTC", "--interval", "1h", "--every", "1d"],
+        ),
+        (
+            "query_every_mark_ndjson",
+            &[
+                "query", "mark", "ETH", "--every", "1d", "--format", "ndjson",
+            ],
+        ),
+        (
+            "query_by_asset_oi_table",
+            &["query", "oi", "--all", "--by-asset", "--every", "1d"],
+        ),
+        (
+            "query_by_asset_funding_csv",
+            &[
+                "query",
+                "funding",
+                "--all",
+                "--by-asset",
+                "--every",
+                "1d",
+                "--format",
+                "csv",
+            ],
+        ),
+    ];
+    for (name, args) in views {
+        insta::assert_snapshot!(name, run_ok(args));
+    }
+    insta::assert_snapshot!(
+        "query_by_asset_liquidations_json",
+        run_ok(&[
+            "query",
+            "liquidations",
+            "--from",
+            "2025-01-02",
+            "--to",
+            "2025-01-02",
+            "--by-asset",
+            "--every",
+            "1d",
+            "--format",
+            "json"
+        ])
+    );
+}
+
+#[test]
+fn by_asset_open_interest_is_the_sum_of_each_venues_last_snapshot() {
+    // The last snapshots of 2025-01-01 (23:55), read without aggregating.
+    let last = json_rows(&[
+        "query",
+        "oi",
+        "BTC",
+        "--to",
+        "2025-01-01T23:59:59Z",
+        "-n",
+        "3",
+    ]);
+    assert!(
+        last.iter()
+            .all(|r| r["timestamp"] == "2025-01-01T23:55:00Z")
+    );
+    let coins: f64 = last
+        .iter()
+        .map(|r| r["open_interest"].as_f64().unwrap())
+        .sum();
+    let binance = last.iter().find(|r| r["venue"] == "binance").unwrap()["open_interest"]
+        .as_f64()
+        .unwrap();
+    // By hand: 83806.912 (binance) + 50349.241 (bybit) + 26454.037 (hyperliquid) = 160610.19.
+    assert!((coins - 160_610.19).abs() < 1e-6, "{coins}");
+    let day1 = json_rows(&[
+        "query",
+        "oi",
+        "--all",
+        "--by-asset",
+        "--every",
+        "1d",
+        "--to",
+        "2025-01-01",
+    ]);
+    let btc = day1.iter().find(|r| r["asset"] == "BTC").unwrap();
+    assert_eq!(btc["bucket"], "2025-01-01T00:00:00Z");
+    assert!((btc["open_interest"].as_f64().unwrap() - coins).abs() < 1e-6);
+    let share = btc["binance_share"].as_f64().unwrap();
+    assert!((share - binance / coins).abs() < 1e-6, "{share}");
+    assert!(btc["okx_share"].is_null());
+}
+
+#[test]
+fn by_asset_funding_is_annualised_by_each_venues_interval() {
+    let settled = |symbol: &str, venue: &str| -> Vec<rust_decimal::Decimal> {
+        json_rows(&[
+            "query",
+            "funding",
+            symbol,
+            "-e",
+            venue,
+            "--from",
+            "2025-01-01",
+            "--to",
+            "2025-01-01",
+        ])
+        .iter()
+        .filter(|r| r["kind"] == "settled")
+        .map(|r| dec(&r["rate"]))
+        .collect()
+    };
+    let binance = settled("BTC", "binance");
+    let hyperliquid = settled("BTC", "hyperliquid");
+    assert_eq!((binance.len(), hyperliquid.len()), (3, 24));
+    // mean × settlements a year: 8h → 1095, 1h → 8760; a full day's mean × these is sum × 365.
+    let year = rust_decimal::Decimal::from(365);
+    let binance_apr = binance.iter().sum::<rust_decimal::Decimal>() * year;
+    let hyperliquid_apr = hyperliquid.iter().sum::<rust_decimal::Decimal>() * year;
+    // By hand: 0.0002917 × 365 = 0.1064705 and 0.00029376 × 365 = 0.1072224.
+    assert_eq!(binance_apr.normalize().to_string(), "0.1064705");
+    assert_eq!(hyperliquid_apr.normalize().to_string(), "0.1072224");
+    let rows = json_rows(&[
+        "query",
+        "funding",
+        "BTC",
+        "--by-asset",
+        "--every",
+        "1d",
+        "--to",
+        "2025-01-01",
+    ]);
+    assert_eq!(rows.len(), 1);
+    assert_eq!(dec(&rows[0]["binance_apr"]), binance_apr);
+    assert_eq!(dec(&rows[0]["hyperliquid_apr"]), hyperliquid_apr);
+    let bybit = dec(&rows[0]["bybit_apr"]);
+    let all = [binance_apr, hyperliquid_apr, bybit];
+    let spread = *all.iter().max().unwrap() - *all.iter().min().unwrap();
+    assert_eq!(dec(&rows[0]["spread"]), spread);
+}
+
+#[test]
+fn every_sums_liquidations_by_side_and_rebuilds_bars() {
+    let raw = json_rows(&[
+        "query",
+        "liquidations",
+        "BTCUSDT-PERP",
+        "-e",
+        "bybit",
+        "--from",
+        "2025-01-02",
+        "--to",
+        "2025-01-02",
+    ]);
+    let side = |s: &'static str| raw.iter().filter(move |r| r["side"] == s);
+    let long_value: f64 = side("LONG").map(|r| r["value"].as_f64().unwrap()).sum();
+    let rows = json_rows(&[
+        "query",
+        "liquidations",
+        "BTCUSDT-PERP",
+        "-e",
+        "bybit",
+        "--every",
+        "1d",
+        "--from",
+        "2025-01-02",
+        "--to",
+        "2025-01-02",
+    ]);
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0]["count"], raw.len());
+    assert_eq!(rows[0]["long_count"], side("LONG").count());
+    assert_eq!(rows[0]["short_count"], side("SHORT").count());
+    assert!((rows[0]["long_value"].as_f64().unwrap() - long_value).abs() < 1e-3);
+    let asset = json_rows(&[
+        "query",
+        "liquidations",
+        "BTC",
+        "--by-asset",
+        "--every",
+        "1d",
+        "--from",
+        "2025-01-02",
+        "--to",
+        "2025-01-02",
+    ]);
+    assert_eq!(asset[0]["bybit_long_value"], rows[0]["long_value"]);
+
+    let hourly = json_rows(&[
+        "query",
+        "bars",
+        "BTCUSDT-PERP",
+        "-e",
+        "binance",
+        "--interval",
+        "1h",
+        "--from",
+        "2025-01-02T00:00:01Z",
+        "--to",
+        "2025-01-03T00:00:00Z",
+    ]);
+    assert_eq!(hourly.len(), 24, "the bars that open on 2025-01-02");
+    let daily = json_rows(&[
+        "query",
+        "bars",
+        "BTCUSDT-PERP",
+        "-e",
+        "binance",
+        "--interval",
+        "1h",
+        "--every",
+        "1d",
+        "--from",
+        "2025-01-02T00:00:01Z",
+        "--to",
+        "2025-01-03T00:00:00Z",
+    ]);
+    assert_eq!(daily.len(), 1);
+    let d = &daily[0];
+    assert_eq!(d["bucket"], "2025-01-02T00:00:00Z");
+    assert_eq!(d["bars"], 24);
+    assert_eq!(d["open"], hourly[0]["open"]);
+    assert_eq!(d["close"], hourly[23]["close"]);
+    let max = hourly.iter().map(|b| dec(&b["high"])).max().unwrap();
+    let min = hourly.iter().map(|b| dec(&b["low"])).min().unwrap();
+    let volume: rust_decimal::Decimal = hourly.iter().map(|b| dec(&b["volume"])).sum();
+    assert_eq!((dec(&d["high"]), dec(&d["low"])), (max, min));
+    assert_eq!(dec(&d["volume"]), volume);
+}
+
+#[test]
+fn every_and_by_asset_usage_errors_exit_2_with_one_line() {
+    let cases: [(&[&str], &str); 6] = [
+        (
+            &["query", "oi", "BTC", "--every", "3d"],
+            "unknown bar interval '3d'",
+        ),
+        (
+            &["query", "bars", "BTC", "--interval", "1h", "--every", "1m"],
+            "--every 1m is not a multiple of the stored 1h bars",
+        ),
+        (
+            &["query", "funding"],
+            "query funding needs a SYMBOL, --all, or a time window (--from/--to)",
+        ),
+        (
+            &["query", "mark", "BTC", "--every", "1h", "--by-asset"],
+            "--by-asset is for oi, funding and liquidations, not `query mark`",
+        ),
+        (
+            &["query", "oi", "BTC", "--by-asset"],
+            "--by-asset needs --every (the bucket length)",
+        ),
+        (
+            &["query", "gaps", "--every", "1h"],
+            "--every is for oi, funding, liquidations, bars, mark and index",
+        ),
+    ];
+    for (args, message) in cases {
+        let out = cli()
+            .args(args)
+            .arg("--catalog")
+            .arg(example())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(message), "{args:?}: {stderr}");
+        // The message is one line (clap adds its "For more information" hint below).
+        assert!(
+            stderr.lines().next().unwrap().contains(message),
+            "{args:?}: {stderr}"
+        );
+    }
 }

@@ -82,10 +82,16 @@ Exit codes: 0 all succeeded, 1 something failed (what succeeded is stored), 2 us
     /// Stream liquidations live: print them as they arrive, optionally store them
     // after_help: built from the registry (`crate::help`).
     StreamLiquidations(StreamArgs),
-    /// Print stored rows of one type for a symbol
+    /// Print stored rows of one type for symbols or every instrument, raw or per time bucket
     #[command(after_help = "\
 Examples:
   ccxt-cli query funding BTCUSDT-PERP
+  ccxt-cli query oi BTC ETH -e binance -n 10
+  ccxt-cli query liquidations --from 2025-01-02T10:00:00Z --to 2025-01-02T11:00:00Z   # every instrument
+  ccxt-cli query funding --all --every 1d
+  ccxt-cli query bars BTC --interval 1h --every 1d
+  ccxt-cli query oi --all --by-asset --every 1h --format csv
+  ccxt-cli query funding BTC --by-asset --every 1d
   ccxt-cli query oi BTCUSDT-PERP -e binance -e bybit --from 2025-01-02T00:00:00Z --to 2025-01-02T06:00:00Z
   ccxt-cli query liquidations ETHUSDT-PERP -n 20 --format ndjson | jq .value
   ccxt-cli query bars BTCUSDT-PERP --interval 1h -e binance --from 2025-01-01 --to 2025-01-02
@@ -99,7 +105,25 @@ as --to means the end of that day. Without --from, -n gives the latest N rows.
 Bars are stamped at their close (ts_event = ts_init = open + interval) and shown with their
 open time too; --interval is one of 1m 3m 5m 15m 30m 1h 2h 4h 6h 8h 12h 1d 1w 1M (1M is a
 month), --price last (trades, the default) or mark. --gaps lists the intervals of the bar grid
-between --from and --to that hold no stored bar, instead of the bars.")]
+between --from and --to that hold no stored bar, instead of the bars.
+Several symbols, --all (every instrument with data of the kind on the -e venues) or, with
+--from/--to and no symbol, every instrument in that window.
+--every LEN gives one row per instrument and bucket [start, start+LEN) of the UTC grid: the
+last value for oi, mark and index (by ts_event); the settled funding rates (by funding time:
+count, sum, last; estimates left out); liquidations (by ts_event) counted and summed, base
+quantity and USD value, for liquidated longs and shorts; bars (by their open, so a bucket
+holds the bars wholly inside it) re-aggregated to open, max high, min low, close, summed
+volume and the bar count, LEN a multiple of --interval. -n counts buckets.
+--by-asset (oi, funding, liquidations, with --every) gives one row per base asset and bucket
+across venues. Quotes are combined: BTCUSDT and BTCUSDC on Binance and Bybit, BTC on
+Hyperliquid (USD) and BTC-USDT-SWAP/BTC-USDC-SWAP on OKX all count as BTC. To keep one quote,
+name it: `query oi BTCUSDC --by-asset --every 1h` reads the USDC markets only (Hyperliquid's
+BTC is its one BTC market); --all and a window read every quote. 1000-unit contracts
+(1000PEPEUSDT, Hyperliquid kPEPE) are the asset 1000PEPE; OKX's per-coin PEPE-USDT-SWAP stays
+PEPE. oi: the sum of each instrument's last snapshot in coins and USD and each venue's share
+of the coins; funding: each venue's settled rate annualised by its own interval (mean rate x
+365 x 24h / interval) and the max-min spread; liquidations: totals and each venue's long and
+short USD value. Decimal inputs (funding, bar prices, mark, index) stay exact decimals.")]
     Query(QueryArgs),
     /// Write stored rows as flat, typed Parquet or CSV for pandas, polars, DuckDB and Spark
     #[command(after_help = "\
@@ -302,10 +326,25 @@ pub struct QueryArgs {
     /// What to read
     #[arg(value_enum)]
     pub data: DataArg,
-    /// BTCUSDT-PERP, a venue symbol (BTCUSDT, Hyperliquid BTC or xyz:TSLA), a ccxt symbol
-    /// (BTC/USDT:USDT) or a NautilusTrader id (BTCUSDT-PERP.BINANCE); not used by `gaps`
+    /// Symbols: BTCUSDT-PERP, a venue symbol (BTCUSDT, Hyperliquid BTC or xyz:TSLA), a ccxt
+    /// symbol (BTC/USDT:USDT) or a NautilusTrader id (BTCUSDT-PERP.BINANCE); none with --all,
+    /// or none with --from/--to for every instrument with data in that window; not used by
+    /// `gaps`
     #[arg(value_parser = parse_symbol)]
-    pub symbol: Option<SymbolInput>,
+    pub symbols: Vec<SymbolInput>,
+    /// Every instrument with stored data of this kind (of the -e venues)
+    #[arg(long, conflicts_with = "symbols")]
+    pub all: bool,
+    /// One row per instrument and time bucket of this length (1m 5m 15m 1h 4h 1d …, UTC grid):
+    /// last value for oi, mark and index; the settled rates for funding; counts and sums by
+    /// side for liquidations; OHLCV for bars (a multiple of --interval)
+    #[arg(long, value_name = "INTERVAL", value_parser = parse_interval)]
+    pub every: Option<BarInterval>,
+    /// With --every: one row per base asset and bucket across venues (oi, funding,
+    /// liquidations). Quotes are combined: BTCUSDT, BTCUSDC, Hyperliquid BTC (USD) and
+    /// BTC-USDT-SWAP all count as BTC
+    #[arg(long)]
+    pub by_asset: bool,
     /// Only these venues [default: every venue with data for the symbol]
     #[arg(short = 'e', long = "exchange", value_enum, value_name = "VENUE")]
     pub venues: Vec<VenueArg>,

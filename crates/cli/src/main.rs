@@ -4,6 +4,7 @@
 //! early, as by `| head`), 1 a failure at run time (corrupt file, storage error), 2 a usage
 //! error (bad flag, symbol, time or config; missing catalog).
 
+mod aggregate;
 mod cli;
 mod commands;
 mod help;

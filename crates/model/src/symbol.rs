@@ -414,6 +414,16 @@ impl SymbolInput {
         }
     }
 
+    /// The base asset of a market symbol (`BTC` for `BTCUSDT`, Hyperliquid `BTC` and
+    /// `BTC-USDT-SWAP`; `1000PEPE` for `1000PEPEUSDT` and Hyperliquid `kPEPE`); `None` for a
+    /// symbol of one venue only (a NautilusTrader id, `xyz:TSLA`).
+    pub fn base(&self) -> Option<&str> {
+        match &self.kind {
+            InputKind::Market { base, .. } => Some(base),
+            InputKind::Pinned { .. } => None,
+        }
+    }
+
     /// The instrument this symbol names on `venue`.
     pub fn resolve(&self, venue: Venue) -> Result<Instrument, SymbolError> {
         let not_on = |reason: String| SymbolError::NotOnVenue {
