@@ -1,4 +1,4 @@
-//! `ccxt-cli catalog {info|compact|demo}`.
+//! `ccxt-cli catalog {info|compact|verify|demo}`.
 
 use std::process::ExitCode;
 
@@ -8,7 +8,7 @@ use ccxt_model::time::format_iso;
 use ccxt_model::{Instrument, Venue};
 
 use crate::UsageError;
-use crate::cli::{CatalogCommand, OutputFormat};
+use crate::cli::{CatalogCommand, OutputFormat, VerifyArgs};
 use crate::output::{Column, Rows, Value};
 
 /// Runs a `catalog` subcommand.
@@ -17,6 +17,7 @@ pub async fn run(location: &str, command: CatalogCommand) -> anyhow::Result<Exit
         CatalogCommand::Info { format, .. } => info(location, format).await,
         CatalogCommand::Compact { .. } => compact(location).await,
         CatalogCommand::Demo { path, days } => demo(&path, days).await,
+        CatalogCommand::Verify(args) => verify(location, args).await,
     }
 }
 
@@ -193,4 +194,125 @@ async fn demo(path: &std::path::Path, days: u32) -> anyhow::Result<ExitCode> {
             .sum::<usize>()
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// `catalog verify`: findings on stdout, a summary on stderr; exit 1 when any remain.
+async fn verify(location: &str, args: VerifyArgs) -> anyhow::Result<ExitCode> {
+    use ccxt_catalog::verify::{OutlierRule, VerifyOptions};
+    use ccxt_model::time::{Bound, parse_time};
+    let time = |t: Option<&String>, bound, flag: &str| -> Result<Option<u64>, UsageError> {
+        t.map(|t| parse_time(t, bound).map_err(|e| UsageError(format!("{flag}: {e}"))))
+            .transpose()
+    };
+    let start = time(args.from.as_ref(), Bound::Start, "--from")?;
+    let end = time(args.to.as_ref(), Bound::End, "--to")?;
+    if let (Some(s), Some(e)) = (start, end)
+        && e < s
+    {
+        return Err(UsageError(format!(
+            "--to ({}) is before --from ({})",
+            format_iso(e),
+            format_iso(s)
+        ))
+        .into());
+    }
+    let venues = crate::inputs::selected_venues(&args.venues);
+    let mut instruments = std::collections::HashSet::new();
+    for venue in &venues {
+        for i in crate::inputs::symbols_on(*venue, &args.symbols, !args.venues.is_empty())? {
+            instruments.insert(i.id);
+        }
+    }
+    let include = |kind: ccxt_model::RecordKind, dir: &ccxt_model::InstrumentId| {
+        let venue_ok = ccxt_catalog::verify::dataset_venue(kind, dir)
+            .map_or(args.venues.is_empty(), |v| venues.contains(&v));
+        let symbol_ok = args.symbols.is_empty()
+            || ccxt_catalog::verify::dataset_instrument(kind, dir)
+                .is_none_or(|id| instruments.contains(&id));
+        venue_ok && symbol_ok
+    };
+    let options = VerifyOptions {
+        start,
+        end,
+        outliers: OutlierRule {
+            window: usize::from(args.outlier_window),
+            k: args.outlier_k,
+            min_jump: args.outlier_min_jump,
+        },
+    };
+    let catalog = Catalog::open(location)?;
+    let mut findings = catalog.verify(&options, &include).await?;
+    if args.repair {
+        drop(catalog);
+        let mut targets: Vec<(ccxt_model::RecordKind, ccxt_model::InstrumentId)> = findings
+            .iter()
+            .filter(|f| f.kind.merge_repairs())
+            .map(|f| (f.dataset, f.instrument.clone()))
+            .collect();
+        targets.sort_by(|a, b| (a.0, a.1.as_str()).cmp(&(b.0, b.1.as_str())));
+        targets.dedup();
+        let (catalog, recovered) =
+            Catalog::open_writable_by(location, "catalog verify --repair").await?;
+        let merged = catalog.repair_merge(&targets).await?;
+        eprintln!(
+            "repair: {} dataset(s) rewritten ({} files -> {} files, {} duplicate row(s) dropped; {} overlap(s) merged on opening)",
+            merged.datasets,
+            merged.files_before,
+            merged.files_after,
+            merged.duplicates_removed + recovered.duplicates_removed,
+            recovered.overlaps_merged
+        );
+        for bad in catalog.quarantined() {
+            eprintln!("quarantined: {bad}");
+        }
+        findings = catalog.verify(&options, &include).await?;
+    }
+    super::print(args.format, &finding_rows(&findings))?;
+    let mut counts: std::collections::BTreeMap<&str, usize> = std::collections::BTreeMap::new();
+    for f in &findings {
+        *counts.entry(f.kind.as_str()).or_default() += 1;
+    }
+    if findings.is_empty() {
+        eprintln!("verified: no problem found");
+        Ok(ExitCode::SUCCESS)
+    } else {
+        let by_kind: Vec<String> = counts.iter().map(|(k, n)| format!("{n} {k}")).collect();
+        eprintln!("{} finding(s): {}", findings.len(), by_kind.join(", "));
+        Ok(ExitCode::from(1))
+    }
+}
+
+/// One row per finding.
+fn finding_rows(findings: &[ccxt_catalog::verify::Finding]) -> Rows {
+    let columns = [
+        "kind",
+        "dataset",
+        "instrument",
+        "file",
+        "from",
+        "to",
+        "detail",
+    ]
+    .into_iter()
+    .map(|name| Column {
+        name,
+        in_table: true,
+    })
+    .collect();
+    let time = |t: Option<u64>| t.map(|t| Value::Text(format_iso(t))).unwrap_or(Value::Null);
+    let rows = findings
+        .iter()
+        .map(|f| {
+            vec![
+                Value::Text(f.kind.as_str().into()),
+                Value::Text(f.dataset.as_str().into()),
+                Value::Text(f.instrument.to_string()),
+                f.file.clone().map(Value::Text).unwrap_or(Value::Null),
+                time(f.from),
+                time(f.to),
+                Value::Text(f.detail.clone()),
+            ]
+        })
+        .collect();
+    Rows { columns, rows }
 }
