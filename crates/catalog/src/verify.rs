@@ -184,7 +184,12 @@ pub fn dataset_instrument(kind: RecordKind, dir: &InstrumentId) -> Option<Instru
 /// (`nautilus-catalog.md` §2.2; custom data classes need none).
 pub fn required_metadata(kind: RecordKind) -> &'static [&'static str] {
     match kind {
-        RecordKind::Bar => &["bar_type", "price_precision", "size_precision"],
+        RecordKind::Bar => &[
+            "bar_type",
+            "instrument_id",
+            "price_precision",
+            "size_precision",
+        ],
         RecordKind::MarkPrice | RecordKind::IndexPrice => &["instrument_id", "price_precision"],
         RecordKind::FundingRate => &["instrument_id"],
         RecordKind::OpenInterest | RecordKind::Liquidation | RecordKind::Gap => &[],
@@ -226,7 +231,8 @@ impl Verified for OpenInterest {
         })
     }
     fn outlier_value(&self) -> Option<f64> {
-        Some(self.open_interest)
+        // A zero or negative figure is reported as such, not again as an outlier.
+        (self.open_interest > 0.0).then_some(self.open_interest)
     }
     fn holes(rows: &[Self], _: &InstrumentId, range: Range) -> Vec<(u64, u64, String)> {
         // History buckets (ts_init == ts_event) and live snapshots are two series.
@@ -581,6 +587,11 @@ impl Catalog {
             let found = match self.read_checked::<T>(file, dir, 0, u64::MAX).await? {
                 Ok(found) => found,
                 Err(bad) => {
+                    // Our readers need the metadata too: say what is missing rather than
+                    // only that the file cannot be read.
+                    if self.check_metadata::<T>(file, &name, dir, out).await? {
+                        continue;
+                    }
                     out.push(finding(
                         FindingKind::CorruptFile,
                         Some(name),
@@ -701,19 +712,24 @@ impl Catalog {
         Ok(())
     }
 
-    /// A finding if `file`'s schema lacks metadata NautilusTrader needs.
+    /// A finding if `file`'s schema lacks metadata NautilusTrader needs; whether there was
+    /// one. A file whose footer cannot be read has none (it is a corrupt file).
     async fn check_metadata<T: CatalogRecord>(
         &self,
         file: &DataFile,
         name: &str,
         dir: &InstrumentId,
         out: &mut Vec<Finding>,
-    ) -> Result<()> {
+    ) -> Result<bool> {
         let required = required_metadata(T::KIND);
         if required.is_empty() {
-            return Ok(());
+            return Ok(false);
         }
-        let footer = parquet_io::read_footer(&self.storage, &file.meta).await?;
+        let footer = match parquet_io::read_footer(&self.storage, &file.meta).await {
+            Ok(footer) => footer,
+            Err(e) if e.is_bad_file() => return Ok(false),
+            Err(e) => return Err(e),
+        };
         let meta = footer.file_metadata();
         let present: HashMap<String, String> =
             match parquet_to_arrow_schema(meta.schema_descr(), meta.key_value_metadata()) {
@@ -725,7 +741,10 @@ impl Catalog {
             .copied()
             .filter(|k| !present.contains_key(*k))
             .collect();
-        if !missing.is_empty() {
+        if missing.is_empty() {
+            return Ok(false);
+        }
+        {
             out.push(Finding {
                 kind: FindingKind::MissingMetadata,
                 dataset: T::KIND,
@@ -740,7 +759,7 @@ impl Catalog {
                 ),
             });
         }
-        Ok(())
+        Ok(true)
     }
 
     /// Rewrites each dataset that `include` accepts and that holds overlapping files, unsorted
