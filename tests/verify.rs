@@ -15,6 +15,7 @@ use arrow_array::cast::AsArray;
 use arrow_array::types::UInt64Type;
 use arrow_array::{Array, Float64Array, RecordBatch};
 use arrow_schema::Schema;
+use exchange_sim::{SimConfig, SimHandle};
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use serde_json::Value;
@@ -85,13 +86,39 @@ fn demo_findings() -> BTreeSet<(String, String)> {
 
 /// The only file of a dataset directory whose name starts with `prefix`.
 fn file_of(catalog: &Path, dir: &str, prefix: &str) -> PathBuf {
-    let mut found: Vec<PathBuf> = std::fs::read_dir(catalog.join("data").join(dir))
-        .unwrap()
+    let listing = std::fs::read_dir(catalog.join("data").join(dir)).unwrap_or_else(|e| {
+        let all: Vec<String> = walk(&catalog.join("data"));
+        panic!("{dir}: {e}; the catalog holds {all:#?}")
+    });
+    let mut found: Vec<PathBuf> = listing
         .map(|e| e.unwrap().path())
         .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with(prefix))
         .collect();
     assert_eq!(found.len(), 1, "{dir} {prefix}");
     found.pop().unwrap()
+}
+
+/// The largest file of a dataset directory.
+fn biggest_file(catalog: &Path, dir: &str) -> PathBuf {
+    let all = walk(&catalog.join("data").join(dir));
+    let path = all
+        .iter()
+        .max_by_key(|p| std::fs::metadata(p).unwrap().len())
+        .unwrap_or_else(|| panic!("{dir}: nothing stored; {:#?}", walk(&catalog.join("data"))));
+    PathBuf::from(path)
+}
+
+fn walk(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p.display().to_string());
+        }
+    }
+    out
 }
 
 /// The file's schema (with its metadata) and its rows, one single-row batch each.
@@ -368,30 +395,6 @@ fn planted_problems_are_each_found_and_nothing_else() {
             assert!(text.contains(kind.as_str()), "{format}: {kind}");
         }
     }
-
-    // --repair merges the duplicate, the overlap and the unsorted file; the rest stays listed.
-    let out = verify(dir.path(), &["--repair"]);
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    let after = kinds(&findings(&out));
-    let merged: BTreeSet<(String, String)> = expected
-        .iter()
-        .filter(|(k, _)| ["duplicate", "overlap", "unsorted"].contains(&k.as_str()))
-        .cloned()
-        .collect();
-    assert_eq!(merged.len(), 3);
-    assert_eq!(
-        after,
-        expected.difference(&merged).cloned().collect(),
-        "{}",
-        stderr(&out)
-    );
-    assert!(
-        stderr(&out).contains("repair: 3 dataset(s) rewritten"),
-        "{}",
-        stderr(&out)
-    );
-    // And the repair was written: a plain verify agrees.
-    assert_eq!(kinds(&findings(&verify(dir.path(), &[]))), after);
 }
 
 #[test]
@@ -432,4 +435,160 @@ fn a_clean_range_exits_zero_and_bad_flags_exit_two() {
             assert_eq!(stderr(&out).trim().lines().count(), 1, "{}", stderr(&out));
         }
     }
+}
+
+/// The simulator with its clock pinned (yesterday, at a fixed time of day: the venues keep
+/// only recent history, counted back from now, see `common::sim_now_ms`).
+async fn sim() -> SimHandle {
+    let mut config = SimConfig {
+        symbols: 6,
+        now_ms: Some(common::sim_now_ms()),
+        ..SimConfig::default()
+    };
+    config.limits.enabled = false;
+    exchange_sim::start(config).await.unwrap()
+}
+
+/// Runs the binary against `sim`, off the async threads (the simulator runs on them).
+async fn run_against(sim: &SimHandle, args: Vec<String>) -> Output {
+    let mut cmd = common::cli_against(sim);
+    cmd.args(args);
+    tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap()
+}
+
+fn args(list: &[&str], catalog: &Path) -> Vec<String> {
+    list.iter()
+        .map(|s| s.to_string())
+        .chain(["--catalog".to_string(), catalog.display().to_string()])
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn repair_merges_and_refills_what_the_venue_serves() {
+    let sim = sim().await;
+    let dir = tempfile::tempdir().unwrap();
+    let catalog = dir.path();
+    // Two days ending a day before the simulator's clock.
+    const DAY_MS: u64 = 86_400_000;
+    let now = common::sim_now_ms();
+    let (from, to) = (
+        common::iso_ms(now - 3 * DAY_MS),
+        common::iso_ms(now - DAY_MS),
+    );
+    let range = ["--from", &from, "--to", &to, "--store"];
+    for fetch in [
+        &[
+            "fetch-oi",
+            "BTCUSDT-PERP",
+            "-e",
+            "binance",
+            "--period",
+            "5m",
+        ][..],
+        &["fetch-funding", "BTCUSDT-PERP", "-e", "bybit"],
+        &[
+            "fetch-bars",
+            "BTCUSDT-PERP",
+            "-e",
+            "hyperliquid",
+            "--interval",
+            "1h",
+        ],
+    ] {
+        let out = run_against(&sim, args(&[fetch, &range[..]].concat(), catalog)).await;
+        assert!(out.status.success(), "{fetch:?}: {}", stderr(&out));
+    }
+    let out = run_against(
+        &sim,
+        args(&["catalog", "verify", "--format", "json"], catalog),
+    )
+    .await;
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+
+    // Holes in each history, a duplicate and an overlap.
+    let oi_dir = "custom_open_interest/BTCUSDT-PERP.BINANCE";
+    let path = biggest_file(catalog, oi_dir);
+    let (schema, mut r) = rows(&path);
+    r.drain(40..46);
+    let (a, b) = r.split_at(100);
+    std::fs::remove_file(&path).unwrap();
+    let dir_path = catalog.join("data").join(oi_dir);
+    write(
+        &dir_path.join(name(ts_init(&a[0]), ts_init(&a[99]))),
+        schema.clone(),
+        a,
+    );
+    write(
+        &dir_path.join(name(ts_init(&a[99]), ts_init(b.last().unwrap()))),
+        schema,
+        b,
+    );
+    let path = biggest_file(catalog, "funding_rate_update/BTCUSDT-LINEAR.BYBIT");
+    let (schema, mut r) = rows(&path);
+    let settled: Vec<usize> = (0..r.len())
+        .filter(|i| r[*i].column_by_name("next_funding_ns").unwrap().is_null(0))
+        .collect();
+    assert!(settled.len() >= 6, "{}", settled.len());
+    r.remove(settled[3]);
+    write(&path, schema, &r);
+    let bars_dir = "bar/BTC-USD-PERP.HYPERLIQUID-1-HOUR-LAST-EXTERNAL";
+    let path = biggest_file(catalog, bars_dir);
+    let (schema, mut r) = rows(&path);
+    r.drain(20..23);
+    r.insert(30, r[30].clone());
+    write(&path, schema, &r);
+
+    let out = run_against(
+        &sim,
+        args(&["catalog", "verify", "--format", "json"], catalog),
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(1));
+    let planted = kinds(&findings(&out));
+    let expected: BTreeSet<(String, String)> = [
+        ("hole", "BTCUSDT-PERP.BINANCE"),
+        ("overlap", "BTCUSDT-PERP.BINANCE"),
+        ("hole", "BTCUSDT-LINEAR.BYBIT"),
+        ("hole", "BTC-USD-PERP.HYPERLIQUID-1-HOUR-LAST-EXTERNAL"),
+        ("duplicate", "BTC-USD-PERP.HYPERLIQUID-1-HOUR-LAST-EXTERNAL"),
+    ]
+    .into_iter()
+    .map(|(a, b)| (a.to_string(), b.to_string()))
+    .collect();
+    assert_eq!(planted, expected);
+
+    let out = run_against(
+        &sim,
+        args(
+            &["catalog", "verify", "--repair", "--format", "json"],
+            catalog,
+        ),
+    )
+    .await;
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{} {}",
+        String::from_utf8_lossy(&out.stdout),
+        stderr(&out)
+    );
+    assert!(findings(&out).is_empty());
+    assert!(
+        stderr(&out).contains("asked the venues for 3 hole(s)"),
+        "{}",
+        stderr(&out)
+    );
+    let out = run_against(
+        &sim,
+        args(&["catalog", "verify", "--format", "json"], catalog),
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
 }

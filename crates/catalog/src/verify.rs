@@ -94,6 +94,20 @@ impl FindingKind {
     }
 }
 
+/// Which venue history could refill a hole (what `--repair` asks the venue for).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refill {
+    /// The bars of the dataset's bar type.
+    Bars,
+    /// Settled funding history.
+    Funding,
+    /// Open-interest history at this bucket period (ns).
+    OpenInterestHistory {
+        /// The bucket period, ns.
+        period_ns: u64,
+    },
+}
+
 /// One problem found.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Finding {
@@ -111,6 +125,9 @@ pub struct Finding {
     pub to: Option<u64>,
     /// What exactly.
     pub detail: String,
+    /// Holes only: the venue history that could refill it; `None` when none can (live
+    /// snapshots are not served after the fact).
+    pub refill: Option<Refill>,
 }
 
 /// The outlier rule: a value is an outlier when it differs from the median `m` of its
@@ -208,11 +225,14 @@ trait Verified: CatalogRecord {
     }
     /// The holes of the dataset within `[start, end]` (sorted rows; `explicit` says which
     /// ends were given): `(from, to, detail)`.
-    fn holes(rows: &[Self], dir: &InstrumentId, range: Range) -> Vec<(u64, u64, String)> {
+    fn holes(rows: &[Self], dir: &InstrumentId, range: Range) -> Vec<HoleSpan> {
         let _ = (rows, dir, range);
         Vec::new()
     }
 }
+
+/// A hole: first and last missing time, what is missing, and what could refill it.
+type HoleSpan = (u64, u64, String, Option<Refill>);
 
 /// The range completeness looks at, and which ends the user gave.
 #[derive(Debug, Clone, Copy)]
@@ -234,7 +254,7 @@ impl Verified for OpenInterest {
         // A zero or negative figure is reported as such, not again as an outlier.
         (self.open_interest > 0.0).then_some(self.open_interest)
     }
-    fn holes(rows: &[Self], _: &InstrumentId, range: Range) -> Vec<(u64, u64, String)> {
+    fn holes(rows: &[Self], _: &InstrumentId, range: Range) -> Vec<HoleSpan> {
         // History buckets (ts_init == ts_event) and live snapshots are two series.
         let mut out = Vec::new();
         for (history, what) in [(true, "history bucket"), (false, "snapshot")] {
@@ -243,7 +263,7 @@ impl Verified for OpenInterest {
                 .filter(|r| (r.ts_init == r.ts_event) == history)
                 .map(|r| r.ts_event)
                 .collect();
-            out.extend(cadence_holes(&times, range, what));
+            out.extend(cadence_holes(&times, range, what, history));
         }
         out.sort_by_key(|h| h.0);
         out
@@ -251,14 +271,14 @@ impl Verified for OpenInterest {
 }
 
 impl Verified for FundingRate {
-    fn holes(rows: &[Self], _: &InstrumentId, range: Range) -> Vec<(u64, u64, String)> {
+    fn holes(rows: &[Self], _: &InstrumentId, range: Range) -> Vec<HoleSpan> {
         let settled: Vec<&FundingRate> = rows
             .iter()
             .filter(|r| r.kind() == FundingKind::Settled)
             .collect();
         let mut out = Vec::new();
         let step = |r: &FundingRate| u64::from(r.interval_minutes.unwrap_or(0)) * 60_000_000_000;
-        let hole = |from: u64, to: u64, step: u64, out: &mut Vec<(u64, u64, String)>| {
+        let hole = |from: u64, to: u64, step: u64, out: &mut Vec<HoleSpan>| {
             let missing = (to - from) / step + 1;
             out.push((
                 from,
@@ -267,6 +287,7 @@ impl Verified for FundingRate {
                     "{missing} settled funding time(s) missing (every {} min)",
                     step / 60_000_000_000
                 ),
+                Some(Refill::Funding),
             ));
         };
         if let (Some(first), Some(start)) = (settled.first(), range.start) {
@@ -305,7 +326,7 @@ impl Verified for Bar {
     fn outlier_value(&self) -> Option<f64> {
         self.close.to_f64()
     }
-    fn holes(rows: &[Self], dir: &InstrumentId, range: Range) -> Vec<(u64, u64, String)> {
+    fn holes(rows: &[Self], dir: &InstrumentId, range: Range) -> Vec<HoleSpan> {
         let Ok(bar_type) = dir.as_str().parse::<BarType>() else {
             return Vec::new();
         };
@@ -328,6 +349,7 @@ impl Verified for Bar {
                     run.open_ns,
                     run.close_ns,
                     format!("{} bar(s) of {interval} missing", run.count),
+                    Some(Refill::Bars),
                 )
             })
             .collect()
@@ -348,8 +370,9 @@ impl Verified for IndexPrice {
 
 /// Holes in a series expected at a regular period: the period is the median spacing of
 /// `times`; a spacing longer than 1.5 periods is a hole of the times in between. With explicit
-/// ends, the stretches before the first and after the last row count too.
-fn cadence_holes(times: &[u64], range: Range, what: &str) -> Vec<(u64, u64, String)> {
+/// ends, the stretches before the first and after the last row count too. History series can
+/// be refilled from the venue's history at that period; live snapshots cannot.
+fn cadence_holes(times: &[u64], range: Range, what: &str, history: bool) -> Vec<HoleSpan> {
     let mut spacings: Vec<u64> = times.windows(2).map(|w| w[1] - w[0]).collect();
     spacings.retain(|s| *s > 0);
     if spacings.is_empty() {
@@ -368,6 +391,7 @@ fn cadence_holes(times: &[u64], range: Range, what: &str) -> Vec<(u64, u64, Stri
                 "about {missing} {what}(s) missing (median spacing {} s)",
                 period / 1_000_000_000
             ),
+            history.then_some(Refill::OpenInterestHistory { period_ns: period }),
         ));
     };
     if let (Some(first), Some(start)) = (times.first(), range.start)
@@ -455,6 +479,7 @@ impl Catalog {
                 from: Some(gap.start_ns),
                 to: Some(gap.end_ns),
                 detail: format!("{} not collected: {}", gap.stream, gap.reason),
+                refill: None,
             });
         }
         Ok(findings)
@@ -533,6 +558,7 @@ impl Catalog {
             from,
             to,
             detail,
+            refill: None,
         };
         let (start, end) = (options.start.unwrap_or(0), options.end.unwrap_or(u64::MAX));
         let listing = self.list_dataset(T::KIND, dir).await?;
@@ -693,7 +719,7 @@ impl Catalog {
             start: options.start,
             end: options.end,
         };
-        for (from, to, detail) in T::holes(&unique, dir, range) {
+        for (from, to, detail, refill) in T::holes(&unique, dir, range) {
             let explained = gaps
                 .iter()
                 .find(|g| Some(g.venue) == venue && intersects((g.start_ns, g.end_ns), (from, to)));
@@ -707,7 +733,10 @@ impl Catalog {
                 ),
                 None => (FindingKind::Hole, detail),
             };
-            out.push(finding(kind, None, Some(from), Some(to), detail));
+            out.push(Finding {
+                refill,
+                ..finding(kind, None, Some(from), Some(to), detail)
+            });
         }
         Ok(())
     }
@@ -757,6 +786,7 @@ impl Catalog {
                     missing.join(", "),
                     required.join(", ")
                 ),
+                refill: None,
             });
         }
         Ok(true)
@@ -900,7 +930,7 @@ mod tests {
             start: None,
             end: None,
         };
-        let holes = cadence_holes(&times, open, "snapshot");
+        let holes = cadence_holes(&times, open, "snapshot", false);
         assert_eq!(holes.len(), 1);
         assert_eq!((holes[0].0, holes[0].1), (240 * s, 360 * s));
         assert!(holes[0].2.contains("about 3 snapshot"), "{}", holes[0].2);

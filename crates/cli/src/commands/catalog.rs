@@ -12,12 +12,16 @@ use crate::cli::{CatalogCommand, OutputFormat, VerifyArgs};
 use crate::output::{Column, Rows, Value};
 
 /// Runs a `catalog` subcommand.
-pub async fn run(location: &str, command: CatalogCommand) -> anyhow::Result<ExitCode> {
+pub async fn run(
+    location: &str,
+    settings: &crate::settings::FileSettings,
+    command: CatalogCommand,
+) -> anyhow::Result<ExitCode> {
     match command {
         CatalogCommand::Info { format, .. } => info(location, format).await,
         CatalogCommand::Compact { .. } => compact(location).await,
         CatalogCommand::Demo { path, days } => demo(&path, days).await,
-        CatalogCommand::Verify(args) => verify(location, args).await,
+        CatalogCommand::Verify(args) => verify(location, settings, args).await,
     }
 }
 
@@ -197,7 +201,11 @@ async fn demo(path: &std::path::Path, days: u32) -> anyhow::Result<ExitCode> {
 }
 
 /// `catalog verify`: findings on stdout, a summary on stderr; exit 1 when any remain.
-async fn verify(location: &str, args: VerifyArgs) -> anyhow::Result<ExitCode> {
+async fn verify(
+    location: &str,
+    settings: &crate::settings::FileSettings,
+    args: VerifyArgs,
+) -> anyhow::Result<ExitCode> {
     use ccxt_catalog::verify::{OutlierRule, VerifyOptions};
     use ccxt_model::time::{Bound, parse_time};
     let time = |t: Option<&String>, bound, flag: &str| -> Result<Option<u64>, UsageError> {
@@ -262,6 +270,8 @@ async fn verify(location: &str, args: VerifyArgs) -> anyhow::Result<ExitCode> {
             merged.duplicates_removed + recovered.duplicates_removed,
             recovered.overlaps_merged
         );
+        let catalog = std::sync::Arc::new(catalog);
+        refill_holes(&catalog, settings, &findings).await?;
         for bad in catalog.quarantined() {
             eprintln!("quarantined: {bad}");
         }
@@ -315,4 +325,108 @@ fn finding_rows(findings: &[ccxt_catalog::verify::Finding]) -> Rows {
         })
         .collect();
     Rows { columns, rows }
+}
+
+/// `--repair`: asks the venues again for each hole a venue history can refill (bars, settled
+/// funding, open-interest history), through the orchestrator as `fetch-* --store` does, and
+/// stores what they send. Holes of live snapshots, and what a venue no longer serves, stay.
+async fn refill_holes(
+    catalog: &std::sync::Arc<Catalog>,
+    settings: &crate::settings::FileSettings,
+    findings: &[ccxt_catalog::verify::Finding],
+) -> anyhow::Result<()> {
+    use ccxt_catalog::verify::{FindingKind, Refill, dataset_instrument};
+    use ccxt_orchestrator::{CatalogSink, FullRange, Job, NoProgress, RunOptions, VenueTarget};
+    let mut connected: std::collections::HashMap<Venue, crate::registry::Connected> =
+        std::collections::HashMap::new();
+    let mut sink = CatalogSink::new(catalog.clone(), 50_000);
+    let (mut asked, mut stored, mut failed) = (0usize, 0usize, 0usize);
+    for f in findings {
+        let (Some(refill), Some(from), Some(to)) = (f.refill, f.from, f.to) else {
+            continue;
+        };
+        if !matches!(f.kind, FindingKind::Hole | FindingKind::ExplainedHole) {
+            continue;
+        }
+        let Some(instrument) = dataset_instrument(f.dataset, &f.instrument)
+            .and_then(|id| Instrument::from_id(id.as_str()).ok())
+        else {
+            continue;
+        };
+        let job = match refill {
+            Refill::Bars => match f.instrument.as_str().parse::<ccxt_model::BarType>() {
+                // Closes after the open of the first missing bar, up to the last one's close.
+                Ok(b) => Job::Bars {
+                    interval: b.interval,
+                    price: b.price,
+                    start: from + 1,
+                    end: to,
+                },
+                Err(_) => continue,
+            },
+            Refill::Funding => Job::FundingHistory {
+                start: from,
+                end: to,
+            },
+            Refill::OpenInterestHistory { period_ns } => {
+                match ccxt_venue::OiPeriod::ALL
+                    .into_iter()
+                    .find(|p| p.nanos() == period_ns)
+                {
+                    Some(period) => Job::OpenInterestHistory {
+                        period,
+                        start: from,
+                        end: to,
+                    },
+                    None => continue,
+                }
+            }
+        };
+        let venue = instrument.venue;
+        if !connected.contains_key(&venue) {
+            let mut one = super::fetch::connect_all(&[venue], settings)?;
+            if let Some((_, c)) = one.pop() {
+                connected.insert(venue, c);
+            }
+        }
+        let Some(c) = connected.get(&venue) else {
+            continue;
+        };
+        let target = VenueTarget {
+            fetcher: c.fetcher.clone(),
+            instruments: vec![instrument],
+        };
+        asked += 1;
+        let outcomes = ccxt_orchestrator::run(
+            vec![target],
+            job,
+            std::sync::Arc::new(FullRange),
+            &mut sink,
+            &NoProgress,
+            RunOptions::default(),
+        )
+        .await;
+        for o in outcomes {
+            stored += o.stored;
+            if let Some(e) = o.error {
+                failed += 1;
+                eprintln!(
+                    "repair: {} {} {}: {e}",
+                    o.instrument.venue, o.instrument.native, f.instrument
+                );
+            }
+            if let Some(why) = o.unsupported {
+                eprintln!(
+                    "repair: {} {}: {why}",
+                    o.instrument.venue, o.instrument.native
+                );
+            }
+        }
+    }
+    if asked > 0 {
+        eprintln!(
+            "repair: asked the venues for {asked} hole(s): {stored} row(s) stored, {failed} request(s) failed"
+        );
+    }
+    Ok(())
 }
