@@ -383,14 +383,14 @@ async fn refill_holes(
             }
         };
         let venue = instrument.venue;
-        if !connected.contains_key(&venue) {
-            let mut one = super::fetch::connect_all(&[venue], settings)?;
-            if let Some((_, c)) = one.pop() {
-                connected.insert(venue, c);
+        let c = match connected.entry(venue) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::hash_map::Entry::Vacant(e) => {
+                match super::fetch::connect_all(&[venue], settings)?.pop() {
+                    Some((_, c)) => e.insert(c),
+                    None => continue,
+                }
             }
-        }
-        let Some(c) = connected.get(&venue) else {
-            continue;
         };
         let target = VenueTarget {
             fetcher: c.fetcher.clone(),
