@@ -280,6 +280,33 @@ fn plant(catalog: &Path) -> BTreeSet<(String, String)> {
     write(&path, bare, &r);
     expect("missing-metadata", "ETHUSDT-LINEAR.BYBIT");
 
+    // Rows outside the interval the file name claims: the last row is past the name's end.
+    let dir = "custom_liquidation/ETHUSDT-PERP.BINANCE";
+    let path = file_of(catalog, dir, "2025-01-01");
+    let (_, r) = rows(&path);
+    let narrower = name(ts_init(&r[0]), ts_init(&r[r.len() - 2]));
+    std::fs::rename(&path, catalog.join("data").join(dir).join(narrower)).unwrap();
+    expect("outside-file", "ETHUSDT-PERP.BINANCE");
+
+    // A temporary file of an interrupted write, and a Parquet file not named by us (a copy of
+    // a real file: its rows duplicate the original's, so it is a duplicate too).
+    let dir = catalog.join("data/custom_open_interest/ETH-USD-PERP.HYPERLIQUID");
+    std::fs::write(
+        dir.join("2025-01-05T00-00-00-000000000Z_2025-01-05T00-00-00-000000000Z.parquet.1.tmp"),
+        b"half",
+    )
+    .unwrap();
+    expect("temp-file", "ETH-USD-PERP.HYPERLIQUID");
+    let dir = catalog.join("data/mark_price_update/BTCUSDT-LINEAR.BYBIT");
+    let original = file_of(
+        catalog,
+        "mark_price_update/BTCUSDT-LINEAR.BYBIT",
+        "2025-01-03",
+    );
+    std::fs::copy(&original, dir.join("part-0.parquet")).unwrap();
+    expect("foreign-name", "BTCUSDT-LINEAR.BYBIT");
+    expect("duplicate", "BTCUSDT-LINEAR.BYBIT");
+
     // A corrupt file.
     std::fs::write(
         catalog
