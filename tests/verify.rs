@@ -443,6 +443,42 @@ fn a_clean_range_exits_zero_and_bad_flags_exit_two() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(findings(&out).is_empty());
     assert!(stderr(&out).contains("no problem found"));
+    // Completeness only inside the range: the third day holds no hole and no stream gap ...
+    let out = verify(dir.path(), &["-e", "hyperliquid", "--from", "2025-01-03"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    // ... and a range past the data's end is a hole at the end of every history series.
+    let out = verify(
+        dir.path(),
+        &[
+            "BTCUSDT-PERP",
+            "-e",
+            "bybit",
+            "--from",
+            "2025-01-03",
+            "--to",
+            "2025-01-04",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let found = findings(&out);
+    assert!(found.iter().all(|f| f["kind"] == "hole"), "{found:#?}");
+    let series: BTreeSet<&str> = found
+        .iter()
+        .map(|f| f["dataset"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        series,
+        ["bars", "funding", "oi"].into_iter().collect(),
+        "{found:#?}"
+    );
+    for f in &found {
+        assert_eq!(f["to"].as_str().unwrap()[..10], *"2025-01-04", "{f}");
+    }
     // Only Hyperliquid: its bar hole and its stream gap.
     let out = verify(dir.path(), &["-e", "hyperliquid"]);
     assert_eq!(out.status.code(), Some(1));
