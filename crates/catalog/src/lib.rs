@@ -40,6 +40,7 @@ mod query;
 mod record;
 pub mod spool;
 mod storage;
+pub mod verify;
 mod writer;
 
 use ccxt_model::{InstrumentId, RecordKind};

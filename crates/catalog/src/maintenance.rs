@@ -178,7 +178,7 @@ impl Catalog {
     /// Reads every file of `group`, moving the ones that are not usable data to the quarantine
     /// (the caller holds the write lock). Returns the rows, the files read and how many were
     /// moved.
-    async fn read_group<T: CatalogRecord>(
+    pub(crate) async fn read_group<T: CatalogRecord>(
         &self,
         group: Vec<DataFile>,
         id: &InstrumentId,
@@ -291,7 +291,7 @@ fn missing_bar_count(info: &DatasetInfo) -> Option<u64> {
 }
 
 /// Groups of two or more files whose intervals overlap (directly or through each other).
-fn overlap_groups(files: &[DataFile]) -> Vec<Vec<DataFile>> {
+pub(crate) fn overlap_groups(files: &[DataFile]) -> Vec<Vec<DataFile>> {
     let mut groups: Vec<Vec<DataFile>> = Vec::new();
     let mut current: Vec<DataFile> = Vec::new();
     let mut current_end = 0;

@@ -189,6 +189,7 @@ impl Command {
             Command::StreamLiquidations(a) => &a.catalog,
             Command::Catalog(CatalogCommand::Info { catalog, .. })
             | Command::Catalog(CatalogCommand::Compact { catalog }) => catalog,
+            Command::Catalog(CatalogCommand::Verify(a)) => &a.catalog,
             Command::Catalog(CatalogCommand::Demo { .. }) => return None,
             Command::Daemon(DaemonCommand::Start(a) | DaemonCommand::Validate(a)) => &a.catalog,
             Command::Daemon(DaemonCommand::Health(_)) => return None,
@@ -591,6 +592,10 @@ pub enum CatalogCommand {
         #[command(flatten)]
         catalog: CatalogArg,
     },
+    /// Check the stored data: integrity (duplicates, overlaps, unsorted files, bad bars, zero
+    /// OI, outliers, metadata) and completeness (holes in each dataset's cadence)
+    #[command(after_help = VERIFY_HELP)]
+    Verify(VerifyArgs),
     /// Write a small deterministic synthetic catalog to try the tools offline
     #[command(after_help = "\
 Writes made-up but realistically shaped data (BTCUSDT-PERP and ETHUSDT-PERP on all three venues,
@@ -605,6 +610,81 @@ This is how catalog.example/ is made:
         #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=31))]
         days: u32,
     },
+}
+
+const VERIFY_HELP: &str = "\
+Examples:
+  ccxt-cli catalog verify --catalog catalog.example
+  ccxt-cli catalog verify BTCUSDT-PERP -e hyperliquid --from 2025-01-02 --to 2025-01-02
+  ccxt-cli catalog verify --format json | jq '.[] | select(.kind == \"hole\")'
+  ccxt-cli catalog verify --repair
+
+One finding per row: kind, dataset, instrument, file, from, to, detail; a summary on stderr.
+Integrity, per dataset directory (a file that cannot be read is a corrupt-file finding naming it):
+  corrupt-file, temp-file, foreign-name   files that are not usable data or not named by us
+  overlap                                 files of one dataset whose ts_init intervals overlap
+  unsorted, outside-file                  rows not sorted by ts_init; rows outside the file name's interval
+  duplicate                               the same row (or venue identity) stored twice, across files too
+  bad-bar                                 bars failing the sanity rules (positive prices, low <= open, close
+                                          <= high, volume >= 0, close on the interval grid, precision)
+  non-positive-oi                         open interest zero or negative
+  outlier                                 a value (OI, bar close, mark, index) whose distance from the median
+                                          m of its W neighbours on each side is above K x 1.4826 x MAD of
+                                          those neighbours AND above J x |m| (--outlier-window W,
+                                          --outlier-k K, --outlier-min-jump J; a level shift is not one)
+  missing-metadata                        schema metadata NautilusTrader needs (bar: bar_type, price_precision,
+                                          size_precision; mark/index: instrument_id, price_precision;
+                                          funding: instrument_id)
+Completeness, only inside --from/--to (default: each dataset's own first..last row):
+  hole, explained-hole                    missing bars of the interval grid; settled funding times missing at
+                                          the instrument's interval; open interest history buckets and live
+                                          snapshots missing (period = median spacing; a spacing above 1.5
+                                          periods is a hole). explained-hole: during a recorded stream gap
+  stream-gap                              a recorded stream gap of a venue in the range (not collected then)
+--repair merges duplicates, overlaps, unsorted files and rows outside their file into sorted,
+disjoint files (atomically, under the catalog's write lock), then verifies again; what remains
+is listed. Exit codes: 0 clean, 1 problems found, 2 usage error.";
+
+/// `catalog verify` flags.
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// Only these symbols (same forms as `query`) [default: every dataset]
+    #[arg(value_parser = parse_symbol)]
+    pub symbols: Vec<SymbolInput>,
+    /// Only these venues [default: every venue]
+    #[arg(short = 'e', long = "exchange", value_enum, value_name = "VENUE")]
+    pub venues: Vec<VenueArg>,
+    /// First time checked: 2025-01-01, 2025-01-01T12:00:00Z or unix milliseconds (inclusive)
+    /// [default: each dataset's first row]
+    #[arg(long, value_name = "TIME")]
+    pub from: Option<String>,
+    /// Last time checked, same forms (inclusive) [default: each dataset's last row]
+    #[arg(long, value_name = "TIME")]
+    pub to: Option<String>,
+    /// Neighbours on each side the outlier rule compares a value with
+    #[arg(long, value_name = "W", default_value_t = 5, value_parser = clap::value_parser!(u16).range(2..=1000))]
+    pub outlier_window: u16,
+    /// Robust deviations (1.4826 x MAD) from the neighbours' median that make an outlier
+    #[arg(long, value_name = "K", default_value_t = 10.0, value_parser = parse_positive)]
+    pub outlier_k: f64,
+    /// Smallest distance from the neighbours' median, relative to it, that makes an outlier
+    #[arg(long, value_name = "J", default_value_t = 0.2, value_parser = parse_positive)]
+    pub outlier_min_jump: f64,
+    /// Merge duplicates and overlapping or unsorted files, then verify again
+    #[arg(long)]
+    pub repair: bool,
+    /// Output format
+    #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+    pub format: OutputFormat,
+    #[command(flatten)]
+    pub catalog: CatalogArg,
+}
+
+fn parse_positive(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
+        _ => Err(format!("'{s}' is not a positive number")),
+    }
 }
 
 /// Record types as typed on the command line.

@@ -148,7 +148,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let what = commands::fetch::What::Funding;
             commands::fetch::run(&catalog, &loaded.settings, what, args).await
         }
-        Command::Catalog(cmd) => commands::catalog::run(&catalog, cmd).await,
+        Command::Catalog(cmd) => commands::catalog::run(&catalog, &loaded.settings, cmd).await,
         Command::Completions(_) | Command::Man(_) => Ok(ExitCode::SUCCESS), // answered above
     }
 }

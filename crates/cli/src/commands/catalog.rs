@@ -1,4 +1,4 @@
-//! `ccxt-cli catalog {info|compact|demo}`.
+//! `ccxt-cli catalog {info|compact|verify|demo}`.
 
 use std::process::ExitCode;
 
@@ -8,15 +8,20 @@ use ccxt_model::time::format_iso;
 use ccxt_model::{Instrument, Venue};
 
 use crate::UsageError;
-use crate::cli::{CatalogCommand, OutputFormat};
+use crate::cli::{CatalogCommand, OutputFormat, VerifyArgs};
 use crate::output::{Column, Rows, Value};
 
 /// Runs a `catalog` subcommand.
-pub async fn run(location: &str, command: CatalogCommand) -> anyhow::Result<ExitCode> {
+pub async fn run(
+    location: &str,
+    settings: &crate::settings::FileSettings,
+    command: CatalogCommand,
+) -> anyhow::Result<ExitCode> {
     match command {
         CatalogCommand::Info { format, .. } => info(location, format).await,
         CatalogCommand::Compact { .. } => compact(location).await,
         CatalogCommand::Demo { path, days } => demo(&path, days).await,
+        CatalogCommand::Verify(args) => verify(location, settings, args).await,
     }
 }
 
@@ -193,4 +198,235 @@ async fn demo(path: &std::path::Path, days: u32) -> anyhow::Result<ExitCode> {
             .sum::<usize>()
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// `catalog verify`: findings on stdout, a summary on stderr; exit 1 when any remain.
+async fn verify(
+    location: &str,
+    settings: &crate::settings::FileSettings,
+    args: VerifyArgs,
+) -> anyhow::Result<ExitCode> {
+    use ccxt_catalog::verify::{OutlierRule, VerifyOptions};
+    use ccxt_model::time::{Bound, parse_time};
+    let time = |t: Option<&String>, bound, flag: &str| -> Result<Option<u64>, UsageError> {
+        t.map(|t| parse_time(t, bound).map_err(|e| UsageError(format!("{flag}: {e}"))))
+            .transpose()
+    };
+    let start = time(args.from.as_ref(), Bound::Start, "--from")?;
+    let end = time(args.to.as_ref(), Bound::End, "--to")?;
+    if let (Some(s), Some(e)) = (start, end)
+        && e < s
+    {
+        return Err(UsageError(format!(
+            "--to ({}) is before --from ({})",
+            format_iso(e),
+            format_iso(s)
+        ))
+        .into());
+    }
+    let venues = crate::inputs::selected_venues(&args.venues);
+    let mut instruments = std::collections::HashSet::new();
+    for venue in &venues {
+        for i in crate::inputs::symbols_on(*venue, &args.symbols, !args.venues.is_empty())? {
+            instruments.insert(i.id);
+        }
+    }
+    let include = |kind: ccxt_model::RecordKind, dir: &ccxt_model::InstrumentId| {
+        let venue_ok = ccxt_catalog::verify::dataset_venue(kind, dir)
+            .map_or(args.venues.is_empty(), |v| venues.contains(&v));
+        let symbol_ok = args.symbols.is_empty()
+            || ccxt_catalog::verify::dataset_instrument(kind, dir)
+                .is_none_or(|id| instruments.contains(&id));
+        venue_ok && symbol_ok
+    };
+    let options = VerifyOptions {
+        start,
+        end,
+        outliers: OutlierRule {
+            window: usize::from(args.outlier_window),
+            k: args.outlier_k,
+            min_jump: args.outlier_min_jump,
+        },
+    };
+    let catalog = Catalog::open(location)?;
+    let mut findings = catalog.verify(&options, &include).await?;
+    if args.repair {
+        drop(catalog);
+        let mut targets: Vec<(ccxt_model::RecordKind, ccxt_model::InstrumentId)> = findings
+            .iter()
+            .filter(|f| f.kind.merge_repairs())
+            .map(|f| (f.dataset, f.instrument.clone()))
+            .collect();
+        targets.sort_by(|a, b| (a.0, a.1.as_str()).cmp(&(b.0, b.1.as_str())));
+        targets.dedup();
+        let (catalog, recovered) =
+            Catalog::open_writable_by(location, "catalog verify --repair").await?;
+        let merged = catalog.repair_merge(&targets).await?;
+        eprintln!(
+            "repair: {} dataset(s) rewritten ({} files -> {} files, {} duplicate row(s) dropped; {} overlap(s) merged on opening)",
+            merged.datasets,
+            merged.files_before,
+            merged.files_after,
+            merged.duplicates_removed + recovered.duplicates_removed,
+            recovered.overlaps_merged
+        );
+        let catalog = std::sync::Arc::new(catalog);
+        refill_holes(&catalog, settings, &findings).await?;
+        for bad in catalog.quarantined() {
+            eprintln!("quarantined: {bad}");
+        }
+        findings = catalog.verify(&options, &include).await?;
+    }
+    super::print(args.format, &finding_rows(&findings))?;
+    let mut counts: std::collections::BTreeMap<&str, usize> = std::collections::BTreeMap::new();
+    for f in &findings {
+        *counts.entry(f.kind.as_str()).or_default() += 1;
+    }
+    if findings.is_empty() {
+        eprintln!("verified: no problem found");
+        Ok(ExitCode::SUCCESS)
+    } else {
+        let by_kind: Vec<String> = counts.iter().map(|(k, n)| format!("{n} {k}")).collect();
+        eprintln!("{} finding(s): {}", findings.len(), by_kind.join(", "));
+        Ok(ExitCode::from(1))
+    }
+}
+
+/// One row per finding.
+fn finding_rows(findings: &[ccxt_catalog::verify::Finding]) -> Rows {
+    let columns = [
+        "kind",
+        "dataset",
+        "instrument",
+        "file",
+        "from",
+        "to",
+        "detail",
+    ]
+    .into_iter()
+    .map(|name| Column {
+        name,
+        in_table: true,
+    })
+    .collect();
+    let time = |t: Option<u64>| t.map(|t| Value::Text(format_iso(t))).unwrap_or(Value::Null);
+    let rows = findings
+        .iter()
+        .map(|f| {
+            vec![
+                Value::Text(f.kind.as_str().into()),
+                Value::Text(f.dataset.as_str().into()),
+                Value::Text(f.instrument.to_string()),
+                f.file.clone().map(Value::Text).unwrap_or(Value::Null),
+                time(f.from),
+                time(f.to),
+                Value::Text(f.detail.clone()),
+            ]
+        })
+        .collect();
+    Rows { columns, rows }
+}
+
+/// `--repair`: asks the venues again for each hole a venue history can refill (bars, settled
+/// funding, open-interest history), through the orchestrator as `fetch-* --store` does, and
+/// stores what they send. Holes of live snapshots, and what a venue no longer serves, stay.
+async fn refill_holes(
+    catalog: &std::sync::Arc<Catalog>,
+    settings: &crate::settings::FileSettings,
+    findings: &[ccxt_catalog::verify::Finding],
+) -> anyhow::Result<()> {
+    use ccxt_catalog::verify::{FindingKind, Refill, dataset_instrument};
+    use ccxt_orchestrator::{CatalogSink, FullRange, Job, NoProgress, RunOptions, VenueTarget};
+    let mut connected: std::collections::HashMap<Venue, crate::registry::Connected> =
+        std::collections::HashMap::new();
+    let mut sink = CatalogSink::new(catalog.clone(), 50_000);
+    let (mut asked, mut stored, mut failed) = (0usize, 0usize, 0usize);
+    for f in findings {
+        let (Some(refill), Some(from), Some(to)) = (f.refill, f.from, f.to) else {
+            continue;
+        };
+        if !matches!(f.kind, FindingKind::Hole | FindingKind::ExplainedHole) {
+            continue;
+        }
+        let Some(instrument) = dataset_instrument(f.dataset, &f.instrument)
+            .and_then(|id| Instrument::from_id(id.as_str()).ok())
+        else {
+            continue;
+        };
+        let job = match refill {
+            Refill::Bars => match f.instrument.as_str().parse::<ccxt_model::BarType>() {
+                // Closes after the open of the first missing bar, up to the last one's close.
+                Ok(b) => Job::Bars {
+                    interval: b.interval,
+                    price: b.price,
+                    start: from + 1,
+                    end: to,
+                },
+                Err(_) => continue,
+            },
+            Refill::Funding => Job::FundingHistory {
+                start: from,
+                end: to,
+            },
+            Refill::OpenInterestHistory { period_ns } => {
+                match ccxt_venue::OiPeriod::ALL
+                    .into_iter()
+                    .find(|p| p.nanos() == period_ns)
+                {
+                    Some(period) => Job::OpenInterestHistory {
+                        period,
+                        start: from,
+                        end: to,
+                    },
+                    None => continue,
+                }
+            }
+        };
+        let venue = instrument.venue;
+        let c = match connected.entry(venue) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::hash_map::Entry::Vacant(e) => {
+                match super::fetch::connect_all(&[venue], settings)?.pop() {
+                    Some((_, c)) => e.insert(c),
+                    None => continue,
+                }
+            }
+        };
+        let target = VenueTarget {
+            fetcher: c.fetcher.clone(),
+            instruments: vec![instrument],
+        };
+        asked += 1;
+        let outcomes = ccxt_orchestrator::run(
+            vec![target],
+            job,
+            std::sync::Arc::new(FullRange),
+            &mut sink,
+            &NoProgress,
+            RunOptions::default(),
+        )
+        .await;
+        for o in outcomes {
+            stored += o.stored;
+            if let Some(e) = o.error {
+                failed += 1;
+                eprintln!(
+                    "repair: {} {} {}: {e}",
+                    o.instrument.venue, o.instrument.native, f.instrument
+                );
+            }
+            if let Some(why) = o.unsupported {
+                eprintln!(
+                    "repair: {} {}: {why}",
+                    o.instrument.venue, o.instrument.native
+                );
+            }
+        }
+    }
+    if asked > 0 {
+        eprintln!(
+            "repair: asked the venues for {asked} hole(s): {stored} row(s) stored, {failed} request(s) failed"
+        );
+    }
+    Ok(())
 }

@@ -154,7 +154,7 @@ fn job_for(what: What, range: Option<(u64, u64)>) -> Job {
 }
 
 /// Connects every venue, or reports every configuration problem at once, before any request.
-fn connect_all(
+pub(crate) fn connect_all(
     venues: &[Venue],
     settings: &FileSettings,
 ) -> Result<Vec<(Venue, registry::Connected)>, UsageError> {
