@@ -13,6 +13,10 @@
 //! For each run: rows read, wall time, rows/s, the CLI's CPU seconds and peak RSS (read from
 //! /proc while it runs). Peak RSS should grow with the buckets (assets × hours), not with the
 //! rows read: the bucketed query reads one instrument-day at a time.
+//!
+//! Then, when a Python with duckdb is found (`CCXT_BENCH_PYTHON`, else the CI venv
+//! `target/ci-venv/bin/python`), DuckDB does the same `oi --by-asset --every 1h` aggregation on
+//! the same files (`query_duckdb.py`), measured the same way (DuckDB uses every core).
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -45,6 +49,11 @@ fn run_cli(args: &[&str]) -> Figures {
         }
     }
     cmd.args(args);
+    measure(cmd)
+}
+
+/// Runs `cmd` (stdout discarded) and samples its CPU and peak RSS until it ends.
+fn measure(mut cmd: Command) -> Figures {
     let started = Instant::now();
     let mut child = match cmd.stdout(Stdio::null()).stderr(Stdio::piped()).spawn() {
         Ok(c) => c,
@@ -237,14 +246,54 @@ fn main() {
             eprintln!("{name} failed: {}", f.stderr.trim());
             std::process::exit(1);
         }
-        println!(
-            "{:<40} {:>10} {:>9.2} {:>12.0} {:>8.2} {:>13.1}",
-            name,
-            rows,
-            f.wall.as_secs_f64(),
-            rows as f64 / f.wall.as_secs_f64(),
-            f.cpu_s,
-            f.peak_rss_mib,
-        );
+        print_row(name, rows, &f);
     }
+    duckdb_peer(&cat, START_NS + days * NANOS_PER_DAY - 1, oi_rows);
+}
+
+fn print_row(name: &str, rows: u64, f: &Figures) {
+    println!(
+        "{:<40} {:>10} {:>9.2} {:>12.0} {:>8.2} {:>13.1}",
+        name,
+        rows,
+        f.wall.as_secs_f64(),
+        rows as f64 / f.wall.as_secs_f64(),
+        f.cpu_s,
+        f.peak_rss_mib,
+    );
+}
+
+/// DuckDB's run of `oi --all --by-asset --every 1h` on the same files, when a Python with
+/// duckdb is found; otherwise a line saying how to get one.
+fn duckdb_peer(catalog: &str, end_ns: u64, oi_rows: u64) {
+    let python = std::env::var("CCXT_BENCH_PYTHON").unwrap_or_else(|_| {
+        let target = std::env::var("CARGO_TARGET_DIR")
+            .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../../target").to_string());
+        format!("{target}/ci-venv/bin/python")
+    });
+    let has_duckdb = Command::new(&python)
+        .args(["-c", "import duckdb"])
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !has_duckdb {
+        println!(
+            "duckdb: skipped (no Python with duckdb at {python}; set CCXT_BENCH_PYTHON or run .ci/run once)"
+        );
+        return;
+    }
+    let mut cmd = Command::new(&python);
+    cmd.arg(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/benches/query_duckdb.py"
+    ))
+    .arg(catalog)
+    .arg(START_NS.to_string())
+    .arg(end_ns.to_string());
+    let f = measure(cmd);
+    if !f.ok {
+        eprintln!("duckdb failed: {}", f.stderr.trim());
+        return;
+    }
+    print_row("duckdb: oi by asset, every 1h", oi_rows, &f);
 }
