@@ -12,8 +12,7 @@
 //! instrument-day at a time.
 
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use ccxt_catalog::Catalog;
 use ccxt_model::time::{NANOS_PER_DAY, NANOS_PER_SECOND};
@@ -21,67 +20,10 @@ use ccxt_model::{InstrumentId, MarkPrice, OpenInterest};
 use rust_decimal::Decimal;
 
 mod common;
-use common::{arg, proc_sample};
+use common::{arg, run_cli};
 
 /// 2025-01-01T00:00:00Z.
 const START_NS: u64 = 1_735_689_600 * NANOS_PER_SECOND;
-
-struct Figures {
-    wall: Duration,
-    cpu_s: f64,
-    peak_rss_mib: f64,
-    stderr: String,
-    ok: bool,
-}
-
-fn run_cli(args: &[&str]) -> Figures {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_ccxt-cli"));
-    for (key, _) in std::env::vars() {
-        if key.starts_with("CCXT_") || key == "RUST_LOG" {
-            cmd.env_remove(key);
-        }
-    }
-    cmd.args(args);
-    let started = Instant::now();
-    let mut child = match cmd.stdout(Stdio::null()).stderr(Stdio::piped()).spawn() {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("cannot start ccxt-cli: {e}");
-            std::process::exit(1);
-        }
-    };
-    let pid = child.id();
-    let stderr_pipe = child.stderr.take();
-    let stderr_reader = std::thread::spawn(move || {
-        let mut text = String::new();
-        if let Some(mut pipe) = stderr_pipe {
-            let _ = std::io::Read::read_to_string(&mut pipe, &mut text);
-        }
-        text
-    });
-    let (mut rss, mut cpu) = (0.0, 0.0);
-    let status = loop {
-        if let Some((r, c)) = proc_sample(pid) {
-            rss = f64::max(rss, r);
-            cpu = c;
-        }
-        match child.try_wait() {
-            Ok(Some(status)) => break status,
-            Ok(None) => std::thread::sleep(Duration::from_millis(20)),
-            Err(e) => {
-                eprintln!("wait failed: {e}");
-                std::process::exit(1);
-            }
-        }
-    };
-    Figures {
-        wall: started.elapsed(),
-        cpu_s: cpu,
-        peak_rss_mib: rss,
-        stderr: stderr_reader.join().unwrap_or_default(),
-        ok: status.success(),
-    }
-}
 
 /// Writes the catalog: per instrument and day, 288 open-interest rows and 1440 mark prices.
 async fn generate(root: &Path, instruments: usize, days: u64) -> (u64, u64) {
