@@ -86,6 +86,27 @@ pub struct Lease {
     renewer: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
+/// The leases this process holds (by shown path): a lease object naming this process (pid and
+/// host) that is not in here was left by a catalog this process dropped, whose background
+/// release has not run yet; it is taken over at once instead of waiting for its expiry.
+static HELD_HERE: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+fn held_here(key: &str) -> bool {
+    HELD_HERE
+        .lock()
+        .is_ok_and(|held| held.iter().any(|k| k == key))
+}
+
+fn set_held_here(key: &str, held: bool) {
+    if let Ok(mut keys) = HELD_HERE.lock() {
+        if held {
+            keys.push(key.to_string());
+        } else if let Some(i) = keys.iter().position(|k| k == key) {
+            keys.swap_remove(i);
+        }
+    }
+}
+
 /// The name of this machine, for lease bodies and refusals.
 fn host_name() -> String {
     std::env::var("HOSTNAME")
@@ -123,6 +144,7 @@ impl Lease {
             lease_expires_ms: clock.now_ms().saturating_add(length_ms),
         };
         let version = take(storage, &path, &body, scope, &clock).await?;
+        set_held_here(&storage.display_path(&path), true);
         let lease = Arc::new(Lease {
             storage: storage.clone(),
             path,
@@ -188,6 +210,7 @@ impl Lease {
             };
             if let Some(body) = LeaseBody::parse(&bytes)
                 && body.lease_expires_ms > now
+                && !left_by_this_process(&self.storage, &meta.location, &body)
             {
                 return Err(locked(&self.storage, &body, other));
             }
@@ -288,6 +311,7 @@ impl Lease {
         let version = match self.held.lock() {
             Ok(mut held) if !held.released => {
                 held.released = true;
+                set_held_here(&self.storage.display_path(&self.path), false);
                 (held.lost.is_none()).then(|| held.version.clone())
             }
             _ => None,
@@ -305,6 +329,12 @@ impl Lease {
     /// Releases it from a synchronous context (a dropped catalog): spawned on the current
     /// runtime when there is one; otherwise the lease simply expires.
     pub fn release_in_background(self: &Arc<Self>) {
+        // No longer ours from now on, even before the deletion runs.
+        if let Ok(held) = self.held.lock()
+            && !held.released
+        {
+            set_held_here(&self.storage.display_path(&self.path), false);
+        }
         let lease = self.clone();
         if let Ok(handle) = tokio::runtime::Handle::try_current() {
             handle.spawn(async move { lease.release().await });
@@ -327,7 +357,7 @@ async fn take(
     // A few rounds: the object may vanish or change between our reads and writes.
     for _ in 0..5 {
         match storage.put_create(path, body.to_bytes()).await {
-            Ok(result) => return Ok(UpdateVersion::from(result)),
+            Ok(version) => return Ok(version),
             Err(CatalogError::Storage {
                 source: object_store::Error::AlreadyExists { .. },
                 ..
@@ -345,6 +375,7 @@ async fn take(
         let current = LeaseBody::parse(&bytes);
         if let Some(current) = &current
             && current.lease_expires_ms > clock.now_ms()
+            && !left_by_this_process(storage, path, current)
         {
             return Err(locked(storage, current, scope));
         }
@@ -370,6 +401,14 @@ async fn take(
         root: storage.display_root().to_string(),
         reason: "the lease object kept changing while taking it; another writer is starting".into(),
     })
+}
+
+/// Whether `body` names this process (pid and host) but this process holds no such lease: a
+/// catalog it dropped left it.
+fn left_by_this_process(storage: &Storage, path: &Path, body: &LeaseBody) -> bool {
+    body.pid == std::process::id()
+        && body.host == host_name()
+        && !held_here(&storage.display_path(path))
 }
 
 fn locked(storage: &Storage, body: &LeaseBody, scope: LockScope) -> CatalogError {

@@ -331,8 +331,24 @@ impl Storage {
 
     /// Writes `bytes` to `path` only if nothing is there (`PutMode::Create`, a conditional
     /// create on stores that support it): [`object_store::Error::AlreadyExists`] otherwise.
-    pub async fn put_create(&self, path: &Path, bytes: Bytes) -> Result<PutResult> {
-        self.put_opts(path, bytes, PutMode::Create).await
+    ///
+    /// A create whose first attempt succeeded but whose answer was lost is retried by the
+    /// client and then finds the object there: when the object holds exactly `bytes`, that is
+    /// our own create, and it counts as done.
+    pub async fn put_create(&self, path: &Path, bytes: Bytes) -> Result<UpdateVersion> {
+        match self.put_opts(path, bytes.clone(), PutMode::Create).await {
+            Ok(result) => Ok(UpdateVersion::from(result)),
+            Err(
+                e @ CatalogError::Storage {
+                    source: object_store::Error::AlreadyExists { .. },
+                    ..
+                },
+            ) => match self.get_versioned(path).await {
+                Ok((found, version)) if found == bytes => Ok(version),
+                _ => Err(e),
+            },
+            Err(e) => Err(e),
+        }
     }
 
     /// Writes `bytes` to `path` with `mode` (create, overwrite, or update of one version).
