@@ -84,6 +84,8 @@ pub struct Lease {
     held: Mutex<Held>,
     /// The renewal task, stopped on release.
     renewer: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// Whether it is still registered in [`HELD_HERE`].
+    registered: std::sync::atomic::AtomicBool,
 }
 
 /// The leases this process holds (by shown path): a lease object naming this process (pid and
@@ -144,7 +146,7 @@ impl Lease {
             lease_expires_ms: clock.now_ms().saturating_add(length_ms),
         };
         let version = take(storage, &path, &body, scope, &clock).await?;
-        set_held_here(&storage.display_path(&path), true);
+        set_held_here(&storage.identity_of(&path), true);
         let lease = Arc::new(Lease {
             storage: storage.clone(),
             path,
@@ -158,6 +160,7 @@ impl Lease {
                 released: false,
             }),
             renewer: Mutex::new(None),
+            registered: std::sync::atomic::AtomicBool::new(true),
         });
         // Taken first, checked second.
         if let Err(refused) = lease.check_others(scope).await {
@@ -311,7 +314,7 @@ impl Lease {
         let version = match self.held.lock() {
             Ok(mut held) if !held.released => {
                 held.released = true;
-                set_held_here(&self.storage.display_path(&self.path), false);
+                self.unregister();
                 (held.lost.is_none()).then(|| held.version.clone())
             }
             _ => None,
@@ -326,15 +329,21 @@ impl Lease {
         }
     }
 
+    /// Removes it from [`HELD_HERE`], once.
+    fn unregister(&self) {
+        if self
+            .registered
+            .swap(false, std::sync::atomic::Ordering::SeqCst)
+        {
+            set_held_here(&self.storage.identity_of(&self.path), false);
+        }
+    }
+
     /// Releases it from a synchronous context (a dropped catalog): spawned on the current
     /// runtime when there is one; otherwise the lease simply expires.
     pub fn release_in_background(self: &Arc<Self>) {
         // No longer ours from now on, even before the deletion runs.
-        if let Ok(held) = self.held.lock()
-            && !held.released
-        {
-            set_held_here(&self.storage.display_path(&self.path), false);
-        }
+        self.unregister();
         let lease = self.clone();
         if let Ok(handle) = tokio::runtime::Handle::try_current() {
             handle.spawn(async move { lease.release().await });
@@ -408,7 +417,7 @@ async fn take(
 fn left_by_this_process(storage: &Storage, path: &Path, body: &LeaseBody) -> bool {
     body.pid == std::process::id()
         && body.host == host_name()
-        && !held_here(&storage.display_path(path))
+        && !held_here(&storage.identity_of(path))
 }
 
 fn locked(storage: &Storage, body: &LeaseBody, scope: LockScope) -> CatalogError {

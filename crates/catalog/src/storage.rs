@@ -1,8 +1,11 @@
 //! Where catalog files live: an `object_store` backend, plus the durability steps a local
 //! directory needs (fsync of files and directories) and a cross-process write lock.
 //!
-//! Everything the catalog does to files goes through [`Storage`], so the same code can later
-//! write `s3://bucket/prefix`. Only local directories are enabled today.
+//! Everything the catalog does to files goes through [`Storage`], so the same code writes a
+//! local directory and an object store (`s3://`, `gs://`, `az://`; see the `cloud` module).
+//! What differs is kept here: local disks fsync and rename and lock with `flock`; object
+//! stores have no rename (conditional creates, copy-then-delete for the quarantine) and lock
+//! with a lease object (the `lease` module).
 
 use std::path::{Path as FsPath, PathBuf};
 use std::sync::Arc;
@@ -218,6 +221,16 @@ impl Storage {
             None if self.display.ends_with('/') => format!("{}{}", self.display, path),
             None => format!("{}/{}", self.display, path),
         }
+    }
+
+    /// `path` on this store, told apart from the same path on another endpoint (for
+    /// process-wide bookkeeping; never shown).
+    pub(crate) fn identity_of(&self, path: &Path) -> String {
+        format!(
+            "{}|{}",
+            self.options.endpoint.as_deref().unwrap_or_default(),
+            self.display_path(path)
+        )
     }
 
     /// The root as given.
