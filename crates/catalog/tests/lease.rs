@@ -277,3 +277,20 @@ fn dropping_a_catalog_inside_runtime_block_on_deletes_its_lease() {
         assert!(!lease.exists());
     });
 }
+
+#[tokio::test]
+async fn an_unreachable_store_is_one_line_naming_the_location() {
+    let mut s = store().await;
+    let clock = Clock::at(T0);
+    let mut options = s.options(&clock);
+    options.lease = Some(Duration::from_secs(4)); // short client retries
+    s.sim.stop();
+    let err = Catalog::open_writable_as(&s.location, &options, "x", LockScope::Catalog, None)
+        .await
+        .unwrap_err();
+    let message = err.to_string();
+    assert!(matches!(err, CatalogError::Storage { .. }), "{message}");
+    assert!(message.contains(&s.location), "{message}");
+    assert!(!message.contains('\n'), "{message}");
+    assert!(!message.contains(ccxt_s3_sim::SECRET_KEY), "{message}");
+}
