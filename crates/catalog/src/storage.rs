@@ -409,8 +409,9 @@ impl Storage {
         }
     }
 
-    /// Takes the catalog's write lock, waiting for another process that holds it. In-memory
-    /// stores need no cross-process lock.
+    /// Takes the catalog's write lock, waiting for another process that holds it on a local
+    /// disk; on an object store a live lease refuses at once ([`CatalogError::Locked`]).
+    /// In-memory stores need no cross-process lock.
     pub async fn lock(&self) -> Result<WriteLock> {
         if self.object_store {
             // No waiting on a store: a live writer refuses this one.
