@@ -200,7 +200,7 @@ impl Ownership {
     }
 
     /// [`Ownership::owns`] as a shareable predicate (what the catalog's sharded writer takes).
-    pub fn predicate(&self) -> Arc<dyn Fn(RecordKind, &InstrumentId) -> bool + Send + Sync> {
+    pub fn predicate(&self) -> crate::store::Owns {
         let me = self.clone();
         Arc::new(move |kind, id| me.owns(kind, id))
     }
