@@ -1117,3 +1117,88 @@ async fn two_shards_cover_the_universe_exactly_once_and_keep_other_writers_out()
     assert!(oi_datasets.is_superset(&oi_written), "{info:?}");
     sim.shutdown().await;
 }
+
+/// `--shard`, `daemon.shard`, `[storage]` and `[spool]` problems are listed with the others
+/// (exit 2); an object-store catalog is accepted by the daemon, its spool and state file on
+/// local disk under `$XDG_STATE_HOME` (one directory per shard), or in `--spool-dir`.
+#[test]
+fn shard_storage_and_spool_settings_are_validated_and_the_spool_stays_local() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("bad.toml");
+    std::fs::write(
+        &config,
+        "[daemon]\nsymbols = [\"BTCUSDT-PERP\"]\nshard = \"2/2\"\n[metrics]\naddress = \"off\"\n\
+         [storage]\nendpoint = \"ftp://minio\"\n[spool]\nmax_bytes = 0\n",
+    )
+    .unwrap();
+    let config = config.to_str().unwrap();
+    let out = cli(&["daemon", "validate", "-c", config]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    for needle in [
+        "daemon.shard: invalid shard '2/2': the index must be below the count (use i/n with 0 <= i < n and n >= 1",
+        "storage.endpoint must be http(s)://HOST[:PORT], got 'ftp://minio'",
+        "spool.max_bytes must be between 1 and",
+        "3 problems",
+    ] {
+        assert!(stderr.contains(needle), "'{needle}' missing in:\n{stderr}");
+    }
+    // The flag wins over the file, and is checked the same way.
+    let out = cli(&["daemon", "validate", "-c", config, "--shard", "1/0"]);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("--shard: invalid shard '1/0'"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let good = dir.path().join("good.toml");
+    std::fs::write(
+        &good,
+        "[daemon]\nsymbols = [\"BTCUSDT-PERP\"]\n[metrics]\naddress = \"off\"\n",
+    )
+    .unwrap();
+    let state_home = dir.path().join("state");
+    let validate = |extra: &[&str]| {
+        let mut cmd = common::clean_cli();
+        cmd.env("XDG_STATE_HOME", &state_home)
+            .args(["daemon", "validate", "-c", good.to_str().unwrap()])
+            .args(extra);
+        let out = cmd.output().unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    let stdout = validate(&["--catalog", "s3://bucket/prefix", "--shard", "1/3"]);
+    let expected = state_home.join("ccxt-pipeline");
+    assert!(stdout.contains("shard 1/3"), "{stdout}");
+    let spool_line = stdout.lines().find(|l| l.contains("spool ")).unwrap();
+    assert!(
+        spool_line.contains(&format!("{}/s3-bucket-prefix-", expected.display()))
+            && spool_line.contains("/shard-1-of-3/daemon"),
+        "{stdout}"
+    );
+    let stdout = validate(&[
+        "--catalog",
+        "s3://bucket/prefix",
+        "--spool-dir",
+        "/var/tmp/sp",
+    ]);
+    assert!(
+        stdout.contains("spool /var/tmp/sp/daemon (state file /var/tmp/sp/.daemon/state.json)"),
+        "{stdout}"
+    );
+    let local = dir.path().join("catalog");
+    let stdout = validate(&["--catalog", local.to_str().unwrap()]);
+    assert!(
+        stdout.contains(&format!(
+            "spool {}/.spool/daemon (state file {}/.daemon/state.json)",
+            local.display(),
+            local.display()
+        )),
+        "{stdout}"
+    );
+}
