@@ -403,7 +403,12 @@ impl Loaded {
                 }),
             ),
         ];
-        for (key, flag, value) in flags {
+        let spool_dir = (
+            "spool.dir",
+            "--spool-dir",
+            global.spool_dir.as_ref().map(|d| d.display().to_string()),
+        );
+        for (key, flag, value) in flags.into_iter().chain([spool_dir]) {
             if let Some(value) = value {
                 overlay(&mut leaves, key, Value::String(value), Source::Flag(flag));
             }
