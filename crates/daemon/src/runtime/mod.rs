@@ -303,6 +303,7 @@ async fn announce_shard(shared: &Shared) {
     if !shard.is_sharded() {
         return;
     }
+    m::rows_not_owned(ccxt_model::RecordKind::Gap, 0);
     let mut instruments = 0;
     let mut owned = Vec::new();
     for (venue, state) in &shared.venues {
