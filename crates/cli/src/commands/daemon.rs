@@ -440,15 +440,32 @@ async fn start(
     if prepared.config.metrics_address.is_some() {
         ccxt_daemon::prometheus();
     }
+    let catalog = Arc::new(catalog);
     let plan = DaemonPlan {
         venues: prepared.venues,
-        catalog: Arc::new(catalog),
+        catalog: catalog.clone(),
         spool_dir: prepared.dirs.spool.join("daemon"),
         state_dir: prepared.dirs.state,
         config: prepared.config,
         flush: prepared.flush,
     };
     let summary = ccxt_daemon::run(plan, signals.wait()).await?;
+    // Release the write lock now (on an object store: delete the lease, so the next start
+    // need not wait for it to expire).
+    match Arc::try_unwrap(catalog) {
+        Ok(catalog) => catalog.close().await,
+        Err(_) => tracing::debug!("the catalog is still shared: its lock is released when dropped"),
+    }
+    if let Some(reason) = summary.lease_lost {
+        anyhow::bail!(
+            "stopped: {reason}; {}",
+            if summary.drained {
+                "everything was stored before the lease was lost"
+            } else {
+                "the last rows wait in the spool for the next start"
+            }
+        );
+    }
     tracing::info!(
         uptime_secs = summary.uptime.as_secs(),
         shutdown_ms = summary.shutdown.as_millis() as u64,
