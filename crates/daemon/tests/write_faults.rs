@@ -508,6 +508,62 @@ async fn a_full_spool_sends_new_rows_to_memory_and_nothing_is_lost_when_the_cata
     );
 }
 
+/// The object store goes away for a while (503 to everything) and comes back: the rows wait in
+/// the local spool, `/healthz` says the catalog is unreachable with how many rows wait, and
+/// then every row is stored exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_object_store_that_goes_away_and_comes_back_loses_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sim = ccxt_s3_sim::S3Sim::start(tmp.path()).await.unwrap();
+    let (catalog, _) = Catalog::open_writable_as(
+        &sim.url("away"),
+        &sim.options(),
+        "daemon",
+        ccxt_catalog::LockScope::Catalog,
+        None,
+    )
+    .await
+    .unwrap();
+    let running = start_on(
+        RunHooks::default(),
+        FlushPolicy::default().max_bytes,
+        Some(catalog),
+    )
+    .await;
+    let port = running.port;
+    let written = "ccxt_rows_written_total{kind=\"open_interest\",venue=\"binance\"}";
+    wait_until(port, "healthy with rows stored", |status, _, m| {
+        status == 200 && metric(m, written).unwrap_or(0.0) > 0.0
+    })
+    .await;
+    sim.set_fault(ccxt_s3_sim::Fault::Unavailable);
+    let health = wait_until(port, "the store unreachable", |status, h, _| {
+        status == 503 && fault(h, "catalog").is_some_and(|f| f["rows_in_spool"].as_u64() >= Some(2))
+    })
+    .await;
+    let note = fault(&health, "catalog").unwrap()["note"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(note.starts_with("catalog unreachable since "), "{health}");
+    sim.set_fault(ccxt_s3_sim::Fault::None);
+    wait_until(port, "healthy with the spool stored", |status, h, _| {
+        status == 200 && h["faults"].as_array().is_some_and(Vec::is_empty)
+    })
+    .await;
+    let taken: BTreeSet<u64> = running.taken.lock().unwrap().iter().copied().collect();
+    running.stop.send(()).unwrap();
+    let summary = running.daemon.await.unwrap().unwrap();
+    assert!(summary.drained && summary.lease_lost.is_none());
+    let (_, missing) = stored_once(&running.catalog, &taken).await;
+    assert!(
+        missing.is_empty(),
+        "{} of {} lost",
+        missing.len(),
+        taken.len()
+    );
+}
+
 /// A daemon whose write lease on an object store is taken over (it hung past the lease) stops
 /// by itself, saying why, so its supervisor restarts it; it writes nothing after.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
