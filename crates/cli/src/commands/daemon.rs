@@ -101,6 +101,13 @@ impl Prepared {
             let n: usize = self.venues.iter().map(|v| v.symbols.len()).sum();
             format!("{n} instrument(s)")
         };
+        let shard = self.config.shard;
+        if shard.is_sharded() {
+            return format!(
+                "{symbols} on {}, shard {shard}: this daemon collects only the instruments and liquidation feeds its shard owns",
+                venues.join(", ")
+            );
+        }
         format!("{symbols} on {}", venues.join(", "))
     }
 
