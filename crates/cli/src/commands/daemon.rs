@@ -423,7 +423,8 @@ async fn start(
     let shard = prepared.config.shard;
     // A shard locks its own scope and owns only its datasets: its recovery, compaction and
     // quarantine never touch another shard's files.
-    let (scope, owns, holder) = if shard.is_sharded() {
+    // The lock's message names the scope (`… is writing to it as shard 1/3`).
+    let (scope, owns) = if shard.is_sharded() {
         let ownership = ccxt_daemon::ownership(shard, &prepared.venues);
         (
             LockScope::Shard {
@@ -431,13 +432,12 @@ async fn start(
                 count: shard.count,
             },
             Some(ownership.predicate()),
-            format!("daemon (shard {shard})"),
         )
     } else {
-        (LockScope::Catalog, None, "daemon".to_string())
+        (LockScope::Catalog, None)
     };
     let (catalog, recovered) =
-        Catalog::open_writable_as(location, options, &holder, scope, owns).await?;
+        Catalog::open_writable_as(location, options, "daemon", scope, owns).await?;
     if recovered.repaired_anything() {
         tracing::warn!(
             ?recovered,
