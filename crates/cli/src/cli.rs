@@ -184,13 +184,13 @@ Examples:
 
 impl Command {
     /// Whether the command keeps a spool or state files on local disk (`daemon start` and
-    /// `validate`, `stream-liquidations`).
+    /// `validate`, `stream-liquidations --store`).
     pub fn stores(&self) -> bool {
-        matches!(
-            self,
-            Command::StreamLiquidations(_)
-                | Command::Daemon(DaemonCommand::Start(_) | DaemonCommand::Validate(_))
-        )
+        match self {
+            Command::StreamLiquidations(args) => args.store,
+            Command::Daemon(DaemonCommand::Start(_) | DaemonCommand::Validate(_)) => true,
+            _ => false,
+        }
     }
 
     /// The `--catalog` flag, for the commands that offer it.
