@@ -4,6 +4,7 @@
 //! daemon with every problem collected (never the first one only); `validate` prints the
 //! verdict, `start` runs it.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -50,6 +51,12 @@ pub async fn run(
         }
         DaemonCommand::Start(args) => {
             let prepared = prepare(&args)?;
+            for stranded in stranded_spools(&dirs.spool, prepared.config.shard) {
+                tracing::warn!(
+                    spool = %stranded.display(),
+                    "a spool of another shard layout holds rows no running shard will store: start that shard once with its old --shard (or no --shard) to store them"
+                );
+            }
             // Handlers first: a signal during start-up is a clean stop, not a kill.
             let signals = Signals::register()?;
             tracing::info!(
@@ -381,6 +388,44 @@ fn check_common_bars(
     }
 }
 
+/// Daemon spools under `spool_root` that hold segments but belong to another shard layout
+/// than `shard` (another `n`, or sharded vs not): rows a crashed daemon left before `n`
+/// changed, which only a daemon of that layout drains.
+fn stranded_spools(spool_root: &std::path::Path, shard: ccxt_daemon::Shard) -> Vec<PathBuf> {
+    let has_segments = |dir: &std::path::Path| {
+        std::fs::read_dir(dir).is_ok_and(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .any(|e| e.path().extension().is_some_and(|x| x == "spool"))
+        })
+    };
+    let mut out = Vec::new();
+    let whole = spool_root.join("daemon");
+    if shard.is_sharded() && has_segments(&whole) {
+        out.push(whole);
+    }
+    let Ok(entries) = std::fs::read_dir(spool_root) else {
+        return out;
+    };
+    let mut shards: Vec<PathBuf> = entries
+        .filter_map(Result::ok)
+        .filter_map(|e| {
+            let name = e.file_name().into_string().ok()?;
+            let count: u32 = name
+                .strip_prefix("shard-")?
+                .split_once("-of-")?
+                .1
+                .parse()
+                .ok()?;
+            (!shard.is_sharded() || count != shard.count).then(|| e.path().join("daemon"))
+        })
+        .filter(|dir| has_segments(dir))
+        .collect();
+    shards.sort();
+    out.extend(shards);
+    out
+}
+
 /// SIGINT and SIGTERM, registered before anything starts.
 struct Signals {
     #[cfg(unix)]
@@ -646,6 +691,42 @@ mod tests {
         let given = health_url(&metrics(Some("off")), Some("http://127.0.0.1:1/healthz"));
         assert_eq!(given.unwrap().as_str(), "http://127.0.0.1:1/healthz");
         assert!(health_url(&metrics(None), Some("https://x/healthz")).is_err());
+    }
+
+    #[test]
+    fn spools_of_another_shard_layout_with_rows_are_found() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        let segment = |sub: &str| {
+            let d = root.join(sub).join("daemon");
+            std::fs::create_dir_all(&d).unwrap();
+            std::fs::write(d.join("000000000001.spool"), "{}\n").unwrap();
+        };
+        segment("shard-0-of-2");
+        segment("shard-1-of-3");
+        std::fs::create_dir_all(root.join("shard-2-of-3/daemon")).unwrap(); // empty: drained
+        let shard = |index, count| ccxt_daemon::Shard { index, count };
+        assert_eq!(
+            stranded_spools(root, shard(0, 3)),
+            [root.join("shard-0-of-2/daemon")]
+        );
+        assert_eq!(
+            stranded_spools(root, shard(1, 2)),
+            [root.join("shard-1-of-3/daemon")]
+        );
+        std::fs::create_dir_all(root.join("daemon")).unwrap();
+        std::fs::write(root.join("daemon/000000000004.spool"), "{}\n").unwrap();
+        assert_eq!(
+            stranded_spools(root, ccxt_daemon::Shard::WHOLE),
+            [
+                root.join("shard-0-of-2/daemon"),
+                root.join("shard-1-of-3/daemon")
+            ]
+        );
+        assert_eq!(
+            stranded_spools(root, shard(0, 2)),
+            [root.join("daemon"), root.join("shard-1-of-3/daemon")]
+        );
     }
 
     #[test]
