@@ -41,6 +41,11 @@ pub struct GlobalArgs {
     /// Log format on stderr [default: $CCXT_LOG_FORMAT, the config file's log_format, human]
     #[arg(long, global = true, value_enum)]
     pub log_format: Option<LogFormat>,
+    /// Local directory of the write-ahead spool and state files of the storing commands
+    /// [default: $CCXT_SPOOL__DIR, the config file's spool.dir, then <catalog>/.spool for a
+    /// local catalog, $XDG_STATE_HOME/ccxt-pipeline/<catalog> for an object store]
+    #[arg(long, global = true, value_name = "DIR")]
+    pub spool_dir: Option<PathBuf>,
 }
 
 /// `--catalog`, offered only by the commands that read or write the catalog.
@@ -178,6 +183,16 @@ Examples:
 }
 
 impl Command {
+    /// Whether the command keeps a spool or state files on local disk (`daemon start` and
+    /// `validate`, `stream-liquidations --store`).
+    pub fn stores(&self) -> bool {
+        match self {
+            Command::StreamLiquidations(args) => args.store,
+            Command::Daemon(DaemonCommand::Start(_) | DaemonCommand::Validate(_)) => true,
+            _ => false,
+        }
+    }
+
     /// The `--catalog` flag, for the commands that offer it.
     pub fn catalog_flag(&self) -> Option<&str> {
         let arg = match self {
@@ -255,12 +270,15 @@ Examples:
   ccxt-cli daemon start -c config/default.toml -s BTCUSDT-PERP -s ETHUSDT-PERP
   ccxt-cli daemon start --all -e binance -e bybit --oi-interval 5 --funding-interval 15
   CCXT_METRICS__ADDRESS=0.0.0.0:9464 ccxt-cli --log-format json daemon start --all
+  ccxt-cli daemon start --all --shard 1/3 --catalog s3://bucket/catalog   # one of three shards
 
 Jobs (cron expressions in [daemon.schedule], UTC, seconds first): open_interest and funding
 snapshots, funding_history and open_interest_history top-ups (refill downtime from the venues'
 history), instruments (new listings join --all), compaction; liquidation streams always on.
 At start, rows since the last stored one are refilled. /healthz and /metrics listen on
 metrics.address (default 127.0.0.1:9464). SIGINT/SIGTERM: flush everything, exit 0 within 10 s.
+--shard I/N collects the instruments whose FNV-1a hash of venue:symbol % N is I (whole-market
+liquidation feeds on one shard); the shards of one N share one catalog, each writing its own.
 Exit codes: 0 stopped by a signal, 1 runtime failure, 2 invalid configuration.")]
     Start(DaemonArgs),
     /// Check the configuration (and flags) and report every problem at once; starts nothing
@@ -305,6 +323,10 @@ pub struct DaemonArgs {
     /// daemon.schedule.funding)
     #[arg(long, value_name = "MIN")]
     pub funding_interval: Option<u32>,
+    /// Collect only shard I of N (0-based: 0/2 and 1/2 split the instruments between two
+    /// daemons writing to one catalog) [default: the config's daemon.shard, then everything]
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<String>,
     #[command(flatten)]
     pub catalog: CatalogArg,
 }

@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use ccxt_catalog::Catalog;
+use ccxt_catalog::{Catalog, LockScope, StorageOptions};
 use ccxt_daemon::{
     BarSeries, BarsConfig, DaemonConfig, DaemonPlan, FlushPolicy, JobKind, ScheduleOverrides,
     VenueRuntime,
@@ -21,7 +21,7 @@ use crate::ConfigProblems;
 use crate::cli::{DaemonArgs, DaemonCommand, HealthArgs};
 use crate::inputs::symbols_on;
 use crate::registry;
-use crate::settings::{FileSettings, Loaded};
+use crate::settings::{FileSettings, Loaded, LocalDirs};
 
 /// The symbols the daemon collects when neither symbols nor `--all` are given.
 pub const DEFAULT_SYMBOLS: [&str; 2] = ["BTCUSDT-PERP", "ETHUSDT-PERP"];
@@ -30,12 +30,13 @@ pub const DEFAULT_SYMBOLS: [&str; 2] = ["BTCUSDT-PERP", "ETHUSDT-PERP"];
 /// are listed together with the daemon's own.
 pub async fn run(
     location: &str,
+    dirs: &LocalDirs,
     loaded: &Loaded,
     command: DaemonCommand,
     problems: Vec<String>,
 ) -> anyhow::Result<ExitCode> {
     let settings = &loaded.settings;
-    let prepare = |args: &DaemonArgs| match prepare(location, settings, args) {
+    let prepare = |args: &DaemonArgs| match prepare(dirs, settings, args) {
         Ok(p) if problems.is_empty() => Ok(p),
         Ok(_) => Err(ConfigProblems(problems.clone())),
         Err(own) => Err(ConfigProblems(crate::settings::distinct_redacted(
@@ -50,6 +51,12 @@ pub async fn run(
         }
         DaemonCommand::Start(args) => {
             let prepared = prepare(&args)?;
+            for stranded in stranded_spools(&dirs.spool, prepared.config.shard) {
+                tracing::warn!(
+                    spool = %stranded.display(),
+                    "a spool of another shard layout holds rows no running shard will store: start that shard once with its old --shard (or no --shard) to store them"
+                );
+            }
             // Handlers first: a signal during start-up is a clean stop, not a kill.
             let signals = Signals::register()?;
             tracing::info!(
@@ -62,7 +69,7 @@ pub async fn run(
                 "starting: {}",
                 prepared.what()
             );
-            start(location, prepared, signals).await
+            start(location, &settings.storage_options(), prepared, signals).await
         }
         DaemonCommand::Health(args) => {
             if !problems.is_empty() {
@@ -78,7 +85,8 @@ struct Prepared {
     venues: Vec<VenueRuntime>,
     config: DaemonConfig,
     flush: FlushPolicy,
-    catalog_root: PathBuf,
+    /// The spool and state directories of this daemon (its shard's).
+    dirs: LocalDirs,
     /// No symbols and no `--all` were given: [`DEFAULT_SYMBOLS`] are collected.
     default_symbols: bool,
     /// Per venue, the bar series of the common list it does not offer (left out).
@@ -100,11 +108,31 @@ impl Prepared {
             let n: usize = self.venues.iter().map(|v| v.symbols.len()).sum();
             format!("{n} instrument(s)")
         };
+        let shard = self.config.shard;
+        if shard.is_sharded() {
+            return format!(
+                "{symbols} on {}, shard {shard}: this daemon collects only the instruments and liquidation feeds its shard owns",
+                venues.join(", ")
+            );
+        }
         format!("{symbols} on {}", venues.join(", "))
     }
 
     fn describe(&self, location: &str) -> String {
         let mut lines = vec![format!("configuration is valid; catalog '{location}'")];
+        if self.config.shard.is_sharded() {
+            lines.push(format!(
+                "  shard {} (instruments by FNV-1a hash of venue:symbol; whole-market liquidation feeds by venue)",
+                self.config.shard
+            ));
+        }
+        lines.push(format!(
+            "  spool {} (state file {})",
+            self.dirs.spool.join("daemon").display(),
+            ccxt_daemon::state::StateFile::in_dir(&self.dirs.state)
+                .path()
+                .display()
+        ));
         if self.default_symbols {
             lines.push(format!("  {}", self.what()));
         }
@@ -165,7 +193,7 @@ impl Prepared {
 /// Validates everything `daemon start` needs and builds each venue's runtime, or returns
 /// every problem at once.
 fn prepare(
-    location: &str,
+    dirs: &LocalDirs,
     settings: &FileSettings,
     args: &DaemonArgs,
 ) -> Result<Prepared, Vec<String>> {
@@ -174,6 +202,7 @@ fn prepare(
     let overrides = ScheduleOverrides {
         oi_interval_minutes: args.oi_interval,
         funding_interval_minutes: args.funding_interval,
+        shard: args.shard.clone(),
     };
     let config = match d.validate(&settings.metrics, &overrides) {
         Ok(c) => Some(c),
@@ -188,13 +217,6 @@ fn prepare(
         Err(errors) => {
             problems.extend(errors);
             FlushPolicy::default()
-        }
-    };
-    let catalog_root = match local_root(location) {
-        Ok(root) => Some(root),
-        Err(e) => {
-            problems.push(e);
-            None
         }
     };
     let bar_config = d.bar_series();
@@ -214,12 +236,12 @@ fn prepare(
             "no venue to collect from: the symbols exist on none of the selected venues".into(),
         );
     }
-    match (config, catalog_root) {
-        (Some(config), Some(catalog_root)) if problems.is_empty() => Ok(Prepared {
+    match config {
+        Some(config) if problems.is_empty() => Ok(Prepared {
             venues: runtimes,
+            dirs: dirs.for_shard(config.shard),
             config,
             flush,
-            catalog_root,
             default_symbols: selection.default_symbols,
             bars_left_out,
         }),
@@ -366,15 +388,42 @@ fn check_common_bars(
     }
 }
 
-/// The daemon keeps its spool and state file beside the catalog: it needs a local directory.
-fn local_root(location: &str) -> Result<PathBuf, String> {
-    let path = location.strip_prefix("file://").unwrap_or(location);
-    if path.contains("://") {
-        return Err(format!(
-            "the daemon needs a local catalog directory (its spool lives beside it), got '{location}'"
-        ));
+/// Daemon spools under `spool_root` that hold segments but belong to another shard layout
+/// than `shard` (another `n`, or sharded vs not): rows a crashed daemon left before `n`
+/// changed, which only a daemon of that layout drains.
+fn stranded_spools(spool_root: &std::path::Path, shard: ccxt_daemon::Shard) -> Vec<PathBuf> {
+    let has_segments = |dir: &std::path::Path| {
+        std::fs::read_dir(dir).is_ok_and(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .any(|e| e.path().extension().is_some_and(|x| x == "spool"))
+        })
+    };
+    let mut out = Vec::new();
+    let whole = spool_root.join("daemon");
+    if shard.is_sharded() && has_segments(&whole) {
+        out.push(whole);
     }
-    Ok(PathBuf::from(path))
+    let Ok(entries) = std::fs::read_dir(spool_root) else {
+        return out;
+    };
+    let mut shards: Vec<PathBuf> = entries
+        .filter_map(Result::ok)
+        .filter_map(|e| {
+            let name = e.file_name().into_string().ok()?;
+            let count: u32 = name
+                .strip_prefix("shard-")?
+                .split_once("-of-")?
+                .1
+                .parse()
+                .ok()?;
+            (!shard.is_sharded() || count != shard.count).then(|| e.path().join("daemon"))
+        })
+        .filter(|dir| has_segments(dir))
+        .collect();
+    shards.sort();
+    out.extend(shards);
+    out
 }
 
 /// SIGINT and SIGTERM, registered before anything starts.
@@ -410,8 +459,30 @@ impl Signals {
     }
 }
 
-async fn start(location: &str, prepared: Prepared, signals: Signals) -> anyhow::Result<ExitCode> {
-    let (catalog, recovered) = Catalog::open_writable_by(location, "daemon").await?;
+async fn start(
+    location: &str,
+    options: &StorageOptions,
+    prepared: Prepared,
+    signals: Signals,
+) -> anyhow::Result<ExitCode> {
+    let shard = prepared.config.shard;
+    // A shard locks its own scope and owns only its datasets: its recovery, compaction and
+    // quarantine never touch another shard's files.
+    // The lock's message names the scope (`… is writing to it as shard 1/3`).
+    let (scope, owns) = if shard.is_sharded() {
+        let ownership = ccxt_daemon::ownership(shard, &prepared.venues);
+        (
+            LockScope::Shard {
+                index: shard.index,
+                count: shard.count,
+            },
+            Some(ownership.predicate()),
+        )
+    } else {
+        (LockScope::Catalog, None)
+    };
+    let (catalog, recovered) =
+        Catalog::open_writable_as(location, options, "daemon", scope, owns).await?;
     if recovered.repaired_anything() {
         tracing::warn!(
             ?recovered,
@@ -421,14 +492,32 @@ async fn start(location: &str, prepared: Prepared, signals: Signals) -> anyhow::
     if prepared.config.metrics_address.is_some() {
         ccxt_daemon::prometheus();
     }
+    let catalog = Arc::new(catalog);
     let plan = DaemonPlan {
         venues: prepared.venues,
-        catalog: Arc::new(catalog),
-        catalog_root: prepared.catalog_root,
+        catalog: catalog.clone(),
+        spool_dir: prepared.dirs.spool.join("daemon"),
+        state_dir: prepared.dirs.state,
         config: prepared.config,
         flush: prepared.flush,
     };
     let summary = ccxt_daemon::run(plan, signals.wait()).await?;
+    // Release the write lock now (on an object store: delete the lease, so the next start
+    // need not wait for it to expire).
+    match Arc::try_unwrap(catalog) {
+        Ok(catalog) => catalog.close().await,
+        Err(_) => tracing::debug!("the catalog is still shared: its lock is released when dropped"),
+    }
+    if let Some(reason) = summary.lease_lost {
+        anyhow::bail!(
+            "stopped: {reason}; {}",
+            if summary.drained {
+                "everything was stored before the lease was lost"
+            } else {
+                "the last rows wait in the spool for the next start"
+            }
+        );
+    }
     tracing::info!(
         uptime_secs = summary.uptime.as_secs(),
         shutdown_ms = summary.shutdown.as_millis() as u64,
@@ -602,6 +691,42 @@ mod tests {
         let given = health_url(&metrics(Some("off")), Some("http://127.0.0.1:1/healthz"));
         assert_eq!(given.unwrap().as_str(), "http://127.0.0.1:1/healthz");
         assert!(health_url(&metrics(None), Some("https://x/healthz")).is_err());
+    }
+
+    #[test]
+    fn spools_of_another_shard_layout_with_rows_are_found() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        let segment = |sub: &str| {
+            let d = root.join(sub).join("daemon");
+            std::fs::create_dir_all(&d).unwrap();
+            std::fs::write(d.join("000000000001.spool"), "{}\n").unwrap();
+        };
+        segment("shard-0-of-2");
+        segment("shard-1-of-3");
+        std::fs::create_dir_all(root.join("shard-2-of-3/daemon")).unwrap(); // empty: drained
+        let shard = |index, count| ccxt_daemon::Shard { index, count };
+        assert_eq!(
+            stranded_spools(root, shard(0, 3)),
+            [root.join("shard-0-of-2/daemon")]
+        );
+        assert_eq!(
+            stranded_spools(root, shard(1, 2)),
+            [root.join("shard-1-of-3/daemon")]
+        );
+        std::fs::create_dir_all(root.join("daemon")).unwrap();
+        std::fs::write(root.join("daemon/000000000004.spool"), "{}\n").unwrap();
+        assert_eq!(
+            stranded_spools(root, ccxt_daemon::Shard::WHOLE),
+            [
+                root.join("shard-0-of-2/daemon"),
+                root.join("shard-1-of-3/daemon")
+            ]
+        );
+        assert_eq!(
+            stranded_spools(root, shard(0, 2)),
+            [root.join("daemon"), root.join("shard-1-of-3/daemon")]
+        );
     }
 
     #[test]

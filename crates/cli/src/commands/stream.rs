@@ -2,7 +2,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufWriter, Write};
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,7 +21,7 @@ use crate::inputs::{selected_venues, symbols_on};
 use crate::output::Streamer;
 use crate::registry;
 use crate::rows::liquidation_rows;
-use crate::settings::FileSettings;
+use crate::settings::{FileSettings, LocalDirs};
 
 #[derive(Debug, Default)]
 struct VenueCounts {
@@ -37,6 +36,7 @@ struct VenueCounts {
 /// Runs `stream-liquidations` until Ctrl+C, SIGTERM or `--duration`.
 pub async fn run(
     location: &str,
+    dirs: &LocalDirs,
     settings: &FileSettings,
     args: StreamArgs,
 ) -> anyhow::Result<ExitCode> {
@@ -63,7 +63,7 @@ pub async fn run(
         .filter(|v| sources.iter().any(|s| s.venues().contains(v)))
         .collect();
     let storage = if args.store {
-        Some(Storage::open(location, &streamed).await?)
+        Some(Storage::open(location, &settings.storage_options(), dirs, &streamed).await?)
     } else {
         None
     };
@@ -196,6 +196,9 @@ impl Session {
             // gap up to the stop): the next start records the downtime from here.
             s.beat(Some(stopped_ns));
             stored = Some(s.stored);
+            // Release the write lock now (an object store's lease is deleted, so the next
+            // writer need not wait for it to expire).
+            s.catalog.close().await;
         }
         let snapshot = self.stats.snapshot();
         for (venue, c) in self.counts.iter_mut() {
@@ -296,10 +299,21 @@ async fn stored_keys(
 impl Storage {
     /// Takes the catalog (refused if another process writes to it), stores what an earlier
     /// run left in the spool, and reads that run's heartbeat.
-    async fn open(location: &str, venues: &[Venue]) -> anyhow::Result<Storage> {
-        let (catalog, _) = Catalog::open_writable_by(location, "stream-liquidations").await?;
-        let root = PathBuf::from(location.strip_prefix("file://").unwrap_or(location));
-        let mut spool = Spool::open(&root.join(".spool").join("liquidations"))?;
+    async fn open(
+        location: &str,
+        options: &ccxt_catalog::StorageOptions,
+        dirs: &LocalDirs,
+        venues: &[Venue],
+    ) -> anyhow::Result<Storage> {
+        let (catalog, _) = Catalog::open_writable_as(
+            location,
+            options,
+            "stream-liquidations",
+            ccxt_catalog::LockScope::Catalog,
+            None,
+        )
+        .await?;
+        let mut spool = Spool::open(&dirs.spool.join("liquidations"))?;
         let leftovers = spool.drain_into(&catalog).await?;
         if leftovers.segments > 0 {
             eprintln!(
@@ -309,7 +323,7 @@ impl Storage {
                 leftovers.liquidations_added + leftovers.gaps_added
             );
         }
-        let heartbeat_file = HeartbeatFile::new(root.join(".stream").join("state.json"));
+        let heartbeat_file = HeartbeatFile::new(dirs.state.join(".stream").join("state.json"));
         let mut heartbeat = heartbeat_file.read().unwrap_or_default();
         let now = now_ns();
         let mut resume = heartbeat.resume(venues, "stream-liquidations", now);
