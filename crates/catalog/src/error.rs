@@ -85,17 +85,43 @@ pub enum CatalogError {
         /// Rows the footer reports.
         found: i64,
     },
-    /// Another process holds the catalog's write lock for its run.
+    /// Another process holds the catalog's write lock (or a lock its scope conflicts with).
     #[error(
-        "catalog '{root}' is in use: another {holder} (pid {pid}) is writing to it; stop it first or use another --catalog"
+        "catalog '{root}' is in use: another {holder} (pid {pid}{}) holds the write lock of {scope}; stop it first or use another --catalog",
+        host.as_deref().map(|h| format!(" on host {h}")).unwrap_or_default()
     )]
     Locked {
         /// The catalog root.
         root: String,
         /// What holds it, as it named itself (`daemon`, `stream-liquidations`, …).
         holder: String,
-        /// Its process id, as it wrote it into the lock file (`unknown` if unreadable).
+        /// Its process id, as it wrote it into the lock (`unknown` if unreadable).
         pid: String,
+        /// The host it runs on (object stores, where writers may run on other machines).
+        host: Option<String>,
+        /// What the live lock covers (`the whole catalog`, `shard 1/4`).
+        scope: String,
+    },
+    /// A shard scope outside `0..count`.
+    #[error(
+        "invalid shard {index}/{count}: the index must be in 0..count and count at least 1 (e.g. 0/4 … 3/4)"
+    )]
+    InvalidShard {
+        /// The index given.
+        index: u32,
+        /// The count given.
+        count: u32,
+    },
+    /// This writer's lease on an object store was lost (taken over after it expired, or it
+    /// could not be renewed in time): it must not write any more.
+    #[error(
+        "lost the write lease on catalog '{root}' ({reason}); stopped writing so two writers never write at once: restart to take the lock again"
+    )]
+    LeaseLost {
+        /// The catalog root.
+        root: String,
+        /// Why.
+        reason: String,
     },
     /// A crash was simulated by a test (see `Catalog::write_with_crash`).
     #[error("simulated crash at {0:?}")]

@@ -33,6 +33,7 @@ mod error;
 pub mod export;
 mod maintenance;
 pub mod naming;
+mod options;
 mod parquet_io;
 pub mod price;
 mod quarantine;
@@ -49,6 +50,7 @@ use object_store::path::Path;
 
 pub use error::{CatalogError, Result};
 pub use maintenance::{CompactReport, DatasetInfo, RecoveryReport};
+pub use options::{DEFAULT_LEASE, DatasetFilter, LeaseClock, LockScope, StorageOptions};
 pub use parquet_io::{KEY_RECORD, KEY_SCHEMA_VERSION, RowGroupCounts, SCHEMA_VERSION};
 pub use quarantine::{BadFile, BadFiles, FileProblem, StoredHistory};
 pub use query::{Limit, Query, QueryStats};
@@ -59,7 +61,6 @@ pub use storage::{Storage, WriteLock};
 pub use writer::{CrashPoint, WriteReport};
 
 /// A catalog: a root directory (or object-store prefix) holding `data/`.
-#[derive(Debug)]
 pub struct Catalog {
     storage: Storage,
     write_mutex: tokio::sync::Mutex<()>,
@@ -67,6 +68,19 @@ pub struct Catalog {
     quarantined: std::sync::Mutex<Vec<BadFile>>,
     /// The cross-process write lock, when this catalog holds it for its whole life.
     run_lock: Option<WriteLock>,
+    /// The datasets this writer owns (all when None): recovery, compaction and quarantine
+    /// touch only these.
+    owns: Option<DatasetFilter>,
+}
+
+impl std::fmt::Debug for Catalog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Catalog")
+            .field("storage", &self.storage)
+            .field("run_lock", &self.run_lock)
+            .field("owns", &self.owns.as_ref().map(|_| "filter"))
+            .finish_non_exhaustive()
+    }
 }
 
 /// Proof that this process holds the catalog's write lock.
@@ -83,13 +97,19 @@ impl Catalog {
             write_mutex: tokio::sync::Mutex::new(()),
             quarantined: std::sync::Mutex::new(Vec::new()),
             run_lock: None,
+            owns: None,
         }
     }
 
     /// Opens an existing catalog for reading. Fails if the location does not exist.
     pub fn open(location: &str) -> Result<Catalog> {
-        Ok(Catalog::from_storage(Storage::from_location(
-            location, false,
+        Catalog::open_with(location, &StorageOptions::default())
+    }
+
+    /// [`Catalog::open`] with storage options (endpoint override, region, …).
+    pub fn open_with(location: &str, options: &StorageOptions) -> Result<Catalog> {
+        Ok(Catalog::from_storage(Storage::from_location_with(
+            location, false, options,
         )?))
     }
 
@@ -106,10 +126,41 @@ impl Catalog {
         location: &str,
         holder: &str,
     ) -> Result<(Catalog, RecoveryReport)> {
-        let mut catalog = Catalog::from_storage(Storage::from_location(location, true)?);
-        catalog.lock_for_run(holder)?;
+        Catalog::open_writable_as(
+            location,
+            &StorageOptions::default(),
+            holder,
+            LockScope::Catalog,
+            None,
+        )
+        .await
+    }
+
+    /// Opens a catalog for writing with storage options, as `holder`, locking `scope` for the
+    /// life of the returned catalog (a refused writer gets [`CatalogError::Locked`] naming the
+    /// live holder), then repairs what an interrupted write left in the datasets it owns.
+    ///
+    /// `owns`: with a filter, recovery, compaction and quarantine touch only the datasets it
+    /// accepts (a shard never deletes another shard's temporary files or compacts its files).
+    pub async fn open_writable_as(
+        location: &str,
+        options: &StorageOptions,
+        holder: &str,
+        scope: LockScope,
+        owns: Option<DatasetFilter>,
+    ) -> Result<(Catalog, RecoveryReport)> {
+        let scope = scope.validate()?;
+        let mut catalog =
+            Catalog::from_storage(Storage::from_location_with(location, true, options)?);
+        catalog.owns = owns;
+        catalog.run_lock = Some(catalog.storage.try_lock_scope(holder, scope)?);
         let report = catalog.recover().await?;
         Ok((catalog, report))
+    }
+
+    /// Whether this writer owns the dataset `kind` × `id` (see [`Catalog::open_writable_as`]).
+    pub fn owns(&self, kind: RecordKind, id: &InstrumentId) -> bool {
+        self.owns.as_ref().is_none_or(|owns| owns(kind, id))
     }
 
     /// Takes the catalog's cross-process write lock until this catalog is dropped, so no

@@ -103,6 +103,9 @@ impl Catalog {
 
     async fn recover_kind<T: CatalogRecord>(&self, report: &mut RecoveryReport) -> Result<()> {
         for id in self.instruments(T::KIND).await? {
+            if !self.owns(T::KIND, &id) {
+                continue;
+            }
             let listing = self.list_dataset(T::KIND, &id).await?;
             for temp in &listing.temps {
                 self.storage.delete(&temp.location).await?;
@@ -139,6 +142,9 @@ impl Catalog {
 
     async fn compact_kind<T: CatalogRecord>(&self, report: &mut CompactReport) -> Result<()> {
         for id in self.instruments(T::KIND).await? {
+            if !self.owns(T::KIND, &id) {
+                continue;
+            }
             report.datasets += 1;
             let listing = self.list_dataset(T::KIND, &id).await?;
             let mut before = 0;

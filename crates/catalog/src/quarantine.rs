@@ -204,6 +204,8 @@ impl Catalog {
     ) -> Result<Option<Vec<T>>> {
         match self.read_checked::<T>(file, id, 0, u64::MAX).await? {
             Ok(rows) => Ok(Some(rows)),
+            // Another writer's dataset: refused, never moved.
+            Err(bad) if !self.owns(T::KIND, id) => Err(bad.into()),
             Err(bad) => {
                 self.move_to_quarantine(bad).await?;
                 Ok(None)
@@ -291,6 +293,12 @@ impl Catalog {
         keep: impl Fn(&T) -> bool,
         on_bad: BadFiles,
     ) -> Result<StoredHistory> {
+        // Another writer's dataset is only reported, never moved.
+        let on_bad = if self.owns(T::KIND, id) {
+            on_bad
+        } else {
+            BadFiles::Report
+        };
         let _guard = match on_bad {
             BadFiles::Quarantine => Some(self.lock().await?),
             BadFiles::Report => None,

@@ -15,6 +15,7 @@ use object_store::path::Path;
 use object_store::{ObjectMeta, ObjectStore, ObjectStoreExt, PutPayload};
 
 use crate::error::{CatalogError, Result};
+use crate::options::{LockScope, StorageOptions};
 
 /// The name of the lock file at the root of a local catalog.
 const LOCK_FILE: &str = ".ccxt-pipeline.lock";
@@ -27,18 +28,20 @@ pub struct Storage {
     local_root: Option<PathBuf>,
     /// How the root is shown in messages.
     display: String,
+    /// Whether this is a remote object store (no rename; a lease object as the write lock).
+    object_store: bool,
 }
 
 /// Held while a process writes to the catalog; dropping it releases the lock.
 #[derive(Debug)]
 pub struct WriteLock {
-    _file: Option<std::fs::File>,
+    _files: Vec<std::fs::File>,
 }
 
 impl WriteLock {
     /// A guard that holds no file lock (the caller holds one already, or needs none).
     pub(crate) fn none() -> WriteLock {
-        WriteLock { _file: None }
+        WriteLock { _files: Vec::new() }
     }
 }
 
@@ -78,6 +81,7 @@ impl Storage {
             store: Arc::new(store),
             local_root: Some(root),
             display,
+            object_store: false,
         })
     }
 
@@ -87,11 +91,21 @@ impl Storage {
             store: Arc::new(InMemory::new()),
             local_root: None,
             display: "memory://".into(),
+            object_store: false,
         }
     }
 
-    /// Opens a location given by a user: a local path or a `file://` URL.
+    /// Opens a location given by a user with default [`StorageOptions`].
     pub fn from_location(location: &str, create: bool) -> Result<Storage> {
+        Storage::from_location_with(location, create, &StorageOptions::default())
+    }
+
+    /// Opens a location given by a user: a local path or a `file://` URL.
+    pub fn from_location_with(
+        location: &str,
+        create: bool,
+        _options: &StorageOptions,
+    ) -> Result<Storage> {
         if let Some(path) = location.strip_prefix("file://") {
             return Storage::local(FsPath::new(path), create);
         }
@@ -104,6 +118,16 @@ impl Storage {
             });
         }
         Storage::local(FsPath::new(location), create)
+    }
+
+    /// The root directory, when the catalog is on the local file system.
+    pub fn local_root(&self) -> Option<&FsPath> {
+        self.local_root.as_deref()
+    }
+
+    /// Whether the catalog is on an object store (S3, GCS, Azure): no rename, no local lock.
+    pub fn is_object_store(&self) -> bool {
+        self.object_store
     }
 
     /// The backend, for Parquet readers that fetch byte ranges themselves.
@@ -224,7 +248,7 @@ impl Storage {
     /// stores need no cross-process lock.
     pub async fn lock(&self) -> Result<WriteLock> {
         let Some(root) = self.local_root.clone() else {
-            return Ok(WriteLock { _file: None });
+            return Ok(WriteLock::none());
         };
         let file = blocking_io(root.join(LOCK_FILE), |path| {
             let file = std::fs::OpenOptions::new()
@@ -236,57 +260,132 @@ impl Storage {
             Ok(file)
         })
         .await?;
-        Ok(WriteLock { _file: Some(file) })
+        Ok(WriteLock { _files: vec![file] })
     }
 
     /// Takes the catalog's write lock for the life of the returned guard, without waiting:
-    /// if another process holds it, fails with [`CatalogError::Locked`] naming that process
-    /// (its pid and `holder`, which it wrote into the lock file). `holder` names this process
-    /// the same way for others. An OS advisory lock (`flock`): the kernel releases it when
-    /// the process ends, however it ends, so a lock never outlives its holder. In-memory
-    /// stores need no lock.
+    /// [`Storage::try_lock_scope`] with [`LockScope::Catalog`].
     pub fn try_lock_for_run(&self, holder: &str) -> Result<WriteLock> {
-        use std::io::{Read, Seek, Write};
+        self.try_lock_scope(holder, LockScope::Catalog)
+    }
+
+    /// Takes the write lock of `scope` for the life of the returned guard, without waiting: if
+    /// a live lock conflicts with it (see [`LockScope`]), fails with [`CatalogError::Locked`]
+    /// naming that process (its pid and `holder`, which it wrote into its lock file). `holder`
+    /// names this process the same way for others.
+    ///
+    /// Local directories use OS advisory locks (`flock`): the kernel releases them when the
+    /// process ends, however it ends, so a lock never outlives its holder. A `Catalog` writer
+    /// holds `.ccxt-pipeline.lock` exclusively; a shard writer holds it shared (so shards
+    /// coexist but exclude a `Catalog` writer) plus `.ccxt-pipeline.lock-shard-<i>-of-<n>`
+    /// exclusively, and checks no live shard lock has another `n`. In-memory stores need no
+    /// lock.
+    pub fn try_lock_scope(&self, holder: &str, scope: LockScope) -> Result<WriteLock> {
+        let scope = scope.validate()?;
         let Some(root) = self.local_root.clone() else {
-            return Ok(WriteLock { _file: None });
+            return Ok(WriteLock::none());
         };
-        let path = root.join(LOCK_FILE);
-        let io_error = |source| CatalogError::Io {
-            path: path.display().to_string(),
-            source,
+        let main_path = root.join(LOCK_FILE);
+        let mut main = open_lock_file(&main_path)?;
+        let LockScope::Shard { .. } = scope else {
+            match main.try_lock() {
+                Ok(()) => {}
+                Err(std::fs::TryLockError::WouldBlock) => {
+                    // Live shards hold it shared; name one of them, else the catalog writer.
+                    for (path, other) in self.local_shard_locks(&root)? {
+                        if let Some(locked) = self.live_local_lock(&path, other)? {
+                            return Err(locked);
+                        }
+                    }
+                    return Err(self.locked_by_file(&mut main, LockScope::Catalog));
+                }
+                Err(std::fs::TryLockError::Error(e)) => return Err(io_error(&main_path, e)),
+            }
+            write_holder(&mut main, &main_path, holder)?;
+            return Ok(WriteLock { _files: vec![main] });
         };
-        let mut file = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .read(true)
-            .write(true)
-            .open(&path)
-            .map_err(io_error)?;
-        match file.try_lock() {
+        match main.try_lock_shared() {
             Ok(()) => {}
             Err(std::fs::TryLockError::WouldBlock) => {
-                let mut text = String::new();
-                let _ = file.read_to_string(&mut text);
-                let mut words = text.split_whitespace();
-                let pid = words.next().unwrap_or("unknown").to_string();
-                let named: Vec<&str> = words.collect();
-                return Err(CatalogError::Locked {
-                    root: self.display.clone(),
-                    holder: if named.is_empty() {
-                        "process".to_string()
-                    } else {
-                        named.join(" ")
-                    },
-                    pid,
-                });
+                return Err(self.locked_by_file(&mut main, LockScope::Catalog));
             }
-            Err(std::fs::TryLockError::Error(e)) => return Err(io_error(e)),
+            Err(std::fs::TryLockError::Error(e)) => return Err(io_error(&main_path, e)),
         }
-        // Who holds it, for the message another process shows (informational only).
-        file.set_len(0).map_err(io_error)?;
-        file.rewind().map_err(io_error)?;
-        writeln!(file, "{} {holder}", std::process::id()).map_err(io_error)?;
-        Ok(WriteLock { _file: Some(file) })
+        let own_path = root.join(format!("{LOCK_FILE}-{}", scope.lock_name()));
+        let mut own = open_lock_file(&own_path)?;
+        match own.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(self.locked_by_file(&mut own, scope));
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(io_error(&own_path, e)),
+        }
+        write_holder(&mut own, &own_path, holder)?;
+        // Taken first, checked second: of two shards with different counts starting at once,
+        // at least one sees the other.
+        for (path, other) in self.local_shard_locks(&root)? {
+            if other != scope
+                && scope.conflicts_with(other)
+                && let Some(locked) = self.live_local_lock(&path, other)?
+            {
+                return Err(locked);
+            }
+        }
+        Ok(WriteLock {
+            _files: vec![main, own],
+        })
+    }
+
+    /// The shard lock files at the root of a local catalog, with their scopes.
+    fn local_shard_locks(&self, root: &FsPath) -> Result<Vec<(PathBuf, LockScope)>> {
+        let prefix = format!("{LOCK_FILE}-");
+        let entries = std::fs::read_dir(root).map_err(|e| io_error(root, e))?;
+        let mut out = Vec::new();
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if let Some(scope) = name
+                .strip_prefix(&prefix)
+                .and_then(LockScope::from_lock_name)
+            {
+                out.push((entry.path(), scope));
+            }
+        }
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(out)
+    }
+
+    /// `Some(Locked)` if another process holds the lock file at `path` (of `scope`).
+    fn live_local_lock(&self, path: &FsPath, scope: LockScope) -> Result<Option<CatalogError>> {
+        let mut file = open_lock_file(path)?;
+        match file.try_lock() {
+            Ok(()) => Ok(None),
+            Err(std::fs::TryLockError::WouldBlock) => {
+                Ok(Some(self.locked_by_file(&mut file, scope)))
+            }
+            Err(std::fs::TryLockError::Error(e)) => Err(io_error(path, e)),
+        }
+    }
+
+    /// The refusal naming the process that wrote `file` (`<pid> <holder>`).
+    fn locked_by_file(&self, file: &mut std::fs::File, scope: LockScope) -> CatalogError {
+        use std::io::{Read, Seek};
+        let mut text = String::new();
+        let _ = file.rewind();
+        let _ = file.read_to_string(&mut text);
+        let mut words = text.split_whitespace();
+        let pid = words.next().unwrap_or("unknown").to_string();
+        let named: Vec<&str> = words.collect();
+        CatalogError::Locked {
+            root: self.display.clone(),
+            holder: if named.is_empty() {
+                "process".to_string()
+            } else {
+                named.join(" ")
+            },
+            pid,
+            host: None,
+            scope: scope.to_string(),
+        }
     }
 
     fn local_file(&self, path: &Path) -> Option<PathBuf> {
@@ -294,6 +393,31 @@ impl Storage {
             .as_ref()
             .map(|root| root.join(path.as_ref()))
     }
+}
+
+fn io_error(path: &FsPath, source: std::io::Error) -> CatalogError {
+    CatalogError::Io {
+        path: path.display().to_string(),
+        source,
+    }
+}
+
+fn open_lock_file(path: &FsPath) -> Result<std::fs::File> {
+    std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .read(true)
+        .write(true)
+        .open(path)
+        .map_err(|e| io_error(path, e))
+}
+
+/// Writes `<pid> <holder>` into a lock file this process holds (informational only).
+fn write_holder(file: &mut std::fs::File, path: &FsPath, holder: &str) -> Result<()> {
+    use std::io::{Seek, Write};
+    file.set_len(0).map_err(|e| io_error(path, e))?;
+    file.rewind().map_err(|e| io_error(path, e))?;
+    writeln!(file, "{} {holder}", std::process::id()).map_err(|e| io_error(path, e))
 }
 
 async fn sync_path(path: PathBuf, dir: bool) -> Result<()> {

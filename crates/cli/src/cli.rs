@@ -41,6 +41,11 @@ pub struct GlobalArgs {
     /// Log format on stderr [default: $CCXT_LOG_FORMAT, the config file's log_format, human]
     #[arg(long, global = true, value_enum)]
     pub log_format: Option<LogFormat>,
+    /// Local directory of the write-ahead spool and state files of the storing commands
+    /// [default: $CCXT_SPOOL__DIR, the config file's spool.dir, then <catalog>/.spool for a
+    /// local catalog, $XDG_STATE_HOME/ccxt-pipeline/<catalog> for an object store]
+    #[arg(long, global = true, value_name = "DIR")]
+    pub spool_dir: Option<PathBuf>,
 }
 
 /// `--catalog`, offered only by the commands that read or write the catalog.
@@ -178,6 +183,16 @@ Examples:
 }
 
 impl Command {
+    /// Whether the command keeps a spool or state files on local disk (`daemon start` and
+    /// `validate`, `stream-liquidations`).
+    pub fn stores(&self) -> bool {
+        matches!(
+            self,
+            Command::StreamLiquidations(_)
+                | Command::Daemon(DaemonCommand::Start(_) | DaemonCommand::Validate(_))
+        )
+    }
+
     /// The `--catalog` flag, for the commands that offer it.
     pub fn catalog_flag(&self) -> Option<&str> {
         let arg = match self {
@@ -305,6 +320,10 @@ pub struct DaemonArgs {
     /// daemon.schedule.funding)
     #[arg(long, value_name = "MIN")]
     pub funding_interval: Option<u32>,
+    /// Collect only shard I of N (0-based: 0/2 and 1/2 split the instruments between two
+    /// daemons writing to one catalog) [default: the config's daemon.shard, then everything]
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<String>,
     #[command(flatten)]
     pub catalog: CatalogArg,
 }

@@ -99,6 +99,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             ccxt_daemon::ScheduleOverrides {
                 oi_interval_minutes: a.oi_interval,
                 funding_interval_minutes: a.funding_interval,
+                shard: a.shard.clone(),
             }
         }
         _ => ccxt_daemon::ScheduleOverrides::default(),
@@ -113,6 +114,20 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Ok(setup) => setup.init().map_err(UsageError)?,
         Err(e) => problems.extend(e),
     }
+    let catalog = settings::catalog_location(command.catalog_flag(), &loaded.settings);
+    let local_dirs = match settings::LocalDirs::resolve(
+        &catalog,
+        cli.global.spool_dir.as_deref(),
+        loaded.settings.spool.dir.as_deref(),
+    ) {
+        Ok(dirs) => Some(dirs),
+        Err(e) => {
+            if command.stores() {
+                problems.push(e);
+            }
+            None
+        }
+    };
     let problems = settings::distinct_redacted(problems);
     match &loaded.file {
         Some(f) => tracing::debug!(path = %f.path.display(), found_by = f.found_by, "config file"),
@@ -121,13 +136,19 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             settings::search_path()
         ),
     }
-    let catalog = settings::catalog_location(command.catalog_flag(), &loaded.settings);
+    // Checked above for every command that stores; the others never use it.
+    let local_dirs = local_dirs.unwrap_or_else(|| settings::LocalDirs {
+        spool: std::path::PathBuf::from(".spool"),
+        state: std::path::PathBuf::from("."),
+    });
     match command {
         Command::Config(cli::ConfigCommand::Show(args)) => {
             commands::config::show(&loaded, &cli.global, &args, problems)
         }
         // The daemon lists these with its own problems (flags, symbols).
-        Command::Daemon(cmd) => commands::daemon::run(&catalog, &loaded, cmd, problems).await,
+        Command::Daemon(cmd) => {
+            commands::daemon::run(&catalog, &local_dirs, &loaded, cmd, problems).await
+        }
         _ if !problems.is_empty() => Err(ConfigProblems(problems).into()),
         Command::Query(args) => commands::query::run(&catalog, args).await,
         Command::Export(args) => commands::export::run(&catalog, args).await,
@@ -142,7 +163,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             commands::fetch::run(&catalog, &loaded.settings, what, args.common).await
         }
         Command::StreamLiquidations(args) => {
-            commands::stream::run(&catalog, &loaded.settings, args).await
+            commands::stream::run(&catalog, &local_dirs, &loaded.settings, args).await
         }
         Command::FetchFunding(args) => {
             let what = commands::fetch::What::Funding;

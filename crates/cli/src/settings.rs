@@ -49,6 +49,86 @@ pub struct FileSettings {
     pub daemon: ccxt_daemon::DaemonSettings,
     /// `[metrics]`: the health and metrics endpoint.
     pub metrics: ccxt_daemon::MetricsSettings,
+    /// `[storage]`: how an object-store catalog (`s3://…`) is reached.
+    pub storage: StorageSettings,
+}
+
+/// `[storage]`: the object store behind an `s3://`, `gs://` or `az://` catalog. Credentials are
+/// never set here: they come from the provider's standard chain (environment, profile,
+/// instance role) and are never logged.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(default)]
+pub struct StorageSettings {
+    /// An S3-compatible endpoint instead of AWS (MinIO, R2, Ceph): `https://host:port`.
+    pub endpoint: Option<String>,
+    /// The bucket's region (S3), e.g. `eu-central-1`.
+    pub region: Option<String>,
+    /// Allow a plain `http://` endpoint (a local test server only).
+    pub allow_http: Option<bool>,
+}
+
+/// [`StorageSettings`], checked.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StorageConfig {
+    /// The endpoint, if not the provider's own.
+    pub endpoint: Option<String>,
+    /// The region, if set.
+    pub region: Option<String>,
+    /// Whether `http://` is allowed.
+    pub allow_http: bool,
+}
+
+impl StorageSettings {
+    /// The checked settings, or every problem.
+    pub fn validate(&self) -> Result<StorageConfig, Vec<String>> {
+        let mut problems = Vec::new();
+        let allow_http = self.allow_http.unwrap_or(false);
+        let endpoint = self
+            .endpoint
+            .as_deref()
+            .map(str::trim)
+            .filter(|e| !e.is_empty());
+        if let Some(endpoint) = endpoint {
+            match reqwest::Url::parse(endpoint) {
+                Ok(url) if url.scheme() == "https" && url.host().is_some() => {}
+                Ok(url) if url.scheme() == "http" && url.host().is_some() => {
+                    if !allow_http {
+                        problems.push(format!(
+                            "storage.endpoint '{}' is plain http: set storage.allow_http = true (a local test server only) or use https://",
+                            ccxt_transport::redact_url(endpoint)
+                        ));
+                    }
+                }
+                _ => problems.push(format!(
+                    "storage.endpoint must be http(s)://HOST[:PORT], got '{}'",
+                    ccxt_transport::redact_url(endpoint)
+                )),
+            }
+        }
+        let region = self
+            .region
+            .as_deref()
+            .map(str::trim)
+            .filter(|r| !r.is_empty());
+        if let Some(region) = region
+            && !region
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            problems.push(format!(
+                "storage.region must be a region name such as eu-central-1, got '{region}'"
+            ));
+        }
+        if problems.is_empty() {
+            Ok(StorageConfig {
+                endpoint: endpoint.map(str::to_string),
+                region: region.map(str::to_string),
+                allow_http,
+            })
+        } else {
+            Err(problems)
+        }
+    }
 }
 
 /// `[spool]`: how streamed rows reach the catalog.
@@ -61,6 +141,12 @@ pub struct SpoolSettings {
     pub flush_rows: Option<usize>,
     /// ...or after this many seconds, whichever comes first.
     pub flush_secs: Option<f64>,
+    /// The spool's local directory (also the state files'): default `<catalog>/.spool` for a
+    /// local catalog, `$XDG_STATE_HOME/ccxt-pipeline/<catalog>` for an object store.
+    pub dir: Option<PathBuf>,
+    /// The most bytes the spool holds while the catalog cannot be written; beyond it rows wait
+    /// in memory (then are dropped, with an error).
+    pub max_bytes: Option<u64>,
 }
 
 impl SpoolSettings {
@@ -93,6 +179,20 @@ impl SpoolSettings {
                 ));
             }
         }
+        if let Some(bytes) = self.max_bytes {
+            if (1..=MAX_SPOOL_BYTES).contains(&bytes) {
+                policy.max_bytes = bytes;
+            } else {
+                problems.push(format!(
+                    "spool.max_bytes must be between 1 and {MAX_SPOOL_BYTES} bytes, got {bytes}"
+                ));
+            }
+        }
+        if let Some(dir) = &self.dir
+            && dir.as_os_str().is_empty()
+        {
+            problems.push("spool.dir must name a directory, got ''".into());
+        }
         if problems.is_empty() {
             Ok(policy)
         } else {
@@ -100,6 +200,9 @@ impl SpoolSettings {
         }
     }
 }
+
+/// The largest `spool.max_bytes` (1 PiB).
+const MAX_SPOOL_BYTES: u64 = 1 << 50;
 
 /// `[venues.<name>]`: one section per venue of the registry ([`crate::registry::REGISTRY`]);
 /// a section of any other name is an unknown key.
@@ -573,6 +676,9 @@ pub fn check(settings: &FileSettings, overrides: &ccxt_daemon::ScheduleOverrides
     if let Err(e) = settings.spool.policy() {
         problems.extend(e);
     }
+    if let Err(e) = settings.storage.validate() {
+        problems.extend(e);
+    }
     if let Err(e) = settings.daemon.validate(&settings.metrics, overrides) {
         problems.extend(e);
     }
@@ -593,6 +699,97 @@ pub fn distinct_redacted(problems: Vec<String>) -> Vec<String> {
         .map(|p| ccxt_transport::redact_urls_in(&p))
         .filter(|p| seen.insert(p.clone()))
         .collect()
+}
+
+/// Whether `location` names an object store (`s3://`, `gs://`, `az://`, …) rather than a
+/// local directory (a path or `file://`).
+pub fn is_object_store(location: &str) -> bool {
+    location.contains("://") && !location.starts_with("file://")
+}
+
+/// Where a storing command keeps what must be on local disk: the write-ahead spool and the
+/// state files (daemon heartbeat, stream heartbeat). Never in an object store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocalDirs {
+    /// The spool's root: each command spools under its own sub-directory (`daemon`,
+    /// `liquidations`).
+    pub spool: PathBuf,
+    /// The root of the state files (`.daemon/state.json`, `.stream/state.json`).
+    pub state: PathBuf,
+}
+
+impl LocalDirs {
+    /// `--spool-dir`, then `spool.dir`; else `<catalog>/.spool` (state files in the catalog
+    /// root, as always) for a local catalog, and for an object store a directory of its own
+    /// under `$XDG_STATE_HOME/ccxt-pipeline/` (`~/.local/state/…` when unset).
+    pub fn resolve(
+        location: &str,
+        flag: Option<&Path>,
+        configured: Option<&Path>,
+    ) -> Result<LocalDirs, String> {
+        if let Some(dir) = flag.or(configured) {
+            return Ok(LocalDirs {
+                spool: dir.to_path_buf(),
+                state: dir.to_path_buf(),
+            });
+        }
+        if !is_object_store(location) {
+            let root = PathBuf::from(location.strip_prefix("file://").unwrap_or(location));
+            return Ok(LocalDirs {
+                spool: root.join(".spool"),
+                state: root,
+            });
+        }
+        let base = std::env::var_os("XDG_STATE_HOME")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+            .or_else(|| {
+                std::env::var_os("HOME")
+                    .filter(|v| !v.is_empty())
+                    .map(|h| PathBuf::from(h).join(".local").join("state"))
+            })
+            .ok_or_else(|| {
+                format!(
+                    "the catalog '{location}' is an object store and the spool must be on local disk, but neither XDG_STATE_HOME nor HOME is set: give --spool-dir DIR or spool.dir"
+                )
+            })?;
+        let dir = base.join("ccxt-pipeline").join(sanitized(location));
+        Ok(LocalDirs {
+            spool: dir.clone(),
+            state: dir,
+        })
+    }
+
+    /// The same directories, one level down for shard `shard` of several
+    /// (`shard-<i>-of-<n>`), so shards sharing a directory never drain each other's spool.
+    pub fn for_shard(&self, shard: ccxt_daemon::Shard) -> LocalDirs {
+        if !shard.is_sharded() {
+            return self.clone();
+        }
+        let sub = format!("shard-{}-of-{}", shard.index, shard.count);
+        LocalDirs {
+            spool: self.spool.join(&sub),
+            state: self.state.join(".shards").join(&sub),
+        }
+    }
+}
+
+/// A directory name for a catalog location: its letters and digits, `-` for the rest, and a
+/// short stable hash of the whole so two locations never share a directory
+/// (`s3://bucket/prefix` -> `s3-bucket-prefix-3f2a9c1e`).
+fn sanitized(location: &str) -> String {
+    let mut name = String::new();
+    for c in location.chars() {
+        if c.is_ascii_alphanumeric() || c == '.' || c == '_' {
+            name.push(c);
+        } else if !name.ends_with('-') {
+            name.push('-');
+        }
+    }
+    let name = name.trim_matches('-');
+    let short: String = name.chars().take(80).collect();
+    let hash = ccxt_daemon::shard::stable_hash(location) as u32;
+    format!("{short}-{hash:08x}")
 }
 
 /// The catalog location: `--catalog`, then `CCXT_CATALOG_PATH`/the config file, then `./catalog`.
@@ -931,5 +1128,70 @@ mod tests {
             documented.settings.catalog_path.as_deref(),
             Some(DEFAULT_CATALOG)
         );
+    }
+
+    #[test]
+    fn local_dirs_stay_beside_a_local_catalog_and_go_to_the_state_home_for_an_object_store() {
+        let local = LocalDirs::resolve("/data/catalog", None, None).unwrap();
+        assert_eq!(local.spool, PathBuf::from("/data/catalog/.spool"));
+        assert_eq!(local.state, PathBuf::from("/data/catalog"));
+        let file = LocalDirs::resolve("file:///data/catalog", None, None).unwrap();
+        assert_eq!(file, local);
+        let given = LocalDirs::resolve("s3://b/p", Some(Path::new("/var/spool/x")), None).unwrap();
+        assert_eq!(given.spool, PathBuf::from("/var/spool/x"));
+        let configured =
+            LocalDirs::resolve("/data/catalog", None, Some(Path::new("/var/spool/y"))).unwrap();
+        assert_eq!(configured.state, PathBuf::from("/var/spool/y"));
+        assert_eq!(
+            sanitized("s3://bucket/prefix"),
+            format!(
+                "s3-bucket-prefix-{:08x}",
+                ccxt_daemon::shard::stable_hash("s3://bucket/prefix") as u32
+            )
+        );
+        assert_ne!(sanitized("s3://a/b"), sanitized("s3://a_b"));
+        let shard = ccxt_daemon::Shard { index: 1, count: 3 };
+        let sharded = local.for_shard(shard);
+        assert_eq!(
+            sharded.spool,
+            PathBuf::from("/data/catalog/.spool/shard-1-of-3")
+        );
+        assert_eq!(
+            sharded.state,
+            PathBuf::from("/data/catalog/.shards/shard-1-of-3")
+        );
+        assert_eq!(local.for_shard(ccxt_daemon::Shard::WHOLE), local);
+    }
+
+    #[test]
+    fn storage_and_spool_settings_are_checked() {
+        let loaded = loaded_from(
+            "[storage]\nendpoint = 'http://127.0.0.1:9000'\nregion = 'eu central'\n[spool]\nmax_bytes = 0\n",
+            &[],
+        );
+        assert!(loaded.problems.is_empty(), "{:?}", loaded.problems);
+        let problems = check(&loaded.settings, &ccxt_daemon::ScheduleOverrides::default());
+        let text = problems.join("\n");
+        assert!(
+            text.contains("storage.endpoint 'http://127.0.0.1:9000' is plain http"),
+            "{text}"
+        );
+        assert!(
+            text.contains("storage.region must be a region name"),
+            "{text}"
+        );
+        assert!(
+            text.contains("spool.max_bytes must be between 1 and"),
+            "{text}"
+        );
+        let loaded = loaded_from(
+            "[storage]\nendpoint = 'http://127.0.0.1:9000'\nallow_http = true\n[spool]\nmax_bytes = 4096\n",
+            &[("CCXT_STORAGE__REGION", "us-east-1")],
+        );
+        let storage = loaded.settings.storage.validate().unwrap();
+        assert_eq!(storage.endpoint.as_deref(), Some("http://127.0.0.1:9000"));
+        assert_eq!(storage.region.as_deref(), Some("us-east-1"));
+        assert!(storage.allow_http);
+        assert_eq!(loaded.settings.spool.policy().unwrap().max_bytes, 4096);
     }
 }

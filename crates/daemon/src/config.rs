@@ -15,6 +15,7 @@ use ccxt_venue::OiPeriod;
 use serde::Deserialize;
 
 use crate::schedule::{Schedule, interval_cron};
+use crate::shard::Shard;
 
 /// The scheduled jobs. Each runs per venue; a run still going when its next time comes is
 /// skipped with a warning, never stacked.
@@ -151,6 +152,9 @@ pub struct DaemonSettings {
     pub health: HealthSettings,
     /// `[daemon.bars]`: which bar series the `bars` job collects.
     pub bars: BarsSettings,
+    /// `i/n`: collect only shard `i` of `n` (0-based) of the instruments and streams, beside
+    /// `n - 1` other daemons writing to the same catalog (see [`crate::shard`]). Unset: all.
+    pub shard: Option<String>,
 }
 
 /// `[daemon.bars]`: the bar series the `bars` job collects, each `INTERVAL` (trade bars) or
@@ -412,6 +416,8 @@ pub struct ScheduleOverrides {
     pub oi_interval_minutes: Option<u32>,
     /// `--funding-interval MIN`.
     pub funding_interval_minutes: Option<u32>,
+    /// `--shard i/n` (overrides `daemon.shard`).
+    pub shard: Option<String>,
 }
 
 /// The validated settings.
@@ -435,6 +441,8 @@ pub struct DaemonConfig {
     pub job_grace: Duration,
     /// Listen address of `/healthz` and `/metrics`, if on.
     pub metrics_address: Option<SocketAddr>,
+    /// Which shard this daemon collects ([`Shard::WHOLE`] when not sharded).
+    pub shard: Shard,
 }
 
 impl DaemonConfig {
@@ -497,6 +505,10 @@ impl DaemonSettings {
             problems.push(problem);
             None
         });
+        let shard = self.shard(overrides).unwrap_or_else(|problem| {
+            problems.push(problem);
+            Shard::WHOLE
+        });
         for venue in &self.venues {
             if let Err(e) = venue.parse::<Venue>() {
                 problems.push(format!(
@@ -518,7 +530,17 @@ impl DaemonSettings {
             stream_stale,
             job_grace,
             metrics_address,
+            shard,
         })
+    }
+
+    /// The shard: `--shard`, else `daemon.shard`, else the whole universe.
+    fn shard(&self, overrides: &ScheduleOverrides) -> Result<Shard, String> {
+        match (&overrides.shard, &self.shard) {
+            (Some(text), _) => text.parse().map_err(|e| format!("--shard: {e}")),
+            (None, Some(text)) => text.parse().map_err(|e| format!("daemon.shard: {e}")),
+            (None, None) => Ok(Shard::WHOLE),
+        }
     }
 
     /// Each job's schedule (the `--oi-interval`/`--funding-interval` flags win over the
@@ -809,6 +831,7 @@ mod tests {
         let overrides = ScheduleOverrides {
             oi_interval_minutes: Some(15),
             funding_interval_minutes: None,
+            shard: None,
         };
         let config = s
             .validate(
@@ -825,9 +848,51 @@ mod tests {
         let bad = ScheduleOverrides {
             oi_interval_minutes: Some(7),
             funding_interval_minutes: Some(0),
+            shard: None,
         };
         let problems = s.validate(&MetricsSettings::default(), &bad).unwrap_err();
         assert_eq!(problems.len(), 2, "{problems:?}");
         assert!(problems[0].starts_with("--oi-interval 7"), "{problems:?}");
+    }
+
+    #[test]
+    fn the_shard_comes_from_the_flag_then_the_file_and_is_checked() {
+        let metrics = MetricsSettings {
+            address: Some("off".into()),
+        };
+        let none = ScheduleOverrides::default();
+        let s = settings(|_| {});
+        assert_eq!(s.validate(&metrics, &none).unwrap().shard, Shard::WHOLE);
+        let s = settings(|s| s.shard = Some("1/3".into()));
+        assert_eq!(
+            s.validate(&metrics, &none).unwrap().shard,
+            Shard { index: 1, count: 3 }
+        );
+        let flag = ScheduleOverrides {
+            shard: Some("0/2".into()),
+            ..ScheduleOverrides::default()
+        };
+        assert_eq!(
+            s.validate(&metrics, &flag).unwrap().shard,
+            Shard { index: 0, count: 2 }
+        );
+        let bad = settings(|s| s.shard = Some("2/2".into()));
+        let problems = bad.validate(&metrics, &none).unwrap_err();
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(
+            problems[0].starts_with(
+                "daemon.shard: invalid shard '2/2': the index must be below the count (use i/n"
+            ),
+            "{problems:?}"
+        );
+        let flag = ScheduleOverrides {
+            shard: Some("1/0".into()),
+            ..ScheduleOverrides::default()
+        };
+        let problems = s.validate(&metrics, &flag).unwrap_err();
+        assert!(
+            problems[0].starts_with("--shard: invalid shard '1/0'"),
+            "{problems:?}"
+        );
     }
 }

@@ -45,10 +45,13 @@ pub struct WriteFault {
     pub since: String,
     /// Whether the rows not yet in the catalog are on disk (in the spool).
     pub durable: bool,
-    /// Rows held in memory because the spool could not take them.
+    /// Rows held in memory because the spool could not take them (or was full).
     pub rows_in_memory: usize,
-    /// What it means for the rows.
-    pub note: &'static str,
+    /// Rows waiting in the spool (on disk) for the catalog.
+    pub rows_in_spool: usize,
+    /// What it means for the rows, e.g. `catalog unreachable since …, 120 rows waiting in the
+    /// spool; …`.
+    pub note: String,
 }
 
 /// The `/healthz` answer.
@@ -65,6 +68,9 @@ pub struct HealthReport {
     pub stale: Vec<Stale>,
     /// Writes that fail.
     pub faults: Vec<WriteFault>,
+    /// The shard this daemon collects (`1/3`), when sharded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shard: Option<String>,
 }
 
 impl HealthReport {
@@ -182,6 +188,7 @@ impl Health {
             watched: jobs.len() + streams.len(),
             stale,
             faults,
+            shard: None,
         }
     }
 }
@@ -253,7 +260,8 @@ mod tests {
             since: format_iso(start),
             durable: false,
             rows_in_memory: 3,
-            note: "held in memory",
+            rows_in_spool: 0,
+            note: "held in memory".into(),
         };
         let report = health.report(start + S, &BTreeMap::new(), vec![fault]);
         assert!(!report.ok());

@@ -27,6 +27,7 @@ pub mod metrics;
 pub mod notify;
 pub mod runtime;
 pub mod schedule;
+pub mod shard;
 pub mod state;
 pub mod store;
 pub mod topup;
@@ -39,4 +40,5 @@ pub use config::{
 pub use http::prometheus;
 pub use notify::Notifier;
 pub use runtime::{DaemonError, DaemonPlan, RunHooks, RunSummary, VenueRuntime, run, run_with};
+pub use shard::{Ownership, Shard};
 pub use store::{FlushPolicy, WriteFaults};

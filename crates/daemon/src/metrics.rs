@@ -72,6 +72,13 @@ pub fn spool_gauges(bytes: u64, memory_rows: usize) {
     gauge!("ccxt_spool_memory_rows").set(memory_rows as f64);
 }
 
+/// Rows waiting in the spool for the catalog, and whether the spool has reached
+/// `spool.max_bytes` (new rows then wait in memory).
+pub fn spool_rows(rows: usize, full: bool) {
+    gauge!("ccxt_spool_rows").set(rows as f64);
+    gauge!("ccxt_spool_full").set(if full { 1.0 } else { 0.0 });
+}
+
 /// What the daemon collects, known at start: every counter an alert may watch is exported
 /// at 0 for these label values before anything happens, so `increase(...) > 0` sees the first
 /// incident (a counter that appears at 1 has no increase).
@@ -95,6 +102,8 @@ pub fn export_initial(known: &KnownSeries) {
     counter!("ccxt_spool_write_errors_total").increment(0);
     counter!("ccxt_rows_dropped_total").increment(0);
     gauge!("ccxt_spool_memory_rows").increment(0.0);
+    gauge!("ccxt_spool_rows").increment(0.0);
+    gauge!("ccxt_spool_full").increment(0.0);
     for (kind, venue) in &known.rows {
         counter!("ccxt_rows_written_total", "kind" => kind_label(*kind), "venue" => venue.as_str())
             .increment(0);
@@ -175,6 +184,19 @@ pub fn job_run(job: JobKind, venue: Option<Venue>, result: RunResult, seconds: f
 pub fn job_success(job: JobKind, venue: Option<Venue>, unix_secs: f64) {
     gauge!("ccxt_job_last_success_timestamp_seconds", "job" => job.as_str(), "venue" => scope(venue))
         .set(unix_secs);
+}
+
+/// Which shard this daemon is (`ccxt_shard_index`, 0-based) of how many (`ccxt_shard_count`;
+/// 0 of 1 when not sharded).
+pub fn shard(index: u32, count: u32) {
+    gauge!("ccxt_shard_index").set(f64::from(index));
+    gauge!("ccxt_shard_count").set(f64::from(count));
+}
+
+/// Rows that were not stored because another shard owns their dataset (gap records of a
+/// venue whose gap dataset belongs to another shard).
+pub fn rows_not_owned(kind: RecordKind, n: u64) {
+    counter!("ccxt_rows_not_owned_total", "kind" => kind_label(kind)).increment(n);
 }
 
 /// Instruments collected on a venue.

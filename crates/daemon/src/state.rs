@@ -32,6 +32,11 @@ impl StateFile {
         }
     }
 
+    /// The state file under a local directory: `<dir>/.daemon/state.json`.
+    pub fn in_dir(dir: &Path) -> StateFile {
+        StateFile::in_catalog(dir)
+    }
+
     /// The file's path.
     pub fn path(&self) -> &Path {
         &self.path

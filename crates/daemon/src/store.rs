@@ -20,12 +20,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use ccxt_catalog::Catalog;
 use ccxt_catalog::spool::{DrainReport, Spool};
+use ccxt_catalog::{Catalog, CatalogRecord};
 use ccxt_model::time::{format_iso, now_ns};
 use ccxt_model::{
-    FundingRate, Gap, IndexPrice, Instrument, Liquidation, MarkPrice, OpenInterest, RecordKind,
-    Venue,
+    FundingRate, Gap, IndexPrice, Instrument, InstrumentId, Liquidation, MarkPrice, OpenInterest,
+    RecordKind, Venue,
 };
 use ccxt_transport::error_chain;
 use ccxt_venue::SnapshotPrices;
@@ -46,7 +46,13 @@ pub struct FlushPolicy {
     pub flush_rows: usize,
     /// ...or this much time, whichever comes first.
     pub flush_every: Duration,
+    /// The most bytes the spool holds on disk: while the catalog cannot take the rows and
+    /// the spool has reached this, new rows wait in memory (up to [`MAX_OVERFLOW_ROWS`]).
+    pub max_bytes: u64,
 }
+
+/// The default bound of the spool on disk: 2 GiB.
+pub const DEFAULT_SPOOL_MAX_BYTES: u64 = 2 << 30;
 
 impl Default for FlushPolicy {
     fn default() -> Self {
@@ -54,6 +60,7 @@ impl Default for FlushPolicy {
             sync_every: Duration::from_millis(200),
             flush_rows: 50_000,
             flush_every: Duration::from_secs(60),
+            max_bytes: DEFAULT_SPOOL_MAX_BYTES,
         }
     }
 }
@@ -119,6 +126,53 @@ enum Rows {
 }
 
 impl Rows {
+    /// The rows of the datasets `owns` accepts; the others are logged and counted.
+    fn owned(self, owns: &(dyn Fn(RecordKind, &InstrumentId) -> bool + Send + Sync)) -> Rows {
+        fn keep<T: CatalogRecord>(
+            rows: Vec<T>,
+            owns: &(dyn Fn(RecordKind, &InstrumentId) -> bool + Send + Sync),
+        ) -> Vec<T> {
+            let before = rows.len();
+            let kept: Vec<T> = rows
+                .into_iter()
+                .filter(|r| owns(T::KIND, &r.dataset()))
+                .collect();
+            let dropped = before - kept.len();
+            if dropped > 0 {
+                m::rows_not_owned(T::KIND, dropped as u64);
+                tracing::warn!(
+                    kind = ?T::KIND,
+                    rows = dropped,
+                    "rows of datasets another shard owns are not stored by this shard"
+                );
+            }
+            kept
+        }
+        match self {
+            Rows::OpenInterest(r) => Rows::OpenInterest(keep(r, owns)),
+            Rows::Funding(r) => Rows::Funding(keep(r, owns)),
+            Rows::Liquidations(r) => Rows::Liquidations(keep(r, owns)),
+            Rows::Marks(r) => Rows::Marks(keep(r, owns)),
+            Rows::Indexes(r) => Rows::Indexes(keep(r, owns)),
+            Rows::Gap(g) => {
+                if owns(RecordKind::Gap, &g.dataset()) {
+                    Rows::Gap(g)
+                } else {
+                    m::rows_not_owned(RecordKind::Gap, 1);
+                    tracing::warn!(
+                        venue = %g.venue,
+                        stream = %g.stream,
+                        from = %format_iso(g.start_ns),
+                        to = %format_iso(g.end_ns),
+                        reason = %g.reason,
+                        "gap not stored: another shard owns this venue's gap dataset"
+                    );
+                    Rows::Marks(Vec::new())
+                }
+            }
+        }
+    }
+
     fn len(&self) -> usize {
         match self {
             Rows::OpenInterest(r) => r.len(),
@@ -195,11 +249,22 @@ struct Inner {
     /// The catalog cannot be written: rows wait in the spool (or in memory).
     catalog_failure: Option<Failure>,
     faults: Arc<WriteFaults>,
+    /// Rows in the spool not yet stored in the catalog (appended by this run).
+    rows_in_spool: usize,
+    /// The spool's size on disk at the last sync.
+    spool_bytes: u64,
+    /// The spool has reached `max_bytes`: new rows wait in memory until a drain empties it.
+    spool_full: bool,
 }
+
+/// Which datasets a store writes (a shard's, see [`crate::Ownership::predicate`]).
+pub type Owns = Arc<dyn Fn(RecordKind, &InstrumentId) -> bool + Send + Sync>;
 
 /// The spool in front of the catalog, shared by every job and stream.
 pub struct Store {
     catalog: Arc<Catalog>,
+    /// Only rows of these datasets are stored (all when `None`).
+    owns: Option<Owns>,
     inner: Mutex<Inner>,
     /// Drains run one at a time (each owns the segments it sealed).
     draining: Mutex<()>,
@@ -232,6 +297,7 @@ impl Store {
         m::spool_writable(true);
         Ok(Store {
             catalog,
+            owns: None,
             inner: Mutex::new(Inner {
                 spool,
                 overflow: Vec::new(),
@@ -240,11 +306,21 @@ impl Store {
                 spool_failure: None,
                 catalog_failure: None,
                 faults: faults.clone(),
+                rows_in_spool: 0,
+                spool_bytes: 0,
+                spool_full: false,
             }),
             draining: Mutex::new(()),
             policy,
             faults,
         })
+    }
+
+    /// Stores only rows of the datasets `owns` accepts (a shard's); the others are dropped
+    /// with a warning and counted in `ccxt_rows_not_owned_total` (gap records of a venue whose
+    /// gap dataset another shard owns: see the README's "Sharded collectors").
+    pub fn keep_only(&mut self, owns: Owns) {
+        self.owns = Some(owns);
     }
 
     /// The catalog behind the spool.
@@ -288,11 +364,15 @@ impl Store {
     }
 
     async fn append(&self, rows: Rows) {
+        let rows = match &self.owns {
+            Some(owns) => rows.owned(owns.as_ref()),
+            None => rows,
+        };
         if rows.len() == 0 {
             return;
         }
         let mut inner = self.inner.lock().await;
-        if !inner.overflow.is_empty() {
+        if !inner.overflow.is_empty() || inner.spool_full {
             inner.keep(rows);
             return;
         }
@@ -304,6 +384,7 @@ impl Store {
     /// Syncs the spool to disk (and retries rows held in memory).
     pub async fn sync(&self) {
         let mut inner = self.inner.lock().await;
+        inner.measure(self.policy.max_bytes);
         inner.retry_overflow();
         match inner.sync() {
             Ok(()) => inner.spool_ok(),
@@ -316,6 +397,7 @@ impl Store {
     pub async fn publish_gauges(&self) {
         let inner = self.inner.lock().await;
         m::spool_gauges(inner.spool.size_bytes(), inner.overflow_rows);
+        m::spool_rows(inner.rows_in_spool, inner.spool_full);
     }
 
     /// Rows appended since the last drain.
@@ -334,22 +416,38 @@ impl Store {
                 since: format_iso(f.since_ns),
                 durable: false,
                 rows_in_memory: inner.overflow_rows,
-                note: "rows since the last good spool sync are held in memory only: a crash loses them",
+                rows_in_spool: inner.rows_in_spool,
+                note: "rows since the last good spool sync are held in memory only: a crash loses them".into(),
             });
         }
         if let Some(f) = &inner.catalog_failure {
-            let durable = inner.spool_failure.is_none();
+            let durable = inner.spool_failure.is_none() && inner.overflow_rows == 0;
+            let since = format_iso(f.since_ns);
+            let waiting = format!(
+                "catalog unreachable since {since}, {} rows waiting in the spool",
+                inner.rows_in_spool
+            );
+            let note = if inner.spool_failure.is_some() {
+                format!(
+                    "{waiting}; {} rows wait in memory (the spool fails too) and are stored once either can be written",
+                    inner.overflow_rows
+                )
+            } else if inner.spool_full {
+                format!(
+                    "{waiting}; the spool is full ({} of spool.max_bytes {} bytes): {} newer rows wait in memory (not durable; the oldest are dropped beyond {MAX_OVERFLOW_ROWS})",
+                    inner.spool_bytes, self.policy.max_bytes, inner.overflow_rows
+                )
+            } else {
+                format!("{waiting} (durable); they are stored once the catalog can be written")
+            };
             out.push(WriteFault {
                 kind: "catalog",
                 error: f.error.clone(),
-                since: format_iso(f.since_ns),
+                since,
                 durable,
                 rows_in_memory: inner.overflow_rows,
-                note: if durable {
-                    "rows wait in the spool (durable) and are stored once the catalog can be written"
-                } else {
-                    "rows wait in memory (the spool fails too) and are stored once either can be written"
-                },
+                rows_in_spool: inner.rows_in_spool,
+                note,
             });
         }
         out
@@ -379,7 +477,8 @@ impl Store {
             match sealed {
                 Ok(sealed) => {
                     inner.spool_ok();
-                    Ok((sealed, std::mem::take(&mut inner.unflushed)))
+                    let rows = inner.rows_in_spool;
+                    Ok((sealed, std::mem::take(&mut inner.unflushed), rows))
                 }
                 Err(message) => {
                     inner.spool_error(&message);
@@ -387,7 +486,7 @@ impl Store {
                 }
             }
         };
-        let (sealed, tally) = match sealed {
+        let (sealed, tally, sealed_rows) = match sealed {
             Ok(s) => s,
             Err((message, held)) => {
                 self.store_held(held).await;
@@ -408,6 +507,8 @@ impl Store {
                 for ((kind, venue), n) in tally {
                     m::rows_written(kind, venue, n);
                 }
+                inner.rows_in_spool = inner.rows_in_spool.saturating_sub(sealed_rows);
+                inner.measure(self.policy.max_bytes);
                 // An empty drain proves nothing about a failure a top-up reported.
                 if report.segments > 0 || inner.catalog_failure.is_none() {
                     inner.catalog_ok();
@@ -509,6 +610,7 @@ impl Inner {
         match result {
             Ok(()) => {
                 rows.tally(&mut self.unflushed);
+                self.rows_in_spool += rows.len();
                 Ok(())
             }
             Err(message) => {
@@ -572,7 +674,31 @@ impl Inner {
         }
     }
 
+    /// Measures the spool on disk against `max_bytes` (at each sync and after each drain).
+    fn measure(&mut self, max_bytes: u64) {
+        self.spool_bytes = self.spool.size_bytes();
+        let full = self.spool_bytes >= max_bytes;
+        if full && !self.spool_full {
+            tracing::error!(
+                bytes = self.spool_bytes,
+                max_bytes,
+                rows_waiting = self.rows_in_spool,
+                "the spool is full (spool.max_bytes): new rows wait in memory until the catalog takes the spool"
+            );
+        } else if !full && self.spool_full {
+            tracing::info!(
+                bytes = self.spool_bytes,
+                rows_in_memory = self.overflow_rows,
+                "the spool is below spool.max_bytes again: rows held in memory go back to it"
+            );
+        }
+        self.spool_full = full;
+    }
+
     fn retry_overflow(&mut self) {
+        if self.spool_full {
+            return;
+        }
         while !self.overflow.is_empty() {
             let rows = self.overflow.remove(0);
             let n = rows.len();

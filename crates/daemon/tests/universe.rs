@@ -166,12 +166,14 @@ async fn new_listings_join_and_delisted_instruments_stop_at_the_next_refresh() {
     let plan = ccxt_daemon::DaemonPlan {
         venues: vec![venue],
         catalog: catalog.clone(),
-        catalog_root: root.clone(),
+        spool_dir: root.join(".spool").join("daemon"),
+        state_dir: root.clone(),
         config,
         flush: FlushPolicy {
             sync_every: Duration::from_millis(50),
             flush_rows: 1_000,
             flush_every: Duration::from_secs(1),
+            ..FlushPolicy::default()
         },
     };
     let switch_at = Arc::new(std::sync::Mutex::new(0u64));

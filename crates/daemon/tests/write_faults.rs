@@ -198,6 +198,11 @@ struct Running {
 }
 
 async fn start(hooks: RunHooks) -> Running {
+    start_bounded(hooks, FlushPolicy::default().max_bytes).await
+}
+
+/// [`start`] with the spool bounded to `max_bytes`.
+async fn start_bounded(hooks: RunHooks, max_bytes: u64) -> Running {
     ccxt_daemon::prometheus().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("catalog");
@@ -245,12 +250,14 @@ async fn start(hooks: RunHooks) -> Running {
             bars: Vec::new(),
         }],
         catalog: catalog.clone(),
-        catalog_root: root.clone(),
+        spool_dir: root.join(".spool").join("daemon"),
+        state_dir: root.clone(),
         config,
         flush: FlushPolicy {
             sync_every: Duration::from_millis(50),
             flush_rows: 1_000,
             flush_every: Duration::from_millis(300),
+            max_bytes,
         },
     };
     let (stop, stop_rx) = tokio::sync::oneshot::channel::<()>();
@@ -366,6 +373,127 @@ async fn write_faults_turn_healthz_503_and_every_row_is_stored_once_when_they_cl
         missing.len(),
         taken_before_stop.len(),
         missing.first()
+    );
+}
+
+/// The rows a catalog holds for BTCUSDT, checked to be each stored once, and the snapshots
+/// taken that are missing from it.
+async fn stored_once(catalog: &Catalog, taken: &BTreeSet<u64>) -> (usize, Vec<u64>) {
+    let stored = catalog
+        .query::<OpenInterest>(&Query {
+            instruments: vec![btc().id],
+            start: 0,
+            end: u64::MAX,
+            limit: None,
+        })
+        .await
+        .unwrap()
+        .0;
+    let stored_ts: BTreeSet<u64> = stored.iter().map(|r| r.ts_init).collect();
+    assert_eq!(stored_ts.len(), stored.len(), "rows stored twice");
+    (
+        stored.len(),
+        taken.difference(&stored_ts).copied().collect(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_catalog_keeps_rows_in_the_spool_then_stores_each_once() {
+    let faults = Arc::new(WriteFaults::default());
+    let hooks = RunHooks {
+        faults: faults.clone(),
+        ..RunHooks::default()
+    };
+    let running = start(hooks).await;
+    let port = running.port;
+    let written = "ccxt_rows_written_total{kind=\"open_interest\",venue=\"binance\"}";
+    wait_until(port, "healthy with rows stored", |status, _, m| {
+        status == 200 && metric(m, written).unwrap_or(0.0) > 0.0
+    })
+    .await;
+    // The store goes away for a while: rows pile up in the spool, counted and named.
+    faults.fail_catalog(true);
+    let health = wait_until(port, "rows waiting in the spool", |status, h, m| {
+        status == 503
+            && fault(h, "catalog").is_some_and(|f| f["rows_in_spool"].as_u64() >= Some(3))
+            && metric(m, "ccxt_spool_rows").unwrap_or(0.0) >= 3.0
+    })
+    .await;
+    let catalog_fault = fault(&health, "catalog").unwrap();
+    let note = catalog_fault["note"].as_str().unwrap();
+    assert!(
+        note.starts_with("catalog unreachable since ")
+            && note.contains(" rows waiting in the spool"),
+        "{health}"
+    );
+    assert_eq!(catalog_fault["durable"], true, "{health}");
+    assert_eq!(catalog_fault["rows_in_memory"], 0, "{health}");
+    // Back: everything waiting is stored, once.
+    faults.fail_catalog(false);
+    wait_until(port, "healthy with the spool empty", |status, _, m| {
+        status == 200 && metric(m, "ccxt_spool_rows") == Some(0.0)
+    })
+    .await;
+    let taken: BTreeSet<u64> = running.taken.lock().unwrap().iter().copied().collect();
+    running.stop.send(()).unwrap();
+    assert!(running.daemon.await.unwrap().unwrap().drained);
+    let (stored, missing) = stored_once(&running.catalog, &taken).await;
+    assert!(
+        missing.is_empty(),
+        "{} of {} lost",
+        missing.len(),
+        taken.len()
+    );
+    assert!(stored >= taken.len(), "{stored}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_spool_sends_new_rows_to_memory_and_nothing_is_lost_when_the_catalog_returns() {
+    let faults = Arc::new(WriteFaults::default());
+    let hooks = RunHooks {
+        faults: faults.clone(),
+        ..RunHooks::default()
+    };
+    // One snapshot line fills it.
+    let running = start_bounded(hooks, 64).await;
+    let port = running.port;
+    faults.fail_catalog(true);
+    let health = wait_until(port, "a full spool", |status, h, m| {
+        status == 503
+            && fault(h, "catalog").is_some_and(|f| f["rows_in_memory"].as_u64() >= Some(2))
+            && metric(m, "ccxt_spool_full") == Some(1.0)
+            && metric(m, "ccxt_spool_memory_rows").unwrap_or(0.0) >= 2.0
+    })
+    .await;
+    let catalog_fault = fault(&health, "catalog").unwrap();
+    assert_eq!(catalog_fault["durable"], false, "{health}");
+    let note = catalog_fault["note"].as_str().unwrap();
+    assert!(note.contains("the spool is full"), "{health}");
+    assert!(note.contains("spool.max_bytes 64 bytes"), "{health}");
+    // The spool stays within a line or two of its bound while the catalog is away.
+    let spool = running.catalog.storage().display_root().to_string();
+    let spool_bytes: u64 = std::fs::read_dir(std::path::Path::new(&spool).join(".spool/daemon"))
+        .unwrap()
+        .filter_map(|e| e.ok()?.metadata().ok())
+        .map(|m| m.len())
+        .sum();
+    assert!(spool_bytes < 64 + 2 * 400, "{spool_bytes}");
+    faults.fail_catalog(false);
+    wait_until(port, "healthy and nothing in memory", |status, _, m| {
+        status == 200
+            && metric(m, "ccxt_spool_memory_rows") == Some(0.0)
+            && metric(m, "ccxt_rows_dropped_total") == Some(0.0)
+    })
+    .await;
+    let taken: BTreeSet<u64> = running.taken.lock().unwrap().iter().copied().collect();
+    running.stop.send(()).unwrap();
+    assert!(running.daemon.await.unwrap().unwrap().drained);
+    let (_, missing) = stored_once(&running.catalog, &taken).await;
+    assert!(
+        missing.is_empty(),
+        "{} of {} lost",
+        missing.len(),
+        taken.len()
     );
 }
 

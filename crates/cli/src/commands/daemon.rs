@@ -4,7 +4,6 @@
 //! daemon with every problem collected (never the first one only); `validate` prints the
 //! verdict, `start` runs it.
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,7 +20,7 @@ use crate::ConfigProblems;
 use crate::cli::{DaemonArgs, DaemonCommand, HealthArgs};
 use crate::inputs::symbols_on;
 use crate::registry;
-use crate::settings::{FileSettings, Loaded};
+use crate::settings::{FileSettings, Loaded, LocalDirs};
 
 /// The symbols the daemon collects when neither symbols nor `--all` are given.
 pub const DEFAULT_SYMBOLS: [&str; 2] = ["BTCUSDT-PERP", "ETHUSDT-PERP"];
@@ -30,12 +29,13 @@ pub const DEFAULT_SYMBOLS: [&str; 2] = ["BTCUSDT-PERP", "ETHUSDT-PERP"];
 /// are listed together with the daemon's own.
 pub async fn run(
     location: &str,
+    dirs: &LocalDirs,
     loaded: &Loaded,
     command: DaemonCommand,
     problems: Vec<String>,
 ) -> anyhow::Result<ExitCode> {
     let settings = &loaded.settings;
-    let prepare = |args: &DaemonArgs| match prepare(location, settings, args) {
+    let prepare = |args: &DaemonArgs| match prepare(dirs, settings, args) {
         Ok(p) if problems.is_empty() => Ok(p),
         Ok(_) => Err(ConfigProblems(problems.clone())),
         Err(own) => Err(ConfigProblems(crate::settings::distinct_redacted(
@@ -78,7 +78,8 @@ struct Prepared {
     venues: Vec<VenueRuntime>,
     config: DaemonConfig,
     flush: FlushPolicy,
-    catalog_root: PathBuf,
+    /// The spool and state directories of this daemon (its shard's).
+    dirs: LocalDirs,
     /// No symbols and no `--all` were given: [`DEFAULT_SYMBOLS`] are collected.
     default_symbols: bool,
     /// Per venue, the bar series of the common list it does not offer (left out).
@@ -105,6 +106,19 @@ impl Prepared {
 
     fn describe(&self, location: &str) -> String {
         let mut lines = vec![format!("configuration is valid; catalog '{location}'")];
+        if self.config.shard.is_sharded() {
+            lines.push(format!(
+                "  shard {} (instruments by FNV-1a hash of venue:symbol; whole-market liquidation feeds by venue)",
+                self.config.shard
+            ));
+        }
+        lines.push(format!(
+            "  spool {} (state file {})",
+            self.dirs.spool.join("daemon").display(),
+            ccxt_daemon::state::StateFile::in_dir(&self.dirs.state)
+                .path()
+                .display()
+        ));
         if self.default_symbols {
             lines.push(format!("  {}", self.what()));
         }
@@ -165,7 +179,7 @@ impl Prepared {
 /// Validates everything `daemon start` needs and builds each venue's runtime, or returns
 /// every problem at once.
 fn prepare(
-    location: &str,
+    dirs: &LocalDirs,
     settings: &FileSettings,
     args: &DaemonArgs,
 ) -> Result<Prepared, Vec<String>> {
@@ -174,6 +188,7 @@ fn prepare(
     let overrides = ScheduleOverrides {
         oi_interval_minutes: args.oi_interval,
         funding_interval_minutes: args.funding_interval,
+        shard: args.shard.clone(),
     };
     let config = match d.validate(&settings.metrics, &overrides) {
         Ok(c) => Some(c),
@@ -188,13 +203,6 @@ fn prepare(
         Err(errors) => {
             problems.extend(errors);
             FlushPolicy::default()
-        }
-    };
-    let catalog_root = match local_root(location) {
-        Ok(root) => Some(root),
-        Err(e) => {
-            problems.push(e);
-            None
         }
     };
     let bar_config = d.bar_series();
@@ -214,12 +222,12 @@ fn prepare(
             "no venue to collect from: the symbols exist on none of the selected venues".into(),
         );
     }
-    match (config, catalog_root) {
-        (Some(config), Some(catalog_root)) if problems.is_empty() => Ok(Prepared {
+    match config {
+        Some(config) if problems.is_empty() => Ok(Prepared {
             venues: runtimes,
+            dirs: dirs.for_shard(config.shard),
             config,
             flush,
-            catalog_root,
             default_symbols: selection.default_symbols,
             bars_left_out,
         }),
@@ -366,17 +374,6 @@ fn check_common_bars(
     }
 }
 
-/// The daemon keeps its spool and state file beside the catalog: it needs a local directory.
-fn local_root(location: &str) -> Result<PathBuf, String> {
-    let path = location.strip_prefix("file://").unwrap_or(location);
-    if path.contains("://") {
-        return Err(format!(
-            "the daemon needs a local catalog directory (its spool lives beside it), got '{location}'"
-        ));
-    }
-    Ok(PathBuf::from(path))
-}
-
 /// SIGINT and SIGTERM, registered before anything starts.
 struct Signals {
     #[cfg(unix)]
@@ -424,7 +421,8 @@ async fn start(location: &str, prepared: Prepared, signals: Signals) -> anyhow::
     let plan = DaemonPlan {
         venues: prepared.venues,
         catalog: Arc::new(catalog),
-        catalog_root: prepared.catalog_root,
+        spool_dir: prepared.dirs.spool.join("daemon"),
+        state_dir: prepared.dirs.state,
         config: prepared.config,
         flush: prepared.flush,
     };

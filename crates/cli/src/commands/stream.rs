@@ -2,7 +2,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufWriter, Write};
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,7 +21,7 @@ use crate::inputs::{selected_venues, symbols_on};
 use crate::output::Streamer;
 use crate::registry;
 use crate::rows::liquidation_rows;
-use crate::settings::FileSettings;
+use crate::settings::{FileSettings, LocalDirs};
 
 #[derive(Debug, Default)]
 struct VenueCounts {
@@ -37,6 +36,7 @@ struct VenueCounts {
 /// Runs `stream-liquidations` until Ctrl+C, SIGTERM or `--duration`.
 pub async fn run(
     location: &str,
+    dirs: &LocalDirs,
     settings: &FileSettings,
     args: StreamArgs,
 ) -> anyhow::Result<ExitCode> {
@@ -63,7 +63,7 @@ pub async fn run(
         .filter(|v| sources.iter().any(|s| s.venues().contains(v)))
         .collect();
     let storage = if args.store {
-        Some(Storage::open(location, &streamed).await?)
+        Some(Storage::open(location, dirs, &streamed).await?)
     } else {
         None
     };
@@ -296,10 +296,9 @@ async fn stored_keys(
 impl Storage {
     /// Takes the catalog (refused if another process writes to it), stores what an earlier
     /// run left in the spool, and reads that run's heartbeat.
-    async fn open(location: &str, venues: &[Venue]) -> anyhow::Result<Storage> {
+    async fn open(location: &str, dirs: &LocalDirs, venues: &[Venue]) -> anyhow::Result<Storage> {
         let (catalog, _) = Catalog::open_writable_by(location, "stream-liquidations").await?;
-        let root = PathBuf::from(location.strip_prefix("file://").unwrap_or(location));
-        let mut spool = Spool::open(&root.join(".spool").join("liquidations"))?;
+        let mut spool = Spool::open(&dirs.spool.join("liquidations"))?;
         let leftovers = spool.drain_into(&catalog).await?;
         if leftovers.segments > 0 {
             eprintln!(
@@ -309,7 +308,7 @@ impl Storage {
                 leftovers.liquidations_added + leftovers.gaps_added
             );
         }
-        let heartbeat_file = HeartbeatFile::new(root.join(".stream").join("state.json"));
+        let heartbeat_file = HeartbeatFile::new(dirs.state.join(".stream").join("state.json"));
         let mut heartbeat = heartbeat_file.read().unwrap_or_default();
         let now = now_ns();
         let mut resume = heartbeat.resume(venues, "stream-liquidations", now);

@@ -55,13 +55,17 @@ pub(super) async fn refresh_instruments(
         }
     }
     if !state.rt.all {
-        m::instruments(venue, state.rt.symbols.len());
+        let owned = state.universe.read().await.as_ref().map_or(0, Vec::len);
+        m::instruments(venue, owned);
         return Ok(format!("{} listed; configured symbols checked", list.len()));
     }
     let mut next: Vec<Instrument> = state.rt.symbols.clone();
     next.extend(trading);
     next.sort();
     next.dedup();
+    // This shard's part: a new listing goes to the shard that owns it.
+    let listed = next.len();
+    next.retain(|i| shared.ownership.owns_instrument(i));
     let previous = state.universe.read().await.clone();
     let (added, removed) = match &previous {
         None => (next.len(), 0),
@@ -75,6 +79,10 @@ pub(super) async fn refresh_instruments(
     }
     m::instruments(venue, next.len());
     let total = next.len();
+    let shard = shared.ownership.shard();
+    if previous.is_none() && shard.is_sharded() {
+        tracing::info!(%venue, %shard, owned = total, listed, "shard {shard} owns {total} of the {listed} instruments of {venue}");
+    }
     *state.universe.write().await = Some(next);
     // An all-market stream or a poll covers new symbols by itself: only a per-symbol stream
     // is resubscribed.
@@ -84,6 +92,11 @@ pub(super) async fn refresh_instruments(
     if restart {
         let shared = shared.clone();
         tokio::spawn(async move { start_stream(&shared, venue, None).await });
+    }
+    if shard.is_sharded() {
+        return Ok(format!(
+            "{total} instruments of {listed} in shard {shard} ({added} new, {removed} gone)"
+        ));
     }
     Ok(format!("{total} instruments ({added} new, {removed} gone)"))
 }

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use ccxt_catalog::Catalog;
 use ccxt_model::time::now_ns;
 use ccxt_model::{Instrument, Venue};
-use ccxt_stream::{SourceConfig, StreamEvent};
+use ccxt_stream::{FeedKind, SourceConfig, StreamEvent};
 use ccxt_transport::HttpTransport;
 use ccxt_venue::Fetcher;
 use tokio::sync::{RwLock, mpsc};
@@ -28,6 +28,7 @@ use tokio_util::sync::CancellationToken;
 use crate::config::{DaemonConfig, JobKind};
 use crate::metrics as m;
 use crate::notify::{Notifier, Progress};
+use crate::shard::Ownership;
 use crate::state::{DaemonState, StateFile};
 use crate::store::{FlushPolicy, Store, WriteFaults};
 use shared::{VenueState, applies, known_series};
@@ -79,8 +80,13 @@ pub struct DaemonPlan {
     /// ([`Catalog::open_writable_by`]): that lock is what keeps a second daemon, or any other
     /// writer, off this catalog and its spool.
     pub catalog: Arc<Catalog>,
-    /// The catalog's local root: the spool and the state file live under it.
-    pub catalog_root: PathBuf,
+    /// The daemon's spool directory, on local disk (`<catalog>/.spool/daemon` for a local
+    /// catalog by default). One daemon (one shard) per directory: the catalog's write lock
+    /// (per shard when sharded) keeps a second one out.
+    pub spool_dir: PathBuf,
+    /// The local directory of the state file (`<state_dir>/.daemon/state.json`): the catalog
+    /// root by default for a local catalog.
+    pub state_dir: PathBuf,
     /// Validated settings.
     pub config: DaemonConfig,
     /// Spool sync and flush policy.
@@ -156,25 +162,30 @@ pub async fn run_with(
     let DaemonPlan {
         venues,
         catalog,
-        catalog_root,
+        spool_dir,
+        state_dir,
         config,
         flush,
     } = plan;
-    let store = open_store(&catalog, &catalog_root, flush, hooks.faults).await?;
+    let ownership = ownership(&config, &venues);
+    let venues = owned_venues(&ownership, venues);
+    let store = open_store(&catalog, &spool_dir, flush, hooks.faults, &ownership).await?;
     let (events_tx, events_rx) = mpsc::channel::<StreamEvent>(8192);
     let shared = Arc::new(Shared::new(
         config.clone(),
         store.clone(),
         catalog,
-        venue_states(venues),
+        venue_states(venues, &ownership),
         events_tx,
         started_ns,
+        ownership,
     ));
+    announce_shard(&shared).await;
     m::export_initial(&known_series(&config, &shared.venues));
     watch_jobs(&shared);
     // HTTP first, so a bad address fails before anything else starts.
     let http = serve_http(&shared).await?;
-    let state_file = StateFile::in_catalog(&catalog_root);
+    let state_file = StateFile::in_dir(&state_dir);
     let poll_from = downtime::record(&shared, state_file.read(), started_ns).await;
     write_state(&state_file, started_ns, false);
     let tasks = start_tasks(&shared, events_rx, &progress, &state_file);
@@ -212,16 +223,16 @@ pub async fn run_with(
 /// Opens the spool in front of the catalog and stores first what an earlier run left in it.
 async fn open_store(
     catalog: &Arc<Catalog>,
-    catalog_root: &Path,
+    spool_dir: &Path,
     flush: FlushPolicy,
     faults: Arc<WriteFaults>,
+    ownership: &Ownership,
 ) -> Result<Arc<Store>, DaemonError> {
-    let store = Arc::new(Store::open_with_faults(
-        catalog.clone(),
-        &catalog_root.join(".spool").join("daemon"),
-        flush,
-        faults,
-    )?);
+    let mut store = Store::open_with_faults(catalog.clone(), spool_dir, flush, faults)?;
+    if ownership.shard().is_sharded() {
+        store.keep_only(ownership.predicate());
+    }
+    let store = Arc::new(store);
     match store.drain().await {
         Ok(report) if report.segments > 0 => tracing::info!(
             segments = report.segments,
@@ -236,15 +247,105 @@ async fn open_store(
     Ok(store)
 }
 
-/// Each venue's state: its universe is known at once unless `--all` asks for the venue's list.
-fn venue_states(venues: Vec<VenueRuntime>) -> BTreeMap<Venue, Arc<VenueState>> {
+/// What this daemon's shard owns, given each venue's liquidation feed kind.
+fn ownership(config: &DaemonConfig, venues: &[VenueRuntime]) -> Ownership {
+    Ownership::new(
+        config.shard,
+        venues.iter().filter_map(|rt| {
+            rt.source
+                .as_ref()
+                .and_then(SourceConfig::feed_kind)
+                .map(|kind| (rt.venue, kind))
+        }),
+    )
+}
+
+/// The venues as this shard runs them: without the liquidation feed another shard runs (a
+/// whole-market feed or a poll owned by another shard, or a per-symbol feed with none of the
+/// named symbols here), and without the venues where it has nothing to do at all.
+fn owned_venues(ownership: &Ownership, venues: Vec<VenueRuntime>) -> Vec<VenueRuntime> {
+    let shard = ownership.shard();
+    if !shard.is_sharded() {
+        return venues;
+    }
+    venues
+        .into_iter()
+        .filter_map(|mut rt| {
+            let owned = rt
+                .symbols
+                .iter()
+                .filter(|i| ownership.owns_instrument(i))
+                .count();
+            let runs_feed = match rt.source.as_ref().and_then(SourceConfig::feed_kind) {
+                Some(FeedKind::PerSymbolSocket) => rt.all || owned > 0,
+                Some(kind) => shard.runs_feed(rt.venue, kind),
+                None => rt.source.is_some() && shard.owns_venue(rt.venue),
+            };
+            if !runs_feed {
+                rt.source = None;
+            }
+            let keep = rt.all || owned > 0 || rt.source.is_some();
+            if !keep {
+                tracing::info!(venue = %rt.venue, %shard, "no instrument and no liquidation feed of this venue in this shard: not collected here");
+            }
+            keep.then_some(rt)
+        })
+        .collect()
+}
+
+/// Logs which shard this is and what it owns (with `--all`, the instrument counts follow at
+/// each venue's first list), and exports the shard as metrics.
+async fn announce_shard(shared: &Shared) {
+    let shard = shared.ownership.shard();
+    m::shard(shard.index, shard.count);
+    if !shard.is_sharded() {
+        return;
+    }
+    let mut instruments = 0;
+    let mut owned = Vec::new();
+    for (venue, state) in &shared.venues {
+        let universe = state.universe.read().await;
+        let n = universe.as_ref().map_or(0, Vec::len);
+        instruments += n;
+        let listed = if universe.is_some() {
+            format!("{n} instrument(s)")
+        } else {
+            "instruments at the first list".to_string()
+        };
+        let feed = match state.rt.source.as_ref().and_then(SourceConfig::feed_kind) {
+            Some(FeedKind::PerSymbolSocket) => "liquidations of its symbols",
+            Some(_) => "the whole venue's liquidations",
+            None => "no liquidations",
+        };
+        owned.push(format!("{venue}: {listed}, {feed}"));
+    }
+    let streams = shared
+        .venues
+        .values()
+        .filter(|s| s.rt.source.is_some())
+        .count();
+    tracing::info!(%shard, instruments, streams, "shard {shard}: owns {}", owned.join("; "));
+}
+
+/// Each venue's state: its universe (this shard's part of it) is known at once unless
+/// `--all` asks for the venue's list.
+fn venue_states(
+    venues: Vec<VenueRuntime>,
+    ownership: &Ownership,
+) -> BTreeMap<Venue, Arc<VenueState>> {
     venues
         .into_iter()
         .map(|rt| {
             let universe = if rt.all {
                 None
             } else {
-                Some(rt.symbols.clone())
+                Some(
+                    rt.symbols
+                        .iter()
+                        .filter(|i| ownership.owns_instrument(i))
+                        .cloned()
+                        .collect(),
+                )
             };
             let running = JobKind::ALL
                 .into_iter()

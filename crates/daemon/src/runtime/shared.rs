@@ -16,6 +16,7 @@ use super::VenueRuntime;
 use crate::config::{DaemonConfig, JobKind};
 use crate::health::{Health, HealthReport};
 use crate::metrics::{self as m, KnownSeries, VenueObservation};
+use crate::shard::Ownership;
 use crate::store::Store;
 use crate::topup::TopUpPlanner;
 
@@ -47,6 +48,8 @@ pub(crate) struct Shared {
     pub(super) streams: Mutex<BTreeMap<Venue, StreamSlot>>,
     pub(super) events: mpsc::Sender<StreamEvent>,
     pub(super) compaction_running: AtomicBool,
+    /// What this daemon's shard collects and stores.
+    pub(super) ownership: Ownership,
 }
 
 impl Shared {
@@ -58,6 +61,7 @@ impl Shared {
         venues: BTreeMap<Venue, Arc<VenueState>>,
         events: mpsc::Sender<StreamEvent>,
         started_ns: u64,
+        ownership: Ownership,
     ) -> Shared {
         Shared {
             health: Arc::new(Health::new(started_ns, config.stream_stale)),
@@ -70,6 +74,7 @@ impl Shared {
             streams: Mutex::new(BTreeMap::new()),
             events,
             compaction_running: AtomicBool::new(false),
+            ownership,
         }
     }
 
@@ -77,7 +82,10 @@ impl Shared {
     pub(crate) async fn health_report(&self) -> HealthReport {
         let streams = self.stream_counters().await;
         let faults = self.store.faults().await;
-        self.health.report(now_ns(), &last_frames(&streams), faults)
+        let mut report = self.health.report(now_ns(), &last_frames(&streams), faults);
+        let shard = self.ownership.shard();
+        report.shard = shard.is_sharded().then(|| shard.to_string());
+        report
     }
 
     /// Stream counters per streaming venue (including replaced streams). Venues whose

@@ -71,8 +71,15 @@ async fn source_now(state: &VenueState, venue: Venue) -> Option<SourceConfig> {
             tracing::info!(%venue, "liquidation stream waits for the instrument list");
             return None;
         }
+        // This shard's symbols (its part of the universe).
         (Some(FeedKind::PerSymbolSocket), Some(u)) => template.with_symbols(Some(u)),
-        (Some(_), u) => template.with_symbols(if state.rt.all { None } else { u }),
+        // A whole-market feed or a poll runs on the one shard that owns the venue and stores
+        // every named symbol's liquidations (every symbol's with --all).
+        (Some(_), _) => template.with_symbols(if state.rt.all {
+            None
+        } else {
+            Some(state.rt.symbols.clone())
+        }),
         (None, _) => template.clone(),
     };
     Some(source)
