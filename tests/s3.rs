@@ -333,7 +333,9 @@ async fn daemon_on_s3_waits_out_an_unreachable_store_and_stores_everything_once(
     let down_ns = ccxt_model::time::now_ns();
     let health = d
         .wait_health_where(503, Duration::from_secs(30), |h| {
-            h.to_string().to_lowercase().contains("catalog")
+            h["faults"]
+                .as_array()
+                .is_some_and(|f| f.iter().any(|f| f["kind"] == "catalog"))
         })
         .await;
     let runs_when_down = d.metric(OI_OK).await;
