@@ -28,9 +28,11 @@
 //!   writing command holds the lock for its whole run ([`Catalog::open_writable_by`],
 //!   [`Catalog::lock_for_run`]); a second writer is refused with the holder's pid.
 
+mod cloud;
 pub mod demo;
 mod error;
 pub mod export;
+mod lease;
 mod maintenance;
 pub mod naming;
 mod options;
@@ -50,7 +52,7 @@ use object_store::path::Path;
 
 pub use error::{CatalogError, Result};
 pub use maintenance::{CompactReport, DatasetInfo, RecoveryReport};
-pub use options::{DEFAULT_LEASE, DatasetFilter, LeaseClock, LockScope, StorageOptions};
+pub use options::{AccessKey, DEFAULT_LEASE, DatasetFilter, LeaseClock, LockScope, StorageOptions};
 pub use parquet_io::{KEY_RECORD, KEY_SCHEMA_VERSION, RowGroupCounts, SCHEMA_VERSION};
 pub use quarantine::{BadFile, BadFiles, FileProblem, StoredHistory};
 pub use query::{Limit, Query, QueryStats};
@@ -68,6 +70,10 @@ pub struct Catalog {
     quarantined: std::sync::Mutex<Vec<BadFile>>,
     /// The cross-process write lock, when this catalog holds it for its whole life.
     run_lock: Option<WriteLock>,
+    /// On object stores, the lease a catalog opened without a run lock takes at its first
+    /// write and keeps for its life (a lease per write would cost requests and could race
+    /// its own background release).
+    lazy_lease: tokio::sync::OnceCell<WriteLock>,
     /// The datasets this writer owns (all when None): recovery, compaction and quarantine
     /// touch only these.
     owns: Option<DatasetFilter>,
@@ -97,6 +103,7 @@ impl Catalog {
             write_mutex: tokio::sync::Mutex::new(()),
             quarantined: std::sync::Mutex::new(Vec::new()),
             run_lock: None,
+            lazy_lease: tokio::sync::OnceCell::new(),
             owns: None,
         }
     }
@@ -153,9 +160,49 @@ impl Catalog {
         let mut catalog =
             Catalog::from_storage(Storage::from_location_with(location, true, options)?);
         catalog.owns = owns;
-        catalog.run_lock = Some(catalog.storage.try_lock_scope(holder, scope)?);
+        catalog.run_lock = Some(catalog.storage.lock_scope(holder, scope).await?);
         let report = catalog.recover().await?;
         Ok((catalog, report))
+    }
+
+    /// [`Catalog::lock_for_run`] for any storage and scope (object stores take a lease, which
+    /// needs the network): takes the write lock of `scope` for the life of this catalog.
+    pub async fn lock_for_run_as(&mut self, holder: &str, scope: LockScope) -> Result<()> {
+        if self.run_lock.is_none() {
+            self.run_lock = Some(self.storage.lock_scope(holder, scope).await?);
+        }
+        Ok(())
+    }
+
+    /// Releases the write lock now: on an object store this waits for the lease object's
+    /// deletion, so the next writer need not wait for it to expire. (Dropping the catalog
+    /// releases it too, in the background.)
+    pub async fn close(mut self) {
+        if let Some(lock) = self.run_lock.take() {
+            lock.release().await;
+        }
+        if let Some(lock) = self.lazy_lease.take() {
+            lock.release().await;
+        }
+    }
+
+    /// Renews this writer's lease now and says whether it is still held (tests; a background
+    /// task renews it every lease/3). `true` without a lease.
+    #[doc(hidden)]
+    pub async fn renew_lease_now(&self) -> bool {
+        match &self.run_lock {
+            Some(lock) => lock.renew_now().await,
+            None => true,
+        }
+    }
+
+    /// `Ok` while this catalog may write: always on local disks; on object stores while its
+    /// lease is held ([`CatalogError::LeaseLost`] once it is lost).
+    pub fn check_writable(&self) -> Result<()> {
+        match (&self.run_lock, self.lazy_lease.get()) {
+            (Some(lock), _) | (None, Some(lock)) => lock.check(),
+            (None, None) => Ok(()),
+        }
     }
 
     /// Whether this writer owns the dataset `kind` × `id` (see [`Catalog::open_writable_as`]).
@@ -182,9 +229,19 @@ impl Catalog {
 
     async fn lock(&self) -> Result<WriteGuard<'_>> {
         let local = self.write_mutex.lock().await;
-        let file = match self.run_lock {
+        let file = match &self.run_lock {
             // Held for the whole run already: the in-process mutex orders our own writes.
-            Some(_) => WriteLock::none(),
+            Some(lock) => {
+                lock.check()?;
+                WriteLock::none()
+            }
+            None if self.storage.is_object_store() => {
+                self.lazy_lease
+                    .get_or_try_init(|| self.storage.lock())
+                    .await?
+                    .check()?;
+                WriteLock::none()
+            }
             None => self.storage.lock().await?,
         };
         Ok(WriteGuard {

@@ -108,6 +108,7 @@ impl Catalog {
             }
             let listing = self.list_dataset(T::KIND, &id).await?;
             for temp in &listing.temps {
+                self.check_writable()?;
                 self.storage.delete(&temp.location).await?;
                 report.temp_files_removed += 1;
             }

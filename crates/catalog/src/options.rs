@@ -10,8 +10,7 @@ use crate::error::{CatalogError, Result};
 
 /// Options for opening a catalog on an object store. `Default` means "the provider's standard
 /// chain": credentials, region and endpoint from the environment, profile files or instance
-/// role. Never holds secrets (credentials come from the provider's chain), so `Debug` is safe
-/// to log.
+/// role. `Debug` is safe to log: it never shows a secret key.
 #[derive(Debug, Clone, Default)]
 pub struct StorageOptions {
     /// Endpoint override for S3-compatible stores (MinIO, R2, Ceph): `http://127.0.0.1:9000`.
@@ -24,6 +23,27 @@ pub struct StorageOptions {
     pub lease: Option<Duration>,
     /// The clock lease decisions use (tests pin it); the system clock when None.
     pub clock: Option<LeaseClock>,
+    /// Static S3 keys, overriding the provider's chain (tests and simulators; users keep keys
+    /// in the environment or profile files). `Debug` shows the key id only.
+    pub access_key: Option<AccessKey>,
+}
+
+/// A static S3 access key pair.
+#[derive(Clone, PartialEq, Eq)]
+pub struct AccessKey {
+    /// The access key id.
+    pub id: String,
+    /// The secret key: never shown.
+    pub secret: String,
+}
+
+impl std::fmt::Debug for AccessKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AccessKey")
+            .field("id", &self.id)
+            .field("secret", &"<redacted>")
+            .finish()
+    }
 }
 
 /// The default length of a writer's lease on an object store.
@@ -170,5 +190,18 @@ mod tests {
         assert!(shard(2, 2).validate().is_err());
         assert!(shard(0, 0).validate().is_err());
         assert!(shard(1, 2).validate().is_ok());
+    }
+
+    #[test]
+    fn options_never_show_a_secret() {
+        let options = StorageOptions {
+            access_key: Some(AccessKey {
+                id: "AKID".into(),
+                secret: "very-secret".into(),
+            }),
+            ..StorageOptions::default()
+        };
+        let shown = format!("{options:?}");
+        assert!(!shown.contains("very-secret"), "{shown}");
     }
 }

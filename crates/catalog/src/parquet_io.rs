@@ -323,3 +323,11 @@ pub(crate) async fn read_rows<T: CatalogRecord>(
     }
     Ok((rows, counts))
 }
+
+/// The row count in the footer of encoded Parquet `bytes` (read in memory, before upload).
+pub(crate) fn footer_rows_in_memory(bytes: &Bytes, shown: &str) -> Result<i64> {
+    let footer = ParquetMetaDataReader::new()
+        .parse_and_finish(bytes)
+        .map_err(|e| CatalogError::corrupt(shown, format!("encoded bytes unreadable: {e}")))?;
+    Ok(footer.file_metadata().num_rows())
+}

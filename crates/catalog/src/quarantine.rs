@@ -219,6 +219,7 @@ impl Catalog {
     pub(crate) async fn move_to_quarantine(&self, mut bad: BadFile) -> Result<BadFile> {
         let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ").to_string();
         let base = format!("{}/{}.{stamp}", naming::QUARANTINE_DIR, bad.location);
+        self.check_writable()?;
         let mut attempt = 1;
         let target = loop {
             let candidate = if attempt == 1 {

@@ -12,9 +12,14 @@ use futures::TryStreamExt;
 use object_store::local::LocalFileSystem;
 use object_store::memory::InMemory;
 use object_store::path::Path;
-use object_store::{ObjectMeta, ObjectStore, ObjectStoreExt, PutPayload};
+use object_store::{
+    ObjectMeta, ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload, PutResult,
+    UpdateVersion,
+};
 
+use crate::cloud::CloudLocation;
 use crate::error::{CatalogError, Result};
+use crate::lease::Lease;
 use crate::options::{LockScope, StorageOptions};
 
 /// The name of the lock file at the root of a local catalog.
@@ -30,20 +35,60 @@ pub struct Storage {
     display: String,
     /// Whether this is a remote object store (no rename; a lease object as the write lock).
     object_store: bool,
+    /// Lease length and clock (object stores).
+    options: StorageOptions,
 }
 
 /// Held while a process writes to the catalog; dropping it releases the lock.
 #[derive(Debug)]
 pub struct WriteLock {
     _files: Vec<std::fs::File>,
+    /// The lease on an object store.
+    lease: Option<Arc<Lease>>,
+}
+
+impl Drop for WriteLock {
+    fn drop(&mut self) {
+        if let Some(lease) = self.lease.take() {
+            lease.release_in_background();
+        }
+    }
 }
 
 impl WriteLock {
     /// A guard that holds no file lock (the caller holds one already, or needs none).
     pub(crate) fn none() -> WriteLock {
-        WriteLock { _files: Vec::new() }
+        WriteLock {
+            _files: Vec::new(),
+            lease: None,
+        }
+    }
+
+    /// `Ok` unless this is a lease on an object store that was lost (taken over, or not
+    /// renewed in time): then [`CatalogError::LeaseLost`], and nothing may be written.
+    pub fn check(&self) -> Result<()> {
+        self.lease.as_ref().map_or(Ok(()), |lease| lease.check())
+    }
+
+    /// Renews the lease now (tests; the background task renews every lease/3). Returns
+    /// whether it is still held; `true` for local locks.
+    #[doc(hidden)]
+    pub async fn renew_now(&self) -> bool {
+        match &self.lease {
+            Some(lease) => lease.renew().await,
+            None => true,
+        }
+    }
+
+    /// Releases the lock now, waiting for the lease object's deletion on object stores.
+    pub async fn release(mut self) {
+        if let Some(lease) = self.lease.take() {
+            lease.release().await;
+        }
     }
 }
+
+impl WriteLock {}
 
 impl Storage {
     /// A local directory. With `create`, the directory is created if missing; otherwise it must exist.
@@ -82,6 +127,7 @@ impl Storage {
             local_root: Some(root),
             display,
             object_store: false,
+            options: StorageOptions::default(),
         })
     }
 
@@ -92,6 +138,7 @@ impl Storage {
             local_root: None,
             display: "memory://".into(),
             object_store: false,
+            options: StorageOptions::default(),
         }
     }
 
@@ -100,24 +147,53 @@ impl Storage {
         Storage::from_location_with(location, create, &StorageOptions::default())
     }
 
-    /// Opens a location given by a user: a local path or a `file://` URL.
+    /// Opens a location given by a user: a local path, a `file://` URL, or an object store
+    /// (`s3://bucket/prefix`, `gs://bucket/prefix`, `az://container/prefix`, `abfs://…`) with
+    /// credentials from the provider's standard chain. Object stores are not contacted here:
+    /// an unreachable store shows in the first operation, as a storage error naming the path.
     pub fn from_location_with(
         location: &str,
         create: bool,
-        _options: &StorageOptions,
+        options: &StorageOptions,
     ) -> Result<Storage> {
         if let Some(path) = location.strip_prefix("file://") {
             return Storage::local(FsPath::new(path), create);
+        }
+        if let Some(cloud) = CloudLocation::parse(location)? {
+            let store = cloud.build(location, options)?;
+            return Ok(Storage {
+                store,
+                local_root: None,
+                display: location.trim_end_matches('/').to_string(),
+                object_store: true,
+                options: options.clone(),
+            });
         }
         if let Some((scheme, _)) = location.split_once("://") {
             return Err(CatalogError::InvalidLocation {
                 location: location.into(),
                 reason: format!(
-                    "'{scheme}://' catalogs are not supported yet; use a local directory or file:// path"
+                    "'{scheme}://' is not a supported scheme; use a local directory, file://PATH, s3://BUCKET/PREFIX, gs://BUCKET/PREFIX or az://CONTAINER/PREFIX"
                 ),
             });
         }
         Storage::local(FsPath::new(location), create)
+    }
+
+    /// Wraps any `object_store` backend as an object store (no rename; lease lock), shown as
+    /// `display`. For tests of the object-store code paths on an in-memory store.
+    pub fn object_store(
+        store: Arc<dyn ObjectStore>,
+        display: &str,
+        options: &StorageOptions,
+    ) -> Storage {
+        Storage {
+            store,
+            local_root: None,
+            display: display.trim_end_matches('/').to_string(),
+            object_store: true,
+            options: options.clone(),
+        }
     }
 
     /// The root directory, when the catalog is on the local file system.
@@ -139,7 +215,8 @@ impl Storage {
     pub fn display_path(&self, path: &Path) -> String {
         match &self.local_root {
             Some(root) => root.join(path.as_ref()).display().to_string(),
-            None => format!("{}{}", self.display, path),
+            None if self.display.ends_with('/') => format!("{}{}", self.display, path),
+            None => format!("{}/{}", self.display, path),
         }
     }
 
@@ -215,6 +292,9 @@ impl Storage {
     /// Moves `from` to `to` unless something is at `to` already (then `Ok(false)` and nothing
     /// moved), creating `to`'s directories, and makes both directory entries durable.
     pub async fn rename_no_replace(&self, from: &Path, to: &Path) -> Result<bool> {
+        if self.object_store {
+            return self.copy_no_replace_then_delete(from, to).await;
+        }
         match self.store.rename_if_not_exists(from, to).await {
             Ok(()) => {}
             Err(object_store::Error::AlreadyExists { .. }) => return Ok(false),
@@ -223,6 +303,62 @@ impl Storage {
         self.sync_dir_of(to).await?;
         self.sync_dir_of(from).await?;
         Ok(true)
+    }
+
+    /// [`Storage::rename_no_replace`] on a store with no rename and no generally available
+    /// copy-if-not-exists: reads `from`, creates `to` with create-if-absent semantics, then
+    /// deletes `from`. A crash in between leaves both (the copy complete); never neither.
+    async fn copy_no_replace_then_delete(&self, from: &Path, to: &Path) -> Result<bool> {
+        let bytes = self
+            .store
+            .get(from)
+            .await
+            .map_err(|e| CatalogError::storage(self.display_path(from), e))?
+            .bytes()
+            .await
+            .map_err(|e| CatalogError::storage(self.display_path(from), e))?;
+        match self.put_create(to, bytes).await {
+            Ok(_) => {}
+            Err(CatalogError::Storage {
+                source: object_store::Error::AlreadyExists { .. },
+                ..
+            }) => return Ok(false),
+            Err(e) => return Err(e),
+        }
+        self.delete(from).await?;
+        Ok(true)
+    }
+
+    /// Writes `bytes` to `path` only if nothing is there (`PutMode::Create`, a conditional
+    /// create on stores that support it): [`object_store::Error::AlreadyExists`] otherwise.
+    pub async fn put_create(&self, path: &Path, bytes: Bytes) -> Result<PutResult> {
+        self.put_opts(path, bytes, PutMode::Create).await
+    }
+
+    /// Writes `bytes` to `path` with `mode` (create, overwrite, or update of one version).
+    pub async fn put_opts(&self, path: &Path, bytes: Bytes, mode: PutMode) -> Result<PutResult> {
+        self.store
+            .put_opts(path, PutPayload::from_bytes(bytes), PutOptions::from(mode))
+            .await
+            .map_err(|e| CatalogError::storage(self.display_path(path), e))
+    }
+
+    /// The bytes of `path`, with its version (for conditional updates).
+    pub async fn get_versioned(&self, path: &Path) -> Result<(Bytes, UpdateVersion)> {
+        let got = self
+            .store
+            .get(path)
+            .await
+            .map_err(|e| CatalogError::storage(self.display_path(path), e))?;
+        let version = UpdateVersion {
+            e_tag: got.meta.e_tag.clone(),
+            version: got.meta.version.clone(),
+        };
+        let bytes = got
+            .bytes()
+            .await
+            .map_err(|e| CatalogError::storage(self.display_path(path), e))?;
+        Ok((bytes, version))
     }
 
     /// Deletes `path`; a file that is already gone is not an error.
@@ -247,6 +383,10 @@ impl Storage {
     /// Takes the catalog's write lock, waiting for another process that holds it. In-memory
     /// stores need no cross-process lock.
     pub async fn lock(&self) -> Result<WriteLock> {
+        if self.object_store {
+            // No waiting on a store: a live writer refuses this one.
+            return self.lock_scope("writer", LockScope::Catalog).await;
+        }
         let Some(root) = self.local_root.clone() else {
             return Ok(WriteLock::none());
         };
@@ -260,7 +400,25 @@ impl Storage {
             Ok(file)
         })
         .await?;
-        Ok(WriteLock { _files: vec![file] })
+        Ok(WriteLock {
+            _files: vec![file],
+            lease: None,
+        })
+    }
+
+    /// Takes the write lock of `scope` for the life of the returned guard, without waiting:
+    /// a lease object on object stores (see the `lease` module), [`Storage::try_lock_scope`]
+    /// (`flock`) on local disks.
+    pub async fn lock_scope(&self, holder: &str, scope: LockScope) -> Result<WriteLock> {
+        let scope = scope.validate()?;
+        if !self.object_store {
+            return self.try_lock_scope(holder, scope);
+        }
+        let lease = Lease::acquire(self, holder, scope, &self.options).await?;
+        Ok(WriteLock {
+            _files: Vec::new(),
+            lease: Some(lease),
+        })
     }
 
     /// Takes the catalog's write lock for the life of the returned guard, without waiting:
@@ -282,6 +440,12 @@ impl Storage {
     /// lock.
     pub fn try_lock_scope(&self, holder: &str, scope: LockScope) -> Result<WriteLock> {
         let scope = scope.validate()?;
+        if self.object_store {
+            return Err(CatalogError::InvalidLocation {
+                location: self.display.clone(),
+                reason: "an object store's write lock is a lease taken asynchronously (Catalog::open_writable_as or Catalog::lock_for_run_as)".into(),
+            });
+        }
         let Some(root) = self.local_root.clone() else {
             return Ok(WriteLock::none());
         };
@@ -302,7 +466,10 @@ impl Storage {
                 Err(std::fs::TryLockError::Error(e)) => return Err(io_error(&main_path, e)),
             }
             write_holder(&mut main, &main_path, holder)?;
-            return Ok(WriteLock { _files: vec![main] });
+            return Ok(WriteLock {
+                _files: vec![main],
+                lease: None,
+            });
         };
         match main.try_lock_shared() {
             Ok(()) => {}
@@ -333,6 +500,7 @@ impl Storage {
         }
         Ok(WriteLock {
             _files: vec![main, own],
+            lease: None,
         })
     }
 

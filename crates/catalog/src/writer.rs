@@ -219,6 +219,9 @@ impl Catalog {
         replaced: &[DataFile],
         crash: Option<CrashPoint>,
     ) -> Result<usize> {
+        if self.storage.is_object_store() {
+            return self.replace_objects(id, rows, replaced, crash).await;
+        }
         let dir = dataset_dir(T::KIND, id);
         let mut staged: Vec<(Path, Path)> = Vec::new();
         let partition = T::partition(id);
@@ -243,6 +246,10 @@ impl Catalog {
             return Err(CatalogError::SimulatedCrash(CrashPoint::BeforeRename));
         }
         for (i, (temp, final_path)) in staged.iter().enumerate() {
+            if let Err(e) = self.check_writable() {
+                self.discard(&staged[i..]).await;
+                return Err(e);
+            }
             if let Err(e) = self.storage.rename_durable(temp, final_path).await {
                 self.discard(&staged[i..]).await;
                 return Err(e);
@@ -257,6 +264,7 @@ impl Catalog {
         let written: HashSet<&Path> = staged.iter().map(|(_, f)| f).collect();
         for file in replaced {
             if !written.contains(&file.meta.location) {
+                self.check_writable()?;
                 self.storage.delete(&file.meta.location).await?;
             }
         }
@@ -264,6 +272,82 @@ impl Catalog {
             self.storage.sync_dir_of(&dir.clone().join("x")).await?;
         }
         Ok(staged.len())
+    }
+
+    /// [`Catalog::replace_files`] on an object store, which has no rename: each new file is
+    /// encoded and its row count verified from the encoded footer in memory, then PUT whole
+    /// under its final name (a conditional create when the name is new; an atomic overwrite
+    /// when it replaces a file of the same name), then HEAD checks its size. Replaced files are
+    /// deleted only after every new one exists, so no moment has rows missing; a crash leaves
+    /// overlaps (duplicates), which [`Catalog::recover`] merges. No temporary object is ever
+    /// written. The crash points map to: before the first PUT, after the first PUT, before
+    /// the deletes.
+    async fn replace_objects<T: CatalogRecord>(
+        &self,
+        id: &InstrumentId,
+        rows: &[T],
+        replaced: &[DataFile],
+        crash: Option<CrashPoint>,
+    ) -> Result<usize> {
+        let dir = dataset_dir(T::KIND, id);
+        let existing: HashSet<&Path> = replaced.iter().map(|f| &f.meta.location).collect();
+        let partition = T::partition(id);
+        let part = |r: &T| partition.start_of(r.ts_init());
+        let mut encoded: Vec<(Path, bytes::Bytes)> = Vec::new();
+        for chunk in rows.chunk_by(|a, b| part(a) == part(b) && !T::splits_file(a, b)) {
+            let (Some(first), Some(last)) = (chunk.first(), chunk.last()) else {
+                continue;
+            };
+            let final_path = dir
+                .clone()
+                .join(naming::file_name(first.ts_init(), last.ts_init()).as_str());
+            let shown = self.storage.display_path(&final_path);
+            let bytes = parquet_io::encode(chunk, id, &shown)?;
+            let found = parquet_io::footer_rows_in_memory(&bytes, &shown)?;
+            if found != chunk.len() as i64 {
+                return Err(CatalogError::RowCountMismatch {
+                    path: shown,
+                    expected: chunk.len(),
+                    found,
+                });
+            }
+            encoded.push((final_path, bytes));
+        }
+        if crash == Some(CrashPoint::BeforeRename) {
+            return Err(CatalogError::SimulatedCrash(CrashPoint::BeforeRename));
+        }
+        for (i, (path, bytes)) in encoded.iter().enumerate() {
+            self.check_writable()?;
+            let size = bytes.len() as u64;
+            if existing.contains(path) {
+                self.storage
+                    .put_opts(path, bytes.clone(), object_store::PutMode::Overwrite)
+                    .await?;
+            } else {
+                self.storage.put_create(path, bytes.clone()).await?;
+            }
+            let meta = self.storage.head(path).await?;
+            if meta.size != size {
+                return Err(CatalogError::corrupt(
+                    self.storage.display_path(path),
+                    format!("uploaded {size} bytes but the store holds {}", meta.size),
+                ));
+            }
+            if i == 0 && crash == Some(CrashPoint::AfterFirstRename) {
+                return Err(CatalogError::SimulatedCrash(CrashPoint::AfterFirstRename));
+            }
+        }
+        if crash == Some(CrashPoint::BeforeDelete) {
+            return Err(CatalogError::SimulatedCrash(CrashPoint::BeforeDelete));
+        }
+        let written: HashSet<&Path> = encoded.iter().map(|(p, _)| p).collect();
+        for file in replaced {
+            if !written.contains(&file.meta.location) {
+                self.check_writable()?;
+                self.storage.delete(&file.meta.location).await?;
+            }
+        }
+        Ok(encoded.len())
     }
 
     /// Writes one temporary file and checks its footer holds every row.

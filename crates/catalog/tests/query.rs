@@ -210,8 +210,15 @@ async fn missing_catalog_and_missing_data_are_told_apart() {
     let err = Catalog::open("/nonexistent/catalog").unwrap_err();
     assert!(matches!(err, CatalogError::NotFound(_)));
     assert!(err.to_string().contains("--catalog"), "{err}");
-    let err = Catalog::open("s3://bucket/prefix").unwrap_err().to_string();
-    assert!(err.contains("not supported yet"), "{err}");
+    let err = Catalog::open("ftp://bucket/prefix")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("not a supported scheme") && err.contains("s3://BUCKET/PREFIX"),
+        "{err}"
+    );
+    let err = Catalog::open("s3:///prefix").unwrap_err().to_string();
+    assert!(err.contains("the bucket is missing"), "{err}");
     let empty = tempfile::tempdir().unwrap();
     let catalog = Catalog::open(empty.path().to_str().unwrap()).unwrap();
     let (rows, _) = catalog.query::<OpenInterest>(&all(&[BIN])).await.unwrap();

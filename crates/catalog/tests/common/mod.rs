@@ -1,6 +1,8 @@
 //! Row generators and checks shared by the catalog tests.
 #![allow(dead_code, clippy::unwrap_used)]
 
+pub mod backend;
+
 use std::path::Path;
 
 use ccxt_catalog::naming::parse_file_name;
