@@ -87,10 +87,19 @@ fn sum(body: &str, family: &str, filter: &str) -> f64 {
 type Counts = BTreeMap<String, f64>;
 
 fn counts(s3: &S3Sim) -> Counts {
-    s3.requests()
-        .into_iter()
-        .map(|(method, n)| (method.to_string(), n as f64))
-        .collect()
+    let r = s3.requests();
+    [
+        ("PUT", r.put),
+        ("COPY", r.copy),
+        ("POST", r.post),
+        ("LIST", r.list),
+        ("GET", r.get),
+        ("HEAD", r.head),
+        ("DELETE", r.delete),
+    ]
+    .into_iter()
+    .map(|(method, n)| (method.to_string(), n as f64))
+    .collect()
 }
 
 fn minus(a: &Counts, b: &Counts) -> Counts {
@@ -201,6 +210,7 @@ async fn main() {
     }
     let log_path = dir.path().join("daemon.log");
     cmd.envs(s3.env())
+        .env("CCXT_STORAGE__ALLOW_HTTP", "true")
         .env("CCXT_VENUES__BINANCE__WS_URL", format!("{ws}/market"))
         .env(
             "CCXT_VENUES__BYBIT__WS_URL",
@@ -257,7 +267,10 @@ async fn main() {
             break;
         }
         if Instant::now() > first_compaction_deadline {
-            println!("the first compaction did not run; log: {}", log_path.display());
+            println!(
+                "the first compaction did not run; log: {}",
+                log_path.display()
+            );
             return;
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
@@ -271,8 +284,7 @@ async fn main() {
     // Each hourly job's requests: from a sample taken just before it is due (second 39) to
     // the sample that sees its run counted. (A spool flush that falls in between is counted
     // with it: at most one flush per job run.)
-    let mut last_runs: BTreeMap<&str, f64> =
-        due.keys().map(|j| (*j, runs(&metrics, j))).collect();
+    let mut last_runs: BTreeMap<&str, f64> = due.keys().map(|j| (*j, runs(&metrics, j))).collect();
     let mut before: BTreeMap<&str, Counts> = BTreeMap::new();
     let mut in_job: BTreeMap<&str, Counts> = BTreeMap::new();
     let mut last_print = Instant::now();
