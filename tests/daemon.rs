@@ -868,3 +868,341 @@ rest_ur = "http://typo"
     ]);
     assert_eq!(out.status.code(), Some(1));
 }
+
+/// Rows of `kind` (`oi`, `funding`, `liquidations`) for every instrument, as JSON.
+fn all_rows(catalog: &Path, kind: &str) -> Vec<Value> {
+    query(catalog, &[kind, "--all"])
+}
+
+/// `(instrument_id, ts_init)` of each row.
+fn id_and_init(row: &Value) -> (String, u64) {
+    (
+        row["instrument_id"].as_str().unwrap().to_string(),
+        row["ts_init"].as_u64().unwrap(),
+    )
+}
+
+/// Two daemons `--shard 0/2` and `--shard 1/2` with `--all` on one catalog, each stopped and
+/// restarted once while the other runs. Each dataset must be written by its owner only: no
+/// snapshot (and no liquidation of a per-symbol feed) lands in it while its owner is down,
+/// though the other shard runs then; together they cover every instrument; a second `0/2`
+/// and a non-sharded daemon are refused while the shards run; and the liquidations sent
+/// while both run are stored exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_shards_cover_the_universe_exactly_once_and_keep_other_writers_out() {
+    use ccxt_daemon::shard::{instrument_shard, venue_shard};
+    ccxt_registry::install().unwrap();
+    let sim = sim(6, None).await;
+    let dir = tempfile::tempdir().unwrap();
+    let catalog = dir.path().join("catalog");
+    let sharded = |shard: &str, port: u16| {
+        let mut cmd = daemon(&sim, &catalog, port);
+        cmd.args(["--all", "--shard", shard]);
+        cmd
+    };
+    let ports = [free_port(), free_port()];
+    let s0 = start(
+        sharded("0/2", ports[0]),
+        dir.path(),
+        ports[0],
+        "shard0-first",
+    );
+    let s1 = start(
+        sharded("1/2", ports[1]),
+        dir.path(),
+        ports[1],
+        "shard1-first",
+    );
+    let health = s0.wait_health(200, Duration::from_secs(60)).await;
+    assert_eq!(health["shard"], "0/2", "{health}");
+    let health = s1.wait_health(200, Duration::from_secs(60)).await;
+    assert_eq!(health["shard"], "1/2", "{health}");
+    let metrics = s1.get("/metrics").await.1;
+    assert_eq!(metric_value(&metrics, "ccxt_shard_index"), 1.0);
+    assert_eq!(metric_value(&metrics, "ccxt_shard_count"), 2.0);
+    assert!(s0.log().contains("shard 0/2"), "{}", s0.log());
+
+    // A second 0/2, and a daemon for the whole catalog, are refused while the shards run.
+    let third = sharded("0/2", free_port());
+    let mut whole = daemon(&sim, &catalog, free_port());
+    whole.arg("--all");
+    for (mut cmd, expected) in [(third, "shard 0/2"), (whole, "daemon (shard ")] {
+        let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
+            .await
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        assert!(
+            stderr.contains("is in use") && stderr.contains(expected),
+            "{stderr}"
+        );
+    }
+
+    // Each shard down for a while, then back, while the other runs.
+    let mut down = [(0u64, 0u64); 2];
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let (code, _, log) = s0.terminate().await;
+    assert_eq!(code, Some(0), "{log}");
+    down[0].0 = ccxt_model::time::now_ns();
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    down[0].1 = ccxt_model::time::now_ns();
+    let s0 = start(
+        sharded("0/2", ports[0]),
+        dir.path(),
+        ports[0],
+        "shard0-second",
+    );
+    s0.wait_health(200, Duration::from_secs(60)).await;
+    let (code, _, log) = s1.terminate().await;
+    assert_eq!(code, Some(0), "{log}");
+    down[1].0 = ccxt_model::time::now_ns();
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    down[1].1 = ccxt_model::time::now_ns();
+    let s1 = start(
+        sharded("1/2", ports[1]),
+        dir.path(),
+        ports[1],
+        "shard1-second",
+    );
+    s1.wait_health(200, Duration::from_secs(60)).await;
+    // Both run: every liquidation sent from here on is stored once.
+    let both_from_ms = ccxt_model::time::now_ns() / 1_000_000 + 2_000;
+    let instruments: Vec<f64> = {
+        let (m0, m1) = (s0.get("/metrics").await.1, s1.get("/metrics").await.1);
+        ["binance", "bybit", "hyperliquid", "okx"]
+            .iter()
+            .map(|v| {
+                let series = format!("ccxt_instruments{{venue=\"{v}\"}}");
+                metric_value(&m0, &series) + metric_value(&m1, &series)
+            })
+            .collect()
+    };
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    let stop_ms = ccxt_model::time::now_ns() / 1_000_000;
+    for d in [s0, s1] {
+        let (code, _, log) = d.terminate().await;
+        assert_eq!(code, Some(0), "{log}");
+    }
+
+    let owner = |id: &str| {
+        let i = ccxt_model::Instrument::from_id(id).unwrap();
+        instrument_shard(i.venue, &i.native, 2) as usize
+    };
+    let inside = |t: u64, window: (u64, u64)| window.0 < t && t < window.1;
+    // Snapshots: open interest (ts_event != ts_init) and live funding estimates.
+    let snapshots: Vec<(String, u64)> = all_rows(&catalog, "oi")
+        .iter()
+        .filter(|r| r["ts_event"] != r["ts_init"])
+        .map(id_and_init)
+        .chain(
+            all_rows(&catalog, "funding")
+                .iter()
+                .filter(|r| r["kind"] == "estimate")
+                .map(id_and_init),
+        )
+        .collect();
+    let mut datasets: BTreeMap<String, [usize; 2]> = BTreeMap::new();
+    for (id, ts_init) in &snapshots {
+        let seen = datasets.entry(id.clone()).or_default();
+        for (shard, window) in down.iter().enumerate() {
+            if inside(*ts_init, *window) {
+                seen[shard] += 1;
+            }
+        }
+    }
+    // The other shard wrote its own datasets all the while (so it had every chance to write
+    // these): the windows prove something.
+    let mut written_while_other_down = [0usize; 2];
+    for (id, in_down) in &datasets {
+        let own = owner(id);
+        assert_eq!(
+            in_down[own], 0,
+            "{id} (shard {own}) has rows from while its shard was down: written by the other"
+        );
+        written_while_other_down[own] += in_down[1 - own];
+    }
+    assert!(
+        written_while_other_down.iter().all(|n| *n > 0),
+        "{written_while_other_down:?}"
+    );
+    // Together they cover the universe: each venue's instruments, split between the two.
+    for (v, expected) in ["binance", "bybit", "hyperliquid", "okx"]
+        .iter()
+        .zip(&instruments)
+    {
+        let covered = datasets
+            .keys()
+            .filter(|id| ccxt_model::Instrument::from_id(id).unwrap().venue.as_str() == *v)
+            .collect::<Vec<_>>();
+        assert!(*expected >= 6.0, "{v}: {expected}");
+        assert_eq!(covered.len() as f64, *expected, "{v}: {covered:?}");
+        let per_shard = covered.iter().filter(|id| owner(id) == 0).count();
+        assert!(
+            per_shard > 0 && per_shard < covered.len(),
+            "{v}: one shard has it all"
+        );
+    }
+    // Liquidations: a per-symbol feed's datasets by instrument owner, a whole-market feed's by
+    // venue owner; none from while that owner was down.
+    let liquidations = all_rows(&catalog, "liquidations");
+    assert!(!liquidations.is_empty());
+    for row in &liquidations {
+        let (id, ts_init) = id_and_init(row);
+        let i = ccxt_model::Instrument::from_id(&id).unwrap();
+        let own = if i.venue.as_str() == "bybit" {
+            owner(&id)
+        } else {
+            venue_shard(i.venue, 2) as usize
+        };
+        assert!(
+            !inside(ts_init, down[own]),
+            "{id}: a liquidation from while shard {own} was down"
+        );
+    }
+    for (venue, sim_venue) in [("binance", SimVenue::Binance), ("bybit", SimVenue::Bybit)] {
+        let mut keys: BTreeMap<(String, u64, String), usize> = BTreeMap::new();
+        for row in liquidations.iter().filter(|r| r["venue"] == venue) {
+            let key = (
+                row["symbol"].as_str().unwrap().to_string(),
+                row["ts_event"].as_u64().unwrap() / 1_000_000,
+                format!("{}", row["quantity"].as_f64().unwrap()),
+            );
+            *keys.entry(key).or_insert(0) += 1;
+        }
+        assert!(keys.values().all(|n| *n == 1), "{venue}: duplicates stored");
+        let sent: Vec<(String, u64, String)> = sim
+            .sent_liquidations(sim_venue)
+            .into_iter()
+            .filter(|e| !e.malformed && e.sent_ms >= both_from_ms && e.sent_ms + 2000 <= stop_ms)
+            .map(|e| {
+                (
+                    e.symbol.clone(),
+                    e.time_ms,
+                    format!("{}", e.qty.parse::<f64>().unwrap()),
+                )
+            })
+            .collect();
+        assert!(!sent.is_empty(), "{venue}: nothing sent");
+        let missing: Vec<_> = sent.iter().filter(|k| !keys.contains_key(*k)).collect();
+        assert!(
+            missing.is_empty(),
+            "{venue}: {} of {} missing, e.g. {:?}",
+            missing.len(),
+            sent.len(),
+            missing.first()
+        );
+    }
+    // One catalog for the readers.
+    let out = cli(&[
+        "catalog",
+        "info",
+        "--catalog",
+        catalog.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let info: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let oi_datasets: BTreeSet<String> = info
+        .iter()
+        .filter(|d| d["type"] == "oi")
+        .map(|d| d["instrument_id"].as_str().unwrap().to_string())
+        .collect();
+    let oi_written: BTreeSet<String> = snapshots
+        .iter()
+        .filter(|(id, _)| !id.is_empty())
+        .map(|(id, _)| id.clone())
+        .collect();
+    assert!(oi_datasets.is_superset(&oi_written), "{info:?}");
+    sim.shutdown().await;
+}
+
+/// `--shard`, `daemon.shard`, `[storage]` and `[spool]` problems are listed with the others
+/// (exit 2); an object-store catalog is accepted by the daemon, its spool and state file on
+/// local disk under `$XDG_STATE_HOME` (one directory per shard), or in `--spool-dir`.
+#[test]
+fn shard_storage_and_spool_settings_are_validated_and_the_spool_stays_local() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("bad.toml");
+    std::fs::write(
+        &config,
+        "[daemon]\nsymbols = [\"BTCUSDT-PERP\"]\nshard = \"2/2\"\n[metrics]\naddress = \"off\"\n\
+         [storage]\nendpoint = \"ftp://minio\"\n[spool]\nmax_bytes = 0\n",
+    )
+    .unwrap();
+    let config = config.to_str().unwrap();
+    let out = cli(&["daemon", "validate", "-c", config]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    for needle in [
+        "daemon.shard: invalid shard '2/2': the index must be below the count (use i/n with 0 <= i < n and n >= 1",
+        "storage.endpoint must be http(s)://HOST[:PORT], got 'ftp://minio'",
+        "spool.max_bytes must be between 1 and",
+        "3 problems",
+    ] {
+        assert!(stderr.contains(needle), "'{needle}' missing in:\n{stderr}");
+    }
+    // The flag wins over the file, and is checked the same way.
+    let out = cli(&["daemon", "validate", "-c", config, "--shard", "1/0"]);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("--shard: invalid shard '1/0'"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let good = dir.path().join("good.toml");
+    std::fs::write(
+        &good,
+        "[daemon]\nsymbols = [\"BTCUSDT-PERP\"]\n[metrics]\naddress = \"off\"\n",
+    )
+    .unwrap();
+    let state_home = dir.path().join("state");
+    let validate = |extra: &[&str]| {
+        let mut cmd = common::clean_cli();
+        cmd.env("XDG_STATE_HOME", &state_home)
+            .args(["daemon", "validate", "-c", good.to_str().unwrap()])
+            .args(extra);
+        let out = cmd.output().unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    let stdout = validate(&["--catalog", "s3://bucket/prefix", "--shard", "1/3"]);
+    let expected = state_home.join("ccxt-pipeline");
+    assert!(stdout.contains("shard 1/3"), "{stdout}");
+    let spool_line = stdout.lines().find(|l| l.contains("spool ")).unwrap();
+    assert!(
+        spool_line.contains(&format!("{}/s3-bucket-prefix-", expected.display()))
+            && spool_line.contains("/shard-1-of-3/daemon"),
+        "{stdout}"
+    );
+    let stdout = validate(&[
+        "--catalog",
+        "s3://bucket/prefix",
+        "--spool-dir",
+        "/var/tmp/sp",
+    ]);
+    assert!(
+        stdout.contains("spool /var/tmp/sp/daemon (state file /var/tmp/sp/.daemon/state.json)"),
+        "{stdout}"
+    );
+    let local = dir.path().join("catalog");
+    let stdout = validate(&["--catalog", local.to_str().unwrap()]);
+    assert!(
+        stdout.contains(&format!(
+            "spool {}/.spool/daemon (state file {}/.daemon/state.json)",
+            local.display(),
+            local.display()
+        )),
+        "{stdout}"
+    );
+}

@@ -270,12 +270,15 @@ Examples:
   ccxt-cli daemon start -c config/default.toml -s BTCUSDT-PERP -s ETHUSDT-PERP
   ccxt-cli daemon start --all -e binance -e bybit --oi-interval 5 --funding-interval 15
   CCXT_METRICS__ADDRESS=0.0.0.0:9464 ccxt-cli --log-format json daemon start --all
+  ccxt-cli daemon start --all --shard 1/3 --catalog s3://bucket/catalog   # one of three shards
 
 Jobs (cron expressions in [daemon.schedule], UTC, seconds first): open_interest and funding
 snapshots, funding_history and open_interest_history top-ups (refill downtime from the venues'
 history), instruments (new listings join --all), compaction; liquidation streams always on.
 At start, rows since the last stored one are refilled. /healthz and /metrics listen on
 metrics.address (default 127.0.0.1:9464). SIGINT/SIGTERM: flush everything, exit 0 within 10 s.
+--shard I/N collects the instruments whose FNV-1a hash of venue:symbol % N is I (whole-market
+liquidation feeds on one shard); the shards of one N share one catalog, each writing its own.
 Exit codes: 0 stopped by a signal, 1 runtime failure, 2 invalid configuration.")]
     Start(DaemonArgs),
     /// Check the configuration (and flags) and report every problem at once; starts nothing

@@ -150,8 +150,12 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             commands::daemon::run(&catalog, &local_dirs, &loaded, cmd, problems).await
         }
         _ if !problems.is_empty() => Err(ConfigProblems(problems).into()),
-        Command::Query(args) => commands::query::run(&catalog, args).await,
-        Command::Export(args) => commands::export::run(&catalog, args).await,
+        Command::Query(args) => {
+            commands::query::run(&catalog, &loaded.settings.storage_options(), args).await
+        }
+        Command::Export(args) => {
+            commands::export::run(&catalog, &loaded.settings.storage_options(), args).await
+        }
         Command::FetchOi(args) => {
             let what = commands::fetch::What::OpenInterest(
                 args.period.unwrap_or(ccxt_venue::OiPeriod::H1),

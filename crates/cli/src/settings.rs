@@ -78,6 +78,29 @@ pub struct StorageConfig {
     pub allow_http: bool,
 }
 
+impl StorageConfig {
+    /// The catalog's storage options (credentials stay with the provider's chain).
+    pub fn options(&self) -> ccxt_catalog::StorageOptions {
+        ccxt_catalog::StorageOptions {
+            endpoint: self.endpoint.clone(),
+            region: self.region.clone(),
+            allow_http: self.allow_http,
+            ..ccxt_catalog::StorageOptions::default()
+        }
+    }
+}
+
+impl FileSettings {
+    /// The storage options every command opens the catalog with (problems with `[storage]`
+    /// are reported by [`check`] before any command runs).
+    pub fn storage_options(&self) -> ccxt_catalog::StorageOptions {
+        self.storage
+            .validate()
+            .map(|c| c.options())
+            .unwrap_or_default()
+    }
+}
+
 impl StorageSettings {
     /// The checked settings, or every problem.
     pub fn validate(&self) -> Result<StorageConfig, Vec<String>> {
@@ -380,7 +403,12 @@ impl Loaded {
                 }),
             ),
         ];
-        for (key, flag, value) in flags {
+        let spool_dir = (
+            "spool.dir",
+            "--spool-dir",
+            global.spool_dir.as_ref().map(|d| d.display().to_string()),
+        );
+        for (key, flag, value) in flags.into_iter().chain([spool_dir]) {
             if let Some(value) = value {
                 overlay(&mut leaves, key, Value::String(value), Source::Flag(flag));
             }

@@ -39,6 +39,8 @@ pub use config::{
 };
 pub use http::prometheus;
 pub use notify::Notifier;
-pub use runtime::{DaemonError, DaemonPlan, RunHooks, RunSummary, VenueRuntime, run, run_with};
+pub use runtime::{
+    DaemonError, DaemonPlan, RunHooks, RunSummary, VenueRuntime, ownership, run, run_with,
+};
 pub use shard::{Ownership, Shard};
 pub use store::{FlushPolicy, WriteFaults};

@@ -258,7 +258,7 @@ struct Inner {
 }
 
 /// Which datasets a store writes (a shard's, see [`crate::Ownership::predicate`]).
-pub type Owns = Arc<dyn Fn(RecordKind, &InstrumentId) -> bool + Send + Sync>;
+pub type Owns = ccxt_catalog::DatasetFilter;
 
 /// The spool in front of the catalog, shared by every job and stream.
 pub struct Store {

@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use ccxt_catalog::demo::demo_data;
-use ccxt_catalog::{Catalog, DatasetInfo};
+use ccxt_catalog::{Catalog, DatasetInfo, LockScope, StorageOptions};
 use ccxt_model::time::format_iso;
 use ccxt_model::{Instrument, Venue};
 
@@ -18,16 +18,22 @@ pub async fn run(
     command: CatalogCommand,
 ) -> anyhow::Result<ExitCode> {
     match command {
-        CatalogCommand::Info { format, .. } => info(location, format).await,
-        CatalogCommand::Compact { .. } => compact(location).await,
+        CatalogCommand::Info { format, .. } => {
+            info(location, &settings.storage_options(), format).await
+        }
+        CatalogCommand::Compact { .. } => compact(location, &settings.storage_options()).await,
         CatalogCommand::Demo { path, days } => demo(&path, days).await,
         CatalogCommand::Verify(args) => verify(location, settings, args).await,
     }
 }
 
 /// `catalog info`: one row per dataset, then the problems and the quarantine on stderr.
-async fn info(location: &str, format: OutputFormat) -> anyhow::Result<ExitCode> {
-    let catalog = Catalog::open(location)?;
+async fn info(
+    location: &str,
+    options: &StorageOptions,
+    format: OutputFormat,
+) -> anyhow::Result<ExitCode> {
+    let catalog = Catalog::open_with(location, options)?;
     let mut datasets = catalog.info().await?;
     sort_for_display(&mut datasets);
     if datasets.is_empty() {
@@ -126,9 +132,9 @@ fn info_rows(datasets: &[DatasetInfo]) -> Rows {
 }
 
 /// `catalog compact`: repairs an interrupted write first, then merges small files.
-async fn compact(location: &str) -> anyhow::Result<ExitCode> {
+async fn compact(location: &str, options: &StorageOptions) -> anyhow::Result<ExitCode> {
     // Compaction rewrites files, but never creates a catalog that is not there.
-    let mut catalog = Catalog::open(location)?;
+    let mut catalog = Catalog::open_with(location, options)?;
     catalog.lock_for_run("catalog compact")?;
     let recovered = catalog.recover().await?;
     let report = catalog.compact().await?;
@@ -248,7 +254,8 @@ async fn verify(
             min_jump: args.outlier_min_jump,
         },
     };
-    let catalog = Catalog::open(location)?;
+    let storage = settings.storage_options();
+    let catalog = Catalog::open_with(location, &storage)?;
     let mut findings = catalog.verify(&options, &include).await?;
     if args.repair {
         drop(catalog);
@@ -259,8 +266,14 @@ async fn verify(
             .collect();
         targets.sort_by(|a, b| (a.0, a.1.as_str()).cmp(&(b.0, b.1.as_str())));
         targets.dedup();
-        let (catalog, recovered) =
-            Catalog::open_writable_by(location, "catalog verify --repair").await?;
+        let (catalog, recovered) = Catalog::open_writable_as(
+            location,
+            &storage,
+            "catalog verify --repair",
+            LockScope::Catalog,
+            None,
+        )
+        .await?;
         let merged = catalog.repair_merge(&targets).await?;
         eprintln!(
             "repair: {} dataset(s) rewritten ({} files -> {} files, {} duplicate row(s) dropped; {} overlap(s) merged on opening)",

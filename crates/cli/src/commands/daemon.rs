@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use ccxt_catalog::Catalog;
+use ccxt_catalog::{Catalog, LockScope, StorageOptions};
 use ccxt_daemon::{
     BarSeries, BarsConfig, DaemonConfig, DaemonPlan, FlushPolicy, JobKind, ScheduleOverrides,
     VenueRuntime,
@@ -62,7 +62,7 @@ pub async fn run(
                 "starting: {}",
                 prepared.what()
             );
-            start(location, prepared, signals).await
+            start(location, &settings.storage_options(), prepared, signals).await
         }
         DaemonCommand::Health(args) => {
             if !problems.is_empty() {
@@ -407,8 +407,30 @@ impl Signals {
     }
 }
 
-async fn start(location: &str, prepared: Prepared, signals: Signals) -> anyhow::Result<ExitCode> {
-    let (catalog, recovered) = Catalog::open_writable_by(location, "daemon").await?;
+async fn start(
+    location: &str,
+    options: &StorageOptions,
+    prepared: Prepared,
+    signals: Signals,
+) -> anyhow::Result<ExitCode> {
+    let shard = prepared.config.shard;
+    // A shard locks its own scope and owns only its datasets: its recovery, compaction and
+    // quarantine never touch another shard's files.
+    let (scope, owns, holder) = if shard.is_sharded() {
+        let ownership = ccxt_daemon::ownership(shard, &prepared.venues);
+        (
+            LockScope::Shard {
+                index: shard.index,
+                count: shard.count,
+            },
+            Some(ownership.predicate()),
+            format!("daemon (shard {shard})"),
+        )
+    } else {
+        (LockScope::Catalog, None, "daemon".to_string())
+    };
+    let (catalog, recovered) =
+        Catalog::open_writable_as(location, options, &holder, scope, owns).await?;
     if recovered.repaired_anything() {
         tracing::warn!(
             ?recovered,

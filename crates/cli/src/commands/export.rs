@@ -34,12 +34,16 @@ use crate::inputs::{resolve, selected_venues, time_range};
 const MAX_ROWS_PER_GROUP: usize = 1_000_000;
 
 /// Runs `export`.
-pub async fn run(location: &str, args: ExportArgs) -> anyhow::Result<ExitCode> {
+pub async fn run(
+    location: &str,
+    options: &ccxt_catalog::StorageOptions,
+    args: ExportArgs,
+) -> anyhow::Result<ExitCode> {
     let kind = RecordKind::from(args.data);
     check_flags(kind, &args)?;
     let (start, end) = time_range(args.from.as_deref(), args.to.as_deref())?;
     let target = Target::plan(&args)?;
-    let catalog = Catalog::open(location)?;
+    let catalog = Catalog::open_with(location, options)?;
     let datasets = datasets(&catalog, kind, &args).await?;
     let job = Job {
         catalog: &catalog,

@@ -82,7 +82,8 @@ pub async fn run(
     // History only (--from): the latest bars are one request per symbol.
     let progress = ProgressBar::new(range.is_some());
     let done = if args.store {
-        store(location, holder(what), targets, job, &progress).await?
+        let options = settings.storage_options();
+        store(location, &options, holder(what), targets, job, &progress).await?
     } else {
         print(args.format, targets, job, &progress).await?
     };
@@ -219,12 +220,20 @@ struct Done {
 /// `--store`: fetches what the catalog lacks and writes it.
 async fn store(
     location: &str,
+    options: &ccxt_catalog::StorageOptions,
     holder: &str,
     targets: Vec<VenueTarget>,
     job: Job,
     progress: &ProgressBar,
 ) -> anyhow::Result<Done> {
-    let (catalog, recovered) = Catalog::open_writable_by(location, holder).await?;
+    let (catalog, recovered) = Catalog::open_writable_as(
+        location,
+        options,
+        holder,
+        ccxt_catalog::LockScope::Catalog,
+        None,
+    )
+    .await?;
     if recovered.repaired_anything() {
         eprintln!("repaired an interrupted write in the catalog first");
     }

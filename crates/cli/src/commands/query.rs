@@ -47,7 +47,11 @@ fn check_bar_flags(kind: RecordKind, args: &QueryArgs) -> Result<(), UsageError>
 }
 
 /// Runs `query`.
-pub async fn run(location: &str, args: QueryArgs) -> anyhow::Result<ExitCode> {
+pub async fn run(
+    location: &str,
+    options: &ccxt_catalog::StorageOptions,
+    args: QueryArgs,
+) -> anyhow::Result<ExitCode> {
     let kind = RecordKind::from(args.data);
     check_bar_flags(kind, &args)?;
     check_selection(kind, &args)?;
@@ -61,7 +65,7 @@ pub async fn run(location: &str, args: QueryArgs) -> anyhow::Result<ExitCode> {
             Limit::Last(n)
         }
     });
-    let catalog = Catalog::open(location)?;
+    let catalog = Catalog::open_with(location, options)?;
     let (ids, what) = datasets(&catalog, kind, &args).await?;
     let query = Query {
         instruments: ids,

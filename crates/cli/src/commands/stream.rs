@@ -63,7 +63,7 @@ pub async fn run(
         .filter(|v| sources.iter().any(|s| s.venues().contains(v)))
         .collect();
     let storage = if args.store {
-        Some(Storage::open(location, dirs, &streamed).await?)
+        Some(Storage::open(location, &settings.storage_options(), dirs, &streamed).await?)
     } else {
         None
     };
@@ -296,8 +296,20 @@ async fn stored_keys(
 impl Storage {
     /// Takes the catalog (refused if another process writes to it), stores what an earlier
     /// run left in the spool, and reads that run's heartbeat.
-    async fn open(location: &str, dirs: &LocalDirs, venues: &[Venue]) -> anyhow::Result<Storage> {
-        let (catalog, _) = Catalog::open_writable_by(location, "stream-liquidations").await?;
+    async fn open(
+        location: &str,
+        options: &ccxt_catalog::StorageOptions,
+        dirs: &LocalDirs,
+        venues: &[Venue],
+    ) -> anyhow::Result<Storage> {
+        let (catalog, _) = Catalog::open_writable_as(
+            location,
+            options,
+            "stream-liquidations",
+            ccxt_catalog::LockScope::Catalog,
+            None,
+        )
+        .await?;
         let mut spool = Spool::open(&dirs.spool.join("liquidations"))?;
         let leftovers = spool.drain_into(&catalog).await?;
         if leftovers.segments > 0 {

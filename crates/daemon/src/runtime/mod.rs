@@ -167,7 +167,7 @@ pub async fn run_with(
         config,
         flush,
     } = plan;
-    let ownership = ownership(&config, &venues);
+    let ownership = ownership(config.shard, &venues);
     let venues = owned_venues(&ownership, venues);
     let store = open_store(&catalog, &spool_dir, flush, hooks.faults, &ownership).await?;
     let (events_tx, events_rx) = mpsc::channel::<StreamEvent>(8192);
@@ -247,10 +247,12 @@ async fn open_store(
     Ok(store)
 }
 
-/// What this daemon's shard owns, given each venue's liquidation feed kind.
-fn ownership(config: &DaemonConfig, venues: &[VenueRuntime]) -> Ownership {
+/// What `shard` owns of `venues`, given each venue's liquidation feed kind: what the daemon
+/// collects, and the datasets its catalog writer must own (pass
+/// [`Ownership::predicate`] to `Catalog::open_writable_as`).
+pub fn ownership(shard: crate::Shard, venues: &[VenueRuntime]) -> Ownership {
     Ownership::new(
-        config.shard,
+        shard,
         venues.iter().filter_map(|rt| {
             rt.source
                 .as_ref()
