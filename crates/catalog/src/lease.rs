@@ -84,6 +84,29 @@ pub struct Lease {
     held: Mutex<Held>,
     /// The renewal task, stopped on release.
     renewer: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// Whether it is still registered in [`HELD_HERE`].
+    registered: std::sync::atomic::AtomicBool,
+}
+
+/// The leases this process holds (by shown path): a lease object naming this process (pid and
+/// host) that is not in here was left by a catalog this process dropped, whose background
+/// release has not run yet; it is taken over at once instead of waiting for its expiry.
+static HELD_HERE: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+fn held_here(key: &str) -> bool {
+    HELD_HERE
+        .lock()
+        .is_ok_and(|held| held.iter().any(|k| k == key))
+}
+
+fn set_held_here(key: &str, held: bool) {
+    if let Ok(mut keys) = HELD_HERE.lock() {
+        if held {
+            keys.push(key.to_string());
+        } else if let Some(i) = keys.iter().position(|k| k == key) {
+            keys.swap_remove(i);
+        }
+    }
 }
 
 /// The name of this machine, for lease bodies and refusals.
@@ -123,6 +146,7 @@ impl Lease {
             lease_expires_ms: clock.now_ms().saturating_add(length_ms),
         };
         let version = take(storage, &path, &body, scope, &clock).await?;
+        set_held_here(&storage.identity_of(&path), true);
         let lease = Arc::new(Lease {
             storage: storage.clone(),
             path,
@@ -136,6 +160,7 @@ impl Lease {
                 released: false,
             }),
             renewer: Mutex::new(None),
+            registered: std::sync::atomic::AtomicBool::new(true),
         });
         // Taken first, checked second.
         if let Err(refused) = lease.check_others(scope).await {
@@ -188,6 +213,7 @@ impl Lease {
             };
             if let Some(body) = LeaseBody::parse(&bytes)
                 && body.lease_expires_ms > now
+                && !left_by_this_process(&self.storage, &meta.location, &body)
             {
                 return Err(locked(&self.storage, &body, other));
             }
@@ -288,6 +314,7 @@ impl Lease {
         let version = match self.held.lock() {
             Ok(mut held) if !held.released => {
                 held.released = true;
+                self.unregister();
                 (held.lost.is_none()).then(|| held.version.clone())
             }
             _ => None,
@@ -302,9 +329,21 @@ impl Lease {
         }
     }
 
+    /// Removes it from [`HELD_HERE`], once.
+    fn unregister(&self) {
+        if self
+            .registered
+            .swap(false, std::sync::atomic::Ordering::SeqCst)
+        {
+            set_held_here(&self.storage.identity_of(&self.path), false);
+        }
+    }
+
     /// Releases it from a synchronous context (a dropped catalog): spawned on the current
     /// runtime when there is one; otherwise the lease simply expires.
     pub fn release_in_background(self: &Arc<Self>) {
+        // No longer ours from now on, even before the deletion runs.
+        self.unregister();
         let lease = self.clone();
         if let Ok(handle) = tokio::runtime::Handle::try_current() {
             handle.spawn(async move { lease.release().await });
@@ -327,7 +366,7 @@ async fn take(
     // A few rounds: the object may vanish or change between our reads and writes.
     for _ in 0..5 {
         match storage.put_create(path, body.to_bytes()).await {
-            Ok(result) => return Ok(UpdateVersion::from(result)),
+            Ok(version) => return Ok(version),
             Err(CatalogError::Storage {
                 source: object_store::Error::AlreadyExists { .. },
                 ..
@@ -345,6 +384,7 @@ async fn take(
         let current = LeaseBody::parse(&bytes);
         if let Some(current) = &current
             && current.lease_expires_ms > clock.now_ms()
+            && !left_by_this_process(storage, path, current)
         {
             return Err(locked(storage, current, scope));
         }
@@ -370,6 +410,14 @@ async fn take(
         root: storage.display_root().to_string(),
         reason: "the lease object kept changing while taking it; another writer is starting".into(),
     })
+}
+
+/// Whether `body` names this process (pid and host) but this process holds no such lease: a
+/// catalog it dropped left it.
+fn left_by_this_process(storage: &Storage, path: &Path, body: &LeaseBody) -> bool {
+    body.pid == std::process::id()
+        && body.host == host_name()
+        && !held_here(&storage.identity_of(path))
 }
 
 fn locked(storage: &Storage, body: &LeaseBody, scope: LockScope) -> CatalogError {

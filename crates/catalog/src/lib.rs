@@ -24,9 +24,18 @@
 //! * a crash at any point leaves files NautilusTrader can read; [`Catalog::recover`] (run by
 //!   [`Catalog::open_writable`]) removes temporary files and merges any overlap a crash left,
 //!   so no row is lost or duplicated;
-//! * one writer at a time: an in-process mutex plus a lock file for other processes. A
-//!   writing command holds the lock for its whole run ([`Catalog::open_writable_by`],
-//!   [`Catalog::lock_for_run`]); a second writer is refused with the holder's pid.
+//! * one writer at a time: an in-process mutex plus a cross-process lock. A writing command
+//!   holds the lock for its whole run ([`Catalog::open_writable_by`],
+//!   [`Catalog::open_writable_as`], [`Catalog::lock_for_run`]); a second writer is refused
+//!   with the holder's pid. The lock has a scope ([`LockScope`]): the whole catalog, or one
+//!   shard of it (shards of one count coexist).
+//!
+//! Locations: a local directory (or `file://`), or an object store: `s3://bucket/prefix`,
+//! `gs://bucket/prefix`, `az://container/prefix` ([`StorageOptions`] for the endpoint of an
+//! S3-compatible store). On an object store, which has no rename, each new file is PUT whole
+//! under its final name after its row count was verified in memory (a conditional create when
+//! the name is new), replaced files are deleted only after every new one exists, and the write
+//! lock is a lease object on the store, renewed in the background (see the `lease` module).
 
 mod cloud;
 pub mod demo;

@@ -1,8 +1,11 @@
 //! Where catalog files live: an `object_store` backend, plus the durability steps a local
 //! directory needs (fsync of files and directories) and a cross-process write lock.
 //!
-//! Everything the catalog does to files goes through [`Storage`], so the same code can later
-//! write `s3://bucket/prefix`. Only local directories are enabled today.
+//! Everything the catalog does to files goes through [`Storage`], so the same code writes a
+//! local directory and an object store (`s3://`, `gs://`, `az://`; see the `cloud` module).
+//! What differs is kept here: local disks fsync and rename and lock with `flock`; object
+//! stores have no rename (conditional creates, copy-then-delete for the quarantine) and lock
+//! with a lease object (the `lease` module).
 
 use std::path::{Path as FsPath, PathBuf};
 use std::sync::Arc;
@@ -220,6 +223,16 @@ impl Storage {
         }
     }
 
+    /// `path` on this store, told apart from the same path on another endpoint (for
+    /// process-wide bookkeeping; never shown).
+    pub(crate) fn identity_of(&self, path: &Path) -> String {
+        format!(
+            "{}|{}",
+            self.options.endpoint.as_deref().unwrap_or_default(),
+            self.display_path(path)
+        )
+    }
+
     /// The root as given.
     pub fn display_root(&self) -> &str {
         &self.display
@@ -331,8 +344,24 @@ impl Storage {
 
     /// Writes `bytes` to `path` only if nothing is there (`PutMode::Create`, a conditional
     /// create on stores that support it): [`object_store::Error::AlreadyExists`] otherwise.
-    pub async fn put_create(&self, path: &Path, bytes: Bytes) -> Result<PutResult> {
-        self.put_opts(path, bytes, PutMode::Create).await
+    ///
+    /// A create whose first attempt succeeded but whose answer was lost is retried by the
+    /// client and then finds the object there: when the object holds exactly `bytes`, that is
+    /// our own create, and it counts as done.
+    pub async fn put_create(&self, path: &Path, bytes: Bytes) -> Result<UpdateVersion> {
+        match self.put_opts(path, bytes.clone(), PutMode::Create).await {
+            Ok(result) => Ok(UpdateVersion::from(result)),
+            Err(
+                e @ CatalogError::Storage {
+                    source: object_store::Error::AlreadyExists { .. },
+                    ..
+                },
+            ) => match self.get_versioned(path).await {
+                Ok((found, version)) if found == bytes => Ok(version),
+                _ => Err(e),
+            },
+            Err(e) => Err(e),
+        }
     }
 
     /// Writes `bytes` to `path` with `mode` (create, overwrite, or update of one version).

@@ -22,6 +22,13 @@
 //! `.parquet`); a crash during 4 or 5 leaves new files overlapping old ones, all readable.
 //! [`Catalog::recover`] deletes the temporaries and merges overlaps, after which every row is
 //! there exactly once.
+//!
+//! On an object store (no rename) steps 4 and 5 become: encode each part and verify its row
+//! count from the encoded footer in memory, then PUT it whole under its final name (a
+//! conditional create when the name is new, an atomic overwrite when it replaces a file of the
+//! same name) and HEAD it to check its size; no temporary object is ever written. Step 6 is the
+//! same: replaced files go only after every new one exists. The crash points map to: before the
+//! first PUT, after the first PUT, before the deletes.
 
 use std::collections::{BTreeMap, HashSet};
 

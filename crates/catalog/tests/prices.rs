@@ -18,6 +18,7 @@ use ccxt_model::time::NANOS_PER_DAY;
 use ccxt_model::{
     Bar, BarInterval, BarPrice, BarType, IndexPrice, InstrumentId, MarkPrice, Precision,
 };
+use common::backend::Backend;
 use common::*;
 use rust_decimal::Decimal;
 
@@ -64,12 +65,8 @@ fn bars(bt: &BarType, first_open: u64, n: u64, precision: Precision) -> Vec<Bar>
     out
 }
 
-async fn writable() -> (tempfile::TempDir, Catalog) {
-    let dir = tempfile::tempdir().unwrap();
-    let (catalog, _) = Catalog::open_writable(dir.path().to_str().unwrap())
-        .await
-        .unwrap();
-    (dir, catalog)
+async fn writable(b: &Backend) -> Catalog {
+    b.open_writable().await.0
 }
 
 fn files_of(root: &Path, class: &str, dataset: &str) -> Vec<PathBuf> {
@@ -119,9 +116,8 @@ async fn query_all<T: CatalogRecord>(catalog: &Catalog, datasets: &[InstrumentId
     catalog.query::<T>(&query).await.unwrap().0
 }
 
-#[tokio::test]
-async fn bars_round_trip_exactly_in_nautilus_layout() {
-    let (dir, catalog) = writable().await;
+async fn bars_round_trip_exactly_in_nautilus_layout(b: Backend) {
+    let catalog = writable(&b).await;
     let last = bar_type(BIN, BarInterval::M1, BarPrice::Last);
     let mark = bar_type(HL, BarInterval::H1, BarPrice::Mark);
     let p_bin = Precision { price: 1, size: 3 };
@@ -143,7 +139,7 @@ async fn bars_round_trip_exactly_in_nautilus_layout() {
 
     // On disk: data/bar/<BAR_TYPE>/, NautilusTrader's columns in order, metadata strings.
     let files = files_of(
-        dir.path(),
+        b.dir(),
         "bar",
         "BTCUSDT-PERP.BINANCE-1-MINUTE-LAST-EXTERNAL",
     );
@@ -191,7 +187,7 @@ async fn bars_round_trip_exactly_in_nautilus_layout() {
     assert_eq!(
         schema_of(
             &files_of(
-                dir.path(),
+                b.dir(),
                 "bar",
                 "BTC-USD-PERP.HYPERLIQUID-1-HOUR-MARK-EXTERNAL"
             )[0]
@@ -199,12 +195,11 @@ async fn bars_round_trip_exactly_in_nautilus_layout() {
         .metadata()["size_precision"],
         "5"
     );
-    assert_layout(dir.path());
+    assert_layout(b.dir());
 }
 
-#[tokio::test]
-async fn mark_and_index_prices_round_trip_with_eight_decimals() {
-    let (dir, catalog) = writable().await;
+async fn mark_and_index_prices_round_trip_with_eight_decimals(b: Backend) {
+    let catalog = writable(&b).await;
     let marks: Vec<MarkPrice> = ["94012.34567890", "94013.1", "94011"]
         .iter()
         .enumerate()
@@ -238,7 +233,7 @@ async fn mark_and_index_prices_round_trip_with_eight_decimals() {
     assert_eq!(back, index);
 
     for (class, dataset) in [("mark_price_update", BIN), ("index_price_update", HL)] {
-        let files = files_of(dir.path(), class, dataset);
+        let files = files_of(b.dir(), class, dataset);
         assert_eq!(files.len(), 1, "{class}");
         let schema = schema_of(&files[0]);
         let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
@@ -258,14 +253,13 @@ async fn mark_and_index_prices_round_trip_with_eight_decimals() {
     catalog.write(vec![fine.clone()]).await.unwrap();
     let back: Vec<MarkPrice> = query_all(&catalog, &[id(BIN)]).await;
     assert_eq!(back.last(), Some(&fine));
-    let files = files_of(dir.path(), "mark_price_update", BIN);
+    let files = files_of(b.dir(), "mark_price_update", BIN);
     assert_eq!(schema_of(&files[1]).metadata()["price_precision"], "10");
-    assert_layout(dir.path());
+    assert_layout(b.dir());
 }
 
-#[tokio::test]
-async fn a_price_quoted_again_at_the_same_venue_time_is_stored_once() {
-    let (_dir, catalog) = writable().await;
+async fn a_price_quoted_again_at_the_same_venue_time_is_stored_once(b: Backend) {
+    let catalog = writable(&b).await;
     let mark = |ts_event: u64, ts_init: u64| MarkPrice {
         instrument_id: id(BIN),
         value: d("94012.5"),
@@ -305,9 +299,8 @@ async fn a_price_quoted_again_at_the_same_venue_time_is_stored_once() {
     assert_eq!(times, want, "the first delivery of each venue time stays");
 }
 
-#[tokio::test]
-async fn bar_files_are_days_months_or_years_by_interval() {
-    let (dir, catalog) = writable().await;
+async fn bar_files_are_days_months_or_years_by_interval(b: Backend) {
+    let catalog = writable(&b).await;
     let p = Precision { price: 1, size: 3 };
     // 1-minute bars across midnight: two day files (the 00:00 close belongs to the new day).
     let m1 = bar_type(BIN, BarInterval::M1, BarPrice::Last);
@@ -316,7 +309,7 @@ async fn bar_files_are_days_months_or_years_by_interval() {
         .await
         .unwrap();
     assert_eq!(
-        file_names(&files_of(dir.path(), "bar", &m1.to_string())),
+        file_names(&files_of(b.dir(), "bar", &m1.to_string())),
         [
             "2025-01-01T23-58-00-000000000Z_2025-01-01T23-59-00-000000000Z.parquet",
             "2025-01-02T00-00-00-000000000Z_2025-01-02T00-02-00-000000000Z.parquet",
@@ -325,7 +318,7 @@ async fn bar_files_are_days_months_or_years_by_interval() {
     // 4-hour bars over 40 days: one file per month.
     let h4 = bar_type(BIN, BarInterval::H4, BarPrice::Last);
     catalog.write(bars(&h4, DAY0, 6 * 40, p)).await.unwrap();
-    assert_eq!(files_of(dir.path(), "bar", &h4.to_string()).len(), 2);
+    assert_eq!(files_of(b.dir(), "bar", &h4.to_string()).len(), 2);
     // Monthly bars opening January 2024 to November 2025, stamped at their close: the
     // December 2024 bar closes on 2025-01-01, so it is in the 2025 file.
     let mo = bar_type(BIN, BarInterval::Month1, BarPrice::Last);
@@ -333,7 +326,7 @@ async fn bar_files_are_days_months_or_years_by_interval() {
     let monthly = bars(&mo, jan_2024, 23, p);
     catalog.write(monthly.clone()).await.unwrap();
     assert_eq!(
-        file_names(&files_of(dir.path(), "bar", &mo.to_string())),
+        file_names(&files_of(b.dir(), "bar", &mo.to_string())),
         [
             "2024-02-01T00-00-00-000000000Z_2024-12-01T00-00-00-000000000Z.parquet",
             "2025-01-01T00-00-00-000000000Z_2025-12-01T00-00-00-000000000Z.parquet",
@@ -349,7 +342,7 @@ async fn bar_files_are_days_months_or_years_by_interval() {
     let weekly = bars(&w1, dec_23, 3, p);
     catalog.write(weekly.clone()).await.unwrap();
     assert_eq!(
-        file_names(&files_of(dir.path(), "bar", &w1.to_string())),
+        file_names(&files_of(b.dir(), "bar", &w1.to_string())),
         [
             "2024-12-30T00-00-00-000000000Z_2024-12-30T00-00-00-000000000Z.parquet",
             "2025-01-06T00-00-00-000000000Z_2025-01-13T00-00-00-000000000Z.parquet",
@@ -361,14 +354,13 @@ async fn bar_files_are_days_months_or_years_by_interval() {
     );
     // Compaction keeps that layout.
     catalog.compact().await.unwrap();
-    assert_eq!(files_of(dir.path(), "bar", &w1.to_string()).len(), 2);
-    assert_eq!(files_of(dir.path(), "bar", &mo.to_string()).len(), 2);
-    assert_layout(dir.path());
+    assert_eq!(files_of(b.dir(), "bar", &w1.to_string()).len(), 2);
+    assert_eq!(files_of(b.dir(), "bar", &mo.to_string()).len(), 2);
+    assert_layout(b.dir());
 }
 
-#[tokio::test]
-async fn re_fetched_bars_are_stored_once_and_the_first_stays() {
-    let (dir, catalog) = writable().await;
+async fn re_fetched_bars_are_stored_once_and_the_first_stays(b: Backend) {
+    let catalog = writable(&b).await;
     let p = Precision { price: 1, size: 3 };
     let h1 = bar_type(BIN, BarInterval::H1, BarPrice::Last);
     let first = bars(&h1, DAY0, 48, p);
@@ -389,12 +381,11 @@ async fn re_fetched_bars_are_stored_once_and_the_first_stays() {
     assert_eq!(back[48..], overlap[24..]);
     let closes: Vec<u64> = back.iter().map(|b| b.ts_event).collect();
     assert!(closes.windows(2).all(|w| w[0] < w[1]));
-    assert_layout(dir.path());
+    assert_layout(b.dir());
 }
 
-#[tokio::test]
-async fn a_precision_change_starts_a_new_file() {
-    let (dir, catalog) = writable().await;
+async fn a_precision_change_starts_a_new_file(b: Backend) {
+    let catalog = writable(&b).await;
     let m1 = bar_type(BIN, BarInterval::M1, BarPrice::Last);
     let mut rows = bars(&m1, DAY0, 10, Precision { price: 1, size: 3 });
     let mut finer = bars(&m1, DAY0 + 10 * MIN, 10, Precision { price: 2, size: 3 });
@@ -402,7 +393,7 @@ async fn a_precision_change_starts_a_new_file() {
     finer[0].high = finer[0].high.max(finer[0].close);
     rows.append(&mut finer);
     catalog.write(rows.clone()).await.unwrap();
-    let files = files_of(dir.path(), "bar", &m1.to_string());
+    let files = files_of(b.dir(), "bar", &m1.to_string());
     assert_eq!(files.len(), 2);
     assert_eq!(schema_of(&files[0]).metadata()["price_precision"], "1");
     assert_eq!(schema_of(&files[1]).metadata()["price_precision"], "2");
@@ -419,11 +410,11 @@ async fn a_precision_change_starts_a_new_file() {
         (3, 2),
         "{report:?}"
     );
-    let files = files_of(dir.path(), "bar", &m1.to_string());
+    let files = files_of(b.dir(), "bar", &m1.to_string());
     assert_eq!(files.len(), 2);
     rows.extend(more);
     assert_eq!(query_all::<Bar>(&catalog, &[bar_dataset(&m1)]).await, rows);
-    assert_layout(dir.path());
+    assert_layout(b.dir());
 }
 
 /// A bar file written by hand with the given metadata.
@@ -467,8 +458,11 @@ fn bar_file_with(path: &Path, metadata: HashMap<String, String>) {
     writer.close().unwrap();
 }
 
-#[tokio::test]
-async fn a_bar_file_whose_metadata_does_not_fit_is_refused_by_name_and_quarantined_by_writers() {
+async fn a_bar_file_whose_metadata_does_not_fit_is_refused_by_name_and_quarantined_by_writers(
+    first: Backend,
+) {
+    let kind = first.kind;
+    drop(first);
     let m1 = bar_type(BIN, BarInterval::M1, BarPrice::Last);
     let meta = |bar_type: &str, with_precision: bool| {
         let mut m = HashMap::from([
@@ -492,9 +486,10 @@ async fn a_bar_file_whose_metadata_does_not_fit_is_refused_by_name_and_quarantin
         ),
     ];
     for (metadata, reason) in cases {
-        let (dir, catalog) = writable().await;
-        let path = dir
-            .path()
+        let b = Backend::new(kind).await;
+        let catalog = writable(&b).await;
+        let path = b
+            .dir()
             .join("data/bar")
             .join(m1.to_string())
             .join("2025-01-01T00-01-00-000000000Z_2025-01-01T00-01-00-000000000Z.parquet");
@@ -508,7 +503,7 @@ async fn a_bar_file_whose_metadata_does_not_fit_is_refused_by_name_and_quarantin
         let err = catalog.query::<Bar>(&query).await.unwrap_err();
         let message = err.to_string();
         assert!(err.is_bad_file(), "{message}");
-        assert!(message.contains(&path.display().to_string()), "{message}");
+        assert!(message.contains(&b.shown(&path)), "{message}");
         assert!(message.contains(reason), "{message}");
         // `catalog info` lists it as a problem of the dataset.
         let info = catalog.info().await.unwrap();
@@ -523,7 +518,7 @@ async fn a_bar_file_whose_metadata_does_not_fit_is_refused_by_name_and_quarantin
         let good = bars(&m1, DAY0, 1, Precision { price: 1, size: 3 });
         catalog.write(good.clone()).await.unwrap();
         assert_eq!(catalog.quarantined().len(), 1);
-        assert_eq!(catalog.quarantined()[0].path, path.display().to_string());
+        assert_eq!(catalog.quarantined()[0].path, b.shown(&path));
         assert_eq!(catalog.quarantine_contents().await.unwrap().len(), 1);
         assert_eq!(query_all::<Bar>(&catalog, &[bar_dataset(&m1)]).await, good);
     }
@@ -545,9 +540,8 @@ fn bar_partitions_follow_the_interval() {
     }
 }
 
-#[tokio::test]
-async fn a_mark_price_file_in_another_instruments_directory_is_refused_by_name() {
-    let (dir, catalog) = writable().await;
+async fn a_mark_price_file_in_another_instruments_directory_is_refused_by_name(b: Backend) {
+    let catalog = writable(&b).await;
     let mark = MarkPrice {
         instrument_id: id(BIN),
         value: d("94000.5"),
@@ -555,9 +549,9 @@ async fn a_mark_price_file_in_another_instruments_directory_is_refused_by_name()
         ts_init: DAY0,
     };
     catalog.write(vec![mark]).await.unwrap();
-    let file = files_of(dir.path(), "mark_price_update", BIN).remove(0);
-    let moved = dir
-        .path()
+    let file = files_of(b.dir(), "mark_price_update", BIN).remove(0);
+    let moved = b
+        .dir()
         .join("data/mark_price_update")
         .join(HL)
         .join(file.file_name().unwrap());
@@ -572,7 +566,7 @@ async fn a_mark_price_file_in_another_instruments_directory_is_refused_by_name()
     let err = catalog.query::<MarkPrice>(&query).await.unwrap_err();
     let message = err.to_string();
     assert!(err.is_bad_file(), "{message}");
-    assert!(message.contains(&moved.display().to_string()), "{message}");
+    assert!(message.contains(&b.shown(&moved)), "{message}");
     assert!(
         message.contains(&format!(
             "schema metadata instrument_id '{BIN}' in the directory of '{HL}'"
@@ -580,7 +574,7 @@ async fn a_mark_price_file_in_another_instruments_directory_is_refused_by_name()
         "{message}"
     );
     // The index reader refuses it too: the record kind in the footer is not its own.
-    let index_dir = dir.path().join("data/index_price_update").join(BIN);
+    let index_dir = b.dir().join("data/index_price_update").join(BIN);
     std::fs::create_dir_all(&index_dir).unwrap();
     std::fs::copy(&file, index_dir.join(file.file_name().unwrap())).unwrap();
     let query = Query {
@@ -595,10 +589,9 @@ async fn a_mark_price_file_in_another_instruments_directory_is_refused_by_name()
     );
 }
 
-#[tokio::test]
-async fn missing_bars_are_exactly_the_planted_holes_across_files() {
+async fn missing_bars_are_exactly_the_planted_holes_across_files(b: Backend) {
     use ccxt_catalog::price::{MissingBars, grid_bars, missing_bars};
-    let (_dir, catalog) = writable().await;
+    let catalog = writable(&b).await;
     let m1 = bar_type(BIN, BarInterval::M1, BarPrice::Last);
     // 1-minute bars from 23:00 on day 1 to 01:00 on day 2 (two day files), with holes planted
     // at 23:10-23:13 (3 bars), the last bar of day 1 (23:59-00:00) and 00:30.
@@ -640,3 +633,15 @@ async fn missing_bars_are_exactly_the_planted_holes_across_files() {
         stored.len() as u64 + 5
     );
 }
+
+backends!(
+    a_bar_file_whose_metadata_does_not_fit_is_refused_by_name_and_quarantined_by_writers,
+    missing_bars_are_exactly_the_planted_holes_across_files,
+    bars_round_trip_exactly_in_nautilus_layout,
+    mark_and_index_prices_round_trip_with_eight_decimals,
+    a_price_quoted_again_at_the_same_venue_time_is_stored_once,
+    bar_files_are_days_months_or_years_by_interval,
+    re_fetched_bars_are_stored_once_and_the_first_stays,
+    a_precision_change_starts_a_new_file,
+    a_mark_price_file_in_another_instruments_directory_is_refused_by_name,
+);

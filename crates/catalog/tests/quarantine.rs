@@ -10,18 +10,16 @@ use std::path::{Path, PathBuf};
 use ccxt_catalog::{BadFiles, Catalog, CatalogError, FileProblem};
 use ccxt_model::time::{NANOS_PER_DAY, NANOS_PER_SECOND};
 use ccxt_model::{Liquidation, LiquidationSource, OpenInterest, PositionSide};
+use common::backend::Backend;
 use common::*;
 
 const BIN: &str = "BTCUSDT-PERP.BINANCE";
 const BYB: &str = "BTCUSDT-LINEAR.BYBIT";
 
-async fn three_days() -> (tempfile::TempDir, Catalog) {
-    let dir = tempfile::tempdir().unwrap();
-    let (catalog, _) = Catalog::open_writable(dir.path().to_str().unwrap())
-        .await
-        .unwrap();
+async fn three_days(b: &Backend) -> Catalog {
+    let (catalog, _) = b.open_writable().await;
     catalog.write(oi_days(BIN, 1, 3)).await.unwrap();
-    (dir, catalog)
+    catalog
 }
 
 fn dataset_files(root: &Path, class: &str, id: &str) -> Vec<PathBuf> {
@@ -101,11 +99,15 @@ async fn damage(victim: &Path, how: Damage) -> Vec<u8> {
     bytes
 }
 
-#[tokio::test]
-async fn a_bad_middle_day_is_moved_aside_never_counted_and_its_day_is_to_be_fetched_again() {
+async fn a_bad_middle_day_is_moved_aside_never_counted_and_its_day_is_to_be_fetched_again(
+    first: Backend,
+) {
+    let kind = first.kind;
+    drop(first);
     for how in [Damage::RandomBytes, Damage::Empty, Damage::ForeignSchema] {
-        let (dir, catalog) = three_days().await;
-        let files = dataset_files(dir.path(), "custom_open_interest", BIN);
+        let b = Backend::new(kind).await;
+        let catalog = three_days(&b).await;
+        let files = dataset_files(b.dir(), "custom_open_interest", BIN);
         assert_eq!(files.len(), 3);
         let victim = files[1].clone();
         let bytes = damage(&victim, how).await;
@@ -132,7 +134,7 @@ async fn a_bad_middle_day_is_moved_aside_never_counted_and_its_day_is_to_be_fetc
         assert!(err.is_bad_file(), "{err}");
         assert!(
             err.to_string()
-                .starts_with(&format!("catalog file '{}'", victim.display())),
+                .starts_with(&format!("catalog file '{}'", b.shown(&victim))),
             "{err}"
         );
 
@@ -145,13 +147,11 @@ async fn a_bad_middle_day_is_moved_aside_never_counted_and_its_day_is_to_be_fetc
         assert_eq!(stored.bad_files.len(), 1);
         let bad = &stored.bad_files[0];
         assert_eq!(bad.span, Some((day2, day2 + NANOS_PER_DAY - 1)));
-        assert_eq!(bad.path, victim.display().to_string());
+        assert_eq!(bad.path, b.shown(&victim));
         assert!(!victim.exists());
-        let moved = quarantine_files(dir.path());
+        let moved = quarantine_files(b.dir());
         assert_eq!(moved.len(), 1, "{moved:?}");
-        let relative = moved[0]
-            .strip_prefix(dir.path().canonicalize().unwrap())
-            .unwrap();
+        let relative = moved[0].strip_prefix(b.dir()).unwrap();
         let expected_prefix = format!(
             ".quarantine/data/custom_open_interest/{BIN}/{}.",
             victim.file_name().unwrap().to_str().unwrap()
@@ -164,7 +164,7 @@ async fn a_bad_middle_day_is_moved_aside_never_counted_and_its_day_is_to_be_fetc
         assert_eq!(std::fs::read(&moved[0]).unwrap(), bytes);
         assert_eq!(
             bad.quarantined_to.as_deref(),
-            Some(moved[0].to_str().unwrap())
+            Some(b.shown(&moved[0]).as_str())
         );
         assert_eq!(catalog.quarantined(), stored.bad_files);
         match (&bad.problem, bytes.is_empty()) {
@@ -183,10 +183,9 @@ async fn a_bad_middle_day_is_moved_aside_never_counted_and_its_day_is_to_be_fetc
     }
 }
 
-#[tokio::test]
-async fn a_bad_latest_file_is_moved_aside_and_the_bounds_end_before_it() {
-    let (dir, catalog) = three_days().await;
-    let files = dataset_files(dir.path(), "custom_open_interest", BIN);
+async fn a_bad_latest_file_is_moved_aside_and_the_bounds_end_before_it(b: Backend) {
+    let catalog = three_days(&b).await;
+    let files = dataset_files(b.dir(), "custom_open_interest", BIN);
     damage(&files[2], Damage::RandomBytes).await;
     let stored = catalog
         .stored_history::<OpenInterest>(
@@ -203,67 +202,58 @@ async fn a_bad_latest_file_is_moved_aside_and_the_bounds_end_before_it() {
         Some((DAY0, DAY0 + 2 * NANOS_PER_DAY - 300 * NANOS_PER_SECOND))
     );
     assert_eq!(stored.bad_files.len(), 1);
-    assert_eq!(quarantine_files(dir.path()).len(), 1);
+    assert_eq!(quarantine_files(b.dir()).len(), 1);
 }
 
-#[tokio::test]
-async fn a_write_over_a_bad_file_moves_it_aside_and_stores_the_rows() {
-    let (dir, catalog) = three_days().await;
-    let files = dataset_files(dir.path(), "custom_open_interest", BIN);
+async fn a_write_over_a_bad_file_moves_it_aside_and_stores_the_rows(b: Backend) {
+    let catalog = three_days(&b).await;
+    let files = dataset_files(b.dir(), "custom_open_interest", BIN);
     damage(&files[1], Damage::RandomBytes).await;
     let report = catalog.write(oi_days(BIN, 2, 2)).await.unwrap();
     assert_eq!(report.rows_added, 288);
     assert_eq!(catalog.quarantined().len(), 1);
-    assert_eq!(quarantine_files(dir.path()).len(), 1);
+    assert_eq!(quarantine_files(b.dir()).len(), 1);
     assert_eq!(
         read_all::<OpenInterest>(&catalog, &[BIN]).await.len(),
         3 * 288
     );
-    assert_layout(dir.path());
+    assert_layout(b.dir());
 }
 
-#[tokio::test]
-async fn compaction_moves_a_bad_file_aside_and_compacts_the_rest() {
-    let dir = tempfile::tempdir().unwrap();
-    let (catalog, _) = Catalog::open_writable(dir.path().to_str().unwrap())
-        .await
-        .unwrap();
+async fn compaction_moves_a_bad_file_aside_and_compacts_the_rest(b: Backend) {
+    let (catalog, _) = b.open_writable().await;
     // Three separate files within day 1.
     let rows = oi_days(BIN, 1, 1);
     catalog.write(rows[..90].to_vec()).await.unwrap();
     catalog.write(rows[100..190].to_vec()).await.unwrap();
     catalog.write(rows[200..].to_vec()).await.unwrap();
-    let files = dataset_files(dir.path(), "custom_open_interest", BIN);
+    let files = dataset_files(b.dir(), "custom_open_interest", BIN);
     assert_eq!(files.len(), 3);
     damage(&files[1], Damage::Empty).await;
     let report = catalog.compact().await.unwrap();
     assert_eq!(report.files_quarantined, 1);
     assert_eq!((report.files_before, report.files_after), (2, 1));
-    assert_eq!(quarantine_files(dir.path()).len(), 1);
+    assert_eq!(quarantine_files(b.dir()).len(), 1);
     assert_eq!(
         read_all::<OpenInterest>(&catalog, &[BIN]).await.len(),
         90 + 88
     );
-    assert_layout(dir.path());
+    assert_layout(b.dir());
 }
 
-#[tokio::test]
-async fn info_lists_corrupt_and_foreign_files_as_problems_and_goes_on() {
-    let dir = tempfile::tempdir().unwrap();
-    let (catalog, _) = Catalog::open_writable(dir.path().to_str().unwrap())
-        .await
-        .unwrap();
+async fn info_lists_corrupt_and_foreign_files_as_problems_and_goes_on(b: Backend) {
+    let (catalog, _) = b.open_writable().await;
     catalog.write(oi_days(BIN, 1, 3)).await.unwrap();
     catalog.write(oi_days(BYB, 1, 3)).await.unwrap();
     catalog
         .write(oi_days("ETHUSDT-PERP.BINANCE", 1, 1))
         .await
         .unwrap();
-    let bin = dataset_files(dir.path(), "custom_open_interest", BIN);
+    let bin = dataset_files(b.dir(), "custom_open_interest", BIN);
     damage(&bin[0], Damage::RandomBytes).await;
     // A liquidation file in Bybit's open-interest directory, under a name of its own.
-    let foreign = dir
-        .path()
+    let foreign = b
+        .dir()
         .join("data/custom_open_interest")
         .join(BYB)
         .join("2025-01-05T00-00-00-000000000Z_2025-01-05T00-00-05-000000000Z.parquet");
@@ -297,7 +287,7 @@ async fn info_lists_corrupt_and_foreign_files_as_problems_and_goes_on() {
     );
     assert_eq!((eth.rows, eth.problems.len()), (288, 0));
     // Reading is not writing: nothing moved.
-    assert!(quarantine_files(dir.path()).is_empty());
+    assert!(quarantine_files(b.dir()).is_empty());
 
     // A query meeting the foreign file fails naming it.
     let err = catalog
@@ -321,10 +311,9 @@ fn bump_schema_version(path: &Path) {
     std::fs::write(path, bytes).unwrap();
 }
 
-#[tokio::test]
-async fn a_file_of_a_newer_version_is_refused_never_moved() {
-    let (dir, catalog) = three_days().await;
-    let files = dataset_files(dir.path(), "custom_open_interest", BIN);
+async fn a_file_of_a_newer_version_is_refused_never_moved(b: Backend) {
+    let catalog = three_days(&b).await;
+    let files = dataset_files(b.dir(), "custom_open_interest", BIN);
     bump_schema_version(&files[2]);
     let err = catalog
         .stored_history::<OpenInterest>(&id(BIN), 0, u64::MAX, |_| true, BadFiles::Quarantine)
@@ -336,7 +325,7 @@ async fn a_file_of_a_newer_version_is_refused_never_moved() {
     );
     assert!(err.to_string().contains("upgrade ccxt-cli"), "{err}");
     assert!(files[2].exists());
-    assert!(quarantine_files(dir.path()).is_empty());
+    assert!(quarantine_files(b.dir()).is_empty());
     let info = catalog.info().await.unwrap();
     assert!(
         info[0].problems[0].contains("newer ccxt-pipeline"),
@@ -344,3 +333,12 @@ async fn a_file_of_a_newer_version_is_refused_never_moved() {
         info[0].problems
     );
 }
+
+backends!(
+    a_bad_middle_day_is_moved_aside_never_counted_and_its_day_is_to_be_fetched_again,
+    a_bad_latest_file_is_moved_aside_and_the_bounds_end_before_it,
+    a_write_over_a_bad_file_moves_it_aside_and_stores_the_rows,
+    a_file_of_a_newer_version_is_refused_never_moved,
+    compaction_moves_a_bad_file_aside_and_compacts_the_rest,
+    info_lists_corrupt_and_foreign_files_as_problems_and_goes_on,
+);

@@ -6,19 +6,17 @@ mod common;
 use ccxt_catalog::{Catalog, CatalogError, Limit, Query};
 use ccxt_model::time::{NANOS_PER_DAY, NANOS_PER_SECOND};
 use ccxt_model::{Liquidation, LiquidationSource, OpenInterest, PositionSide};
+use common::backend::Backend;
 use common::*;
 
 const BIN: &str = "BTCUSDT-PERP.BINANCE";
 const BYB: &str = "BTCUSDT-LINEAR.BYBIT";
 
-async fn ten_days() -> (tempfile::TempDir, Catalog) {
-    let dir = tempfile::tempdir().unwrap();
-    let (catalog, _) = Catalog::open_writable(dir.path().to_str().unwrap())
-        .await
-        .unwrap();
+async fn ten_days(b: &Backend) -> Catalog {
+    let (catalog, _) = b.open_writable().await;
     catalog.write(oi_days(BIN, 1, 10)).await.unwrap();
     catalog.write(oi_days(BYB, 1, 10)).await.unwrap();
-    (dir, catalog)
+    catalog
 }
 
 fn q(ids: &[&str], start: u64, end: u64, limit: Option<Limit>) -> Query {
@@ -30,9 +28,8 @@ fn q(ids: &[&str], start: u64, end: u64, limit: Option<Limit>) -> Query {
     }
 }
 
-#[tokio::test]
-async fn a_one_day_query_opens_only_that_days_file() {
-    let (_dir, catalog) = ten_days().await;
+async fn a_one_day_query_opens_only_that_days_file(b: Backend) {
+    let catalog = ten_days(&b).await;
     let day4 = DAY0 + 3 * NANOS_PER_DAY;
     let (rows, stats) = catalog
         .query::<OpenInterest>(&q(&[BIN], day4, day4 + NANOS_PER_DAY - 1, None))
@@ -46,9 +43,8 @@ async fn a_one_day_query_opens_only_that_days_file() {
     );
 }
 
-#[tokio::test]
-async fn bounds_are_inclusive_and_ties_order_by_instrument() {
-    let (_dir, catalog) = ten_days().await;
+async fn bounds_are_inclusive_and_ties_order_by_instrument(b: Backend) {
+    let catalog = ten_days(&b).await;
     let t = DAY0 + 300 * NANOS_PER_SECOND;
     let (rows, _) = catalog
         .query::<OpenInterest>(&q(&[BIN, BYB], t, t + 300 * NANOS_PER_SECOND, None))
@@ -68,9 +64,8 @@ async fn bounds_are_inclusive_and_ties_order_by_instrument() {
     assert_eq!(rows[0].instrument_id.as_str(), BYB);
 }
 
-#[tokio::test]
-async fn limits_take_the_first_or_the_latest_rows_and_stop_reading_early() {
-    let (_dir, catalog) = ten_days().await;
+async fn limits_take_the_first_or_the_latest_rows_and_stop_reading_early(b: Backend) {
+    let catalog = ten_days(&b).await;
     let (rows, stats) = catalog
         .query::<OpenInterest>(&q(&[BIN], 0, u64::MAX, Some(Limit::Last(3))))
         .await
@@ -105,12 +100,8 @@ async fn limits_take_the_first_or_the_latest_rows_and_stop_reading_early() {
     assert_eq!(stats.files_opened, 2);
 }
 
-#[tokio::test]
-async fn row_group_statistics_skip_what_the_range_excludes() {
-    let dir = tempfile::tempdir().unwrap();
-    let (catalog, _) = Catalog::open_writable(dir.path().to_str().unwrap())
-        .await
-        .unwrap();
+async fn row_group_statistics_skip_what_the_range_excludes(b: Backend) {
+    let (catalog, _) = b.open_writable().await;
     // 20,000 liquidations in one day: four row groups of 5,000.
     let rows: Vec<Liquidation> = (0..20_000u64)
         .map(|i| Liquidation {
@@ -144,10 +135,9 @@ async fn row_group_statistics_skip_what_the_range_excludes() {
     );
 }
 
-#[tokio::test]
-async fn a_corrupt_file_is_an_error_naming_the_file() {
-    let (dir, catalog) = ten_days().await;
-    let victim = parquet_files(dir.path())
+async fn a_corrupt_file_is_an_error_naming_the_file(b: Backend) {
+    let catalog = ten_days(&b).await;
+    let victim = parquet_files(b.dir())
         .into_iter()
         .find(|p| p.to_str().unwrap().contains(BIN))
         .unwrap();
@@ -164,7 +154,10 @@ async fn a_corrupt_file_is_an_error_naming_the_file() {
         message.contains(victim.file_name().unwrap().to_str().unwrap()),
         "{message}"
     );
-    assert!(message.starts_with("catalog file '/"), "{message}");
+    assert!(
+        message.starts_with(&format!("catalog file '{}", b.shown(&victim))),
+        "{message}"
+    );
     assert!(message.contains("is corrupt"), "{message}");
 
     // `catalog info` lists it as a problem and goes on.
@@ -184,14 +177,13 @@ async fn a_corrupt_file_is_an_error_naming_the_file() {
     );
 }
 
-#[tokio::test]
-async fn a_file_of_the_wrong_kind_is_an_error_not_garbage() {
-    let (dir, catalog) = ten_days().await;
-    let oi_file = parquet_files(dir.path())
+async fn a_file_of_the_wrong_kind_is_an_error_not_garbage(b: Backend) {
+    let catalog = ten_days(&b).await;
+    let oi_file = parquet_files(b.dir())
         .into_iter()
         .find(|p| p.to_str().unwrap().contains(BIN))
         .unwrap();
-    let target = dir.path().join("data/custom_liquidation").join(BIN);
+    let target = b.dir().join("data/custom_liquidation").join(BIN);
     std::fs::create_dir_all(&target).unwrap();
     std::fs::copy(&oi_file, target.join(oi_file.file_name().unwrap())).unwrap();
     let err = catalog
@@ -224,3 +216,12 @@ async fn missing_catalog_and_missing_data_are_told_apart() {
     let (rows, _) = catalog.query::<OpenInterest>(&all(&[BIN])).await.unwrap();
     assert!(rows.is_empty());
 }
+
+backends!(
+    a_one_day_query_opens_only_that_days_file,
+    bounds_are_inclusive_and_ties_order_by_instrument,
+    limits_take_the_first_or_the_latest_rows_and_stop_reading_early,
+    a_corrupt_file_is_an_error_naming_the_file,
+    a_file_of_the_wrong_kind_is_an_error_not_garbage,
+    row_group_statistics_skip_what_the_range_excludes,
+);

@@ -6,14 +6,11 @@ mod common;
 use ccxt_catalog::{Catalog, KEY_RECORD, KEY_SCHEMA_VERSION, SCHEMA_VERSION, Storage};
 use ccxt_model::time::NANOS_PER_SECOND;
 use ccxt_model::{FundingRate, OpenInterest};
+use common::backend::Backend;
 use common::*;
 
-#[tokio::test]
-async fn merge_days_3_to_5_then_1_to_4_gives_one_consistent_set() {
-    let dir = tempfile::tempdir().unwrap();
-    let (catalog, _) = Catalog::open_writable(dir.path().to_str().unwrap())
-        .await
-        .unwrap();
+async fn merge_days_3_to_5_then_1_to_4_gives_one_consistent_set(b: Backend) {
+    let (catalog, _) = b.open_writable().await;
     let first = catalog
         .write(oi_days("BTCUSDT-PERP.BINANCE", 3, 5))
         .await
@@ -36,21 +33,17 @@ async fn merge_days_3_to_5_then_1_to_4_gives_one_consistent_set() {
         oi_days("BTCUSDT-PERP.BINANCE", 1, 5),
         "every row once, in order"
     );
-    assert_layout(dir.path());
-    assert_eq!(parquet_files(dir.path()).len(), 5, "one file per day");
+    assert_layout(b.dir());
+    assert_eq!(parquet_files(b.dir()).len(), 5, "one file per day");
 }
 
-#[tokio::test]
-async fn rewriting_stored_rows_adds_and_rewrites_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let (catalog, _) = Catalog::open_writable(dir.path().to_str().unwrap())
-        .await
-        .unwrap();
+async fn rewriting_stored_rows_adds_and_rewrites_nothing(b: Backend) {
+    let (catalog, _) = b.open_writable().await;
     catalog
         .write(oi_days("ETHUSDT-PERP.BINANCE", 1, 2))
         .await
         .unwrap();
-    let before: Vec<_> = parquet_files(dir.path())
+    let before: Vec<_> = parquet_files(b.dir())
         .into_iter()
         .map(|p| std::fs::metadata(&p).unwrap().modified().unwrap())
         .collect();
@@ -62,19 +55,15 @@ async fn rewriting_stored_rows_adds_and_rewrites_nothing() {
         (again.rows_added, again.files_written, again.duplicates),
         (0, 0, 576)
     );
-    let after: Vec<_> = parquet_files(dir.path())
+    let after: Vec<_> = parquet_files(b.dir())
         .into_iter()
         .map(|p| std::fs::metadata(&p).unwrap().modified().unwrap())
         .collect();
     assert_eq!(before, after, "no file rewritten");
 }
 
-#[tokio::test]
-async fn distinct_rows_at_the_same_time_are_kept_identical_ones_dropped() {
-    let dir = tempfile::tempdir().unwrap();
-    let (catalog, _) = Catalog::open_writable(dir.path().to_str().unwrap())
-        .await
-        .unwrap();
+async fn distinct_rows_at_the_same_time_are_kept_identical_ones_dropped(b: Backend) {
+    let (catalog, _) = b.open_writable().await;
     let mut rows = oi_days("BTCUSDT-LINEAR.BYBIT", 1, 1);
     rows.truncate(3);
     let mut twin = rows[1].clone();
@@ -90,16 +79,12 @@ async fn distinct_rows_at_the_same_time_are_kept_identical_ones_dropped() {
     let mut edge = stored[3].clone();
     edge.open_interest = -5.0;
     catalog.write(vec![edge]).await.unwrap();
-    assert_layout(dir.path());
-    assert_eq!(parquet_files(dir.path()).len(), 1);
+    assert_layout(b.dir());
+    assert_eq!(parquet_files(b.dir()).len(), 1);
 }
 
-#[tokio::test]
-async fn files_carry_nautilus_metadata_schema_version_and_statistics() {
-    let dir = tempfile::tempdir().unwrap();
-    let (catalog, _) = Catalog::open_writable(dir.path().to_str().unwrap())
-        .await
-        .unwrap();
+async fn files_carry_nautilus_metadata_schema_version_and_statistics(b: Backend) {
+    let (catalog, _) = b.open_writable().await;
     let rate = FundingRate {
         instrument_id: id("BTCUSDT-PERP.BINANCE"),
         rate: "0.00010000".parse().unwrap(),
@@ -109,8 +94,8 @@ async fn files_carry_nautilus_metadata_schema_version_and_statistics() {
         ts_init: DAY0,
     };
     catalog.write(vec![rate]).await.unwrap();
-    let path = dir
-        .path()
+    let path = b
+        .dir()
         .join("data/funding_rate_update/BTCUSDT-PERP.BINANCE/2025-01-01T00-00-00-000000000Z_2025-01-01T00-00-00-000000000Z.parquet");
     let reader =
         parquet::file::reader::SerializedFileReader::new(std::fs::File::open(&path).unwrap())
@@ -152,17 +137,13 @@ async fn files_carry_nautilus_metadata_schema_version_and_statistics() {
     );
 }
 
-#[tokio::test]
-async fn compaction_merges_small_files_into_one_per_day() {
-    let dir = tempfile::tempdir().unwrap();
-    let (catalog, _) = Catalog::open_writable(dir.path().to_str().unwrap())
-        .await
-        .unwrap();
+async fn compaction_merges_small_files_into_one_per_day(b: Backend) {
+    let (catalog, _) = b.open_writable().await;
     let rows = oi_days("SOLUSDT-PERP.BINANCE", 1, 2);
     for chunk in rows.chunks(48) {
         catalog.write(chunk.to_vec()).await.unwrap(); // like streaming flushes
     }
-    assert_eq!(parquet_files(dir.path()).len(), 12);
+    assert_eq!(parquet_files(b.dir()).len(), 12);
     let report = catalog.compact().await.unwrap();
     assert_eq!(
         (
@@ -172,7 +153,7 @@ async fn compaction_merges_small_files_into_one_per_day() {
         ),
         (12, 2, 576)
     );
-    assert_layout(dir.path());
+    assert_layout(b.dir());
     let stored: Vec<OpenInterest> = read_all(&catalog, &["SOLUSDT-PERP.BINANCE"]).await;
     assert_eq!(stored, rows);
     let again = catalog.compact().await.unwrap();
@@ -196,18 +177,14 @@ async fn the_same_code_runs_on_an_object_store_without_a_file_system() {
     assert_eq!((info.len(), info[0].files, info[0].rows), (1, 5, 1440));
 }
 
-#[tokio::test]
-async fn a_write_spanning_many_instruments_groups_them() {
-    let dir = tempfile::tempdir().unwrap();
-    let (catalog, _) = Catalog::open_writable(dir.path().to_str().unwrap())
-        .await
-        .unwrap();
+async fn a_write_spanning_many_instruments_groups_them(b: Backend) {
+    let (catalog, _) = b.open_writable().await;
     let mut rows = oi_days("AUSDT-PERP.BINANCE", 1, 1);
     rows.extend(oi_days("BUSDT-PERP.BINANCE", 1, 1));
     rows.reverse(); // any order in, sorted out
     let report = catalog.write(rows).await.unwrap();
     assert_eq!((report.rows_added, report.files_written), (576, 2));
-    assert_layout(dir.path());
+    assert_layout(b.dir());
     let info = catalog.info().await.unwrap();
     assert_eq!(info.len(), 2);
     assert!(
@@ -217,12 +194,8 @@ async fn a_write_spanning_many_instruments_groups_them() {
     assert_eq!(info[0].last_ts, Some(DAY0 + 287 * 300 * NANOS_PER_SECOND));
 }
 
-#[tokio::test]
-async fn sparse_funding_is_stored_one_file_per_month() {
-    let dir = tempfile::tempdir().unwrap();
-    let (catalog, _) = Catalog::open_writable(dir.path().to_str().unwrap())
-        .await
-        .unwrap();
+async fn sparse_funding_is_stored_one_file_per_month(b: Backend) {
+    let (catalog, _) = b.open_writable().await;
     // Every 8 h for 90 days from 2025-01-01: January, February, March.
     let rows: Vec<FundingRate> = (0..270u64)
         .map(|i| {
@@ -238,10 +211,20 @@ async fn sparse_funding_is_stored_one_file_per_month() {
         })
         .collect();
     catalog.write(rows).await.unwrap();
-    assert_layout(dir.path());
-    let names: Vec<String> = parquet_files(dir.path())
+    assert_layout(b.dir());
+    let names: Vec<String> = parquet_files(b.dir())
         .iter()
         .map(|p| p.file_name().unwrap().to_string_lossy()[..7].to_string())
         .collect();
     assert_eq!(names, ["2025-01", "2025-02", "2025-03"]);
 }
+
+backends!(
+    merge_days_3_to_5_then_1_to_4_gives_one_consistent_set,
+    rewriting_stored_rows_adds_and_rewrites_nothing,
+    distinct_rows_at_the_same_time_are_kept_identical_ones_dropped,
+    files_carry_nautilus_metadata_schema_version_and_statistics,
+    compaction_merges_small_files_into_one_per_day,
+    a_write_spanning_many_instruments_groups_them,
+    sparse_funding_is_stored_one_file_per_month,
+);

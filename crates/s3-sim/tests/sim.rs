@@ -34,7 +34,7 @@ async fn conditional_puts_are_atomic_and_requests_are_counted() {
         "{err}"
     );
     // CAS: the first version updates once; the stale version is refused.
-    let v1 = UpdateVersion::from(first);
+    let v1: UpdateVersion = first;
     storage
         .put_opts(
             &path,

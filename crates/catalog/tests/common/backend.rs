@@ -58,6 +58,18 @@ impl Backend {
         &self.dir
     }
 
+    /// How the catalog shows a file of `dir()` in messages.
+    pub fn shown(&self, path: &Path) -> String {
+        match self.kind {
+            Kind::Local => path.display().to_string(),
+            Kind::S3 => format!(
+                "{}/{}",
+                self.location,
+                path.strip_prefix(&self.dir).unwrap().display()
+            ),
+        }
+    }
+
     pub async fn open_writable(&self) -> (Catalog, RecoveryReport) {
         self.open_writable_as("writer", LockScope::Catalog)
             .await

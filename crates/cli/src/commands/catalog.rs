@@ -135,7 +135,9 @@ fn info_rows(datasets: &[DatasetInfo]) -> Rows {
 async fn compact(location: &str, options: &StorageOptions) -> anyhow::Result<ExitCode> {
     // Compaction rewrites files, but never creates a catalog that is not there.
     let mut catalog = Catalog::open_with(location, options)?;
-    catalog.lock_for_run("catalog compact")?;
+    catalog
+        .lock_for_run_as("catalog compact", ccxt_catalog::LockScope::Catalog)
+        .await?;
     let recovered = catalog.recover().await?;
     let report = catalog.compact().await?;
     if recovered.repaired_anything() {
