@@ -21,7 +21,7 @@ pub fn free_port() -> u16 {
 
 /// A running daemon: its process, metrics port and stderr log file.
 pub struct Running {
-    child: Child,
+    child: std::sync::Mutex<Child>,
     /// The port of `/healthz` and `/metrics`.
     pub port: u16,
     stderr: PathBuf,
@@ -37,7 +37,7 @@ pub fn start(mut cmd: Command, dir: &Path, port: u16, name: &str) -> Running {
         .spawn()
         .unwrap();
     Running {
-        child,
+        child: std::sync::Mutex::new(child),
         port,
         stderr,
     }
@@ -49,28 +49,34 @@ impl Running {
         std::fs::read_to_string(&self.stderr).unwrap_or_default()
     }
 
-    /// The exit status, if it has exited.
-    pub fn exited(&mut self) -> Option<i32> {
+    /// The exit code (-1 for a signal), if it has exited.
+    pub fn exited(&self) -> Option<i32> {
         self.child
+            .lock()
+            .unwrap()
             .try_wait()
             .unwrap()
             .map(|s| s.code().unwrap_or(-1))
     }
 
+    fn pid(&self) -> u32 {
+        self.child.lock().unwrap().id()
+    }
+
     /// SIGTERM, then waits up to 15 s; the exit code and the log.
-    pub async fn terminate(mut self) -> (Option<i32>, String) {
+    pub async fn terminate(self) -> (Option<i32>, String) {
         let status = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
+            .args(["-TERM", &self.pid().to_string()])
             .status()
             .unwrap();
         assert!(status.success());
         let deadline = Instant::now() + Duration::from_secs(15);
         loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
+            if let Some(status) = self.child.lock().unwrap().try_wait().unwrap() {
                 return (status.code(), self.log());
             }
             if Instant::now() > deadline {
-                let _ = self.child.kill();
+                let _ = self.child.lock().unwrap().kill();
                 panic!("the daemon did not stop within 15 s:\n{}", self.log());
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
@@ -78,9 +84,11 @@ impl Running {
     }
 
     /// kill -9, and waits for it.
-    pub fn kill_9(mut self) -> String {
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
+    pub fn kill_9(self) -> String {
+        let mut child = self.child.lock().unwrap();
+        child.kill().unwrap();
+        child.wait().unwrap();
+        drop(child);
         self.log()
     }
 
@@ -103,13 +111,18 @@ impl Running {
         let deadline = Instant::now() + within;
         let mut last = (0, String::new());
         while Instant::now() < deadline {
+            if let Some(code) = self.exited() {
+                panic!(
+                    "the daemon exited ({code}) while waiting for /healthz {status}:\n{}",
+                    self.log()
+                );
+            }
             last = self.get("/healthz").await;
-            if last.0 == status {
-                if let Ok(body) = serde_json::from_str::<Value>(&last.1) {
-                    if wanted(&body) {
-                        return body;
-                    }
-                }
+            if last.0 == status
+                && let Ok(body) = serde_json::from_str::<Value>(&last.1)
+                && wanted(&body)
+            {
+                return body;
             }
             tokio::time::sleep(Duration::from_millis(250)).await;
         }
@@ -131,6 +144,12 @@ impl Running {
         let deadline = Instant::now() + within;
         let mut body = String::new();
         while Instant::now() < deadline {
+            if let Some(code) = self.exited() {
+                panic!(
+                    "the daemon exited ({code}) while waiting for {what}:\n{}",
+                    self.log()
+                );
+            }
             body = self.get("/metrics").await.1;
             if check(&body) {
                 return;
