@@ -926,14 +926,17 @@ async fn two_shards_cover_the_universe_exactly_once_and_keep_other_writers_out()
     let third = sharded("0/2", free_port());
     let mut whole = daemon(&sim, &catalog, free_port());
     whole.arg("--all");
-    for (mut cmd, expected) in [(third, "shard 0/2"), (whole, "daemon (shard ")] {
+    for (mut cmd, expected) in [
+        (third, "another daemon (pid"),
+        (whole, "another daemon (pid"),
+    ] {
         let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
             .await
             .unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr).to_string();
         assert_eq!(out.status.code(), Some(1), "{stderr}");
         assert!(
-            stderr.contains("is in use") && stderr.contains(expected),
+            stderr.contains(expected) && stderr.contains("is writing to it as shard 0/2"),
             "{stderr}"
         );
     }

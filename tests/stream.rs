@@ -360,3 +360,44 @@ async fn sigterm_flushes_everything_prints_a_summary_and_exits_0() {
         "spool drained"
     );
 }
+
+/// `--spool-dir` puts the spool and the heartbeat file there, not in the catalog (which may
+/// be an object store); what is streamed is stored all the same.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_spool_and_heartbeat_go_to_the_spool_dir() {
+    let sim = sim(40.0).await;
+    let dir = tempfile::tempdir().unwrap();
+    let catalog = dir.path().join("catalog");
+    let spool = dir.path().join("local-spool");
+    let mut cmd = command(&sim);
+    cmd.env("CCXT_SPOOL__FLUSH_SECS", "3600");
+    cmd.args([
+        "stream-liquidations",
+        "BTCUSDT-PERP",
+        "-e",
+        "bybit",
+        "--store",
+        "--quiet",
+        "--spool-dir",
+        spool.to_str().unwrap(),
+        "--catalog",
+        catalog.to_str().unwrap(),
+    ]);
+    let child = spawn(cmd);
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert!(spool.join("liquidations").is_dir());
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+        .await
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(spool.join(".stream/state.json").is_file(), "{stderr}");
+    assert!(!catalog.join(".spool").exists() && !catalog.join(".stream").exists());
+    let stored = stored(catalog.to_str().unwrap()).await;
+    assert!(stored.keys().any(|k| k.0 == "bybit"), "{stderr}");
+}

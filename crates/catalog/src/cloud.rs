@@ -84,13 +84,20 @@ impl CloudLocation {
         let retry = retry_config(options);
         let store: Arc<dyn ObjectStore> = match self.scheme.as_str() {
             "s3" | "s3a" => {
-                let mut builder = AmazonS3Builder::from_env()
-                    .with_url(&url)
-                    .with_client_options(client)
-                    .with_retry(retry);
+                let mut builder = AmazonS3Builder::from_env().with_url(&url).with_retry(retry);
                 if let Some(endpoint) = &options.endpoint {
                     builder = builder.with_endpoint(endpoint);
                 }
+                // An `http://` endpoint from the environment (`AWS_ENDPOINT_URL`) allows http
+                // as one from the options does.
+                let http_endpoint = builder
+                    .get_config_value(&AmazonS3ConfigKey::Endpoint)
+                    .is_some_and(|e| e.starts_with("http://"));
+                builder = builder.with_client_options(if http_endpoint {
+                    client.with_allow_http(true)
+                } else {
+                    client
+                });
                 if let Some(region) = &options.region {
                     builder = builder.with_region(region);
                 }

@@ -87,8 +87,9 @@ pub enum CatalogError {
     },
     /// Another process holds the catalog's write lock (or a lock its scope conflicts with).
     #[error(
-        "catalog '{root}' is in use: another {holder} (pid {pid}{}) holds the write lock of {scope}; stop it first or use another --catalog",
-        host.as_deref().map(|h| format!(" on host {h}")).unwrap_or_default()
+        "catalog '{root}' is in use: another {holder} (pid {pid}{}) is writing to it{}; stop it first or use another --catalog",
+        host.as_deref().map(|h| format!(" on host {h}")).unwrap_or_default(),
+        scope_note(scope)
     )]
     Locked {
         /// The catalog root.
@@ -126,6 +127,15 @@ pub enum CatalogError {
     /// A crash was simulated by a test (see `Catalog::write_with_crash`).
     #[error("simulated crash at {0:?}")]
     SimulatedCrash(crate::CrashPoint),
+}
+
+/// ` as shard 1/4` for a shard's lock; nothing for the whole catalog's.
+fn scope_note(scope: &str) -> String {
+    if scope.starts_with("shard") {
+        format!(" as {scope}")
+    } else {
+        String::new()
+    }
 }
 
 impl CatalogError {

@@ -339,18 +339,30 @@ impl Lease {
         }
     }
 
-    /// Releases it from a synchronous context (a dropped catalog): spawned on the current
-    /// runtime when there is one; otherwise the lease simply expires.
+    /// Releases it from a synchronous context (a dropped catalog). On a multi-threaded
+    /// runtime (the CLI's) it waits for the deletion, so a process that drops its catalog and
+    /// exits leaves no lease behind; on a current-thread runtime the deletion is spawned;
+    /// outside a runtime the lease simply expires.
     pub fn release_in_background(self: &Arc<Self>) {
         // No longer ours from now on, even before the deletion runs.
         self.unregister();
         let lease = self.clone();
-        if let Ok(handle) = tokio::runtime::Handle::try_current() {
-            handle.spawn(async move { lease.release().await });
-        } else if let Ok(mut renewer) = lease.renewer.lock()
-            && let Some(task) = renewer.take()
-        {
-            task.abort();
+        match tokio::runtime::Handle::try_current() {
+            Ok(handle) if handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+                // Not `handle.block_on`: this thread may be inside the runtime's own
+                // `block_on` already. The other workers drive the I/O meanwhile.
+                tokio::task::block_in_place(|| futures::executor::block_on(lease.release()));
+            }
+            Ok(handle) => {
+                handle.spawn(async move { lease.release().await });
+            }
+            Err(_) => {
+                if let Ok(mut renewer) = lease.renewer.lock()
+                    && let Some(task) = renewer.take()
+                {
+                    task.abort();
+                }
+            }
         }
     }
 }

@@ -248,3 +248,49 @@ async fn a_catalog_dropped_by_this_process_does_not_lock_out_the_next_open() {
     drop(first); // released in the background, maybe not yet
     s.open(&clock, "second", LockScope::Catalog).await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropping_a_catalog_on_a_multi_threaded_runtime_deletes_its_lease_at_once() {
+    let s = store().await;
+    let clock = Clock::at(T0);
+    let catalog = s.open(&clock, "cli", LockScope::Catalog).await.unwrap();
+    let lease = s.sim.local_path("leased/.ccxt-pipeline/lock-catalog");
+    assert!(lease.exists());
+    drop(catalog);
+    assert!(!lease.exists(), "deleted before drop returned");
+}
+
+/// The CLI drops its catalog inside `Runtime::block_on` on the main thread.
+#[test]
+fn dropping_a_catalog_inside_runtime_block_on_deletes_its_lease() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let s = store().await;
+        let clock = Clock::at(T0);
+        let catalog = s.open(&clock, "cli", LockScope::Catalog).await.unwrap();
+        let lease = s.sim.local_path("leased/.ccxt-pipeline/lock-catalog");
+        drop(catalog);
+        assert!(!lease.exists());
+    });
+}
+
+#[tokio::test]
+async fn an_unreachable_store_is_one_line_naming_the_location() {
+    let mut s = store().await;
+    let clock = Clock::at(T0);
+    let mut options = s.options(&clock);
+    options.lease = Some(Duration::from_secs(4)); // short client retries
+    s.sim.stop();
+    let err = Catalog::open_writable_as(&s.location, &options, "x", LockScope::Catalog, None)
+        .await
+        .unwrap_err();
+    let message = err.to_string();
+    assert!(matches!(err, CatalogError::Storage { .. }), "{message}");
+    assert!(message.contains(&s.location), "{message}");
+    assert!(!message.contains('\n'), "{message}");
+    assert!(!message.contains(ccxt_s3_sim::SECRET_KEY), "{message}");
+}

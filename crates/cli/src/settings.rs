@@ -63,7 +63,7 @@ pub struct StorageSettings {
     pub endpoint: Option<String>,
     /// The bucket's region (S3), e.g. `eu-central-1`.
     pub region: Option<String>,
-    /// Allow a plain `http://` endpoint (a local test server only).
+    /// Allow plain `http://` (implied by an `http://` endpoint; for `AWS_ENDPOINT_URL`).
     pub allow_http: Option<bool>,
 }
 
@@ -113,15 +113,8 @@ impl StorageSettings {
             .filter(|e| !e.is_empty());
         if let Some(endpoint) = endpoint {
             match reqwest::Url::parse(endpoint) {
-                Ok(url) if url.scheme() == "https" && url.host().is_some() => {}
-                Ok(url) if url.scheme() == "http" && url.host().is_some() => {
-                    if !allow_http {
-                        problems.push(format!(
-                            "storage.endpoint '{}' is plain http: set storage.allow_http = true (a local test server only) or use https://",
-                            ccxt_transport::redact_url(endpoint)
-                        ));
-                    }
-                }
+                // A plain http:// endpoint allows http by itself (a local server).
+                Ok(url) if matches!(url.scheme(), "https" | "http") && url.host().is_some() => {}
                 _ => problems.push(format!(
                     "storage.endpoint must be http(s)://HOST[:PORT], got '{}'",
                     ccxt_transport::redact_url(endpoint)
@@ -1200,10 +1193,7 @@ mod tests {
         assert!(loaded.problems.is_empty(), "{:?}", loaded.problems);
         let problems = check(&loaded.settings, &ccxt_daemon::ScheduleOverrides::default());
         let text = problems.join("\n");
-        assert!(
-            text.contains("storage.endpoint 'http://127.0.0.1:9000' is plain http"),
-            "{text}"
-        );
+        assert!(!text.contains("storage.endpoint"), "{text}");
         assert!(
             text.contains("storage.region must be a region name"),
             "{text}"

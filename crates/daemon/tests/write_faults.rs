@@ -203,12 +203,23 @@ async fn start(hooks: RunHooks) -> Running {
 
 /// [`start`] with the spool bounded to `max_bytes`.
 async fn start_bounded(hooks: RunHooks, max_bytes: u64) -> Running {
+    start_on(hooks, max_bytes, None).await
+}
+
+/// [`start_bounded`] on `catalog` (opened for writing), or a fresh local one.
+async fn start_on(hooks: RunHooks, max_bytes: u64, catalog: Option<Catalog>) -> Running {
     ccxt_daemon::prometheus().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("catalog");
-    let (catalog, _) = Catalog::open_writable(root.to_str().unwrap())
-        .await
-        .unwrap();
+    let catalog = match catalog {
+        Some(catalog) => catalog,
+        None => {
+            Catalog::open_writable(root.to_str().unwrap())
+                .await
+                .unwrap()
+                .0
+        }
+    };
     let catalog = Arc::new(catalog);
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -495,6 +506,117 @@ async fn a_full_spool_sends_new_rows_to_memory_and_nothing_is_lost_when_the_cata
         missing.len(),
         taken.len()
     );
+}
+
+/// The object store goes away for a while (503 to everything) and comes back: the rows wait in
+/// the local spool, `/healthz` says the catalog is unreachable with how many rows wait, and
+/// then every row is stored exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_object_store_that_goes_away_and_comes_back_loses_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sim = ccxt_s3_sim::S3Sim::start(tmp.path()).await.unwrap();
+    let (catalog, _) = Catalog::open_writable_as(
+        &sim.url("away"),
+        &sim.options(),
+        "daemon",
+        ccxt_catalog::LockScope::Catalog,
+        None,
+    )
+    .await
+    .unwrap();
+    let running = start_on(
+        RunHooks::default(),
+        FlushPolicy::default().max_bytes,
+        Some(catalog),
+    )
+    .await;
+    let port = running.port;
+    let written = "ccxt_rows_written_total{kind=\"open_interest\",venue=\"binance\"}";
+    wait_until(port, "healthy with rows stored", |status, _, m| {
+        status == 200 && metric(m, written).unwrap_or(0.0) > 0.0
+    })
+    .await;
+    sim.set_fault(ccxt_s3_sim::Fault::Unavailable);
+    let health = wait_until(port, "the store unreachable", |status, h, _| {
+        status == 503 && fault(h, "catalog").is_some_and(|f| f["rows_in_spool"].as_u64() >= Some(2))
+    })
+    .await;
+    let note = fault(&health, "catalog").unwrap()["note"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(note.starts_with("catalog unreachable since "), "{health}");
+    sim.set_fault(ccxt_s3_sim::Fault::None);
+    wait_until(port, "healthy with the spool stored", |status, h, _| {
+        status == 200 && h["faults"].as_array().is_some_and(Vec::is_empty)
+    })
+    .await;
+    let taken: BTreeSet<u64> = running.taken.lock().unwrap().iter().copied().collect();
+    running.stop.send(()).unwrap();
+    let summary = running.daemon.await.unwrap().unwrap();
+    assert!(summary.drained && summary.lease_lost.is_none());
+    let (_, missing) = stored_once(&running.catalog, &taken).await;
+    assert!(
+        missing.is_empty(),
+        "{} of {} lost",
+        missing.len(),
+        taken.len()
+    );
+}
+
+/// A daemon whose write lease on an object store is taken over (it hung past the lease) stops
+/// by itself, saying why, so its supervisor restarts it; it writes nothing after.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_daemon_that_loses_its_lease_stops_and_says_why() {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    const T0: u64 = 1_767_225_600_000;
+    let tmp = tempfile::tempdir().unwrap();
+    let sim = ccxt_s3_sim::S3Sim::start(tmp.path()).await.unwrap();
+    let location = sim.url("leased");
+    let now = Arc::new(AtomicU64::new(T0));
+    let clock = now.clone();
+    let options = ccxt_catalog::StorageOptions {
+        lease: Some(Duration::from_secs(3)),
+        clock: Some(ccxt_catalog::LeaseClock::new(move || {
+            clock.load(Ordering::SeqCst)
+        })),
+        ..sim.options()
+    };
+    let open = |holder: &'static str| {
+        let options = options.clone();
+        let location = location.clone();
+        async move {
+            Catalog::open_writable_as(
+                &location,
+                &options,
+                holder,
+                ccxt_catalog::LockScope::Catalog,
+                None,
+            )
+            .await
+        }
+    };
+    let (catalog, _) = open("daemon").await.unwrap();
+    let running = start_on(
+        RunHooks::default(),
+        FlushPolicy::default().max_bytes,
+        Some(catalog),
+    )
+    .await;
+    wait_until(running.port, "healthy", |status, _, _| status == 200).await;
+    // The daemon hung past its lease (as the pinned clock says): another writer takes over.
+    now.store(T0 + 3_001, Ordering::SeqCst);
+    let (other, _) = open("other").await.unwrap();
+    let summary = tokio::time::timeout(Duration::from_secs(30), running.daemon)
+        .await
+        .expect("the daemon stops by itself")
+        .unwrap()
+        .unwrap();
+    let reason = summary.lease_lost.expect("the lost lease is reported");
+    assert!(reason.contains("lost the write lease"), "{reason}");
+    // The new holder writes; the old one never wrote after losing the lease.
+    assert!(other.check_writable().is_ok());
+    drop(running.stop);
 }
 
 /// A unix datagram socket standing in for systemd: every message received, with its time.

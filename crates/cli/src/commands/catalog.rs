@@ -136,7 +136,7 @@ async fn compact(location: &str, options: &StorageOptions) -> anyhow::Result<Exi
     // Compaction rewrites files, but never creates a catalog that is not there.
     let mut catalog = Catalog::open_with(location, options)?;
     catalog
-        .lock_for_run_as("catalog compact", ccxt_catalog::LockScope::Catalog)
+        .lock_for_run_as("catalog compact", LockScope::Catalog)
         .await?;
     let recovered = catalog.recover().await?;
     let report = catalog.compact().await?;

@@ -101,6 +101,13 @@ impl Prepared {
             let n: usize = self.venues.iter().map(|v| v.symbols.len()).sum();
             format!("{n} instrument(s)")
         };
+        let shard = self.config.shard;
+        if shard.is_sharded() {
+            return format!(
+                "{symbols} on {}, shard {shard}: this daemon collects only the instruments and liquidation feeds its shard owns",
+                venues.join(", ")
+            );
+        }
         format!("{symbols} on {}", venues.join(", "))
     }
 
@@ -416,7 +423,8 @@ async fn start(
     let shard = prepared.config.shard;
     // A shard locks its own scope and owns only its datasets: its recovery, compaction and
     // quarantine never touch another shard's files.
-    let (scope, owns, holder) = if shard.is_sharded() {
+    // The lock's message names the scope (`… is writing to it as shard 1/3`).
+    let (scope, owns) = if shard.is_sharded() {
         let ownership = ccxt_daemon::ownership(shard, &prepared.venues);
         (
             LockScope::Shard {
@@ -424,13 +432,12 @@ async fn start(
                 count: shard.count,
             },
             Some(ownership.predicate()),
-            format!("daemon (shard {shard})"),
         )
     } else {
-        (LockScope::Catalog, None, "daemon".to_string())
+        (LockScope::Catalog, None)
     };
     let (catalog, recovered) =
-        Catalog::open_writable_as(location, options, &holder, scope, owns).await?;
+        Catalog::open_writable_as(location, options, "daemon", scope, owns).await?;
     if recovered.repaired_anything() {
         tracing::warn!(
             ?recovered,
@@ -440,15 +447,32 @@ async fn start(
     if prepared.config.metrics_address.is_some() {
         ccxt_daemon::prometheus();
     }
+    let catalog = Arc::new(catalog);
     let plan = DaemonPlan {
         venues: prepared.venues,
-        catalog: Arc::new(catalog),
+        catalog: catalog.clone(),
         spool_dir: prepared.dirs.spool.join("daemon"),
         state_dir: prepared.dirs.state,
         config: prepared.config,
         flush: prepared.flush,
     };
     let summary = ccxt_daemon::run(plan, signals.wait()).await?;
+    // Release the write lock now (on an object store: delete the lease, so the next start
+    // need not wait for it to expire).
+    match Arc::try_unwrap(catalog) {
+        Ok(catalog) => catalog.close().await,
+        Err(_) => tracing::debug!("the catalog is still shared: its lock is released when dropped"),
+    }
+    if let Some(reason) = summary.lease_lost {
+        anyhow::bail!(
+            "stopped: {reason}; {}",
+            if summary.drained {
+                "everything was stored before the lease was lost"
+            } else {
+                "the last rows wait in the spool for the next start"
+            }
+        );
+    }
     tracing::info!(
         uptime_secs = summary.uptime.as_secs(),
         shutdown_ms = summary.shutdown.as_millis() as u64,

@@ -196,6 +196,9 @@ impl Session {
             // gap up to the stop): the next start records the downtime from here.
             s.beat(Some(stopped_ns));
             stored = Some(s.stored);
+            // Release the write lock now (an object store's lease is deleted, so the next
+            // writer need not wait for it to expire).
+            s.catalog.close().await;
         }
         let snapshot = self.stats.snapshot();
         for (venue, c) in self.counts.iter_mut() {

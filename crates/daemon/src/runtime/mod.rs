@@ -135,6 +135,9 @@ pub struct RunSummary {
     pub drained: bool,
     /// How long the shutdown took.
     pub shutdown: Duration,
+    /// Why the run stopped by itself: its write lease on the object store was lost (the
+    /// caller exits with an error, so a supervisor restarts it). `None` after a signal.
+    pub lease_lost: Option<String>,
 }
 
 /// Runs the daemon until `shutdown` resolves, notifying systemd if `$NOTIFY_SOCKET` is set.
@@ -197,7 +200,16 @@ pub async fn run_with(
     scheduler::fire_first_runs(&shared);
     let watchdog = announce_ready(&shared, &notifier, &progress);
 
-    shutdown.await;
+    // A writer that lost its lease on an object store (taken over, or not renewed in time)
+    // must not write any more: it stops as on a signal (the rows stay in the spool) and
+    // reports why, so its supervisor restarts it and it takes the lock again.
+    let lease_lost = tokio::select! {
+        () = shutdown => None,
+        reason = lease_lost(shared.store.catalog().clone()) => Some(reason),
+    };
+    if let Some(reason) = &lease_lost {
+        tracing::error!(error = %reason, "lost the catalog's write lease: stopping");
+    }
     notifier.stopping();
     let stopping = Instant::now();
     let end = shutdown::stop(
@@ -208,7 +220,7 @@ pub async fn run_with(
         stopping + SHUTDOWN_BUDGET,
     )
     .await;
-    write_state(&state_file, now_ns(), true);
+    write_state(&state_file, now_ns(), lease_lost.is_none());
     if let Some(http) = http {
         let _ = tokio::time::timeout(Duration::from_millis(500), http).await;
     }
@@ -217,7 +229,20 @@ pub async fn run_with(
         final_drain_rows: end.pending,
         drained: end.drained,
         shutdown: stopping.elapsed(),
+        lease_lost,
     })
+}
+
+/// Resolves (with the reason) once the catalog may no longer be written: its write lease on
+/// an object store is lost. Never on a local disk.
+async fn lease_lost(catalog: Arc<Catalog>) -> String {
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        tick.tick().await;
+        if let Err(e) = catalog.check_writable() {
+            return e.to_string();
+        }
+    }
 }
 
 /// Opens the spool in front of the catalog and stores first what an earlier run left in it.
@@ -303,6 +328,7 @@ async fn announce_shard(shared: &Shared) {
     if !shard.is_sharded() {
         return;
     }
+    m::rows_not_owned(ccxt_model::RecordKind::Gap, 0);
     let mut instruments = 0;
     let mut owned = Vec::new();
     for (venue, state) in &shared.venues {
