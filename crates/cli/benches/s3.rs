@@ -21,7 +21,8 @@
 //!   merge 60 / span times as many files, so its GET and DELETE requests (one per merged file)
 //!   are multiplied by that, its PUT, LIST and HEAD requests are not;
 //! * the lease renewals of the writer's lock happen on their own timer and are inside the
-//!   first part.
+//!   first part;
+//! * the start's backfill is not counted (and is shortened to an hour of history and bars).
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
@@ -224,6 +225,10 @@ async fn main() {
         .env("CCXT_DAEMON__SCHEDULE__COMPACTION", &compaction)
         .env("CCXT_DAEMON__SCHEDULE__FUNDING_HISTORY", &funding_history)
         .env("CCXT_DAEMON__SCHEDULE__INSTRUMENTS", &instruments)
+        // The start's backfill is not counted: keep it short (1 hour of history and bars).
+        .env("CCXT_DAEMON__BACKFILL__OI_HISTORY_DAYS", "0.05")
+        .env("CCXT_DAEMON__BACKFILL__FUNDING_HISTORY_DAYS", "0.05")
+        .env("CCXT_DAEMON__BACKFILL__BARS_DAYS", "0.05")
         .env("CCXT_LOG_LEVEL", "warn")
         .args([
             "daemon",
