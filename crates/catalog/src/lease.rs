@@ -350,8 +350,25 @@ impl Lease {
         match tokio::runtime::Handle::try_current() {
             Ok(handle) if handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
                 // Not `handle.block_on`: this thread may be inside the runtime's own
-                // `block_on` already. The other workers drive the I/O meanwhile.
-                tokio::task::block_in_place(|| futures::executor::block_on(lease.release()));
+                // `block_on` already. The other workers drive the I/O meanwhile. Bounded:
+                // when the drop happens while the runtime shuts down (a task still holding
+                // the catalog is dropped at exit) nothing drives the I/O any more, and an
+                // unbounded wait would hang the process; the lease then expires on its own.
+                let (done, gave_up) = std::sync::mpsc::channel::<()>();
+                let deadline = futures::channel::oneshot::channel::<()>();
+                let (fire, expired) = deadline;
+                std::thread::spawn(move || {
+                    if gave_up.recv_timeout(RELEASE_WAIT).is_err() {
+                        let _ = fire.send(());
+                    }
+                });
+                tokio::task::block_in_place(|| {
+                    futures::executor::block_on(futures::future::select(
+                        Box::pin(lease.release()),
+                        expired,
+                    ))
+                });
+                let _ = done.send(());
             }
             Ok(handle) => {
                 handle.spawn(async move { lease.release().await });
@@ -366,6 +383,10 @@ impl Lease {
         }
     }
 }
+
+/// How long a dropped catalog waits for its lease's deletion (see
+/// [`Lease::release_in_background`]).
+const RELEASE_WAIT: Duration = Duration::from_secs(3);
 
 /// Creates the lease object, or takes over an expired one by CAS. Returns its version.
 async fn take(

@@ -26,6 +26,8 @@ use s3s::service::{S3Service, S3ServiceBuilder};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+mod compat;
+
 /// The access key the simulator accepts.
 pub const ACCESS_KEY: &str = "ccxt-test-access-key";
 /// The secret key the simulator accepts (a test key, not a secret).
@@ -164,7 +166,7 @@ impl S3Sim {
             path: root.display().to_string(),
             reason: format!("{e:?}"),
         })?;
-        let mut builder = S3ServiceBuilder::new(fs);
+        let mut builder = S3ServiceBuilder::new(compat::Compat(fs));
         builder.set_auth(SimpleAuth::from_single(ACCESS_KEY, SECRET_KEY));
         let shared = Arc::new(Shared {
             service: builder.build(),

@@ -250,11 +250,19 @@ async fn store(
     )
     .await;
     progress.finish();
-    Ok(Done {
+    let done = Done {
         outcomes,
         quarantined: catalog.quarantined(),
         prices_added: sink.prices_added(),
-    })
+    };
+    // Release the write lock before returning: on an object store that deletes the lease, which
+    // dropping the catalog would only start in the background (lost when the process exits, so
+    // the next writer waited for the lease to expire).
+    drop(sink);
+    if let Ok(catalog) = Arc::try_unwrap(catalog) {
+        catalog.close().await;
+    }
+    Ok(done)
 }
 
 /// Without `--store`: fetches the whole range and prints it.
