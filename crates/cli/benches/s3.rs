@@ -120,7 +120,7 @@ fn runs(metrics: &str, job: &str) -> f64 {
     sum(metrics, "ccxt_job_runs_total", &format!("job=\"{job}\""))
 }
 
-/// Bytes of every object below `root` (the S3 server's directory).
+/// Bytes of every file below `root` (the objects of a prefix, on the S3 server's disk).
 fn bytes_below(root: &std::path::Path) -> u64 {
     let mut total = 0;
     let mut stack = vec![root.to_path_buf()];
@@ -166,8 +166,9 @@ async fn main() {
     config.ws.liquidations_per_sec = VenueRates::all(2.0);
     let sim = exchange_sim::start(config).await.expect("simulator");
     let dir = tempfile::tempdir().expect("tempdir");
-    let s3_root = dir.path().join("s3");
-    let s3 = S3Sim::start(&s3_root).await.expect("S3 server");
+    let s3 = S3Sim::start(&dir.path().join("s3"))
+        .await
+        .expect("S3 server");
     let catalog = s3.url("catalog");
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
@@ -283,7 +284,7 @@ async fn main() {
     let (_, metrics) = http_get(port, "/metrics");
     let instruments_n = sum(&metrics, "ccxt_instruments", "");
     let at_start = counts(&s3);
-    let bytes_at_start = bytes_below(&s3_root);
+    let bytes_at_start = bytes_below(&s3.local_path("catalog"));
     let started = Instant::now();
     let window = Duration::from_secs(window_min * 60);
     // Each hourly job's requests: from a sample taken just before it is due (second 39) to
@@ -327,7 +328,7 @@ async fn main() {
         }
     }
     let in_window = minus(&counts(&s3), &at_start);
-    let bytes_added = bytes_below(&s3_root).saturating_sub(bytes_at_start);
+    let bytes_added = bytes_below(&s3.local_path("catalog")).saturating_sub(bytes_at_start);
     let _ = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status();
@@ -383,7 +384,8 @@ async fn main() {
         price::GET_AND_OTHER_PER_1000
     );
     println!(
-        "storage: {:.1} MB added in the window -> {gb_per_month:.2} GB per month of data, \
+        "storage: {:.1} MB of objects added in the window (an upper bound: the files flushed since \
+         the window's compaction are not merged yet) -> {gb_per_month:.2} GB per month of data, \
          USD {:.2} per month for each month kept (${}/GB-month)",
         bytes_added as f64 / 1e6,
         gb_per_month * price::STORAGE_PER_GB_MONTH,
