@@ -187,4 +187,10 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    code = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # Skip the interpreter's finalization: with NautilusTrader's Rust reader (DataFusion) and
+    # s3fs's event-loop thread alive, it ends in C++ `std::terminate` ("terminate called without
+    # an active exception", SIGABRT) after everything passed.
+    os._exit(code)

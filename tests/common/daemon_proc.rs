@@ -165,6 +165,16 @@ impl Running {
     }
 }
 
+/// A test that fails does not leave its daemons running.
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Ok(child) = self.child.get_mut() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
 /// The value of `series` in Prometheus text, 0 when absent.
 pub fn metric_value(body: &str, series: &str) -> f64 {
     body.lines()

@@ -274,9 +274,12 @@ async fn main() {
         }
         if Instant::now() > first_compaction_deadline {
             println!(
-                "the first compaction did not run; log: {}",
+                "the first compaction did not run (the start took longer than \
+                 --startup-minutes: give it more); log: {}",
                 log_path.display()
             );
+            let _ = child.kill();
+            let _ = child.wait();
             return;
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
