@@ -294,3 +294,12 @@ async fn an_unreachable_store_is_one_line_naming_the_location() {
     assert!(!message.contains('\n'), "{message}");
     assert!(!message.contains(ccxt_s3_sim::SECRET_KEY), "{message}");
 }
+
+#[tokio::test]
+async fn a_catalog_on_s3_never_shows_its_secret_key() {
+    let s = store().await;
+    let clock = Clock::at(T0);
+    let catalog = s.open(&clock, "daemon", LockScope::Catalog).await.unwrap();
+    let shown = format!("{catalog:?} {:?}", s.options(&clock));
+    assert!(!shown.contains(ccxt_s3_sim::SECRET_KEY), "{shown}");
+}
