@@ -195,6 +195,20 @@ impl Catalog {
         }
     }
 
+    /// Releases the write lease of an object-store catalog now, even while other tasks still
+    /// share this catalog (a daemon's last flush is done but some task has not dropped its
+    /// handle yet): the next writer need not wait for the lease to expire, and any later write
+    /// through this catalog fails with [`CatalogError::LeaseLost`]. Local locks stay until the
+    /// catalog is dropped. [`Catalog::close`] is the same for a catalog no one else holds.
+    pub async fn release_lease(&self) {
+        if let Some(lock) = &self.run_lock {
+            lock.release_lease().await;
+        }
+        if let Some(lock) = self.lazy_lease.get() {
+            lock.release_lease().await;
+        }
+    }
+
     /// Renews this writer's lease now and says whether it is still held (tests; a background
     /// task renews it every lease/3). `true` without a lease.
     #[doc(hidden)]

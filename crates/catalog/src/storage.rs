@@ -89,9 +89,17 @@ impl WriteLock {
             lease.release().await;
         }
     }
-}
 
-impl WriteLock {}
+    /// Releases an object store's lease now although this guard lives on (other tasks still
+    /// hold the catalog): the lease object is deleted and every later write is refused with
+    /// [`CatalogError::LeaseLost`]. Local file locks are kept until the guard is dropped (the
+    /// OS releases them when the process ends).
+    pub(crate) async fn release_lease(&self) {
+        if let Some(lease) = &self.lease {
+            lease.release().await;
+        }
+    }
+}
 
 impl Storage {
     /// A local directory. With `create`, the directory is created if missing; otherwise it must exist.

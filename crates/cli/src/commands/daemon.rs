@@ -506,7 +506,9 @@ async fn start(
     // need not wait for it to expire).
     match Arc::try_unwrap(catalog) {
         Ok(catalog) => catalog.close().await,
-        Err(_) => tracing::debug!("the catalog is still shared: its lock is released when dropped"),
+        // A task that has not dropped its handle yet: the lease goes now all the same, and
+        // that task can no longer write.
+        Err(catalog) => catalog.release_lease().await,
     }
     if let Some(reason) = summary.lease_lost {
         anyhow::bail!(
