@@ -4,7 +4,6 @@
 #![allow(clippy::unwrap_used, missing_docs)]
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -13,6 +12,7 @@ use exchange_sim::{DownMode, Faults, SimConfig, SimHandle, Venue as SimVenue, Ws
 use serde_json::Value;
 
 mod common;
+use common::http_get;
 
 /// The simulator for a daemon. Unlike the fetch tests, the daemon runs on a real-time cron
 /// scheduler and asks for history up to its own wall-clock now, so the simulator's data clock
@@ -182,31 +182,6 @@ fn metric_value(body: &str, series: &str) -> f64 {
             (name == series).then(|| value.parse::<f64>().ok())?
         })
         .unwrap_or(0.0)
-}
-
-fn http_get(port: u16, path: &str) -> (u16, String) {
-    let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
-        return (0, String::new());
-    };
-    stream
-        .set_read_timeout(Some(Duration::from_secs(5)))
-        .unwrap();
-    let _ = write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
-    );
-    let mut response = String::new();
-    let _ = stream.read_to_string(&mut response);
-    let status = response
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let body = response
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default();
-    (status, body)
 }
 
 async fn wait_for(what: &str, within: Duration, mut check: impl AsyncFnMut() -> bool) {

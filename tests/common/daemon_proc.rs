@@ -3,12 +3,13 @@
 //! (Included with `#[path]` by the test files that run daemons.)
 #![allow(dead_code)] // each test file uses what it needs
 
-use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+
+pub use crate::common::http_get;
 
 /// A free TCP port on loopback.
 pub fn free_port() -> u16 {
@@ -194,32 +195,6 @@ pub fn metric_sum(body: &str, family: &str, filter: &str) -> f64 {
         .filter(|l| l.contains(filter))
         .filter_map(|l| l.rsplit_once(' ')?.1.parse::<f64>().ok())
         .sum()
-}
-
-/// A blocking HTTP/1.1 GET on loopback: status (0 when nothing answers) and body.
-pub fn http_get(port: u16, path: &str) -> (u16, String) {
-    let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
-        return (0, String::new());
-    };
-    stream
-        .set_read_timeout(Some(Duration::from_secs(5)))
-        .unwrap();
-    let _ = write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
-    );
-    let mut response = String::new();
-    let _ = stream.read_to_string(&mut response);
-    let status = response
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let body = response
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default();
-    (status, body)
 }
 
 /// Polls `check` every 250 ms until it holds; panics naming `what` after `within`.

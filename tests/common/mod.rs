@@ -1,6 +1,7 @@
 //! Shared by the end-to-end tests that run `ccxt-cli` against the simulator.
 #![allow(dead_code)] // each test file uses what it needs
 
+use std::io::{Read, Write};
 use std::process::Command;
 
 use exchange_sim::SimHandle;
@@ -95,4 +96,30 @@ pub fn sim_now_from(setting: Option<&str>, now: u64) -> u64 {
 /// A Unix-ms instant as typed on the command line (`2026-01-10T05:50:00Z`).
 pub fn iso_ms(ms: u64) -> String {
     ccxt_model::time::format_iso(ms * 1_000_000)
+}
+
+/// A blocking HTTP/1.1 GET on loopback: status (0 when nothing answers) and body.
+pub fn http_get(port: u16, path: &str) -> (u16, String) {
+    let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        return (0, String::new());
+    };
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .unwrap();
+    let _ = write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    );
+    let mut response = String::new();
+    let _ = stream.read_to_string(&mut response);
+    let status = response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (status, body)
 }
