@@ -25,7 +25,6 @@
 //! * the start's backfill is not counted (and is shortened to an hour of history and bars).
 
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -34,6 +33,7 @@ use exchange_sim::{SimConfig, VenueRates};
 
 mod common;
 use common::arg;
+use common::http_get;
 
 /// AWS S3 Standard list prices, US East (N. Virginia), from <https://aws.amazon.com/s3/pricing/>
 /// (Storage: first 50 TB / month; Requests & data retrievals): USD.
@@ -50,29 +50,6 @@ mod price {
 
 /// Hours in a month, as AWS bills them (730).
 const HOURS_PER_MONTH: f64 = 730.0;
-
-fn http_get(port: u16, path: &str) -> (u16, String) {
-    let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
-        return (0, String::new());
-    };
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
-    let _ = write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
-    );
-    let mut response = String::new();
-    let _ = stream.read_to_string(&mut response);
-    let status = response
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let body = response
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default();
-    (status, body)
-}
 
 /// Sum of every sample of `family` whose labels contain `filter`.
 fn sum(body: &str, family: &str, filter: &str) -> f64 {

@@ -1,5 +1,7 @@
 //! Helpers shared by the benchmarks.
 
+use std::io::{Read, Write};
+
 /// Peak RSS (MiB) and CPU seconds (user + system) of process `pid`, from /proc.
 pub fn proc_sample(pid: u32) -> Option<(f64, f64)> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
@@ -98,4 +100,29 @@ pub fn measure(mut cmd: std::process::Command) -> Figures {
         stderr: stderr_reader.join().unwrap_or_default(),
         ok: status.success(),
     }
+}
+
+/// A blocking HTTP/1.1 GET on loopback: status (0 when nothing answers) and body.
+#[allow(dead_code)]
+pub fn http_get(port: u16, path: &str) -> (u16, String) {
+    let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        return (0, String::new());
+    };
+    let _ = stream.set_read_timeout(Some(std::time::Duration::from_secs(5)));
+    let _ = write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    );
+    let mut response = String::new();
+    let _ = stream.read_to_string(&mut response);
+    let status = response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (status, body)
 }
