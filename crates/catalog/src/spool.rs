@@ -192,7 +192,7 @@ impl Spool {
             .ok_or_else(|| io_error(&self.dir, std::io::Error::other("no spool segment")))
     }
 
-    fn append_line(&mut self, line: Value) -> Result<()> {
+    fn append_line<T: serde::Serialize>(&mut self, line: &T) -> Result<()> {
         let segment = self.segment()?;
         // The whole line goes to the writer in one call, so a failure (a full disk) leaves at
         // most one partial line behind, which `torn` fences off.
@@ -200,7 +200,7 @@ impl Spool {
         if segment.torn {
             bytes.push(b'\n');
         }
-        serde_json::to_writer(&mut bytes, &line)
+        serde_json::to_writer(&mut bytes, line)
             .map_err(|e| io_error(&segment.path, std::io::Error::other(e)))?;
         bytes.push(b'\n');
         segment.dirty = true;
@@ -216,20 +216,20 @@ impl Spool {
     /// Appends liquidations (buffered; durable after the next [`Spool::sync`]).
     pub fn append_liquidations(&mut self, rows: &[Liquidation]) -> Result<()> {
         for row in rows {
-            self.append_line(liquidation_json(row))?;
+            self.append_line(&LiquidationLine::of(row))?;
         }
         Ok(())
     }
 
     /// Appends a gap (buffered; durable after the next [`Spool::sync`]).
     pub fn append_gap(&mut self, gap: &Gap) -> Result<()> {
-        self.append_line(gap_json(gap))
+        self.append_line(&gap_json(gap))
     }
 
     /// Appends open-interest snapshots (buffered; durable after the next [`Spool::sync`]).
     pub fn append_open_interest(&mut self, rows: &[OpenInterest]) -> Result<()> {
         for row in rows {
-            self.append_line(open_interest_json(row))?;
+            self.append_line(&open_interest_json(row))?;
         }
         Ok(())
     }
@@ -237,7 +237,7 @@ impl Spool {
     /// Appends funding rates (buffered; durable after the next [`Spool::sync`]).
     pub fn append_funding(&mut self, rows: &[FundingRate]) -> Result<()> {
         for row in rows {
-            self.append_line(funding_json(row))?;
+            self.append_line(&funding_json(row))?;
         }
         Ok(())
     }
@@ -245,7 +245,7 @@ impl Spool {
     /// Appends mark prices (buffered; durable after the next [`Spool::sync`]).
     pub fn append_mark_prices(&mut self, rows: &[MarkPrice]) -> Result<()> {
         for row in rows {
-            self.append_line(price_json(
+            self.append_line(&price_json(
                 "mk",
                 &row.instrument_id,
                 &row.value,
@@ -259,7 +259,7 @@ impl Spool {
     /// Appends index prices (buffered; durable after the next [`Spool::sync`]).
     pub fn append_index_prices(&mut self, rows: &[IndexPrice]) -> Result<()> {
         for row in rows {
-            self.append_line(price_json(
+            self.append_line(&price_json(
                 "ix",
                 &row.instrument_id,
                 &row.value,
@@ -384,21 +384,57 @@ fn float_of(v: &Value) -> Option<f64> {
     }
 }
 
-fn liquidation_json(r: &Liquidation) -> Value {
-    json!({
-        "k": "liq",
-        "id": r.instrument_id.as_str(),
-        "side": r.side.as_str(),
-        "os": r.order_side,
-        "q": float_json(r.quantity),
-        "p": float_json(r.price),
-        "v": float_json(r.value),
-        "src": r.source.as_str(),
-        "m": r.method,
-        "tid": r.trade_id,
-        "te": r.ts_event,
-        "ti": r.ts_init,
-    })
+/// A liquidation line, serialized straight from the row (no `serde_json::Value` in between):
+/// the same JSON as the other lines' `json!` maps, key for key.
+#[derive(serde::Serialize)]
+struct LiquidationLine<'a> {
+    k: &'static str,
+    id: &'a str,
+    side: &'static str,
+    os: &'a str,
+    #[serde(serialize_with = "float_ser")]
+    q: f64,
+    #[serde(serialize_with = "float_ser")]
+    p: f64,
+    #[serde(serialize_with = "float_ser")]
+    v: f64,
+    src: &'static str,
+    m: Option<&'a str>,
+    tid: Option<&'a str>,
+    te: u64,
+    ti: u64,
+}
+
+impl<'a> LiquidationLine<'a> {
+    fn of(r: &'a Liquidation) -> LiquidationLine<'a> {
+        LiquidationLine {
+            k: "liq",
+            id: r.instrument_id.as_str(),
+            side: r.side.as_str(),
+            os: &r.order_side,
+            q: r.quantity,
+            p: r.price,
+            v: r.value,
+            src: r.source.as_str(),
+            m: r.method.as_deref(),
+            tid: r.trade_id.as_deref(),
+            te: r.ts_event,
+            ti: r.ts_init,
+        }
+    }
+}
+
+/// [`float_json`] as a serializer: a finite float as a number, else its name as a string.
+fn float_ser<S: serde::Serializer>(x: &f64, s: S) -> std::result::Result<S::Ok, S::Error> {
+    if x.is_finite() {
+        s.serialize_f64(*x)
+    } else if x.is_nan() {
+        s.serialize_str("NaN")
+    } else if *x > 0.0 {
+        s.serialize_str("inf")
+    } else {
+        s.serialize_str("-inf")
+    }
 }
 
 fn gap_json(g: &Gap) -> Value {
@@ -589,6 +625,63 @@ mod tests {
             trade_id: None,
             ts_event: 1_735_689_600_000_000_000 + i,
             ts_init: 1_735_689_600_000_000_000 + i + 5,
+        }
+    }
+
+    #[test]
+    fn liquidation_lines_are_the_documented_json_and_read_back_bit_for_bit() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut spool = Spool::open(dir.path()).unwrap();
+        let mut odd = liq(3);
+        odd.quantity = f64::NAN;
+        odd.price = f64::INFINITY;
+        odd.value = f64::NEG_INFINITY;
+        odd.trade_id = Some("12\"34".into());
+        odd.order_side = "A\u{e9}".into();
+        let rows = vec![liq(0), liq(1), odd];
+        spool.append_liquidations(&rows).unwrap();
+        spool.sync().unwrap();
+        let segment = Spool::segments_in(dir.path()).unwrap()[0].clone();
+        let text = std::fs::read_to_string(&segment).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 3);
+        let first: Value = serde_json::from_str(lines[0]).unwrap();
+        assert_eq!(
+            first,
+            json!({"k":"liq","id":"BTCUSDT-PERP.BINANCE","side":"LONG","os":"SELL",
+                   "q":0.1,"p":94_000.123_456_789,"v":1e-300,"src":"ws","m":"backstop",
+                   "tid":null,"te":1_735_689_600_000_000_000u64,"ti":1_735_689_600_000_000_005u64})
+        );
+        let third: Value = serde_json::from_str(lines[2]).unwrap();
+        assert_eq!(
+            (&third["q"], &third["p"], &third["v"], &third["tid"]),
+            (
+                &json!("NaN"),
+                &json!("inf"),
+                &json!("-inf"),
+                &json!("12\"34")
+            )
+        );
+        for (line, row) in lines.iter().zip(&rows) {
+            let Some(Line::Liquidation(back)) = parse_line(line) else {
+                panic!("{line}");
+            };
+            assert_eq!(back.instrument_id, row.instrument_id);
+            assert_eq!(
+                (back.side, &back.order_side, back.source),
+                (row.side, &row.order_side, row.source)
+            );
+            for (a, b) in [
+                (back.quantity, row.quantity),
+                (back.price, row.price),
+                (back.value, row.value),
+            ] {
+                assert!(a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan()));
+            }
+            assert_eq!(
+                (&back.method, &back.trade_id, back.ts_event, back.ts_init),
+                (&row.method, &row.trade_id, row.ts_event, row.ts_init)
+            );
         }
     }
 
