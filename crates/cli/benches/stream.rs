@@ -483,6 +483,8 @@ async fn ceiling(sim_binary: &Path, venue: &'static str, from: f64, max: f64, se
 async fn main() {
     // Instrument ids are read against the registry's venues.
     ccxt_registry::install().expect("the registry's venues install");
+    // The bench's own HTTP client (the simulator's sent log) needs rustls's provider.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     parse_only();
     let rate = arg("--rate", 20_000.0);
     let secs = arg("--secs", 20.0);
