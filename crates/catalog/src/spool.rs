@@ -46,6 +46,7 @@ use ccxt_model::{
     OpenInterest, PositionSide, Venue,
 };
 use rust_decimal::Decimal;
+use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
 use crate::error::{CatalogError, Result};
@@ -192,7 +193,7 @@ impl Spool {
             .ok_or_else(|| io_error(&self.dir, std::io::Error::other("no spool segment")))
     }
 
-    fn append_line(&mut self, line: Value) -> Result<()> {
+    fn append_line<T: serde::Serialize>(&mut self, line: &T) -> Result<()> {
         let segment = self.segment()?;
         // The whole line goes to the writer in one call, so a failure (a full disk) leaves at
         // most one partial line behind, which `torn` fences off.
@@ -200,7 +201,7 @@ impl Spool {
         if segment.torn {
             bytes.push(b'\n');
         }
-        serde_json::to_writer(&mut bytes, &line)
+        serde_json::to_writer(&mut bytes, line)
             .map_err(|e| io_error(&segment.path, std::io::Error::other(e)))?;
         bytes.push(b'\n');
         segment.dirty = true;
@@ -216,20 +217,20 @@ impl Spool {
     /// Appends liquidations (buffered; durable after the next [`Spool::sync`]).
     pub fn append_liquidations(&mut self, rows: &[Liquidation]) -> Result<()> {
         for row in rows {
-            self.append_line(liquidation_json(row))?;
+            self.append_line(&LiquidationLine::of(row))?;
         }
         Ok(())
     }
 
     /// Appends a gap (buffered; durable after the next [`Spool::sync`]).
     pub fn append_gap(&mut self, gap: &Gap) -> Result<()> {
-        self.append_line(gap_json(gap))
+        self.append_line(&gap_json(gap))
     }
 
     /// Appends open-interest snapshots (buffered; durable after the next [`Spool::sync`]).
     pub fn append_open_interest(&mut self, rows: &[OpenInterest]) -> Result<()> {
         for row in rows {
-            self.append_line(open_interest_json(row))?;
+            self.append_line(&open_interest_json(row))?;
         }
         Ok(())
     }
@@ -237,7 +238,7 @@ impl Spool {
     /// Appends funding rates (buffered; durable after the next [`Spool::sync`]).
     pub fn append_funding(&mut self, rows: &[FundingRate]) -> Result<()> {
         for row in rows {
-            self.append_line(funding_json(row))?;
+            self.append_line(&funding_json(row))?;
         }
         Ok(())
     }
@@ -245,7 +246,7 @@ impl Spool {
     /// Appends mark prices (buffered; durable after the next [`Spool::sync`]).
     pub fn append_mark_prices(&mut self, rows: &[MarkPrice]) -> Result<()> {
         for row in rows {
-            self.append_line(price_json(
+            self.append_line(&price_json(
                 "mk",
                 &row.instrument_id,
                 &row.value,
@@ -259,7 +260,7 @@ impl Spool {
     /// Appends index prices (buffered; durable after the next [`Spool::sync`]).
     pub fn append_index_prices(&mut self, rows: &[IndexPrice]) -> Result<()> {
         for row in rows {
-            self.append_line(price_json(
+            self.append_line(&price_json(
                 "ix",
                 &row.instrument_id,
                 &row.value,
@@ -370,35 +371,57 @@ fn float_json(x: f64) -> Value {
     }
 }
 
-/// Reads what [`float_json`] wrote.
-fn float_of(v: &Value) -> Option<f64> {
-    match v {
-        Value::Number(n) => n.as_f64(),
-        Value::String(s) => match s.as_str() {
-            "NaN" => Some(f64::NAN),
-            "inf" => Some(f64::INFINITY),
-            "-inf" => Some(f64::NEG_INFINITY),
-            _ => None,
-        },
-        _ => None,
+/// A liquidation line, serialized straight from the row (no `serde_json::Value` in between):
+/// the same JSON as the other lines' `json!` maps, key for key.
+#[derive(serde::Serialize)]
+struct LiquidationLine<'a> {
+    k: &'static str,
+    id: &'a str,
+    side: &'static str,
+    os: &'a str,
+    #[serde(serialize_with = "float_ser")]
+    q: f64,
+    #[serde(serialize_with = "float_ser")]
+    p: f64,
+    #[serde(serialize_with = "float_ser")]
+    v: f64,
+    src: &'static str,
+    m: Option<&'a str>,
+    tid: Option<&'a str>,
+    te: u64,
+    ti: u64,
+}
+
+impl<'a> LiquidationLine<'a> {
+    fn of(r: &'a Liquidation) -> LiquidationLine<'a> {
+        LiquidationLine {
+            k: "liq",
+            id: r.instrument_id.as_str(),
+            side: r.side.as_str(),
+            os: &r.order_side,
+            q: r.quantity,
+            p: r.price,
+            v: r.value,
+            src: r.source.as_str(),
+            m: r.method.as_deref(),
+            tid: r.trade_id.as_deref(),
+            te: r.ts_event,
+            ti: r.ts_init,
+        }
     }
 }
 
-fn liquidation_json(r: &Liquidation) -> Value {
-    json!({
-        "k": "liq",
-        "id": r.instrument_id.as_str(),
-        "side": r.side.as_str(),
-        "os": r.order_side,
-        "q": float_json(r.quantity),
-        "p": float_json(r.price),
-        "v": float_json(r.value),
-        "src": r.source.as_str(),
-        "m": r.method,
-        "tid": r.trade_id,
-        "te": r.ts_event,
-        "ti": r.ts_init,
-    })
+/// [`float_json`] as a serializer: a finite float as a number, else its name as a string.
+fn float_ser<S: serde::Serializer>(x: &f64, s: S) -> std::result::Result<S::Ok, S::Error> {
+    if x.is_finite() {
+        s.serialize_f64(*x)
+    } else if x.is_nan() {
+        s.serialize_str("NaN")
+    } else if *x > 0.0 {
+        s.serialize_str("inf")
+    } else {
+        s.serialize_str("-inf")
+    }
 }
 
 fn gap_json(g: &Gap) -> Value {
@@ -462,68 +485,152 @@ enum Line {
     Index(IndexPrice),
 }
 
+/// Every key a spool line may have, kept raw and borrowed from the line: one pass of a typed
+/// parser, no `serde_json::Value` (a spool holds up to 50,000 lines between two drains).
+#[derive(serde::Deserialize)]
+struct LineRef<'a> {
+    #[serde(default, borrow)]
+    k: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    id: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    side: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    os: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    q: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    p: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    v: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    src: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    m: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    tid: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    te: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    ti: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    venue: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    stream: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    from: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    to: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    reason: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    oi: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    r: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    iv: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    nf: Option<&'a RawValue>,
+}
+
+/// A JSON string's text (borrowed unless escaped); `None` for anything else.
+fn raw_str(raw: Option<&RawValue>) -> Option<std::borrow::Cow<'_, str>> {
+    let json = raw?.get();
+    if !json.starts_with('"') {
+        return None;
+    }
+    if json.contains('\\') {
+        serde_json::from_str::<String>(json).ok().map(Into::into)
+    } else {
+        json.get(1..json.len() - 1).map(Into::into)
+    }
+}
+
+/// A whole non-negative JSON number (as `Value::as_u64` reads it); `None` for anything else.
+fn raw_u64(raw: Option<&RawValue>) -> Option<u64> {
+    raw?.get().parse().ok()
+}
+
+/// What [`float_ser`] wrote: a number (read exactly from its text) or `"NaN"`/`"inf"`/`"-inf"`.
+fn raw_float(raw: &RawValue) -> Option<f64> {
+    let json = raw.get();
+    match json.as_bytes().first()? {
+        b'-' | b'0'..=b'9' => json.parse().ok(),
+        _ => match raw_str(Some(raw))?.as_ref() {
+            "NaN" => Some(f64::NAN),
+            "inf" => Some(f64::INFINITY),
+            "-inf" => Some(f64::NEG_INFINITY),
+            _ => None,
+        },
+    }
+}
+
 fn parse_line(text: &str) -> Option<Line> {
-    let v: Value = serde_json::from_str(text).ok()?;
-    let str_of = |k: &str| v.get(k).and_then(Value::as_str);
-    let u64_of = |k: &str| v.get(k).and_then(Value::as_u64);
-    let f64_of = |k: &str| v.get(k).and_then(float_of);
-    let opt = |k: &str| str_of(k).map(str::to_string);
+    let v: LineRef = serde_json::from_str(text).ok()?;
+    let str_of = |raw| raw_str(raw);
+    let f64_of = |raw: Option<&RawValue>| raw_float(raw?);
+    let opt = |raw| raw_str(raw).map(std::borrow::Cow::into_owned);
+    let id = |raw| str_of(raw).map(|s| InstrumentId::new_unchecked(s.as_ref()));
     // An optional value: missing or null is `Some(None)`; present but unreadable is `None`
     // (the line is damaged and skipped rather than read with a field silently dropped).
-    fn optional<T>(v: Option<&Value>, read: impl FnOnce(&Value) -> Option<T>) -> Option<Option<T>> {
+    fn optional<'a, T>(
+        v: Option<&'a RawValue>,
+        read: impl FnOnce(&'a RawValue) -> Option<T>,
+    ) -> Option<Option<T>> {
         match v {
-            None | Some(Value::Null) => Some(None),
+            None => Some(None),
+            Some(x) if x.get() == "null" => Some(None),
             Some(x) => read(x).map(Some),
         }
     }
-    match str_of("k")? {
+    match str_of(v.k)?.as_ref() {
         "liq" => Some(Line::Liquidation(Liquidation {
-            instrument_id: InstrumentId::new_unchecked(str_of("id")?),
-            side: PositionSide::parse(str_of("side")?)?,
-            order_side: str_of("os")?.to_string(),
-            quantity: f64_of("q")?,
-            price: f64_of("p")?,
-            value: f64_of("v")?,
-            source: LiquidationSource::parse(str_of("src")?)?,
-            method: opt("m"),
-            trade_id: opt("tid"),
-            ts_event: u64_of("te")?,
-            ts_init: u64_of("ti")?,
+            instrument_id: id(v.id)?,
+            side: PositionSide::parse(&str_of(v.side)?)?,
+            order_side: opt(v.os)?,
+            quantity: f64_of(v.q)?,
+            price: f64_of(v.p)?,
+            value: f64_of(v.v)?,
+            source: LiquidationSource::parse(&str_of(v.src)?)?,
+            method: opt(v.m),
+            trade_id: opt(v.tid),
+            ts_event: raw_u64(v.te)?,
+            ts_init: raw_u64(v.ti)?,
         })),
         "gap" => Some(Line::Gap(Gap {
-            venue: str_of("venue")?.parse::<Venue>().ok()?,
-            stream: str_of("stream")?.to_string(),
-            start_ns: u64_of("from")?,
-            end_ns: u64_of("to")?,
-            reason: str_of("reason")?.to_string(),
-            ts_init: u64_of("ti")?,
+            venue: str_of(v.venue)?.parse::<Venue>().ok()?,
+            stream: opt(v.stream)?,
+            start_ns: raw_u64(v.from)?,
+            end_ns: raw_u64(v.to)?,
+            reason: opt(v.reason)?,
+            ts_init: raw_u64(v.ti)?,
         })),
         "oi" => Some(Line::OpenInterest(OpenInterest {
-            instrument_id: InstrumentId::new_unchecked(str_of("id")?),
-            open_interest: f64_of("oi")?,
-            open_interest_value: optional(v.get("v"), float_of)?,
-            ts_event: u64_of("te")?,
-            ts_init: u64_of("ti")?,
+            instrument_id: id(v.id)?,
+            open_interest: f64_of(v.oi)?,
+            open_interest_value: optional(v.v, raw_float)?,
+            ts_event: raw_u64(v.te)?,
+            ts_init: raw_u64(v.ti)?,
         })),
         "fr" => Some(Line::Funding(FundingRate {
-            instrument_id: InstrumentId::new_unchecked(str_of("id")?),
-            rate: str_of("r")?.parse::<Decimal>().ok()?,
-            interval_minutes: optional(v.get("iv"), |x| u16::try_from(x.as_u64()?).ok())?,
-            next_funding_ns: optional(v.get("nf"), Value::as_u64)?,
-            ts_event: u64_of("te")?,
-            ts_init: u64_of("ti")?,
+            instrument_id: id(v.id)?,
+            rate: str_of(v.r)?.parse::<Decimal>().ok()?,
+            interval_minutes: optional(v.iv, |x| u16::try_from(raw_u64(Some(x))?).ok())?,
+            next_funding_ns: optional(v.nf, |x| raw_u64(Some(x)))?,
+            ts_event: raw_u64(v.te)?,
+            ts_init: raw_u64(v.ti)?,
         })),
         "mk" => Some(Line::Mark(MarkPrice {
-            instrument_id: InstrumentId::new_unchecked(str_of("id")?),
-            value: str_of("p")?.parse::<Decimal>().ok()?,
-            ts_event: u64_of("te")?,
-            ts_init: u64_of("ti")?,
+            instrument_id: id(v.id)?,
+            value: str_of(v.p)?.parse::<Decimal>().ok()?,
+            ts_event: raw_u64(v.te)?,
+            ts_init: raw_u64(v.ti)?,
         })),
         "ix" => Some(Line::Index(IndexPrice {
-            instrument_id: InstrumentId::new_unchecked(str_of("id")?),
-            value: str_of("p")?.parse::<Decimal>().ok()?,
-            ts_event: u64_of("te")?,
-            ts_init: u64_of("ti")?,
+            instrument_id: id(v.id)?,
+            value: str_of(v.p)?.parse::<Decimal>().ok()?,
+            ts_event: raw_u64(v.te)?,
+            ts_init: raw_u64(v.ti)?,
         })),
         _ => None,
     }
@@ -589,6 +696,104 @@ mod tests {
             trade_id: None,
             ts_event: 1_735_689_600_000_000_000 + i,
             ts_init: 1_735_689_600_000_000_000 + i + 5,
+        }
+    }
+
+    #[test]
+    fn lines_of_earlier_versions_read_with_the_typed_reader() {
+        // Keys in `json!`'s sorted order, whole numbers as integers, escapes, unknown keys.
+        let line = r#"{"extra":[1,{"a":null}],"id":"BTCUSDT-PERP.BINANCE","k":"liq","m":null,"os":"S\u0045LL","p":94000,"q":2,"side":"SHORT","src":"poll","te":5,"ti":6,"tid":"7","v":"inf"}"#;
+        let Some(Line::Liquidation(l)) = parse_line(line) else {
+            panic!("{line}");
+        };
+        assert_eq!(
+            (l.order_side.as_str(), l.quantity, l.price, l.value),
+            ("SELL", 2.0, 94_000.0, f64::INFINITY)
+        );
+        assert_eq!(
+            (
+                l.side,
+                l.source,
+                l.method,
+                l.trade_id.as_deref(),
+                l.ts_event,
+                l.ts_init
+            ),
+            (
+                PositionSide::Short,
+                LiquidationSource::Poll,
+                None,
+                Some("7"),
+                5,
+                6
+            )
+        );
+        // A damaged value skips the line; so does a negative or fractional time.
+        for bad in [
+            r#"{"k":"liq","id":"X","side":"LONG","os":"S","q":"x","p":1,"v":1,"src":"ws","te":1,"ti":1}"#,
+            r#"{"k":"liq","id":"X","side":"LONG","os":"S","q":1,"p":1,"v":1,"src":"ws","te":-1,"ti":1}"#,
+            r#"{"k":"liq","id":"X","side":"LONG","os":"S","q":1,"p":1,"v":1,"src":"ws","te":1.5,"ti":1}"#,
+            r#"{"k":"oi","id":"X","oi":1,"v":"x","te":1,"ti":1}"#,
+            r#"{"k":"liq","id":"X""#,
+        ] {
+            assert!(parse_line(bad).is_none(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn liquidation_lines_are_the_documented_json_and_read_back_bit_for_bit() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut spool = Spool::open(dir.path()).unwrap();
+        let mut odd = liq(3);
+        odd.quantity = f64::NAN;
+        odd.price = f64::INFINITY;
+        odd.value = f64::NEG_INFINITY;
+        odd.trade_id = Some("12\"34".into());
+        odd.order_side = "A\u{e9}".into();
+        let rows = vec![liq(0), liq(1), odd];
+        spool.append_liquidations(&rows).unwrap();
+        spool.sync().unwrap();
+        let segment = Spool::segments_in(dir.path()).unwrap()[0].clone();
+        let text = std::fs::read_to_string(&segment).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 3);
+        let first: Value = serde_json::from_str(lines[0]).unwrap();
+        assert_eq!(
+            first,
+            json!({"k":"liq","id":"BTCUSDT-PERP.BINANCE","side":"LONG","os":"SELL",
+                   "q":0.1,"p":94_000.123_456_789,"v":1e-300,"src":"ws","m":"backstop",
+                   "tid":null,"te":1_735_689_600_000_000_000u64,"ti":1_735_689_600_000_000_005u64})
+        );
+        let third: Value = serde_json::from_str(lines[2]).unwrap();
+        assert_eq!(
+            (&third["q"], &third["p"], &third["v"], &third["tid"]),
+            (
+                &json!("NaN"),
+                &json!("inf"),
+                &json!("-inf"),
+                &json!("12\"34")
+            )
+        );
+        for (line, row) in lines.iter().zip(&rows) {
+            let Some(Line::Liquidation(back)) = parse_line(line) else {
+                panic!("{line}");
+            };
+            assert_eq!(back.instrument_id, row.instrument_id);
+            assert_eq!(
+                (back.side, &back.order_side, back.source),
+                (row.side, &row.order_side, row.source)
+            );
+            for (a, b) in [
+                (back.quantity, row.quantity),
+                (back.price, row.price),
+                (back.value, row.value),
+            ] {
+                assert!(a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan()));
+            }
+            assert_eq!(
+                (&back.method, &back.trade_id, back.ts_event, back.ts_init),
+                (&row.method, &row.trade_id, row.ts_event, row.ts_init)
+            );
         }
     }
 

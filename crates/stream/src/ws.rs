@@ -36,9 +36,9 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use ccxt_model::Gap;
 use ccxt_model::time::now_ns;
-use futures::{SinkExt, StreamExt};
+use ccxt_model::{Gap, Liquidation};
+use futures::{FutureExt, SinkExt, StreamExt};
 use tokio::net::TcpStream;
 use tokio::sync::{Mutex, oneshot};
 use tokio::task::JoinHandle;
@@ -57,6 +57,10 @@ use crate::poll::PollTask;
 use ccxt_venue::liquidations::{Inbound, WsProtocol};
 
 type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// The most frames read in one go before their liquidations are handed on (see
+/// `WsTask::on_frames`).
+const MAX_BATCH: usize = 512;
 
 /// How long a polite close waits for the venue's close frame.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
@@ -831,20 +835,73 @@ impl WsTask {
                     None => Flow::Continue,
                 }
             }
-            Step::Message(message) => match read_frame(self.protocol.as_ref(), message) {
-                Frame::Closed(reason) => Flow::Lost(reason),
-                Frame::Control => {
-                    conn.touch();
-                    self.out.frame(self.protocol.venue(), conn.last_frame_ns);
-                    Flow::Continue
-                }
-                Frame::Inbound(inbound) => {
-                    conn.touch();
-                    self.out.frame(self.protocol.venue(), conn.last_frame_ns);
-                    self.on_inbound(conn.origin, inbound, dedupe).await
-                }
-            },
+            Step::Message(message) => self.on_frames(conn, message, dedupe).await,
         }
+    }
+
+    /// Handles a frame and every further frame the connection already holds (at most
+    /// [`MAX_BATCH`]): their liquidations go out as one event, in order, so a busy stream costs
+    /// one wake-up of the consumer per batch instead of one per frame. Anything else (a
+    /// malformed frame, a refusal, the end of the connection) first sends what was gathered.
+    async fn on_frames(
+        &self,
+        conn: &mut Connection,
+        message: Option<Result<Message, WsError>>,
+        dedupe: &mut RecentSet,
+    ) -> Flow {
+        let venue = self.protocol.venue();
+        let mut batch: Vec<Liquidation> = Vec::new();
+        let mut frame = read_frame(self.protocol.as_ref(), message);
+        let mut frames = 0usize;
+        loop {
+            frames += 1;
+            match frame {
+                Frame::Inbound(Inbound::Liquidations(rows)) => {
+                    conn.touch();
+                    if batch.is_empty() {
+                        batch = rows;
+                    } else {
+                        batch.extend(rows);
+                    }
+                }
+                Frame::Control => conn.touch(),
+                Frame::Inbound(Inbound::Ack | Inbound::Pong | Inbound::Other) => conn.touch(),
+                other => {
+                    self.out.frame(venue, conn.last_frame_ns);
+                    if !batch.is_empty()
+                        && let Flow::Stop = self
+                            .on_inbound(conn.origin, Inbound::Liquidations(batch), dedupe)
+                            .await
+                    {
+                        return Flow::Stop;
+                    }
+                    return match other {
+                        Frame::Closed(reason) => Flow::Lost(reason),
+                        Frame::Inbound(inbound) => {
+                            conn.touch();
+                            self.out.frame(venue, conn.last_frame_ns);
+                            self.on_inbound(conn.origin, inbound, dedupe).await
+                        }
+                        Frame::Control => Flow::Continue,
+                    };
+                }
+            }
+            if frames >= MAX_BATCH {
+                break;
+            }
+            // A frame already read from the socket (or in its buffer) is taken now; when
+            // none is ready, the session's select waits for the next one as usual.
+            match conn.socket.next().now_or_never() {
+                Some(message) => frame = read_frame(self.protocol.as_ref(), message),
+                None => break,
+            }
+        }
+        self.out.frame(venue, conn.last_frame_ns);
+        if batch.is_empty() {
+            return Flow::Continue;
+        }
+        self.on_inbound(conn.origin, Inbound::Liquidations(batch), dedupe)
+            .await
     }
 
     /// Handles one classified frame from the connection `origin`.

@@ -485,6 +485,49 @@ async fn malformed_frames_are_skipped_counted_and_the_stream_goes_on() {
 }
 
 #[tokio::test]
+async fn a_burst_of_frames_goes_out_in_few_events_in_order_around_a_malformed_one() {
+    let _serial = SERIAL.lock().await;
+    let server = serve(|_, mut ws| async move {
+        recv_text(&mut ws).await;
+        send(&mut ws, BYBIT_ACK).await;
+        // 200 liquidation frames and a malformed one in the middle, written in one go: the
+        // client finds them all waiting in its socket.
+        for i in 0..201u64 {
+            let text = if i == 100 {
+                "this is not json".to_string()
+            } else {
+                bybit_liquidation("BTCUSDT", 1_000 + i, 1.0)
+            };
+            let _ = futures::SinkExt::feed(&mut ws, Message::text(text)).await;
+        }
+        let _ = futures::SinkExt::flush(&mut ws).await;
+        until_closed(&mut ws).await;
+    })
+    .await;
+    let (handle, mut rx, cancel) = start(vec![bybit(settings(&server.url), &["BTCUSDT"])]);
+    let events = collect_until(&mut rx, Duration::from_secs(5), |e| rows(e).len() >= 200).await;
+    stop(handle, cancel).await;
+    let all = rows(&events);
+    let times: Vec<u64> = all.iter().map(|r| r.ts_event / 1_000_000).collect();
+    let expected: Vec<u64> = (0..201u64)
+        .filter(|i| *i != 100)
+        .map(|i| 1_000 + i)
+        .collect();
+    assert_eq!(times, expected, "every row once, in order");
+    let batches = count(&events, |e| matches!(e, StreamEvent::Liquidations { .. }));
+    assert!(
+        batches < 100,
+        "frames already received go out together, not one event each: {batches} events"
+    );
+    // The malformed frame is reported between the rows before and after it.
+    let malformed_at = events
+        .iter()
+        .position(|e| matches!(e, StreamEvent::Malformed { .. }))
+        .expect("the malformed frame is reported");
+    assert_eq!(rows(&events[..malformed_at]).len(), 100);
+}
+
+#[tokio::test]
 async fn reconnects_back_off_with_jitter_and_reset_after_a_stable_connection() {
     let _serial = SERIAL.lock().await;
     // Connections 0-3 and 5 are closed at once; connection 4 stays up 250 ms (> stable_after).

@@ -17,6 +17,7 @@
 //! venue crate plugs its liquidation source into the generic loops of `ccxt-stream`.
 
 pub mod bars;
+pub mod borrowed;
 pub mod convert;
 mod descriptor;
 mod error;

@@ -139,13 +139,18 @@ impl Session {
         let mut flush_tick = tokio::time::interval(timing.flush_every);
         let mut heartbeat_tick = tokio::time::interval(HEARTBEAT);
         let deadline = duration.map(|d| tokio::time::Instant::now() + d);
+        // Made once, not per event: a timer and signal listeners set up again for every
+        // event cost more than the event, and a signal arriving between two listeners would
+        // be missed.
+        let until_deadline = async {
+            match deadline {
+                Some(d) => tokio::time::sleep_until(d).await,
+                None => std::future::pending().await,
+            }
+        };
+        let shutdown = shutdown_signal();
+        tokio::pin!(until_deadline, shutdown);
         loop {
-            let until_deadline = async {
-                match deadline {
-                    Some(d) => tokio::time::sleep_until(d).await,
-                    None => std::future::pending().await,
-                }
-            };
             tokio::select! {
                 event = self.rx.recv() => {
                     let Some(event) = event else { return Ok("all streams ended") };
@@ -171,8 +176,8 @@ impl Session {
                         s.beat(None);
                     }
                 }
-                _ = until_deadline => return Ok("duration reached"),
-                _ = shutdown_signal() => return Ok("signal received"),
+                _ = &mut until_deadline => return Ok("duration reached"),
+                _ = &mut shutdown => return Ok("signal received"),
             }
         }
     }

@@ -10,8 +10,7 @@ use std::time::Duration;
 
 use crate::http::parse::parse_json;
 use crate::http::requests::{FILLS_PAGE_LIMIT, user_fills_by_time};
-use crate::websocket::messages::WsFill;
-use crate::websocket::parse::fill_liquidation;
+use crate::websocket::parse::{fill_page_liquidations, parse_fills};
 use ccxt_model::time::now_ns;
 use ccxt_model::{Instrument, InstrumentId, LiquidationSource, Venue};
 use ccxt_venue::convert::{ms_range, ms_to_ns};
@@ -101,28 +100,34 @@ impl LiquidationPoller for UserFillsPoller {
                 .send(user_fills_by_time(&self.address, start_ms, end_ms))
                 .await?;
             let ts_init = now_ns();
-            let fills: Vec<WsFill> = parse_json(&response, "userFillsByTime")?;
+            let fills = match parse_fills(&response.body) {
+                Ok(fills) if (200..300).contains(&response.status) => fills,
+                // An error answer, or a body that is not an array of fills: say which.
+                typed => {
+                    parse_json::<Vec<serde::de::IgnoredAny>>(&response, "userFillsByTime")?;
+                    let detail = typed.err().map_or("".to_string(), |e| e.to_string());
+                    return Err(FetchError::malformed(
+                        crate::VENUE,
+                        "userFillsByTime",
+                        detail,
+                    ));
+                }
+            };
             let full = fills.len() >= FILLS_PAGE_LIMIT;
-            let last_ms = fills.iter().filter_map(|f| f.time).max();
-            for fill in &fills {
-                if let Some(tid) = fill.tid
-                    && !seen.insert(tid)
-                {
-                    continue;
-                }
-                match fill_liquidation(fill, &self.address, LiquidationSource::Poll, ts_init) {
-                    Ok(Some(row))
-                        if self
-                            .only
-                            .as_ref()
-                            .is_none_or(|only| only.contains(&row.instrument_id)) =>
-                    {
-                        polled.rows.push(row);
-                    }
-                    Ok(_) => {}
-                    Err(e) => polled.malformed.push(e.to_string()),
-                }
-            }
+            let page = fill_page_liquidations(
+                &fills,
+                &self.address,
+                LiquidationSource::Poll,
+                ts_init,
+                &mut seen,
+            );
+            let last_ms = page.last_ms;
+            polled.malformed.extend(page.malformed);
+            polled.rows.extend(page.rows.into_iter().filter(|row| {
+                self.only
+                    .as_ref()
+                    .is_none_or(|only| only.contains(&row.instrument_id))
+            }));
             match last_ms {
                 Some(last) if full && last > start_ms => start_ms = last,
                 _ => {

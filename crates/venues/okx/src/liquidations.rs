@@ -17,6 +17,7 @@ use std::sync::{Arc, Mutex};
 
 use ccxt_model::{Instrument, Liquidation, LiquidationSource, Venue};
 use ccxt_venue::Transport;
+use ccxt_venue::borrowed::InstrumentCache;
 use ccxt_venue::convert::ms_to_ns;
 use ccxt_venue::liquidations::{
     FeedKind, FeedTasks, Inbound, Keepalive, LiquidationFeed, WsProtocol,
@@ -118,6 +119,9 @@ impl OkxLiquidations {
     }
 }
 
+/// The instrument names of OKX swaps, computed once per `instId`.
+static INSTRUMENTS: InstrumentCache = InstrumentCache::new(VENUE);
+
 /// The stored row of one OKX liquidation: coins from contracts, USD value at `bkPx`.
 pub fn liquidation(
     l: &OkxLiquidation,
@@ -132,7 +136,9 @@ pub fn liquidation(
         tracing::warn!(inst_id = %l.inst_id, side = %l.order_side, pos_side = ?l.pos_side, "okx liquidation whose posSide contradicts its side");
     }
     Some(Liquidation {
-        instrument_id: Instrument::from_native(VENUE, l.inst_id.clone()).id,
+        instrument_id: INSTRUMENTS
+            .id(&l.inst_id)
+            .unwrap_or_else(|| Instrument::from_native(VENUE, l.inst_id.clone()).id),
         side: l.side,
         order_side: l.order_side.clone(),
         quantity,

@@ -4,11 +4,17 @@
 //! every message a liquidation connection receives ([`parse_market_message`]).
 
 use ccxt_model::{FundingRate, Liquidation, LiquidationSource, PositionSide, Venue};
+use ccxt_venue::borrowed::{
+    BadScalar, InstrumentCache, RawValue, Text, f64_of, null_flag, scalar_text, u64_of,
+};
 use ccxt_venue::convert::{decimal, ms_to_ns};
 use ccxt_venue::{FetchError, FundingSnapshot, SnapshotPrices};
+use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
-use super::messages::{ForceOrderEvent, MarkPriceUpdate};
+#[cfg(doc)]
+use super::messages::ForceOrder;
+use super::messages::MarkPriceUpdate;
 use crate::http::models::OneOrMany;
 use crate::http::parse::instrument;
 
@@ -58,7 +64,7 @@ pub fn subscribe_frame(streams: &[String], id: u64) -> serde_json::Value {
     serde_json::json!({ "method": "SUBSCRIBE", "params": streams, "id": id })
 }
 
-/// Decodes a raw-stream payload or the `data` of a combined-stream wrapper.
+/// Decodes a raw-stream payload or the `data` of a combined-stream wrapper (mark prices).
 fn decode<T: DeserializeOwned>(what: &str, bytes: &[u8]) -> Result<T, FetchError> {
     let mut value: serde_json::Value =
         serde_json::from_slice(bytes).map_err(|e| FetchError::malformed(VENUE, what, e))?;
@@ -76,10 +82,73 @@ fn decode<T: DeserializeOwned>(what: &str, bytes: &[u8]) -> Result<T, FetchError
 /// the filled quantity `z` (the original `q` if nothing is reported filled), the price the
 /// average fill price `ap` (the order price `p` if absent), `ts_event` the trade time `T`.
 pub fn parse_force_order(bytes: &[u8], ts_init: u64) -> Result<Liquidation, FetchError> {
-    force_order_liquidation(decode(FORCE_ORDER, bytes)?, ts_init)
+    let mut frame: Frame =
+        serde_json::from_slice(bytes).map_err(|e| FetchError::malformed(VENUE, FORCE_ORDER, e))?;
+    if frame.stream.is_some()
+        && let Some(data) = frame.data
+    {
+        frame = serde_json::from_str(data.get())
+            .map_err(|e| FetchError::malformed(VENUE, FORCE_ORDER, e))?;
+    }
+    force_order_liquidation(&frame, ts_init)
 }
 
 const FORCE_ORDER: &str = "forceOrder";
+
+/// Every key a market-stream frame may carry that the classifier looks at, borrowed from the
+/// frame (one pass, no `serde_json::Value`); the order `o` and a combined stream's `data`
+/// stay raw until they are needed.
+#[derive(Debug, Deserialize)]
+struct Frame<'a> {
+    #[serde(default, borrow)]
+    e: Option<Text<'a>>,
+    #[serde(rename = "E", default, borrow)]
+    event_time: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    o: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    stream: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    data: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    id: Option<&'a RawValue>,
+    #[serde(default, deserialize_with = "null_flag")]
+    result: Option<bool>,
+    #[serde(default, borrow)]
+    error: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    code: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    msg: Option<&'a RawValue>,
+}
+
+/// The order of a `forceOrder` event, borrowed (see [`ForceOrder`] for the fields).
+#[derive(Debug, Deserialize)]
+struct OrderRef<'a> {
+    #[serde(rename = "s", default, borrow)]
+    symbol: Option<Text<'a>>,
+    #[serde(rename = "S", default, borrow)]
+    side: Option<Text<'a>>,
+    #[serde(rename = "q", default, borrow)]
+    quantity: Option<&'a RawValue>,
+    #[serde(rename = "p", default, borrow)]
+    price: Option<&'a RawValue>,
+    #[serde(rename = "ap", default, borrow)]
+    average_price: Option<&'a RawValue>,
+    #[serde(rename = "z", default, borrow)]
+    filled: Option<&'a RawValue>,
+    #[serde(rename = "T", default, borrow)]
+    trade_time: Option<&'a RawValue>,
+}
+
+/// The code and message of an error answer.
+#[derive(Debug, Deserialize)]
+struct ErrorRef<'a> {
+    #[serde(default, borrow)]
+    code: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    msg: Option<&'a RawValue>,
+}
 
 /// What a market-stream connection carrying liquidation streams receives, classified.
 #[derive(Debug, Clone, PartialEq)]
@@ -107,92 +176,112 @@ pub enum MarketMessage {
 
 /// Classifies one text frame of a liquidation connection. Only a frame that is not JSON, or a
 /// `forceOrder` event that cannot be read, is an error ([`FetchError::Malformed`]).
+///
+/// One borrowing pass over the frame: the keys that tell the kinds apart, then the order.
 pub fn parse_market_message(bytes: &[u8], ts_init: u64) -> Result<MarketMessage, FetchError> {
     let what = "market stream message";
-    let mut value: serde_json::Value =
+    let mut frame: Frame =
         serde_json::from_slice(bytes).map_err(|e| FetchError::malformed(VENUE, what, e))?;
-    let id = value.get("id").and_then(serde_json::Value::as_u64);
-    if let Some(error) = error_of(&value) {
-        let (code, message) = error;
+    // A non-integer id is no id (as before: only a whole number names a frame).
+    let id = u64_of(frame.id).ok().flatten();
+    if let Some((code, message)) = error_of(&frame) {
         return Ok(MarketMessage::Error { id, code, message });
     }
-    if let (Some(id), Some(result)) = (id, value.get("result")) {
-        return Ok(if result.is_null() {
+    if let (Some(id), Some(null)) = (id, frame.result) {
+        return Ok(if null {
             MarketMessage::SubscribeAck { id }
         } else {
             MarketMessage::Other
         });
     }
-    if value.get("stream").is_some()
-        && let Some(data) = value.get_mut("data")
+    if frame.stream.is_some()
+        && let Some(data) = frame.data
     {
-        value = data.take();
+        match serde_json::from_str::<Frame>(data.get()) {
+            Ok(inner) => frame = inner,
+            // A `data` that is not an object carries no event.
+            Err(_) if !data.get().starts_with('{') => return Ok(MarketMessage::Other),
+            Err(e) => return Err(FetchError::malformed(VENUE, what, e)),
+        }
     }
-    if value.get("e").and_then(serde_json::Value::as_str) != Some(FORCE_ORDER) {
+    if frame.e.as_ref().map(Text::as_str) != Some(FORCE_ORDER) {
         return Ok(MarketMessage::Other);
     }
-    let event: ForceOrderEvent =
-        serde_json::from_value(value).map_err(|e| FetchError::malformed(VENUE, FORCE_ORDER, e))?;
-    force_order_liquidation(event, ts_init).map(MarketMessage::Liquidation)
+    force_order_liquidation(&frame, ts_init).map(MarketMessage::Liquidation)
 }
 
-/// The (code, message) of an error answer, if `value` is one.
-fn error_of(value: &serde_json::Value) -> Option<(String, String)> {
-    let body = match value.get("error") {
-        Some(error) if error.is_object() => error,
-        _ if value.get("code").is_some() && value.get("msg").is_some() => value,
+/// The (code, message) of an error answer, if `frame` is one: an `error` object, or `code`
+/// and `msg` side by side. A code is kept as sent (`2`, `"-1121"`).
+fn error_of(frame: &Frame) -> Option<(String, String)> {
+    let (code, msg) = match frame.error {
+        Some(error) if error.get().starts_with('{') => {
+            let body: ErrorRef = serde_json::from_str(error.get()).ok()?;
+            (body.code, body.msg)
+        }
+        _ if frame.code.is_some() && frame.msg.is_some() => (frame.code, frame.msg),
         _ => return None,
     };
-    let code = match body.get("code") {
-        Some(serde_json::Value::String(s)) => s.clone(),
-        Some(other) => other.to_string(),
+    let code = match code {
+        Some(raw) => match scalar_text(Some(raw)) {
+            Ok(Some(text)) if raw.get().starts_with('"') => text.into_owned(),
+            _ => raw.get().to_string(),
+        },
         None => "?".to_string(),
     };
-    let message = body
-        .get("msg")
-        .and_then(serde_json::Value::as_str)
-        .unwrap_or("(no message)")
-        .to_string();
+    let message = msg
+        .filter(|m| m.get().starts_with('"'))
+        .and_then(|m| serde_json::from_str::<String>(m.get()).ok())
+        .unwrap_or_else(|| "(no message)".to_string());
     Some((code, message))
 }
 
-fn force_order_liquidation(
-    event: ForceOrderEvent,
-    ts_init: u64,
-) -> Result<Liquidation, FetchError> {
+/// The instrument names of Binance symbols, computed once per symbol.
+static INSTRUMENTS: InstrumentCache = InstrumentCache::new(VENUE);
+
+fn force_order_liquidation(frame: &Frame, ts_init: u64) -> Result<Liquidation, FetchError> {
     let what = FORCE_ORDER;
-    let o = event.order;
-    let bad = |detail: &str| FetchError::malformed(VENUE, what, detail);
+    let bad = |detail: &dyn std::fmt::Display| FetchError::malformed(VENUE, what, detail);
+    let number = |field: &str, e: BadScalar| bad(&format_args!("{field}: {e}"));
+    let o = frame.o.ok_or_else(|| bad(&"o (the order) is missing"))?;
+    let o: OrderRef = serde_json::from_str(o.get()).map_err(|e| bad(&e))?;
     let symbol = o
         .symbol
-        .as_deref()
-        .ok_or_else(|| bad("s (symbol) is missing"))?;
-    let instrument =
-        instrument(symbol).ok_or_else(|| bad(&format!("symbol '{symbol}' cannot be named")))?;
-    let order_side = o.side.clone().ok_or_else(|| bad("S (side) is missing"))?;
+        .as_ref()
+        .ok_or_else(|| bad(&"s (symbol) is missing"))?
+        .as_str();
+    let instrument_id = INSTRUMENTS
+        .id(symbol)
+        .ok_or_else(|| bad(&format_args!("symbol '{symbol}' cannot be named")))?;
+    let order_side = o.side.ok_or_else(|| bad(&"S (side) is missing"))?;
     let side = match order_side.as_str() {
         "SELL" => PositionSide::Long,
         "BUY" => PositionSide::Short,
-        other => return Err(bad(&format!("side '{other}' is neither BUY nor SELL"))),
+        other => {
+            return Err(bad(&format_args!("side '{other}' is neither BUY nor SELL")));
+        }
     };
-    let quantity = o
-        .filled
+    let filled = f64_of(o.filled).map_err(|e| number("z", e))?;
+    let original = f64_of(o.quantity).map_err(|e| number("q", e))?;
+    let quantity = filled
         .filter(|q| *q > 0.0)
-        .or(o.quantity)
-        .ok_or_else(|| bad("z and q (quantity) are missing"))?;
-    let price = o
-        .average_price
+        .or(original)
+        .ok_or_else(|| bad(&"z and q (quantity) are missing"))?;
+    let average = f64_of(o.average_price).map_err(|e| number("ap", e))?;
+    let limit = f64_of(o.price).map_err(|e| number("p", e))?;
+    let price = average
         .filter(|p| *p > 0.0)
-        .or(o.price)
-        .ok_or_else(|| bad("ap and p (price) are missing"))?;
-    let time = o
-        .trade_time
-        .or(event.event_time)
-        .ok_or_else(|| bad("T and E (time) are missing"))?;
+        .or(limit)
+        .ok_or_else(|| bad(&"ap and p (price) are missing"))?;
+    let time = match u64_of(o.trade_time).map_err(|e| number("T", e))? {
+        Some(t) => t,
+        None => u64_of(frame.event_time)
+            .map_err(|e| number("E", e))?
+            .ok_or_else(|| bad(&"T and E (time) are missing"))?,
+    };
     Ok(Liquidation {
-        instrument_id: instrument.id,
+        instrument_id,
         side,
-        order_side,
+        order_side: order_side.0.into_owned(),
         quantity,
         price,
         value: quantity * price,
@@ -407,6 +496,66 @@ mod tests {
                 Err(FetchError::Malformed { .. })
             ));
         }
+    }
+
+    #[test]
+    fn typed_parser_tolerates_shapes_and_rejects_garbage_without_panicking() {
+        let fixture = fixture!("ws_force_order.json").as_bytes();
+        // Every cut of a frame is classified or refused, never a panic.
+        for cut in 0..fixture.len() {
+            let _ = parse_market_message(&fixture[..cut], 0);
+        }
+        // Unknown fields ignored, numbers as numbers or strings, "" and null as missing,
+        // escapes in strings.
+        let tolerant = r#"{"x":{"y":[1,"o"]},"e":"forceOrder","E":"2","o":{"s":"BTC\u0055SDT","S":"SELL","q":0.5,"p":"10","ap":"","z":null,"T":"7","new":true}}"#;
+        let Ok(MarketMessage::Liquidation(liq)) = parse_market_message(tolerant.as_bytes(), 1)
+        else {
+            panic!("{tolerant}");
+        };
+        assert_eq!(liq.instrument_id.as_str(), "BTCUSDT-PERP.BINANCE");
+        assert_eq!(
+            (liq.quantity, liq.price, liq.ts_event),
+            (0.5, 10.0, 7_000_000)
+        );
+        // No T: the event time.
+        let no_t = r#"{"e":"forceOrder","E":9,"o":{"s":"ETHUSDT","S":"BUY","q":"1","p":"2"}}"#;
+        assert!(matches!(
+            parse_market_message(no_t.as_bytes(), 0),
+            Ok(MarketMessage::Liquidation(l)) if l.ts_event == 9_000_000
+        ));
+        // Malformed: a bad number names its field, a missing or odd order is refused.
+        for (bad, says) in [
+            (
+                r#"{"e":"forceOrder","o":{"s":"ETHUSDT","S":"BUY","q":"abc","p":"2","T":1}}"#,
+                "q: 'abc' is not a number",
+            ),
+            (
+                r#"{"e":"forceOrder","o":{"s":"ETHUSDT","S":"BUY","q":"1","p":[2],"T":1}}"#,
+                "p: [2] is not a number or a string",
+            ),
+            (
+                r#"{"e":"forceOrder","o":{"s":"ETHUSDT","S":"BUY","q":"1","p":"2","T":-1}}"#,
+                "T: '-1' is not a whole number",
+            ),
+            (r#"{"e":"forceOrder","E":1}"#, "o (the order) is missing"),
+            (r#"{"e":"forceOrder","o":5}"#, "invalid type"),
+            (
+                r#"{"e":"forceOrder","o":{"s":"btc usdt","S":"BUY","q":"1","p":"2","T":1}}"#,
+                "cannot be named",
+            ),
+        ] {
+            match parse_market_message(bad.as_bytes(), 0) {
+                Err(e @ FetchError::Malformed { .. }) => {
+                    assert!(e.to_string().contains(says), "{bad}: {e}")
+                }
+                other => panic!("{bad}: {other:?}"),
+            }
+        }
+        // A combined wrapper whose data is no event carries nothing.
+        assert_eq!(
+            parse_market_message(br#"{"stream":"x","data":5}"#, 0),
+            Ok(MarketMessage::Other)
+        );
     }
 
     #[test]

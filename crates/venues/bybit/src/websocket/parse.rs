@@ -6,11 +6,13 @@ use ccxt_model::{Liquidation, LiquidationSource, PositionSide, Venue};
 use ccxt_venue::FetchError;
 use ccxt_venue::convert::ms_to_ns;
 use serde::Deserialize;
-use serde::de::DeserializeOwned;
 
-use super::messages::{AllLiquidation, ControlMessage, LegacyLiquidation, TopicMessage};
+use ccxt_venue::borrowed::{BadScalar, InstrumentCache, RawValue, Text, f64_of, u64_of};
+
+#[cfg(doc)]
+use super::messages::AllLiquidation;
+use super::messages::{ControlMessage, LegacyLiquidation, TopicMessage};
 use crate::http::models::Ticker;
-use crate::http::parse::instrument;
 
 const VENUE: Venue = crate::VENUE;
 
@@ -71,32 +73,127 @@ pub enum PublicMessage {
 
 /// Classifies one text frame of a public connection. Only a frame that is not JSON, or an
 /// `allLiquidation` message that cannot be read, is an error ([`FetchError::Malformed`]).
+///
+/// One borrowing pass over the frame (no `serde_json::Value`): the keys that tell the kinds
+/// apart, with `data` kept raw until it is read as liquidations.
 pub fn parse_public_message(bytes: &[u8], ts_init: u64) -> Result<PublicMessage, FetchError> {
-    let value: serde_json::Value = decode("public stream message", bytes)?;
-    if let Some(topic) = value.get("topic").and_then(serde_json::Value::as_str) {
-        return Ok(if topic.starts_with("allLiquidation.") {
-            PublicMessage::Liquidations(parse_all_liquidation(bytes, ts_init)?)
+    let frame: Frame = decode("public stream message", bytes)?;
+    if let Some(topic) = &frame.topic {
+        return Ok(if topic.as_str().starts_with("allLiquidation.") {
+            PublicMessage::Liquidations(all_liquidation_rows(&frame, ts_init)?)
         } else {
             PublicMessage::Other
         });
     }
-    let Some(op) = value.get("op").and_then(serde_json::Value::as_str) else {
+    let Some(op) = &frame.op else {
         return Ok(PublicMessage::Other);
     };
-    let control: ControlMessage = serde_json::from_value(value.clone())
-        .map_err(|e| FetchError::malformed(VENUE, "control", e))?;
-    Ok(match op {
-        "subscribe" if control.success == Some(true) => PublicMessage::SubscribeAck,
+    let ret_msg = frame.ret_msg.as_ref().map(Text::as_str);
+    Ok(match op.as_str() {
+        "subscribe" if frame.success == Some(true) => PublicMessage::SubscribeAck,
         "subscribe" => PublicMessage::SubscribeRejected {
-            message: control
-                .ret_msg
+            message: ret_msg
                 .filter(|m| !m.is_empty())
-                .unwrap_or_else(|| "subscription refused (no message)".to_string()),
+                .unwrap_or("subscription refused (no message)")
+                .to_string(),
         },
         "pong" => PublicMessage::Pong,
-        "ping" if control.ret_msg.as_deref() == Some("pong") => PublicMessage::Pong,
+        "ping" if ret_msg == Some("pong") => PublicMessage::Pong,
         _ => PublicMessage::Other,
     })
+}
+
+/// The keys of a public-stream frame the classifier looks at, borrowed from the frame.
+#[derive(Debug, Deserialize)]
+struct Frame<'a> {
+    #[serde(default, borrow)]
+    topic: Option<Text<'a>>,
+    #[serde(default, borrow)]
+    op: Option<Text<'a>>,
+    #[serde(default)]
+    success: Option<bool>,
+    #[serde(default, borrow)]
+    ret_msg: Option<Text<'a>>,
+    #[serde(default, borrow)]
+    ts: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    data: Option<&'a RawValue>,
+}
+
+/// One liquidation of `allLiquidation`, borrowed (see [`AllLiquidation`] for the fields).
+#[derive(Debug, Deserialize)]
+struct LiquidationRef<'a> {
+    #[serde(rename = "T", default, borrow)]
+    time: Option<&'a RawValue>,
+    #[serde(rename = "s", default, borrow)]
+    symbol: Option<Text<'a>>,
+    #[serde(rename = "S", default, borrow)]
+    side: Option<Text<'a>>,
+    #[serde(rename = "v", default, borrow)]
+    size: Option<&'a RawValue>,
+    #[serde(rename = "p", default, borrow)]
+    price: Option<&'a RawValue>,
+}
+
+/// The instrument names of Bybit symbols, computed once per symbol.
+static INSTRUMENTS: InstrumentCache = InstrumentCache::new(VENUE);
+
+/// The liquidations of an `allLiquidation` frame: `data` is an array of them (or one).
+fn all_liquidation_rows(frame: &Frame, ts_init: u64) -> Result<Vec<Liquidation>, FetchError> {
+    let what = "allLiquidation";
+    let bad = |detail: &dyn std::fmt::Display| FetchError::malformed(VENUE, what, detail);
+    let data = frame.data.ok_or_else(|| bad(&"data is missing"))?;
+    let items: Vec<LiquidationRef> = if data.get().starts_with('[') {
+        serde_json::from_str(data.get()).map_err(|e| bad(&e))?
+    } else {
+        vec![serde_json::from_str(data.get()).map_err(|e| bad(&e))?]
+    };
+    let number = |field: &str, e: BadScalar| bad(&format_args!("{field}: {e}"));
+    let mut rows = Vec::with_capacity(items.len());
+    for l in items {
+        let symbol = l
+            .symbol
+            .as_ref()
+            .ok_or_else(|| bad(&"s (symbol) is missing"))?
+            .as_str();
+        let instrument_id = INSTRUMENTS
+            .id(symbol)
+            .ok_or_else(|| bad(&format_args!("symbol '{symbol}' cannot be named")))?;
+        let order_side = l.side.ok_or_else(|| bad(&"S (side) is missing"))?;
+        let side = match order_side.as_str() {
+            "Buy" => PositionSide::Long,
+            "Sell" => PositionSide::Short,
+            other => {
+                return Err(bad(&format_args!("side '{other}' is neither Buy nor Sell")));
+            }
+        };
+        let quantity = f64_of(l.size)
+            .map_err(|e| number("v", e))?
+            .ok_or_else(|| bad(&"v (size) is missing"))?;
+        let price = f64_of(l.price)
+            .map_err(|e| number("p", e))?
+            .ok_or_else(|| bad(&"p (price) is missing"))?;
+        let time = match u64_of(l.time).map_err(|e| number("T", e))? {
+            Some(t) => t,
+            None => u64_of(frame.ts)
+                .map_err(|e| number("ts", e))?
+                .ok_or_else(|| bad(&"T (time) is missing"))?,
+        };
+        rows.push(Liquidation {
+            instrument_id,
+            side,
+            order_side: order_side.0.into_owned(),
+            quantity,
+            price,
+            value: quantity * price,
+            source: LiquidationSource::Ws,
+            method: None,
+            trade_id: None,
+            ts_event: ms_to_ns(time),
+            ts_init,
+        });
+    }
+    Ok(rows)
 }
 
 /// The liquidation topic of one symbol (`allLiquidation.BTCUSDT`).
@@ -119,63 +216,16 @@ pub fn ping_frame(req_id: &str) -> serde_json::Value {
     serde_json::json!({ "req_id": req_id, "op": "ping" })
 }
 
-fn decode<T: DeserializeOwned>(what: &str, bytes: &[u8]) -> Result<T, FetchError> {
+fn decode<'a, T: Deserialize<'a>>(what: &str, bytes: &'a [u8]) -> Result<T, FetchError> {
     serde_json::from_slice(bytes).map_err(|e| FetchError::malformed(VENUE, what, e))
-}
-
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum OneOrMany<T> {
-    Many(Vec<T>),
-    One(T),
 }
 
 /// Parses an `allLiquidation` message into liquidations received at `ts_init`. `S` = `Buy`
 /// means a long position was liquidated; the price is the bankruptcy price; value = size ×
 /// price.
 pub fn parse_all_liquidation(bytes: &[u8], ts_init: u64) -> Result<Vec<Liquidation>, FetchError> {
-    let what = "allLiquidation";
-    let message: TopicMessage<OneOrMany<AllLiquidation>> = decode(what, bytes)?;
-    let items = match message.data {
-        OneOrMany::Many(v) => v,
-        OneOrMany::One(one) => vec![one],
-    };
-    items
-        .into_iter()
-        .map(|l| {
-            let bad = |detail: String| FetchError::malformed(VENUE, what, detail);
-            let symbol = l
-                .symbol
-                .ok_or_else(|| bad("s (symbol) is missing".into()))?;
-            let instrument = instrument(&symbol)
-                .ok_or_else(|| bad(format!("symbol '{symbol}' cannot be named")))?;
-            let order_side = l.side.ok_or_else(|| bad("S (side) is missing".into()))?;
-            let side = match order_side.as_str() {
-                "Buy" => PositionSide::Long,
-                "Sell" => PositionSide::Short,
-                other => return Err(bad(format!("side '{other}' is neither Buy nor Sell"))),
-            };
-            let quantity = l.size.ok_or_else(|| bad("v (size) is missing".into()))?;
-            let price = l.price.ok_or_else(|| bad("p (price) is missing".into()))?;
-            let time = l
-                .time
-                .or(message.ts)
-                .ok_or_else(|| bad("T (time) is missing".into()))?;
-            Ok(Liquidation {
-                instrument_id: instrument.id,
-                side,
-                order_side,
-                quantity,
-                price,
-                value: quantity * price,
-                source: LiquidationSource::Ws,
-                method: None,
-                trade_id: None,
-                ts_event: ms_to_ns(time),
-                ts_init,
-            })
-        })
-        .collect()
+    let frame: Frame = decode("allLiquidation", bytes)?;
+    all_liquidation_rows(&frame, ts_init)
 }
 
 /// Parses a deprecated `liquidation.{symbol}` message (model only; see [`LegacyLiquidation`]).
@@ -201,12 +251,48 @@ pub fn parse_control(bytes: &[u8]) -> Result<ControlMessage, FetchError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::http::parse::{ticker_funding, ticker_open_interest};
+    use crate::http::parse::{instrument, ticker_funding, ticker_open_interest};
 
     macro_rules! fixture {
         ($name:literal) => {
             include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/", $name))
         };
+    }
+
+    #[test]
+    fn typed_parser_tolerates_shapes_and_rejects_garbage_without_panicking() {
+        let frame = br#"{"topic":"allLiquidation.ROSEUSDT","type":"snapshot","ts":1739502303204,"data":[{"T":1739502302929,"s":"ROSEUSDT","S":"Sell","v":"20000","p":"0.04499"}]}"#;
+        for cut in 0..frame.len() {
+            let _ = parse_public_message(&frame[..cut], 0);
+        }
+        // One object instead of an array, numbers as numbers, no T (the message's ts),
+        // unknown fields.
+        let one = br#"{"topic":"allLiquidation.ETHUSDT","ts":"5","extra":[{}],"data":{"s":"ETHUSDT","S":"Buy","v":1.5,"p":3000,"new":null}}"#;
+        let Ok(PublicMessage::Liquidations(rows)) = parse_public_message(one, 2) else {
+            panic!("one object");
+        };
+        assert_eq!(
+            (
+                rows.len(),
+                rows[0].side,
+                rows[0].quantity,
+                rows[0].value,
+                rows[0].ts_event
+            ),
+            (1, PositionSide::Long, 1.5, 4500.0, 5_000_000)
+        );
+        for (bad, says) in [
+            (&br#"{"topic":"allLiquidation.X","data":[{"s":"ETHUSDT","S":"Buy","v":"x","p":"1","T":1}]}"#[..], "v: 'x' is not a number"),
+            (br#"{"topic":"allLiquidation.X","data":[{"s":"ETHUSDT","S":"Buy","v":"1","p":"1"}]}"#, "T (time) is missing"),
+            (br#"{"topic":"allLiquidation.X","data":[{"s":"ETHUSDT","S":"Hold","v":"1","p":"1","T":1}]}"#, "neither Buy nor Sell"),
+            (br#"{"topic":"allLiquidation.X"}"#, "data is missing"),
+            (br#"{"topic":"allLiquidation.X","data":[5]}"#, "invalid type"),
+        ] {
+            match parse_public_message(bad, 0) {
+                Err(e @ FetchError::Malformed { .. }) => assert!(e.to_string().contains(says), "{e}"),
+                other => panic!("{other:?}"),
+            }
+        }
     }
 
     #[test]

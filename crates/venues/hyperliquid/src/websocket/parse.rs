@@ -1,13 +1,15 @@
 //! Text frames → [`WsMessage`], and fills that belong to a liquidation → [`Liquidation`]s
 //! ([`fill_liquidation`]).
 
+use std::collections::HashSet;
+
 use ccxt_model::{Liquidation, LiquidationSource, PositionSide};
 use ccxt_venue::FetchError;
+use ccxt_venue::borrowed::{BadScalar, InstrumentCache, RawValue, Text, f64_of, u64_of};
 use ccxt_venue::convert::ms_to_ns_checked;
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::http::parse::instrument_for_coin;
 use crate::websocket::messages::{SubscriptionResponse, UserEvent, UserFills, WsFill, WsMessage};
 
 const WHAT: &str = "websocket message";
@@ -72,15 +74,53 @@ pub fn fill_liquidation(
     let Some(block) = &fill.liquidation else {
         return Ok(None);
     };
-    let bad = |detail: String| FetchError::malformed(crate::VENUE, "liquidation fill", detail);
-    let own = block
+    let facts = FillFacts {
+        coin: &fill.coin,
+        side: &fill.side,
+        sz: fill.sz,
+        px: fill.px,
+        time: fill.time,
+        tid: fill.tid,
+        liquidated_user: block.liquidated_user.as_deref(),
+        method: block.method.as_deref(),
+    };
+    liquidation_of(&facts, watched_user, source, ts_init).map(Some)
+}
+
+/// What [`fill_liquidation`] reads of a fill.
+struct FillFacts<'a> {
+    coin: &'a str,
+    side: &'a str,
+    sz: Option<f64>,
+    px: Option<f64>,
+    time: Option<u64>,
+    tid: Option<u64>,
+    liquidated_user: Option<&'a str>,
+    method: Option<&'a str>,
+}
+
+/// The instrument names of Hyperliquid coins, computed once per coin.
+static INSTRUMENTS: InstrumentCache = InstrumentCache::new(crate::VENUE);
+
+fn bad_fill(detail: &dyn std::fmt::Display) -> FetchError {
+    FetchError::malformed(crate::VENUE, "liquidation fill", detail)
+}
+
+fn liquidation_of(
+    fill: &FillFacts,
+    watched_user: &str,
+    source: LiquidationSource,
+    ts_init: u64,
+) -> Result<Liquidation, FetchError> {
+    let own = fill
         .liquidated_user
-        .as_deref()
         .is_none_or(|user| user.eq_ignore_ascii_case(watched_user));
-    let fill_sold = match fill.side.as_str() {
+    let fill_sold = match fill.side {
         "A" => true,
         "B" => false,
-        other => return Err(bad(format!("side '{other}' is neither A nor B"))),
+        other => {
+            return Err(bad_fill(&format_args!("side '{other}' is neither A nor B")));
+        }
     };
     // The liquidation order sold exactly when the fill is its own and sold, or a
     // counterparty's that bought.
@@ -90,26 +130,152 @@ pub fn fill_liquidation(
     } else {
         (PositionSide::Short, "B")
     };
-    let instrument = instrument_for_coin(&fill.coin)
-        .ok_or_else(|| bad(format!("coin '{}' cannot be named", fill.coin)))?;
-    let quantity = fill.sz.ok_or_else(|| bad("sz (size) is missing".into()))?;
-    let price = fill.px.ok_or_else(|| bad("px (price) is missing".into()))?;
-    let time = fill.time.ok_or_else(|| bad("time is missing".into()))?;
-    let ts_event =
-        ms_to_ns_checked(time).ok_or_else(|| bad(format!("time {time} is out of range")))?;
-    Ok(Some(Liquidation {
-        instrument_id: instrument.id,
+    let instrument_id = INSTRUMENTS
+        .id(fill.coin)
+        .ok_or_else(|| bad_fill(&format_args!("coin '{}' cannot be named", fill.coin)))?;
+    let quantity = fill.sz.ok_or_else(|| bad_fill(&"sz (size) is missing"))?;
+    let price = fill.px.ok_or_else(|| bad_fill(&"px (price) is missing"))?;
+    let time = fill.time.ok_or_else(|| bad_fill(&"time is missing"))?;
+    let ts_event = ms_to_ns_checked(time)
+        .ok_or_else(|| bad_fill(&format_args!("time {time} is out of range")))?;
+    Ok(Liquidation {
+        instrument_id,
         side,
         order_side: order_side.to_string(),
         quantity,
         price,
         value: quantity * price,
         source,
-        method: block.method.clone(),
+        method: fill.method.map(str::to_string),
         trade_id: fill.tid.map(|tid| tid.to_string()),
         ts_event,
         ts_init,
-    }))
+    })
+}
+
+/// A fill borrowed from the page it came in: the hot path of the liquidation poll (see
+/// [`WsFill`] for the fields). Nothing but the fields read is looked at, numbers stay raw
+/// until a fill turns out to be a liquidation.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FillRef<'a> {
+    /// The coin.
+    #[serde(default, borrow)]
+    pub coin: Option<Text<'a>>,
+    /// Fill price.
+    #[serde(default, borrow)]
+    pub px: Option<&'a RawValue>,
+    /// Fill size in coins.
+    #[serde(default, borrow)]
+    pub sz: Option<&'a RawValue>,
+    /// `B` or `A`.
+    #[serde(default, borrow)]
+    pub side: Option<Text<'a>>,
+    /// Fill time, UNIX ms.
+    #[serde(default, borrow)]
+    pub time: Option<&'a RawValue>,
+    /// The trade id.
+    #[serde(default, borrow)]
+    pub tid: Option<&'a RawValue>,
+    /// The liquidation block, when the fill belongs to one.
+    #[serde(default, borrow)]
+    pub liquidation: Option<FillLiquidationRef<'a>>,
+}
+
+/// The liquidation block of a [`FillRef`].
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FillLiquidationRef<'a> {
+    /// The user whose position was liquidated.
+    #[serde(default, borrow)]
+    pub liquidated_user: Option<Text<'a>>,
+    /// `market` or `backstop`.
+    #[serde(default, borrow)]
+    pub method: Option<Text<'a>>,
+}
+
+/// Reads a `userFills`/`userFillsByTime` array of fills, borrowing from `body`.
+pub fn parse_fills(body: &[u8]) -> Result<Vec<FillRef<'_>>, serde_json::Error> {
+    serde_json::from_slice(body)
+}
+
+/// The liquidations of one page of fills.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FillPage {
+    /// The liquidations, in page order, each trade id once.
+    pub rows: Vec<Liquidation>,
+    /// Liquidation fills that could not be read, skipped.
+    pub malformed: Vec<String>,
+    /// The newest fill time of the page (any fill), ms.
+    pub last_ms: Option<u64>,
+}
+
+/// The liquidations of `fills` ([`fill_liquidation`]'s rule), skipping trade ids already in
+/// `seen` (and adding the new ones).
+pub fn fill_page_liquidations(
+    fills: &[FillRef],
+    watched_user: &str,
+    source: LiquidationSource,
+    ts_init: u64,
+    seen: &mut HashSet<u64>,
+) -> FillPage {
+    let mut page = FillPage::default();
+    for fill in fills {
+        let time = u64_of(fill.time);
+        if let Ok(Some(t)) = time {
+            page.last_ms = page.last_ms.max(Some(t));
+        }
+        let tid = match u64_of(fill.tid) {
+            Ok(tid) => tid,
+            Err(e) => {
+                page.malformed
+                    .push(bad_fill(&format_args!("tid: {e}")).to_string());
+                continue;
+            }
+        };
+        if let Some(tid) = tid
+            && !seen.insert(tid)
+        {
+            continue;
+        }
+        let Some(block) = &fill.liquidation else {
+            continue;
+        };
+        match fill_ref_facts(fill, block, time, tid)
+            .and_then(|facts| liquidation_of(&facts, watched_user, source, ts_init))
+        {
+            Ok(row) => page.rows.push(row),
+            Err(e) => page.malformed.push(e.to_string()),
+        }
+    }
+    page
+}
+
+fn fill_ref_facts<'a>(
+    fill: &'a FillRef,
+    block: &'a FillLiquidationRef,
+    time: Result<Option<u64>, BadScalar>,
+    tid: Option<u64>,
+) -> Result<FillFacts<'a>, FetchError> {
+    let number = |field: &str, e: BadScalar| bad_fill(&format_args!("{field}: {e}"));
+    Ok(FillFacts {
+        coin: fill
+            .coin
+            .as_ref()
+            .ok_or_else(|| bad_fill(&"coin is missing"))?
+            .as_str(),
+        side: fill
+            .side
+            .as_ref()
+            .ok_or_else(|| bad_fill(&"side is missing"))?
+            .as_str(),
+        sz: f64_of(fill.sz).map_err(|e| number("sz", e))?,
+        px: f64_of(fill.px).map_err(|e| number("px", e))?,
+        time: time.map_err(|e| number("time", e))?,
+        tid,
+        liquidated_user: block.liquidated_user.as_ref().map(Text::as_str),
+        method: block.method.as_ref().map(Text::as_str),
+    })
 }
 
 #[cfg(test)]
@@ -182,6 +348,65 @@ mod tests {
 
     const LIQUIDATED: &str = "0x360878d351f05975e25f1807a27895e1e5e004fb";
     const MAKER: &str = "0x1111111111111111111111111111111111111111";
+
+    #[test]
+    fn borrowed_fill_pages_read_like_fill_liquidation_and_skip_garbage() {
+        // The fixture's fill, read both ways, gives the same row.
+        let fixture: Value = serde_json::from_str(fixtures::WS_USER_FILL_LIQUIDATION).unwrap();
+        let fills_json = fixture["data"]["fills"].to_string();
+        for cut in 0..fills_json.len() {
+            let _ = parse_fills(&fills_json.as_bytes()[..cut]);
+        }
+        let fills = parse_fills(fills_json.as_bytes()).expect("an array of fills");
+        let mut seen = HashSet::new();
+        let page = fill_page_liquidations(&fills, MAKER, LiquidationSource::Poll, 9, &mut seen);
+        let expected = fill_liquidation(&fixture_fill(), MAKER, LiquidationSource::Poll, 9)
+            .unwrap()
+            .expect("a liquidation fill");
+        assert_eq!(page.rows, [expected]);
+        assert!(page.malformed.is_empty());
+        // The same trade id again (the next page's boundary) is not delivered twice.
+        let again = fill_page_liquidations(&fills, MAKER, LiquidationSource::Poll, 9, &mut seen);
+        assert!(again.rows.is_empty());
+        // Numbers as numbers, unknown fields, fills without a block; bad ones are skipped
+        // and named, the rest of the page is kept.
+        let body = br#"[
+            {"coin":"ETH","px":2000.5,"sz":"0.5","side":"A","time":1700000000000,"tid":1,"liquidation":{"method":"backstop"},"new":[1]},
+            {"coin":"ETH","px":"1","sz":"1","side":"B","time":1700000000005,"tid":2},
+            {"coin":"ETH","px":"x","sz":"1","side":"B","time":1,"tid":3,"liquidation":{}},
+            {"coin":"ETH","px":"1","sz":"1","side":"Q","time":1,"tid":4,"liquidation":{}},
+            {"px":"1","sz":"1","side":"B","time":1,"tid":5,"liquidation":{}},
+            {"coin":"ETH","px":"1","sz":"1","side":"B","time":1,"tid":-6,"liquidation":{}}]"#;
+        let fills = parse_fills(body).expect("an array of fills");
+        let page = fill_page_liquidations(
+            &fills,
+            HLP_LIQUIDATOR_FOR_TESTS,
+            LiquidationSource::Poll,
+            0,
+            &mut HashSet::new(),
+        );
+        assert_eq!(page.rows.len(), 1);
+        let row = &page.rows[0];
+        assert_eq!(
+            (
+                row.side,
+                row.quantity,
+                row.price,
+                row.method.as_deref(),
+                row.trade_id.as_deref()
+            ),
+            (PositionSide::Long, 0.5, 2000.5, Some("backstop"), Some("1"))
+        );
+        assert_eq!(page.last_ms, Some(1_700_000_000_005));
+        assert_eq!(page.malformed.len(), 4, "{:?}", page.malformed);
+        assert!(page.malformed[0].contains("px: 'x' is not a number"));
+        assert!(page.malformed[1].contains("neither A nor B"));
+        assert!(page.malformed[2].contains("coin is missing"));
+        assert!(page.malformed[3].contains("tid: '-6' is not a whole number"));
+        assert!(parse_fills(br#"{"error":"x"}"#).is_err());
+    }
+
+    const HLP_LIQUIDATOR_FOR_TESTS: &str = "0x2e3d94f0562703b25c83308a05046ddaf9a8dd14";
 
     #[test]
     fn fixture_fill_is_a_counterparty_of_a_short_liquidation() {

@@ -10,9 +10,12 @@
 //! value / `bkPx`).
 
 use ccxt_model::PositionSide;
+use ccxt_venue::borrowed::{RawValue, Text, decimal_of, u64_of};
 use rust_decimal::Decimal;
+use serde::Deserialize;
 use serde_json::{Value, json};
 
+#[cfg(doc)]
 use crate::http::models::LiquidationItem;
 use crate::http::parse::{FundingRate, OpenInterest, funding_rate_rows, open_interest_rows};
 
@@ -133,12 +136,70 @@ pub struct MalformedFrame {
     pub detail: String,
 }
 
-fn text(v: &Value, key: &str) -> Option<String> {
-    match v.get(key)? {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
+/// A string's text or a number's literal (codes and ids come either way); `None` otherwise.
+fn text(raw: Option<&RawValue>) -> Option<String> {
+    let json = raw?.get();
+    match json.as_bytes().first()? {
+        b'"' => serde_json::from_str(json).ok(),
+        b'-' | b'0'..=b'9' => Some(json.to_string()),
         _ => None,
     }
+}
+
+/// The keys of a frame the classifier looks at, borrowed from the frame (one pass, no
+/// `serde_json::Value`); `arg` and `data` stay raw until they are needed.
+#[derive(Debug, Deserialize)]
+struct Frame<'a> {
+    #[serde(default, borrow)]
+    event: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    arg: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    data: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    code: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    msg: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    id: Option<&'a RawValue>,
+}
+
+/// The channel of a frame's `arg`.
+#[derive(Debug, Deserialize)]
+struct ArgRef<'a> {
+    #[serde(default, borrow)]
+    channel: Option<&'a RawValue>,
+}
+
+/// One `data[]` item of a liquidation push, borrowed (see [`LiquidationItem`]).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ItemRef<'a> {
+    #[serde(default, borrow)]
+    inst_id: Option<Text<'a>>,
+    #[serde(default, borrow)]
+    inst_type: Option<Text<'a>>,
+    #[serde(default, borrow)]
+    details: Vec<&'a RawValue>,
+}
+
+/// One detail of a liquidation item, borrowed (see
+/// [`LiquidationDetail`](crate::http::models::LiquidationDetail)).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct DetailRef<'a> {
+    #[serde(default, borrow)]
+    side: Option<Text<'a>>,
+    #[serde(default, borrow)]
+    pos_side: Option<Text<'a>>,
+    #[serde(default, borrow)]
+    sz: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    bk_px: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    bk_loss: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    ts: Option<&'a RawValue>,
 }
 
 /// Classifies one text frame of a public connection.
@@ -146,105 +207,140 @@ pub fn parse_public_message(frame: &[u8]) -> Result<PublicMessage, MalformedFram
     if frame.trim_ascii() == PONG.as_bytes() {
         return Ok(PublicMessage::Pong);
     }
-    let value: Value = serde_json::from_slice(frame).map_err(|e| MalformedFrame {
+    let malformed = |e: serde_json::Error| MalformedFrame {
         detail: e.to_string(),
-    })?;
-    if let Some(event) = value.get("event").and_then(Value::as_str) {
-        return Ok(match event {
+    };
+    let f: Frame = serde_json::from_slice(frame).map_err(malformed)?;
+    let channel = || {
+        f.arg
+            .filter(|a| a.get().starts_with('{'))
+            .and_then(|a| serde_json::from_str::<ArgRef>(a.get()).ok())
+            .and_then(|a| text(a.channel))
+            .unwrap_or_default()
+    };
+    if let Some(event) = f.event.filter(|e| e.get().starts_with('"')) {
+        let event: String = serde_json::from_str(event.get()).map_err(malformed)?;
+        return Ok(match event.as_str() {
             "subscribe" => PublicMessage::SubscribeAck {
-                channel: value
-                    .get("arg")
-                    .and_then(|a| text(a, "channel"))
-                    .unwrap_or_default(),
-                id: text(&value, "id"),
+                channel: channel(),
+                id: text(f.id),
             },
             "error" => PublicMessage::Error {
-                code: text(&value, "code").unwrap_or_default(),
-                msg: text(&value, "msg").unwrap_or_default(),
-                id: text(&value, "id"),
+                code: text(f.code).unwrap_or_default(),
+                msg: text(f.msg).unwrap_or_default(),
+                id: text(f.id),
             },
             "notice" => PublicMessage::Notice {
-                code: text(&value, "code").unwrap_or_default(),
-                msg: text(&value, "msg").unwrap_or_default(),
+                code: text(f.code).unwrap_or_default(),
+                msg: text(f.msg).unwrap_or_default(),
             },
             _ => PublicMessage::Other,
         });
     }
-    let channel = value
-        .get("arg")
-        .and_then(|a| text(a, "channel"))
-        .unwrap_or_default();
-    let data = match value.get("data") {
-        Some(Value::Array(rows)) => rows.clone(),
-        None => return Ok(PublicMessage::Other),
-        Some(_) => {
-            return Err(MalformedFrame {
-                detail: format!("{channel} push whose data is not an array"),
-            });
-        }
+    let channel = channel();
+    let Some(data) = f.data else {
+        return Ok(PublicMessage::Other);
     };
+    if !data.get().starts_with('[') {
+        return Err(MalformedFrame {
+            detail: format!("{channel} push whose data is not an array"),
+        });
+    }
+    let rows = || serde_json::from_str::<Vec<Value>>(data.get()).map_err(malformed);
     Ok(match channel.as_str() {
         LIQUIDATION_CHANNEL => {
-            let (liquidations, skipped) = liquidation_items(data);
+            let items: Vec<&RawValue> = serde_json::from_str(data.get()).map_err(malformed)?;
+            let (liquidations, skipped) = liquidation_details(&items);
             PublicMessage::Liquidations {
                 liquidations,
                 skipped,
             }
         }
-        "funding-rate" => PublicMessage::FundingRates(funding_rate_rows(data).0),
-        "open-interest" => PublicMessage::OpenInterest(open_interest_rows(data).0),
+        "funding-rate" => PublicMessage::FundingRates(funding_rate_rows(rows()?).0),
+        "open-interest" => PublicMessage::OpenInterest(open_interest_rows(rows()?).0),
         _ => PublicMessage::Other,
     })
 }
 
 /// The liquidations of a push's `data` (every item, every detail), and the details skipped.
 pub fn liquidation_items(data: Vec<Value>) -> (Vec<OkxLiquidation>, Vec<String>) {
+    let raw: Vec<Box<RawValue>> = data
+        .iter()
+        .filter_map(|v| serde_json::value::to_raw_value(v).ok())
+        .collect();
+    let items: Vec<&RawValue> = raw.iter().map(AsRef::as_ref).collect();
+    liquidation_details(&items)
+}
+
+/// [`liquidation_items`] on the raw items of a frame (the hot path: nothing but the kept text
+/// is copied).
+fn liquidation_details(items: &[&RawValue]) -> (Vec<OkxLiquidation>, Vec<String>) {
     let mut out = Vec::new();
     let mut skipped = Vec::new();
-    for item in data {
-        let item: LiquidationItem = match serde_json::from_value(item) {
+    for raw in items {
+        let item: ItemRef = match serde_json::from_str(raw.get()) {
             Ok(i) => i,
             Err(e) => {
                 skipped.push(format!("unreadable item: {e}"));
                 continue;
             }
         };
-        let Some(inst_id) = item.inst_id.clone() else {
+        let Some(inst_id) = item.inst_id else {
             skipped.push("item without instId".into());
             continue;
         };
-        for d in item.details {
-            let side = match d.side.as_deref() {
-                Some("sell") => PositionSide::Long,
-                Some("buy") => PositionSide::Short,
-                other => {
-                    skipped.push(format!("{inst_id}: side {other:?}"));
-                    continue;
-                }
-            };
-            let (Some(contracts), Some(price), Some(ts_ms)) = (d.sz, d.bk_px, d.ts) else {
-                skipped.push(format!("{inst_id}: missing sz, bkPx or ts"));
-                continue;
-            };
-            let pos_side_disagrees = matches!(
-                (side, d.pos_side.as_deref()),
-                (PositionSide::Long, Some("short")) | (PositionSide::Short, Some("long"))
-            );
-            out.push(OkxLiquidation {
-                inst_id: inst_id.clone(),
-                inst_type: item.inst_type.clone(),
-                side,
-                order_side: d.side.unwrap_or_default(),
-                pos_side: d.pos_side,
-                pos_side_disagrees,
-                contracts,
-                price,
-                bk_loss: d.bk_loss,
-                ts_ms,
-            });
+        let inst_id = inst_id.as_str();
+        let inst_type = item.inst_type.map(|t| t.0.into_owned());
+        for raw in item.details {
+            match detail(inst_id, &inst_type, raw) {
+                Ok(l) => out.push(l),
+                Err(reason) => skipped.push(reason),
+            }
         }
     }
     (out, skipped)
+}
+
+/// One detail of the item of `inst_id`, or why it is skipped.
+fn detail(
+    inst_id: &str,
+    inst_type: &Option<String>,
+    raw: &RawValue,
+) -> Result<OkxLiquidation, String> {
+    let d: DetailRef = serde_json::from_str(raw.get())
+        .map_err(|e| format!("{inst_id}: unreadable detail: {e}"))?;
+    let side = match d.side.as_ref().map(Text::as_str) {
+        Some("sell") => PositionSide::Long,
+        Some("buy") => PositionSide::Short,
+        other => return Err(format!("{inst_id}: side {other:?}")),
+    };
+    let number = |field: &str, raw| decimal_of(raw).map_err(|e| format!("{inst_id}: {field}: {e}"));
+    let (contracts, price, bk_loss) = (
+        number("sz", d.sz)?,
+        number("bkPx", d.bk_px)?,
+        number("bkLoss", d.bk_loss)?,
+    );
+    let ts = u64_of(d.ts).map_err(|e| format!("{inst_id}: ts: {e}"))?;
+    let (Some(contracts), Some(price), Some(ts_ms)) = (contracts, price, ts) else {
+        return Err(format!("{inst_id}: missing sz, bkPx or ts"));
+    };
+    let pos_side = d.pos_side.map(|p| p.0.into_owned());
+    let pos_side_disagrees = matches!(
+        (side, pos_side.as_deref()),
+        (PositionSide::Long, Some("short")) | (PositionSide::Short, Some("long"))
+    );
+    Ok(OkxLiquidation {
+        inst_id: inst_id.to_string(),
+        inst_type: inst_type.clone(),
+        side,
+        order_side: d.side.map(|s| s.0.into_owned()).unwrap_or_default(),
+        pos_side,
+        pos_side_disagrees,
+        contracts,
+        price,
+        bk_loss,
+        ts_ms,
+    })
 }
 
 #[cfg(test)]
@@ -359,6 +455,54 @@ mod tests {
         assert_eq!(liquidations[2].contracts, d("3"));
         assert_eq!(skipped.len(), 3, "{skipped:?}");
         assert_eq!(liquidations[0].coins(d("0.01"), false), Some(d("0.015")));
+    }
+
+    #[test]
+    fn typed_parser_tolerates_shapes_and_skips_garbage_without_panicking() {
+        let frame = include_str!("../../fixtures/ws_liquidation_orders_swap_docs.json");
+        for cut in 0..frame.len() {
+            let _ = parse_public_message(&frame.as_bytes()[..cut]);
+        }
+        let m = parse(
+            r#"{"extra":{"a":[1]},"arg":{"channel":"liquidation-orders","instType":"SWAP"},"data":[
+            5,
+            {"instId":"BTC-USDT-SWAP","details":[
+                {"side":"sell","sz":"x","bkPx":"1","ts":"1"},
+                {"side":"sell","sz":"1","bkPx":"1","ts":"-3"},
+                {"side":"buy","posSide":"short","sz":0.25,"bkPx":"90000.5","bkLoss":"","ts":1.7e3,"new":[]}]}]}"#,
+        );
+        let PublicMessage::Liquidations {
+            liquidations,
+            skipped,
+        } = m
+        else {
+            panic!("{m:?}");
+        };
+        assert_eq!(liquidations.len(), 1);
+        assert_eq!(
+            (
+                liquidations[0].contracts,
+                liquidations[0].price,
+                liquidations[0].ts_ms
+            ),
+            (d("0.25"), d("90000.5"), 1700)
+        );
+        assert_eq!(liquidations[0].bk_loss, None);
+        assert_eq!(skipped.len(), 3, "{skipped:?}");
+        assert!(skipped[0].starts_with("unreadable item"), "{skipped:?}");
+        assert!(
+            skipped[1].contains("sz: 'x' is not a decimal"),
+            "{skipped:?}"
+        );
+        assert!(
+            skipped[2].contains("ts: '-3' is not a whole number"),
+            "{skipped:?}"
+        );
+        // The old entry point reads the same.
+        let item = json!({"instId":"ETH-USDT-SWAP","details":[{"side":"buy","sz":"2","bkPx":"3","ts":"4"}]});
+        let (rows, skipped) = liquidation_items(vec![item]);
+        assert!(skipped.is_empty());
+        assert_eq!((rows[0].contracts, rows[0].ts_ms), (d("2"), 4));
     }
 
     #[test]
