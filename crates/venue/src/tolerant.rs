@@ -4,8 +4,8 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use serde::de::{self, Visitor};
 use serde::Deserializer;
+use serde::de::{self, Visitor};
 
 /// One JSON scalar as the tolerant readers see it, read in one pass: no buffering of the value,
 /// no error built on the way (an untagged enum tries each variant and builds an error for
@@ -248,11 +248,17 @@ mod tests {
     fn escaped_strings_are_read_and_other_json_types_refused() {
         // A string with an escape cannot be borrowed from the input: it is read all the same.
         let a = t(r#"{"f":"\u0031.5","u":"\u00312","d":" \u0030.10 "}"#);
-        assert_eq!((a.f, a.u, a.d.as_deref()), (Some(1.5), Some(12), Some("0.10")));
+        assert_eq!(
+            (a.f, a.u, a.d.as_deref()),
+            (Some(1.5), Some(12), Some("0.10"))
+        );
         // Through a serde_json::Value too (owned strings, numbers as serde_json prints them).
         let v = serde_json::json!({"f": "2.5", "u": 7, "d": 1e-7});
         let b: T = serde_json::from_value(v).unwrap();
-        assert_eq!((b.f, b.u, b.d.as_deref()), (Some(2.5), Some(7), Some("1e-7")));
+        assert_eq!(
+            (b.f, b.u, b.d.as_deref()),
+            (Some(2.5), Some(7), Some("1e-7"))
+        );
         for bad in [
             r#"{"f":true}"#,
             r#"{"u":[1]}"#,
