@@ -13,6 +13,9 @@
 //! For each side: rows, requests, CPU seconds (user + system), wall time and peak RSS (from
 //! /proc while it runs), then the ratios ccxt-cli / ccxt.
 //!
+//! `CCXT_CLI_BIN=path` measures another build of ccxt-cli (e.g. a copy of the previous one)
+//! instead of the one cargo built.
+//!
 //! The Python with ccxt: `$CCXT_PEER_PYTHON`, else the venv `target/ccxt-venv` (created with
 //! `python3 -m venv` and `pip install ccxt==4.5.90` when missing). Where that cannot be had (no
 //! python3, pip cannot reach its index), the ccxt side is skipped with a message saying why.
@@ -122,7 +125,9 @@ struct Workload<'a> {
 }
 
 fn run_ccxt_cli(sim: &SimHandle, catalog: &Path, w: &Workload) -> Side {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_ccxt-cli"));
+    let bin =
+        std::env::var_os("CCXT_CLI_BIN").unwrap_or_else(|| env!("CARGO_BIN_EXE_ccxt-cli").into());
+    let mut cmd = Command::new(bin);
     for (key, _) in std::env::vars() {
         if key.starts_with("CCXT_") || key == "RUST_LOG" {
             cmd.env_remove(key);
@@ -349,6 +354,7 @@ async fn start_sim(symbols: usize, limits: bool) -> SimHandle {
 
 #[tokio::main]
 async fn main() {
+    ccxt_transport::install_crypto_provider();
     let n = arg("--symbols", 10.0) as usize;
     let days = arg("--days", 29.0) as u64;
     let limited_run = !std::env::args().any(|a| a == "--no-limited");
