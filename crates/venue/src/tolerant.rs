@@ -1,55 +1,123 @@
 //! Serde helpers for venue payloads: numbers that arrive as JSON numbers or as strings, and
 //! optional fields that are missing, null or empty strings.
 
-use serde::{Deserialize, Deserializer};
+use std::borrow::Cow;
+use std::fmt;
 
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum NumOrString {
+use serde::Deserializer;
+use serde::de::{self, Visitor};
+
+/// One JSON scalar as the tolerant readers see it, read in one pass: no buffering of the value,
+/// no error built on the way (an untagged enum tries each variant and builds an error for
+/// every miss), and a string borrowed from the input where it has no escapes.
+enum Scalar<'a> {
+    Null,
     Int(i64),
     UInt(u64),
     Float(f64),
-    Text(String),
+    Text(Cow<'a, str>),
+}
+
+struct ScalarVisitor;
+
+impl<'de> Visitor<'de> for ScalarVisitor {
+    type Value = Scalar<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a number, a string or null")
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+        Ok(Scalar::Int(v))
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+        Ok(Scalar::UInt(v))
+    }
+
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+        Ok(Scalar::Float(v))
+    }
+
+    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+        Ok(Scalar::Text(Cow::Borrowed(v)))
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(Scalar::Text(Cow::Owned(v.to_string())))
+    }
+
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+        Ok(Scalar::Text(Cow::Owned(v)))
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(Scalar::Null)
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(Scalar::Null)
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(ScalarVisitor)
+    }
+}
+
+fn scalar<'de, D: Deserializer<'de>>(d: D) -> Result<Scalar<'de>, D::Error> {
+    d.deserialize_any(ScalarVisitor)
 }
 
 /// Reads a number given as a JSON number or a string (`"10659.509"`); `""`/null → `None`.
 pub fn opt_f64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
-    match Option::<NumOrString>::deserialize(d)? {
-        None => Ok(None),
-        Some(NumOrString::Int(i)) => Ok(Some(i as f64)),
-        Some(NumOrString::UInt(u)) => Ok(Some(u as f64)),
-        Some(NumOrString::Float(f)) => Ok(Some(f)),
-        Some(NumOrString::Text(s)) if s.trim().is_empty() => Ok(None),
-        Some(NumOrString::Text(s)) => s
+    match scalar(d)? {
+        Scalar::Null => Ok(None),
+        Scalar::Int(i) => Ok(Some(i as f64)),
+        Scalar::UInt(u) => Ok(Some(u as f64)),
+        Scalar::Float(f) => Ok(Some(f)),
+        Scalar::Text(s) if s.trim().is_empty() => Ok(None),
+        Scalar::Text(s) => s
             .trim()
             .parse::<f64>()
             .ok()
             .filter(|f| f.is_finite())
             .map(Some)
-            .ok_or_else(|| serde::de::Error::custom(format!("'{s}' is not a number"))),
+            .ok_or_else(|| de::Error::custom(format!("'{s}' is not a number"))),
     }
 }
 
 /// Reads an integer (e.g. milliseconds) given as a JSON number or a string; `""`/null → `None`.
 pub fn opt_u64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
-    match Option::<NumOrString>::deserialize(d)? {
-        None => Ok(None),
-        Some(NumOrString::Int(i)) => u64::try_from(i)
+    match scalar(d)? {
+        Scalar::Null => Ok(None),
+        Scalar::Int(i) => u64::try_from(i)
             .map(Some)
-            .map_err(|_| serde::de::Error::custom(format!("{i} is negative"))),
-        Some(NumOrString::UInt(u)) => Ok(Some(u)),
-        Some(NumOrString::Float(f)) if f >= 0.0 && f.fract() == 0.0 && f < 1.8e19 => {
-            Ok(Some(f as u64))
-        }
-        Some(NumOrString::Float(f)) => Err(serde::de::Error::custom(format!(
-            "{f} is not a whole number"
-        ))),
-        Some(NumOrString::Text(s)) if s.trim().is_empty() => Ok(None),
-        Some(NumOrString::Text(s)) => s
+            .map_err(|_| de::Error::custom(format!("{i} is negative"))),
+        Scalar::UInt(u) => Ok(Some(u)),
+        Scalar::Float(f) if f >= 0.0 && f.fract() == 0.0 && f < 1.8e19 => Ok(Some(f as u64)),
+        Scalar::Float(f) => Err(de::Error::custom(format!("{f} is not a whole number"))),
+        Scalar::Text(s) if s.trim().is_empty() => Ok(None),
+        Scalar::Text(s) => s
             .trim()
             .parse::<u64>()
             .map(Some)
-            .map_err(|_| serde::de::Error::custom(format!("'{s}' is not a whole number"))),
+            .map_err(|_| de::Error::custom(format!("'{s}' is not a whole number"))),
+    }
+}
+
+/// A decimal's text as read: trimmed, borrowed from the input where it can be; a JSON number
+/// as serde_json prints it (the same text `serde_json::Value` gives).
+fn decimal_text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Cow<'de, str>>, D::Error> {
+    match scalar(d)? {
+        Scalar::Null => Ok(None),
+        Scalar::Text(s) if s.trim().is_empty() => Ok(None),
+        Scalar::Text(Cow::Borrowed(s)) => Ok(Some(Cow::Borrowed(s.trim()))),
+        Scalar::Text(Cow::Owned(s)) => Ok(Some(Cow::Owned(s.trim().to_string()))),
+        Scalar::Int(i) => Ok(Some(Cow::Owned(i.to_string()))),
+        Scalar::UInt(u) => Ok(Some(Cow::Owned(u.to_string()))),
+        Scalar::Float(f) => serde_json::Number::from_f64(f)
+            .map(|n| Some(Cow::Owned(n.to_string())))
+            .ok_or_else(|| de::Error::custom(format!("{f} is not a decimal"))),
     }
 }
 
@@ -58,15 +126,7 @@ pub fn opt_u64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error>
 ///
 /// A JSON number is kept as serde_json prints it, which is exact for the short decimals venues send.
 pub fn opt_decimal_text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-    match Option::<serde_json::Value>::deserialize(d)? {
-        None | Some(serde_json::Value::Null) => Ok(None),
-        Some(serde_json::Value::String(s)) if s.trim().is_empty() => Ok(None),
-        Some(serde_json::Value::String(s)) => Ok(Some(s.trim().to_string())),
-        Some(serde_json::Value::Number(n)) => Ok(Some(n.to_string())),
-        Some(other) => Err(serde::de::Error::custom(format!(
-            "{other} is not a decimal"
-        ))),
-    }
+    Ok(decimal_text(d)?.map(Cow::into_owned))
 }
 
 /// Reads a decimal exactly ([`opt_decimal_text`] then [`crate::convert::parse_decimal`]), from
@@ -74,7 +134,7 @@ pub fn opt_decimal_text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String
 pub fn opt_decimal<'de, D: Deserializer<'de>>(
     d: D,
 ) -> Result<Option<rust_decimal::Decimal>, D::Error> {
-    match opt_decimal_text(d)? {
+    match decimal_text(d)? {
         None => Ok(None),
         Some(text) => crate::convert::parse_decimal(&text)
             .map(Some)
@@ -108,6 +168,8 @@ pub fn value_u64(v: &serde_json::Value) -> Option<u64> {
 
 #[cfg(test)]
 mod tests {
+    use serde::Deserialize;
+
     use super::*;
 
     #[derive(Deserialize)]
@@ -180,5 +242,31 @@ mod tests {
         assert_eq!(x(r#"{"x":""}"#).unwrap(), None);
         assert_eq!(x("{}").unwrap(), None);
         assert!(x(r#"{"x":"abc"}"#).is_err());
+    }
+
+    #[test]
+    fn escaped_strings_are_read_and_other_json_types_refused() {
+        // A string with an escape cannot be borrowed from the input: it is read all the same.
+        let a = t(r#"{"f":"\u0031.5","u":"\u00312","d":" \u0030.10 "}"#);
+        assert_eq!(
+            (a.f, a.u, a.d.as_deref()),
+            (Some(1.5), Some(12), Some("0.10"))
+        );
+        // Through a serde_json::Value too (owned strings, numbers as serde_json prints them).
+        let v = serde_json::json!({"f": "2.5", "u": 7, "d": 1e-7});
+        let b: T = serde_json::from_value(v).unwrap();
+        assert_eq!(
+            (b.f, b.u, b.d.as_deref()),
+            (Some(2.5), Some(7), Some("1e-7"))
+        );
+        for bad in [
+            r#"{"f":true}"#,
+            r#"{"u":[1]}"#,
+            r#"{"d":{"x":1}}"#,
+            r#"{"u":1.5}"#,
+            r#"{"f":"1e999"}"#,
+        ] {
+            assert!(serde_json::from_str::<T>(bad).is_err(), "{bad}");
+        }
     }
 }
