@@ -147,12 +147,17 @@ impl Catalog {
     async fn compact_with(&self, open_after: Option<u64>) -> Result<CompactReport> {
         let _guard = self.lock().await?;
         let mut report = CompactReport::default();
-        self.compact_kind::<OpenInterest>(&mut report, open_after).await?;
-        self.compact_kind::<FundingRate>(&mut report, open_after).await?;
-        self.compact_kind::<Liquidation>(&mut report, open_after).await?;
+        self.compact_kind::<OpenInterest>(&mut report, open_after)
+            .await?;
+        self.compact_kind::<FundingRate>(&mut report, open_after)
+            .await?;
+        self.compact_kind::<Liquidation>(&mut report, open_after)
+            .await?;
         self.compact_kind::<Bar>(&mut report, open_after).await?;
-        self.compact_kind::<MarkPrice>(&mut report, open_after).await?;
-        self.compact_kind::<IndexPrice>(&mut report, open_after).await?;
+        self.compact_kind::<MarkPrice>(&mut report, open_after)
+            .await?;
+        self.compact_kind::<IndexPrice>(&mut report, open_after)
+            .await?;
         self.compact_kind::<Gap>(&mut report, open_after).await?;
         Ok(report)
     }

@@ -253,7 +253,11 @@ async fn appending_compaction_merges_an_open_day_in_tiers_and_an_ended_one_whole
     let now = DAY0 + NANOS_PER_DAY + 13 * 3600 * NANOS_PER_SECOND;
     let report = catalog.compact_appending(now).await.unwrap();
     assert_eq!(
-        (report.files_before, report.files_after, report.rows_rewritten),
+        (
+            report.files_before,
+            report.files_after,
+            report.rows_rewritten
+        ),
         (4 + 12, 1 + 1, 288 + 12),
         "day 1 merged whole, the hour of day 2 merged into one file, its first half left alone"
     );
@@ -298,7 +302,11 @@ async fn appending_compaction_merges_an_open_day_in_tiers_and_an_ended_one_whole
     assert_eq!(file_names(&b).len(), 2, "one file per ended day");
     assert_layout(b.dir());
     let stored: Vec<OpenInterest> = read_all(&catalog, &[instrument]).await;
-    assert_eq!(stored, [day1, &day2[..168]].concat(), "every row once, in order");
+    assert_eq!(
+        stored,
+        [day1, &day2[..168]].concat(),
+        "every row once, in order"
+    );
 }
 
 async fn small_files_are_written_uncompressed_day_files_with_zstd(b: Backend) {
