@@ -38,17 +38,12 @@ pub const KEY_RECORD: &str = "ccxt_pipeline.record";
 /// NautilusTrader's own row-group size.
 const ROWS_PER_GROUP: usize = 5000;
 
-/// Files of fewer rows are written uncompressed: compression saves next to nothing on them
-/// (a file of a few rows is mostly footer; zstd even adds a frame header to each page), but
-/// costs a compression context per column chunk, which was a sixth of the daemon's steady-state
-/// CPU (its flushes write one small file per instrument). Compaction rewrites them, compressed
-/// once they reach this size.
+/// Files of fewer rows may be written uncompressed ([`crate::Catalog::write_small_files_uncompressed`]).
 pub(crate) const COMPRESS_FROM_ROWS: usize = 256;
 
-/// The compression of a file of `rows` rows: zstd level 3, or none for small files
-/// ([`COMPRESS_FROM_ROWS`]). `shown` names the file in an error.
-pub(crate) fn compression_for(rows: usize, shown: &str) -> Result<Compression> {
-    if rows < COMPRESS_FROM_ROWS {
+/// zstd level 3 when `compress`, else none. `shown` names the file in an error.
+fn compression(compress: bool, shown: &str) -> Result<Compression> {
+    if !compress {
         return Ok(Compression::UNCOMPRESSED);
     }
     let level = ZstdLevel::try_new(3).map_err(|e| CatalogError::Encode {
@@ -58,11 +53,12 @@ pub(crate) fn compression_for(rows: usize, shown: &str) -> Result<Compression> {
     Ok(Compression::ZSTD(level))
 }
 
-/// Encodes sorted rows of one instrument as a Parquet file.
+/// Encodes sorted rows of one instrument as a Parquet file, zstd-compressed if `compress`.
 pub(crate) fn encode<T: CatalogRecord>(
     rows: &[T],
     id: &InstrumentId,
     shown: &str,
+    compress: bool,
 ) -> Result<Bytes> {
     let err = |e: &dyn std::fmt::Display| CatalogError::Encode {
         path: shown.to_string(),
@@ -70,7 +66,7 @@ pub(crate) fn encode<T: CatalogRecord>(
     };
     let batch = T::to_batch(rows, id).map_err(|e| err(&e))?;
     let props = WriterProperties::builder()
-        .set_compression(compression_for(rows.len(), shown)?)
+        .set_compression(compression(compress, shown)?)
         .set_max_row_group_row_count(Some(ROWS_PER_GROUP))
         .set_statistics_enabled(EnabledStatistics::Chunk)
         .set_key_value_metadata(Some(vec![

@@ -131,10 +131,9 @@ async fn files_carry_nautilus_metadata_schema_version_and_statistics(b: Backend)
     );
     let rg = meta.row_group(0);
     assert!(rg.column(4).statistics().is_some(), "ts_init statistics");
-    // One row: written uncompressed (small files are; see the test below).
     assert_eq!(
         rg.column(0).compression(),
-        parquet::basic::Compression::UNCOMPRESSED
+        parquet::basic::Compression::ZSTD(Default::default())
     );
 }
 
@@ -311,6 +310,7 @@ async fn appending_compaction_merges_an_open_day_in_tiers_and_an_ended_one_whole
 
 async fn small_files_are_written_uncompressed_day_files_with_zstd(b: Backend) {
     let (catalog, _) = b.open_writable().await;
+    catalog.write_small_files_uncompressed(true);
     let rows = oi_days("ADAUSDT-PERP.BINANCE", 1, 2);
     catalog.write(rows[..288].to_vec()).await.unwrap();
     catalog.write(rows[288..289].to_vec()).await.unwrap();
