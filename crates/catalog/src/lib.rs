@@ -86,6 +86,9 @@ pub struct Catalog {
     /// The datasets this writer owns (all when None): recovery, compaction and quarantine
     /// touch only these.
     owns: Option<DatasetFilter>,
+    /// Whether files of fewer than 256 rows are written uncompressed
+    /// ([`Catalog::write_small_files_uncompressed`]).
+    small_uncompressed: std::sync::atomic::AtomicBool,
 }
 
 impl std::fmt::Debug for Catalog {
@@ -114,7 +117,26 @@ impl Catalog {
             run_lock: None,
             lazy_lease: tokio::sync::OnceCell::new(),
             owns: None,
+            small_uncompressed: std::sync::atomic::AtomicBool::new(false),
         }
+    }
+
+    /// From now on, writes files of fewer than 256 rows uncompressed (larger ones keep zstd).
+    /// For a process that appends a few rows per instrument at a time (the daemon's spool
+    /// flushes): on a few rows zstd saves nothing (the footer is most of the file) but costs a
+    /// compression context per column chunk, a sixth of the daemon's steady-state CPU.
+    /// Compaction later rewrites such files, compressed once they are large enough.
+    pub fn write_small_files_uncompressed(&self, on: bool) {
+        self.small_uncompressed
+            .store(on, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Whether a file of `rows` rows is written compressed.
+    pub(crate) fn compress(&self, rows: usize) -> bool {
+        rows >= parquet_io::COMPRESS_FROM_ROWS
+            || !self
+                .small_uncompressed
+                .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Opens an existing catalog for reading. Fails if the location does not exist.

@@ -129,19 +129,44 @@ impl Catalog {
     /// funding) into one file per partition.
     /// Streaming writes many small files; this is what keeps queries fast.
     pub async fn compact(&self) -> Result<CompactReport> {
+        self.compact_with(None).await
+    }
+
+    /// Compaction for a process that keeps appending (the daemon): partitions that ended by
+    /// `now_ns` are merged into one file each, as [`Catalog::compact`] does, but the files of a
+    /// partition still open (the current UTC day or month) are merged in tiers
+    /// (see `open_partition_runs`): only a run of trailing files that together span at least as
+    /// long as the file before them is merged, so a month file is not rewritten for an hour
+    /// of new rows. An open partition then holds a few files of decreasing size (about
+    /// log2 of its appends), each row is rewritten a few times in the partition's life instead
+    /// of at every run, and the partition is merged into one file once, after it ends.
+    pub async fn compact_appending(&self, now_ns: u64) -> Result<CompactReport> {
+        self.compact_with(Some(now_ns)).await
+    }
+
+    async fn compact_with(&self, open_after: Option<u64>) -> Result<CompactReport> {
         let _guard = self.lock().await?;
         let mut report = CompactReport::default();
-        self.compact_kind::<OpenInterest>(&mut report).await?;
-        self.compact_kind::<FundingRate>(&mut report).await?;
-        self.compact_kind::<Liquidation>(&mut report).await?;
-        self.compact_kind::<Bar>(&mut report).await?;
-        self.compact_kind::<MarkPrice>(&mut report).await?;
-        self.compact_kind::<IndexPrice>(&mut report).await?;
-        self.compact_kind::<Gap>(&mut report).await?;
+        self.compact_kind::<OpenInterest>(&mut report, open_after)
+            .await?;
+        self.compact_kind::<FundingRate>(&mut report, open_after)
+            .await?;
+        self.compact_kind::<Liquidation>(&mut report, open_after)
+            .await?;
+        self.compact_kind::<Bar>(&mut report, open_after).await?;
+        self.compact_kind::<MarkPrice>(&mut report, open_after)
+            .await?;
+        self.compact_kind::<IndexPrice>(&mut report, open_after)
+            .await?;
+        self.compact_kind::<Gap>(&mut report, open_after).await?;
         Ok(report)
     }
 
-    async fn compact_kind<T: CatalogRecord>(&self, report: &mut CompactReport) -> Result<()> {
+    async fn compact_kind<T: CatalogRecord>(
+        &self,
+        report: &mut CompactReport,
+        open_after: Option<u64>,
+    ) -> Result<()> {
         for id in self.instruments(T::KIND).await? {
             if !self.owns(T::KIND, &id) {
                 continue;
@@ -152,6 +177,15 @@ impl Catalog {
             let mut after = 0;
             let partition = T::partition(&id);
             for group in partition_groups(&listing.files, partition) {
+                let group = match (open_after, group.first().and_then(|f| f.range)) {
+                    (Some(now), Some((start, _))) if partition.next_start(start) > now => {
+                        match open_partition_runs(&group) {
+                            Some(run) => run,
+                            None => continue,
+                        }
+                    }
+                    _ => group,
+                };
                 let (mut rows, group, quarantined) = self.read_group::<T>(group, &id).await?;
                 report.files_quarantined += quarantined;
                 let dropped = sort_and_dedup(&mut rows);
@@ -319,6 +353,27 @@ pub(crate) fn overlap_groups(files: &[DataFile]) -> Vec<Vec<DataFile>> {
         groups.push(current);
     }
     groups
+}
+
+/// The files of a still-open partition worth merging now (size tiers): the longest run of
+/// trailing files, grown backwards while the file before it spans no more time than the run
+/// (from its first row to its last), if that run has two files or more. Time spanned stands
+/// for rows, as appends come at a steady pace (file sizes would not: a small file is mostly
+/// footer). New small files are merged into one, and that one merged with the file before it
+/// once the files after it span as long; so each file spans about twice the time of the next,
+/// an open partition holds about log2 of its appends, and each row is rewritten about as often.
+pub(crate) fn open_partition_runs(group: &[DataFile]) -> Option<Vec<DataFile>> {
+    let span = |f: &DataFile| f.range.map_or(0, |(start, end)| end.saturating_sub(start));
+    let end = group.last()?.range?.1;
+    let mut first = group.len().checked_sub(1)?;
+    while first > 0 {
+        let run_start = group[first].range.map_or(end, |r| r.0);
+        if span(&group[first - 1]) > end.saturating_sub(run_start) {
+            break;
+        }
+        first -= 1;
+    }
+    (group.len() - first >= 2).then(|| group[first..].to_vec())
 }
 
 /// Groups of two or more files lying within the same partition (UTC day or month).

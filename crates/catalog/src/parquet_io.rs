@@ -38,11 +38,27 @@ pub const KEY_RECORD: &str = "ccxt_pipeline.record";
 /// NautilusTrader's own row-group size.
 const ROWS_PER_GROUP: usize = 5000;
 
-/// Encodes sorted rows of one instrument as a Parquet file.
+/// Files of fewer rows may be written uncompressed ([`crate::Catalog::write_small_files_uncompressed`]).
+pub(crate) const COMPRESS_FROM_ROWS: usize = 256;
+
+/// zstd level 3 when `compress`, else none. `shown` names the file in an error.
+fn compression(compress: bool, shown: &str) -> Result<Compression> {
+    if !compress {
+        return Ok(Compression::UNCOMPRESSED);
+    }
+    let level = ZstdLevel::try_new(3).map_err(|e| CatalogError::Encode {
+        path: shown.to_string(),
+        reason: e.to_string(),
+    })?;
+    Ok(Compression::ZSTD(level))
+}
+
+/// Encodes sorted rows of one instrument as a Parquet file, zstd-compressed if `compress`.
 pub(crate) fn encode<T: CatalogRecord>(
     rows: &[T],
     id: &InstrumentId,
     shown: &str,
+    compress: bool,
 ) -> Result<Bytes> {
     let err = |e: &dyn std::fmt::Display| CatalogError::Encode {
         path: shown.to_string(),
@@ -50,9 +66,7 @@ pub(crate) fn encode<T: CatalogRecord>(
     };
     let batch = T::to_batch(rows, id).map_err(|e| err(&e))?;
     let props = WriterProperties::builder()
-        .set_compression(Compression::ZSTD(
-            ZstdLevel::try_new(3).map_err(|e| err(&e))?,
-        ))
+        .set_compression(compression(compress, shown)?)
         .set_max_row_group_row_count(Some(ROWS_PER_GROUP))
         .set_statistics_enabled(EnabledStatistics::Chunk)
         .set_key_value_metadata(Some(vec![

@@ -309,7 +309,7 @@ impl Catalog {
                 .clone()
                 .join(naming::file_name(first.ts_init(), last.ts_init()).as_str());
             let shown = self.storage.display_path(&final_path);
-            let bytes = parquet_io::encode(chunk, id, &shown)?;
+            let bytes = parquet_io::encode(chunk, id, &shown, self.compress(chunk.len()))?;
             let found = parquet_io::footer_rows_in_memory(&bytes, &shown)?;
             if found != chunk.len() as i64 {
                 return Err(CatalogError::RowCountMismatch {
@@ -365,7 +365,7 @@ impl Catalog {
         temp: &Path,
     ) -> Result<()> {
         let shown = self.storage.display_path(temp);
-        let bytes = parquet_io::encode(rows, id, &shown)?;
+        let bytes = parquet_io::encode(rows, id, &shown, self.compress(rows.len()))?;
         self.storage.put_durable(temp, bytes).await?;
         let meta = self.storage.head(temp).await?;
         let footer = parquet_io::read_footer(&self.storage, &meta).await?;

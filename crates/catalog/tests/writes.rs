@@ -4,7 +4,7 @@
 mod common;
 
 use ccxt_catalog::{Catalog, KEY_RECORD, KEY_SCHEMA_VERSION, SCHEMA_VERSION, Storage};
-use ccxt_model::time::NANOS_PER_SECOND;
+use ccxt_model::time::{NANOS_PER_DAY, NANOS_PER_SECOND};
 use ccxt_model::{FundingRate, OpenInterest};
 use common::backend::Backend;
 use common::*;
@@ -219,7 +219,129 @@ async fn sparse_funding_is_stored_one_file_per_month(b: Backend) {
     assert_eq!(names, ["2025-01", "2025-02", "2025-03"]);
 }
 
+/// Names of the dataset's files, sorted.
+fn file_names(b: &Backend) -> Vec<String> {
+    let mut names: Vec<String> = parquet_files(b.dir())
+        .iter()
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+async fn appending_compaction_merges_an_open_day_in_tiers_and_an_ended_one_whole(b: Backend) {
+    let (catalog, _) = b.open_writable().await;
+    let instrument = "XRPUSDT-PERP.BINANCE";
+    let rows = oi_days(instrument, 1, 2);
+    let (day1, day2) = rows.split_at(288);
+    // Day 1: four flushes of six hours. Day 2: twelve hours in one file, then an hour of
+    // single-row flushes, as the daemon writes them.
+    for chunk in day1.chunks(72) {
+        catalog.write(chunk.to_vec()).await.unwrap();
+    }
+    catalog.write(day2[..144].to_vec()).await.unwrap();
+    for row in &day2[144..156] {
+        catalog.write(vec![row.clone()]).await.unwrap();
+    }
+    let base = parquet_files(b.dir())
+        .into_iter()
+        .find(|p| p.to_string_lossy().contains("2025-01-02T00-00-00"))
+        .unwrap();
+    let base_bytes = std::fs::read(&base).unwrap();
+    // "Now" is 13:00 on day 2: day 1 has ended, day 2 is open.
+    let now = DAY0 + NANOS_PER_DAY + 13 * 3600 * NANOS_PER_SECOND;
+    let report = catalog.compact_appending(now).await.unwrap();
+    assert_eq!(
+        (
+            report.files_before,
+            report.files_after,
+            report.rows_rewritten
+        ),
+        (4 + 12, 1 + 1, 288 + 12),
+        "day 1 merged whole, the hour of day 2 merged into one file, its first half left alone"
+    );
+    assert_eq!(
+        file_names(&b),
+        [
+            "2025-01-01T00-00-00-000000000Z_2025-01-01T23-55-00-000000000Z.parquet",
+            "2025-01-02T00-00-00-000000000Z_2025-01-02T11-55-00-000000000Z.parquet",
+            "2025-01-02T12-00-00-000000000Z_2025-01-02T12-55-00-000000000Z.parquet",
+        ]
+    );
+    assert_eq!(std::fs::read(&base).unwrap(), base_bytes, "not rewritten");
+    // Another hour: the new files and the hour before them span as long, so they are merged;
+    // the twelve-hour file is still left alone.
+    for row in &day2[156..168] {
+        catalog.write(vec![row.clone()]).await.unwrap();
+    }
+    let report = catalog
+        .compact_appending(now + 3600 * NANOS_PER_SECOND)
+        .await
+        .unwrap();
+    assert_eq!((report.files_before, report.files_after), (13, 1));
+    assert_eq!(
+        file_names(&b)[1..],
+        [
+            "2025-01-02T00-00-00-000000000Z_2025-01-02T11-55-00-000000000Z.parquet",
+            "2025-01-02T12-00-00-000000000Z_2025-01-02T13-55-00-000000000Z.parquet",
+        ]
+    );
+    assert_eq!(std::fs::read(&base).unwrap(), base_bytes, "not rewritten");
+    let again = catalog
+        .compact_appending(now + 3600 * NANOS_PER_SECOND)
+        .await
+        .unwrap();
+    assert_eq!(again.datasets_compacted, 0, "nothing left to merge");
+    // Once day 2 has ended it is merged into one file.
+    let report = catalog
+        .compact_appending(DAY0 + 2 * NANOS_PER_DAY)
+        .await
+        .unwrap();
+    assert_eq!((report.files_before, report.files_after), (2, 1));
+    assert_eq!(file_names(&b).len(), 2, "one file per ended day");
+    assert_layout(b.dir());
+    let stored: Vec<OpenInterest> = read_all(&catalog, &[instrument]).await;
+    assert_eq!(
+        stored,
+        [day1, &day2[..168]].concat(),
+        "every row once, in order"
+    );
+}
+
+async fn small_files_are_written_uncompressed_day_files_with_zstd(b: Backend) {
+    let (catalog, _) = b.open_writable().await;
+    catalog.write_small_files_uncompressed(true);
+    let rows = oi_days("ADAUSDT-PERP.BINANCE", 1, 2);
+    catalog.write(rows[..288].to_vec()).await.unwrap();
+    catalog.write(rows[288..289].to_vec()).await.unwrap();
+    let compression = |day: &str| {
+        let path = parquet_files(b.dir())
+            .into_iter()
+            .find(|p| p.to_string_lossy().contains(day))
+            .unwrap();
+        let reader =
+            parquet::file::reader::SerializedFileReader::new(std::fs::File::open(&path).unwrap())
+                .unwrap();
+        use parquet::file::reader::FileReader;
+        let meta = reader.metadata().clone();
+        (0..meta.row_group(0).num_columns())
+            .map(|c| meta.row_group(0).column(c).compression())
+            .collect::<Vec<_>>()
+    };
+    let zstd = parquet::basic::Compression::ZSTD(Default::default());
+    assert!(compression("2025-01-01T").iter().all(|c| *c == zstd));
+    assert!(
+        compression("2025-01-02T")
+            .iter()
+            .all(|c| *c == parquet::basic::Compression::UNCOMPRESSED)
+    );
+    let stored: Vec<OpenInterest> = read_all(&catalog, &["ADAUSDT-PERP.BINANCE"]).await;
+    assert_eq!(stored, rows[..289].to_vec());
+}
+
 backends!(
+    appending_compaction_merges_an_open_day_in_tiers_and_an_ended_one_whole,
+    small_files_are_written_uncompressed_day_files_with_zstd,
     merge_days_3_to_5_then_1_to_4_gives_one_consistent_set,
     rewriting_stored_rows_adds_and_rewrites_nothing,
     distinct_rows_at_the_same_time_are_kept_identical_ones_dropped,

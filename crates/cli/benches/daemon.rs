@@ -6,7 +6,11 @@
 //! schedules (OI and funding every 5 minutes, top-ups, instrument refresh, the startup
 //! backfill) for `--minutes`. Every sample prints RSS, CPU% over the interval and rows written;
 //! the end prints RSS at 10 minutes vs at the end (a leak shows as growth), average CPU%,
-//! requests and rate-limit answers per venue, and how long SIGTERM took.
+//! requests and rate-limit answers per venue, and how long SIGTERM took. CPU is also sampled
+//! every 10 s: the end prints the peak 10 s CPU% (a compaction spike shows there), the peak
+//! after the startup backfill (from minute 5 on), and RSS min/max from minute 5 on (flat or
+//! growing). `CCXT_BENCH_DAEMON_BIN=/path/to/ccxt-cli` runs another build of the binary (to
+//! measure a before and an after side by side under the same load).
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -56,7 +60,9 @@ async fn main() {
         .expect("free port");
     let http = sim.url();
     let ws = http.replacen("http://", "ws://", 1);
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_ccxt-cli"));
+    let bin = std::env::var("CCXT_BENCH_DAEMON_BIN")
+        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_ccxt-cli").to_string());
+    let mut cmd = Command::new(&bin);
     for (key, _) in std::env::vars() {
         if key.starts_with("CCXT_") || key == "RUST_LOG" {
             cmd.env_remove(key);
@@ -93,20 +99,50 @@ async fn main() {
     );
     let started = Instant::now();
     let end = started + Duration::from_secs_f64(minutes * 60.0);
+    let tick = Duration::from_secs(10).min(sample);
     let (mut last_t, mut last_cpu) = (0.0f64, 0.0f64);
+    let (mut print_t, mut print_cpu) = (0.0f64, 0.0f64);
     let mut rss_at_10 = None;
     let mut cpu_total = 0.0;
     let mut rss_max: f64 = 0.0;
     let mut last_rss = 0.0;
+    let (mut peak, mut peak_at) = (0.0f64, 0.0f64);
+    let (mut peak_steady, mut peak_steady_at) = (0.0f64, 0.0f64);
+    let (mut rss_steady_min, mut rss_steady_max) = (f64::MAX, 0.0f64);
+    let (mut cpu_at_5, mut t_at_5) = (None, 0.0);
     while Instant::now() < end {
-        tokio::time::sleep(sample.min(end.saturating_duration_since(Instant::now()))).await;
+        tokio::time::sleep(tick.min(end.saturating_duration_since(Instant::now()))).await;
         let t = started.elapsed().as_secs_f64();
         let Some((_, cpu)) = proc_sample(pid) else {
             println!("the daemon exited early; log: {}", log_path.display());
             break;
         };
         let rss = rss_mib(pid).unwrap_or(0.0);
-        let cpu_pct = 100.0 * (cpu - last_cpu) / (t - last_t).max(1e-9);
+        let tick_pct = 100.0 * (cpu - last_cpu) / (t - last_t).max(1e-9);
+        if tick_pct > peak {
+            (peak, peak_at) = (tick_pct, t);
+        }
+        if t >= 300.0 {
+            if cpu_at_5.is_none() {
+                (cpu_at_5, t_at_5) = (Some(cpu), t);
+            }
+            if tick_pct > peak_steady {
+                (peak_steady, peak_steady_at) = (tick_pct, t);
+            }
+            rss_steady_min = rss_steady_min.min(rss);
+            rss_steady_max = rss_steady_max.max(rss);
+        }
+        (last_t, last_cpu) = (t, cpu);
+        if rss_at_10.is_none() && t >= 600.0 {
+            rss_at_10 = Some(rss);
+        }
+        rss_max = rss_max.max(rss);
+        last_rss = rss;
+        cpu_total = cpu;
+        if t - print_t + 0.5 < sample.as_secs_f64() && Instant::now() < end {
+            continue;
+        }
+        let cpu_pct = 100.0 * (cpu - print_cpu) / (t - print_t).max(1e-9);
         let (_, metrics) = http_get(port, "/metrics");
         let (health, _) = http_get(port, "/healthz");
         println!(
@@ -119,13 +155,7 @@ async fn main() {
             sum(&metrics, "ccxt_instruments", ""),
             health
         );
-        if rss_at_10.is_none() && t >= 600.0 {
-            rss_at_10 = Some(rss);
-        }
-        rss_max = rss_max.max(rss);
-        last_rss = rss;
-        cpu_total = cpu;
-        (last_t, last_cpu) = (t, cpu);
+        (print_t, print_cpu) = (t, cpu);
     }
     let elapsed = started.elapsed().as_secs_f64();
     let (_, metrics) = http_get(port, "/metrics");
@@ -149,6 +179,22 @@ async fn main() {
             ),
             None => String::new(),
         }
+    );
+    println!(
+        "peak 10 s CPU {peak:.1}% (at {:.1} min); from minute 5 on: average {}, peak 10 s {peak_steady:.1}% (at {:.1} min), RSS {:.1}..{:.1} MiB",
+        peak_at / 60.0,
+        match cpu_at_5 {
+            Some(c) if last_t > t_at_5 =>
+                format!("{:.2}%", 100.0 * (last_cpu - c) / (last_t - t_at_5)),
+            _ => "n/a".into(),
+        },
+        peak_steady_at / 60.0,
+        if rss_steady_min == f64::MAX {
+            0.0
+        } else {
+            rss_steady_min
+        },
+        rss_steady_max,
     );
     for venue in ["binance", "bybit", "hyperliquid"] {
         let v = format!("venue=\"{venue}\"");

@@ -295,6 +295,8 @@ impl Store {
     ) -> Result<Store, ccxt_catalog::CatalogError> {
         let spool = Spool::open(spool_dir)?;
         m::spool_writable(true);
+        // Flushes append a few rows per instrument: no zstd context per column chunk for them.
+        catalog.write_small_files_uncompressed(true);
         Ok(Store {
             catalog,
             owns: None,

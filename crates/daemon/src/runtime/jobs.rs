@@ -33,9 +33,10 @@ pub(super) async fn run_job(
     }
 }
 
-/// The `compaction` job (the whole catalog).
+/// The `compaction` job (the whole catalog): ended partitions into one file each, the current
+/// day or month in tiers, so an hour of appends does not rewrite the month's file.
 async fn compact(shared: &Shared) -> Result<String, String> {
-    match shared.store.catalog().compact().await {
+    match shared.store.catalog().compact_appending(now_ns()).await {
         Ok(report) => Ok(format!("compacted: {report:?}")),
         Err(e) => {
             let message = format!("compaction failed: {e}");
