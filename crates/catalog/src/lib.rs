@@ -41,6 +41,7 @@ mod cloud;
 pub mod demo;
 mod error;
 pub mod export;
+mod identities;
 mod lease;
 mod maintenance;
 pub mod naming;
@@ -89,6 +90,9 @@ pub struct Catalog {
     /// Whether files of fewer than 256 rows are written uncompressed
     /// ([`Catalog::write_small_files_uncompressed`]).
     small_uncompressed: std::sync::atomic::AtomicBool,
+    /// The identities of the files recent writes searched for earlier deliveries, so each is
+    /// read back once while it is unchanged ([`identities`]).
+    recent_identities: identities::IdentityCache,
 }
 
 impl std::fmt::Debug for Catalog {
@@ -118,6 +122,7 @@ impl Catalog {
             lazy_lease: tokio::sync::OnceCell::new(),
             owns: None,
             small_uncompressed: std::sync::atomic::AtomicBool::new(false),
+            recent_identities: identities::IdentityCache::default(),
         }
     }
 

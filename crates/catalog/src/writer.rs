@@ -7,7 +7,9 @@
 //!    liquidation re-read after a restart has a later `ts_init` than its first delivery, which
 //!    may sit in an earlier day's file. The files searched are those from the earliest moment
 //!    a first delivery can have been received ([`CatalogRecord::earliest_delivery_ns`]) on;
-//!    the row stored first is kept;
+//!    the row stored first is kept. The writer keeps the identities of the files it searched
+//!    while they are unchanged (`identities`), so a process writing every second reads each
+//!    file of that window back once, not on every write;
 //! 3. reads the existing files whose name interval meets the rows' interval (a shared endpoint
 //!    counts) and merges them in, again dropping identical records (and same-identity ones);
 //!    if nothing new remains, it stops here, so re-writing data already stored costs one
@@ -36,7 +38,8 @@ use ccxt_model::InstrumentId;
 use object_store::path::Path;
 
 use crate::error::{CatalogError, Result};
-use crate::record::{CatalogRecord, RecordIdentity};
+use crate::identities::DatasetIdentities;
+use crate::record::CatalogRecord;
 use crate::{Catalog, DataFile, dataset_dir, intersects, naming, parquet_io, sort_and_dedup};
 
 /// Suffix of temporary files.
@@ -200,21 +203,40 @@ impl Catalog {
             .map(T::latest_delivery_ns)
             .max()
             .unwrap_or(u64::MAX);
-        let mut stored: HashSet<RecordIdentity> = HashSet::new();
-        for file in files {
-            if file.range.is_some_and(|r| intersects(r, (since, until))) {
-                // A file that is not usable data is moved to the quarantine, not trusted.
-                if let Some(file_rows) = self.read_or_quarantine::<T>(file, id).await? {
-                    stored.extend(file_rows.iter().filter_map(T::identity));
-                }
+        let searched: Vec<&DataFile> = files
+            .iter()
+            .filter(|f| f.range.is_some_and(|r| intersects(r, (since, until))))
+            .collect();
+        let dataset = dataset_dir(T::KIND, id);
+        let mut stored = self.recent_identities.take(&dataset);
+        let dropped = self.search_files::<T>(id, &mut stored, &searched).await;
+        let dropped = dropped.map(|()| {
+            let before = rows.len();
+            rows.retain(|r| r.identity().is_none_or(|i| !stored.contains(&i)));
+            before - rows.len()
+        });
+        self.recent_identities.put(dataset, stored);
+        dropped
+    }
+
+    /// Brings `stored` up to the identities of the `searched` files, reading only those it does
+    /// not hold unchanged.
+    async fn search_files<T: CatalogRecord>(
+        &self,
+        id: &InstrumentId,
+        stored: &mut DatasetIdentities,
+        searched: &[&DataFile],
+    ) -> Result<()> {
+        for file in stored.retain_unchanged(searched) {
+            // A file that is not usable data is moved to the quarantine, not trusted.
+            if let Some(file_rows) = self.read_or_quarantine::<T>(file, id).await? {
+                stored.add(
+                    &file.meta,
+                    file_rows.iter().filter_map(T::identity).collect(),
+                );
             }
         }
-        if stored.is_empty() {
-            return Ok(0);
-        }
-        let before = rows.len();
-        rows.retain(|r| r.identity().is_none_or(|i| !stored.contains(&i)));
-        Ok(before - rows.len())
+        Ok(())
     }
 
     /// Replaces `replaced` with files holding `rows` (sorted, de-duplicated, non-empty), one

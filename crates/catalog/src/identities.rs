@@ -1,0 +1,215 @@
+//! The identities a writer has read back, kept while their files are unchanged.
+//!
+//! A write of records with a venue identity (liquidations) looks for an earlier delivery of
+//! each row in the dataset's files from [`CatalogRecord::earliest_delivery_ns`] on: for a
+//! liquidation, every file of the last five minutes. A process that writes every second
+//! (`stream-liquidations --store`, the daemon's spool drains) would read each of those files
+//! back on every write, so the cost of a write grew with the number of files in the window.
+//! This cache reads each file once: it keeps, per dataset, the identities of the files the last
+//! search looked in, stamped with the file's size, modification time and ETag. A file whose
+//! stamp changed (compacted, merged, replaced) is read again; a file that left the window or
+//! the dataset is forgotten, so the cache holds at most one window of identities per dataset.
+//!
+//! [`CatalogRecord::earliest_delivery_ns`]: crate::record::CatalogRecord::earliest_delivery_ns
+
+use std::collections::HashMap;
+
+use object_store::ObjectMeta;
+use object_store::path::Path;
+
+use crate::DataFile;
+use crate::record::RecordIdentity;
+
+/// What tells a file's versions apart: a file rewritten under the same name has another size,
+/// modification time or ETag.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Stamp {
+    size: u64,
+    last_modified: chrono::DateTime<chrono::Utc>,
+    e_tag: Option<String>,
+}
+
+impl Stamp {
+    fn of(meta: &ObjectMeta) -> Stamp {
+        Stamp {
+            size: meta.size,
+            last_modified: meta.last_modified,
+            e_tag: meta.e_tag.clone(),
+        }
+    }
+}
+
+/// The identities stored in the searched files of one dataset.
+#[derive(Debug, Default)]
+pub(crate) struct DatasetIdentities {
+    /// Per file: its stamp when read and the identities it holds.
+    files: HashMap<Path, (Stamp, Vec<RecordIdentity>)>,
+    /// Every identity of `files`, with how many of them hold it.
+    stored: HashMap<RecordIdentity, u32>,
+}
+
+impl DatasetIdentities {
+    /// Forgets every file not in `searched` (by location and stamp), and returns those of
+    /// `searched` it does not hold: the files the caller must read and [`add`](Self::add).
+    pub(crate) fn retain_unchanged<'a>(&mut self, searched: &[&'a DataFile]) -> Vec<&'a DataFile> {
+        let wanted: HashMap<&Path, Stamp> = searched
+            .iter()
+            .map(|f| (&f.meta.location, Stamp::of(&f.meta)))
+            .collect();
+        let stale: Vec<Path> = self
+            .files
+            .iter()
+            .filter(|(path, (stamp, _))| wanted.get(path) != Some(stamp))
+            .map(|(path, _)| path.clone())
+            .collect();
+        for path in stale {
+            self.forget(&path);
+        }
+        searched
+            .iter()
+            .filter(|f| !self.files.contains_key(&f.meta.location))
+            .copied()
+            .collect()
+    }
+
+    /// Records the identities read from `meta`'s file.
+    pub(crate) fn add(&mut self, meta: &ObjectMeta, identities: Vec<RecordIdentity>) {
+        self.forget(&meta.location);
+        for identity in &identities {
+            *self.stored.entry(identity.clone()).or_default() += 1;
+        }
+        self.files
+            .insert(meta.location.clone(), (Stamp::of(meta), identities));
+    }
+
+    /// Whether a searched file holds `identity`.
+    pub(crate) fn contains(&self, identity: &RecordIdentity) -> bool {
+        self.stored.contains_key(identity)
+    }
+
+    /// Whether no file is held.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.files.is_empty()
+    }
+
+    fn forget(&mut self, path: &Path) {
+        let Some((_, identities)) = self.files.remove(path) else {
+            return;
+        };
+        for identity in identities {
+            if let Some(count) = self.stored.get_mut(&identity) {
+                *count -= 1;
+                if *count == 0 {
+                    self.stored.remove(&identity);
+                }
+            }
+        }
+    }
+}
+
+/// [`DatasetIdentities`] of every dataset a writer searched, by dataset directory.
+#[derive(Debug, Default)]
+pub(crate) struct IdentityCache {
+    datasets: std::sync::Mutex<HashMap<Path, DatasetIdentities>>,
+}
+
+impl IdentityCache {
+    /// Takes the dataset's entry out (empty when none): the caller, holding the write lock,
+    /// works on it across awaits and [`put`](Self::put)s it back.
+    pub(crate) fn take(&self, dataset: &Path) -> DatasetIdentities {
+        self.lock().remove(dataset).unwrap_or_default()
+    }
+
+    /// Puts a dataset's entry back (dropped when it holds no file).
+    pub(crate) fn put(&self, dataset: Path, entry: DatasetIdentities) {
+        if !entry.is_empty() {
+            self.lock().insert(dataset, entry);
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Path, DatasetIdentities>> {
+        // A panic while holding this lock leaves a map that is still consistent.
+        self.datasets
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(name: &str, size: u64) -> DataFile {
+        DataFile {
+            meta: ObjectMeta {
+                location: Path::from(name),
+                last_modified: chrono::DateTime::from_timestamp(1_700_000_000, 0)
+                    .unwrap_or_default(),
+                size,
+                e_tag: None,
+                version: None,
+            },
+            range: None,
+        }
+    }
+
+    fn names(files: &[&DataFile]) -> Vec<String> {
+        files.iter().map(|f| f.meta.location.to_string()).collect()
+    }
+
+    fn ids(values: &[&str]) -> Vec<RecordIdentity> {
+        values
+            .iter()
+            .map(|v| RecordIdentity::Trade((*v).to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn a_file_is_read_once_while_unchanged() {
+        let mut entry = DatasetIdentities::default();
+        let a = file("d/a.parquet", 10);
+        let b = file("d/b.parquet", 10);
+        assert_eq!(entry.retain_unchanged(&[&a]).len(), 1);
+        entry.add(&a.meta, ids(&["1", "2"]));
+        let to_read = entry.retain_unchanged(&[&a, &b]);
+        assert_eq!(names(&to_read), ["d/b.parquet"]);
+        entry.add(&b.meta, ids(&["2", "3"]));
+        assert!(entry.contains(&RecordIdentity::Trade("1".into())));
+        assert!(entry.contains(&RecordIdentity::Trade("3".into())));
+        assert!(entry.retain_unchanged(&[&a, &b]).is_empty());
+    }
+
+    #[test]
+    fn a_changed_or_gone_file_is_forgotten() {
+        let mut entry = DatasetIdentities::default();
+        let a = file("d/a.parquet", 10);
+        let b = file("d/b.parquet", 10);
+        entry.retain_unchanged(&[&a, &b]);
+        entry.add(&a.meta, ids(&["1", "2"]));
+        entry.add(&b.meta, ids(&["2", "3"]));
+        // b left the window: "3" is no longer known, "2" still is (a holds it).
+        let to_read = entry.retain_unchanged(&[&a]);
+        assert!(to_read.is_empty());
+        assert!(!entry.contains(&RecordIdentity::Trade("3".into())));
+        assert!(entry.contains(&RecordIdentity::Trade("2".into())));
+        // a rewritten under its name (another size): read again.
+        let a2 = file("d/a.parquet", 11);
+        assert_eq!(names(&entry.retain_unchanged(&[&a2])), ["d/a.parquet"]);
+        assert!(!entry.contains(&RecordIdentity::Trade("1".into())));
+        assert!(entry.is_empty());
+    }
+
+    #[test]
+    fn entries_are_kept_per_dataset_and_empty_ones_dropped() {
+        let cache = IdentityCache::default();
+        let mut entry = cache.take(&Path::from("d"));
+        let a = file("d/a.parquet", 10);
+        entry.add(&a.meta, ids(&["1"]));
+        cache.put(Path::from("d"), entry);
+        assert!(cache.take(&Path::from("e")).is_empty());
+        let entry = cache.take(&Path::from("d"));
+        assert!(entry.contains(&RecordIdentity::Trade("1".into())));
+        cache.put(Path::from("d"), DatasetIdentities::default());
+        assert!(cache.take(&Path::from("d")).is_empty());
+    }
+}
