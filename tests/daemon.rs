@@ -945,15 +945,25 @@ async fn two_shards_cover_the_universe_exactly_once_and_keep_other_writers_out()
     s1.wait_health(200, Duration::from_secs(60)).await;
     // Both run: every liquidation sent from here on is stored once.
     let both_from_ms = ccxt_model::time::now_ns() / 1_000_000 + 2_000;
+    // Each shard owns some instruments of every venue; a shard that just turned healthy may
+    // not have published every venue's count yet (a loaded machine), so wait for all of them.
     let instruments: Vec<f64> = {
-        let (m0, m1) = (s0.get("/metrics").await.1, s1.get("/metrics").await.1);
-        ["binance", "bybit", "hyperliquid", "okx"]
-            .iter()
-            .map(|v| {
-                let series = format!("ccxt_instruments{{venue=\"{v}\"}}");
-                metric_value(&m0, &series) + metric_value(&m1, &series)
-            })
-            .collect()
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let (m0, m1) = (s0.get("/metrics").await.1, s1.get("/metrics").await.1);
+            let counts: Vec<(f64, f64)> = ["binance", "bybit", "hyperliquid", "okx"]
+                .iter()
+                .map(|v| {
+                    let series = format!("ccxt_instruments{{venue=\"{v}\"}}");
+                    (metric_value(&m0, &series), metric_value(&m1, &series))
+                })
+                .collect();
+            let published = counts.iter().all(|(a, b)| *a > 0.0 && *b > 0.0);
+            if published || std::time::Instant::now() > deadline {
+                break counts.iter().map(|(a, b)| a + b).collect();
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
     };
     tokio::time::sleep(Duration::from_secs(6)).await;
     let stop_ms = ccxt_model::time::now_ns() / 1_000_000;
