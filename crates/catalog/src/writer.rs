@@ -230,10 +230,7 @@ impl Catalog {
         for file in stored.retain_unchanged(searched) {
             // A file that is not usable data is moved to the quarantine, not trusted.
             if let Some(file_rows) = self.read_or_quarantine::<T>(file, id).await? {
-                stored.add(
-                    &file.meta,
-                    file_rows.iter().filter_map(T::identity).collect(),
-                );
+                stored.add(&file.meta, file_rows.iter().filter_map(T::identity));
             }
         }
         Ok(())

@@ -1,7 +1,8 @@
 //! Streaming benchmark: prints figures, asserts nothing about speed.
 //!
 //! `cargo bench -p ccxt-cli --bench stream` (`-- --rate 20000 --secs 20 --step-secs 8
-//! --ceiling-from 20000 --ceiling-max 640000`; `--no-ceiling` skips part 3):
+//! --ceiling-from 20000 --ceiling-max 640000`; `--no-ceiling` skips part 3, `--parse-only`
+//! parts 2 and 3):
 //! 1. parse-only, one core: messages/s of each venue's liquidation parser (Binance
 //!    `forceOrder`, Bybit `allLiquidation`, OKX `liquidation-orders` with the contract
 //!    conversion, Hyperliquid `userFillsByTime` fills) on real payload shapes;
@@ -486,6 +487,9 @@ async fn main() {
     // The bench's own HTTP client (the simulator's sent log) needs rustls's provider.
     let _ = rustls::crypto::ring::default_provider().install_default();
     parse_only();
+    if std::env::args().any(|a| a == "--parse-only") {
+        return;
+    }
     let rate = arg("--rate", 20_000.0);
     let secs = arg("--secs", 20.0);
     let sim_binary = simulator_binary();
