@@ -27,8 +27,11 @@ use crate::DataFile;
 use crate::record::RecordIdentity;
 
 /// What tells a file's versions apart: a file rewritten under the same name has another size,
-/// modification time or ETag.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// or another ETag (a content hash on object stores; inode, time and size on a local disk), or,
+/// where one answer has no ETag (some S3-compatible servers list without them), another
+/// modification time to the second: a HEAD and a listing of one S3 object give the time at
+/// different precisions.
+#[derive(Debug, Clone)]
 struct Stamp {
     size: u64,
     last_modified: chrono::DateTime<chrono::Utc>,
@@ -42,6 +45,16 @@ impl Stamp {
             last_modified: meta.last_modified,
             e_tag: meta.e_tag.clone(),
         }
+    }
+}
+
+impl PartialEq for Stamp {
+    fn eq(&self, other: &Stamp) -> bool {
+        self.size == other.size
+            && match (&self.e_tag, &other.e_tag) {
+                (Some(a), Some(b)) => a == b,
+                _ => self.last_modified.timestamp() == other.last_modified.timestamp(),
+            }
     }
 }
 
@@ -216,6 +229,22 @@ mod tests {
         assert_eq!(names(&entry.retain_unchanged(&[&a2])), ["d/a.parquet"]);
         assert!(!entry.contains(&RecordIdentity::Trade("1".into())));
         assert!(entry.is_empty());
+    }
+
+    #[test]
+    fn stamps_compare_etags_where_both_have_one_else_whole_seconds() {
+        let at = |ms: i64| chrono::DateTime::from_timestamp_millis(ms).unwrap_or_default();
+        let stamp = |ms: i64, e_tag: Option<&str>| Stamp {
+            size: 10,
+            last_modified: at(ms),
+            e_tag: e_tag.map(str::to_string),
+        };
+        // A HEAD (whole seconds, an ETag) and a listing (milliseconds, none) of one object.
+        assert_eq!(stamp(1_000, Some("\"a\"")), stamp(1_495, None));
+        assert_ne!(stamp(1_000, Some("\"a\"")), stamp(2_000, None));
+        // Same size and time, other content.
+        assert_ne!(stamp(1_000, Some("\"a\"")), stamp(1_000, Some("\"b\"")));
+        assert_eq!(stamp(1_000, Some("\"a\"")), stamp(9_000, Some("\"a\"")));
     }
 
     #[test]

@@ -35,6 +35,7 @@
 use std::collections::{BTreeMap, HashSet};
 
 use ccxt_model::InstrumentId;
+use object_store::ObjectMeta;
 use object_store::path::Path;
 
 use crate::error::{CatalogError, Result};
@@ -69,6 +70,12 @@ impl WriteReport {
         self.files_written += other.files_written;
         self.files_replaced += other.files_replaced;
     }
+}
+
+/// A file a write put in place: its listing entry and the range of the written rows it holds.
+pub(crate) struct WrittenFile {
+    meta: ObjectMeta,
+    rows: std::ops::Range<usize>,
 }
 
 /// Where [`Catalog::write_with_crash`] stops, to test crash safety.
@@ -164,7 +171,11 @@ impl Catalog {
                 ..WriteReport::default()
             });
         }
-        let files_written = self.replace_files(id, &merged, &overlapping, crash).await?;
+        let written = self
+            .replace_files_listed(id, &merged, &overlapping, crash)
+            .await?;
+        self.remember_identities(id, &merged, &written);
+        let files_written = written.len();
         tracing::debug!(
             instrument = %id,
             kind = %T::KIND,
@@ -219,6 +230,28 @@ impl Catalog {
         dropped
     }
 
+    /// Adds the identities of the files just written to the writer's cache, so the next write
+    /// that searches them does not read them back.
+    fn remember_identities<T: CatalogRecord>(
+        &self,
+        id: &InstrumentId,
+        rows: &[T],
+        written: &[WrittenFile],
+    ) {
+        if rows.first().and_then(T::identity).is_none() {
+            return;
+        }
+        let dataset = dataset_dir(T::KIND, id);
+        let mut stored = self.recent_identities.take(&dataset);
+        for file in written {
+            stored.add(
+                &file.meta,
+                rows[file.rows.clone()].iter().filter_map(T::identity),
+            );
+        }
+        self.recent_identities.put(dataset, stored);
+    }
+
     /// Brings `stored` up to the identities of the `searched` files, reading only those it does
     /// not hold unchanged.
     async fn search_files<T: CatalogRecord>(
@@ -237,7 +270,7 @@ impl Catalog {
     }
 
     /// Replaces `replaced` with files holding `rows` (sorted, de-duplicated, non-empty), one
-    /// per partition (UTC day, month or year; more where [`CatalogRecord::splits_file`] says so), following the protocol in the module docs. Returns the files written.
+    /// per partition (UTC day, month or year; more where [`CatalogRecord::splits_file`] says so), following the protocol in the module docs. Returns how many files were written.
     pub(crate) async fn replace_files<T: CatalogRecord>(
         &self,
         id: &InstrumentId,
@@ -245,14 +278,33 @@ impl Catalog {
         replaced: &[DataFile],
         crash: Option<CrashPoint>,
     ) -> Result<usize> {
+        Ok(self
+            .replace_files_listed(id, rows, replaced, crash)
+            .await?
+            .len())
+    }
+
+    /// [`Catalog::replace_files`], returning each file written as a listing would show it,
+    /// with the rows it holds.
+    async fn replace_files_listed<T: CatalogRecord>(
+        &self,
+        id: &InstrumentId,
+        rows: &[T],
+        replaced: &[DataFile],
+        crash: Option<CrashPoint>,
+    ) -> Result<Vec<WrittenFile>> {
         if self.storage.is_object_store() {
             return self.replace_objects(id, rows, replaced, crash).await;
         }
         let dir = dataset_dir(T::KIND, id);
         let mut staged: Vec<(Path, Path)> = Vec::new();
+        let mut files: Vec<WrittenFile> = Vec::new();
         let partition = T::partition(id);
         let part = |r: &T| partition.start_of(r.ts_init());
+        let mut offset = 0;
         for chunk in rows.chunk_by(|a, b| part(a) == part(b) && !T::splits_file(a, b)) {
+            let range = offset..offset + chunk.len();
+            offset = range.end;
             let (Some(first), Some(last)) = (chunk.first(), chunk.last()) else {
                 continue;
             };
@@ -262,9 +314,19 @@ impl Catalog {
                 "{name}.{}{TEMP_SUFFIX}",
                 uuid::Uuid::new_v4().simple()
             ));
-            if let Err(e) = self.stage(chunk, id, &temp_path).await {
-                self.discard(&staged).await;
-                return Err(e);
+            match self.stage(chunk, id, &temp_path).await {
+                // A rename keeps the size, time and inode the listing's ETag is made of.
+                Ok(meta) => files.push(WrittenFile {
+                    meta: ObjectMeta {
+                        location: final_path.clone(),
+                        ..meta
+                    },
+                    rows: range,
+                }),
+                Err(e) => {
+                    self.discard(&staged).await;
+                    return Err(e);
+                }
             }
             staged.push((temp_path, final_path));
         }
@@ -297,7 +359,7 @@ impl Catalog {
         if !replaced.is_empty() {
             self.storage.sync_dir_of(&dir.clone().join("x")).await?;
         }
-        Ok(staged.len())
+        Ok(files)
     }
 
     /// [`Catalog::replace_files`] on an object store, which has no rename: each new file is
@@ -314,13 +376,16 @@ impl Catalog {
         rows: &[T],
         replaced: &[DataFile],
         crash: Option<CrashPoint>,
-    ) -> Result<usize> {
+    ) -> Result<Vec<WrittenFile>> {
         let dir = dataset_dir(T::KIND, id);
         let existing: HashSet<&Path> = replaced.iter().map(|f| &f.meta.location).collect();
         let partition = T::partition(id);
         let part = |r: &T| partition.start_of(r.ts_init());
-        let mut encoded: Vec<(Path, bytes::Bytes)> = Vec::new();
+        let mut encoded: Vec<(Path, bytes::Bytes, std::ops::Range<usize>)> = Vec::new();
+        let mut offset = 0;
         for chunk in rows.chunk_by(|a, b| part(a) == part(b) && !T::splits_file(a, b)) {
+            let range = offset..offset + chunk.len();
+            offset = range.end;
             let (Some(first), Some(last)) = (chunk.first(), chunk.last()) else {
                 continue;
             };
@@ -337,12 +402,13 @@ impl Catalog {
                     found,
                 });
             }
-            encoded.push((final_path, bytes));
+            encoded.push((final_path, bytes, range));
         }
         if crash == Some(CrashPoint::BeforeRename) {
             return Err(CatalogError::SimulatedCrash(CrashPoint::BeforeRename));
         }
-        for (i, (path, bytes)) in encoded.iter().enumerate() {
+        let mut files: Vec<WrittenFile> = Vec::new();
+        for (i, (path, bytes, range)) in encoded.iter().enumerate() {
             self.check_writable()?;
             let size = bytes.len() as u64;
             if existing.contains(path) {
@@ -359,6 +425,10 @@ impl Catalog {
                     format!("uploaded {size} bytes but the store holds {}", meta.size),
                 ));
             }
+            files.push(WrittenFile {
+                meta,
+                rows: range.clone(),
+            });
             if i == 0 && crash == Some(CrashPoint::AfterFirstRename) {
                 return Err(CatalogError::SimulatedCrash(CrashPoint::AfterFirstRename));
             }
@@ -366,14 +436,14 @@ impl Catalog {
         if crash == Some(CrashPoint::BeforeDelete) {
             return Err(CatalogError::SimulatedCrash(CrashPoint::BeforeDelete));
         }
-        let written: HashSet<&Path> = encoded.iter().map(|(p, _)| p).collect();
+        let written: HashSet<&Path> = encoded.iter().map(|(p, _, _)| p).collect();
         for file in replaced {
             if !written.contains(&file.meta.location) {
                 self.check_writable()?;
                 self.storage.delete(&file.meta.location).await?;
             }
         }
-        Ok(encoded.len())
+        Ok(files)
     }
 
     /// Writes one temporary file and checks its footer holds every row.
@@ -382,7 +452,7 @@ impl Catalog {
         rows: &[T],
         id: &InstrumentId,
         temp: &Path,
-    ) -> Result<()> {
+    ) -> Result<ObjectMeta> {
         let shown = self.storage.display_path(temp);
         let bytes = parquet_io::encode(rows, id, &shown, self.compress(rows.len()))?;
         self.storage.put_durable(temp, bytes).await?;
@@ -397,7 +467,7 @@ impl Catalog {
                 found,
             });
         }
-        Ok(())
+        Ok(meta)
     }
 
     /// Best-effort removal of temporary files after a failed write.
