@@ -69,6 +69,10 @@ struct Segment {
     /// An append failed part-way, so the file (or the buffer) may end in a partial line; the
     /// next append starts with a newline so that fragment stays a line of its own (skipped).
     torn: bool,
+    /// The rows of this segment as appended, while every append went through whole: a drain
+    /// in this process stores these instead of parsing the file back. `None` after a failed
+    /// append (the file then decides what the segment holds).
+    mirror: Option<SegmentRows>,
 }
 
 /// What a drain moved into the catalog.
@@ -186,6 +190,7 @@ impl Spool {
                 rows: 0,
                 dirty: false,
                 torn: false,
+                mirror: Some(SegmentRows::default()),
             });
         }
         self.current
@@ -207,6 +212,7 @@ impl Spool {
         segment.dirty = true;
         if let Err(e) = segment.writer.write_all(&bytes) {
             segment.torn = true;
+            segment.mirror = None;
             return Err(io_error(&segment.path, e));
         }
         segment.torn = false;
@@ -214,23 +220,34 @@ impl Spool {
         Ok(())
     }
 
+    /// Keeps `row` in the current segment's mirror (after its line was appended).
+    fn mirror(&mut self, keep: impl FnOnce(&mut SegmentRows)) {
+        if let Some(mirror) = self.current.as_mut().and_then(|s| s.mirror.as_mut()) {
+            keep(mirror);
+        }
+    }
+
     /// Appends liquidations (buffered; durable after the next [`Spool::sync`]).
     pub fn append_liquidations(&mut self, rows: &[Liquidation]) -> Result<()> {
         for row in rows {
             self.append_line(&LiquidationLine::of(row))?;
+            self.mirror(|m| m.liquidations.push(row.clone()));
         }
         Ok(())
     }
 
     /// Appends a gap (buffered; durable after the next [`Spool::sync`]).
     pub fn append_gap(&mut self, gap: &Gap) -> Result<()> {
-        self.append_line(&gap_json(gap))
+        self.append_line(&gap_json(gap))?;
+        self.mirror(|m| m.gaps.push(gap.clone()));
+        Ok(())
     }
 
     /// Appends open-interest snapshots (buffered; durable after the next [`Spool::sync`]).
     pub fn append_open_interest(&mut self, rows: &[OpenInterest]) -> Result<()> {
         for row in rows {
             self.append_line(&open_interest_json(row))?;
+            self.mirror(|m| m.open_interest.push(row.clone()));
         }
         Ok(())
     }
@@ -239,6 +256,7 @@ impl Spool {
     pub fn append_funding(&mut self, rows: &[FundingRate]) -> Result<()> {
         for row in rows {
             self.append_line(&funding_json(row))?;
+            self.mirror(|m| m.funding.push(row.clone()));
         }
         Ok(())
     }
@@ -253,6 +271,7 @@ impl Spool {
                 row.ts_event,
                 row.ts_init,
             ))?;
+            self.mirror(|m| m.mark_prices.push(row.clone()));
         }
         Ok(())
     }
@@ -267,6 +286,7 @@ impl Spool {
                 row.ts_event,
                 row.ts_init,
             ))?;
+            self.mirror(|m| m.index_prices.push(row.clone()));
         }
         Ok(())
     }
@@ -306,10 +326,11 @@ impl Spool {
     pub fn seal(&mut self) -> Result<Sealed> {
         // If the sync fails (a full disk), the segment stays open with its rows still buffered.
         self.sync()?;
-        self.current = None;
+        let mirror = self.current.take().and_then(|s| Some((s.path, s.mirror?)));
         Ok(Sealed {
             dir: self.dir.clone(),
             segments: Spool::segments_in(&self.dir)?,
+            mirror,
         })
     }
 }
@@ -319,16 +340,23 @@ impl Spool {
 pub struct Sealed {
     dir: PathBuf,
     segments: Vec<PathBuf>,
+    /// The rows of the segment just closed, as this process appended them (synced, every
+    /// append whole): stored without reading the file back. Earlier segments (an earlier run's,
+    /// or one a failed drain left) are read from disk.
+    mirror: Option<(PathBuf, SegmentRows)>,
 }
 
 impl Sealed {
     /// Moves the sealed segments into `catalog` in order, deleting each one after its rows are
     /// stored. On a failure the failed segment and the later ones stay on disk for the next
     /// drain (replayed rows are identical records, stored once).
-    pub async fn drain_into(self, catalog: &Catalog) -> Result<DrainReport> {
+    pub async fn drain_into(mut self, catalog: &Catalog) -> Result<DrainReport> {
         let mut report = DrainReport::default();
         for path in &self.segments {
-            let rows = read_segment(path)?;
+            let rows = match self.mirror.take_if(|(mirrored, _)| mirrored == path) {
+                Some((_, rows)) => rows,
+                None => read_segment(path)?,
+            };
             report.liquidations += rows.liquidations.len();
             report.gaps += rows.gaps.len();
             report.open_interest += rows.open_interest.len();
@@ -1068,6 +1096,41 @@ mod tests {
         let rows = read_segment(&Spool::segments_in(dir.path()).unwrap()[0]).unwrap();
         assert_same_oi(&rows.open_interest, &[oi(0), oi(1)]);
         assert_eq!(rows.skipped, 1);
+    }
+
+    #[tokio::test]
+    async fn a_drain_stores_what_this_process_appended_without_reading_it_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let catalog = Catalog::from_storage(Storage::in_memory());
+        let id = "BTCUSDT-PERP.BINANCE";
+        // A segment an earlier run left (no copy in memory): read from its file.
+        let mut earlier = Spool::open(dir.path()).unwrap();
+        earlier.append_open_interest(&[oi(0)]).unwrap();
+        earlier.sync().unwrap();
+        drop(earlier);
+        let mut spool = Spool::open(dir.path()).unwrap();
+        spool.append_open_interest(&[oi(1), oi(2)]).unwrap();
+        spool.sync().unwrap();
+        // Garble this run's synced segment: only the rows kept in memory can be stored.
+        let segments = Spool::segments_in(dir.path()).unwrap();
+        std::fs::write(&segments[1], b"garbage\n").unwrap();
+        let report = spool.drain_into(&catalog).await.unwrap();
+        assert_eq!((report.segments, report.open_interest), (2, 3));
+        assert_eq!(report.skipped_lines, 0);
+        let (stored, _) = catalog.query::<OpenInterest>(&query_all(id)).await.unwrap();
+        assert_same_oi(&stored, &[oi(0), oi(1), oi(2)]);
+        // A failed append drops the copy in memory: the file then says what the segment holds.
+        spool.append_open_interest(&[oi(3)]).unwrap();
+        let segment = spool.current.as_mut().unwrap();
+        segment
+            .writer
+            .write_all(b"{\"k\":\"oi\",\"id\":\"BTC")
+            .unwrap();
+        segment.torn = true;
+        segment.mirror = None;
+        spool.append_open_interest(&[oi(4)]).unwrap();
+        let report = spool.drain_into(&catalog).await.unwrap();
+        assert_eq!((report.open_interest, report.skipped_lines), (2, 1));
     }
 
     #[tokio::test]
