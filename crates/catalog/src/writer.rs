@@ -14,8 +14,9 @@
 //!    counts) and merges them in, again dropping identical records (and same-identity ones);
 //!    if nothing new remains, it stops here, so re-writing data already stored costs one
 //!    directory listing and a read;
-//! 4. splits the result at partition boundaries (UTC days; months for funding) and, for each part, writes `<final>.<uuid>.tmp`,
-//!    fsyncs it and re-reads its footer to check the row count;
+//! 4. splits the result at partition boundaries (UTC days; months for funding) and, for each
+//!    part, checks the row count in the encoded file's footer, writes `<final>.<uuid>.tmp`,
+//!    fsyncs it and checks its size on disk;
 //! 5. renames each temporary file to its final `<start>_<end>.parquet` name and fsyncs the
 //!    directory;
 //! 6. deletes the replaced files that were not overwritten by a rename.
@@ -446,7 +447,8 @@ impl Catalog {
         Ok(files)
     }
 
-    /// Writes one temporary file and checks its footer holds every row.
+    /// Writes one temporary file whose encoded footer holds every row, and checks its size on
+    /// disk.
     async fn stage<T: CatalogRecord>(
         &self,
         rows: &[T],
@@ -455,17 +457,23 @@ impl Catalog {
     ) -> Result<ObjectMeta> {
         let shown = self.storage.display_path(temp);
         let bytes = parquet_io::encode(rows, id, &shown, self.compress(rows.len()))?;
-        self.storage.put_durable(temp, bytes).await?;
-        let meta = self.storage.head(temp).await?;
-        let footer = parquet_io::read_footer(&self.storage, &meta).await?;
-        let found = footer.file_metadata().num_rows();
+        let found = parquet_io::footer_rows_in_memory(&bytes, &shown)?;
         if found != rows.len() as i64 {
-            self.storage.delete(temp).await?;
             return Err(CatalogError::RowCountMismatch {
                 path: shown,
                 expected: rows.len(),
                 found,
             });
+        }
+        let size = bytes.len() as u64;
+        self.storage.put_durable(temp, bytes).await?;
+        let meta = self.storage.head(temp).await?;
+        if meta.size != size {
+            self.storage.delete(temp).await?;
+            return Err(CatalogError::corrupt(
+                shown,
+                format!("wrote {size} bytes but the file holds {}", meta.size),
+            ));
         }
         Ok(meta)
     }
