@@ -586,6 +586,7 @@ fn daemon(sim: &SimHandle, catalog: &Path, port: u16) -> Command {
         .env("CCXT_DAEMON__BACKFILL__FUNDING_HISTORY_DAYS", "1")
         .env("CCXT_VENUES__HYPERLIQUID__POLL_INTERVAL_SECS", "2")
         .env("CCXT_SPOOL__FLUSH_SECS", "1")
+        .env("CCXT_SPOOL__HOLD_SECS", "0")
         .env("CCXT_LOG_LEVEL", "info")
         .args([
             "daemon",

@@ -53,6 +53,7 @@ fn daemon(sim: &SimHandle, catalog: &Path, port: u16) -> Command {
         .env("CCXT_DAEMON__HEALTH__STREAM_STALE_SECS", "30")
         .env("CCXT_DAEMON__HEALTH__JOB_GRACE_SECS", "2")
         .env("CCXT_SPOOL__FLUSH_SECS", "0.5")
+        .env("CCXT_SPOOL__HOLD_SECS", "0")
         .env("CCXT_LOG_LEVEL", "info")
         .args(["daemon", "start", "-e", "binance", "-s", "BTCUSDT-PERP"]);
     cmd

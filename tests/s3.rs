@@ -316,6 +316,7 @@ fn daemon(sim: &SimHandle, s3: &S3Sim, catalog: &str, spool: &Path, port: u16) -
         .env("CCXT_DAEMON__HEALTH__STREAM_STALE_SECS", "5")
         .env("CCXT_DAEMON__HEALTH__JOB_GRACE_SECS", "3")
         .env("CCXT_SPOOL__FLUSH_SECS", "1")
+        .env("CCXT_SPOOL__HOLD_SECS", "0")
         .env("CCXT_LOG_LEVEL", "info")
         .args(["daemon", "start"]);
     cmd

@@ -356,7 +356,7 @@ impl Sealed {
     /// stored. On a failure the failed segment and the later ones stay on disk for the next
     /// drain (replayed rows are identical records, stored once).
     pub async fn drain_into(self, catalog: &Catalog) -> Result<DrainReport> {
-        self.drain_holding(catalog, None, async |_| Ok(())).await
+        self.drain_holding(catalog, None, &mut WriteAll).await
     }
 
     /// [`Sealed::drain_into`], but the rows of datasets `hold` says are too few and too young
@@ -369,7 +369,7 @@ impl Sealed {
         mut self,
         catalog: &Catalog,
         hold: Option<Hold>,
-        mut keep: impl AsyncFnMut(Held) -> std::io::Result<()>,
+        keep: &mut impl KeepHeld,
     ) -> Result<DrainReport> {
         let mut report = DrainReport::default();
         for path in &self.segments {
@@ -400,7 +400,7 @@ impl Sealed {
             report.written.add(catalog.write(rows.index_prices).await?);
             if !held.is_empty() {
                 report.held += held.len();
-                keep(held).await.map_err(|e| io_error(path, e))?;
+                keep.keep(held).await.map_err(|e| io_error(path, e))?;
             }
             std::fs::remove_file(path).map_err(|e| io_error(path, e))?;
             report.segments += 1;
@@ -465,6 +465,25 @@ impl Hold {
             .partition(|r| hold.contains(&r.dataset()));
         *rows = written;
         held
+    }
+}
+
+/// Where [`Sealed::drain_holding`] puts the rows it held back: it must make them durable
+/// again (append them to the spool and sync it).
+pub trait KeepHeld: Send {
+    /// Keeps `held`; an error fails the drain and keeps the segment.
+    fn keep(&mut self, held: Held) -> impl Future<Output = std::io::Result<()>> + Send;
+}
+
+/// The [`KeepHeld`] of a drain that holds nothing back.
+struct WriteAll;
+
+impl KeepHeld for WriteAll {
+    async fn keep(&mut self, held: Held) -> std::io::Result<()> {
+        Err(std::io::Error::other(format!(
+            "{} rows held by a drain that holds none",
+            held.len()
+        )))
     }
 }
 
@@ -1286,21 +1305,36 @@ mod tests {
             now_ns: btc.ts_init + 60_000_000_000,
         };
         let segment = Spool::segments_in(dir.path()).unwrap()[0].clone();
-        let mut kept = Vec::new();
+        struct Collect {
+            segment: PathBuf,
+            kept: Vec<Held>,
+            fail: bool,
+        }
+        impl KeepHeld for Collect {
+            async fn keep(&mut self, held: Held) -> std::io::Result<()> {
+                // The segment is still there when the held rows are handed back.
+                assert!(self.segment.exists());
+                if self.fail {
+                    return Err(std::io::Error::other("no space left on device"));
+                }
+                self.kept.push(held);
+                Ok(())
+            }
+        }
+        let mut collect = Collect {
+            segment: segment.clone(),
+            kept: Vec::new(),
+            fail: false,
+        };
         let report = spool
             .seal()
             .unwrap()
-            .drain_holding(&catalog, Some(hold), async |held: Held| {
-                // The segment is still there when the held rows are handed back.
-                assert!(segment.exists());
-                kept.push(held);
-                Ok(())
-            })
+            .drain_holding(&catalog, Some(hold), &mut collect)
             .await
             .unwrap();
         assert_eq!((report.held, report.written.rows_added), (2, 5));
         assert!(!segment.exists());
-        let held = kept.pop().unwrap();
+        let held = collect.kept.pop().unwrap();
         assert_same_oi(&held.open_interest, std::slice::from_ref(&btc));
         assert_eq!(held.liquidations, vec![liquidation]);
         let stored = |id: &'static str| {
@@ -1320,12 +1354,15 @@ mod tests {
         spool
             .append_open_interest(std::slice::from_ref(&btc))
             .unwrap();
+        let mut failing = Collect {
+            segment: Spool::segments_in(dir.path()).unwrap()[0].clone(),
+            kept: Vec::new(),
+            fail: true,
+        };
         let err = spool
             .seal()
             .unwrap()
-            .drain_holding(&catalog, Some(hold), async |_| {
-                Err(std::io::Error::other("no space left on device"))
-            })
+            .drain_holding(&catalog, Some(hold), &mut failing)
             .await
             .unwrap_err();
         assert!(err.to_string().contains("no space left"), "{err}");

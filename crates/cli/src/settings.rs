@@ -163,9 +163,43 @@ pub struct SpoolSettings {
     /// The most bytes the spool holds while the catalog cannot be written; beyond it rows wait
     /// in memory (then are dropped, with an error).
     pub max_bytes: Option<u64>,
+    /// The daemon leaves a dataset's rows in the spool while it has fewer than `hold_rows`
+    /// waiting, for at most this many seconds (0: every flush writes everything).
+    pub hold_secs: Option<u64>,
+    /// Datasets with at least this many rows waiting are written at every flush.
+    pub hold_rows: Option<usize>,
 }
 
 impl SpoolSettings {
+    /// The validated hold policy (`None` when `hold_secs` is 0), or every problem.
+    fn hold(
+        &self,
+        default: ccxt_daemon::HoldPolicy,
+    ) -> Result<Option<ccxt_daemon::HoldPolicy>, Vec<String>> {
+        let mut problems = Vec::new();
+        let mut hold = default;
+        if let Some(secs) = self.hold_secs {
+            if secs <= 86_400 {
+                hold.max_age = std::time::Duration::from_secs(secs);
+            } else {
+                problems.push(format!(
+                    "spool.hold_secs must be between 0 (off) and 86400 seconds, got {secs}"
+                ));
+            }
+        }
+        if let Some(rows) = self.hold_rows {
+            if rows >= 1 {
+                hold.below_rows = rows;
+            } else {
+                problems.push("spool.hold_rows must be at least 1".into());
+            }
+        }
+        if !problems.is_empty() {
+            return Err(problems);
+        }
+        Ok((!hold.max_age.is_zero()).then_some(hold))
+    }
+
     /// The validated flush policy, or every problem.
     pub fn policy(&self) -> Result<ccxt_daemon::FlushPolicy, Vec<String>> {
         let mut problems = Vec::new();
@@ -208,6 +242,10 @@ impl SpoolSettings {
             && dir.as_os_str().is_empty()
         {
             problems.push("spool.dir must name a directory, got ''".into());
+        }
+        match self.hold(policy.hold.unwrap_or_default()) {
+            Ok(hold) => policy.hold = hold,
+            Err(mut more) => problems.append(&mut more),
         }
         if problems.is_empty() {
             Ok(policy)
@@ -1201,6 +1239,24 @@ mod tests {
         assert!(
             text.contains("spool.max_bytes must be between 1 and"),
             "{text}"
+        );
+        let loaded = loaded_from("[spool]\nhold_secs = 90000\nhold_rows = 0\n", &[]);
+        let text = check(&loaded.settings, &ccxt_daemon::ScheduleOverrides::default()).join("\n");
+        assert!(
+            text.contains("spool.hold_secs must be between 0 (off) and 86400 seconds, got 90000"),
+            "{text}"
+        );
+        assert!(
+            text.contains("spool.hold_rows must be at least 1"),
+            "{text}"
+        );
+        let off = loaded_from("[spool]\nhold_secs = 0\n", &[]);
+        assert_eq!(off.settings.spool.policy().unwrap().hold, None);
+        let held = loaded_from("", &[("CCXT_SPOOL__HOLD_ROWS", "7")]);
+        let hold = held.settings.spool.policy().unwrap().hold.unwrap();
+        assert_eq!(
+            (hold.below_rows, hold.max_age),
+            (7, std::time::Duration::from_secs(900))
         );
         let loaded = loaded_from(
             "[storage]\nendpoint = 'http://127.0.0.1:9000'\nallow_http = true\n[spool]\nmax_bytes = 4096\n",

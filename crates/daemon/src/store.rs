@@ -20,7 +20,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use ccxt_catalog::spool::{DrainReport, Spool};
+use ccxt_catalog::spool::{DrainReport, Held, Hold, KeepHeld, Spool};
 use ccxt_catalog::{Catalog, CatalogRecord};
 use ccxt_model::time::{format_iso, now_ns};
 use ccxt_model::{
@@ -49,6 +49,29 @@ pub struct FlushPolicy {
     /// The most bytes the spool holds on disk: while the catalog cannot take the rows and
     /// the spool has reached this, new rows wait in memory (up to [`MAX_OVERFLOW_ROWS`]).
     pub max_bytes: u64,
+    /// Which rows a regular drain leaves in the spool for a later one (none when `None`).
+    pub hold: Option<HoldPolicy>,
+}
+
+/// A drain leaves a dataset's rows in the spool while it has fewer than `below_rows` waiting
+/// and the oldest is younger than `max_age` (see [`ccxt_catalog::spool::Hold`]): a row or two
+/// per instrument and minute then make one file per instrument every `max_age`, not one per
+/// flush. The drains at start and at stop write everything.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HoldPolicy {
+    /// Datasets with at least this many rows waiting are written at every flush.
+    pub below_rows: usize,
+    /// The longest a row waits in the spool.
+    pub max_age: Duration,
+}
+
+impl Default for HoldPolicy {
+    fn default() -> Self {
+        HoldPolicy {
+            below_rows: 100,
+            max_age: Duration::from_secs(900),
+        }
+    }
 }
 
 /// The default bound of the spool on disk: 2 GiB.
@@ -61,6 +84,7 @@ impl Default for FlushPolicy {
             flush_rows: 50_000,
             flush_every: Duration::from_secs(60),
             max_bytes: DEFAULT_SPOOL_MAX_BYTES,
+            hold: Some(HoldPolicy::default()),
         }
     }
 }
@@ -255,6 +279,21 @@ struct Inner {
     spool_bytes: u64,
     /// The spool has reached `max_bytes`: new rows wait in memory until a drain empties it.
     spool_full: bool,
+    /// Rows the last drain held back into the current segment: not new, so they do not count
+    /// toward `flush_rows`.
+    held_rows: usize,
+}
+
+/// Puts the rows a drain held back into the spool again, tallying them per (kind, venue).
+struct Requeue<'a> {
+    store: &'a Store,
+    tally: BTreeMap<(RecordKind, Venue), u64>,
+}
+
+impl KeepHeld for Requeue<'_> {
+    async fn keep(&mut self, held: Held) -> std::io::Result<()> {
+        self.store.requeue(held, &mut self.tally).await
+    }
 }
 
 /// Which datasets a store writes (a shard's, see [`crate::Ownership::predicate`]).
@@ -311,6 +350,7 @@ impl Store {
                 rows_in_spool: 0,
                 spool_bytes: 0,
                 spool_full: false,
+                held_rows: 0,
             }),
             draining: Mutex::new(()),
             policy,
@@ -402,9 +442,10 @@ impl Store {
         m::spool_rows(inner.rows_in_spool, inner.spool_full);
     }
 
-    /// Rows appended since the last drain.
+    /// Rows appended since the last drain (not counting those it held back).
     pub async fn pending_rows(&self) -> usize {
-        self.inner.lock().await.spool.pending_rows()
+        let inner = self.inner.lock().await;
+        inner.spool.pending_rows().saturating_sub(inner.held_rows)
     }
 
     /// The standing write failures, for `/healthz` (empty when everything is written).
@@ -468,6 +509,15 @@ impl Store {
     /// If the spool cannot be sealed (it cannot be written), the rows held in memory are
     /// written straight into the catalog instead.
     pub async fn drain(&self) -> Result<DrainReport, String> {
+        self.drain_with(self.policy.hold).await
+    }
+
+    /// [`Store::drain`] writing every row (the drains at start and at stop).
+    pub async fn drain_all(&self) -> Result<DrainReport, String> {
+        self.drain_with(None).await
+    }
+
+    async fn drain_with(&self, hold: Option<HoldPolicy>) -> Result<DrainReport, String> {
         let _one_at_a_time = self.draining.lock().await;
         let sealed = {
             let mut inner = self.inner.lock().await;
@@ -479,6 +529,7 @@ impl Store {
             match sealed {
                 Ok(sealed) => {
                     inner.spool_ok();
+                    inner.held_rows = 0;
                     let rows = inner.rows_in_spool;
                     Ok((sealed, std::mem::take(&mut inner.unflushed), rows))
                 }
@@ -496,19 +547,32 @@ impl Store {
             }
         };
         self.faults.wait_while_stalled().await;
+        let hold = hold.map(|h| Hold {
+            below_rows: h.below_rows,
+            max_age_ns: u64::try_from(h.max_age.as_nanos()).unwrap_or(u64::MAX),
+            now_ns: now_ns(),
+        });
+        // Rows held back go to the spool again (counted as written when a drain writes them).
+        let mut requeue = Requeue {
+            store: self,
+            tally: BTreeMap::new(),
+        };
         let result = match self.faults.catalog_error() {
             Some(e) => Err(e.to_string()),
             None => sealed
-                .drain_into(&self.catalog)
+                .drain_holding(&self.catalog, hold, &mut requeue)
                 .await
                 .map_err(|e| error_chain(&e)),
         };
+        let held_tally = requeue.tally;
         let mut inner = self.inner.lock().await;
         match result {
             Ok(report) => {
                 for ((kind, venue), n) in tally {
-                    m::rows_written(kind, venue, n);
+                    let held = held_tally.get(&(kind, venue)).copied().unwrap_or(0);
+                    m::rows_written(kind, venue, n.saturating_sub(held));
                 }
+                inner.held_rows = report.held;
                 inner.rows_in_spool = inner.rows_in_spool.saturating_sub(sealed_rows);
                 inner.measure(self.policy.max_bytes);
                 // An empty drain proves nothing about a failure a top-up reported.
@@ -526,6 +590,39 @@ impl Store {
                 Err(message)
             }
         }
+    }
+
+    /// Appends rows a drain held back to the spool again and syncs it, so they are durable
+    /// before their segment goes.
+    async fn requeue(
+        &self,
+        held: Held,
+        tally: &mut BTreeMap<(RecordKind, Venue), u64>,
+    ) -> std::io::Result<()> {
+        let Held {
+            liquidations,
+            open_interest,
+            funding,
+            mark_prices,
+            index_prices,
+        } = held;
+        let mut inner = self.inner.lock().await;
+        for rows in [
+            Rows::Liquidations(liquidations),
+            Rows::OpenInterest(open_interest),
+            Rows::Funding(funding),
+            Rows::Marks(mark_prices),
+            Rows::Indexes(index_prices),
+        ] {
+            if rows.len() == 0 {
+                continue;
+            }
+            rows.tally(tally);
+            inner
+                .write(rows)
+                .map_err(|_| std::io::Error::other("the spool cannot take the held rows"))?;
+        }
+        inner.sync().map_err(std::io::Error::other)
     }
 
     /// Writes rows the spool could not take straight into the catalog; what fails goes back
@@ -728,6 +825,55 @@ mod tests {
             ts_event: ts - 1,
             ts_init: ts,
         }
+    }
+
+    #[tokio::test]
+    async fn a_flush_holds_few_young_rows_in_the_spool_and_the_final_drain_writes_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("catalog");
+        let (catalog, _) = Catalog::open_writable(root.to_str().unwrap())
+            .await
+            .unwrap();
+        let catalog = Arc::new(catalog);
+        let policy = FlushPolicy {
+            hold: Some(HoldPolicy {
+                below_rows: 3,
+                max_age: Duration::from_secs(3600),
+            }),
+            ..FlushPolicy::default()
+        };
+        let store = Store::open(catalog.clone(), &root.join(".spool"), policy).unwrap();
+        let now = now_ns();
+        let eth = |ts: u64| {
+            let mut row = snapshot(ts);
+            row.instrument_id = Instrument::from_id("ETHUSDT-PERP.BINANCE").unwrap().id;
+            row
+        };
+        // BTC: one fresh snapshot (held); ETH: three (written).
+        store.open_interest(vec![snapshot(now)]).await;
+        store
+            .open_interest(vec![eth(now - 2), eth(now - 1), eth(now)])
+            .await;
+        let report = store.drain().await.unwrap();
+        assert_eq!((report.held, report.written.rows_added), (1, 3));
+        assert_eq!(store.pending_rows().await, 0, "held rows are not new rows");
+        let btc = Instrument::from_id("BTCUSDT-PERP.BINANCE").unwrap().id;
+        let stored = async |id: &InstrumentId| {
+            let query = ccxt_catalog::Query {
+                instruments: vec![id.clone()],
+                start: 0,
+                end: u64::MAX,
+                limit: None,
+            };
+            catalog.query::<OpenInterest>(&query).await.unwrap().0.len()
+        };
+        assert_eq!(stored(&btc).await, 0);
+        // The held row is durable: a new store on the same spool (a restart) writes it.
+        drop(store);
+        let store = Store::open(catalog.clone(), &root.join(".spool"), policy).unwrap();
+        let report = store.drain_all().await.unwrap();
+        assert_eq!((report.held, report.written.rows_added), (0, 1));
+        assert_eq!(stored(&btc).await, 1);
     }
 
     #[tokio::test]

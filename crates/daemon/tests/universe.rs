@@ -173,6 +173,7 @@ async fn new_listings_join_and_delisted_instruments_stop_at_the_next_refresh() {
             sync_every: Duration::from_millis(50),
             flush_rows: 1_000,
             flush_every: Duration::from_secs(1),
+            hold: None,
             ..FlushPolicy::default()
         },
     };

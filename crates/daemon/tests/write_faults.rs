@@ -269,6 +269,7 @@ async fn start_on(hooks: RunHooks, max_bytes: u64, catalog: Option<Catalog>) -> 
             flush_rows: 1_000,
             flush_every: Duration::from_millis(300),
             max_bytes,
+            hold: None,
         },
     };
     let (stop, stop_rx) = tokio::sync::oneshot::channel::<()>();

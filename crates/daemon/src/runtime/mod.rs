@@ -258,7 +258,7 @@ async fn open_store(
         store.keep_only(ownership.predicate());
     }
     let store = Arc::new(store);
-    match store.drain().await {
+    match store.drain_all().await {
         Ok(report) if report.segments > 0 => tracing::info!(
             segments = report.segments,
             rows_added = report.written.rows_added,

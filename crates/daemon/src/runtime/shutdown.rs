@@ -79,7 +79,7 @@ async fn final_drain(shared: &Shared, left: Duration) -> Drained {
     let store = &shared.store;
     store.sync().await;
     let pending = store.pending_rows().await;
-    let drained = match tokio::time::timeout(left, store.drain()).await {
+    let drained = match tokio::time::timeout(left, store.drain_all()).await {
         Ok(Ok(_)) => true,
         Ok(Err(e)) => {
             tracing::error!(error = %e, "the last rows stay in the spool; the next start stores them");
