@@ -8,8 +8,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use ccxt_catalog::{Catalog, CatalogError};
 use ccxt_model::{FundingRate, Instrument, OpenInterest, SymbolInput, Venue};
 use ccxt_orchestrator::{
-    CatalogPlanner, CatalogSink, FullRange, Job, NoProgress, Plan, RangePlanner, RunOptions,
-    UnitError, VenueTarget, run,
+    Batch, CatalogPlanner, CatalogSink, FullRange, Job, NoProgress, Plan, RangePlanner, RunOptions,
+    Sink, UnitError, VenueTarget, run,
 };
 use ccxt_venue::{
     FetchError, Fetcher, FundingSnapshot, InstrumentInfo, OiPeriod, OpenInterestSnapshot,
@@ -391,4 +391,71 @@ async fn a_bad_stored_file_is_moved_aside_and_its_day_fetched_again() {
             .to_string()
     );
     assert_eq!(outcome.skipped.len(), 2, "{:?}", outcome.skipped);
+}
+
+/// Five days of 5-minute rows of `instrument`, in pages of 100: oldest first, or newest first
+/// (each page newest first too, as Bybit sends them).
+fn five_days_of_pages(instrument: &Instrument, newest_first: bool) -> Vec<Vec<OpenInterest>> {
+    let step = 300_000_000_000;
+    let mut rows: Vec<OpenInterest> = (0..5 * 288)
+        .map(|k| OpenInterest {
+            instrument_id: instrument.id.clone(),
+            open_interest: k as f64,
+            open_interest_value: None,
+            ts_event: T0 + k * step,
+            ts_init: T0 + k * step,
+        })
+        .collect();
+    if newest_first {
+        rows.reverse();
+    }
+    rows.chunks(100).map(<[OpenInterest]>::to_vec).collect()
+}
+
+#[tokio::test]
+async fn a_long_backfill_is_written_a_day_at_a_time_as_pages_arrive_not_held_until_the_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let (catalog, _) = Catalog::open_writable(dir.path().to_str().unwrap())
+        .await
+        .unwrap();
+    let catalog = Arc::new(catalog);
+    let day = 86_400_000_000_000;
+    for (symbol, newest_first) in [("BTCUSDT", false), ("ETHUSDT", true)] {
+        let instrument = instrument(symbol, ccxt_registry::venue("bybit"));
+        // The CLI's threshold: far above the 1,440 rows, so only whole days make writes happen.
+        let mut sink = CatalogSink::new(catalog.clone(), 50_000);
+        let (mut received, mut stored, mut most_held) = (0, 0, 0);
+        for page in five_days_of_pages(&instrument, newest_first) {
+            let page_day = (page[0].ts_init - T0) / day;
+            received += page.len();
+            stored += sink
+                .accept(&instrument, Batch::OpenInterest(page))
+                .await
+                .unwrap();
+            // Every day the pages have moved past is in the catalog already.
+            let passed_days = if newest_first { 4 - page_day } else { page_day };
+            assert!(
+                stored >= passed_days as usize * 288,
+                "{symbol}: page of day {page_day}: {stored} of {received} rows stored"
+            );
+            most_held = most_held.max(received - stored);
+        }
+        assert!(
+            most_held <= 2 * 288 + 100,
+            "{symbol}: at most two days and a page held, not {most_held} rows"
+        );
+        stored += sink.finish_instrument(&instrument).await.unwrap();
+        assert_eq!((received, stored), (5 * 288, 5 * 288), "{symbol}");
+        // Every row once, one file per day: no day was written in pieces.
+        let query = ccxt_catalog::Query {
+            instruments: vec![instrument.id.clone()],
+            start: T0,
+            end: T0 + 5 * day,
+            limit: None,
+        };
+        let (rows, stats) = catalog.query::<OpenInterest>(&query).await.unwrap();
+        assert_eq!(rows.len(), 5 * 288, "{symbol}");
+        assert!(rows.windows(2).all(|w| w[0].ts_init < w[1].ts_init));
+        assert_eq!(stats.files_listed, 5, "{symbol}");
+    }
 }
