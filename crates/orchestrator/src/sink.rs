@@ -36,18 +36,20 @@ pub trait Sink: Send {
     async fn finish_instrument(&mut self, instrument: &Instrument) -> Result<usize, SinkError>;
 }
 
-/// Stores batches in the catalog as they arrive, one whole partition (UTC day, or month for
+/// Stores batches in the catalog as they arrive, whole partitions (UTC days, or months for
 /// funding) at a time, so a long backfill neither writes one small file per page nor holds the
 /// whole range in memory.
 ///
-/// Pages of one instrument arrive in time order (oldest or newest first). After each batch,
-/// the buffered rows outside the partitions of the batch's first and last row can get no more
-/// rows from later pages: they are written at once. What stays buffered is at most those two
-/// partitions (and never more than `flush_rows` rows: past that, everything is written). Rows
-/// that do arrive later for a written partition (pages out of order) are merged into its file
-/// by the catalog, so nothing is lost or stored twice either way. The mark and index prices
-/// that live snapshots carry are stored beside their rows (`mark_price_update`,
-/// `index_price_update`).
+/// Pages of one instrument arrive in time order (oldest or newest first), so the buffered rows
+/// outside the partitions of the latest batch's first and last row can get no more rows from
+/// later pages: they are settled. Once an instrument buffers `flush_rows` rows, its settled
+/// rows are written in one write (one file per partition; fewer, larger writes than one per
+/// day); when none are settled (one partition holds them all), everything buffered is
+/// written. So an instrument holds at most about `flush_rows` rows plus two partitions, and
+/// the rest when it finishes. Rows that arrive later for a written partition (pages out of
+/// order) are merged into its file by the catalog: nothing is lost or stored twice either
+/// way. The mark and index prices that live snapshots carry are stored beside their rows
+/// (`mark_price_update`, `index_price_update`).
 pub struct CatalogSink {
     catalog: Arc<Catalog>,
     flush_rows: usize,
@@ -101,7 +103,8 @@ impl CatalogSink {
 }
 
 /// Writes the rows of `buffer` that lie outside the partitions of `edges` (the first and last
-/// `ts_init` of the batch just added) and keeps the others; the rows new to the catalog.
+/// `ts_init` of the batch just added, if it was of this kind) and keeps the others, or writes
+/// them all when every row lies inside; the rows new to the catalog.
 async fn write_settled<T: CatalogRecord>(
     catalog: &Catalog,
     id: &InstrumentId,
@@ -113,17 +116,17 @@ async fn write_settled<T: CatalogRecord>(
     };
     let partition = T::partition(id);
     let open = [partition.start_of(first), partition.start_of(last)];
-    if buffer
-        .iter()
-        .all(|r| open.contains(&partition.start_of(r.ts_init())))
-    {
-        return Ok(0);
-    }
-    let (settled, kept): (Vec<T>, Vec<T>) = std::mem::take(buffer)
-        .into_iter()
-        .partition(|r| !open.contains(&partition.start_of(r.ts_init())));
-    *buffer = kept;
-    Ok(catalog.write(settled).await?.rows_added)
+    let is_open = |r: &T| open.contains(&partition.start_of(r.ts_init()));
+    let rows = if buffer.iter().all(is_open) {
+        std::mem::take(buffer)
+    } else {
+        let (settled, kept): (Vec<T>, Vec<T>) = std::mem::take(buffer)
+            .into_iter()
+            .partition(|r| !is_open(r));
+        *buffer = kept;
+        settled
+    };
+    Ok(catalog.write(rows).await?.rows_added)
 }
 
 /// The first and last `ts_init` of `rows`, in arrival order.
@@ -183,15 +186,16 @@ impl Sink for CatalogSink {
                 (buffer.len(), None, None, edges)
             }
         };
-        if buffered >= self.flush_rows {
-            return self.flush(id).await;
+        if buffered < self.flush_rows {
+            return Ok(0);
         }
         let catalog = &self.catalog;
-        Ok(
-            write_settled(catalog, id, self.open_interest.get_mut(id), oi_edges).await?
-                + write_settled(catalog, id, self.funding.get_mut(id), funding_edges).await?
-                + write_settled(catalog, id, self.bars.get_mut(id), bar_edges).await?,
-        )
+        let added = write_settled(catalog, id, self.open_interest.get_mut(id), oi_edges).await?
+            + write_settled(catalog, id, self.funding.get_mut(id), funding_edges).await?
+            + write_settled(catalog, id, self.bars.get_mut(id), bar_edges).await?;
+        self.prices_added += write_some(catalog, self.marks.remove(id)).await?
+            + write_some(catalog, self.indexes.remove(id)).await?;
+        Ok(added)
     }
 
     async fn finish_instrument(&mut self, instrument: &Instrument) -> Result<usize, SinkError> {
