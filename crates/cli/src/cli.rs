@@ -193,6 +193,15 @@ impl Command {
         }
     }
 
+    /// Whether the command is one of the one-shot fetches (`fetch-oi`, `fetch-funding`,
+    /// `fetch-bars`).
+    pub fn is_fetch(&self) -> bool {
+        matches!(
+            self,
+            Command::FetchOi(_) | Command::FetchFunding(_) | Command::FetchBars(_)
+        )
+    }
+
     /// The `--catalog` flag, for the commands that offer it.
     pub fn catalog_flag(&self) -> Option<&str> {
         let arg = match self {

@@ -61,10 +61,15 @@ fn main() -> ExitCode {
         return ExitCode::from(1);
     }
     let cli = help::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if cli.command.is_fetch() {
+        // The fetch commands' own thread drives the sink (parse, encode, write) while one worker
+        // runs the venue tasks: both cores busy, and no more threads (each with its stack and
+        // allocator arena) than that needs. Still the multi-thread runtime, so a catalog
+        // dropped on an error path releases its lease before the process exits.
+        builder.worker_threads(1);
+    }
+    let runtime = match builder.enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");

@@ -36,10 +36,20 @@ pub trait Sink: Send {
     async fn finish_instrument(&mut self, instrument: &Instrument) -> Result<usize, SinkError>;
 }
 
-/// Stores batches in the catalog, buffering up to `flush_rows` per instrument so a long
-/// backfill writes whole days instead of one small file per page. The mark and index prices
-/// that live snapshots carry are stored beside their rows (`mark_price_update`,
-/// `index_price_update`).
+/// Stores batches in the catalog as they arrive, whole partitions (UTC days, or months for
+/// funding) at a time, so a long backfill neither writes one small file per page nor holds the
+/// whole range in memory.
+///
+/// Pages of one instrument arrive in time order (oldest or newest first), so the buffered rows
+/// outside the partitions of the latest batch's first and last row can get no more rows from
+/// later pages: they are settled. Once an instrument buffers `flush_rows` rows, its settled
+/// rows are written in one write (one file per partition; fewer, larger writes than one per
+/// day); when none are settled (one partition holds them all), everything buffered is
+/// written. So an instrument holds at most about `flush_rows` rows plus two partitions, and
+/// the rest when it finishes. Rows that arrive later for a written partition (pages out of
+/// order) are merged into its file by the catalog: nothing is lost or stored twice either
+/// way. The mark and index prices that live snapshots carry are stored beside their rows
+/// (`mark_price_update`, `index_price_update`).
 pub struct CatalogSink {
     catalog: Arc<Catalog>,
     flush_rows: usize,
@@ -92,6 +102,38 @@ impl CatalogSink {
     }
 }
 
+/// Writes the rows of `buffer` that lie outside the partitions of `edges` (the first and last
+/// `ts_init` of the batch just added, if it was of this kind) and keeps the others, or writes
+/// them all when every row lies inside; the rows new to the catalog.
+async fn write_settled<T: CatalogRecord>(
+    catalog: &Catalog,
+    id: &InstrumentId,
+    buffer: Option<&mut Vec<T>>,
+    edges: Option<(u64, u64)>,
+) -> Result<usize, SinkError> {
+    let (Some(buffer), Some((first, last))) = (buffer, edges) else {
+        return Ok(0);
+    };
+    let partition = T::partition(id);
+    let open = [partition.start_of(first), partition.start_of(last)];
+    let is_open = |r: &T| open.contains(&partition.start_of(r.ts_init()));
+    let rows = if buffer.iter().all(is_open) {
+        std::mem::take(buffer)
+    } else {
+        let (settled, kept): (Vec<T>, Vec<T>) = std::mem::take(buffer)
+            .into_iter()
+            .partition(|r| !is_open(r));
+        *buffer = kept;
+        settled
+    };
+    Ok(catalog.write(rows).await?.rows_added)
+}
+
+/// The first and last `ts_init` of `rows`, in arrival order.
+fn edges<T: CatalogRecord>(rows: &[T]) -> Option<(u64, u64)> {
+    Some((rows.first()?.ts_init(), rows.last()?.ts_init()))
+}
+
 /// Writes `rows` (none: nothing); the rows new to the catalog.
 async fn write_some<T: CatalogRecord>(
     catalog: &Catalog,
@@ -104,11 +146,12 @@ async fn write_some<T: CatalogRecord>(
 impl Sink for CatalogSink {
     async fn accept(&mut self, instrument: &Instrument, batch: Batch) -> Result<usize, SinkError> {
         let id = &instrument.id;
-        let buffered = match batch {
+        let (buffered, oi_edges, funding_edges, bar_edges) = match batch {
             Batch::OpenInterest(rows) => {
+                let edges = edges(&rows);
                 let buffer = self.open_interest.entry(id.clone()).or_default();
                 buffer.extend(rows);
-                buffer.len()
+                (buffer.len(), edges, None, None)
             }
             Batch::OpenInterestSnapshots(rows) => {
                 let (rows, prices): (Vec<_>, Vec<_>) = rows
@@ -116,34 +159,43 @@ impl Sink for CatalogSink {
                     .map(|s| (s.open_interest, s.prices))
                     .unzip();
                 self.keep_prices(id, prices);
+                let edges = edges(&rows);
                 let buffer = self.open_interest.entry(id.clone()).or_default();
                 buffer.extend(rows);
-                buffer.len()
+                (buffer.len(), edges, None, None)
             }
             Batch::FundingSnapshots(rows) => {
                 let (rows, prices): (Vec<_>, Vec<_>) =
                     rows.into_iter().map(|s| (s.funding, s.prices)).unzip();
                 self.keep_prices(id, prices);
+                let edges = edges(&rows);
                 let buffer = self.funding.entry(id.clone()).or_default();
                 buffer.extend(rows);
-                buffer.len()
+                (buffer.len(), None, edges, None)
             }
             Batch::FundingRates(rows) => {
+                let edges = edges(&rows);
                 let buffer = self.funding.entry(id.clone()).or_default();
                 buffer.extend(rows);
-                buffer.len()
+                (buffer.len(), None, edges, None)
             }
             Batch::Bars(rows) => {
+                let edges = edges(&rows);
                 let buffer = self.bars.entry(id.clone()).or_default();
                 buffer.extend(rows);
-                buffer.len()
+                (buffer.len(), None, None, edges)
             }
         };
-        if buffered >= self.flush_rows {
-            self.flush(id).await
-        } else {
-            Ok(0)
+        if buffered < self.flush_rows {
+            return Ok(0);
         }
+        let catalog = &self.catalog;
+        let added = write_settled(catalog, id, self.open_interest.get_mut(id), oi_edges).await?
+            + write_settled(catalog, id, self.funding.get_mut(id), funding_edges).await?
+            + write_settled(catalog, id, self.bars.get_mut(id), bar_edges).await?;
+        self.prices_added += write_some(catalog, self.marks.remove(id)).await?
+            + write_some(catalog, self.indexes.remove(id)).await?;
+        Ok(added)
     }
 
     async fn finish_instrument(&mut self, instrument: &Instrument) -> Result<usize, SinkError> {

@@ -8,8 +8,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use ccxt_catalog::{Catalog, CatalogError};
 use ccxt_model::{FundingRate, Instrument, OpenInterest, SymbolInput, Venue};
 use ccxt_orchestrator::{
-    CatalogPlanner, CatalogSink, FullRange, Job, NoProgress, Plan, RangePlanner, RunOptions,
-    UnitError, VenueTarget, run,
+    Batch, CatalogPlanner, CatalogSink, FullRange, Job, NoProgress, Plan, RangePlanner, RunOptions,
+    Sink, UnitError, VenueTarget, run,
 };
 use ccxt_venue::{
     FetchError, Fetcher, FundingSnapshot, InstrumentInfo, OiPeriod, OpenInterestSnapshot,
@@ -391,4 +391,90 @@ async fn a_bad_stored_file_is_moved_aside_and_its_day_fetched_again() {
             .to_string()
     );
     assert_eq!(outcome.skipped.len(), 2, "{:?}", outcome.skipped);
+}
+
+/// Five days of 5-minute rows of `instrument`, in pages of 100: oldest first, or newest first
+/// (each page newest first too, as Bybit sends them).
+fn five_days_of_pages(instrument: &Instrument, newest_first: bool) -> Vec<Vec<OpenInterest>> {
+    let step = 300_000_000_000;
+    let mut rows: Vec<OpenInterest> = (0..5 * 288)
+        .map(|k| OpenInterest {
+            instrument_id: instrument.id.clone(),
+            open_interest: k as f64,
+            open_interest_value: None,
+            ts_event: T0 + k * step,
+            ts_init: T0 + k * step,
+        })
+        .collect();
+    if newest_first {
+        rows.reverse();
+    }
+    rows.chunks(100).map(<[OpenInterest]>::to_vec).collect()
+}
+
+#[tokio::test]
+async fn a_long_backfill_is_written_whole_days_at_a_time_as_pages_arrive() {
+    let dir = tempfile::tempdir().unwrap();
+    let (catalog, _) = Catalog::open_writable(dir.path().to_str().unwrap())
+        .await
+        .unwrap();
+    let catalog = Arc::new(catalog);
+    let day = 86_400_000_000_000;
+    let stored_days = |rows: &[OpenInterest]| {
+        let mut per_day = std::collections::BTreeMap::<u64, usize>::new();
+        for r in rows {
+            *per_day.entry((r.ts_init - T0) / day).or_default() += 1;
+        }
+        per_day
+    };
+    for (symbol, newest_first) in [("BTCUSDT", false), ("ETHUSDT", true)] {
+        let instrument = instrument(symbol, ccxt_registry::venue("bybit"));
+        let query = ccxt_catalog::Query {
+            instruments: vec![instrument.id.clone()],
+            start: T0,
+            end: T0 + 5 * day,
+            limit: None,
+        };
+        // Settled days are written once 600 rows are buffered (the CLI uses 2,000).
+        let mut sink = CatalogSink::new(catalog.clone(), 600);
+        let (mut received, mut stored) = (0, 0);
+        for page in five_days_of_pages(&instrument, newest_first) {
+            let page_day = (page[0].ts_init - T0) / day;
+            received += page.len();
+            let held = received - stored;
+            stored += sink
+                .accept(&instrument, Batch::OpenInterest(page))
+                .await
+                .unwrap();
+            let passed_days = if newest_first { 4 - page_day } else { page_day };
+            if held >= 600 {
+                assert!(
+                    stored >= passed_days as usize * 288,
+                    "{symbol}: page of day {page_day}: the days passed are written"
+                );
+            }
+            assert!(
+                received - stored < 600,
+                "{symbol}: {} rows held",
+                received - stored
+            );
+            // Only whole days are ever in the catalog: no day is written in pieces (each piece
+            // a file to read back and rewrite when the rest of its day arrives).
+            let (rows, _) = catalog.query::<OpenInterest>(&query).await.unwrap();
+            assert_eq!(rows.len(), stored, "{symbol}");
+            assert!(
+                stored_days(&rows).values().all(|n| *n == 288),
+                "{symbol}: page of day {page_day}: {:?}",
+                stored_days(&rows)
+            );
+        }
+        assert!(stored > 0, "{symbol}: written while the pages arrived");
+        stored += sink.finish_instrument(&instrument).await.unwrap();
+        assert_eq!((received, stored), (5 * 288, 5 * 288), "{symbol}");
+        // Every row once, one file per day.
+        let (rows, stats) = catalog.query::<OpenInterest>(&query).await.unwrap();
+        assert_eq!(rows.len(), 5 * 288, "{symbol}");
+        assert!(rows.windows(2).all(|w| w[0].ts_init < w[1].ts_init));
+        assert_eq!(stats.files_listed, 5, "{symbol}");
+    }
 }

@@ -186,14 +186,30 @@ impl HttpTransport {
     }
 
     async fn acquire(&self, request: &HttpRequest) {
+        for pool in self.unknown_pools(request) {
+            tracing::warn!(venue = %self.venue(), pool, endpoint = request.endpoint, "request names an unknown budget pool; not rate limited");
+        }
         for (pool, weight) in &request.costs {
-            match self.budgets.get(pool) {
-                Some(budget) => budget.acquire(*weight).await,
-                None => {
-                    tracing::warn!(venue = %self.venue(), pool, endpoint = request.endpoint, "request names an unknown budget pool; not rate limited")
-                }
+            if let Some(budget) = self.budgets.get(pool) {
+                budget.acquire(*weight).await;
             }
         }
+    }
+
+    /// The pools `request` names that this transport has no budget for, and so cannot hold it
+    /// to (each one is logged as a warning when the request is sent). Always empty with rate
+    /// limits off: there is nothing to enforce, and that was said once when the transport was
+    /// built, not again for every request.
+    pub fn unknown_pools<'a>(&self, request: &'a HttpRequest) -> Vec<&'a str> {
+        if !self.config.rate_limited {
+            return Vec::new();
+        }
+        request
+            .costs
+            .iter()
+            .map(|(pool, _)| *pool)
+            .filter(|pool| !self.budgets.contains_key(pool))
+            .collect()
     }
 
     /// One attempt: status, headers of interest and the body.

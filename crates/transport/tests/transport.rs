@@ -325,3 +325,24 @@ fn budget_headroom_is_empty_with_rate_limits_off() {
     );
     assert!(t.budget_headroom().is_empty());
 }
+
+#[test]
+fn with_rate_limits_off_no_request_is_warned_about_as_naming_an_unknown_pool() {
+    // Limits off: no budgets, and the warning about that was given once at build time; every
+    // request used to warn "unknown budget pool" again (one log line per page of a backfill).
+    let off = transport(
+        "http://127.0.0.1:1",
+        spec(100, Duration::from_secs(60)),
+        |c| c.rate_limited = false,
+    );
+    assert!(off.unknown_pools(&req()).is_empty());
+    // Limits on: a pool the venue's spec does not have is still named.
+    let on = transport(
+        "http://127.0.0.1:1",
+        spec(100, Duration::from_secs(60)),
+        |_| {},
+    );
+    assert!(on.unknown_pools(&req()).is_empty());
+    let odd = HttpRequest::get("x", "/x", "uid", 1);
+    assert_eq!(on.unknown_pools(&odd), vec!["uid"]);
+}

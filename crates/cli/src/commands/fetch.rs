@@ -239,7 +239,9 @@ async fn store(
     }
     let catalog = Arc::new(catalog);
     let planner: Arc<dyn RangePlanner> = Arc::new(CatalogPlanner::new(catalog.clone()));
-    let mut sink = CatalogSink::new(catalog.clone(), 50_000);
+    // Whole days are written as soon as an instrument buffers this many rows (a week of
+    // 5-minute rows): few writes, and little held in memory whatever the range.
+    let mut sink = CatalogSink::new(catalog.clone(), 2_000);
     let outcomes = ccxt_orchestrator::run(
         targets,
         job,

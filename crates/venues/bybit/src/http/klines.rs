@@ -21,7 +21,7 @@ use ccxt_venue::{FetchError, HttpRequest, HttpResponse, Page, Paginator};
 use rust_decimal::Decimal;
 
 use super::models::{Envelope, ListResult};
-use super::parse::check_response;
+use super::parse::decode;
 use super::requests::{CATEGORY, POOL_IP};
 
 const VENUE: Venue = crate::VENUE;
@@ -95,9 +95,7 @@ pub fn parse_kline(
     response: &HttpResponse,
     price: BarPrice,
 ) -> Result<(Vec<Candle>, Option<u64>), FetchError> {
-    let body = check_response(request, response)?;
-    let envelope: Envelope<ListResult<Vec<serde_json::Value>>> = serde_json::from_slice(body)
-        .map_err(|e| FetchError::malformed(VENUE, request.endpoint, e))?;
+    let envelope: Envelope<ListResult<Vec<serde_json::Value>>> = decode(request, response)?;
     if let Some(category) = envelope.result.category.as_deref()
         && !category.is_empty()
         && category != CATEGORY

@@ -9,7 +9,8 @@ use ccxt_venue::tolerant::{opt_decimal, opt_decimal_text, opt_f64, opt_u64};
 use rust_decimal::Decimal;
 use serde::Deserialize;
 
-/// The envelope without its `result`, read first to tell errors from data.
+/// The envelope without its `result`: what an answer that does not decode as data (an error
+/// whose `result` has another shape, a proxy's page) is read as, to tell why.
 ///
 /// ```json
 /// {"retCode": 10001, "retMsg": "params error: symbol invalid", "result": {}, "retExtInfo": {}, "time": 1672051897447}
@@ -30,10 +31,18 @@ pub struct EnvelopeHead {
     pub time: Option<u64>,
 }
 
-/// A successful envelope with its `result`.
+/// A whole envelope with its `result` read as `T`, in one pass over the body: `retCode` and
+/// `retMsg` come along, so an error answer whose `result` still fits `T` (Bybit sends `{}`) is
+/// told from data without reading the body twice.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Envelope<T> {
+    /// `0` on success; `None` when the body has no `retCode` (not a Bybit envelope).
+    #[serde(default, deserialize_with = "opt_u64")]
+    pub ret_code: Option<u64>,
+    /// `OK`, or what went wrong.
+    #[serde(default)]
+    pub ret_msg: Option<String>,
     /// The payload.
     pub result: T,
     /// Server time of the answer, ms.

@@ -59,48 +59,73 @@ pub fn ret_code_error(request: &HttpRequest, code: u64, message: &str) -> FetchE
     }
 }
 
-/// The body of a successful response, or the error the response stands for.
+/// The error `response` stands for, given its envelope's `retCode` and `retMsg` (`head`;
+/// `None` when the body is not an envelope at all), or `Ok` when it is data: a non-zero
+/// `retCode` is Bybit's error, whatever the status; a non-2xx status otherwise is an HTTP
+/// error; a 2xx body without `retCode` is malformed.
+fn verdict(
+    request: &HttpRequest,
+    response: &HttpResponse,
+    head: Option<(Option<u64>, Option<&str>)>,
+) -> Result<(), FetchError> {
+    if let Some((Some(code), message)) = head
+        && code != 0
+    {
+        return Err(ret_code_error(request, code, message.unwrap_or("")));
+    }
+    if !(200..300).contains(&response.status) {
+        return Err(convert::http_error(VENUE, response));
+    }
+    match head {
+        Some((Some(_), _)) => Ok(()),
+        _ => Err(FetchError::malformed(
+            VENUE,
+            request.endpoint,
+            format!(
+                "not a Bybit envelope (no retCode): {}",
+                snippet(&response.body[..])
+            ),
+        )),
+    }
+}
+
+/// The body of a successful response, or the error the response stands for (reads only the
+/// envelope's head; [`decode`] reads head and data in one pass).
 pub fn check_response<'a>(
     request: &HttpRequest,
     response: &'a HttpResponse,
 ) -> Result<&'a [u8], FetchError> {
     let body = &response.body[..];
     let head = serde_json::from_slice::<EnvelopeHead>(body).ok();
-    if let Some(EnvelopeHead {
-        ret_code: Some(code),
-        ret_msg,
-        ..
-    }) = &head
-        && *code != 0
-    {
-        return Err(ret_code_error(
-            request,
-            *code,
-            ret_msg.as_deref().unwrap_or(""),
-        ));
-    }
-    if !(200..300).contains(&response.status) {
-        return Err(convert::http_error(VENUE, response));
-    }
-    match head {
-        Some(EnvelopeHead {
-            ret_code: Some(_), ..
-        }) => Ok(body),
-        _ => Err(FetchError::malformed(
-            VENUE,
-            request.endpoint,
-            format!("not a Bybit envelope (no retCode): {}", snippet(body)),
-        )),
-    }
+    verdict(
+        request,
+        response,
+        head.as_ref().map(|h| (h.ret_code, h.ret_msg.as_deref())),
+    )?;
+    Ok(body)
 }
 
-/// Checks the response and decodes its envelope with `result` as `T`.
-fn decode<T: DeserializeOwned>(
+/// Decodes the envelope with `result` as `T` in one pass and checks it; a body that does not
+/// decode is read again only for its head, to report the venue's error (or the HTTP status)
+/// rather than a parse error.
+pub(crate) fn decode<T: DeserializeOwned>(
     request: &HttpRequest,
     response: &HttpResponse,
 ) -> Result<Envelope<T>, FetchError> {
-    let body = check_response(request, response)?;
-    serde_json::from_slice(body).map_err(|e| FetchError::malformed(VENUE, request.endpoint, e))
+    match serde_json::from_slice::<Envelope<T>>(&response.body) {
+        Ok(envelope) => {
+            verdict(
+                request,
+                response,
+                Some((envelope.ret_code, envelope.ret_msg.as_deref())),
+            )?;
+            Ok(envelope)
+        }
+        Err(e) => {
+            check_response(request, response)?;
+            Err(FetchError::malformed(VENUE, request.endpoint, e))
+        }
+    }
 }
 
 /// Refuses a list of another category than `linear` (a missing category is accepted).
@@ -717,6 +742,43 @@ mod tests {
         );
         let err = parse_tickers(&requests::tickers(), &ok(r#"{"result":{}}"#)).unwrap_err();
         assert!(err.to_string().contains("no retCode"), "{err}");
+    }
+
+    #[test]
+    fn one_pass_decoding_tells_errors_from_data_as_the_head_did() {
+        let request = requests::open_interest("BTCUSDT", OiPeriod::H1, 0, 1, None);
+        // Error code with a `result` that does not fit the data type: read from the head.
+        let busy = r#"{"retCode":10006,"retMsg":"Too many visits!","result":[]}"#;
+        assert!(matches!(
+            parse_open_interest_page(&request, &ok(busy), &btc()),
+            Err(FetchError::RateLimited { .. })
+        ));
+        // Error code with a `result` that does fit (Bybit's `{}`): told by the one pass.
+        let busy = r#"{"retCode":"10018","retMsg":"ip limit","result":{},"retExtInfo":{}}"#;
+        assert!(matches!(
+            parse_funding_history(&requests::funding_history("BTCUSDT", 1), &ok(busy)),
+            Err(FetchError::RateLimited { .. })
+        ));
+        // Data without retCode is not an envelope, even though it decodes.
+        let bare = r#"{"result":{"category":"linear","list":[]}}"#;
+        let err = parse_open_interest_page(&request, &ok(bare), &btc()).unwrap_err();
+        assert!(err.to_string().contains("no retCode"), "{err}");
+        // retCode 0 on a 5xx status is the status's error, with or without data.
+        let fine = r#"{"retCode":0,"retMsg":"OK","result":{"list":[]}}"#;
+        assert!(matches!(
+            parse_open_interest_page(&request, &status(503, fine), &btc()),
+            Err(FetchError::Http { status: 503, .. })
+        ));
+        // retCode 0 whose data has the wrong shape: malformed, naming the parse error.
+        let odd = r#"{"retCode":0,"retMsg":"OK","result":{"list":{"openInterest":"1"}}}"#;
+        assert!(matches!(
+            parse_open_interest_page(&request, &ok(odd), &btc()),
+            Err(FetchError::Malformed { .. })
+        ));
+        // Unknown fields anywhere are ignored.
+        let extra = r#"{"retCode":0,"retMsg":"OK","new":1,"result":{"category":"linear","x":[1],"list":[{"openInterest":"2","timestamp":"1000","more":true}]},"time":5}"#;
+        let (rows, _) = parse_open_interest_page(&request, &ok(extra), &btc()).expect("parses");
+        assert_eq!(rows.len(), 1);
     }
 
     #[test]
