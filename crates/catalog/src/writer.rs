@@ -239,7 +239,13 @@ impl Catalog {
         rows: &[T],
         written: &[WrittenFile],
     ) {
-        if rows.first().and_then(T::identity).is_none() {
+        // Only records a later write searches for outside its own interval (liquidations)
+        // are worth remembering: bars and prices are only looked for in the files their own
+        // interval meets, which that write reads anyway.
+        let searched_later = rows
+            .first()
+            .is_some_and(|r| r.identity().is_some() && r.latest_delivery_ns() > r.ts_init());
+        if !searched_later {
             return;
         }
         let dataset = dataset_dir(T::KIND, id);
@@ -523,6 +529,32 @@ mod tests {
             limit: None,
         };
         catalog.query::<Liquidation>(&query).await.unwrap().0
+    }
+
+    #[tokio::test]
+    async fn only_liquidation_identities_are_remembered_after_a_write() {
+        use ccxt_model::MarkPrice;
+        const BY: &str = "BTCUSDT-LINEAR.BYBIT";
+        let catalog = Catalog::from_storage(Storage::in_memory());
+        let id = InstrumentId::new_unchecked(BY);
+        let marks: Vec<MarkPrice> = (0..3)
+            .map(|i| MarkPrice {
+                instrument_id: id.clone(),
+                value: rust_decimal::Decimal::new(94_000 + i, 0),
+                ts_event: DAY + i as u64 * SEC,
+                ts_init: DAY + i as u64 * SEC + 1,
+            })
+            .collect();
+        catalog.write(marks).await.unwrap();
+        // A price backfill of days of rows must not leave their fingerprints in memory.
+        let prices = dataset_dir(MarkPrice::KIND, &id);
+        assert!(catalog.recent_identities.take(&prices).is_empty());
+        catalog
+            .write(vec![liq(BY, None, DAY, DAY + 1)])
+            .await
+            .unwrap();
+        let liquidations = dataset_dir(Liquidation::KIND, &id);
+        assert!(!catalog.recent_identities.take(&liquidations).is_empty());
     }
 
     #[tokio::test]
