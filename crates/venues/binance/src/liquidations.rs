@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use crate::websocket::parse::{
     ALL_FORCE_ORDERS_STREAM, MAX_MESSAGES_PER_SECOND, MAX_STREAMS_PER_CONNECTION, MarketMessage,
-    connection_url, force_order_stream, parse_market_message, shard_streams, subscribe_frame,
+    connection_url, force_order_stream, parse_market_text, shard_streams, subscribe_frame,
 };
 use ccxt_model::{Instrument, InstrumentId, Venue};
 
@@ -94,7 +94,7 @@ impl WsProtocol for BinanceLiquidations {
     }
 
     fn classify(&self, text: &str, ts_init: u64) -> Inbound {
-        match parse_market_message(text.as_bytes(), ts_init) {
+        match parse_market_text(text, ts_init) {
             Ok(MarketMessage::Liquidation(row)) => {
                 let wanted = self
                     .only

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use crate::websocket::parse::{
-    MAX_ARGS_CHARS, PublicMessage, all_liquidation_topic, parse_public_message, ping_frame,
+    MAX_ARGS_CHARS, PublicMessage, all_liquidation_topic, parse_public_text, ping_frame,
     shard_topics, subscribe_frame,
 };
 use ccxt_model::{Instrument, Venue};
@@ -62,7 +62,7 @@ impl WsProtocol for BybitLiquidations {
     }
 
     fn classify(&self, text: &str, ts_init: u64) -> Inbound {
-        match parse_public_message(text.as_bytes(), ts_init) {
+        match parse_public_text(text, ts_init) {
             Ok(PublicMessage::Liquidations(rows)) => Inbound::Liquidations(rows),
             Ok(PublicMessage::SubscribeAck) => Inbound::Ack,
             Ok(PublicMessage::SubscribeRejected { message }) => Inbound::Rejected(message),

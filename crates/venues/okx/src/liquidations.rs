@@ -27,7 +27,7 @@ use rust_decimal::prelude::ToPrimitive;
 use crate::fetcher::{ContractTable, OkxFetcher};
 use crate::websocket::{
     LIQUIDATION_CHANNEL, OkxLiquidation, PING, PING_INTERVAL_SECS, PublicMessage,
-    parse_public_message, subscribe_frame,
+    parse_public_text, subscribe_frame,
 };
 
 const VENUE: Venue = crate::symbol::VENUE;
@@ -73,7 +73,7 @@ impl OkxLiquidations {
     fn wanted(&self, inst_id: &str) -> bool {
         match &self.only {
             Some(only) => only.contains(inst_id),
-            None => crate::symbol::parse_native(inst_id).is_some(),
+            None => crate::symbol::is_native(inst_id),
         }
     }
 
@@ -81,15 +81,13 @@ impl OkxLiquidations {
     /// whose contract is not known yet wait.
     fn rows(&self, liquidations: Vec<OkxLiquidation>, ts_init: u64) -> Vec<Liquidation> {
         let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
-        let mut queue: Vec<(OkxLiquidation, u64)> = std::mem::take(&mut *pending);
-        queue.extend(
-            liquidations
-                .into_iter()
-                .filter(|l| self.wanted(&l.inst_id))
-                .map(|l| (l, ts_init)),
-        );
-        let mut out = Vec::new();
-        for (l, ts_init) in queue {
+        let waiting: Vec<(OkxLiquidation, u64)> = std::mem::take(&mut *pending);
+        let mut out = Vec::with_capacity(waiting.len() + liquidations.len());
+        let fresh = liquidations
+            .into_iter()
+            .filter(|l| self.wanted(&l.inst_id))
+            .map(|l| (l, ts_init));
+        for (l, ts_init) in waiting.into_iter().chain(fresh) {
             match self.contracts.get(&l.inst_id) {
                 None => pending.push((l, ts_init)),
                 Some(None) => {
@@ -140,16 +138,26 @@ pub fn liquidation(
             .id(&l.inst_id)
             .unwrap_or_else(|| Instrument::from_native(VENUE, l.inst_id.clone()).id),
         side: l.side,
-        order_side: l.order_side.clone(),
+        order_side: l.order_side.to_string(),
         quantity,
         price,
         value: coins.checked_mul(l.price).and_then(|v| v.to_f64())?,
         source: LiquidationSource::Ws,
-        method: l.pos_side.as_ref().map(|p| format!("posSide:{p}")),
+        method: l.pos_side.as_deref().map(method),
         trade_id: None,
         ts_event: ms_to_ns(l.ts_ms),
         ts_init,
     })
+}
+
+/// The stored `method` of a liquidation with `posSide` `pos_side` (`posSide:long`).
+fn method(pos_side: &str) -> String {
+    match pos_side {
+        "long" => "posSide:long".to_string(),
+        "short" => "posSide:short".to_string(),
+        "net" => "posSide:net".to_string(),
+        other => format!("posSide:{other}"),
+    }
 }
 
 impl WsProtocol for OkxLiquidations {
@@ -174,7 +182,7 @@ impl WsProtocol for OkxLiquidations {
     }
 
     fn classify(&self, text: &str, ts_init: u64) -> Inbound {
-        match parse_public_message(text.as_bytes()) {
+        match parse_public_text(text) {
             Ok(PublicMessage::Liquidations {
                 liquidations,
                 skipped,

@@ -103,12 +103,29 @@ pub fn native_symbol(base: &str, quote: &str) -> String {
 /// Reads a native linear-swap `instId` (`BTC-USDT-SWAP`, case-insensitive) into (base, quote),
 /// upper-case; `None` for anything else (inverse `BTC-USD-SWAP`, futures, spot, `BTCUSDT`).
 pub fn parse_native(s: &str) -> Option<(String, String)> {
-    let upper = s.trim().to_ascii_uppercase();
-    let stem = upper.strip_suffix(SWAP_SUFFIX)?;
-    let (base, quote) = stem.split_once('-')?;
+    let (base, quote) = native_parts(s)?;
+    Some((base.to_ascii_uppercase(), quote.to_string()))
+}
+
+/// Whether `s` is a native linear-swap `instId` [`parse_native`] reads (nothing allocated:
+/// the liquidation stream asks this for every liquidation).
+pub fn is_native(s: &str) -> bool {
+    native_parts(s).is_some()
+}
+
+/// The base (as sent) and the quote of a native linear-swap `instId`, trimmed, compared
+/// without regard to case.
+fn native_parts(s: &str) -> Option<(&str, &'static str)> {
+    let s = s.trim();
+    let stem_len = s.len().checked_sub(SWAP_SUFFIX.len())?;
+    if !s.get(stem_len..)?.eq_ignore_ascii_case(SWAP_SUFFIX) {
+        return None;
+    }
+    let (base, quote) = s.get(..stem_len)?.split_once('-')?;
     let base_ok =
         !base.is_empty() && base.len() <= 40 && base.bytes().all(|b| b.is_ascii_alphanumeric());
-    (base_ok && QUOTES.contains(&quote)).then(|| (base.to_string(), quote.to_string()))
+    let quote = QUOTES.iter().find(|q| q.eq_ignore_ascii_case(quote))?;
+    base_ok.then_some((base, quote))
 }
 
 /// The NautilusTrader instrument id of `inst_id`: `BTC-USDT-SWAP` → `BTC-USDT-SWAP.OKX`.
@@ -159,7 +176,13 @@ mod tests {
             "BTC-USDT-SWAP-SWAP",
         ] {
             assert_eq!(parse_native(not), None, "{not}");
+            assert!(!is_native(not), "{not}");
         }
+        for yes in ["BTC-USDT-SWAP", " eth-Usdc-swap ", "1INCH-USDT-SWAP"] {
+            assert!(is_native(yes), "{yes}");
+        }
+        assert!(!is_native("ÉTH-USDT-SWAP"));
+        assert!(!is_native("-SWAP"));
     }
 
     #[test]

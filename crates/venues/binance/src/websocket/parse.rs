@@ -90,7 +90,7 @@ pub fn parse_force_order(bytes: &[u8], ts_init: u64) -> Result<Liquidation, Fetc
         frame = serde_json::from_str(data.get())
             .map_err(|e| FetchError::malformed(VENUE, FORCE_ORDER, e))?;
     }
-    force_order_liquidation(&frame, ts_init)
+    force_order_liquidation(frame.o, frame.event_time, ts_init)
 }
 
 const FORCE_ORDER: &str = "forceOrder";
@@ -98,14 +98,18 @@ const FORCE_ORDER: &str = "forceOrder";
 /// Every key a market-stream frame may carry that the classifier looks at, borrowed from the
 /// frame (one pass, no `serde_json::Value`); the order `o` and a combined stream's `data`
 /// stay raw until they are needed.
+///
+/// `O` is how the order `o` is read: raw (`&RawValue`, read when needed) or typed with the
+/// frame ([`OrderRef`], the one-pass hot path of [`parse_market_text`]).
 #[derive(Debug, Deserialize)]
-struct Frame<'a> {
+#[serde(bound(deserialize = "O: Deserialize<'de>"))]
+struct Frame<'a, O = &'a RawValue> {
     #[serde(default, borrow)]
     e: Option<Text<'a>>,
     #[serde(rename = "E", default, borrow)]
     event_time: Option<&'a RawValue>,
-    #[serde(default, borrow)]
-    o: Option<&'a RawValue>,
+    #[serde(default)]
+    o: Option<O>,
     #[serde(default, borrow)]
     stream: Option<&'a RawValue>,
     #[serde(default, borrow)]
@@ -139,6 +143,24 @@ struct OrderRef<'a> {
     filled: Option<&'a RawValue>,
     #[serde(rename = "T", default, borrow)]
     trade_time: Option<&'a RawValue>,
+}
+
+/// The order of a frame, raw or already read.
+trait OrderField<'a> {
+    /// The order, read.
+    fn read(self) -> Result<OrderRef<'a>, serde_json::Error>;
+}
+
+impl<'a> OrderField<'a> for &'a RawValue {
+    fn read(self) -> Result<OrderRef<'a>, serde_json::Error> {
+        serde_json::from_str(self.get())
+    }
+}
+
+impl<'a> OrderField<'a> for OrderRef<'a> {
+    fn read(self) -> Result<OrderRef<'a>, serde_json::Error> {
+        Ok(self)
+    }
 }
 
 /// The code and message of an error answer.
@@ -177,11 +199,40 @@ pub enum MarketMessage {
 /// Classifies one text frame of a liquidation connection. Only a frame that is not JSON, or a
 /// `forceOrder` event that cannot be read, is an error ([`FetchError::Malformed`]).
 ///
-/// One borrowing pass over the frame: the keys that tell the kinds apart, then the order.
+/// Bytes that are UTF-8 are read by [`parse_market_text`].
 pub fn parse_market_message(bytes: &[u8], ts_init: u64) -> Result<MarketMessage, FetchError> {
-    let what = "market stream message";
-    let mut frame: Frame =
-        serde_json::from_slice(bytes).map_err(|e| FetchError::malformed(VENUE, what, e))?;
+    match std::str::from_utf8(bytes) {
+        Ok(text) => parse_market_text(text, ts_init),
+        Err(_) => classify(
+            serde_json::from_slice::<Frame>(bytes)
+                .map_err(|e| FetchError::malformed(VENUE, WHAT, e))?,
+            ts_init,
+        ),
+    }
+}
+
+/// What a frame of a liquidation connection is called in errors.
+const WHAT: &str = "market stream message";
+
+/// [`parse_market_message`] on a text frame (its UTF-8 is not checked again). One borrowing
+/// pass reads the keys that tell the kinds apart and the order with them; a frame whose order
+/// has a surprise in it is read again with the order raw, so the error names what is wrong.
+pub fn parse_market_text(text: &str, ts_init: u64) -> Result<MarketMessage, FetchError> {
+    if let Ok(frame) = serde_json::from_str::<Frame<OrderRef>>(text) {
+        return classify(frame, ts_init);
+    }
+    classify(
+        serde_json::from_str::<Frame>(text).map_err(|e| FetchError::malformed(VENUE, WHAT, e))?,
+        ts_init,
+    )
+}
+
+/// Classifies a read frame.
+fn classify<'a, O: OrderField<'a>>(
+    frame: Frame<'a, O>,
+    ts_init: u64,
+) -> Result<MarketMessage, FetchError> {
+    let what = WHAT;
     // A non-integer id is no id (as before: only a whole number names a frame).
     let id = u64_of(frame.id).ok().flatten();
     if let Some((code, message)) = error_of(&frame) {
@@ -197,22 +248,33 @@ pub fn parse_market_message(bytes: &[u8], ts_init: u64) -> Result<MarketMessage,
     if frame.stream.is_some()
         && let Some(data) = frame.data
     {
-        match serde_json::from_str::<Frame>(data.get()) {
-            Ok(inner) => frame = inner,
-            // A `data` that is not an object carries no event.
-            Err(_) if !data.get().starts_with('{') => return Ok(MarketMessage::Other),
-            Err(e) => return Err(FetchError::malformed(VENUE, what, e)),
+        if let Ok(inner) = serde_json::from_str::<Frame<OrderRef>>(data.get()) {
+            return event(inner, ts_init);
         }
+        return match serde_json::from_str::<Frame>(data.get()) {
+            Ok(inner) => event(inner, ts_init),
+            // A `data` that is not an object carries no event.
+            Err(_) if !data.get().starts_with('{') => Ok(MarketMessage::Other),
+            Err(e) => Err(FetchError::malformed(VENUE, what, e)),
+        };
     }
+    event(frame, ts_init)
+}
+
+/// The `forceOrder` event of a frame (raw or out of its wrapper), or `Other`.
+fn event<'a, O: OrderField<'a>>(
+    frame: Frame<'a, O>,
+    ts_init: u64,
+) -> Result<MarketMessage, FetchError> {
     if frame.e.as_ref().map(Text::as_str) != Some(FORCE_ORDER) {
         return Ok(MarketMessage::Other);
     }
-    force_order_liquidation(&frame, ts_init).map(MarketMessage::Liquidation)
+    force_order_liquidation(frame.o, frame.event_time, ts_init).map(MarketMessage::Liquidation)
 }
 
 /// The (code, message) of an error answer, if `frame` is one: an `error` object, or `code`
 /// and `msg` side by side. A code is kept as sent (`2`, `"-1121"`).
-fn error_of(frame: &Frame) -> Option<(String, String)> {
+fn error_of<O>(frame: &Frame<'_, O>) -> Option<(String, String)> {
     let (code, msg) = match frame.error {
         Some(error) if error.get().starts_with('{') => {
             let body: ErrorRef = serde_json::from_str(error.get()).ok()?;
@@ -238,12 +300,17 @@ fn error_of(frame: &Frame) -> Option<(String, String)> {
 /// The instrument names of Binance symbols, computed once per symbol.
 static INSTRUMENTS: InstrumentCache = InstrumentCache::new(VENUE);
 
-fn force_order_liquidation(frame: &Frame, ts_init: u64) -> Result<Liquidation, FetchError> {
+/// The liquidation of the order `o` of a `forceOrder` event sent at `event_time`.
+fn force_order_liquidation<'a, O: OrderField<'a>>(
+    o: Option<O>,
+    event_time: Option<&'a RawValue>,
+    ts_init: u64,
+) -> Result<Liquidation, FetchError> {
     let what = FORCE_ORDER;
     let bad = |detail: &dyn std::fmt::Display| FetchError::malformed(VENUE, what, detail);
     let number = |field: &str, e: BadScalar| bad(&format_args!("{field}: {e}"));
-    let o = frame.o.ok_or_else(|| bad(&"o (the order) is missing"))?;
-    let o: OrderRef = serde_json::from_str(o.get()).map_err(|e| bad(&e))?;
+    let o = o.ok_or_else(|| bad(&"o (the order) is missing"))?;
+    let o: OrderRef = o.read().map_err(|e| bad(&e))?;
     let symbol = o
         .symbol
         .as_ref()
@@ -274,7 +341,7 @@ fn force_order_liquidation(frame: &Frame, ts_init: u64) -> Result<Liquidation, F
         .ok_or_else(|| bad(&"ap and p (price) are missing"))?;
     let time = match u64_of(o.trade_time).map_err(|e| number("T", e))? {
         Some(t) => t,
-        None => u64_of(frame.event_time)
+        None => u64_of(event_time)
             .map_err(|e| number("E", e))?
             .ok_or_else(|| bad(&"T and E (time) are missing"))?,
     };
@@ -364,6 +431,32 @@ mod tests {
         assert!((liq.value - 138.74).abs() < 1e-9);
         assert_eq!(liq.source, LiquidationSource::Ws);
         assert_eq!((liq.ts_event, liq.ts_init), (1_568_014_460_893_000_000, 5));
+    }
+
+    #[test]
+    fn a_force_order_is_read_in_one_typed_pass_and_a_surprise_again_raw() {
+        let frame = fixture!("ws_force_order.json");
+        let typed: Frame<OrderRef> = serde_json::from_str(frame).expect("one typed pass");
+        assert!(typed.o.is_some_and(|o| o.symbol.is_some()));
+        let raw = serde_json::from_str::<Frame>(frame).map(|f| classify(f, 5));
+        assert_eq!(raw.ok(), Some(parse_market_text(frame, 5)));
+        assert_eq!(
+            parse_market_message(frame.as_bytes(), 5),
+            parse_market_text(frame, 5)
+        );
+        let combined = format!(r#"{{"stream":"btcusdt@forceOrder","data":{frame}}}"#);
+        assert_eq!(parse_market_text(&combined, 5), parse_market_text(frame, 5));
+        // An order of the wrong shape fails the typed pass; the raw read names the problem.
+        let bad = r#"{"e":"forceOrder","E":1,"o":{"s":["BTCUSDT"],"S":"SELL","q":"1","p":"1"}}"#;
+        assert!(serde_json::from_str::<Frame<OrderRef>>(bad).is_err());
+        let e = parse_market_text(bad, 0).unwrap_err().to_string();
+        assert!(
+            e.contains("forceOrder") && e.contains("invalid type"),
+            "{e}"
+        );
+        // Another event whose `o` is no order is still just another event.
+        let other = r#"{"e":"somethingElse","o":[1,2]}"#;
+        assert_eq!(parse_market_text(other, 0), Ok(MarketMessage::Other));
     }
 
     #[test]

@@ -76,11 +76,39 @@ pub enum PublicMessage {
 ///
 /// One borrowing pass over the frame (no `serde_json::Value`): the keys that tell the kinds
 /// apart, with `data` kept raw until it is read as liquidations.
+///
+/// Bytes that are UTF-8 are read by [`parse_public_text`].
 pub fn parse_public_message(bytes: &[u8], ts_init: u64) -> Result<PublicMessage, FetchError> {
-    let frame: Frame = decode("public stream message", bytes)?;
+    match std::str::from_utf8(bytes) {
+        Ok(text) => parse_public_text(text, ts_init),
+        Err(_) => classify(decode::<Frame>(WHAT, bytes)?, ts_init),
+    }
+}
+
+/// What a frame of a public connection is called in errors.
+const WHAT: &str = "public stream message";
+
+/// [`parse_public_message`] on a text frame (its UTF-8 is not checked again). A liquidation
+/// frame is read in one pass with its `data` typed; a frame that does not read so is read
+/// again with `data` raw.
+pub fn parse_public_text(text: &str, ts_init: u64) -> Result<PublicMessage, FetchError> {
+    if let Ok(frame) = serde_json::from_str::<Frame<Vec<LiquidationRef>>>(text) {
+        return classify(frame, ts_init);
+    }
+    classify(
+        serde_json::from_str::<Frame>(text).map_err(|e| FetchError::malformed(VENUE, WHAT, e))?,
+        ts_init,
+    )
+}
+
+/// Classifies a read frame.
+fn classify<'a, D: DataField<'a>>(
+    frame: Frame<'a, D>,
+    ts_init: u64,
+) -> Result<PublicMessage, FetchError> {
     if let Some(topic) = &frame.topic {
         return Ok(if topic.as_str().starts_with("allLiquidation.") {
-            PublicMessage::Liquidations(all_liquidation_rows(&frame, ts_init)?)
+            PublicMessage::Liquidations(all_liquidation_rows(frame.data, frame.ts, ts_init)?)
         } else {
             PublicMessage::Other
         });
@@ -103,9 +131,12 @@ pub fn parse_public_message(bytes: &[u8], ts_init: u64) -> Result<PublicMessage,
     })
 }
 
-/// The keys of a public-stream frame the classifier looks at, borrowed from the frame.
+/// The keys of a public-stream frame the classifier looks at, borrowed from the frame. `D` is
+/// how `data` is read: raw (`&RawValue`, read when needed) or as liquidations with the frame
+/// (`Vec<LiquidationRef>`, the one-pass hot path of [`parse_public_text`]).
 #[derive(Debug, Deserialize)]
-struct Frame<'a> {
+#[serde(bound(deserialize = "D: Deserialize<'de>"))]
+struct Frame<'a, D = &'a RawValue> {
     #[serde(default, borrow)]
     topic: Option<Text<'a>>,
     #[serde(default, borrow)]
@@ -116,8 +147,30 @@ struct Frame<'a> {
     ret_msg: Option<Text<'a>>,
     #[serde(default, borrow)]
     ts: Option<&'a RawValue>,
-    #[serde(default, borrow)]
-    data: Option<&'a RawValue>,
+    #[serde(default)]
+    data: Option<D>,
+}
+
+/// The `data` of a frame, raw or already read as liquidations.
+trait DataField<'a> {
+    /// The liquidations: an array of them (or one).
+    fn items(self) -> Result<Vec<LiquidationRef<'a>>, serde_json::Error>;
+}
+
+impl<'a> DataField<'a> for &'a RawValue {
+    fn items(self) -> Result<Vec<LiquidationRef<'a>>, serde_json::Error> {
+        if self.get().starts_with('[') {
+            serde_json::from_str(self.get())
+        } else {
+            Ok(vec![serde_json::from_str(self.get())?])
+        }
+    }
+}
+
+impl<'a> DataField<'a> for Vec<LiquidationRef<'a>> {
+    fn items(self) -> Result<Vec<LiquidationRef<'a>>, serde_json::Error> {
+        Ok(self)
+    }
 }
 
 /// One liquidation of `allLiquidation`, borrowed (see [`AllLiquidation`] for the fields).
@@ -138,16 +191,17 @@ struct LiquidationRef<'a> {
 /// The instrument names of Bybit symbols, computed once per symbol.
 static INSTRUMENTS: InstrumentCache = InstrumentCache::new(VENUE);
 
-/// The liquidations of an `allLiquidation` frame: `data` is an array of them (or one).
-fn all_liquidation_rows(frame: &Frame, ts_init: u64) -> Result<Vec<Liquidation>, FetchError> {
+/// The liquidations of an `allLiquidation` frame: `data` is an array of them (or one); `ts`
+/// is the frame's time.
+fn all_liquidation_rows<'a, D: DataField<'a>>(
+    data: Option<D>,
+    ts: Option<&'a RawValue>,
+    ts_init: u64,
+) -> Result<Vec<Liquidation>, FetchError> {
     let what = "allLiquidation";
     let bad = |detail: &dyn std::fmt::Display| FetchError::malformed(VENUE, what, detail);
-    let data = frame.data.ok_or_else(|| bad(&"data is missing"))?;
-    let items: Vec<LiquidationRef> = if data.get().starts_with('[') {
-        serde_json::from_str(data.get()).map_err(|e| bad(&e))?
-    } else {
-        vec![serde_json::from_str(data.get()).map_err(|e| bad(&e))?]
-    };
+    let data = data.ok_or_else(|| bad(&"data is missing"))?;
+    let items = data.items().map_err(|e| bad(&e))?;
     let number = |field: &str, e: BadScalar| bad(&format_args!("{field}: {e}"));
     let mut rows = Vec::with_capacity(items.len());
     for l in items {
@@ -175,7 +229,7 @@ fn all_liquidation_rows(frame: &Frame, ts_init: u64) -> Result<Vec<Liquidation>,
             .ok_or_else(|| bad(&"p (price) is missing"))?;
         let time = match u64_of(l.time).map_err(|e| number("T", e))? {
             Some(t) => t,
-            None => u64_of(frame.ts)
+            None => u64_of(ts)
                 .map_err(|e| number("ts", e))?
                 .ok_or_else(|| bad(&"T (time) is missing"))?,
         };
@@ -225,7 +279,7 @@ fn decode<'a, T: Deserialize<'a>>(what: &str, bytes: &'a [u8]) -> Result<T, Fetc
 /// price.
 pub fn parse_all_liquidation(bytes: &[u8], ts_init: u64) -> Result<Vec<Liquidation>, FetchError> {
     let frame: Frame = decode("allLiquidation", bytes)?;
-    all_liquidation_rows(&frame, ts_init)
+    all_liquidation_rows(frame.data, frame.ts, ts_init)
 }
 
 /// Parses a deprecated `liquidation.{symbol}` message (model only; see [`LegacyLiquidation`]).
@@ -293,6 +347,32 @@ mod tests {
                 other => panic!("{other:?}"),
             }
         }
+    }
+
+    #[test]
+    fn a_liquidation_frame_is_read_in_one_typed_pass_and_a_surprise_again_raw() {
+        let frame = fixture!("ws_all_liquidation.json");
+        let typed: Frame<Vec<LiquidationRef>> =
+            serde_json::from_str(frame).expect("one typed pass");
+        assert_eq!(typed.data.map(|d| d.len()), Some(1));
+        let raw = serde_json::from_str::<Frame>(frame).map(|f| classify(f, 3));
+        assert_eq!(raw.ok(), Some(parse_public_text(frame, 3)));
+        assert_eq!(
+            parse_public_message(frame.as_bytes(), 3),
+            parse_public_text(frame, 3)
+        );
+        // One object instead of an array fails the typed pass and reads raw.
+        let one = r#"{"topic":"allLiquidation.ETHUSDT","ts":5,"data":{"s":"ETHUSDT","S":"Buy","v":"1","p":"2","T":1}}"#;
+        assert!(serde_json::from_str::<Frame<Vec<LiquidationRef>>>(one).is_err());
+        assert!(matches!(
+            parse_public_text(one, 0),
+            Ok(PublicMessage::Liquidations(rows)) if rows.len() == 1
+        ));
+        // A control frame reads either way.
+        assert_eq!(
+            parse_public_text(r#"{"op":"pong","success":true}"#, 0),
+            Ok(PublicMessage::Pong)
+        );
     }
 
     #[test]

@@ -9,6 +9,8 @@
 //! disagreement is flagged. Sizes are contracts: coins = `sz × ctVal × ctMult` (inverse: USD
 //! value / `bkPx`).
 
+use std::borrow::Cow;
+
 use ccxt_model::PositionSide;
 use ccxt_venue::borrowed::{RawValue, Text, decimal_of, u64_of};
 use rust_decimal::Decimal;
@@ -52,14 +54,14 @@ pub fn subscribe_frame(id: Option<&str>) -> Value {
 pub struct OkxLiquidation {
     /// `BTC-USDT-SWAP` (from the enclosing `data[]` item).
     pub inst_id: String,
-    /// `SWAP`, `FUTURES`.
-    pub inst_type: Option<String>,
+    /// `SWAP`, `FUTURES` (the usual values are not allocated).
+    pub inst_type: Option<Cow<'static, str>>,
     /// The position liquidated: `sell` → long, `buy` → short.
     pub side: PositionSide,
     /// The order side as sent (`sell`/`buy`).
-    pub order_side: String,
-    /// `posSide` as sent (`long`, `short`, `net`).
-    pub pos_side: Option<String>,
+    pub order_side: &'static str,
+    /// `posSide` as sent (`long`, `short`, `net`; these are not allocated).
+    pub pos_side: Option<Cow<'static, str>>,
     /// `posSide` names the other position than `side` implies (log and count it).
     pub pos_side_disagrees: bool,
     /// Size in contracts (`sz`).
@@ -171,6 +173,39 @@ struct ArgRef<'a> {
     channel: Option<&'a RawValue>,
 }
 
+/// A liquidation push read in ONE pass, every item and detail typed and borrowed (the hot
+/// path). Any surprise (an item that is not an object, a field of an unexpected type, an
+/// event) fails the whole parse, and the frame is read again by [`Frame`], item by item and
+/// detail by detail, so one bad detail is skipped alone.
+#[derive(Debug, Deserialize)]
+struct LiquidationFrame<'a> {
+    #[serde(default, borrow)]
+    event: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    arg: Option<ArgText<'a>>,
+    #[serde(default, borrow)]
+    data: Option<Vec<TypedItem<'a>>>,
+}
+
+/// The channel of a frame's `arg`, as text.
+#[derive(Debug, Deserialize)]
+struct ArgText<'a> {
+    #[serde(default, borrow)]
+    channel: Option<Text<'a>>,
+}
+
+/// One `data[]` item of a liquidation push with its details typed (see [`LiquidationFrame`]).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct TypedItem<'a> {
+    #[serde(default, borrow)]
+    inst_id: Option<Text<'a>>,
+    #[serde(default, borrow)]
+    inst_type: Option<Text<'a>>,
+    #[serde(default, borrow)]
+    details: Vec<DetailRef<'a>>,
+}
+
 /// One `data[]` item of a liquidation push, borrowed (see [`LiquidationItem`]).
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -202,15 +237,48 @@ struct DetailRef<'a> {
     ts: Option<&'a RawValue>,
 }
 
-/// Classifies one text frame of a public connection.
+/// Classifies one frame of a public connection (bytes; a text frame is better read by
+/// [`parse_public_text`], which does not check its UTF-8 again).
 pub fn parse_public_message(frame: &[u8]) -> Result<PublicMessage, MalformedFrame> {
-    if frame.trim_ascii() == PONG.as_bytes() {
+    match std::str::from_utf8(frame) {
+        Ok(text) => parse_public_text(text),
+        Err(_) => classify_frame(serde_json::from_slice(frame).map_err(malformed)?),
+    }
+}
+
+/// Classifies one text frame of a public connection. A liquidation push is read in one typed
+/// pass ([`LiquidationFrame`]); anything else, or a push with a surprise in it, by [`Frame`].
+pub fn parse_public_text(frame: &str) -> Result<PublicMessage, MalformedFrame> {
+    if frame.trim_ascii() == PONG {
         return Ok(PublicMessage::Pong);
     }
-    let malformed = |e: serde_json::Error| MalformedFrame {
+    if let Ok(LiquidationFrame {
+        event: None,
+        arg: Some(ArgText {
+            channel: Some(channel),
+        }),
+        data: Some(items),
+    }) = serde_json::from_str(frame)
+        && channel.as_str() == LIQUIDATION_CHANNEL
+    {
+        let (liquidations, skipped) = typed_liquidations(items);
+        return Ok(PublicMessage::Liquidations {
+            liquidations,
+            skipped,
+        });
+    }
+    classify_frame(serde_json::from_str(frame).map_err(malformed)?)
+}
+
+/// A [`MalformedFrame`] of a JSON error.
+fn malformed(e: serde_json::Error) -> MalformedFrame {
+    MalformedFrame {
         detail: e.to_string(),
-    };
-    let f: Frame = serde_json::from_slice(frame).map_err(malformed)?;
+    }
+}
+
+/// Classifies a frame read by [`Frame`] (every frame but a clean liquidation push).
+fn classify_frame(f: Frame<'_>) -> Result<PublicMessage, MalformedFrame> {
     let channel = || {
         f.arg
             .filter(|a| a.get().starts_with('{'))
@@ -272,8 +340,36 @@ pub fn liquidation_items(data: Vec<Value>) -> (Vec<OkxLiquidation>, Vec<String>)
     liquidation_details(&items)
 }
 
-/// [`liquidation_items`] on the raw items of a frame (the hot path: nothing but the kept text
-/// is copied).
+/// The liquidations of a push read by [`LiquidationFrame`], and the details skipped.
+fn typed_liquidations(items: Vec<TypedItem<'_>>) -> (Vec<OkxLiquidation>, Vec<String>) {
+    let mut out = Vec::with_capacity(items.iter().map(|i| i.details.len()).sum());
+    let mut skipped = Vec::new();
+    for item in items {
+        let Some(inst_id) = item.inst_id else {
+            skipped.push("item without instId".into());
+            continue;
+        };
+        let inst_type = item.inst_type.map(|t| known(t.0, &["SWAP", "FUTURES"]));
+        for d in item.details {
+            match read_detail(inst_id.as_str(), &inst_type, d) {
+                Ok(l) => out.push(l),
+                Err(reason) => skipped.push(reason),
+            }
+        }
+    }
+    (out, skipped)
+}
+
+/// `text` as one of the `usual` static strings when it is one (nothing allocated), else owned.
+fn known(text: Cow<'_, str>, usual: &[&'static str]) -> Cow<'static, str> {
+    match usual.iter().find(|u| **u == text) {
+        Some(u) => Cow::Borrowed(u),
+        None => Cow::Owned(text.into_owned()),
+    }
+}
+
+/// [`liquidation_items`] on the raw items of a frame, each item and detail read on its own
+/// (the path of a push [`LiquidationFrame`] could not read whole).
 fn liquidation_details(items: &[&RawValue]) -> (Vec<OkxLiquidation>, Vec<String>) {
     let mut out = Vec::new();
     let mut skipped = Vec::new();
@@ -290,7 +386,7 @@ fn liquidation_details(items: &[&RawValue]) -> (Vec<OkxLiquidation>, Vec<String>
             continue;
         };
         let inst_id = inst_id.as_str();
-        let inst_type = item.inst_type.map(|t| t.0.into_owned());
+        let inst_type = item.inst_type.map(|t| known(t.0, &["SWAP", "FUTURES"]));
         for raw in item.details {
             match detail(inst_id, &inst_type, raw) {
                 Ok(l) => out.push(l),
@@ -301,17 +397,26 @@ fn liquidation_details(items: &[&RawValue]) -> (Vec<OkxLiquidation>, Vec<String>
     (out, skipped)
 }
 
-/// One detail of the item of `inst_id`, or why it is skipped.
+/// One raw detail of the item of `inst_id`, or why it is skipped.
 fn detail(
     inst_id: &str,
-    inst_type: &Option<String>,
+    inst_type: &Option<Cow<'static, str>>,
     raw: &RawValue,
 ) -> Result<OkxLiquidation, String> {
     let d: DetailRef = serde_json::from_str(raw.get())
         .map_err(|e| format!("{inst_id}: unreadable detail: {e}"))?;
-    let side = match d.side.as_ref().map(Text::as_str) {
-        Some("sell") => PositionSide::Long,
-        Some("buy") => PositionSide::Short,
+    read_detail(inst_id, inst_type, d)
+}
+
+/// One read detail of the item of `inst_id`, or why it is skipped.
+fn read_detail(
+    inst_id: &str,
+    inst_type: &Option<Cow<'static, str>>,
+    d: DetailRef<'_>,
+) -> Result<OkxLiquidation, String> {
+    let (side, order_side) = match d.side.as_ref().map(Text::as_str) {
+        Some("sell") => (PositionSide::Long, "sell"),
+        Some("buy") => (PositionSide::Short, "buy"),
         other => return Err(format!("{inst_id}: side {other:?}")),
     };
     let number = |field: &str, raw| decimal_of(raw).map_err(|e| format!("{inst_id}: {field}: {e}"));
@@ -324,7 +429,7 @@ fn detail(
     let (Some(contracts), Some(price), Some(ts_ms)) = (contracts, price, ts) else {
         return Err(format!("{inst_id}: missing sz, bkPx or ts"));
     };
-    let pos_side = d.pos_side.map(|p| p.0.into_owned());
+    let pos_side = d.pos_side.map(|p| known(p.0, &["long", "short", "net"]));
     let pos_side_disagrees = matches!(
         (side, pos_side.as_deref()),
         (PositionSide::Long, Some("short")) | (PositionSide::Short, Some("long"))
@@ -333,7 +438,7 @@ fn detail(
         inst_id: inst_id.to_string(),
         inst_type: inst_type.clone(),
         side,
-        order_side: d.side.map(|s| s.0.into_owned()).unwrap_or_default(),
+        order_side,
         pos_side,
         pos_side_disagrees,
         contracts,
@@ -385,7 +490,7 @@ mod tests {
                 inst_id: "IOST-USDT-SWAP".into(),
                 inst_type: Some("SWAP".into()),
                 side: PositionSide::Short,
-                order_side: "buy".into(),
+                order_side: "buy",
                 pos_side: Some("short".into()),
                 pos_side_disagrees: false,
                 contracts: d("13"),
@@ -503,6 +608,54 @@ mod tests {
         let (rows, skipped) = liquidation_items(vec![item]);
         assert!(skipped.is_empty());
         assert_eq!((rows[0].contracts, rows[0].ts_ms), (d("2"), 4));
+    }
+
+    #[test]
+    fn a_clean_push_is_read_in_one_typed_pass_and_a_surprise_detail_by_detail() {
+        let frame = include_str!("../../fixtures/ws_liquidation_orders_swap_docs.json");
+        let typed: LiquidationFrame = serde_json::from_str(frame).expect("one typed pass");
+        assert_eq!(typed.data.map(|d| d[0].details.len()), Some(1));
+        // The one-pass read and the item-by-item read agree.
+        let slow = serde_json::from_str::<Frame>(frame).map(classify_frame);
+        assert_eq!(slow.ok(), Some(parse_public_text(frame)));
+        let PublicMessage::Liquidations { liquidations, .. } = parse(frame) else {
+            panic!("{frame}");
+        };
+        // The usual side, posSide and instType are not allocated.
+        assert_eq!(liquidations[0].order_side, "buy");
+        assert!(matches!(
+            liquidations[0].pos_side,
+            Some(Cow::Borrowed("short"))
+        ));
+        assert!(matches!(
+            liquidations[0].inst_type,
+            Some(Cow::Borrowed("SWAP"))
+        ));
+        // An unusual one is kept as sent.
+        let odd = r#"{"arg":{"channel":"liquidation-orders"},"data":[{"instId":"BTC-USDT-SWAP","instType":"SPOT2","details":[{"side":"buy","posSide":"both","sz":"1","bkPx":"2","ts":"3"}]}]}"#;
+        let PublicMessage::Liquidations { liquidations, .. } = parse(odd) else {
+            panic!("{odd}");
+        };
+        assert_eq!(liquidations[0].pos_side.as_deref(), Some("both"));
+        assert_eq!(liquidations[0].inst_type.as_deref(), Some("SPOT2"));
+        // A detail of the wrong shape fails the typed pass; the fallback skips it alone.
+        let bad = r#"{"arg":{"channel":"liquidation-orders"},"data":[{"instId":"BTC-USDT-SWAP","details":[{"side":["x"],"sz":"1","bkPx":"1","ts":"1"},{"side":"buy","sz":"1","bkPx":"2","ts":"3"}]}]}"#;
+        assert!(serde_json::from_str::<LiquidationFrame>(bad).is_err());
+        let PublicMessage::Liquidations {
+            liquidations,
+            skipped,
+        } = parse(bad)
+        else {
+            panic!("{bad}");
+        };
+        assert_eq!((liquidations.len(), skipped.len()), (1, 1), "{skipped:?}");
+        assert!(skipped[0].contains("unreadable detail"), "{skipped:?}");
+        // Bytes and text read the same.
+        assert_eq!(parse_public_message(bad.as_bytes()), parse_public_text(bad));
+        // Data that is not an array is still an error.
+        assert!(
+            parse_public_text(r#"{"arg":{"channel":"liquidation-orders"},"data":{}}"#).is_err()
+        );
     }
 
     #[test]
