@@ -184,7 +184,7 @@ struct LiquidationFrame<'a> {
     #[serde(default, borrow)]
     arg: Option<ArgText<'a>>,
     #[serde(default, borrow)]
-    data: Option<Vec<TypedItem<'a>>>,
+    data: Option<Vec<ItemRef<'a, DetailRef<'a>>>>,
 }
 
 /// The channel of a frame's `arg`, as text.
@@ -194,28 +194,18 @@ struct ArgText<'a> {
     channel: Option<Text<'a>>,
 }
 
-/// One `data[]` item of a liquidation push with its details typed (see [`LiquidationFrame`]).
+/// One `data[]` item of a liquidation push, borrowed (see [`LiquidationItem`]), with its
+/// details as `D`: typed ([`DetailRef`], the one-pass read of [`LiquidationFrame`]) or raw
+/// (`&RawValue`, read one by one so a bad detail is skipped alone).
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct TypedItem<'a> {
+struct ItemRef<'a, D> {
     #[serde(default, borrow)]
     inst_id: Option<Text<'a>>,
     #[serde(default, borrow)]
     inst_type: Option<Text<'a>>,
-    #[serde(default, borrow)]
-    details: Vec<DetailRef<'a>>,
-}
-
-/// One `data[]` item of a liquidation push, borrowed (see [`LiquidationItem`]).
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct ItemRef<'a> {
-    #[serde(default, borrow)]
-    inst_id: Option<Text<'a>>,
-    #[serde(default, borrow)]
-    inst_type: Option<Text<'a>>,
-    #[serde(default, borrow)]
-    details: Vec<&'a RawValue>,
+    #[serde(default = "Vec::new")]
+    details: Vec<D>,
 }
 
 /// One detail of a liquidation item, borrowed (see
@@ -341,7 +331,9 @@ pub fn liquidation_items(data: Vec<Value>) -> (Vec<OkxLiquidation>, Vec<String>)
 }
 
 /// The liquidations of a push read by [`LiquidationFrame`], and the details skipped.
-fn typed_liquidations(items: Vec<TypedItem<'_>>) -> (Vec<OkxLiquidation>, Vec<String>) {
+fn typed_liquidations(
+    items: Vec<ItemRef<'_, DetailRef<'_>>>,
+) -> (Vec<OkxLiquidation>, Vec<String>) {
     let mut out = Vec::with_capacity(items.iter().map(|i| i.details.len()).sum());
     let mut skipped = Vec::new();
     for item in items {
@@ -374,7 +366,7 @@ fn liquidation_details(items: &[&RawValue]) -> (Vec<OkxLiquidation>, Vec<String>
     let mut out = Vec::new();
     let mut skipped = Vec::new();
     for raw in items {
-        let item: ItemRef = match serde_json::from_str(raw.get()) {
+        let item: ItemRef<&RawValue> = match serde_json::from_str(raw.get()) {
             Ok(i) => i,
             Err(e) => {
                 skipped.push(format!("unreadable item: {e}"));
