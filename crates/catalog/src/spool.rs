@@ -39,16 +39,18 @@
 
 use std::collections::{HashMap, HashSet};
 use std::fs::{File, OpenOptions};
+use std::hash::{Hash, Hasher};
 use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use ccxt_model::{
     FundingRate, Gap, IndexPrice, InstrumentId, Liquidation, LiquidationSource, MarkPrice,
-    OpenInterest, PositionSide, Venue,
+    OpenInterest, PositionSide, RecordKind, Venue,
 };
 use rust_decimal::Decimal;
 use serde_json::value::RawValue;
 use serde_json::{Value, json};
+use siphasher::sip::SipHasher13;
 
 use crate::error::{CatalogError, Result};
 use crate::{Catalog, CatalogRecord, WriteReport};
@@ -420,6 +422,11 @@ impl Sealed {
 /// (a daemon's snapshots and trickling liquidations) then writes one file per instrument every
 /// `max_age_ns` instead of one per drain: fewer, larger files, and a fraction of the CPU.
 /// Gaps are never held.
+///
+/// Each dataset's rows are due at an age between half of `max_age_ns` and all of it, picked by
+/// a stable hash of its kind and instrument: the hundreds of datasets one snapshot job fills
+/// at once are then written over several drains, not all in the same one (a CPU and I/O
+/// spike every `max_age_ns`). No row waits longer than `max_age_ns` (plus one drain interval).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Hold {
     /// Datasets with at least this many rows waiting are written at once.
@@ -431,6 +438,18 @@ pub struct Hold {
 }
 
 impl Hold {
+    /// The age at which the held rows of one dataset are written: between half of
+    /// `max_age_ns` and all of it, the same for a dataset from drain to drain and run to run.
+    pub fn due_age_ns(&self, kind: RecordKind, dataset: &InstrumentId) -> u64 {
+        let mut hasher = SipHasher13::new();
+        kind.hash(&mut hasher);
+        dataset.as_str().hash(&mut hasher);
+        let half = self.max_age_ns / 2;
+        // hash / 2^64 is a fraction in [0, 1): the share of the other half to wait too.
+        let extra = (u128::from(half) * u128::from(hasher.finish())) >> 64;
+        half + u64::try_from(extra).unwrap_or(half)
+    }
+
     /// Splits a segment's rows into those to write now and those to hold.
     fn split(&self, mut rows: SegmentRows) -> (SegmentRows, Held) {
         let held = Held {
@@ -451,10 +470,12 @@ impl Hold {
             entry.0 += 1;
             entry.1 = entry.1.min(row.ts_init());
         }
-        let young = self.now_ns.saturating_sub(self.max_age_ns);
         let hold: HashSet<InstrumentId> = waiting
             .into_iter()
-            .filter(|(_, (n, oldest))| *n < self.below_rows && *oldest > young)
+            .filter(|(id, (n, oldest))| {
+                let young = self.now_ns.saturating_sub(self.due_age_ns(T::KIND, id));
+                *n < self.below_rows && *oldest > young
+            })
             .map(|(id, _)| id)
             .collect();
         if hold.is_empty() {
@@ -1263,6 +1284,58 @@ mod tests {
         spool.append_open_interest(&[oi(4)]).unwrap();
         let report = spool.drain_into(&catalog).await.unwrap();
         assert_eq!((report.open_interest, report.skipped_lines), (2, 1));
+    }
+
+    #[test]
+    fn datasets_filled_together_are_due_at_spread_ages_never_past_the_longest() {
+        const MINUTE: u64 = 60_000_000_000;
+        let max_age_ns = 15 * MINUTE;
+        // One snapshot job: a row for each of 300 instruments, all received at T0.
+        let rows: Vec<OpenInterest> = (0..300)
+            .map(|i| {
+                let mut row = oi(0);
+                row.instrument_id = InstrumentId::new_unchecked(format!("S{i}USDT-PERP.BINANCE"));
+                row.ts_init = T0;
+                row
+            })
+            .collect();
+        let held_at = |minutes: u64| {
+            let hold = Hold {
+                below_rows: 100,
+                max_age_ns,
+                now_ns: T0 + minutes * MINUTE,
+            };
+            hold.hold_back(&mut rows.clone()).len()
+        };
+        let held: Vec<usize> = [7, 9, 11, 13, 15].into_iter().map(held_at).collect();
+        // Nothing is due before half the longest age, everything at the longest...
+        assert_eq!((held[0], held[4]), (300, 0), "{held:?}");
+        // ...and in between, each drain writes a share, not everything at once.
+        assert!(held.windows(2).all(|w| w[0] > w[1]), "{held:?}");
+        let most_in_one_drain = held.windows(2).map(|w| w[0] - w[1]).max().unwrap();
+        assert!(most_in_one_drain < 150, "{held:?}");
+        // A dataset's due age is stable, and differs between kinds of the same instrument.
+        let hold = Hold {
+            below_rows: 100,
+            max_age_ns,
+            now_ns: T0,
+        };
+        let id = InstrumentId::new_unchecked("BTCUSDT-PERP.BINANCE");
+        let due = |kind| hold.due_age_ns(kind, &id);
+        assert_eq!(due(RecordKind::OpenInterest), due(RecordKind::OpenInterest));
+        let kinds = [
+            RecordKind::OpenInterest,
+            RecordKind::FundingRate,
+            RecordKind::MarkPrice,
+            RecordKind::IndexPrice,
+            RecordKind::Liquidation,
+        ];
+        let ages: HashSet<u64> = kinds.into_iter().map(due).collect();
+        assert!(ages.len() > 1, "{ages:?}");
+        assert!(
+            ages.iter()
+                .all(|a| (max_age_ns / 2..=max_age_ns).contains(a))
+        );
     }
 
     #[tokio::test]

@@ -4,7 +4,7 @@
 //! the simulator (in-process, venue rate limits on) lists `--symbols` perpetuals on each of the
 //! three venues and pushes liquidations; `ccxt-cli daemon start --all` runs with the default
 //! schedules (OI and funding every 5 minutes, top-ups, instrument refresh, the startup
-//! backfill) for `--minutes`. Every sample prints RSS, CPU% over the interval and rows written;
+//! backfill) for `--minutes`. Every sample prints RSS (with its anonymous and file-backed parts), CPU% over the interval and rows written;
 //! the end prints RSS at 10 minutes vs at the end (a leak shows as growth), average CPU%,
 //! requests and rate-limit answers per venue, and how long SIGTERM took. CPU is also sampled
 //! every 10 s: the end prints the peak 10 s CPU% (a compaction spike shows there), the peak
@@ -21,17 +21,22 @@ mod common;
 use common::http_get;
 use common::{arg, proc_sample};
 
-/// Current RSS of `pid`, MiB.
-fn rss_mib(pid: u32) -> Option<f64> {
+/// One `/proc/<pid>/status` field in MiB (`VmRSS:`, `RssAnon:`, `RssFile:`).
+fn status_mib(pid: u32, field: &str) -> Option<f64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let kib: f64 = status
         .lines()
-        .find(|l| l.starts_with("VmRSS:"))?
+        .find(|l| l.starts_with(field))?
         .split_whitespace()
         .nth(1)?
         .parse()
         .ok()?;
     Some(kib / 1024.0)
+}
+
+/// Current RSS of `pid`, MiB.
+fn rss_mib(pid: u32) -> Option<f64> {
+    status_mib(pid, "VmRSS:")
 }
 
 /// Sum of every sample of `family` (all label sets) in Prometheus text.
@@ -94,8 +99,8 @@ async fn main() {
         sample
     );
     println!(
-        "{:>7}  {:>9}  {:>6}  {:>10}  {:>8}  {:>8}  {:>6}",
-        "t_min", "rss_mib", "cpu%", "rows", "requests", "instr", "health"
+        "{:>7}  {:>9}  {:>6}  {:>6}  {:>6}  {:>10}  {:>8}  {:>8}  {:>6}",
+        "t_min", "rss_mib", "anon", "file", "cpu%", "rows", "requests", "instr", "health"
     );
     let started = Instant::now();
     let end = started + Duration::from_secs_f64(minutes * 60.0);
@@ -146,9 +151,11 @@ async fn main() {
         let (_, metrics) = http_get(port, "/metrics");
         let (health, _) = http_get(port, "/healthz");
         println!(
-            "{:>7.1}  {:>9.1}  {:>6.1}  {:>10.0}  {:>8.0}  {:>8.0}  {:>6}",
+            "{:>7.1}  {:>9.1}  {:>6.1}  {:>6.1}  {:>6.1}  {:>10.0}  {:>8.0}  {:>8.0}  {:>6}",
             t / 60.0,
             rss,
+            status_mib(pid, "RssAnon:").unwrap_or(0.0),
+            status_mib(pid, "RssFile:").unwrap_or(0.0),
             cpu_pct,
             sum(&metrics, "ccxt_rows_written_total", ""),
             sum(&metrics, "ccxt_http_requests_total", ""),

@@ -56,7 +56,9 @@ pub struct FlushPolicy {
 /// A drain leaves a dataset's rows in the spool while it has fewer than `below_rows` waiting
 /// and the oldest is younger than `max_age` (see [`ccxt_catalog::spool::Hold`]): a row or two
 /// per instrument and minute then make one file per instrument every `max_age`, not one per
-/// flush. The drains at start and at stop write everything.
+/// flush. Each dataset is due at its own age between `max_age / 2` and `max_age`, so the
+/// datasets one job fills are written over several flushes. The drains at start and at stop
+/// write everything.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HoldPolicy {
     /// Datasets with at least this many rows waiting are written at every flush.
