@@ -24,8 +24,8 @@ use ccxt_catalog::spool::{DrainReport, Held, Hold, KeepHeld, Spool};
 use ccxt_catalog::{Catalog, CatalogRecord};
 use ccxt_model::time::{format_iso, now_ns};
 use ccxt_model::{
-    FundingRate, Gap, IndexPrice, Instrument, InstrumentId, Liquidation, MarkPrice, OpenInterest,
-    RecordKind, Venue,
+    FundingRate, Gap, IndexPrice, InstrumentId, Liquidation, MarkPrice, OpenInterest, RecordKind,
+    Venue,
 };
 use ccxt_transport::error_chain;
 use ccxt_venue::SnapshotPrices;
@@ -314,7 +314,7 @@ pub struct Store {
 }
 
 fn venue_of(id: &ccxt_model::InstrumentId) -> Option<Venue> {
-    Instrument::from_id(id.as_str()).ok().map(|i| i.venue)
+    id.venue()
 }
 
 impl Store {
@@ -817,6 +817,7 @@ impl Inner {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ccxt_model::Instrument;
 
     fn snapshot(ts: u64) -> OpenInterest {
         ccxt_registry::install().unwrap();
@@ -827,6 +828,21 @@ mod tests {
             ts_event: ts - 1,
             ts_init: ts,
         }
+    }
+
+    #[test]
+    fn rows_are_counted_under_the_venue_their_id_names() {
+        let id = |s: &str| InstrumentId::new_unchecked(s);
+        assert_eq!(
+            venue_of(&id("BTCUSDT-PERP.BINANCE")),
+            Some(ccxt_registry::venue("binance"))
+        );
+        assert_eq!(
+            venue_of(&id("BTC-USD-PERP.HYPERLIQUID")),
+            Some(ccxt_registry::venue("hyperliquid"))
+        );
+        assert_eq!(venue_of(&id("BTCUSDT-PERP.NOWHERE")), None);
+        assert_eq!(venue_of(&id("no venue")), None);
     }
 
     #[tokio::test]

@@ -84,6 +84,14 @@ impl InstrumentId {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The installed venue named after the last `.` (`BINANCE` in `BTCUSDT-PERP.BINANCE`),
+    /// without reading the symbol before it (see [`Instrument::from_id`] for that) and without
+    /// allocating.
+    pub fn venue(&self) -> Option<Venue> {
+        let (_, code) = self.0.rsplit_once('.')?;
+        Venue::from_nautilus_venue(code)
+    }
 }
 
 impl fmt::Display for InstrumentId {

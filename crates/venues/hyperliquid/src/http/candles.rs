@@ -16,9 +16,10 @@
 
 use ccxt_model::{BarInterval, Venue};
 use ccxt_venue::bars::{BarRow, BarRules, Candle, Clock, bar_count};
+use ccxt_venue::borrowed::{RawValue, decimal_of, u64_of};
 use ccxt_venue::convert::{NANOS_PER_MILLI, ms_to_ns};
-use ccxt_venue::tolerant::{value_decimal, value_u64};
 use ccxt_venue::{FetchError, HttpRequest, HttpResponse, Page, Paginator};
+use serde::Deserialize;
 use serde_json::json;
 
 use super::parse::parse_json;
@@ -75,22 +76,39 @@ pub fn candle_snapshot(
     )
 }
 
-/// Parses a `candleSnapshot` answer into candles, as sent (ascending).
+/// One candle of a `candleSnapshot` answer, its fields borrowed as sent (unknown keys ignored).
+#[derive(Deserialize)]
+struct CandleItem<'a> {
+    #[serde(default, borrow)]
+    t: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    o: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    h: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    l: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    c: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    v: Option<&'a RawValue>,
+}
+
+/// Parses a `candleSnapshot` answer into candles, as sent (ascending). Each field is read
+/// from its text (exact decimals) with no `serde_json::Value` built: the daemon's bars job
+/// reads one of these per coin and series every few minutes.
 pub fn parse_candles(response: &HttpResponse) -> Result<Vec<Candle>, FetchError> {
-    let items: Vec<serde_json::Map<String, serde_json::Value>> =
-        parse_json(response, "candleSnapshot")?;
+    let items: Vec<&RawValue> = parse_json(response, "candleSnapshot")?;
     items
         .iter()
         .enumerate()
         .map(|(i, item)| {
             candle(item).ok_or_else(|| {
-                let text = serde_json::Value::Object(item.clone()).to_string();
                 FetchError::malformed(
                     VENUE,
                     "candleSnapshot",
                     format!(
                         "candle {i} lacks t, o, h, l, c or v: {}",
-                        ccxt_venue::convert::truncate(&text, 160)
+                        ccxt_venue::convert::truncate(item.get(), 160)
                     ),
                 )
             })
@@ -98,15 +116,16 @@ pub fn parse_candles(response: &HttpResponse) -> Result<Vec<Candle>, FetchError>
         .collect()
 }
 
-fn candle(item: &serde_json::Map<String, serde_json::Value>) -> Option<Candle> {
-    let dec = |k: &str| item.get(k).and_then(value_decimal);
+fn candle(item: &RawValue) -> Option<Candle> {
+    let item: CandleItem = serde_json::from_str(item.get()).ok()?;
+    let dec = |v: Option<&RawValue>| decimal_of(v).ok().flatten();
     Some(Candle {
-        open_ms: item.get("t").and_then(value_u64)?,
-        open: dec("o")?,
-        high: dec("h")?,
-        low: dec("l")?,
-        close: dec("c")?,
-        volume: dec("v")?,
+        open_ms: u64_of(item.t).ok().flatten()?,
+        open: dec(item.o)?,
+        high: dec(item.h)?,
+        low: dec(item.l)?,
+        close: dec(item.c)?,
+        volume: dec(item.v)?,
     })
 }
 

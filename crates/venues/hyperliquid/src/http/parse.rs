@@ -22,7 +22,7 @@ use ccxt_venue::{
     OpenInterestSnapshot, SnapshotPrices,
 };
 use rust_decimal::Decimal;
-use serde::de::DeserializeOwned;
+use serde::Deserialize;
 
 use crate::FUNDING_INTERVAL_MINUTES;
 use crate::http::models::{
@@ -36,8 +36,8 @@ const NANOS_PER_HOUR: u64 = 3_600 * 1_000_000_000;
 const MAX_ERROR_CHARS: usize = 300;
 
 /// Reads a response body as `T`, or says why it cannot: see the module docs for the mapping.
-pub fn parse_json<T: DeserializeOwned>(
-    response: &HttpResponse,
+pub fn parse_json<'a, T: Deserialize<'a>>(
+    response: &'a HttpResponse,
     what: &str,
 ) -> Result<T, FetchError> {
     if response.status >= 500 {

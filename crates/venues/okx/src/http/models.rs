@@ -4,25 +4,31 @@
 //! (a string; an unknown path answers a numeric `404`). The structs are tolerant: numbers may
 //! arrive as strings or JSON numbers, optional fields may be missing, null or `""`, unknown
 //! fields are ignored. Which fields are required is decided by [`super::parse`].
-//! Array rows (rubik OI history, candles) are read by position from `serde_json::Value`s.
+//! Array rows are read by position: rubik OI history from `serde_json::Value`s, candles from
+//! their raw fields.
 
 use ccxt_venue::tolerant::{opt_decimal, opt_decimal_text, opt_u64};
 use rust_decimal::Decimal;
 use serde::Deserialize;
+use serde_json::value::RawValue;
 
-/// The envelope without its `data`, read first to tell errors from data.
+/// An answer read once: its code and message, and its `data` left as unparsed JSON (borrowed
+/// from the body) for the caller to read into what it expects.
 ///
 /// ```json
 /// {"msg": "Too Many Requests", "code": "50011"}
 /// ```
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-pub struct EnvelopeHead {
+#[derive(Debug, Deserialize)]
+pub struct RawEnvelope<'a> {
     /// `"0"` on success (a number in some error bodies).
     #[serde(default, deserialize_with = "opt_decimal_text")]
     pub code: Option<String>,
     /// `""`, or what went wrong.
     #[serde(default)]
     pub msg: Option<String>,
+    /// The rows (`None` when missing or `null`).
+    #[serde(default, borrow)]
+    pub data: Option<&'a RawValue>,
 }
 
 /// A successful envelope with its rows.

@@ -6,15 +6,17 @@
 //! others. Only an answer that is not an OKX envelope at all, or an error envelope, is an error.
 
 use ccxt_model::{Precision, Venue};
+use ccxt_venue::borrowed::{decimal_of, scalar_text, u64_of};
 use ccxt_venue::convert::{snippet, truncate};
 use ccxt_venue::tolerant::{value_decimal, value_u64};
 use ccxt_venue::{FetchError, InstrumentStatus};
 use rust_decimal::Decimal;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 use super::models::{
-    EnvelopeHead, FundingHistoryRow, FundingRateRow, InstrumentRow, OpenInterestRow,
+    FundingHistoryRow, FundingRateRow, InstrumentRow, OpenInterestRow, RawEnvelope,
 };
 use super::requests::CandleKind;
 
@@ -139,9 +141,13 @@ impl OkxError {
     }
 }
 
-/// The `data` array of an answer, or the error it carries.
-pub fn check_envelope(status: u16, body: &[u8], what: &str) -> Result<Vec<Value>, OkxError> {
-    let value: Value = match serde_json::from_slice(body) {
+/// The `data` of an answer, unparsed, or the error the answer carries.
+fn envelope_data<'a>(
+    status: u16,
+    body: &'a [u8],
+    what: &str,
+) -> Result<Option<&'a RawValue>, OkxError> {
+    let envelope: RawEnvelope<'a> = match serde_json::from_slice(body) {
         Ok(v) => v,
         Err(e) if (200..300).contains(&status) => {
             return Err(OkxError::Malformed {
@@ -156,41 +162,45 @@ pub fn check_envelope(status: u16, body: &[u8], what: &str) -> Result<Vec<Value>
             });
         }
     };
-    let head: EnvelopeHead =
-        serde_json::from_value(value.clone()).map_err(|e| OkxError::Malformed {
+    match envelope.code.as_deref() {
+        Some("0") if (200..300).contains(&status) => Ok(envelope.data),
+        Some(code) => Err(OkxError::Api {
+            status,
+            code: code.to_string(),
+            msg: envelope.msg.unwrap_or_default(),
+        }),
+        None if (200..300).contains(&status) => Err(OkxError::Malformed {
             what: what.to_string(),
-            detail: e.to_string(),
-        })?;
-    match head.code.as_deref() {
-        Some("0") if (200..300).contains(&status) => {}
-        Some(code) => {
-            return Err(OkxError::Api {
-                status,
-                code: code.to_string(),
-                msg: head.msg.unwrap_or_default(),
-            });
-        }
-        None if (200..300).contains(&status) => {
-            return Err(OkxError::Malformed {
-                what: what.to_string(),
-                detail: "no code".into(),
-            });
-        }
-        None => {
-            return Err(OkxError::Http {
-                status,
-                body: snippet(body),
-            });
-        }
-    }
-    match value.get("data") {
-        Some(Value::Array(rows)) => Ok(rows.clone()),
-        Some(Value::Null) | None => Ok(Vec::new()),
-        Some(other) => Err(OkxError::Malformed {
-            what: what.to_string(),
-            detail: format!("data is not an array: {}", truncate(&other.to_string(), 80)),
+            detail: "no code".into(),
+        }),
+        None => Err(OkxError::Http {
+            status,
+            body: snippet(body),
         }),
     }
+}
+
+/// The rows of a `data` array, each unparsed; no `data` (or `null`) is no rows.
+fn data_rows<'a>(data: Option<&'a RawValue>, what: &str) -> Result<Vec<&'a RawValue>, OkxError> {
+    let Some(data) = data else {
+        return Ok(Vec::new());
+    };
+    serde_json::from_str(data.get()).map_err(|_| OkxError::Malformed {
+        what: what.to_string(),
+        detail: format!("data is not an array: {}", truncate(data.get(), 80)),
+    })
+}
+
+/// The `data` array of an answer, or the error it carries.
+pub fn check_envelope(status: u16, body: &[u8], what: &str) -> Result<Vec<Value>, OkxError> {
+    data_rows(envelope_data(status, body, what)?, what)?
+        .into_iter()
+        .map(|row| serde_json::from_str(row.get()))
+        .collect::<Result<_, _>>()
+        .map_err(|e| OkxError::Malformed {
+            what: what.to_string(),
+            detail: truncate(&e.to_string(), 200),
+        })
 }
 
 /// Rows read into `T`, and one reason per row that could not be.
@@ -568,17 +578,17 @@ pub struct Candle {
 
 /// Reads one candle row by position: trade `[ts,o,h,l,c,vol,volCcy,volCcyQuote,confirm]`
 /// (7 fields accepted: no quote volume, no flag), mark `[ts,o,h,l,c,confirm]` (5 accepted).
-pub fn candle_row(row: &Value, kind: CandleKind) -> Result<Candle, String> {
-    let fields = row.as_array().ok_or("not an array")?;
-    let dec = |i: usize| fields.get(i).and_then(value_decimal);
+pub fn candle_row(row: &RawValue, kind: CandleKind) -> Result<Candle, String> {
+    let fields: Vec<&RawValue> =
+        serde_json::from_str(row.get()).map_err(|_| "not an array".to_string())?;
+    let field = |i: usize| fields.get(i).copied();
+    let dec = |i: usize| decimal_of(field(i)).ok().flatten();
     let need = |i: usize, name: &str| dec(i).ok_or_else(|| format!("no {name}"));
-    let open_ms = fields.first().and_then(value_u64).ok_or("no open time")?;
-    let flag = |i: usize| {
-        fields.get(i).and_then(|v| match v.as_str() {
-            Some("1") => Some(true),
-            Some("0") => Some(false),
-            _ => v.as_u64().map(|n| n == 1),
-        })
+    let open_ms = u64_of(field(0)).ok().flatten().ok_or("no open time")?;
+    let flag = |i: usize| match scalar_text(field(i)).ok().flatten()?.as_ref() {
+        "1" => Some(true),
+        "0" => Some(false),
+        other => other.parse::<u64>().ok().map(|n| n == 1),
     };
     let (volume_contracts, volume_coins, volume_quote, confirmed) = match kind {
         CandleKind::Trade => (
@@ -603,25 +613,28 @@ pub fn candle_row(row: &Value, kind: CandleKind) -> Result<Candle, String> {
 }
 
 /// Reads candle rows, as sent (newest first), and the rows skipped.
-pub fn candle_rows(data: &[Value], kind: CandleKind) -> (Vec<Candle>, Vec<String>) {
-    let mut out = Vec::new();
+pub fn candle_rows(data: &[&RawValue], kind: CandleKind) -> (Vec<Candle>, Vec<String>) {
+    let mut out = Vec::with_capacity(data.len());
     let mut skipped = Vec::new();
     for row in data {
         match candle_row(row, kind) {
             Ok(c) => out.push(c),
-            Err(e) => skipped.push(format!("{e}: {}", truncate(&row.to_string(), 80))),
+            Err(e) => skipped.push(format!("{e}: {}", truncate(row.get(), 80))),
         }
     }
     (out, skipped)
 }
 
-/// A candle endpoint's answer → candles as sent (newest first), and the rows skipped.
+/// A candle endpoint's answer → candles as sent (newest first), and the rows skipped. The
+/// answer is read once: each field is taken from its raw text (exact decimals), with no
+/// `serde_json::Value` built (the daemon's bars job reads thousands of these pages an hour).
 pub fn parse_candles(
     status: u16,
     body: &[u8],
     kind: CandleKind,
 ) -> Result<(Vec<Candle>, Vec<String>), OkxError> {
-    Ok(candle_rows(&check_envelope(status, body, "candles")?, kind))
+    let rows = data_rows(envelope_data(status, body, "candles")?, "candles")?;
+    Ok(candle_rows(&rows, kind))
 }
 
 #[cfg(test)]
@@ -803,16 +816,38 @@ mod tests {
         assert_eq!(rows[1].confirmed, Some(true));
         assert_eq!(rows[0].volume_contracts, None);
         // 7-field rows (2022 WS push): no quote volume, no flag.
-        let push: Value = serde_json::from_str(include_str!(
+        #[derive(serde::Deserialize)]
+        struct Push<'a> {
+            #[serde(borrow)]
+            data: Vec<&'a RawValue>,
+        }
+        let push: Push = serde_json::from_str(include_str!(
             "../../fixtures/ws_candle_swap_1m_2022_cmp.json"
         ))
-        .unwrap_or_default();
-        let data = push["data"].as_array().cloned().unwrap_or_default();
-        let (rows, _) = candle_rows(&data, CandleKind::Trade);
+        .unwrap();
+        let (rows, _) = candle_rows(&push.data, CandleKind::Trade);
         assert_eq!(rows[0].volume_coins, Some(d("40.7")));
         assert_eq!((rows[0].volume_quote, rows[0].confirmed), (None, None));
-        let (rows, skipped) = candle_rows(&[serde_json::json!(["1", "x"])], CandleKind::Trade);
-        assert!(rows.is_empty() && skipped.len() == 1);
+        // A bad row is skipped alone, with its reason; numbers may come as JSON numbers.
+        let body = br#"{"code":"0","msg":"","data":[["1","x"],{"ts":"1"},[1700000000000,1.5,"2","1","1.25","10",null,"","1"]]}"#;
+        let (rows, skipped) = parse_candles(200, body, CandleKind::Trade).unwrap();
+        assert_eq!(skipped.len(), 2, "{skipped:?}");
+        assert!(
+            skipped[0].starts_with("no vol: [\"1\",\"x\"]")
+                && skipped[1].starts_with("not an array")
+        );
+        assert_eq!(
+            (rows[0].open_ms, rows[0].open, rows[0].close),
+            (1_700_000_000_000, d("1.5"), d("1.25"))
+        );
+        assert_eq!(
+            (
+                rows[0].volume_coins,
+                rows[0].volume_quote,
+                rows[0].confirmed
+            ),
+            (None, None, Some(true))
+        );
     }
 
     #[test]
