@@ -108,7 +108,7 @@ pub fn scalar_text(raw: Option<&RawValue>) -> Result<Option<Cow<'_, str>>, BadSc
         _ => return Err(bad(json, "a number or a string")),
     };
     match text {
-        Cow::Borrowed(s) => Ok(Some(Cow::Borrowed(s.trim())).filter(|s| !s.is_empty())),
+        Cow::Borrowed(s) => Ok(Some(Cow::Borrowed(crate::convert::trim(s))).filter(|s| !s.is_empty())),
         Cow::Owned(s) if s.trim().is_empty() => Ok(None),
         Cow::Owned(s) => Ok(Some(Cow::Owned(s.trim().to_string()))),
     }
@@ -134,7 +134,7 @@ pub fn decimal_of(raw: Option<&RawValue>) -> Result<Option<Decimal>, BadScalar> 
 
 /// A string value's text, trimmed; `None` when missing or blank.
 fn trimmed(text: Option<&str>) -> Option<&str> {
-    text.map(str::trim).filter(|t| !t.is_empty())
+    text.map(crate::convert::trim).filter(|t| !t.is_empty())
 }
 
 /// [`f64_of`] of a JSON string's contents (as borrowed by a `&str` field): trimmed, `None`

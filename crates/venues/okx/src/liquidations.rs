@@ -18,11 +18,10 @@ use std::sync::{Arc, Mutex};
 use ccxt_model::{Instrument, InstrumentId, Liquidation, LiquidationSource, Venue};
 use ccxt_venue::Transport;
 use ccxt_venue::borrowed::{INSTRUMENT_CACHE_CAPACITY, InstrumentCache};
-use ccxt_venue::convert::ms_to_ns;
+use ccxt_venue::convert::{decimal_to_f64, ms_to_ns};
 use ccxt_venue::liquidations::{
     FeedKind, FeedTasks, Inbound, Keepalive, LiquidationFeed, WsProtocol,
 };
-use rust_decimal::prelude::ToPrimitive;
 
 use crate::fetcher::{Contract, ContractTable, OkxFetcher};
 use crate::websocket::{
@@ -61,8 +60,11 @@ struct State {
     /// Liquidations waiting for the contract table, with their receive time.
     pending: Vec<(OkxLiquidation, u64)>,
     /// What is known of each `instId` seen (at most [`INSTRUMENT_CACHE_CAPACITY`]).
-    known: HashMap<Box<str>, Known>,
+    known: KnownMap,
 }
+
+/// [`Known`] by `instId` (foldhash: hashed once per liquidation, SipHash would cost more).
+type KnownMap = HashMap<Box<str>, Known, foldhash::fast::RandomState>;
 
 /// What a connection knows of one `instId`, looked up once instead of for every liquidation.
 #[derive(Debug, Clone)]
@@ -112,7 +114,7 @@ impl OkxLiquidations {
     /// What is known of `inst_id`, its contract as of table `generation` (always `Some`).
     fn known<'k>(
         &self,
-        known: &'k mut HashMap<Box<str>, Known>,
+        known: &'k mut KnownMap,
         inst_id: &str,
         generation: u64,
     ) -> Option<&'k Known> {
@@ -142,7 +144,7 @@ impl OkxLiquidations {
     /// Where `l`, received at `ts_init`, goes.
     fn place(
         &self,
-        known: &mut HashMap<Box<str>, Known>,
+        known: &mut KnownMap,
         generation: u64,
         l: &LiquidationRef<'_>,
         ts_init: u64,
@@ -259,8 +261,8 @@ fn row(
     ts_init: u64,
 ) -> Option<Liquidation> {
     let coins = l.coins(contract_value, inverse)?;
-    let quantity = coins.to_f64()?;
-    let price = l.price.to_f64()?;
+    let quantity = decimal_to_f64(coins);
+    let price = decimal_to_f64(l.price);
     if l.pos_side_disagrees {
         tracing::warn!(inst_id = %l.inst_id, side = %l.order_side, pos_side = ?l.pos_side, "okx liquidation whose posSide contradicts its side");
     }
@@ -270,7 +272,7 @@ fn row(
         order_side: l.order_side.to_string(),
         quantity,
         price,
-        value: coins.checked_mul(l.price).and_then(|v| v.to_f64())?,
+        value: decimal_to_f64(coins.checked_mul(l.price)?),
         source: LiquidationSource::Ws,
         method: l.pos_side.map(method),
         trade_id: None,
