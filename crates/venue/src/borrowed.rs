@@ -108,7 +108,9 @@ pub fn scalar_text(raw: Option<&RawValue>) -> Result<Option<Cow<'_, str>>, BadSc
         _ => return Err(bad(json, "a number or a string")),
     };
     match text {
-        Cow::Borrowed(s) => Ok(Some(Cow::Borrowed(crate::convert::trim(s))).filter(|s| !s.is_empty())),
+        Cow::Borrowed(s) => {
+            Ok(Some(Cow::Borrowed(crate::convert::trim(s))).filter(|s| !s.is_empty()))
+        }
         Cow::Owned(s) if s.trim().is_empty() => Ok(None),
         Cow::Owned(s) => Ok(Some(Cow::Owned(s.trim().to_string()))),
     }
@@ -185,7 +187,9 @@ pub const INSTRUMENT_CACHE_CAPACITY: usize = 16_384;
 #[derive(Debug)]
 pub struct InstrumentCache {
     venue: Venue,
-    ids: Mutex<Option<HashMap<Box<str>, Option<InstrumentId>>>>,
+    /// foldhash: the look-up is made once per liquidation, and SipHash cost more than the rest
+    /// of it; the symbols come from the venue, the seed is random per process.
+    ids: Mutex<Option<HashMap<Box<str>, Option<InstrumentId>, foldhash::fast::RandomState>>>,
 }
 
 impl InstrumentCache {
@@ -201,7 +205,7 @@ impl InstrumentCache {
     /// named in the catalog).
     pub fn id(&self, native: &str) -> Option<InstrumentId> {
         let mut guard = self.ids.lock().unwrap_or_else(|e| e.into_inner());
-        let ids = guard.get_or_insert_with(HashMap::new);
+        let ids = guard.get_or_insert_with(HashMap::default);
         if let Some(id) = ids.get(native) {
             return id.clone();
         }

@@ -179,7 +179,9 @@ fn liquidation_of<'a>(
         value: quantity * price,
         source,
         method: fill.method.map(str::to_string),
-        trade_id: fill.tid.map(|tid| itoa::Buffer::new().format(tid).to_owned()),
+        trade_id: fill
+            .tid
+            .map(|tid| itoa::Buffer::new().format(tid).to_owned()),
         ts_event,
         ts_init,
     })
