@@ -189,8 +189,11 @@ pub struct InstrumentCache {
     venue: Venue,
     /// foldhash: the look-up is made once per liquidation, and SipHash cost more than the rest
     /// of it; the symbols come from the venue, the seed is random per process.
-    ids: Mutex<Option<HashMap<Box<str>, Option<InstrumentId>, foldhash::fast::RandomState>>>,
+    ids: Mutex<Option<IdMap>>,
 }
+
+/// The ids of an [`InstrumentCache`] by native symbol.
+type IdMap = HashMap<Box<str>, Option<InstrumentId>, foldhash::fast::RandomState>;
 
 impl InstrumentCache {
     /// An empty cache for `venue` (usable in a `static`).

@@ -268,9 +268,18 @@ mod tests {
             x ^= x << 13;
             x ^= x >> 7;
             x ^= x << 17;
-            let hi = if x % 5 == 0 { (x >> 40) as u32 } else { 0 };
-            let d =
-                Decimal::from_parts(x as u32, (x >> 32) as u32, hi, x % 3 == 0, (x % 29) as u32);
+            let hi = if x.is_multiple_of(5) {
+                (x >> 40) as u32
+            } else {
+                0
+            };
+            let d = Decimal::from_parts(
+                x as u32,
+                (x >> 32) as u32,
+                hi,
+                x.is_multiple_of(3),
+                (x % 29) as u32,
+            );
             cases.push(d);
         }
         for d in cases {
