@@ -108,7 +108,9 @@ pub fn scalar_text(raw: Option<&RawValue>) -> Result<Option<Cow<'_, str>>, BadSc
         _ => return Err(bad(json, "a number or a string")),
     };
     match text {
-        Cow::Borrowed(s) => Ok(Some(Cow::Borrowed(s.trim())).filter(|s| !s.is_empty())),
+        Cow::Borrowed(s) => {
+            Ok(Some(Cow::Borrowed(crate::convert::trim(s))).filter(|s| !s.is_empty()))
+        }
         Cow::Owned(s) if s.trim().is_empty() => Ok(None),
         Cow::Owned(s) => Ok(Some(Cow::Owned(s.trim().to_string()))),
     }
@@ -117,43 +119,63 @@ pub fn scalar_text(raw: Option<&RawValue>) -> Result<Option<Cow<'_, str>>, BadSc
 /// A finite float read from its text (the correctly rounded nearest `f64`, the same from
 /// `"0.1"` and `0.1`); `None` when missing, null or `""`.
 pub fn f64_of(raw: Option<&RawValue>) -> Result<Option<f64>, BadScalar> {
-    match scalar_text(raw)? {
-        None => Ok(None),
-        Some(text) => text
-            .parse::<f64>()
-            .ok()
-            .filter(|f| f.is_finite())
-            .map(Some)
-            .ok_or_else(|| bad_text(&text, "a number")),
-    }
+    f64_of_str(scalar_text(raw)?.as_deref())
 }
 
 /// A whole non-negative number (milliseconds) from its text (`1700000000000`,
 /// `"1700000000000"`, `1.7e12`); `None` when missing, null or `""`.
 pub fn u64_of(raw: Option<&RawValue>) -> Result<Option<u64>, BadScalar> {
-    match scalar_text(raw)? {
-        None => Ok(None),
-        Some(text) => match text.parse::<u64>() {
-            Ok(u) => Ok(Some(u)),
-            Err(_) => text
-                .parse::<f64>()
-                .ok()
-                .filter(|f| *f >= 0.0 && f.fract() == 0.0 && *f < 1.8e19)
-                .map(|f| Some(f as u64))
-                .ok_or_else(|| bad_text(&text, "a whole number")),
-        },
-    }
+    u64_of_str(scalar_text(raw)?.as_deref())
 }
 
 /// An exact decimal from its text (no digit goes through `f64`); `None` when missing, null
 /// or `""`.
 pub fn decimal_of(raw: Option<&RawValue>) -> Result<Option<Decimal>, BadScalar> {
-    match scalar_text(raw)? {
-        None => Ok(None),
-        Some(text) => crate::convert::parse_decimal(&text)
-            .map(Some)
-            .map_err(|_| bad_text(&text, "a decimal")),
+    decimal_of_str(scalar_text(raw)?.as_deref())
+}
+
+/// A string value's text, trimmed; `None` when missing or blank.
+fn trimmed(text: Option<&str>) -> Option<&str> {
+    text.map(crate::convert::trim).filter(|t| !t.is_empty())
+}
+
+/// [`f64_of`] of a JSON string's contents (as borrowed by a `&str` field): trimmed, `None`
+/// when missing or blank.
+pub fn f64_of_str(text: Option<&str>) -> Result<Option<f64>, BadScalar> {
+    let Some(text) = trimmed(text) else {
+        return Ok(None);
+    };
+    text.parse::<f64>()
+        .ok()
+        .filter(|f| f.is_finite())
+        .map(Some)
+        .ok_or_else(|| bad_text(text, "a number"))
+}
+
+/// [`u64_of`] of a JSON string's contents: trimmed, `None` when missing or blank.
+pub fn u64_of_str(text: Option<&str>) -> Result<Option<u64>, BadScalar> {
+    let Some(text) = trimmed(text) else {
+        return Ok(None);
+    };
+    match text.parse::<u64>() {
+        Ok(u) => Ok(Some(u)),
+        Err(_) => text
+            .parse::<f64>()
+            .ok()
+            .filter(|f| *f >= 0.0 && f.fract() == 0.0 && *f < 1.8e19)
+            .map(|f| Some(f as u64))
+            .ok_or_else(|| bad_text(text, "a whole number")),
     }
+}
+
+/// [`decimal_of`] of a JSON string's contents: trimmed, `None` when missing or blank.
+pub fn decimal_of_str(text: Option<&str>) -> Result<Option<Decimal>, BadScalar> {
+    let Some(text) = trimmed(text) else {
+        return Ok(None);
+    };
+    crate::convert::parse_decimal(text)
+        .map(Some)
+        .map_err(|_| bad_text(text, "a decimal"))
 }
 
 /// How many native symbols an [`InstrumentCache`] remembers before it starts over (a venue
@@ -165,8 +187,13 @@ pub const INSTRUMENT_CACHE_CAPACITY: usize = 16_384;
 #[derive(Debug)]
 pub struct InstrumentCache {
     venue: Venue,
-    ids: Mutex<Option<HashMap<Box<str>, Option<InstrumentId>>>>,
+    /// foldhash: the look-up is made once per liquidation, and SipHash cost more than the rest
+    /// of it; the symbols come from the venue, the seed is random per process.
+    ids: Mutex<Option<IdMap>>,
 }
+
+/// The ids of an [`InstrumentCache`] by native symbol.
+type IdMap = HashMap<Box<str>, Option<InstrumentId>, foldhash::fast::RandomState>;
 
 impl InstrumentCache {
     /// An empty cache for `venue` (usable in a `static`).
@@ -181,7 +208,7 @@ impl InstrumentCache {
     /// named in the catalog).
     pub fn id(&self, native: &str) -> Option<InstrumentId> {
         let mut guard = self.ids.lock().unwrap_or_else(|e| e.into_inner());
-        let ids = guard.get_or_insert_with(HashMap::new);
+        let ids = guard.get_or_insert_with(HashMap::default);
         if let Some(id) = ids.get(native) {
             return id.clone();
         }
@@ -272,6 +299,41 @@ mod tests {
         assert_eq!(d(r#"{"n":0.10}"#), Ok(Some("0.10".into())));
         assert_eq!(d(r#"{"n":"13"}"#), Ok(Some("13".into())));
         assert!(d(r#"{"n":"x"}"#).is_err());
+    }
+
+    #[test]
+    fn string_contents_read_like_raw_scalars() {
+        for text in [
+            "0.014",
+            " 9910 ",
+            "",
+            "  ",
+            "abc",
+            "1692266434010",
+            "1.5e3",
+            "-5",
+            "inf",
+        ] {
+            let raw = serde_json::to_string(text).expect("a string");
+            let raw = row_n(&raw);
+            assert_eq!(f64_of_str(Some(text)), f64_of(raw.n), "{text}");
+            assert_eq!(u64_of_str(Some(text)), u64_of(raw.n), "{text}");
+            assert_eq!(decimal_of_str(Some(text)), decimal_of(raw.n), "{text}");
+        }
+        assert_eq!(f64_of_str(None), Ok(None));
+        assert_eq!(u64_of_str(None), Ok(None));
+        assert_eq!(decimal_of_str(None), Ok(None));
+        assert!(
+            decimal_of_str(Some("x"))
+                .unwrap_err()
+                .to_string()
+                .contains("'x' is not a decimal")
+        );
+    }
+
+    fn row_n(json_string: &str) -> Row<'static> {
+        let json: &'static str = Box::leak(format!(r#"{{"n":{json_string}}}"#).into_boxed_str());
+        row(json)
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! parsers and paginators over a [`Transport`]. All I/O goes through the transport.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use ccxt_model::time::{format_iso, now_ns};
@@ -105,7 +106,15 @@ fn info(swap: &SwapInstrument) -> InstrumentInfo {
 /// Contract values by `instId`, shared by clones of the fetcher (and by the liquidation
 /// feed), filled whenever the instruments are listed.
 #[derive(Debug, Clone, Default)]
-pub struct ContractTable(Arc<Mutex<Option<HashMap<String, Contract>>>>);
+pub struct ContractTable(Arc<Contracts>);
+
+/// The shared part of a [`ContractTable`].
+#[derive(Debug, Default)]
+struct Contracts {
+    map: Mutex<Option<HashMap<String, Contract>>>,
+    /// How many times the table was stored (0: never).
+    generation: AtomicU64,
+}
 
 impl ContractTable {
     /// Replaces the table with the contracts of `swaps`.
@@ -122,18 +131,29 @@ impl ContractTable {
                 ))
             })
             .collect();
-        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(map);
+        *self.0.map.lock().unwrap_or_else(|e| e.into_inner()) = Some(map);
+        self.0.generation.fetch_add(1, Ordering::Release);
+    }
+
+    /// How many times the table was stored (0: never): an answer of [`ContractTable::get`]
+    /// stays true as long as this does not change.
+    pub fn generation(&self) -> u64 {
+        self.0.generation.load(Ordering::Acquire)
     }
 
     /// Whether the table was filled.
     pub fn is_loaded(&self) -> bool {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).is_some()
+        self.0
+            .map
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_some()
     }
 
     /// The contract of `inst_id`: `None` when the table is not filled yet, `Some(None)` when
     /// the swap is not listed (or listed without a contract value).
     pub fn get(&self, inst_id: &str) -> Option<Option<Contract>> {
-        let table = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let table = self.0.map.lock().unwrap_or_else(|e| e.into_inner());
         table.as_ref().map(|m| m.get(inst_id).copied())
     }
 }

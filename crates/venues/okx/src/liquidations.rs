@@ -12,22 +12,21 @@
 //! exactly as Binance's `S`; the raw side is kept in `order_side` and `posSide` in `method`
 //! (`posSide:long`); a `posSide` that contradicts the side is logged.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
-use ccxt_model::{Instrument, Liquidation, LiquidationSource, Venue};
+use ccxt_model::{Instrument, InstrumentId, Liquidation, LiquidationSource, Venue};
 use ccxt_venue::Transport;
-use ccxt_venue::borrowed::InstrumentCache;
-use ccxt_venue::convert::ms_to_ns;
+use ccxt_venue::borrowed::{INSTRUMENT_CACHE_CAPACITY, InstrumentCache};
+use ccxt_venue::convert::{decimal_to_f64, ms_to_ns};
 use ccxt_venue::liquidations::{
     FeedKind, FeedTasks, Inbound, Keepalive, LiquidationFeed, WsProtocol,
 };
-use rust_decimal::prelude::ToPrimitive;
 
-use crate::fetcher::{ContractTable, OkxFetcher};
+use crate::fetcher::{Contract, ContractTable, OkxFetcher};
 use crate::websocket::{
-    LIQUIDATION_CHANNEL, OkxLiquidation, PING, PING_INTERVAL_SECS, PublicMessage,
-    parse_public_text, subscribe_frame,
+    LIQUIDATION_CHANNEL, LiquidationRef, OkxLiquidation, PING, PING_INTERVAL_SECS, PublicMessage,
+    parse_public_text, read_liquidation_push, subscribe_frame,
 };
 
 const VENUE: Venue = crate::symbol::VENUE;
@@ -52,7 +51,42 @@ pub struct OkxLiquidations {
     /// `instId`s kept; `None`: every USDT/USDC linear swap.
     only: Option<HashSet<String>>,
     contracts: ContractTable,
-    pending: Mutex<Vec<(OkxLiquidation, u64)>>,
+    state: Mutex<State>,
+}
+
+/// What a connection keeps between pushes.
+#[derive(Debug, Default)]
+struct State {
+    /// Liquidations waiting for the contract table, with their receive time.
+    pending: Vec<(OkxLiquidation, u64)>,
+    /// What is known of each `instId` seen (at most [`INSTRUMENT_CACHE_CAPACITY`]).
+    known: KnownMap,
+}
+
+/// [`Known`] by `instId` (foldhash: hashed once per liquidation, SipHash would cost more).
+type KnownMap = HashMap<Box<str>, Known, foldhash::fast::RandomState>;
+
+/// What a connection knows of one `instId`, looked up once instead of for every liquidation.
+#[derive(Debug, Clone)]
+struct Known {
+    /// Collected by this connection.
+    wanted: bool,
+    /// Its instrument id.
+    id: InstrumentId,
+    /// Its contract, as [`ContractTable::get`] answered at `generation`.
+    contract: Option<Option<Contract>>,
+    /// The [`ContractTable::generation`] of `contract` (`None`: not asked yet).
+    generation: Option<u64>,
+}
+
+/// Where one liquidation goes.
+enum Placed {
+    /// Stored.
+    Row(Liquidation),
+    /// Waits for the contract table.
+    Wait,
+    /// Not collected, or unusable (logged).
+    Drop,
 }
 
 impl OkxLiquidations {
@@ -66,7 +100,7 @@ impl OkxLiquidations {
                     .collect()
             }),
             contracts,
-            pending: Mutex::new(Vec::new()),
+            state: Mutex::new(State::default()),
         }
     }
 
@@ -77,32 +111,100 @@ impl OkxLiquidations {
         }
     }
 
-    /// The rows of `liquidations` received at `ts_init`, with whatever waited before; rows
-    /// whose contract is not known yet wait.
-    fn rows(&self, liquidations: Vec<OkxLiquidation>, ts_init: u64) -> Vec<Liquidation> {
-        let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
-        let waiting: Vec<(OkxLiquidation, u64)> = std::mem::take(&mut *pending);
-        let mut out = Vec::with_capacity(waiting.len() + liquidations.len());
-        let fresh = liquidations
-            .into_iter()
-            .filter(|l| self.wanted(&l.inst_id))
-            .map(|l| (l, ts_init));
-        for (l, ts_init) in waiting.into_iter().chain(fresh) {
-            match self.contracts.get(&l.inst_id) {
-                None => pending.push((l, ts_init)),
-                Some(None) => {
-                    // Listed nowhere we know (an inverse or stock swap when every swap is
-                    // kept, or a listing newer than the table): not a collected contract.
-                    tracing::debug!(inst_id = %l.inst_id, "okx liquidation of an unlisted swap dropped");
-                }
-                Some(Some(contract)) => {
-                    match liquidation(&l, contract.value, contract.inverse, ts_init) {
-                        Some(row) => out.push(row),
-                        None => {
-                            tracing::warn!(inst_id = %l.inst_id, "okx liquidation with an unusable size or price skipped")
-                        }
+    /// What is known of `inst_id`, its contract as of table `generation` (always `Some`).
+    fn known<'k>(
+        &self,
+        known: &'k mut KnownMap,
+        inst_id: &str,
+        generation: u64,
+    ) -> Option<&'k Known> {
+        if !known.contains_key(inst_id) {
+            if known.len() >= INSTRUMENT_CACHE_CAPACITY {
+                known.clear();
+            }
+            let id = INSTRUMENTS
+                .id(inst_id)
+                .unwrap_or_else(|| Instrument::from_native(VENUE, inst_id).id);
+            let entry = Known {
+                wanted: self.wanted(inst_id),
+                id,
+                contract: None,
+                generation: None,
+            };
+            known.insert(inst_id.into(), entry);
+        }
+        let entry = known.get_mut(inst_id)?;
+        if entry.generation != Some(generation) {
+            entry.contract = self.contracts.get(inst_id);
+            entry.generation = Some(generation);
+        }
+        Some(entry)
+    }
+
+    /// Where `l`, received at `ts_init`, goes.
+    fn place(
+        &self,
+        known: &mut KnownMap,
+        generation: u64,
+        l: &LiquidationRef<'_>,
+        ts_init: u64,
+    ) -> Placed {
+        let Some(known) = self
+            .known(known, l.inst_id, generation)
+            .filter(|k| k.wanted)
+        else {
+            return Placed::Drop;
+        };
+        match known.contract {
+            None => Placed::Wait,
+            Some(None) => {
+                // Listed nowhere we know (an inverse or stock swap when every swap is
+                // kept, or a listing newer than the table): not a collected contract.
+                tracing::debug!(inst_id = %l.inst_id, "okx liquidation of an unlisted swap dropped");
+                Placed::Drop
+            }
+            Some(Some(contract)) => {
+                match row(
+                    l,
+                    known.id.clone(),
+                    contract.value,
+                    contract.inverse,
+                    ts_init,
+                ) {
+                    Some(row) => Placed::Row(row),
+                    None => {
+                        tracing::warn!(inst_id = %l.inst_id, "okx liquidation with an unusable size or price skipped");
+                        Placed::Drop
                     }
                 }
+            }
+        }
+    }
+
+    /// The rows of `liquidations` received at `ts_init`, with whatever waited before; rows
+    /// whose contract is not known yet wait.
+    fn rows<'a>(
+        &self,
+        liquidations: impl ExactSizeIterator<Item = LiquidationRef<'a>>,
+        ts_init: u64,
+    ) -> Vec<Liquidation> {
+        let generation = self.contracts.generation();
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let State { pending, known } = &mut *state;
+        let waiting: Vec<(OkxLiquidation, u64)> = std::mem::take(pending);
+        let mut out = Vec::with_capacity(waiting.len() + liquidations.len());
+        for (l, ts_init) in waiting {
+            match self.place(known, generation, &l.borrowed(), ts_init) {
+                Placed::Row(row) => out.push(row),
+                Placed::Wait => pending.push((l, ts_init)),
+                Placed::Drop => {}
+            }
+        }
+        for l in liquidations {
+            match self.place(known, generation, &l, ts_init) {
+                Placed::Row(row) => out.push(row),
+                Placed::Wait => pending.push((l.to_owned(), ts_init)),
+                Placed::Drop => {}
             }
         }
         if pending.len() > MAX_PENDING {
@@ -114,6 +216,23 @@ impl OkxLiquidations {
             );
         }
         out
+    }
+
+    /// The [`Inbound`] of a liquidation push: its rows, or the reasons when every detail was
+    /// skipped.
+    fn push<'a>(
+        &self,
+        liquidations: impl ExactSizeIterator<Item = LiquidationRef<'a>>,
+        skipped: Vec<String>,
+        ts_init: u64,
+    ) -> Inbound {
+        if !skipped.is_empty() && liquidations.len() == 0 {
+            return Inbound::Malformed(skipped.join("; "));
+        }
+        if !skipped.is_empty() {
+            tracing::warn!(skipped = ?skipped, "okx liquidation details skipped: malformed");
+        }
+        Inbound::Liquidations(self.rows(liquidations, ts_init))
     }
 }
 
@@ -127,23 +246,35 @@ pub fn liquidation(
     inverse: bool,
     ts_init: u64,
 ) -> Option<Liquidation> {
+    let id = INSTRUMENTS
+        .id(&l.inst_id)
+        .unwrap_or_else(|| Instrument::from_native(VENUE, l.inst_id.clone()).id);
+    row(&l.borrowed(), id, contract_value, inverse, ts_init)
+}
+
+/// [`liquidation`] of a borrowed liquidation of the instrument `id`.
+fn row(
+    l: &LiquidationRef<'_>,
+    instrument_id: InstrumentId,
+    contract_value: rust_decimal::Decimal,
+    inverse: bool,
+    ts_init: u64,
+) -> Option<Liquidation> {
     let coins = l.coins(contract_value, inverse)?;
-    let quantity = coins.to_f64()?;
-    let price = l.price.to_f64()?;
+    let quantity = decimal_to_f64(coins);
+    let price = decimal_to_f64(l.price);
     if l.pos_side_disagrees {
         tracing::warn!(inst_id = %l.inst_id, side = %l.order_side, pos_side = ?l.pos_side, "okx liquidation whose posSide contradicts its side");
     }
     Some(Liquidation {
-        instrument_id: INSTRUMENTS
-            .id(&l.inst_id)
-            .unwrap_or_else(|| Instrument::from_native(VENUE, l.inst_id.clone()).id),
+        instrument_id,
         side: l.side,
         order_side: l.order_side.to_string(),
         quantity,
         price,
-        value: coins.checked_mul(l.price).and_then(|v| v.to_f64())?,
+        value: decimal_to_f64(coins.checked_mul(l.price)?),
         source: LiquidationSource::Ws,
-        method: l.pos_side.as_deref().map(method),
+        method: l.pos_side.map(method),
         trade_id: None,
         ts_event: ms_to_ns(l.ts_ms),
         ts_init,
@@ -182,19 +313,18 @@ impl WsProtocol for OkxLiquidations {
     }
 
     fn classify(&self, text: &str, ts_init: u64) -> Inbound {
+        if let Some(push) = read_liquidation_push(text) {
+            return self.push(push.liquidations.into_iter(), push.skipped, ts_init);
+        }
         match parse_public_text(text) {
             Ok(PublicMessage::Liquidations {
                 liquidations,
                 skipped,
-            }) => {
-                if !skipped.is_empty() && liquidations.is_empty() {
-                    return Inbound::Malformed(skipped.join("; "));
-                }
-                if !skipped.is_empty() {
-                    tracing::warn!(skipped = ?skipped, "okx liquidation details skipped: malformed");
-                }
-                Inbound::Liquidations(self.rows(liquidations, ts_init))
-            }
+            }) => self.push(
+                liquidations.iter().map(OkxLiquidation::borrowed),
+                skipped,
+                ts_init,
+            ),
             Ok(PublicMessage::SubscribeAck { channel, .. }) if channel == LIQUIDATION_CHANNEL => {
                 Inbound::Ack
             }

@@ -7,7 +7,9 @@ use ccxt_venue::FetchError;
 use ccxt_venue::convert::ms_to_ns;
 use serde::Deserialize;
 
-use ccxt_venue::borrowed::{BadScalar, InstrumentCache, RawValue, Text, f64_of, u64_of};
+use ccxt_venue::borrowed::{
+    BadScalar, InstrumentCache, RawValue, Text, f64_of, f64_of_str, u64_of,
+};
 
 #[cfg(doc)]
 use super::messages::AllLiquidation;
@@ -92,7 +94,7 @@ const WHAT: &str = "public stream message";
 /// frame is read in one pass with its `data` typed; a frame that does not read so is read
 /// again with `data` raw.
 pub fn parse_public_text(text: &str, ts_init: u64) -> Result<PublicMessage, FetchError> {
-    if let Ok(frame) = serde_json::from_str::<Frame<Vec<LiquidationRef>>>(text) {
+    if let Ok(frame) = serde_json::from_str::<Frame<Vec<LiquidationStr>>>(text) {
         return classify(frame, ts_init);
     }
     classify(
@@ -133,7 +135,7 @@ fn classify<'a, D: DataField<'a>>(
 
 /// The keys of a public-stream frame the classifier looks at, borrowed from the frame. `D` is
 /// how `data` is read: raw (`&RawValue`, read when needed) or as liquidations with the frame
-/// (`Vec<LiquidationRef>`, the one-pass hot path of [`parse_public_text`]).
+/// (`Vec<LiquidationStr>`, the one-pass hot path of [`parse_public_text`]).
 #[derive(Debug, Deserialize)]
 #[serde(bound(deserialize = "D: Deserialize<'de>"))]
 struct Frame<'a, D = &'a RawValue> {
@@ -153,11 +155,15 @@ struct Frame<'a, D = &'a RawValue> {
 
 /// The `data` of a frame, raw or already read as liquidations.
 trait DataField<'a> {
+    /// How one liquidation was read.
+    type Item: Item;
     /// The liquidations: an array of them (or one).
-    fn items(self) -> Result<Vec<LiquidationRef<'a>>, serde_json::Error>;
+    fn items(self) -> Result<Vec<Self::Item>, serde_json::Error>;
 }
 
 impl<'a> DataField<'a> for &'a RawValue {
+    type Item = LiquidationRef<'a>;
+
     fn items(self) -> Result<Vec<LiquidationRef<'a>>, serde_json::Error> {
         if self.get().starts_with('[') {
             serde_json::from_str(self.get())
@@ -167,9 +173,86 @@ impl<'a> DataField<'a> for &'a RawValue {
     }
 }
 
-impl<'a> DataField<'a> for Vec<LiquidationRef<'a>> {
-    fn items(self) -> Result<Vec<LiquidationRef<'a>>, serde_json::Error> {
+impl<'a> DataField<'a> for Vec<LiquidationStr<'a>> {
+    type Item = LiquidationStr<'a>;
+
+    fn items(self) -> Result<Vec<LiquidationStr<'a>>, serde_json::Error> {
         Ok(self)
+    }
+}
+
+/// What is read of one liquidation, however it was read.
+trait Item {
+    /// `s`.
+    fn symbol(&self) -> Option<&str>;
+    /// `S`.
+    fn side(&self) -> Option<&str>;
+    /// `v`.
+    fn size(&self) -> Result<Option<f64>, BadScalar>;
+    /// `p`.
+    fn price(&self) -> Result<Option<f64>, BadScalar>;
+    /// `T`.
+    fn time(&self) -> Result<Option<u64>, BadScalar>;
+}
+
+impl Item for LiquidationRef<'_> {
+    fn symbol(&self) -> Option<&str> {
+        self.symbol.as_ref().map(Text::as_str)
+    }
+
+    fn side(&self) -> Option<&str> {
+        self.side.as_ref().map(Text::as_str)
+    }
+
+    fn size(&self) -> Result<Option<f64>, BadScalar> {
+        f64_of(self.size)
+    }
+
+    fn price(&self) -> Result<Option<f64>, BadScalar> {
+        f64_of(self.price)
+    }
+
+    fn time(&self) -> Result<Option<u64>, BadScalar> {
+        u64_of(self.time)
+    }
+}
+
+/// One liquidation of `allLiquidation` as Bybit sends it: `T` a whole JSON number, the rest
+/// plain strings, borrowed (the one-pass hot path; anything else fails it, and the frame is
+/// read again with [`LiquidationRef`]).
+#[derive(Debug, Deserialize)]
+struct LiquidationStr<'a> {
+    #[serde(rename = "T", default)]
+    time: Option<u64>,
+    #[serde(rename = "s", default, borrow)]
+    symbol: Option<&'a str>,
+    #[serde(rename = "S", default, borrow)]
+    side: Option<&'a str>,
+    #[serde(rename = "v", default, borrow)]
+    size: Option<&'a str>,
+    #[serde(rename = "p", default, borrow)]
+    price: Option<&'a str>,
+}
+
+impl Item for LiquidationStr<'_> {
+    fn symbol(&self) -> Option<&str> {
+        self.symbol
+    }
+
+    fn side(&self) -> Option<&str> {
+        self.side
+    }
+
+    fn size(&self) -> Result<Option<f64>, BadScalar> {
+        f64_of_str(self.size)
+    }
+
+    fn price(&self) -> Result<Option<f64>, BadScalar> {
+        f64_of_str(self.price)
+    }
+
+    fn time(&self) -> Result<Option<u64>, BadScalar> {
+        Ok(self.time)
     }
 }
 
@@ -204,30 +287,37 @@ fn all_liquidation_rows<'a, D: DataField<'a>>(
     let items = data.items().map_err(|e| bad(&e))?;
     let number = |field: &str, e: BadScalar| bad(&format_args!("{field}: {e}"));
     let mut rows = Vec::with_capacity(items.len());
-    for l in items {
-        let symbol = l
-            .symbol
-            .as_ref()
-            .ok_or_else(|| bad(&"s (symbol) is missing"))?
-            .as_str();
-        let instrument_id = INSTRUMENTS
-            .id(symbol)
-            .ok_or_else(|| bad(&format_args!("symbol '{symbol}' cannot be named")))?;
-        let order_side = l.side.ok_or_else(|| bad(&"S (side) is missing"))?;
-        let side = match order_side.as_str() {
-            "Buy" => PositionSide::Long,
-            "Sell" => PositionSide::Short,
-            other => {
-                return Err(bad(&format_args!("side '{other}' is neither Buy nor Sell")));
+    let mut last: Option<(&str, ccxt_model::InstrumentId)> = None;
+    for l in &items {
+        let symbol = l.symbol().ok_or_else(|| bad(&"s (symbol) is missing"))?;
+        // The liquidations of a frame are mostly of one symbol: named once.
+        let instrument_id = match &last {
+            Some((named, id)) if *named == symbol => id.clone(),
+            _ => {
+                let id = INSTRUMENTS
+                    .id(symbol)
+                    .ok_or_else(|| bad(&format_args!("symbol '{symbol}' cannot be named")))?;
+                last = Some((symbol, id.clone()));
+                id
             }
         };
-        let quantity = f64_of(l.size)
+        let (side, order_side) = match l.side() {
+            Some("Buy") => (PositionSide::Long, "Buy"),
+            Some("Sell") => (PositionSide::Short, "Sell"),
+            Some(other) => {
+                return Err(bad(&format_args!("side '{other}' is neither Buy nor Sell")));
+            }
+            None => return Err(bad(&"S (side) is missing")),
+        };
+        let quantity = l
+            .size()
             .map_err(|e| number("v", e))?
             .ok_or_else(|| bad(&"v (size) is missing"))?;
-        let price = f64_of(l.price)
+        let price = l
+            .price()
             .map_err(|e| number("p", e))?
             .ok_or_else(|| bad(&"p (price) is missing"))?;
-        let time = match u64_of(l.time).map_err(|e| number("T", e))? {
+        let time = match l.time().map_err(|e| number("T", e))? {
             Some(t) => t,
             None => u64_of(ts)
                 .map_err(|e| number("ts", e))?
@@ -236,7 +326,7 @@ fn all_liquidation_rows<'a, D: DataField<'a>>(
         rows.push(Liquidation {
             instrument_id,
             side,
-            order_side: order_side.0.into_owned(),
+            order_side: order_side.to_string(),
             quantity,
             price,
             value: quantity * price,
@@ -352,7 +442,7 @@ mod tests {
     #[test]
     fn a_liquidation_frame_is_read_in_one_typed_pass_and_a_surprise_again_raw() {
         let frame = fixture!("ws_all_liquidation.json");
-        let typed: Frame<Vec<LiquidationRef>> =
+        let typed: Frame<Vec<LiquidationStr>> =
             serde_json::from_str(frame).expect("one typed pass");
         assert_eq!(typed.data.map(|d| d.len()), Some(1));
         let raw = serde_json::from_str::<Frame>(frame).map(|f| classify(f, 3));
@@ -363,7 +453,34 @@ mod tests {
         );
         // One object instead of an array fails the typed pass and reads raw.
         let one = r#"{"topic":"allLiquidation.ETHUSDT","ts":5,"data":{"s":"ETHUSDT","S":"Buy","v":"1","p":"2","T":1}}"#;
-        assert!(serde_json::from_str::<Frame<Vec<LiquidationRef>>>(one).is_err());
+        assert!(serde_json::from_str::<Frame<Vec<LiquidationStr>>>(one).is_err());
+        // Numbers as strings (or sizes as numbers) fail it too and read raw, to the same rows.
+        let clean = r#"{"topic":"allLiquidation.ETHUSDT","ts":5,"data":[{"s":"ETHUSDT","S":"Buy","v":"1.5","p":"3000","T":1},{"s":"ETHUSDT","S":"Sell","v":" 2","p":"3001","T":2}]}"#;
+        assert!(serde_json::from_str::<Frame<Vec<LiquidationStr>>>(clean).is_ok());
+        let rows = parse_public_text(clean, 0);
+        for odd in [
+            clean.replace(r#""T":1"#, r#""T":"1""#),
+            clean.replace(r#""v":"1.5""#, "\"v\":1.5"),
+            clean.replace(r#""p":"3000""#, r#""p":"3\u0030\u0030\u0030""#),
+        ] {
+            assert!(
+                serde_json::from_str::<Frame<Vec<LiquidationStr>>>(&odd).is_err(),
+                "{odd}"
+            );
+            assert_eq!(parse_public_text(&odd, 0), rows, "{odd}");
+        }
+        let Ok(PublicMessage::Liquidations(rows)) = rows else {
+            panic!("{rows:?}");
+        };
+        assert_eq!(
+            rows.iter()
+                .map(|r| (r.side, r.order_side.as_str(), r.quantity, r.price))
+                .collect::<Vec<_>>(),
+            [
+                (PositionSide::Long, "Buy", 1.5, 3000.0),
+                (PositionSide::Short, "Sell", 2.0, 3001.0)
+            ]
+        );
         assert!(matches!(
             parse_public_text(one, 0),
             Ok(PublicMessage::Liquidations(rows)) if rows.len() == 1

@@ -3,9 +3,12 @@
 
 use std::collections::HashSet;
 
+use ccxt_model::InstrumentId;
 use ccxt_model::{Liquidation, LiquidationSource, PositionSide};
 use ccxt_venue::FetchError;
-use ccxt_venue::borrowed::{BadScalar, InstrumentCache, RawValue, Text, f64_of, u64_of};
+use ccxt_venue::borrowed::{
+    BadScalar, InstrumentCache, RawValue, Text, f64_of, f64_of_str, u64_of,
+};
 use ccxt_venue::convert::ms_to_ns_checked;
 use serde::Deserialize;
 use serde_json::Value;
@@ -84,7 +87,35 @@ pub fn fill_liquidation(
         liquidated_user: block.liquidated_user.as_deref(),
         method: block.method.as_deref(),
     };
-    liquidation_of(&facts, watched_user, source, ts_init).map(Some)
+    liquidation_of(
+        &facts,
+        watched_user,
+        source,
+        ts_init,
+        &mut CoinIds::default(),
+    )
+    .map(Some)
+}
+
+/// The instrument id of the last coin named: the fills of a page mostly come in runs of one
+/// coin, and this spares them a look-up in [`INSTRUMENTS`] each.
+#[derive(Default)]
+struct CoinIds<'a> {
+    last: Option<(&'a str, InstrumentId)>,
+}
+
+impl<'a> CoinIds<'a> {
+    /// The id of `coin`, `None` when it cannot be named.
+    fn id(&mut self, coin: &'a str) -> Option<InstrumentId> {
+        if let Some((last, id)) = &self.last
+            && *last == coin
+        {
+            return Some(id.clone());
+        }
+        let id = INSTRUMENTS.id(coin)?;
+        self.last = Some((coin, id.clone()));
+        Some(id)
+    }
 }
 
 /// What [`fill_liquidation`] reads of a fill.
@@ -106,11 +137,12 @@ fn bad_fill(detail: &dyn std::fmt::Display) -> FetchError {
     FetchError::malformed(crate::VENUE, "liquidation fill", detail)
 }
 
-fn liquidation_of(
-    fill: &FillFacts,
+fn liquidation_of<'a>(
+    fill: &FillFacts<'a>,
     watched_user: &str,
     source: LiquidationSource,
     ts_init: u64,
+    ids: &mut CoinIds<'a>,
 ) -> Result<Liquidation, FetchError> {
     let own = fill
         .liquidated_user
@@ -130,7 +162,7 @@ fn liquidation_of(
     } else {
         (PositionSide::Short, "B")
     };
-    let instrument_id = INSTRUMENTS
+    let instrument_id = ids
         .id(fill.coin)
         .ok_or_else(|| bad_fill(&format_args!("coin '{}' cannot be named", fill.coin)))?;
     let quantity = fill.sz.ok_or_else(|| bad_fill(&"sz (size) is missing"))?;
@@ -147,7 +179,9 @@ fn liquidation_of(
         value: quantity * price,
         source,
         method: fill.method.map(str::to_string),
-        trade_id: fill.tid.map(|tid| tid.to_string()),
+        trade_id: fill
+            .tid
+            .map(|tid| itoa::Buffer::new().format(tid).to_owned()),
         ts_event,
         ts_init,
     })
@@ -194,9 +228,78 @@ pub struct FillLiquidationRef<'a> {
     pub method: Option<Text<'a>>,
 }
 
-/// Reads a `userFills`/`userFillsByTime` array of fills, borrowing from `body`.
-pub fn parse_fills(body: &[u8]) -> Result<Vec<FillRef<'_>>, serde_json::Error> {
-    serde_json::from_slice(body)
+/// A fill of a clean page: every value read a plain JSON string, `time` and `tid` JSON
+/// whole numbers (as Hyperliquid sends them), borrowed; anything else fails the page's
+/// one-pass read (see [`parse_fills`]).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct FillStr<'a> {
+    #[serde(default, borrow)]
+    coin: Option<&'a str>,
+    #[serde(default, borrow)]
+    px: Option<&'a str>,
+    #[serde(default, borrow)]
+    sz: Option<&'a str>,
+    #[serde(default, borrow)]
+    side: Option<&'a str>,
+    #[serde(default)]
+    time: Option<u64>,
+    #[serde(default)]
+    tid: Option<u64>,
+    #[serde(default, borrow)]
+    liquidation: Option<LiquidationStr<'a>>,
+}
+
+/// The liquidation block of a [`FillStr`].
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct LiquidationStr<'a> {
+    #[serde(default, borrow)]
+    liquidated_user: Option<&'a str>,
+    #[serde(default, borrow)]
+    method: Option<&'a str>,
+}
+
+/// A `userFills`/`userFillsByTime` page of fills, borrowed from its body ([`parse_fills`]).
+#[derive(Debug)]
+pub struct Fills<'a>(FillsOf<'a>);
+
+/// How a page was read.
+#[derive(Debug)]
+enum FillsOf<'a> {
+    /// In one pass, every value as Hyperliquid sends it ([`FillStr`]).
+    Plain(Vec<FillStr<'a>>),
+    /// Field by field, numbers kept raw ([`FillRef`]): a page with a surprise in it.
+    Tolerant(Vec<FillRef<'a>>),
+}
+
+impl Fills<'_> {
+    /// How many fills the page holds.
+    pub fn len(&self) -> usize {
+        match &self.0 {
+            FillsOf::Plain(fills) => fills.len(),
+            FillsOf::Tolerant(fills) => fills.len(),
+        }
+    }
+
+    /// Whether the page holds no fill.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Reads a `userFills`/`userFillsByTime` array of fills, borrowing from `body`: in one pass
+/// when every value is as Hyperliquid sends it (strings, whole-number `time` and `tid`), else
+/// again with every number kept raw ([`FillRef`]), so a number sent as a JSON number or a
+/// string is read exactly from its text and a bad fill is skipped alone.
+pub fn parse_fills(body: &[u8]) -> Result<Fills<'_>, serde_json::Error> {
+    let Ok(text) = std::str::from_utf8(body) else {
+        return serde_json::from_slice(body).map(|f| Fills(FillsOf::Tolerant(f)));
+    };
+    if let Ok(fills) = serde_json::from_str(text) {
+        return Ok(Fills(FillsOf::Plain(fills)));
+    }
+    serde_json::from_str(text).map(|f| Fills(FillsOf::Tolerant(f)))
 }
 
 /// The liquidations of one page of fills.
@@ -210,22 +313,117 @@ pub struct FillPage {
     pub last_ms: Option<u64>,
 }
 
+/// What [`fill_page_liquidations`] reads of a fill, however the page was read.
+trait PageFill<'a> {
+    /// The fill time.
+    fn time(&self) -> Result<Option<u64>, BadScalar>;
+    /// The trade id.
+    fn tid(&self) -> Result<Option<u64>, BadScalar>;
+    /// Whether the fill has a liquidation block.
+    fn is_liquidation(&self) -> bool;
+    /// The facts of a fill with a liquidation block.
+    fn facts(
+        &self,
+        time: Result<Option<u64>, BadScalar>,
+        tid: Option<u64>,
+    ) -> Result<FillFacts<'a>, FetchError>;
+}
+
+impl<'a, 'b: 'a> PageFill<'a> for &'a FillRef<'b> {
+    fn time(&self) -> Result<Option<u64>, BadScalar> {
+        u64_of(self.time)
+    }
+
+    fn tid(&self) -> Result<Option<u64>, BadScalar> {
+        u64_of(self.tid)
+    }
+
+    fn is_liquidation(&self) -> bool {
+        self.liquidation.is_some()
+    }
+
+    fn facts(
+        &self,
+        time: Result<Option<u64>, BadScalar>,
+        tid: Option<u64>,
+    ) -> Result<FillFacts<'a>, FetchError> {
+        let Some(block) = &self.liquidation else {
+            return Err(bad_fill(&"no liquidation block"));
+        };
+        fill_ref_facts(self, block, time, tid)
+    }
+}
+
+impl<'a, 'b: 'a> PageFill<'a> for &'a FillStr<'b> {
+    fn time(&self) -> Result<Option<u64>, BadScalar> {
+        Ok(self.time)
+    }
+
+    fn tid(&self) -> Result<Option<u64>, BadScalar> {
+        Ok(self.tid)
+    }
+
+    fn is_liquidation(&self) -> bool {
+        self.liquidation.is_some()
+    }
+
+    fn facts(
+        &self,
+        time: Result<Option<u64>, BadScalar>,
+        tid: Option<u64>,
+    ) -> Result<FillFacts<'a>, FetchError> {
+        let Some(block) = &self.liquidation else {
+            return Err(bad_fill(&"no liquidation block"));
+        };
+        let number = |field: &str, e: BadScalar| bad_fill(&format_args!("{field}: {e}"));
+        Ok(FillFacts {
+            coin: self.coin.ok_or_else(|| bad_fill(&"coin is missing"))?,
+            side: self.side.ok_or_else(|| bad_fill(&"side is missing"))?,
+            sz: f64_of_str(self.sz).map_err(|e| number("sz", e))?,
+            px: f64_of_str(self.px).map_err(|e| number("px", e))?,
+            time: time.map_err(|e| number("time", e))?,
+            tid,
+            liquidated_user: block.liquidated_user,
+            method: block.method,
+        })
+    }
+}
+
 /// The liquidations of `fills` ([`fill_liquidation`]'s rule), skipping trade ids already in
 /// `seen` (and adding the new ones).
 pub fn fill_page_liquidations(
-    fills: &[FillRef],
+    fills: &Fills,
     watched_user: &str,
     source: LiquidationSource,
     ts_init: u64,
     seen: &mut HashSet<u64>,
 ) -> FillPage {
+    match &fills.0 {
+        FillsOf::Plain(fills) => page_liquidations(fills, watched_user, source, ts_init, seen),
+        FillsOf::Tolerant(fills) => page_liquidations(fills, watched_user, source, ts_init, seen),
+    }
+}
+
+/// [`fill_page_liquidations`] of a page read one way or the other.
+fn page_liquidations<'a, F>(
+    fills: &'a [F],
+    watched_user: &str,
+    source: LiquidationSource,
+    ts_init: u64,
+    seen: &mut HashSet<u64>,
+) -> FillPage
+where
+    &'a F: PageFill<'a>,
+{
     let mut page = FillPage::default();
-    for fill in fills {
-        let time = u64_of(fill.time);
+    let mut ids = CoinIds::default();
+    seen.reserve(fills.len());
+    for (i, fill) in fills.iter().enumerate() {
+        let time = fill.time();
         if let Ok(Some(t)) = time {
             page.last_ms = page.last_ms.max(Some(t));
         }
-        let tid = match u64_of(fill.tid) {
+        let tid = match fill.tid() {
             Ok(tid) => tid,
             Err(e) => {
                 page.malformed
@@ -238,13 +436,20 @@ pub fn fill_page_liquidations(
         {
             continue;
         }
-        let Some(block) = &fill.liquidation else {
+        if !fill.is_liquidation() {
             continue;
-        };
-        match fill_ref_facts(fill, block, time, tid)
-            .and_then(|facts| liquidation_of(&facts, watched_user, source, ts_init))
+        }
+        match fill
+            .facts(time, tid)
+            .and_then(|facts| liquidation_of(&facts, watched_user, source, ts_init, &mut ids))
         {
-            Ok(row) => page.rows.push(row),
+            Ok(row) => {
+                if page.rows.is_empty() {
+                    // Liquidations come in bursts: room for more of the page at once.
+                    page.rows.reserve((fills.len() - i).min(128));
+                }
+                page.rows.push(row)
+            }
             Err(e) => page.malformed.push(e.to_string()),
         }
     }
@@ -404,6 +609,64 @@ mod tests {
         assert!(page.malformed[2].contains("coin is missing"));
         assert!(page.malformed[3].contains("tid: '-6' is not a whole number"));
         assert!(parse_fills(br#"{"error":"x"}"#).is_err());
+    }
+
+    #[test]
+    fn a_clean_page_is_read_in_one_pass_and_a_surprise_field_by_field() {
+        let fill = |tid: &str, extra: &str| {
+            format!(
+                r#"{{"coin":"ETH","px":"2011.2","sz":" 0.0497","side":"B","time":1700000000000,"startPosition":"1.5","dir":"Open Long","closedPnl":"0.0","hash":"0x00","oid":123,"crossed":true,"fee":"0.0","tid":{tid},"liquidation":{{"liquidatedUser":"0x1234","markPx":"2011.0","method":"backstop"}},"feeToken":"USDC"{extra}}}"#
+            )
+        };
+        let read = |body: &str| {
+            let fills = parse_fills(body.as_bytes()).expect("an array of fills");
+            let plain = matches!(fills.0, FillsOf::Plain(_));
+            let page = fill_page_liquidations(
+                &fills,
+                HLP_LIQUIDATOR_FOR_TESTS,
+                LiquidationSource::Poll,
+                0,
+                &mut HashSet::new(),
+            );
+            (plain, page)
+        };
+        let clean = format!(
+            "[{},{},{},{}]",
+            fill("1", ""),
+            fill("2", r#","new":{"a":[1,null]}"#),
+            fill("2", ""),
+            r#"{"coin":"BTC","px":"x","sz":"1","side":"A","time":5,"tid":3,"liquidation":{}}"#
+        );
+        let (plain, page) = read(&clean);
+        assert!(plain, "read in one pass");
+        assert_eq!(page.rows.len(), 2, "the repeated trade id once");
+        assert_eq!(page.malformed.len(), 1, "{:?}", page.malformed);
+        assert!(page.malformed[0].contains("px: 'x' is not a number"));
+        assert_eq!(page.last_ms, Some(1_700_000_000_000));
+        let row = &page.rows[1];
+        assert_eq!(
+            (row.side, row.quantity, row.price, row.method.as_deref()),
+            (PositionSide::Long, 0.0497, 2011.2, Some("backstop"))
+        );
+        assert_eq!(row.trade_id.as_deref(), Some("2"));
+        // The same fills with surprises (a number as a string, a whole float, an escape) are
+        // read field by field, to the same rows.
+        for odd in [r#""1""#, "1.0", "1"] {
+            let mut body = clean.replacen(r#""tid":1,"#, &format!(r#""tid":{odd},"#), 1);
+            if odd == "1" {
+                body = body.replacen(r#""coin":"ETH""#, r#""coin":"\u0045TH""#, 1);
+            }
+            let (plain, again) = read(&body);
+            assert!(!plain, "{body}");
+            assert_eq!(again.rows, page.rows, "{body}");
+            assert_eq!(again.malformed, page.malformed);
+        }
+        // Garbage is still an error, and no prefix panics.
+        assert!(parse_fills(b"[1,2]").is_err());
+        assert!(parse_fills(b"\xff[]").is_err());
+        for cut in 0..clean.len() {
+            let _ = parse_fills(&clean.as_bytes()[..cut]);
+        }
     }
 
     const HLP_LIQUIDATOR_FOR_TESTS: &str = "0x2e3d94f0562703b25c83308a05046ddaf9a8dd14";

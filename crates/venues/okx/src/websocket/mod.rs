@@ -12,9 +12,12 @@
 use std::borrow::Cow;
 
 use ccxt_model::PositionSide;
-use ccxt_venue::borrowed::{RawValue, Text, decimal_of, u64_of};
+use ccxt_venue::borrowed::{
+    BadScalar, RawValue, Text, decimal_of, decimal_of_str, u64_of, u64_of_str,
+};
 use rust_decimal::Decimal;
 use serde::Deserialize;
+use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::{Value, json};
 
 #[cfg(doc)]
@@ -78,11 +81,80 @@ impl OkxLiquidation {
     /// Coins liquidated, given the instrument's contract value (`ctVal × ctMult`): linear
     /// contracts × value; inverse (`inverse`) contracts × USD value / price.
     pub fn coins(&self, contract_value: Decimal, inverse: bool) -> Option<Decimal> {
+        self.borrowed().coins(contract_value, inverse)
+    }
+
+    /// The liquidation, borrowed.
+    pub fn borrowed(&self) -> LiquidationRef<'_> {
+        LiquidationRef {
+            inst_id: &self.inst_id,
+            inst_type: self.inst_type.as_deref(),
+            side: self.side,
+            order_side: self.order_side,
+            pos_side: self.pos_side.as_deref(),
+            pos_side_disagrees: self.pos_side_disagrees,
+            contracts: self.contracts,
+            price: self.price,
+            bk_loss: self.bk_loss,
+            ts_ms: self.ts_ms,
+        }
+    }
+}
+
+/// One liquidation of a push, borrowed from the frame (see [`OkxLiquidation`]): what the
+/// one-pass read of [`read_liquidation_push`] gives, nothing allocated.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LiquidationRef<'a> {
+    /// `BTC-USDT-SWAP`.
+    pub inst_id: &'a str,
+    /// `SWAP`, `FUTURES`.
+    pub inst_type: Option<&'a str>,
+    /// The position liquidated: `sell` → long, `buy` → short.
+    pub side: PositionSide,
+    /// The order side as sent (`sell`/`buy`).
+    pub order_side: &'static str,
+    /// `posSide` as sent.
+    pub pos_side: Option<&'a str>,
+    /// `posSide` names the other position than `side` implies.
+    pub pos_side_disagrees: bool,
+    /// Size in contracts (`sz`).
+    pub contracts: Decimal,
+    /// Liquidation (bankruptcy) price (`bkPx`).
+    pub price: Decimal,
+    /// Bankruptcy loss (`bkLoss`).
+    pub bk_loss: Option<Decimal>,
+    /// Liquidation time, ms.
+    pub ts_ms: u64,
+}
+
+impl LiquidationRef<'_> {
+    /// See [`OkxLiquidation::coins`].
+    pub fn coins(&self, contract_value: Decimal, inverse: bool) -> Option<Decimal> {
         let v = self.contracts.checked_mul(contract_value)?;
         if inverse {
             v.checked_div(Some(self.price).filter(|p| !p.is_zero())?)
         } else {
             Some(v)
+        }
+    }
+
+    /// The owned liquidation (the usual `instType` and `posSide` are not allocated).
+    pub fn to_owned(&self) -> OkxLiquidation {
+        OkxLiquidation {
+            inst_id: self.inst_id.to_string(),
+            inst_type: self
+                .inst_type
+                .map(|t| known(Cow::Borrowed(t), &["SWAP", "FUTURES"])),
+            side: self.side,
+            order_side: self.order_side,
+            pos_side: self
+                .pos_side
+                .map(|p| known(Cow::Borrowed(p), &["long", "short", "net"])),
+            pos_side_disagrees: self.pos_side_disagrees,
+            contracts: self.contracts,
+            price: self.price,
+            bk_loss: self.bk_loss,
+            ts_ms: self.ts_ms,
         }
     }
 }
@@ -173,30 +245,9 @@ struct ArgRef<'a> {
     channel: Option<&'a RawValue>,
 }
 
-/// A liquidation push read in ONE pass, every item and detail typed and borrowed (the hot
-/// path). Any surprise (an item that is not an object, a field of an unexpected type, an
-/// event) fails the whole parse, and the frame is read again by [`Frame`], item by item and
-/// detail by detail, so one bad detail is skipped alone.
-#[derive(Debug, Deserialize)]
-struct LiquidationFrame<'a> {
-    #[serde(default, borrow)]
-    event: Option<&'a RawValue>,
-    #[serde(default, borrow)]
-    arg: Option<ArgText<'a>>,
-    #[serde(default, borrow)]
-    data: Option<Vec<ItemRef<'a, DetailRef<'a>>>>,
-}
-
-/// The channel of a frame's `arg`, as text.
-#[derive(Debug, Deserialize)]
-struct ArgText<'a> {
-    #[serde(default, borrow)]
-    channel: Option<Text<'a>>,
-}
-
 /// One `data[]` item of a liquidation push, borrowed (see [`LiquidationItem`]), with its
-/// details as `D`: typed ([`DetailRef`], the one-pass read of [`LiquidationFrame`]) or raw
-/// (`&RawValue`, read one by one so a bad detail is skipped alone).
+/// details as `D`: raw (`&RawValue`, read one by one so a bad detail is skipped alone; the
+/// path of a push [`read_liquidation_push`] could not read whole).
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct ItemRef<'a, D> {
@@ -236,28 +287,293 @@ pub fn parse_public_message(frame: &[u8]) -> Result<PublicMessage, MalformedFram
     }
 }
 
-/// Classifies one text frame of a public connection. A liquidation push is read in one typed
-/// pass ([`LiquidationFrame`]); anything else, or a push with a surprise in it, by [`Frame`].
+/// Classifies one text frame of a public connection. A liquidation push is read in one pass
+/// ([`read_liquidation_push`]); anything else, or a push with a surprise in it, by [`Frame`].
 pub fn parse_public_text(frame: &str) -> Result<PublicMessage, MalformedFrame> {
     if frame.trim_ascii() == PONG {
         return Ok(PublicMessage::Pong);
     }
-    if let Ok(LiquidationFrame {
-        event: None,
-        arg: Some(ArgText {
-            channel: Some(channel),
-        }),
-        data: Some(items),
-    }) = serde_json::from_str(frame)
-        && channel.as_str() == LIQUIDATION_CHANNEL
-    {
-        let (liquidations, skipped) = typed_liquidations(items);
+    if let Some(push) = read_liquidation_push(frame) {
         return Ok(PublicMessage::Liquidations {
-            liquidations,
-            skipped,
+            liquidations: push
+                .liquidations
+                .iter()
+                .map(LiquidationRef::to_owned)
+                .collect(),
+            skipped: push.skipped,
         });
     }
     classify_frame(serde_json::from_str(frame).map_err(malformed)?)
+}
+
+/// The liquidations of a push read in one pass, borrowed from the frame, and one reason per
+/// detail (or item) skipped.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LiquidationPush<'a> {
+    /// The liquidations, in the order sent.
+    pub liquidations: Vec<LiquidationRef<'a>>,
+    /// Details that could not be read (log and count).
+    pub skipped: Vec<String>,
+}
+
+/// A `liquidation-orders` push read in ONE pass over the frame, straight into its rows and
+/// borrowing from it (the hot path: no `serde_json::Value`, no raw values read twice, no
+/// intermediate vectors of items). `None` when the frame is anything else, or a push with a
+/// surprise in it (a value that is not a plain string, an item that is not an object, an
+/// escaped key, an `event`, a repeated key): [`parse_public_text`] then reads it item by item
+/// and detail by detail, so a bad detail is skipped alone and numbers sent as JSON numbers are
+/// read exactly from their text.
+///
+/// Values that are strings but not what they should be (`"sz":"x"`, `"side":"hold"`) do not
+/// need the slow read: that detail is skipped alone, with its reason, here too.
+pub fn read_liquidation_push(frame: &str) -> Option<LiquidationPush<'_>> {
+    let mut de = serde_json::Deserializer::from_str(frame);
+    let push = PushSeed.deserialize(&mut de).ok()?;
+    de.end().ok()?;
+    push
+}
+
+/// Reads a whole frame for [`read_liquidation_push`]: `Some` for a liquidation push.
+struct PushSeed;
+
+impl<'de> DeserializeSeed<'de> for PushSeed {
+    type Value = Option<LiquidationPush<'de>>;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for PushSeed {
+    type Value = Option<LiquidationPush<'de>>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("an OKX push")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut push = LiquidationPush::default();
+        let (mut liquidation_channel, mut data, mut event) = (false, false, false);
+        while let Some(key) = map.next_key::<&'de str>()? {
+            match key {
+                "event" => event |= map.next_value::<Option<IgnoredAny>>()?.is_some(),
+                "arg" => {
+                    let arg = map.next_value::<Option<ArgStr>>()?;
+                    liquidation_channel = arg.and_then(|a| a.channel) == Some(LIQUIDATION_CHANNEL);
+                }
+                "data" if data => return Err(de::Error::duplicate_field("data")),
+                "data" => {
+                    map.next_value_seed(DataSeed(&mut push))?;
+                    data = true;
+                }
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok((liquidation_channel && data && !event).then_some(push))
+    }
+}
+
+/// The channel of a frame's `arg`, borrowed.
+#[derive(Debug, Deserialize)]
+struct ArgStr<'a> {
+    #[serde(default, borrow)]
+    channel: Option<&'a str>,
+}
+
+/// Reads a push's `data` array into the rows of a [`LiquidationPush`].
+struct DataSeed<'s, 'de>(&'s mut LiquidationPush<'de>);
+
+impl<'de> DeserializeSeed<'de> for DataSeed<'_, 'de> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for DataSeed<'_, 'de> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("an array of liquidation items")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        // The details of the item being read: they may come before its `instId`.
+        let mut details = Vec::new();
+        while seq
+            .next_element_seed(ItemSeed {
+                push: &mut *self.0,
+                details: &mut details,
+            })?
+            .is_some()
+        {}
+        Ok(())
+    }
+}
+
+/// Reads one `data[]` item into the rows of a [`LiquidationPush`].
+struct ItemSeed<'s, 'de> {
+    push: &'s mut LiquidationPush<'de>,
+    details: &'s mut Vec<DetailStr<'de>>,
+}
+
+impl<'de> DeserializeSeed<'de> for ItemSeed<'_, 'de> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ItemSeed<'_, 'de> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a liquidation item")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        self.details.clear();
+        let (mut inst_id, mut inst_type, mut details) = (None, None, false);
+        while let Some(key) = map.next_key::<&'de str>()? {
+            match key {
+                "instId" => inst_id = map.next_value::<Option<&'de str>>()?,
+                "instType" => inst_type = map.next_value::<Option<&'de str>>()?,
+                "details" if details => return Err(de::Error::duplicate_field("details")),
+                "details" => {
+                    map.next_value_seed(DetailsSeed(&mut *self.details))?;
+                    details = true;
+                }
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        let Some(inst_id) = inst_id else {
+            self.push.skipped.push("item without instId".into());
+            return Ok(());
+        };
+        for d in self.details.drain(..) {
+            match read_detail_str(inst_id, inst_type, d) {
+                Ok(l) => self.push.liquidations.push(l),
+                Err(reason) => self.push.skipped.push(reason),
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Reads an item's `details` array.
+struct DetailsSeed<'s, 'de>(&'s mut Vec<DetailStr<'de>>);
+
+impl<'de> DeserializeSeed<'de> for DetailsSeed<'_, 'de> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for DetailsSeed<'_, 'de> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("an array of liquidation details")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while let Some(d) = seq.next_element()? {
+            self.0.push(d);
+        }
+        Ok(())
+    }
+}
+
+/// One detail of a clean push: every value read is a plain JSON string (or `null`), borrowed;
+/// anything else fails the one-pass read.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct DetailStr<'a> {
+    #[serde(default, borrow)]
+    side: Option<&'a str>,
+    #[serde(default, borrow)]
+    pos_side: Option<&'a str>,
+    #[serde(default, borrow)]
+    sz: Option<&'a str>,
+    #[serde(default, borrow)]
+    bk_px: Option<&'a str>,
+    #[serde(default, borrow)]
+    bk_loss: Option<&'a str>,
+    #[serde(default, borrow)]
+    ts: Option<&'a str>,
+}
+
+/// One detail read by [`read_liquidation_push`], of the item of `inst_id`, or why it is
+/// skipped.
+fn read_detail_str<'a>(
+    inst_id: &'a str,
+    inst_type: Option<&'a str>,
+    d: DetailStr<'a>,
+) -> Result<LiquidationRef<'a>, String> {
+    liquidation_of(
+        inst_id,
+        inst_type,
+        d.side,
+        d.pos_side,
+        [
+            decimal_of_str(d.sz),
+            decimal_of_str(d.bk_px),
+            decimal_of_str(d.bk_loss),
+        ],
+        u64_of_str(d.ts),
+    )
+}
+
+/// A liquidation of the item of `inst_id` from its detail's values, or why it is skipped.
+fn liquidation_of<'a>(
+    inst_id: &'a str,
+    inst_type: Option<&'a str>,
+    side: Option<&str>,
+    pos_side: Option<&'a str>,
+    [sz, bk_px, bk_loss]: [Result<Option<Decimal>, BadScalar>; 3],
+    ts: Result<Option<u64>, BadScalar>,
+) -> Result<LiquidationRef<'a>, String> {
+    let (side, order_side) = match side {
+        Some("sell") => (PositionSide::Long, "sell"),
+        Some("buy") => (PositionSide::Short, "buy"),
+        other => return Err(format!("{inst_id}: side {other:?}")),
+    };
+    let number = |field: &str, n: Result<Option<Decimal>, BadScalar>| {
+        n.map_err(|e| format!("{inst_id}: {field}: {e}"))
+    };
+    let (contracts, price, bk_loss) = (
+        number("sz", sz)?,
+        number("bkPx", bk_px)?,
+        number("bkLoss", bk_loss)?,
+    );
+    let ts = ts.map_err(|e| format!("{inst_id}: ts: {e}"))?;
+    let (Some(contracts), Some(price), Some(ts_ms)) = (contracts, price, ts) else {
+        return Err(format!("{inst_id}: missing sz, bkPx or ts"));
+    };
+    let pos_side_disagrees = matches!(
+        (side, pos_side),
+        (PositionSide::Long, Some("short")) | (PositionSide::Short, Some("long"))
+    );
+    Ok(LiquidationRef {
+        inst_id,
+        inst_type,
+        side,
+        order_side,
+        pos_side,
+        pos_side_disagrees,
+        contracts,
+        price,
+        bk_loss,
+        ts_ms,
+    })
 }
 
 /// A [`MalformedFrame`] of a JSON error.
@@ -330,28 +646,6 @@ pub fn liquidation_items(data: Vec<Value>) -> (Vec<OkxLiquidation>, Vec<String>)
     liquidation_details(&items)
 }
 
-/// The liquidations of a push read by [`LiquidationFrame`], and the details skipped.
-fn typed_liquidations(
-    items: Vec<ItemRef<'_, DetailRef<'_>>>,
-) -> (Vec<OkxLiquidation>, Vec<String>) {
-    let mut out = Vec::with_capacity(items.iter().map(|i| i.details.len()).sum());
-    let mut skipped = Vec::new();
-    for item in items {
-        let Some(inst_id) = item.inst_id else {
-            skipped.push("item without instId".into());
-            continue;
-        };
-        let inst_type = item.inst_type.map(|t| known(t.0, &["SWAP", "FUTURES"]));
-        for d in item.details {
-            match read_detail(inst_id.as_str(), &inst_type, d) {
-                Ok(l) => out.push(l),
-                Err(reason) => skipped.push(reason),
-            }
-        }
-    }
-    (out, skipped)
-}
-
 /// `text` as one of the `usual` static strings when it is one (nothing allocated), else owned.
 fn known(text: Cow<'_, str>, usual: &[&'static str]) -> Cow<'static, str> {
     match usual.iter().find(|u| **u == text) {
@@ -361,7 +655,7 @@ fn known(text: Cow<'_, str>, usual: &[&'static str]) -> Cow<'static, str> {
 }
 
 /// [`liquidation_items`] on the raw items of a frame, each item and detail read on its own
-/// (the path of a push [`LiquidationFrame`] could not read whole).
+/// (the path of a push [`read_liquidation_push`] could not read whole).
 fn liquidation_details(items: &[&RawValue]) -> (Vec<OkxLiquidation>, Vec<String>) {
     let mut out = Vec::new();
     let mut skipped = Vec::new();
@@ -406,38 +700,17 @@ fn read_detail(
     inst_type: &Option<Cow<'static, str>>,
     d: DetailRef<'_>,
 ) -> Result<OkxLiquidation, String> {
-    let (side, order_side) = match d.side.as_ref().map(Text::as_str) {
-        Some("sell") => (PositionSide::Long, "sell"),
-        Some("buy") => (PositionSide::Short, "buy"),
-        other => return Err(format!("{inst_id}: side {other:?}")),
-    };
-    let number = |field: &str, raw| decimal_of(raw).map_err(|e| format!("{inst_id}: {field}: {e}"));
-    let (contracts, price, bk_loss) = (
-        number("sz", d.sz)?,
-        number("bkPx", d.bk_px)?,
-        number("bkLoss", d.bk_loss)?,
-    );
-    let ts = u64_of(d.ts).map_err(|e| format!("{inst_id}: ts: {e}"))?;
-    let (Some(contracts), Some(price), Some(ts_ms)) = (contracts, price, ts) else {
-        return Err(format!("{inst_id}: missing sz, bkPx or ts"));
-    };
-    let pos_side = d.pos_side.map(|p| known(p.0, &["long", "short", "net"]));
-    let pos_side_disagrees = matches!(
-        (side, pos_side.as_deref()),
-        (PositionSide::Long, Some("short")) | (PositionSide::Short, Some("long"))
-    );
-    Ok(OkxLiquidation {
-        inst_id: inst_id.to_string(),
-        inst_type: inst_type.clone(),
+    let side = d.side.as_ref().map(Text::as_str);
+    let pos_side = d.pos_side.as_ref().map(Text::as_str);
+    liquidation_of(
+        inst_id,
+        inst_type.as_deref(),
         side,
-        order_side,
         pos_side,
-        pos_side_disagrees,
-        contracts,
-        price,
-        bk_loss,
-        ts_ms,
-    })
+        [decimal_of(d.sz), decimal_of(d.bk_px), decimal_of(d.bk_loss)],
+        u64_of(d.ts),
+    )
+    .map(|l| l.to_owned())
 }
 
 #[cfg(test)]
@@ -605,8 +878,9 @@ mod tests {
     #[test]
     fn a_clean_push_is_read_in_one_typed_pass_and_a_surprise_detail_by_detail() {
         let frame = include_str!("../../fixtures/ws_liquidation_orders_swap_docs.json");
-        let typed: LiquidationFrame = serde_json::from_str(frame).expect("one typed pass");
-        assert_eq!(typed.data.map(|d| d[0].details.len()), Some(1));
+        let typed = read_liquidation_push(frame).expect("one typed pass");
+        assert_eq!(typed.liquidations.len(), 1);
+        assert!(typed.skipped.is_empty());
         // The one-pass read and the item-by-item read agree.
         let slow = serde_json::from_str::<Frame>(frame).map(classify_frame);
         assert_eq!(slow.ok(), Some(parse_public_text(frame)));
@@ -632,7 +906,7 @@ mod tests {
         assert_eq!(liquidations[0].inst_type.as_deref(), Some("SPOT2"));
         // A detail of the wrong shape fails the typed pass; the fallback skips it alone.
         let bad = r#"{"arg":{"channel":"liquidation-orders"},"data":[{"instId":"BTC-USDT-SWAP","details":[{"side":["x"],"sz":"1","bkPx":"1","ts":"1"},{"side":"buy","sz":"1","bkPx":"2","ts":"3"}]}]}"#;
-        assert!(serde_json::from_str::<LiquidationFrame>(bad).is_err());
+        assert_eq!(read_liquidation_push(bad), None);
         let PublicMessage::Liquidations {
             liquidations,
             skipped,
@@ -648,6 +922,107 @@ mod tests {
         assert!(
             parse_public_text(r#"{"arg":{"channel":"liquidation-orders"},"data":{}}"#).is_err()
         );
+    }
+
+    #[test]
+    fn the_one_pass_read_agrees_with_the_detail_by_detail_read_and_gives_up_on_surprises() {
+        let slow = |frame: &str| {
+            serde_json::from_str::<Frame>(frame)
+                .map_err(malformed)
+                .and_then(classify_frame)
+        };
+        let push = r#"{"arg":{"channel":"liquidation-orders","instType":"SWAP"},"data":[
+            {"details":[{"bkLoss":"0","bkPx":"0.0040","ccy":"","posSide":"short","side":"buy","sz":"2","ts":"1692266434010"},
+                        {"bkPx":" 1.5 ","posSide":"short","side":"sell","sz":"3","ts":"1692266434011"},
+                        {"side":"hold","sz":"1","bkPx":"1","ts":"3"},
+                        {"side":"sell","sz":"x","bkPx":"1","ts":"4"},
+                        {"side":"sell","sz":"1","bkPx":"1","ts":"-5"},
+                        {"side":"sell","sz":"","bkPx":"1","ts":"6"},
+                        {"side":"sell","sz":"1","bkPx":"1","ts":"7","bkLoss":null,"posSide":null,"new":{"a":[1,"b"]}}],
+             "instFamily":"IOST-USDT","instId":"IOST-USDT-SWAP","instType":"SWAP","uly":"IOST-USDT"},
+            {"details":[{"side":"buy","sz":"1","bkPx":"1","ts":"8"}]},
+            {"instId":"ETH-USDT-SWAP","details":[]},
+            {"instId":"BTC-USDT-SWAP","instType":"FUTURES","details":[{"side":"buy","sz":"0.25","bkPx":"90000.5","ts":"9"}]}],
+            "extra":[{"x":null}]}"#;
+        let fast = read_liquidation_push(push).expect("a clean push");
+        assert_eq!(fast.liquidations.len(), 4);
+        assert_eq!(fast.skipped.len(), 5, "{:?}", fast.skipped);
+        assert!(fast.skipped[0].contains(r#"side Some("hold")"#));
+        assert!(fast.skipped[1].contains("sz: 'x' is not a decimal"));
+        assert!(fast.skipped[2].contains("ts: '-5' is not a whole number"));
+        assert!(fast.skipped[3].contains("missing sz, bkPx or ts"));
+        assert_eq!(fast.skipped[4], "item without instId");
+        assert_eq!(fast.liquidations[1].price, d("1.5"));
+        assert!(fast.liquidations[1].pos_side_disagrees);
+        assert_eq!(
+            (fast.liquidations[2].bk_loss, fast.liquidations[2].pos_side),
+            (None, None)
+        );
+        assert_eq!(fast.liquidations[3].inst_type, Some("FUTURES"));
+        // Exactly what the item-by-item read gives.
+        let owned: Vec<OkxLiquidation> = fast
+            .liquidations
+            .iter()
+            .map(LiquidationRef::to_owned)
+            .collect();
+        assert_eq!(
+            slow(push),
+            Ok(PublicMessage::Liquidations {
+                liquidations: owned,
+                skipped: fast.skipped.clone()
+            })
+        );
+        assert_eq!(parse_public_text(push), slow(push));
+        // Surprises leave the push to the slow read, which reads them exactly.
+        let surprises = [
+            // numbers as JSON numbers
+            r#"{"arg":{"channel":"liquidation-orders"},"data":[{"instId":"A-USDT-SWAP","details":[{"side":"buy","sz":0.1,"bkPx":"2","ts":3}]}]}"#,
+            // an escaped string
+            r#"{"arg":{"channel":"liquidation-orders"},"data":[{"instId":"A-USDT-SWAP","details":[{"side":"b\u0075y","sz":"1","bkPx":"2","ts":"3"}]}]}"#,
+            // an item that is not an object
+            r#"{"arg":{"channel":"liquidation-orders"},"data":[7,{"instId":"A-USDT-SWAP","details":[{"side":"buy","sz":"1","bkPx":"2","ts":"3"}]}]}"#,
+            // a repeated data
+            r#"{"arg":{"channel":"liquidation-orders"},"data":[],"data":[{"instId":"A-USDT-SWAP","details":[{"side":"buy","sz":"1","bkPx":"2","ts":"3"}]}]}"#,
+            // details that are not an array
+            r#"{"arg":{"channel":"liquidation-orders"},"data":[{"instId":"A-USDT-SWAP","details":{"side":"buy"}}]}"#,
+        ];
+        for frame in surprises {
+            assert_eq!(read_liquidation_push(frame), None, "{frame}");
+            assert_eq!(parse_public_text(frame), slow(frame), "{frame}");
+        }
+        let PublicMessage::Liquidations { liquidations, .. } = parse(surprises[0]) else {
+            panic!("{}", surprises[0]);
+        };
+        assert_eq!(
+            (liquidations[0].contracts, liquidations[0].ts_ms),
+            (d("0.1"), 3)
+        );
+        let PublicMessage::Liquidations { liquidations, .. } = parse(surprises[1]) else {
+            panic!("{}", surprises[1]);
+        };
+        assert_eq!(liquidations[0].order_side, "buy");
+        // Not liquidation pushes at all.
+        for frame in [
+            r#"{"event":"subscribe","arg":{"channel":"liquidation-orders"},"data":[]}"#,
+            r#"{"arg":{"channel":"funding-rate"},"data":[{"instId":"BTC-USDT-SWAP"}]}"#,
+            r#"{"arg":{"channel":"liquidation-orders"}}"#,
+            r#"{"arg":{"channel":"liquidation-orders"},"data":null}"#,
+            r#"{"data":[],"arg":{"channel":"liquidation-orders"}} x"#,
+            "pong",
+            "[]",
+        ] {
+            assert_eq!(read_liquidation_push(frame), None, "{frame}");
+        }
+        // data before arg is fine.
+        let late_arg = r#"{"data":[{"instId":"A-USDT-SWAP","details":[{"side":"buy","sz":"1","bkPx":"2","ts":"3"}]}],"arg":{"channel":"liquidation-orders"}}"#;
+        assert_eq!(
+            read_liquidation_push(late_arg).map(|p| p.liquidations.len()),
+            Some(1)
+        );
+        // Every prefix of a push: no panic, and never a partial push.
+        for cut in 0..push.len() {
+            assert_eq!(read_liquidation_push(&push[..cut]), None);
+        }
     }
 
     #[test]
