@@ -18,6 +18,9 @@
 //!    printed. (OKX's sizes are contracts: the sent quantities are turned into coins with the
 //!    simulator's `ctVal` before they are compared.)
 //!
+//! `CCXT_CLI_BIN=/path/to/ccxt-cli` runs parts 2 and 3 with another build of the binary (a
+//! before and an after under the same load).
+//!
 //! Completeness is judged over the steady part of each run: every liquidation the simulator
 //! sent between 1 s after the start and 1 s before the end must be stored.
 
@@ -366,7 +369,9 @@ async fn run(sim_binary: &Path, venues: &[&'static str], rate: f64, secs: f64) -
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/bench-stream");
     let _ = std::fs::remove_dir_all(&root);
     let ws = sim.url.replacen("http://", "ws://", 1);
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_ccxt-cli"));
+    let bin =
+        std::env::var_os("CCXT_CLI_BIN").unwrap_or_else(|| env!("CARGO_BIN_EXE_ccxt-cli").into());
+    let mut cmd = Command::new(bin);
     for (key, _) in std::env::vars() {
         if key.starts_with("CCXT_") || key == "RUST_LOG" {
             cmd.env_remove(key);
