@@ -15,6 +15,8 @@
 //! In steady state the set holds the last 10 minutes of liquidations, not `capacity` keys.
 
 use std::collections::{HashMap, VecDeque};
+
+use foldhash::fast::RandomState;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use ccxt_model::{InstrumentId, Liquidation, PositionSide};
@@ -73,7 +75,9 @@ pub fn new_origin() -> u64 {
 #[derive(Debug)]
 pub struct RecentSet {
     capacity: usize,
-    origins: HashMap<LiquidationKey, u64>,
+    /// Hashed with foldhash (seeded per process): every row of every stream is looked up,
+    /// inserted and later evicted here, and SipHash made that a tenth of a stream's CPU.
+    origins: HashMap<LiquidationKey, u64, RandomState>,
     /// Keys in arrival order, with their venue time.
     order: VecDeque<(u64, LiquidationKey)>,
     /// The newest venue time seen.
@@ -91,7 +95,7 @@ impl RecentSet {
     pub fn new(capacity: usize) -> RecentSet {
         RecentSet {
             capacity: capacity.max(1),
-            origins: HashMap::new(),
+            origins: HashMap::default(),
             order: VecDeque::new(),
             newest_ns: 0,
         }
