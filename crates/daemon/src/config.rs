@@ -750,7 +750,7 @@ mod tests {
         assert_eq!(config.bars.series, DEFAULT_BAR_SERIES);
         assert_eq!(
             config.schedule(JobKind::Bars).unwrap().period(),
-            Duration::from_secs(300)
+            Duration::from_secs(900)
         );
         // The common list adapts to the venue; a venue's own list must be offered by it.
         let trade_only = |s: BarSeries| s.price == BarPrice::Last;
