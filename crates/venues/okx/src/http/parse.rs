@@ -180,27 +180,28 @@ fn envelope_data<'a>(
     }
 }
 
-/// The rows of a `data` array, each unparsed; no `data` (or `null`) is no rows.
-fn data_rows<'a>(data: Option<&'a RawValue>, what: &str) -> Result<Vec<&'a RawValue>, OkxError> {
-    let Some(data) = data else {
-        return Ok(Vec::new());
-    };
-    serde_json::from_str(data.get()).map_err(|_| OkxError::Malformed {
+/// The error of a `data` that is not an array.
+fn not_an_array(data: &RawValue, what: &str) -> OkxError {
+    OkxError::Malformed {
         what: what.to_string(),
         detail: format!("data is not an array: {}", truncate(data.get(), 80)),
-    })
+    }
+}
+
+/// The rows of a `data` array, each unparsed; no `data` (or `null`) is no rows.
+fn data_rows<'a>(data: Option<&'a RawValue>, what: &str) -> Result<Vec<&'a RawValue>, OkxError> {
+    match data {
+        None => Ok(Vec::new()),
+        Some(data) => serde_json::from_str(data.get()).map_err(|_| not_an_array(data, what)),
+    }
 }
 
 /// The `data` array of an answer, or the error it carries.
 pub fn check_envelope(status: u16, body: &[u8], what: &str) -> Result<Vec<Value>, OkxError> {
-    data_rows(envelope_data(status, body, what)?, what)?
-        .into_iter()
-        .map(|row| serde_json::from_str(row.get()))
-        .collect::<Result<_, _>>()
-        .map_err(|e| OkxError::Malformed {
-            what: what.to_string(),
-            detail: truncate(&e.to_string(), 200),
-        })
+    match envelope_data(status, body, what)? {
+        None => Ok(Vec::new()),
+        Some(data) => serde_json::from_str(data.get()).map_err(|_| not_an_array(data, what)),
+    }
 }
 
 /// Rows read into `T`, and one reason per row that could not be.
