@@ -61,7 +61,7 @@ use object_store::ObjectMeta;
 use object_store::path::Path;
 
 pub use error::{CatalogError, Result};
-pub use maintenance::{CompactReport, DatasetInfo, RecoveryReport};
+pub use maintenance::{CompactReport, DatasetInfo, DatasetSlice, RecoveryReport};
 pub use options::{AccessKey, DEFAULT_LEASE, DatasetFilter, LeaseClock, LockScope, StorageOptions};
 pub use parquet_io::{KEY_RECORD, KEY_SCHEMA_VERSION, RowGroupCounts, SCHEMA_VERSION};
 pub use quarantine::{BadFile, BadFiles, FileProblem, StoredHistory};

@@ -30,6 +30,66 @@ impl RecoveryReport {
     }
 }
 
+/// One of `count` fixed slices of a catalog's datasets, for compacting a catalog a slice at a
+/// time ([`Catalog::compact_appending_slice`]): a dataset (kind × instrument) is in slice
+/// `stable_hash(kind, instrument) % count`, the same in every run and every process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DatasetSlice {
+    index: u32,
+    count: u32,
+}
+
+impl DatasetSlice {
+    /// Every dataset.
+    pub const WHOLE: DatasetSlice = DatasetSlice { index: 0, count: 1 };
+
+    /// Slice `index` of `count` (0-based), or `None` unless `index < count`.
+    pub fn new(index: u32, count: u32) -> Option<DatasetSlice> {
+        (index < count).then_some(DatasetSlice { index, count })
+    }
+
+    /// Which slice this is (0-based).
+    pub fn index(&self) -> u32 {
+        self.index
+    }
+
+    /// Of how many.
+    pub fn count(&self) -> u32 {
+        self.count
+    }
+
+    /// Whether the dataset `kind` × `id` is in this slice.
+    pub fn contains(&self, kind: RecordKind, id: &InstrumentId) -> bool {
+        self.count == 1 || dataset_hash(kind, id) % u64::from(self.count) == u64::from(self.index)
+    }
+}
+
+impl std::fmt::Display for DatasetSlice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.index, self.count)
+    }
+}
+
+/// A stable 64-bit hash of a dataset (SipHash-1-3 with zero keys of its kind and instrument):
+/// the same in every run, so what is derived from it (a compaction slice, the spool's hold-back
+/// age) is fixed per dataset.
+pub(crate) fn dataset_hash(kind: RecordKind, id: &InstrumentId) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = siphasher::sip::SipHasher13::new();
+    kind.hash(&mut hasher);
+    id.as_str().hash(&mut hasher);
+    hasher.finish()
+}
+
+/// What one compaction run covers.
+#[derive(Debug, Clone, Copy)]
+struct CompactRun {
+    /// `Some(now)`: partitions still open at `now` are merged in tiers only.
+    open_after: Option<u64>,
+    /// The datasets it looks at (within those the writer owns).
+    slice: DatasetSlice,
+}
+
 /// What [`Catalog::compact`] did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct CompactReport {
@@ -129,7 +189,7 @@ impl Catalog {
     /// funding) into one file per partition.
     /// Streaming writes many small files; this is what keeps queries fast.
     pub async fn compact(&self) -> Result<CompactReport> {
-        self.compact_with(None).await
+        self.compact_with(None, DatasetSlice::WHOLE).await
     }
 
     /// Compaction for a process that keeps appending (the daemon): partitions that ended by
@@ -141,34 +201,45 @@ impl Catalog {
     /// log2 of its appends), each row is rewritten a few times in the partition's life instead
     /// of at every run, and the partition is merged into one file once, after it ends.
     pub async fn compact_appending(&self, now_ns: u64) -> Result<CompactReport> {
-        self.compact_with(Some(now_ns)).await
+        self.compact_with(Some(now_ns), DatasetSlice::WHOLE).await
     }
 
-    async fn compact_with(&self, open_after: Option<u64>) -> Result<CompactReport> {
+    /// [`Catalog::compact_appending`] of the datasets in `slice` only: running each of the
+    /// `slice.count()` slices once compacts the whole catalog, in as many short runs (and
+    /// short holds of the write lock) instead of one long one.
+    pub async fn compact_appending_slice(
+        &self,
+        now_ns: u64,
+        slice: DatasetSlice,
+    ) -> Result<CompactReport> {
+        self.compact_with(Some(now_ns), slice).await
+    }
+
+    async fn compact_with(
+        &self,
+        open_after: Option<u64>,
+        slice: DatasetSlice,
+    ) -> Result<CompactReport> {
         let _guard = self.lock().await?;
         let mut report = CompactReport::default();
-        self.compact_kind::<OpenInterest>(&mut report, open_after)
-            .await?;
-        self.compact_kind::<FundingRate>(&mut report, open_after)
-            .await?;
-        self.compact_kind::<Liquidation>(&mut report, open_after)
-            .await?;
-        self.compact_kind::<Bar>(&mut report, open_after).await?;
-        self.compact_kind::<MarkPrice>(&mut report, open_after)
-            .await?;
-        self.compact_kind::<IndexPrice>(&mut report, open_after)
-            .await?;
-        self.compact_kind::<Gap>(&mut report, open_after).await?;
+        let run = CompactRun { open_after, slice };
+        self.compact_kind::<OpenInterest>(&mut report, run).await?;
+        self.compact_kind::<FundingRate>(&mut report, run).await?;
+        self.compact_kind::<Liquidation>(&mut report, run).await?;
+        self.compact_kind::<Bar>(&mut report, run).await?;
+        self.compact_kind::<MarkPrice>(&mut report, run).await?;
+        self.compact_kind::<IndexPrice>(&mut report, run).await?;
+        self.compact_kind::<Gap>(&mut report, run).await?;
         Ok(report)
     }
 
     async fn compact_kind<T: CatalogRecord>(
         &self,
         report: &mut CompactReport,
-        open_after: Option<u64>,
+        CompactRun { open_after, slice }: CompactRun,
     ) -> Result<()> {
         for id in self.instruments(T::KIND).await? {
-            if !self.owns(T::KIND, &id) {
+            if !self.owns(T::KIND, &id) || !slice.contains(T::KIND, &id) {
                 continue;
             }
             report.datasets += 1;

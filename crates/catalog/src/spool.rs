@@ -39,7 +39,6 @@
 
 use std::collections::{HashMap, HashSet};
 use std::fs::{File, OpenOptions};
-use std::hash::{Hash, Hasher};
 use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
@@ -50,7 +49,6 @@ use ccxt_model::{
 use rust_decimal::Decimal;
 use serde_json::value::RawValue;
 use serde_json::{Value, json};
-use siphasher::sip::SipHasher13;
 
 use crate::error::{CatalogError, Result};
 use crate::{Catalog, CatalogRecord, WriteReport};
@@ -441,12 +439,10 @@ impl Hold {
     /// The age at which the held rows of one dataset are written: between half of
     /// `max_age_ns` and all of it, the same for a dataset from drain to drain and run to run.
     pub fn due_age_ns(&self, kind: RecordKind, dataset: &InstrumentId) -> u64 {
-        let mut hasher = SipHasher13::new();
-        kind.hash(&mut hasher);
-        dataset.as_str().hash(&mut hasher);
+        let hash = crate::maintenance::dataset_hash(kind, dataset);
         let half = self.max_age_ns / 2;
         // hash / 2^64 is a fraction in [0, 1): the share of the other half to wait too.
-        let extra = (u128::from(half) * u128::from(hasher.finish())) >> 64;
+        let extra = (u128::from(half) * u128::from(hash)) >> 64;
         half + u64::try_from(extra).unwrap_or(half)
     }
 

@@ -3,9 +3,11 @@
 
 mod common;
 
-use ccxt_catalog::{Catalog, KEY_RECORD, KEY_SCHEMA_VERSION, SCHEMA_VERSION, Storage};
+use ccxt_catalog::{
+    Catalog, DatasetSlice, KEY_RECORD, KEY_SCHEMA_VERSION, SCHEMA_VERSION, Storage,
+};
 use ccxt_model::time::{NANOS_PER_DAY, NANOS_PER_SECOND};
-use ccxt_model::{FundingRate, OpenInterest};
+use ccxt_model::{FundingRate, InstrumentId, OpenInterest, RecordKind};
 use common::backend::Backend;
 use common::*;
 
@@ -339,7 +341,120 @@ async fn small_files_are_written_uncompressed_day_files_with_zstd(b: Backend) {
     assert_eq!(stored, rows[..289].to_vec());
 }
 
+async fn compacting_slice_by_slice_compacts_each_dataset_once_and_the_whole_catalog(b: Backend) {
+    let (catalog, _) = b.open_writable().await;
+    let ids: Vec<String> = (0..12).map(|i| format!("C{i}USDT-PERP.BINANCE")).collect();
+    for id in &ids {
+        // Day 1 in four flushes: an ended partition of four files.
+        for chunk in oi_days(id, 1, 1).chunks(72) {
+            catalog.write(chunk.to_vec()).await.unwrap();
+        }
+    }
+    let count = 4;
+    let slices: Vec<DatasetSlice> = (0..count)
+        .map(|i| DatasetSlice::new(i, count).unwrap())
+        .collect();
+    let now = DAY0 + 2 * NANOS_PER_DAY;
+    let mut compacted = Vec::new();
+    for slice in &slices {
+        let members: Vec<&String> = ids
+            .iter()
+            .filter(|id| {
+                slice.contains(
+                    RecordKind::OpenInterest,
+                    &InstrumentId::new_unchecked(id.as_str()),
+                )
+            })
+            .collect();
+        assert!(
+            members.len() < ids.len(),
+            "slice {slice} holds every dataset"
+        );
+        let report = catalog.compact_appending_slice(now, *slice).await.unwrap();
+        assert_eq!(
+            (
+                report.datasets,
+                report.datasets_compacted,
+                report.files_before,
+                report.files_after
+            ),
+            (
+                members.len(),
+                members.len(),
+                4 * members.len(),
+                members.len()
+            ),
+            "slice {slice} compacts its own datasets and no other"
+        );
+        // The datasets of this slice are one file each now; those of slices not yet run are
+        // still four.
+        for id in &ids {
+            let files = parquet_files(b.dir())
+                .into_iter()
+                .filter(|p| p.to_string_lossy().contains(id.as_str()))
+                .count();
+            let done = members.contains(&id) || compacted.contains(id);
+            assert_eq!(files, if done { 1 } else { 4 }, "{id} after slice {slice}");
+        }
+        compacted.extend(members.into_iter().cloned());
+    }
+    compacted.sort();
+    let mut all = ids.clone();
+    all.sort();
+    assert_eq!(
+        compacted, all,
+        "the slices together are every dataset, each once"
+    );
+    let again = catalog.compact_appending(now).await.unwrap();
+    assert_eq!(
+        again.datasets_compacted, 0,
+        "nothing left for a whole compaction"
+    );
+    assert_layout(b.dir());
+    for id in &ids {
+        let stored: Vec<OpenInterest> = read_all(&catalog, &[id.as_str()]).await;
+        assert_eq!(stored, oi_days(id, 1, 1), "{id}: every row once, in order");
+    }
+}
+
+#[test]
+fn a_dataset_slice_is_checked_and_fixed_per_dataset() {
+    assert_eq!(DatasetSlice::new(4, 4), None);
+    assert_eq!(DatasetSlice::new(0, 0), None);
+    let id = InstrumentId::new_unchecked("BTCUSDT-PERP.BINANCE");
+    let whole = DatasetSlice::WHOLE;
+    assert!(whole.contains(RecordKind::OpenInterest, &id));
+    let in_slices = |kind| {
+        (0..16)
+            .filter(|i| DatasetSlice::new(*i, 16).unwrap().contains(kind, &id))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        in_slices(RecordKind::OpenInterest).len(),
+        1,
+        "in exactly one slice"
+    );
+    // 400 datasets spread over 4 slices, none far from a quarter.
+    let mut sizes = [0; 4];
+    for i in 0..400 {
+        let id = InstrumentId::new_unchecked(format!("S{i}USDT-PERP.BYBIT"));
+        for (n, size) in sizes.iter_mut().enumerate() {
+            let slice = DatasetSlice::new(n as u32, 4).unwrap();
+            if slice.contains(RecordKind::Liquidation, &id) {
+                *size += 1;
+            }
+        }
+    }
+    assert_eq!(
+        sizes.iter().sum::<i32>(),
+        400,
+        "each dataset in one slice: {sizes:?}"
+    );
+    assert!(sizes.iter().all(|n| (60..=140).contains(n)), "{sizes:?}");
+}
+
 backends!(
+    compacting_slice_by_slice_compacts_each_dataset_once_and_the_whole_catalog,
     appending_compaction_merges_an_open_day_in_tiers_and_an_ended_one_whole,
     small_files_are_written_uncompressed_day_files_with_zstd,
     merge_days_3_to_5_then_1_to_4_gives_one_consistent_set,

@@ -75,7 +75,7 @@ impl JobKind {
             JobKind::OpenInterestHistory => "30 2/15 * * * *",
             JobKind::Instruments => "0 17 * * * *",
             // Hourly: snapshots write a small file per flush; this keeps a partition to a few.
-            JobKind::Compaction => "0 30 * * * *",
+            JobKind::Compaction => "0 4/5 * * * *",
             // Every 15 minutes (minute 1, 16, 31, 46; away from the 5-minute snapshots), 20 s
             // after the bars close: one small request per series and symbol fetches the bars
             // closed since the last stored one, stored as one small file per series. Every
@@ -158,6 +158,10 @@ pub struct DaemonSettings {
     /// `i/n`: collect only shard `i` of `n` (0-based) of the instruments and streams, beside
     /// `n - 1` other daemons writing to the same catalog (see [`crate::shard`]). Unset: all.
     pub shard: Option<String>,
+    /// Each `compaction` run compacts the next of this many fixed slices of the catalog's
+    /// datasets, so every dataset is compacted once every this many runs (default 12: with the
+    /// default run every 5 minutes, once an hour, in twelve short runs).
+    pub compaction_slices: Option<i64>,
 }
 
 /// `[daemon.bars]`: the bar series the `bars` job collects, each `INTERVAL` (trade bars) or
@@ -340,7 +344,8 @@ pub struct ScheduleSettings {
     pub open_interest_history: Option<String>,
     /// Instrument refresh (default hourly at minute 17).
     pub instruments: Option<String>,
-    /// Catalog compaction (default hourly at minute 30).
+    /// Catalog compaction, a slice of the datasets per run (default every 5 minutes from
+    /// minute 4; see [`DaemonSettings::compaction_slices`]).
     pub compaction: Option<String>,
     /// Bars since the last stored one (default every 5 minutes at second 20).
     pub bars: Option<String>,
@@ -446,6 +451,8 @@ pub struct DaemonConfig {
     pub metrics_address: Option<SocketAddr>,
     /// Which shard this daemon collects ([`Shard::WHOLE`] when not sharded).
     pub shard: Shard,
+    /// Of how many slices of the datasets each compaction run takes one.
+    pub compaction_slices: u32,
 }
 
 impl DaemonConfig {
@@ -454,6 +461,13 @@ impl DaemonConfig {
         self.jobs.iter().find(|(k, _)| *k == job).map(|(_, s)| s)
     }
 }
+
+/// How many slices of the datasets the compaction runs take in turn, by default: with a run
+/// every 5 minutes, each dataset is compacted once an hour.
+pub const DEFAULT_COMPACTION_SLICES: u32 = 12;
+
+/// The most compaction slices (a run every minute, each dataset once a day).
+pub const MAX_COMPACTION_SLICES: u32 = 1440;
 
 /// The default metrics address.
 pub const DEFAULT_METRICS_ADDRESS: &str = "127.0.0.1:9464";
@@ -512,6 +526,10 @@ impl DaemonSettings {
             problems.push(problem);
             Shard::WHOLE
         });
+        let compaction_slices = self.compaction_slices().unwrap_or_else(|problem| {
+            problems.push(problem);
+            DEFAULT_COMPACTION_SLICES
+        });
         for venue in &self.venues {
             if let Err(e) = venue.parse::<Venue>() {
                 problems.push(format!(
@@ -534,7 +552,24 @@ impl DaemonSettings {
             job_grace,
             metrics_address,
             shard,
+            compaction_slices,
         })
+    }
+
+    /// `daemon.compaction_slices`, or what is wrong with it.
+    fn compaction_slices(&self) -> Result<u32, String> {
+        match self.compaction_slices {
+            None => Ok(DEFAULT_COMPACTION_SLICES),
+            Some(n) => u32::try_from(n)
+                .ok()
+                .filter(|n| (1..=MAX_COMPACTION_SLICES).contains(n))
+                .ok_or_else(|| {
+                    format!(
+                        "daemon.compaction_slices must be a whole number from 1 to \
+                         {MAX_COMPACTION_SLICES}, got {n}"
+                    )
+                }),
+        }
     }
 
     /// The shard: `--shard`, else `daemon.shard`, else the whole universe.
@@ -856,6 +891,39 @@ mod tests {
         let problems = s.validate(&MetricsSettings::default(), &bad).unwrap_err();
         assert_eq!(problems.len(), 2, "{problems:?}");
         assert!(problems[0].starts_with("--oi-interval 7"), "{problems:?}");
+    }
+
+    #[test]
+    fn compaction_slices_default_to_twelve_runs_every_five_minutes_and_are_checked() {
+        let metrics = MetricsSettings {
+            address: Some("off".into()),
+        };
+        let none = ScheduleOverrides::default();
+        let config = settings(|_| {}).validate(&metrics, &none).unwrap();
+        assert_eq!(config.compaction_slices, 12);
+        let compaction = config.schedule(JobKind::Compaction).unwrap();
+        assert_eq!(compaction.expression(), "0 4/5 * * * *");
+        assert_eq!(
+            compaction.period(),
+            Duration::from_secs(300),
+            "twelve slices of five minutes: every dataset once an hour"
+        );
+        let s = settings(|s| s.compaction_slices = Some(1));
+        assert_eq!(s.validate(&metrics, &none).unwrap().compaction_slices, 1);
+        for bad in [0, -3, 1441, i64::MAX] {
+            let s = settings(|s| {
+                s.compaction_slices = Some(bad);
+                s.oi_period = Some("7m".into());
+            });
+            let problems = s.validate(&metrics, &none).unwrap_err();
+            assert_eq!(problems.len(), 2, "every problem at once: {problems:?}");
+            assert!(
+                problems.contains(&format!(
+                    "daemon.compaction_slices must be a whole number from 1 to 1440, got {bad}"
+                )),
+                "{problems:?}"
+            );
+        }
     }
 
     #[test]

@@ -7,6 +7,7 @@ use ccxt_model::time::now_ns;
 use ccxt_model::{Instrument, RecordKind};
 use ccxt_orchestrator::{CatalogSink, Job, NoProgress, RunOptions, VenueTarget};
 
+use super::compaction::compact;
 use super::instruments::{refresh_instruments, universe};
 use super::shared::{Shared, VenueState};
 use crate::config::JobKind;
@@ -30,19 +31,6 @@ pub(super) async fn run_job(
         JobKind::FundingHistory | JobKind::OpenInterestHistory => top_up(shared, state, job).await,
         JobKind::Bars => bars_top_up(shared, state).await,
         JobKind::Compaction => Ok(String::new()),
-    }
-}
-
-/// The `compaction` job (the whole catalog): ended partitions into one file each, the current
-/// day or month in tiers, so an hour of appends does not rewrite the month's file.
-async fn compact(shared: &Shared) -> Result<String, String> {
-    match shared.store.catalog().compact_appending(now_ns()).await {
-        Ok(report) => Ok(format!("compacted: {report:?}")),
-        Err(e) => {
-            let message = format!("compaction failed: {e}");
-            shared.store.catalog_write_failed(&message).await;
-            Err(message)
-        }
     }
 }
 

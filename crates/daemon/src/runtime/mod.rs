@@ -34,6 +34,7 @@ use crate::store::{FlushPolicy, Store, WriteFaults};
 use shared::{VenueState, applies, known_series};
 
 mod background;
+mod compaction;
 mod downtime;
 mod instruments;
 mod jobs;

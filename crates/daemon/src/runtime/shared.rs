@@ -13,6 +13,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::VenueRuntime;
+use super::compaction::CompactionCycle;
 use crate::config::{DaemonConfig, JobKind};
 use crate::health::{Health, HealthReport};
 use crate::metrics::{self as m, KnownSeries, VenueObservation};
@@ -48,6 +49,8 @@ pub(crate) struct Shared {
     pub(super) streams: Mutex<BTreeMap<Venue, StreamSlot>>,
     pub(super) events: mpsc::Sender<StreamEvent>,
     pub(super) compaction_running: AtomicBool,
+    /// Which slice of the datasets the next compaction run takes.
+    pub(super) compaction: CompactionCycle,
     /// What this daemon's shard collects and stores.
     pub(super) ownership: Ownership,
 }
@@ -65,7 +68,7 @@ impl Shared {
     ) -> Shared {
         Shared {
             health: Arc::new(Health::new(started_ns, config.stream_stale)),
-            config,
+            compaction: CompactionCycle::new(config.compaction_slices, started_ns),
             store,
             venues,
             planner: Arc::new(TopUpPlanner::new(catalog)),
@@ -74,6 +77,7 @@ impl Shared {
             streams: Mutex::new(BTreeMap::new()),
             events,
             compaction_running: AtomicBool::new(false),
+            config,
             ownership,
         }
     }
