@@ -283,6 +283,19 @@ async fn collects_all_venues_serves_health_and_metrics_and_stops_cleanly_on_sigt
 
     // Everything fresh once the streams are up and every job has run.
     d.wait_health(200, Duration::from_secs(30)).await;
+    // The daemon re-executed itself (same pid) with glibc's allocator tuned for a flat RSS.
+    let environ = std::fs::read(format!("/proc/{}/environ", d.child.id())).unwrap();
+    let environ = String::from_utf8_lossy(&environ);
+    for setting in [
+        "MALLOC_ARENA_MAX=2",
+        "MALLOC_MMAP_THRESHOLD_=131072",
+        "MALLOC_TRIM_THRESHOLD_=262144",
+    ] {
+        assert!(
+            environ.split('\0').any(|v| v == setting),
+            "{setting} in {environ}"
+        );
+    }
     wait_for(
         "liquidations on all four venues",
         Duration::from_secs(30),
@@ -650,6 +663,8 @@ async fn an_overrunning_job_is_skipped_and_the_next_run_happens() {
     let port = free_port();
     let mut cmd = daemon(&sim, &catalog, port);
     cmd.env("CCXT_DAEMON__SCHEDULE__OPEN_INTEREST", "* * * * * *")
+        // A malloc setting of the user's own: kept, and the daemon adds none of its own.
+        .env("MALLOC_ARENA_MAX", "4")
         .args(["-s", "BTCUSDT-PERP", "-e", "binance"]);
     let d = start(cmd, dir.path(), port, "run");
     let ok = "ccxt_job_runs_total{job=\"open_interest\",venue=\"binance\",result=\"ok\"}";
@@ -668,6 +683,10 @@ async fn an_overrunning_job_is_skipped_and_the_next_run_happens() {
     assert!(
         log.contains("previous run still going; this run is skipped"),
         "{log}"
+    );
+    assert!(
+        log.contains("glibc malloc settings: MALLOC_ARENA_MAX=4\n"),
+        "the user's setting, and only it: {log}"
     );
     sim.shutdown().await;
 }

@@ -10,8 +10,10 @@
 //! every 10 s: the end prints the peak 10 s CPU% (a compaction spike shows there), the peak
 //! after the startup backfill (from minute 5 on), and RSS min/max from minute 5 on (flat or
 //! growing). `CCXT_BENCH_DAEMON_BIN=/path/to/ccxt-cli` runs another build of the binary (to
-//! measure a before and an after side by side under the same load). The daemon runs with
-//! `MALLOC_ARENA_MAX=2`, as deploy/ starts it (set the variable to measure another value).
+//! measure a before and an after side by side under the same load). The daemon sets glibc's
+//! allocator up itself (`MALLOC_ARENA_MAX=2`, `MALLOC_MMAP_THRESHOLD_=131072`,
+//! `MALLOC_TRIM_THRESHOLD_=262144`, as deploy/ sets them); set one of them, or
+//! `CCXT_MALLOC_TUNING=off`, in the bench's environment to measure something else.
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -88,11 +90,6 @@ async fn main() {
         .env("CCXT_CATALOG_PATH", dir.path().join("catalog"))
         .env("CCXT_METRICS__ADDRESS", format!("127.0.0.1:{port}"))
         .env("CCXT_LOG_LEVEL", "warn")
-        // As deploy/ runs it (the Docker image and the systemd unit): at most two glibc arenas.
-        .env(
-            "MALLOC_ARENA_MAX",
-            std::env::var("MALLOC_ARENA_MAX").unwrap_or_else(|_| "2".into()),
-        )
         .args(["daemon", "start", "--all"])
         .stdout(Stdio::null())
         .stderr(Stdio::from(

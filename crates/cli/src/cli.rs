@@ -193,6 +193,11 @@ impl Command {
         }
     }
 
+    /// Whether the command is `daemon start`.
+    pub fn is_daemon_start(&self) -> bool {
+        matches!(self, Command::Daemon(DaemonCommand::Start(_)))
+    }
+
     /// Whether the command is one of the one-shot fetches (`fetch-oi`, `fetch-funding`,
     /// `fetch-bars`).
     pub fn is_fetch(&self) -> bool {

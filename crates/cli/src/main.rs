@@ -9,6 +9,7 @@ mod cli;
 mod commands;
 mod help;
 mod inputs;
+mod malloc;
 mod meta;
 mod output;
 mod registry;
@@ -61,6 +62,9 @@ fn main() -> ExitCode {
         return ExitCode::from(1);
     }
     let cli = help::parse();
+    if cli.command.is_daemon_start() {
+        malloc::reexec_with_settings();
+    }
     let mut builder = tokio::runtime::Builder::new_multi_thread();
     if cli.command.is_fetch() {
         // The fetch commands' own thread drives the sink (parse, encode, write) while one worker
