@@ -70,8 +70,9 @@ fn fingerprint(identity: &RecordIdentity) -> u128 {
 pub(crate) struct DatasetIdentities {
     /// Per file: its stamp when read and the fingerprints of the identities it holds.
     files: HashMap<Path, (Stamp, Vec<u128>)>,
-    /// Every fingerprint of `files`, with how many of them hold it.
-    stored: HashMap<u128, u32>,
+    /// Every fingerprint of `files`, with how many of them hold it (foldhash: every row of
+    /// every write is looked up here).
+    stored: HashMap<u128, u32, foldhash::fast::RandomState>,
 }
 
 impl DatasetIdentities {

@@ -374,7 +374,9 @@ pub(crate) fn sort_and_dedup<T: CatalogRecord>(rows: &mut Vec<T>) -> usize {
     rows.sort_by_key(|r| r.ts_init());
     let before = rows.len();
     let mut out: Vec<T> = Vec::with_capacity(rows.len());
-    let mut identities = std::collections::HashSet::new();
+    // foldhash, not SipHash: every liquidation of every write is inserted here.
+    let mut identities: std::collections::HashSet<_, foldhash::fast::RandomState> =
+        std::collections::HashSet::default();
     let mut run_start = 0;
     for row in rows.drain(..) {
         if let Some(identity) = row.identity() {
