@@ -373,27 +373,31 @@ impl Catalog {
 pub(crate) fn sort_and_dedup<T: CatalogRecord>(rows: &mut Vec<T>) -> usize {
     rows.sort_by_key(|r| r.ts_init());
     let before = rows.len();
-    let mut out: Vec<T> = Vec::with_capacity(rows.len());
     // foldhash, not SipHash: every liquidation of every write is inserted here.
     let mut identities: std::collections::HashSet<_, foldhash::fast::RandomState> =
         std::collections::HashSet::default();
+    // In place: rows[..kept] are the rows kept so far, in order; a row moves only when an
+    // earlier one was dropped.
+    let mut kept = 0;
     let mut run_start = 0;
-    for row in rows.drain(..) {
-        if let Some(identity) = row.identity() {
-            if identities.insert(identity) {
-                out.push(row);
+    for next in 0..rows.len() {
+        let row = &rows[next];
+        let keep = match row.identity() {
+            Some(identity) => identities.insert(identity),
+            None => {
+                if kept == 0 || rows[kept - 1].ts_init() != row.ts_init() {
+                    run_start = kept;
+                }
+                !rows[run_start..kept].contains(row)
             }
-            continue;
-        }
-        if out.last().map(|l| l.ts_init()) != Some(row.ts_init()) {
-            run_start = out.len();
-        }
-        if !out[run_start..].contains(&row) {
-            out.push(row);
+        };
+        if keep {
+            rows.swap(kept, next);
+            kept += 1;
         }
     }
-    *rows = out;
-    before - rows.len()
+    rows.truncate(kept);
+    before - kept
 }
 
 /// Whether two closed intervals share at least one point.
