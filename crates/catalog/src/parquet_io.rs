@@ -74,10 +74,10 @@ const INSTRUMENT_COLUMN: &str = "instrument_id";
 /// - anything else (strings, small integers): the file's default, a dictionary where it pays,
 ///   compressed if the file is.
 ///
-/// An open-interest day file of 288 rows is 21 bytes a row this way (33 with every column
-/// dictionary-encoded and zstd-compressed) and encodes in less than half the time; no column
-/// of it needs a zstd context. Parquet readers (pyarrow, NautilusTrader's DataFusion) read
-/// all of these encodings.
+/// The 600 open-interest day files of the ccxt comparison's backfill (10 symbols × 30 days ×
+/// Binance and Bybit) take 17.5 bytes a row this way, 29.8 with every column
+/// dictionary-encoded and zstd-compressed, and a file encodes in less than half the time: no
+/// column of it needs a zstd context. NautilusTrader (1.221, 1.231) reads these encodings.
 fn column_layout(props: WriterPropertiesBuilder, field: &Field) -> WriterPropertiesBuilder {
     let name = field.name().as_str();
     let column = ColumnPath::from(name);

@@ -217,14 +217,15 @@ struct Done {
     prices_added: usize,
 }
 
-/// How `--store` runs: four history fetches at once per venue and four pages waiting for the
+/// How `--store` runs: three history fetches at once per venue and four pages waiting for the
 /// sink. Each fetch in flight holds a connection's read buffer, its page and up to a week of
 /// rows waiting for their days to complete, so eight per venue (the orchestrator's default)
-/// held twice the memory for no gain in CPU: with the venues' limits on, the budget sets the
-/// pace; with them off, the one thread that parses and writes does (10 symbols × 29 days ×
-/// Binance and Bybit: peak RSS 26 → 23 MiB, the same CPU and wall time within noise).
+/// held more than twice the memory for no gain: with the venues' limits on, their budgets set
+/// the pace; with them off, the one thread that parses and writes does (10 symbols × 29 days ×
+/// Binance and Bybit: peak RSS 27 → 22 MiB with the blocking-thread cap in `main`, the same
+/// CPU, and the same wall time with limits on).
 const STORE_RUN: RunOptions = RunOptions {
-    concurrency_per_venue: 4,
+    concurrency_per_venue: 3,
     channel_capacity: 4,
 };
 
