@@ -222,8 +222,8 @@ struct Done {
 /// rows waiting for their days to complete, so eight per venue (the orchestrator's default)
 /// held more than twice the memory for no gain: with the venues' limits on, their budgets set
 /// the pace; with them off, the one thread that parses and writes does (10 symbols × 29 days ×
-/// Binance and Bybit: peak RSS 27 → 22 MiB with the blocking-thread cap in `main`, the same
-/// CPU, and the same wall time with limits on).
+/// Binance and Bybit: peak RSS 25–27 → 20–21 MiB with the blocking-thread cap in `main` and the
+/// sink growing by the page, the same CPU, and the same wall time with limits on).
 const STORE_RUN: RunOptions = RunOptions {
     concurrency_per_venue: 3,
     channel_capacity: 4,
