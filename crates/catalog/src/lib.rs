@@ -69,7 +69,7 @@ pub use query::{Limit, Query, QueryStats};
 pub use record::{
     CatalogRecord, MAX_CLOCK_SKEW_NS, Partition, RecordIdentity, decode_rate, encode_rate,
 };
-pub use storage::{Storage, WriteLock};
+pub use storage::{DurableStep, Storage, WriteLock};
 pub use writer::{CrashPoint, WriteReport};
 
 /// A catalog: a root directory (or object-store prefix) holding `data/`.

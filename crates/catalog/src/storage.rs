@@ -8,7 +8,8 @@
 //! with a lease object (the `lease` module).
 
 use std::path::{Path as FsPath, PathBuf};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use futures::TryStreamExt;
@@ -40,6 +41,48 @@ pub struct Storage {
     object_store: bool,
     /// Lease length and clock (object stores).
     options: StorageOptions,
+    /// The durability steps taken on a local disk, when recorded (tests).
+    steps: Arc<StepLog>,
+}
+
+/// One durability step on a local disk, as [`Storage::record_durable_steps`] records them:
+/// what tests of the write protocol check the order of. Paths are relative to the root.
+#[doc(hidden)]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DurableStep {
+    /// A file's data written and fsynced.
+    FileSynced(String),
+    /// A file renamed: from, to.
+    Renamed(String, String),
+    /// A directory's entries fsynced (`""` is the root).
+    DirSynced(String),
+    /// A file deleted.
+    Deleted(String),
+}
+
+/// The recorded [`DurableStep`]s; nothing is recorded until a test asks for it.
+#[derive(Debug, Default)]
+struct StepLog {
+    on: AtomicBool,
+    steps: Mutex<Vec<DurableStep>>,
+}
+
+impl StepLog {
+    fn push(&self, step: impl FnOnce() -> DurableStep) {
+        if self.on.load(Ordering::Relaxed) {
+            self.steps
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .push(step());
+        }
+    }
+}
+
+/// The directory part of an object path (`""` for a file at the root).
+fn parent_of(path: &Path) -> String {
+    path.as_ref()
+        .rsplit_once('/')
+        .map_or(String::new(), |(dir, _)| dir.to_string())
 }
 
 /// Held while a process writes to the catalog; dropping it releases the lock.
@@ -139,6 +182,7 @@ impl Storage {
             display,
             object_store: false,
             options: StorageOptions::default(),
+            steps: Arc::default(),
         })
     }
 
@@ -150,6 +194,7 @@ impl Storage {
             display: "memory://".into(),
             object_store: false,
             options: StorageOptions::default(),
+            steps: Arc::default(),
         }
     }
 
@@ -178,6 +223,7 @@ impl Storage {
                 display: location.trim_end_matches('/').to_string(),
                 object_store: true,
                 options: options.clone(),
+                steps: Arc::default(),
             });
         }
         if let Some((scheme, _)) = location.split_once("://") {
@@ -204,6 +250,7 @@ impl Storage {
             display: display.trim_end_matches('/').to_string(),
             object_store: true,
             options: options.clone(),
+            steps: Arc::default(),
         }
     }
 
@@ -297,17 +344,10 @@ impl Storage {
             .map_err(|e| CatalogError::storage(self.display_path(path), e))?;
         if let Some(file) = self.local_file(path) {
             sync_path(file, false).await?;
+            self.steps
+                .push(|| DurableStep::FileSynced(path.as_ref().to_string()));
         }
         Ok(())
-    }
-
-    /// Renames `from` to `to` (atomic on local disks, replacing `to`) and syncs the directory.
-    pub async fn rename_durable(&self, from: &Path, to: &Path) -> Result<()> {
-        self.store
-            .rename(from, to)
-            .await
-            .map_err(|e| CatalogError::storage(self.display_path(to), e))?;
-        self.sync_dir_of(to).await
     }
 
     /// Moves `from` to `to` unless something is at `to` already (then `Ok(false)` and nothing
@@ -401,7 +441,11 @@ impl Storage {
     /// Deletes `path`; a file that is already gone is not an error.
     pub async fn delete(&self, path: &Path) -> Result<()> {
         match self.store.delete(path).await {
-            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => {
+                self.steps
+                    .push(|| DurableStep::Deleted(path.as_ref().to_string()));
+                Ok(())
+            }
             Err(e) => Err(CatalogError::storage(self.display_path(path), e)),
         }
     }
@@ -412,9 +456,161 @@ impl Storage {
             .local_file(path)
             .and_then(|f| f.parent().map(FsPath::to_path_buf))
         {
-            Some(dir) => sync_path(dir, true).await,
+            Some(dir) => {
+                sync_path(dir, true).await?;
+                self.steps.push(|| DurableStep::DirSynced(parent_of(path)));
+                Ok(())
+            }
             None => Ok(()),
         }
+    }
+
+    /// [`Storage::write_new_files`] on a store without a local root: PUT, then HEAD to check
+    /// the size; on an error the files already written are deleted.
+    async fn put_and_check(&self, files: Vec<(Path, Bytes)>) -> Result<Vec<ObjectMeta>> {
+        let mut metas: Vec<ObjectMeta> = Vec::with_capacity(files.len());
+        for (path, bytes) in files {
+            let size = bytes.len() as u64;
+            let written = match self.put_durable(&path, bytes).await {
+                Ok(()) => self.head(&path).await,
+                Err(e) => Err(e),
+            };
+            let checked = written.and_then(|meta| {
+                if meta.size == size {
+                    Ok(meta)
+                } else {
+                    Err(CatalogError::corrupt(
+                        self.display_path(&path),
+                        format!("wrote {size} bytes but the file holds {}", meta.size),
+                    ))
+                }
+            });
+            match checked {
+                Ok(meta) => metas.push(meta),
+                Err(e) => {
+                    for done in metas.iter().map(|m| &m.location).chain([&path]) {
+                        let _ = self.delete(done).await;
+                    }
+                    return Err(e);
+                }
+            }
+        }
+        Ok(metas)
+    }
+
+    /// Starts recording the [`DurableStep`]s taken on a local disk from now on (tests of the
+    /// write protocol's order); [`Storage::durable_steps`] returns them.
+    #[doc(hidden)]
+    pub fn record_durable_steps(&self) {
+        self.steps.on.store(true, Ordering::Relaxed);
+    }
+
+    /// The [`DurableStep`]s recorded since [`Storage::record_durable_steps`], oldest first.
+    #[doc(hidden)]
+    pub fn durable_steps(&self) -> Vec<DurableStep> {
+        self.steps
+            .steps
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Writes each `(path, bytes)` to a new file and makes its data durable; returns the
+    /// files' listing entries. On a local disk all in one pass off the async threads: create
+    /// (the name must be new; missing directories are created and their entries synced),
+    /// write, fsync, and the file's size checked and its listing entry read from the open
+    /// file. The files' own directory entries are not synced: they are temporary names, which
+    /// [`Storage::rename_files`] replaces and syncs. On an error the files this call created
+    /// are removed. Other stores (in memory) PUT each file and HEAD it.
+    pub(crate) async fn write_new_files(
+        &self,
+        files: Vec<(Path, Bytes)>,
+    ) -> Result<Vec<ObjectMeta>> {
+        let Some(root) = self.local_root.clone() else {
+            return self.put_and_check(files).await;
+        };
+        let steps = self.steps.clone();
+        let display = self.display.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut created: Vec<PathBuf> = Vec::new();
+            let mut metas = Vec::with_capacity(files.len());
+            for (path, bytes) in files {
+                let local = root.join(path.as_ref());
+                let written = write_new_file(&root, &local, &bytes, &mut created, &steps);
+                match written {
+                    Ok(metadata) => {
+                        steps.push(|| DurableStep::FileSynced(path.as_ref().to_string()));
+                        metas.push(local_meta(&metadata, path));
+                    }
+                    Err(e) => {
+                        for file in &created {
+                            let _ = std::fs::remove_file(file);
+                        }
+                        return Err(e);
+                    }
+                }
+            }
+            Ok(metas)
+        })
+        .await
+        .map_err(|e| CatalogError::Io {
+            path: display,
+            source: std::io::Error::other(e),
+        })?
+    }
+
+    /// Renames each `(from, to)` in order (replacing `to`), then, with `sync`, fsyncs each
+    /// directory whose entries changed, once; on a local disk all in one pass off the async
+    /// threads. On a failure, returns how many were renamed with the error (the directories
+    /// are not synced then). Not for object stores, which have no rename.
+    pub(crate) async fn rename_files(
+        &self,
+        moves: Vec<(Path, Path)>,
+        sync: bool,
+    ) -> std::result::Result<(), (usize, Box<CatalogError>)> {
+        let Some(root) = self.local_root.clone() else {
+            for (i, (from, to)) in moves.iter().enumerate() {
+                self.store
+                    .rename(from, to)
+                    .await
+                    .map_err(|e| (i, Box::new(CatalogError::storage(self.display_path(to), e))))?;
+            }
+            return Ok(());
+        };
+        let steps = self.steps.clone();
+        let display = self.display.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut dirs: Vec<String> = Vec::new();
+            for (i, (from, to)) in moves.iter().enumerate() {
+                let target = root.join(to.as_ref());
+                std::fs::rename(root.join(from.as_ref()), &target)
+                    .map_err(|e| (i, Box::new(io_error(&target, e))))?;
+                steps.push(|| {
+                    DurableStep::Renamed(from.as_ref().to_string(), to.as_ref().to_string())
+                });
+                for dir in [parent_of(from), parent_of(to)] {
+                    if !dirs.contains(&dir) {
+                        dirs.push(dir);
+                    }
+                }
+            }
+            if sync {
+                for dir in dirs {
+                    let local = root.join(&dir);
+                    sync_dir(&local).map_err(|e| (moves.len(), Box::new(io_error(&local, e))))?;
+                    steps.push(|| DurableStep::DirSynced(dir));
+                }
+            }
+            Ok(())
+        })
+        .await
+        .map_err(|e| {
+            let e = CatalogError::Io {
+                path: display,
+                source: std::io::Error::other(e),
+            };
+            (0, Box::new(e))
+        })?
     }
 
     /// Takes the catalog's write lock, waiting for another process that holds it on a local
@@ -626,6 +822,109 @@ fn write_holder(file: &mut std::fs::File, path: &FsPath, holder: &str) -> Result
     writeln!(file, "{} {holder}", std::process::id()).map_err(|e| io_error(path, e))
 }
 
+/// fsyncs the entries of directory `dir`.
+fn sync_dir(dir: &FsPath) -> std::io::Result<()> {
+    std::fs::File::open(dir)?.sync_all()
+}
+
+/// Creates the directories of `dir` that are missing, syncing the entry of each in its parent,
+/// so a new dataset directory survives a crash along with the files renamed into it.
+fn create_dirs_durably(root: &FsPath, dir: &FsPath, steps: &StepLog) -> std::io::Result<()> {
+    let mut missing = Vec::new();
+    let mut at = dir;
+    while !at.exists() && at != root {
+        missing.push(at);
+        match at.parent() {
+            Some(parent) => at = parent,
+            None => break,
+        }
+    }
+    for new in missing.iter().rev() {
+        match std::fs::create_dir(new) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(e),
+        }
+        if let Some(parent) = new.parent() {
+            sync_dir(parent)?;
+            steps.push(|| {
+                let relative = parent.strip_prefix(root).unwrap_or(parent);
+                DurableStep::DirSynced(relative.to_string_lossy().into_owned())
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Creates `local` (which must not exist), writes `bytes`, fsyncs it and checks its size;
+/// returns its metadata. Adds it to `created` once it exists.
+fn write_new_file(
+    root: &FsPath,
+    local: &FsPath,
+    bytes: &[u8],
+    created: &mut Vec<PathBuf>,
+    steps: &StepLog,
+) -> Result<std::fs::Metadata> {
+    use std::io::Write;
+    let err = |e| io_error(local, e);
+    let open = || {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(local)
+    };
+    let mut file = match open() {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            if let Some(dir) = local.parent() {
+                create_dirs_durably(root, dir, steps).map_err(err)?;
+            }
+            open()
+        }
+        other => other,
+    }
+    .map_err(err)?;
+    created.push(local.to_path_buf());
+    file.write_all(bytes).map_err(err)?;
+    file.sync_all().map_err(err)?;
+    let metadata = file.metadata().map_err(err)?;
+    if metadata.len() != bytes.len() as u64 {
+        return Err(CatalogError::corrupt(
+            local.display().to_string(),
+            format!(
+                "wrote {} bytes but the file holds {}",
+                bytes.len(),
+                metadata.len()
+            ),
+        ));
+    }
+    Ok(metadata)
+}
+
+/// A local file's listing entry exactly as `object_store`'s `LocalFileSystem` lists it (its
+/// ETag is made of the inode, the modification time in microseconds and the size), so the
+/// identities cache can compare it with later listings.
+fn local_meta(metadata: &std::fs::Metadata, location: Path) -> ObjectMeta {
+    #[cfg(unix)]
+    let inode = std::os::unix::fs::MetadataExt::ino(metadata);
+    #[cfg(not(unix))]
+    let inode = 0u64;
+    let modified = metadata
+        .modified()
+        .unwrap_or(std::time::SystemTime::UNIX_EPOCH);
+    let micros = modified
+        .duration_since(std::time::SystemTime::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_micros();
+    let size = metadata.len();
+    ObjectMeta {
+        location,
+        last_modified: modified.into(),
+        size,
+        e_tag: Some(format!("\"{inode:x}-{micros:x}-{size:x}\"")),
+        version: None,
+    }
+}
+
 async fn sync_path(path: PathBuf, dir: bool) -> Result<()> {
     blocking_io(path, move |path| {
         let file = if dir {
@@ -652,4 +951,75 @@ async fn blocking_io<T: Send + 'static>(
         .await
         .map_err(|e| io_error(std::io::Error::other(e)))?
         .map_err(io_error)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_new_local_file_has_the_entry_a_listing_gives_and_its_directories_are_synced() {
+        let dir = tempfile::tempdir().unwrap();
+        let storage = Storage::local(dir.path(), false).unwrap();
+        storage.record_durable_steps();
+        let path = Path::from("data/open_interest/X.BINANCE/a.parquet.tmp");
+        let metas = storage
+            .write_new_files(vec![(path.clone(), Bytes::from_static(b"0123456789"))])
+            .await
+            .unwrap();
+        assert_eq!(metas, vec![storage.head(&path).await.unwrap()]);
+        assert_eq!(metas[0].size, 10);
+        // The three new directories' entries, then the file; the file's own entry is left to
+        // the rename that publishes it.
+        assert_eq!(
+            storage.durable_steps(),
+            vec![
+                DurableStep::DirSynced(String::new()),
+                DurableStep::DirSynced("data".into()),
+                DurableStep::DirSynced("data/open_interest".into()),
+                DurableStep::FileSynced(path.as_ref().into()),
+            ]
+        );
+        // A name that exists is refused, and the file is left as it was.
+        let again = storage
+            .write_new_files(vec![(path.clone(), Bytes::from_static(b"x"))])
+            .await;
+        assert!(again.is_err());
+        assert_eq!(storage.head(&path).await.unwrap().size, 10);
+    }
+
+    #[tokio::test]
+    async fn renames_sync_each_directory_once_after_all_of_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let storage = Storage::local(dir.path(), false).unwrap();
+        let files: Vec<(Path, Bytes)> = ["d/a.tmp", "d/b.tmp"]
+            .into_iter()
+            .map(|p| (Path::from(p), Bytes::from_static(b"x")))
+            .collect();
+        storage.write_new_files(files).await.unwrap();
+        storage.record_durable_steps();
+        let moves = vec![
+            (Path::from("d/a.tmp"), Path::from("d/a")),
+            (Path::from("d/b.tmp"), Path::from("d/b")),
+        ];
+        storage.rename_files(moves, true).await.unwrap();
+        assert_eq!(
+            storage.durable_steps(),
+            vec![
+                DurableStep::Renamed("d/a.tmp".into(), "d/a".into()),
+                DurableStep::Renamed("d/b.tmp".into(), "d/b".into()),
+                DurableStep::DirSynced("d".into()),
+            ]
+        );
+        // A failed rename says how many were done before it; nothing is synced then.
+        let moves = vec![
+            (Path::from("d/a"), Path::from("d/c")),
+            (Path::from("d/missing"), Path::from("d/e")),
+        ];
+        let (done, _) = storage.rename_files(moves, true).await.unwrap_err();
+        assert_eq!(done, 1);
+        assert_eq!(storage.durable_steps().len(), 4);
+    }
 }

@@ -16,10 +16,12 @@
 //!    directory listing and a read;
 //! 4. splits the result at partition boundaries (UTC days; months for funding) and, for each
 //!    part, checks the row count in the encoded file's footer, writes `<final>.<uuid>.tmp`,
-//!    fsyncs it and checks its size on disk;
-//! 5. renames each temporary file to its final `<start>_<end>.parquet` name and fsyncs the
-//!    directory;
-//! 6. deletes the replaced files that were not overwritten by a rename.
+//!    fsyncs it and checks its size on disk (on a local disk, all the parts in one pass off
+//!    the async threads);
+//! 5. renames each temporary file to its final `<start>_<end>.parquet` name, then fsyncs the
+//!    directory once for all of them;
+//! 6. deletes the replaced files that were not overwritten by a rename, and fsyncs the
+//!    directory again.
 //!
 //! A crash before step 4 leaves temporary files that NautilusTrader ignores (they do not end in
 //! `.parquet`); a crash during 4 or 5 leaves new files overlapping old ones, all readable.
@@ -305,7 +307,8 @@ impl Catalog {
         }
         let dir = dataset_dir(T::KIND, id);
         let mut staged: Vec<(Path, Path)> = Vec::new();
-        let mut files: Vec<WrittenFile> = Vec::new();
+        let mut encoded: Vec<(Path, bytes::Bytes)> = Vec::new();
+        let mut ranges: Vec<std::ops::Range<usize>> = Vec::new();
         let partition = T::partition(id);
         let part = |r: &T| partition.start_of(r.ts_init());
         let mut offset = 0;
@@ -321,37 +324,45 @@ impl Catalog {
                 "{name}.{}{TEMP_SUFFIX}",
                 uuid::Uuid::new_v4().simple()
             ));
-            match self.stage(chunk, id, &temp_path).await {
-                // A rename keeps the size, time and inode the listing's ETag is made of.
-                Ok(meta) => files.push(WrittenFile {
-                    meta: ObjectMeta {
-                        location: final_path.clone(),
-                        ..meta
-                    },
-                    rows: range,
-                }),
-                Err(e) => {
-                    self.discard(&staged).await;
-                    return Err(e);
-                }
-            }
+            let shown = self.storage.display_path(&temp_path);
+            encoded.push((temp_path.clone(), self.encode_checked(chunk, id, &shown)?));
             staged.push((temp_path, final_path));
+            ranges.push(range);
         }
+        // Every file's data is durable before any is renamed into place.
+        let metas = self.storage.write_new_files(encoded).await?;
+        // A rename keeps the size, time and inode the listing's ETag is made of.
+        let files: Vec<WrittenFile> = metas
+            .into_iter()
+            .zip(&staged)
+            .zip(ranges)
+            .map(|((meta, (_, final_path)), rows)| WrittenFile {
+                meta: ObjectMeta {
+                    location: final_path.clone(),
+                    ..meta
+                },
+                rows,
+            })
+            .collect();
         if crash == Some(CrashPoint::BeforeRename) {
             return Err(CatalogError::SimulatedCrash(CrashPoint::BeforeRename));
         }
-        for (i, (temp, final_path)) in staged.iter().enumerate() {
-            if let Err(e) = self.check_writable() {
-                self.discard(&staged[i..]).await;
-                return Err(e);
-            }
-            if let Err(e) = self.storage.rename_durable(temp, final_path).await {
-                self.discard(&staged[i..]).await;
-                return Err(e);
-            }
-            if i == 0 && crash == Some(CrashPoint::AfterFirstRename) {
-                return Err(CatalogError::SimulatedCrash(CrashPoint::AfterFirstRename));
-            }
+        if let Err(e) = self.check_writable() {
+            self.discard(&staged).await;
+            return Err(e);
+        }
+        // All renames, then one fsync of the directory before anything is deleted or the
+        // write returns (a crash in between leaves temporaries or overlaps, as above).
+        let (moves, sync) = match crash {
+            Some(CrashPoint::AfterFirstRename) => (staged[..staged.len().min(1)].to_vec(), false),
+            _ => (staged.clone(), true),
+        };
+        if let Err((renamed, e)) = self.storage.rename_files(moves, sync).await {
+            self.discard(&staged[renamed..]).await;
+            return Err(*e);
+        }
+        if crash == Some(CrashPoint::AfterFirstRename) {
+            return Err(CatalogError::SimulatedCrash(CrashPoint::AfterFirstRename));
         }
         if crash == Some(CrashPoint::BeforeDelete) {
             return Err(CatalogError::SimulatedCrash(CrashPoint::BeforeDelete));
@@ -400,15 +411,7 @@ impl Catalog {
                 .clone()
                 .join(naming::file_name(first.ts_init(), last.ts_init()).as_str());
             let shown = self.storage.display_path(&final_path);
-            let bytes = parquet_io::encode(chunk, id, &shown, self.compress(chunk.len()))?;
-            let found = parquet_io::footer_rows_in_memory(&bytes, &shown)?;
-            if found != chunk.len() as i64 {
-                return Err(CatalogError::RowCountMismatch {
-                    path: shown,
-                    expected: chunk.len(),
-                    found,
-                });
-            }
+            let bytes = self.encode_checked(chunk, id, &shown)?;
             encoded.push((final_path, bytes, range));
         }
         if crash == Some(CrashPoint::BeforeRename) {
@@ -453,35 +456,23 @@ impl Catalog {
         Ok(files)
     }
 
-    /// Writes one temporary file whose encoded footer holds every row, and checks its size on
-    /// disk.
-    async fn stage<T: CatalogRecord>(
+    /// Encodes rows of one file and checks that the encoded footer holds every row.
+    fn encode_checked<T: CatalogRecord>(
         &self,
         rows: &[T],
         id: &InstrumentId,
-        temp: &Path,
-    ) -> Result<ObjectMeta> {
-        let shown = self.storage.display_path(temp);
-        let bytes = parquet_io::encode(rows, id, &shown, self.compress(rows.len()))?;
-        let found = parquet_io::footer_rows_in_memory(&bytes, &shown)?;
+        shown: &str,
+    ) -> Result<bytes::Bytes> {
+        let bytes = parquet_io::encode(rows, id, shown, self.compress(rows.len()))?;
+        let found = parquet_io::footer_rows_in_memory(&bytes, shown)?;
         if found != rows.len() as i64 {
             return Err(CatalogError::RowCountMismatch {
-                path: shown,
+                path: shown.to_string(),
                 expected: rows.len(),
                 found,
             });
         }
-        let size = bytes.len() as u64;
-        self.storage.put_durable(temp, bytes).await?;
-        let meta = self.storage.head(temp).await?;
-        if meta.size != size {
-            self.storage.delete(temp).await?;
-            return Err(CatalogError::corrupt(
-                shown,
-                format!("wrote {size} bytes but the file holds {}", meta.size),
-            ));
-        }
-        Ok(meta)
+        Ok(bytes)
     }
 
     /// Best-effort removal of temporary files after a failed write.

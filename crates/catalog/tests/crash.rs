@@ -149,3 +149,48 @@ backends!(
     crash_between_rename_and_removal_of_replaced_files,
     a_read_only_open_of_a_crashed_catalog_shows_no_duplicates,
 );
+
+/// The commit order on a local disk, for a write of four day files that replaces two: every
+/// new file's data is synced before the first rename; the directory is synced once, after the
+/// last rename and before the first replaced file is deleted; and once more after the deletes,
+/// before the write returns.
+#[tokio::test]
+async fn a_local_write_syncs_its_files_then_renames_then_syncs_the_directory_once() {
+    use ccxt_catalog::DurableStep;
+    let b = Backend::new(Kind::Local).await;
+    let (catalog, _) = b.open_writable().await;
+    catalog.write(stored()).await.unwrap();
+    catalog.storage().record_durable_steps();
+    let report = catalog.write(oi_days(ID, 1, 4)).await.unwrap();
+    assert_eq!((report.files_written, report.files_replaced), (4, 2));
+    let steps = catalog.storage().durable_steps();
+    let kinds: Vec<&str> = steps
+        .iter()
+        .map(|s| match s {
+            DurableStep::FileSynced(_) => "file synced",
+            DurableStep::Renamed(..) => "renamed",
+            DurableStep::DirSynced(_) => "directory synced",
+            DurableStep::Deleted(_) => "deleted",
+        })
+        .collect();
+    let mut expected = vec!["file synced"; 4];
+    expected.extend(["renamed"; 4]);
+    expected.extend(["directory synced", "deleted", "deleted", "directory synced"]);
+    assert_eq!(kinds, expected, "{steps:#?}");
+    // Each rename publishes a file synced before, in the dataset's directory.
+    let dataset = "data/custom_open_interest/BTCUSDT-PERP.BINANCE";
+    for (i, step) in steps[4..8].iter().enumerate() {
+        let DurableStep::Renamed(from, to) = step else {
+            unreachable!()
+        };
+        assert_eq!(steps[i], DurableStep::FileSynced(from.clone()));
+        assert!(
+            from.ends_with(".tmp") && to.ends_with(".parquet"),
+            "{step:?}"
+        );
+        assert!(to.starts_with(dataset), "{to}");
+    }
+    assert_eq!(steps[8], DurableStep::DirSynced(dataset.into()));
+    let rows: Vec<OpenInterest> = read_all(&catalog, &[ID]).await;
+    assert_eq!(rows, oi_days(ID, 1, 5));
+}

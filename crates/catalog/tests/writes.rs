@@ -311,11 +311,31 @@ async fn appending_compaction_merges_an_open_day_in_tiers_and_an_ended_one_whole
 }
 
 async fn small_files_are_written_uncompressed_day_files_with_zstd(b: Backend) {
+    use ccxt_model::{Liquidation, LiquidationSource, PositionSide};
+    use parquet::basic::Compression;
     let (catalog, _) = b.open_writable().await;
     catalog.write_small_files_uncompressed(true);
-    let rows = oi_days("ADAUSDT-PERP.BINANCE", 1, 2);
-    catalog.write(rows[..288].to_vec()).await.unwrap();
-    catalog.write(rows[288..289].to_vec()).await.unwrap();
+    // Liquidations, whose string columns are compressed in files of 256 rows or more: 300 on
+    // day 1 (one a minute), then one on day 2.
+    let liquidation = |ts: u64| Liquidation {
+        instrument_id: id("ADAUSDT-PERP.BINANCE"),
+        side: PositionSide::Long,
+        order_side: "SELL".into(),
+        quantity: 1.5,
+        price: 0.75,
+        value: 1.125,
+        source: LiquidationSource::Ws,
+        method: None,
+        trade_id: Some(format!("t{ts}")),
+        ts_event: ts,
+        ts_init: ts,
+    };
+    let mut rows: Vec<Liquidation> = (0..300)
+        .map(|i| liquidation(DAY0 + i * 60 * NANOS_PER_SECOND))
+        .collect();
+    rows.push(liquidation(DAY0 + NANOS_PER_DAY + NANOS_PER_SECOND));
+    catalog.write(rows[..300].to_vec()).await.unwrap();
+    catalog.write(rows[300..].to_vec()).await.unwrap();
     let compression = |day: &str| {
         let path = parquet_files(b.dir())
             .into_iter()
@@ -326,19 +346,32 @@ async fn small_files_are_written_uncompressed_day_files_with_zstd(b: Backend) {
                 .unwrap();
         use parquet::file::reader::FileReader;
         let meta = reader.metadata().clone();
-        (0..meta.row_group(0).num_columns())
-            .map(|c| meta.row_group(0).column(c).compression())
+        let group = meta.row_group(0).clone();
+        (0..group.num_columns())
+            .map(|c| {
+                let column = group.column(c);
+                (
+                    column.column_descr().name().to_string(),
+                    column.compression(),
+                )
+            })
             .collect::<Vec<_>>()
     };
-    let zstd = parquet::basic::Compression::ZSTD(Default::default());
-    assert!(compression("2025-01-01T").iter().all(|c| *c == zstd));
+    let day1 = compression("2025-01-01T");
+    for name in ["side", "order_side", "source", "trade_id"] {
+        assert!(
+            day1.iter()
+                .any(|(n, c)| n == name && matches!(c, Compression::ZSTD(_))),
+            "{name}: {day1:?}"
+        );
+    }
+    let day2 = compression("2025-01-02T");
     assert!(
-        compression("2025-01-02T")
-            .iter()
-            .all(|c| *c == parquet::basic::Compression::UNCOMPRESSED)
+        day2.iter().all(|(_, c)| *c == Compression::UNCOMPRESSED),
+        "{day2:?}"
     );
-    let stored: Vec<OpenInterest> = read_all(&catalog, &["ADAUSDT-PERP.BINANCE"]).await;
-    assert_eq!(stored, rows[..289].to_vec());
+    let stored: Vec<Liquidation> = read_all(&catalog, &["ADAUSDT-PERP.BINANCE"]).await;
+    assert_eq!(stored, rows);
 }
 
 async fn compacting_slice_by_slice_compacts_each_dataset_once_and_the_whole_catalog(b: Backend) {

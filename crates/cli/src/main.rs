@@ -72,6 +72,10 @@ fn main() -> ExitCode {
         // allocator arena) than that needs. Still the multi-thread runtime, so a catalog
         // dropped on an error path releases its lease before the process exits.
         builder.worker_threads(1);
+        // Blocking work (catalog files, DNS look-ups) runs one call at a time: the sink writes
+        // one batch at a time anyway, and without a cap the fetches' first catalog look-ups
+        // started a thread each, each keeping its stack and allocator arena to the end.
+        builder.max_blocking_threads(1);
     }
     let runtime = match builder.enable_all().build() {
         Ok(rt) => rt,

@@ -129,6 +129,19 @@ async fn write_settled<T: CatalogRecord>(
     Ok(catalog.write(rows).await?.rows_added)
 }
 
+/// Adds a page's rows to an instrument's buffer, growing it by exactly the page: a buffer of
+/// `flush_rows` rows then holds at most one page more, where doubling held up to twice that
+/// (the copies cost a few hundred kilobytes per flush). An empty buffer takes the page's own
+/// allocation.
+fn append<T>(buffer: &mut Vec<T>, rows: Vec<T>) {
+    if buffer.is_empty() {
+        *buffer = rows;
+    } else {
+        buffer.reserve_exact(rows.len());
+        buffer.extend(rows);
+    }
+}
+
 /// The first and last `ts_init` of `rows`, in arrival order.
 fn edges<T: CatalogRecord>(rows: &[T]) -> Option<(u64, u64)> {
     Some((rows.first()?.ts_init(), rows.last()?.ts_init()))
@@ -150,7 +163,7 @@ impl Sink for CatalogSink {
             Batch::OpenInterest(rows) => {
                 let edges = edges(&rows);
                 let buffer = self.open_interest.entry(id.clone()).or_default();
-                buffer.extend(rows);
+                append(buffer, rows);
                 (buffer.len(), edges, None, None)
             }
             Batch::OpenInterestSnapshots(rows) => {
@@ -161,7 +174,7 @@ impl Sink for CatalogSink {
                 self.keep_prices(id, prices);
                 let edges = edges(&rows);
                 let buffer = self.open_interest.entry(id.clone()).or_default();
-                buffer.extend(rows);
+                append(buffer, rows);
                 (buffer.len(), edges, None, None)
             }
             Batch::FundingSnapshots(rows) => {
@@ -170,19 +183,19 @@ impl Sink for CatalogSink {
                 self.keep_prices(id, prices);
                 let edges = edges(&rows);
                 let buffer = self.funding.entry(id.clone()).or_default();
-                buffer.extend(rows);
+                append(buffer, rows);
                 (buffer.len(), None, edges, None)
             }
             Batch::FundingRates(rows) => {
                 let edges = edges(&rows);
                 let buffer = self.funding.entry(id.clone()).or_default();
-                buffer.extend(rows);
+                append(buffer, rows);
                 (buffer.len(), None, edges, None)
             }
             Batch::Bars(rows) => {
                 let edges = edges(&rows);
                 let buffer = self.bars.entry(id.clone()).or_default();
-                buffer.extend(rows);
+                append(buffer, rows);
                 (buffer.len(), None, None, edges)
             }
         };
@@ -200,5 +213,23 @@ impl Sink for CatalogSink {
 
     async fn finish_instrument(&mut self, instrument: &Instrument) -> Result<usize, SinkError> {
         self.flush(&instrument.id).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn a_buffer_grows_by_the_pages_it_gets_not_by_doubling() {
+        let mut buffer: Vec<u64> = Vec::new();
+        for page in 0..5u64 {
+            append(&mut buffer, (page * 500..(page + 1) * 500).collect());
+        }
+        assert_eq!(buffer, (0..2500).collect::<Vec<u64>>());
+        // Doubling would have left room for 4000 rows.
+        assert!(buffer.capacity() <= 2500, "{}", buffer.capacity());
     }
 }

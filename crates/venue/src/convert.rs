@@ -15,6 +15,17 @@ pub const NANOS_PER_MILLI: u64 = 1_000_000;
 /// How many characters of a body [`snippet`] keeps.
 pub const SNIPPET_CHARS: usize = 200;
 
+/// Decodes a response body as `T`. The body is checked to be UTF-8 once, as a whole, and then
+/// read as text, so the parser does not check each string it meets again (that check, call by
+/// call, cost more than the whole body's). A body that is not UTF-8 is read as bytes, which
+/// gives the parser's own error for it.
+pub fn json_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, serde_json::Error> {
+    match std::str::from_utf8(body) {
+        Ok(text) => serde_json::from_str(text),
+        Err(_) => serde_json::from_slice(body),
+    }
+}
+
 /// Milliseconds (how the venues give times) → nanoseconds (how the catalog stores them),
 /// saturating at `u64::MAX` past the year 2554.
 pub fn ms_to_ns(ms: u64) -> u64 {
@@ -131,6 +142,27 @@ mod tests {
 
     fn text(d: Option<Decimal>) -> Option<String> {
         d.map(|d| d.to_string())
+    }
+
+    #[test]
+    fn bodies_decode_as_text_and_bytes_that_are_not_utf8_are_an_error() {
+        #[derive(serde::Deserialize, Debug, PartialEq)]
+        struct Row {
+            a: String,
+        }
+        let rows: Vec<Row> = json_body(r#"[{"a":"x\u00e9"},{"a":"é"}]"#.as_bytes()).unwrap();
+        assert_eq!(
+            rows,
+            [
+                Row {
+                    a: "x\u{e9}".into()
+                },
+                Row { a: "\u{e9}".into() }
+            ]
+        );
+        // A lone continuation byte inside a string: serde_json's own error, no panic.
+        let bad = json_body::<Vec<Row>>(b"[{\"a\":\"\x80\"}]").unwrap_err();
+        assert!(bad.to_string().contains("unicode"), "{bad}");
     }
 
     #[test]

@@ -40,6 +40,10 @@ pub fn instrument(native: &str) -> Option<Instrument> {
 
 /// The error a Binance error body stands for, if `body` is one.
 pub fn error_from_body(request: &HttpRequest, body: &[u8]) -> Option<FetchError> {
+    // An error is a JSON object; a page of rows (an array) is not read twice.
+    if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return None;
+    }
     let parsed: models::ErrorBody = serde_json::from_slice(body).ok()?;
     if parsed.code == "0" || parsed.code == "200" {
         return None;
@@ -86,7 +90,7 @@ fn decode<T: DeserializeOwned>(
     response: &HttpResponse,
 ) -> Result<T, FetchError> {
     let body = check_response(request, response)?;
-    serde_json::from_slice(body).map_err(|e| FetchError::malformed(VENUE, request.endpoint, e))
+    convert::json_body(body).map_err(|e| FetchError::malformed(VENUE, request.endpoint, e))
 }
 
 fn missing(request: &HttpRequest, what: &str) -> FetchError {
@@ -616,6 +620,11 @@ mod tests {
         let busy = r#"{"code":-1003,"msg":"Too many requests; current limit is 2400 requests per minute."}"#;
         let err = parse_open_interest(&request, &ok(busy), &btc(), None, 0).unwrap_err();
         assert!(matches!(err, FetchError::RateLimited { .. }), "{err:?}");
+        // After leading white space it is still an error; an array (a page of rows) never is.
+        let spaced = format!("\n  {busy}");
+        let err = parse_open_interest(&request, &ok(&spaced), &btc(), None, 0).unwrap_err();
+        assert!(matches!(err, FetchError::RateLimited { .. }), "{err:?}");
+        assert!(error_from_body(&request, br#"[{"code":-1003,"msg":"busy"}]"#).is_none());
         let err = parse_open_interest(
             &request,
             &status(451, "Service unavailable from a restricted location"),

@@ -112,7 +112,7 @@ pub(crate) fn decode<T: DeserializeOwned>(
     request: &HttpRequest,
     response: &HttpResponse,
 ) -> Result<Envelope<T>, FetchError> {
-    match serde_json::from_slice::<Envelope<T>>(&response.body) {
+    match convert::json_body::<Envelope<T>>(&response.body) {
         Ok(envelope) => {
             verdict(
                 request,
