@@ -16,9 +16,6 @@
 //! [`CatalogRecord::earliest_delivery_ns`]: crate::record::CatalogRecord::earliest_delivery_ns
 
 use std::collections::HashMap;
-use std::hash::Hash;
-
-use siphasher::sip128::{Hasher128, SipHasher13};
 
 use object_store::ObjectMeta;
 use object_store::path::Path;
@@ -58,13 +55,6 @@ impl PartialEq for Stamp {
     }
 }
 
-/// The 128-bit fingerprint of an identity.
-fn fingerprint(identity: &RecordIdentity) -> u128 {
-    let mut hasher = SipHasher13::new();
-    identity.hash(&mut hasher);
-    hasher.finish128().as_u128()
-}
-
 /// The identities stored in the searched files of one dataset.
 #[derive(Debug, Default)]
 pub(crate) struct DatasetIdentities {
@@ -100,13 +90,9 @@ impl DatasetIdentities {
     }
 
     /// Records the identities read from `meta`'s file.
-    pub(crate) fn add(
-        &mut self,
-        meta: &ObjectMeta,
-        identities: impl Iterator<Item = RecordIdentity>,
-    ) {
+    pub(crate) fn add(&mut self, meta: &ObjectMeta, identities: impl Iterator<Item = u128>) {
         self.forget(&meta.location);
-        let prints: Vec<u128> = identities.map(|i| fingerprint(&i)).collect();
+        let prints: Vec<u128> = identities.collect();
         for print in &prints {
             *self.stored.entry(*print).or_default() += 1;
         }
@@ -115,8 +101,8 @@ impl DatasetIdentities {
     }
 
     /// Whether a searched file holds `identity`.
-    pub(crate) fn contains(&self, identity: &RecordIdentity) -> bool {
-        self.stored.contains_key(&fingerprint(identity))
+    pub(crate) fn contains(&self, identity: &RecordIdentity<'_>) -> bool {
+        self.stored.contains_key(&identity.fingerprint())
     }
 
     /// Whether no file is held.
@@ -189,10 +175,10 @@ mod tests {
         files.iter().map(|f| f.meta.location.to_string()).collect()
     }
 
-    fn ids(values: &[&str]) -> impl Iterator<Item = RecordIdentity> {
+    fn ids(values: &[&str]) -> impl Iterator<Item = u128> {
         values
             .iter()
-            .map(|v| RecordIdentity::Trade((*v).to_string()))
+            .map(|v| RecordIdentity::Trade(v).fingerprint())
             .collect::<Vec<_>>()
             .into_iter()
     }
@@ -207,8 +193,8 @@ mod tests {
         let to_read = entry.retain_unchanged(&[&a, &b]);
         assert_eq!(names(&to_read), ["d/b.parquet"]);
         entry.add(&b.meta, ids(&["2", "3"]));
-        assert!(entry.contains(&RecordIdentity::Trade("1".into())));
-        assert!(entry.contains(&RecordIdentity::Trade("3".into())));
+        assert!(entry.contains(&RecordIdentity::Trade("1")));
+        assert!(entry.contains(&RecordIdentity::Trade("3")));
         assert!(entry.retain_unchanged(&[&a, &b]).is_empty());
     }
 
@@ -223,12 +209,12 @@ mod tests {
         // b left the window: "3" is no longer known, "2" still is (a holds it).
         let to_read = entry.retain_unchanged(&[&a]);
         assert!(to_read.is_empty());
-        assert!(!entry.contains(&RecordIdentity::Trade("3".into())));
-        assert!(entry.contains(&RecordIdentity::Trade("2".into())));
+        assert!(!entry.contains(&RecordIdentity::Trade("3")));
+        assert!(entry.contains(&RecordIdentity::Trade("2")));
         // a rewritten under its name (another size): read again.
         let a2 = file("d/a.parquet", 11);
         assert_eq!(names(&entry.retain_unchanged(&[&a2])), ["d/a.parquet"]);
-        assert!(!entry.contains(&RecordIdentity::Trade("1".into())));
+        assert!(!entry.contains(&RecordIdentity::Trade("1")));
         assert!(entry.is_empty());
     }
 
@@ -257,7 +243,7 @@ mod tests {
         cache.put(Path::from("d"), entry);
         assert!(cache.take(&Path::from("e")).is_empty());
         let entry = cache.take(&Path::from("d"));
-        assert!(entry.contains(&RecordIdentity::Trade("1".into())));
+        assert!(entry.contains(&RecordIdentity::Trade("1")));
         cache.put(Path::from("d"), DatasetIdentities::default());
         assert!(cache.take(&Path::from("d")).is_empty());
     }

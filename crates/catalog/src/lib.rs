@@ -373,7 +373,8 @@ impl Catalog {
 pub(crate) fn sort_and_dedup<T: CatalogRecord>(rows: &mut Vec<T>) -> usize {
     rows.sort_by_key(|r| r.ts_init());
     let before = rows.len();
-    // foldhash, not SipHash: every liquidation of every write is inserted here.
+    // Fingerprints (no copy of the row's strings) in a foldhash set, not SipHash: every
+    // liquidation of every write is inserted here.
     let mut identities: std::collections::HashSet<_, foldhash::fast::RandomState> =
         std::collections::HashSet::default();
     // In place: rows[..kept] are the rows kept so far, in order; a row moves only when an
@@ -383,7 +384,7 @@ pub(crate) fn sort_and_dedup<T: CatalogRecord>(rows: &mut Vec<T>) -> usize {
     for next in 0..rows.len() {
         let row = &rows[next];
         let keep = match row.identity() {
-            Some(identity) => identities.insert(identity),
+            Some(identity) => identities.insert(identity.fingerprint()),
             None => {
                 if kept == 0 || rows[kept - 1].ts_init() != row.ts_init() {
                     run_start = kept;

@@ -2,7 +2,8 @@
 
 use std::sync::Arc;
 
-use arrow_array::RecordBatch;
+use arrow_array::cast::AsArray;
+use arrow_array::{ArrayRef, RecordBatch};
 use arrow_schema::{DataType, Field, SchemaRef};
 use bytes::Bytes;
 use ccxt_model::InstrumentId;
@@ -71,14 +72,23 @@ const INSTRUMENT_COLUMN: &str = "instrument_id";
 ///   many significant digits repeat too rarely for a dictionary to pay, and zstd takes a fifth
 ///   off them at best, for a compression and a decompression context created per column chunk
 ///   (most of the CPU a small file's encoding costs);
-/// - anything else (strings, small integers): the file's default, a dictionary where it pays,
-///   compressed if the file is.
+/// - string columns of at most [`FEW_DISTINCT`] distinct values in the file (a liquidation's
+///   side, order side, source and method; a trade id column that is all null): a dictionary,
+///   uncompressed. Their values are a few bits a row of dictionary indices, mostly in runs,
+///   and a zstd context pair per column chunk cost a stream's small liquidation files more
+///   CPU than anything else in their encoding;
+/// - anything else (other strings, small integers): the file's default, a dictionary where it
+///   pays, compressed if the file is.
 ///
 /// The 600 open-interest day files of the ccxt comparison's backfill (10 symbols × 30 days ×
 /// Binance and Bybit) take 17.5 bytes a row this way, 29.8 with every column
 /// dictionary-encoded and zstd-compressed, and a file encodes in less than half the time: no
 /// column of it needs a zstd context. NautilusTrader (1.221, 1.231) reads these encodings.
-fn column_layout(props: WriterPropertiesBuilder, field: &Field) -> WriterPropertiesBuilder {
+fn column_layout(
+    props: WriterPropertiesBuilder,
+    field: &Field,
+    values: &ArrayRef,
+) -> WriterPropertiesBuilder {
     let name = field.name().as_str();
     let column = ColumnPath::from(name);
     if TIME_COLUMNS.contains(&name) {
@@ -92,9 +102,34 @@ fn column_layout(props: WriterPropertiesBuilder, field: &Field) -> WriterPropert
         props
             .set_column_dictionary_enabled(column.clone(), false)
             .set_column_compression(column, Compression::UNCOMPRESSED)
+    } else if few_distinct_strings(values) {
+        props
+            .set_column_dictionary_enabled(column.clone(), true)
+            .set_column_compression(column, Compression::UNCOMPRESSED)
     } else {
         props
     }
+}
+
+/// String columns with at most this many distinct values are left uncompressed.
+const FEW_DISTINCT: usize = 16;
+
+/// Whether `values` is a string column of at most [`FEW_DISTINCT`] distinct values (nulls
+/// not counted). Stops at the first value past that.
+fn few_distinct_strings(values: &ArrayRef) -> bool {
+    let Some(strings) = values.as_string_opt::<i32>() else {
+        return false;
+    };
+    let mut seen: Vec<&str> = Vec::with_capacity(FEW_DISTINCT);
+    for value in strings.iter().flatten() {
+        if !seen.contains(&value) {
+            if seen.len() == FEW_DISTINCT {
+                return false;
+            }
+            seen.push(value);
+        }
+    }
+    true
 }
 
 /// Encodes sorted rows of one instrument as a Parquet file, zstd-compressed if `compress`
@@ -121,8 +156,8 @@ pub(crate) fn encode<T: CatalogRecord>(
                 crate::naming::class_dir(T::KIND).to_string(),
             ),
         ]));
-    for field in batch.schema_ref().fields() {
-        props = column_layout(props, field);
+    for (field, values) in batch.schema_ref().fields().iter().zip(batch.columns()) {
+        props = column_layout(props, field, values);
     }
     let props = props.build();
     let mut writer = ArrowWriter::try_new(
@@ -467,13 +502,17 @@ mod tests {
     }
 
     #[test]
-    fn strings_other_than_the_instrument_id_are_still_compressed() {
+    fn strings_of_many_values_are_compressed_and_of_few_values_are_not() {
         let id = InstrumentId::new_unchecked("BTCUSDT-PERP.BINANCE");
         let rows: Vec<Liquidation> = (0..300u64)
             .map(|i| Liquidation {
                 instrument_id: id.clone(),
-                side: PositionSide::Long,
-                order_side: "SELL".into(),
+                side: if i % 3 == 0 {
+                    PositionSide::Long
+                } else {
+                    PositionSide::Short
+                },
+                order_side: if i % 3 == 0 { "SELL" } else { "BUY" }.into(),
                 quantity: 0.5,
                 price: 94_000.5,
                 value: 47_000.25,
@@ -484,14 +523,43 @@ mod tests {
                 ts_init: DAY + i,
             })
             .collect();
-        let footer = footer(&encode(&rows, &id, "test", true).unwrap());
+        let bytes = encode(&rows, &id, "test", true).unwrap();
+        let footer = footer(&bytes);
         assert!(matches!(
             column(&footer, "trade_id").compression(),
             Compression::ZSTD(_)
         ));
-        assert_eq!(
-            column(&footer, "price").compression(),
-            Compression::UNCOMPRESSED
+        // Two sides, one source, no method: dictionary indices, no zstd context.
+        for name in ["price", "side", "order_side", "source", "method"] {
+            assert_eq!(
+                column(&footer, name).compression(),
+                Compression::UNCOMPRESSED,
+                "{name}"
+            );
+        }
+        let encodings: Vec<Encoding> = column(&footer, "side").encodings().collect();
+        assert!(
+            encodings.contains(&Encoding::RLE_DICTIONARY),
+            "{encodings:?}"
         );
+        // Seventeen distinct values are too many: compressed.
+        let mut many = rows.clone();
+        for (i, row) in many.iter_mut().enumerate() {
+            row.order_side = format!("side-{}", i % 17);
+        }
+        let footer = self::footer(&encode(&many, &id, "test", true).unwrap());
+        assert!(matches!(
+            column(&footer, "order_side").compression(),
+            Compression::ZSTD(_)
+        ));
+        // And the file reads back exactly.
+        let batch = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(bytes)
+            .unwrap()
+            .build()
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap();
+        assert_eq!(Liquidation::from_batch(&batch, &id).unwrap(), rows);
     }
 }

@@ -248,7 +248,7 @@ impl CatalogRecord for Bar {
     fn ts_init(&self) -> u64 {
         self.ts_init
     }
-    fn identity(&self) -> Option<RecordIdentity> {
+    fn identity(&self) -> Option<RecordIdentity<'_>> {
         Some(RecordIdentity::Time(self.ts_event))
     }
     fn latest_delivery_ns(&self) -> u64 {
@@ -410,7 +410,7 @@ impl CatalogRecord for MarkPrice {
     /// One price per venue time: the OI and the funding snapshot of one venue answer (or two
     /// requests within the venue's update interval) quote the same price at the same time, and
     /// it is stored once.
-    fn identity(&self) -> Option<RecordIdentity> {
+    fn identity(&self) -> Option<RecordIdentity<'_>> {
         Some(RecordIdentity::Time(self.ts_event))
     }
     fn earliest_delivery_ns(&self) -> u64 {
@@ -460,7 +460,7 @@ impl CatalogRecord for IndexPrice {
     /// One price per venue time: the OI and the funding snapshot of one venue answer (or two
     /// requests within the venue's update interval) quote the same price at the same time, and
     /// it is stored once.
-    fn identity(&self) -> Option<RecordIdentity> {
+    fn identity(&self) -> Option<RecordIdentity<'_>> {
         Some(RecordIdentity::Time(self.ts_event))
     }
     fn earliest_delivery_ns(&self) -> u64 {

@@ -59,6 +59,8 @@ pub struct Spool {
     dir: PathBuf,
     next_segment: u64,
     current: Option<Segment>,
+    /// The line being encoded, reused from append to append (a stream appends every row).
+    line: Vec<u8>,
 }
 
 #[derive(Debug)]
@@ -146,6 +148,7 @@ impl Spool {
             dir: dir.to_path_buf(),
             next_segment,
             current: None,
+            line: Vec::with_capacity(256),
         })
     }
 
@@ -204,18 +207,26 @@ impl Spool {
     }
 
     fn append_line<T: serde::Serialize>(&mut self, line: &T) -> Result<()> {
+        let mut bytes = std::mem::take(&mut self.line);
+        bytes.clear();
+        let appended = self.append_encoded(line, &mut bytes);
+        self.line = bytes;
+        appended
+    }
+
+    /// [`Spool::append_line`], encoding into `bytes` (empty).
+    fn append_encoded<T: serde::Serialize>(&mut self, line: &T, bytes: &mut Vec<u8>) -> Result<()> {
         let segment = self.segment()?;
         // The whole line goes to the writer in one call, so a failure (a full disk) leaves at
         // most one partial line behind, which `torn` fences off.
-        let mut bytes = Vec::with_capacity(160);
         if segment.torn {
             bytes.push(b'\n');
         }
-        serde_json::to_writer(&mut bytes, line)
+        serde_json::to_writer(&mut *bytes, line)
             .map_err(|e| io_error(&segment.path, std::io::Error::other(e)))?;
         bytes.push(b'\n');
         segment.dirty = true;
-        if let Err(e) = segment.writer.write_all(&bytes) {
+        if let Err(e) = segment.writer.write_all(bytes) {
             segment.torn = true;
             segment.mirror = None;
             return Err(io_error(&segment.path, e));

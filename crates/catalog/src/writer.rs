@@ -255,7 +255,9 @@ impl Catalog {
         for file in written {
             stored.add(
                 &file.meta,
-                rows[file.rows.clone()].iter().filter_map(T::identity),
+                rows[file.rows.clone()]
+                    .iter()
+                    .filter_map(|r| r.identity().map(|i| i.fingerprint())),
             );
         }
         self.recent_identities.put(dataset, stored);
@@ -272,7 +274,12 @@ impl Catalog {
         for file in stored.retain_unchanged(searched) {
             // A file that is not usable data is moved to the quarantine, not trusted.
             if let Some(file_rows) = self.read_or_quarantine::<T>(file, id).await? {
-                stored.add(&file.meta, file_rows.iter().filter_map(T::identity));
+                stored.add(
+                    &file.meta,
+                    file_rows
+                        .iter()
+                        .filter_map(|r| r.identity().map(|i| i.fingerprint())),
+                );
             }
         }
         Ok(())

@@ -156,7 +156,7 @@ fn round_trip<T: ccxt_catalog::CatalogRecord + std::fmt::Debug>(rows: Vec<T>) ->
         let mut identities = std::collections::HashSet::new();
         for r in expected.drain(..) {
             let new = match r.identity() {
-                Some(identity) => identities.insert((r.dataset(), identity)),
+                Some(identity) => identities.insert((r.dataset(), identity.fingerprint())),
                 None => !unique.contains(&r),
             };
             if new {

@@ -315,8 +315,8 @@ async fn small_files_are_written_uncompressed_day_files_with_zstd(b: Backend) {
     use parquet::basic::Compression;
     let (catalog, _) = b.open_writable().await;
     catalog.write_small_files_uncompressed(true);
-    // Liquidations, whose string columns are compressed in files of 256 rows or more: 300 on
-    // day 1 (one a minute), then one on day 2.
+    // Liquidations, whose string columns of many distinct values (trade ids) are compressed
+    // in files of 256 rows or more: 300 on day 1 (one a minute), then one on day 2.
     let liquidation = |ts: u64| Liquidation {
         instrument_id: id("ADAUSDT-PERP.BINANCE"),
         side: PositionSide::Long,
@@ -358,13 +358,11 @@ async fn small_files_are_written_uncompressed_day_files_with_zstd(b: Backend) {
             .collect::<Vec<_>>()
     };
     let day1 = compression("2025-01-01T");
-    for name in ["side", "order_side", "source", "trade_id"] {
-        assert!(
-            day1.iter()
-                .any(|(n, c)| n == name && matches!(c, Compression::ZSTD(_))),
-            "{name}: {day1:?}"
-        );
-    }
+    assert!(
+        day1.iter()
+            .any(|(n, c)| n == "trade_id" && matches!(c, Compression::ZSTD(_))),
+        "trade_id: {day1:?}"
+    );
     let day2 = compression("2025-01-02T");
     assert!(
         day2.iter().all(|(_, c)| *c == Compression::UNCOMPRESSED),

@@ -62,7 +62,7 @@ fn main() -> ExitCode {
         return ExitCode::from(1);
     }
     let cli = help::parse();
-    if cli.command.is_daemon_start() {
+    if cli.command.runs_until_stopped() {
         malloc::reexec_with_settings();
     }
     let mut builder = tokio::runtime::Builder::new_multi_thread();

@@ -43,4 +43,4 @@ pub use runtime::{
     DaemonError, DaemonPlan, RunHooks, RunSummary, VenueRuntime, ownership, run, run_with,
 };
 pub use shard::{Ownership, Shard};
-pub use store::{FlushPolicy, HoldPolicy, WriteFaults};
+pub use store::{DEFAULT_FLUSH_ROWS, FlushPolicy, HoldPolicy, WriteFaults};

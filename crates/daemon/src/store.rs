@@ -76,6 +76,15 @@ impl Default for HoldPolicy {
     }
 }
 
+/// How many rows the spool takes before a drain by default. Every drain writes a file per
+/// dataset with rows waiting, and at tens of thousands of liquidations a second over a few
+/// hundred instruments the files, not the rows, are most of the cost (creating, syncing and
+/// renaming each): 200,000 rows (about 35 MB in memory) took a three-venue stream at
+/// 60,000 liquidations a second from about 6.5 to about 4.7 CPU seconds per million, where
+/// 50,000 made a drain every second. At the rates venues send outside a crash, the 60-second
+/// `flush_every` comes first anyway.
+pub const DEFAULT_FLUSH_ROWS: usize = 200_000;
+
 /// The default bound of the spool on disk: 2 GiB.
 pub const DEFAULT_SPOOL_MAX_BYTES: u64 = 2 << 30;
 
@@ -83,7 +92,7 @@ impl Default for FlushPolicy {
     fn default() -> Self {
         FlushPolicy {
             sync_every: Duration::from_millis(200),
-            flush_rows: 50_000,
+            flush_rows: DEFAULT_FLUSH_ROWS,
             flush_every: Duration::from_secs(60),
             max_bytes: DEFAULT_SPOOL_MAX_BYTES,
             hold: Some(HoldPolicy::default()),

@@ -330,10 +330,20 @@ async fn a_resumed_poll_re_reads_what_it_can_skips_what_is_stored_and_records_th
         ccxt_stream::Resume {
             since_ns: since,
             reason: "stream-liquidations not running (killed or crashed)".into(),
-            known: vec![ccxt_stream::LiquidationKey::Trade(
-                btc.id.clone(),
-                "5".into(),
-            )],
+            // Only the instrument and the trade id make the key of a fill with a trade id.
+            known: vec![ccxt_stream::LiquidationKey::of(&ccxt_model::Liquidation {
+                instrument_id: btc.id.clone(),
+                side: PositionSide::Long,
+                order_side: "A".into(),
+                quantity: 0.0,
+                price: 0.0,
+                value: 0.0,
+                source: LiquidationSource::Poll,
+                method: None,
+                trade_id: Some("5".into()),
+                ts_event: 0,
+                ts_init: 0,
+            })],
         },
     )]);
     let (tx, mut rx) = mpsc::channel(1024);

@@ -466,18 +466,7 @@ async fn start(
     signals: Signals,
 ) -> anyhow::Result<ExitCode> {
     let shard = prepared.config.shard;
-    let malloc: Vec<String> = crate::malloc::SETTINGS
-        .iter()
-        .filter_map(|(name, _)| Some(format!("{name}={}", std::env::var(name).ok()?)))
-        .collect();
-    tracing::info!(
-        "glibc malloc settings: {}",
-        if malloc.is_empty() {
-            "glibc's defaults".to_string()
-        } else {
-            malloc.join(" ")
-        }
-    );
+    tracing::info!("glibc malloc settings: {}", crate::malloc::in_effect());
     // A shard locks its own scope and owns only its datasets: its recovery, compaction and
     // quarantine never touch another shard's files.
     // The lock's message names the scope (`… is writing to it as shard 1/3`).

@@ -48,6 +48,7 @@ pub async fn run(
     if args.format == OutputFormat::Csv {
         return Err(UsageError("stream-liquidations prints table, json or ndjson".into()).into());
     }
+    tracing::debug!("glibc malloc settings: {}", crate::malloc::in_effect());
     let venues = selected_venues(&args.venues);
     let sources = sources(settings, &args, &venues).await?;
     if sources.is_empty() {
@@ -86,7 +87,7 @@ pub async fn run(
         storage,
     };
     let stop_reason = session
-        .run(SpoolTiming::of(settings), args.duration)
+        .run(SpoolTiming::of(settings)?, args.duration)
         .await?;
     // Stop the streams (a poller makes a last poll), take what is still in flight, store
     // everything.
@@ -98,7 +99,8 @@ pub async fn run(
     Ok(ExitCode::SUCCESS)
 }
 
-/// When a storing run syncs and flushes its spool (`[spool]` settings, clamped).
+/// When a storing run syncs and flushes its spool: the `[spool]` settings the daemon uses
+/// too (checked with every other setting before any command runs).
 struct SpoolTiming {
     sync_every: Duration,
     flush_rows: usize,
@@ -106,15 +108,13 @@ struct SpoolTiming {
 }
 
 impl SpoolTiming {
-    fn of(settings: &FileSettings) -> SpoolTiming {
-        let spool = &settings.spool;
-        SpoolTiming {
-            sync_every: Duration::from_millis(spool.sync_millis.unwrap_or(200).clamp(10, 60_000)),
-            flush_rows: spool.flush_rows.unwrap_or(50_000).max(1),
-            flush_every: Duration::from_secs_f64(
-                spool.flush_secs.unwrap_or(60.0).clamp(0.1, 86_400.0),
-            ),
-        }
+    fn of(settings: &FileSettings) -> anyhow::Result<SpoolTiming> {
+        let policy = settings.spool.policy().map_err(crate::ConfigProblems)?;
+        Ok(SpoolTiming {
+            sync_every: policy.sync_every,
+            flush_rows: policy.flush_rows,
+            flush_every: policy.flush_every,
+        })
     }
 }
 
