@@ -19,7 +19,14 @@
 //!    simulator's `ctVal` before they are compared.)
 //!
 //! `CCXT_CLI_BIN=/path/to/ccxt-cli` runs parts 2 and 3 with another build of the binary (a
-//! before and an after under the same load).
+//! before and an after under the same load). `--runs N` repeats part 2 N times.
+//!
+//! Each run writes its own catalog under `target/bench-stream/`, and the catalogs are deleted
+//! only when the bench ends (and what a killed bench left, when the next one starts): ext4
+//! without a journal does not reuse an inode for up to five minutes after its file was
+//! deleted, so deleting one run's thousands of files just before the next run made that run's
+//! file creations scan past them (a third of its CPU in the kernel, in `recently_deleted`).
+//! A collector deletes next to nothing while it streams.
 //!
 //! Completeness is judged over the steady part of each run: every liquidation the simulator
 //! sent between 1 s after the start and 1 s before the end must be stored.
@@ -362,12 +369,23 @@ impl Run {
     }
 }
 
+/// Where the runs' catalogs go (one directory each, deleted when the bench ends).
+fn catalogs_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/bench-stream")
+}
+
+/// A fresh catalog directory for the next run.
+fn next_catalog() -> PathBuf {
+    static RUNS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    catalogs_dir().join(format!("run-{n}"))
+}
+
 async fn run(sim_binary: &Path, venues: &[&'static str], rate: f64, secs: f64) -> Run {
     let log = ((rate * (secs + 5.0)) as usize).max(100_000);
     let rates: Vec<(&str, f64)> = venues.iter().map(|v| (*v, rate)).collect();
     let sim = Simulator::start(sim_binary, &rates, log);
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/bench-stream");
-    let _ = std::fs::remove_dir_all(&root);
+    let root = next_catalog();
     let ws = sim.url.replacen("http://", "ws://", 1);
     let bin =
         std::env::var_os("CCXT_CLI_BIN").unwrap_or_else(|| env!("CARGO_BIN_EXE_ccxt-cli").into());
@@ -495,11 +513,37 @@ async fn main() {
     if std::env::args().any(|a| a == "--parse-only") {
         return;
     }
+    // What an interrupted bench left (deleted now, before the first run, not between runs).
+    let _ = std::fs::remove_dir_all(catalogs_dir());
+    end_to_end().await;
+    let _ = std::fs::remove_dir_all(catalogs_dir());
+}
+
+/// Parts 2 and 3.
+async fn end_to_end() {
     let rate = arg("--rate", 20_000.0);
     let secs = arg("--secs", 20.0);
+    let runs = arg("--runs", 1.0).max(1.0) as usize;
     let sim_binary = simulator_binary();
     let venues = ["binance", "bybit", "okx"];
-    let r = run(&sim_binary, &venues, rate, secs).await;
+    for _ in 0..runs {
+        end_to_end_run(&sim_binary, &venues, rate, secs).await;
+    }
+    if std::env::args().any(|a| a == "--no-ceiling") {
+        return;
+    }
+    let from = arg("--ceiling-from", 20_000.0);
+    let max = arg("--ceiling-max", 640_000.0);
+    let step_secs = arg("--step-secs", 8.0);
+    println!("no-loss ceiling per venue ({step_secs:.0} s per step, one venue at a time):");
+    for venue in venues {
+        ceiling(&sim_binary, venue, from, max, step_secs).await;
+    }
+}
+
+/// One run of part 2, printed.
+async fn end_to_end_run(sim_binary: &Path, venues: &[&'static str], rate: f64, secs: f64) {
+    let r = run(sim_binary, venues, rate, secs).await;
     for v in &r.venues {
         println!(
             "  {}: {} stored ({:.0}/s), of {} sent in the steady window {} missing",
@@ -523,15 +567,5 @@ async fn main() {
     );
     if !r.stderr.contains("stored") {
         println!("ccxt-cli said: {}", r.stderr);
-    }
-    if std::env::args().any(|a| a == "--no-ceiling") {
-        return;
-    }
-    let from = arg("--ceiling-from", 20_000.0);
-    let max = arg("--ceiling-max", 640_000.0);
-    let step_secs = arg("--step-secs", 8.0);
-    println!("no-loss ceiling per venue ({step_secs:.0} s per step, one venue at a time):");
-    for venue in venues {
-        ceiling(&sim_binary, venue, from, max, step_secs).await;
     }
 }
