@@ -28,8 +28,9 @@ pub const DEFAULT_CATALOG: &str = "./catalog";
 /// that they are what the code uses when a key is not set.
 pub const DEFAULTS_TOML: &str = include_str!("../../../config/default.toml");
 
-/// `CCXT_*` environment variables that are not config keys.
-const NOT_KEYS: &[&str] = &["CCXT_CONFIG"];
+/// `CCXT_*` environment variables that are not config keys: the config file's path, and the
+/// switch of the allocator settings (read before any config is).
+const NOT_KEYS: &[&str] = &["CCXT_CONFIG", crate::malloc::SWITCH];
 
 /// Keys of the config file. Unknown keys are problems (see [`load`]).
 #[derive(Debug, Default, Deserialize)]
@@ -1040,6 +1041,7 @@ mod tests {
                 ("CCXT_VENUES__BINANCE__RESTURL", "http://y"),
                 ("CCXT_SPOOL__FLUSH_ROWS", "many"),
                 ("CCXT_CONFIG", "ignored.toml"),
+                ("CCXT_MALLOC_TUNING", "off"),
                 ("CCXT_METRICS__ADDRESS", "off"),
                 ("HOME", "/root"),
             ],
