@@ -337,19 +337,6 @@ async fn sigterm_flushes_everything_prints_a_summary_and_exits_0() {
     ]);
     let child = spawn(cmd);
     tokio::time::sleep(Duration::from_millis(2500)).await;
-    // Like the daemon, it re-executed itself (same pid) with glibc's allocator settings.
-    let environ = std::fs::read(format!("/proc/{}/environ", child.id())).unwrap();
-    let environ = String::from_utf8_lossy(&environ);
-    for setting in [
-        "MALLOC_ARENA_MAX=2",
-        "MALLOC_MMAP_THRESHOLD_=131072",
-        "MALLOC_TRIM_THRESHOLD_=262144",
-    ] {
-        assert!(
-            environ.split('\0').any(|v| v == setting),
-            "{setting} in {environ}"
-        );
-    }
     let pid = child.id().to_string();
     let killed = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
     assert!(killed.success());

@@ -193,13 +193,10 @@ impl Command {
         }
     }
 
-    /// Whether the command runs until stopped (`daemon start`, `stream-liquidations`): those
-    /// get the allocator settings of [`crate::malloc`].
-    pub fn runs_until_stopped(&self) -> bool {
-        matches!(
-            self,
-            Command::Daemon(DaemonCommand::Start(_)) | Command::StreamLiquidations(_)
-        )
+    /// Whether the command is `daemon start` (which gets the allocator settings of
+    /// [`crate::malloc`]).
+    pub fn is_daemon_start(&self) -> bool {
+        matches!(self, Command::Daemon(DaemonCommand::Start(_)))
     }
 
     /// Whether the command is one of the one-shot fetches (`fetch-oi`, `fetch-funding`,

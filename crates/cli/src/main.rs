@@ -62,7 +62,7 @@ fn main() -> ExitCode {
         return ExitCode::from(1);
     }
     let cli = help::parse();
-    if cli.command.runs_until_stopped() {
+    if cli.command.is_daemon_start() {
         malloc::reexec_with_settings();
     }
     let mut builder = tokio::runtime::Builder::new_multi_thread();
