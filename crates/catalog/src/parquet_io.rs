@@ -455,6 +455,17 @@ mod tests {
         group.column(i)
     }
 
+    /// The first record batch of an encoded file.
+    fn first_batch(bytes: Bytes) -> RecordBatch {
+        parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(bytes)
+            .unwrap()
+            .build()
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+    }
+
     #[test]
     fn an_open_interest_file_needs_no_zstd_context_and_its_times_are_delta_encoded() {
         let id = InstrumentId::new_unchecked("BTCUSDT-PERP.BINANCE");
@@ -491,13 +502,7 @@ mod tests {
         // A regular grid of times costs next to nothing: the whole file stays small.
         assert!(bytes.len() < 288 * 24, "{} bytes", bytes.len());
         // And it reads back exactly.
-        let batch = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(bytes)
-            .unwrap()
-            .build()
-            .unwrap()
-            .next()
-            .unwrap()
-            .unwrap();
+        let batch = first_batch(bytes);
         assert_eq!(OpenInterest::from_batch(&batch, &id).unwrap(), rows);
     }
 
@@ -553,13 +558,7 @@ mod tests {
             Compression::ZSTD(_)
         ));
         // And the file reads back exactly.
-        let batch = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(bytes)
-            .unwrap()
-            .build()
-            .unwrap()
-            .next()
-            .unwrap()
-            .unwrap();
+        let batch = first_batch(bytes);
         assert_eq!(Liquidation::from_batch(&batch, &id).unwrap(), rows);
     }
 }
