@@ -87,7 +87,12 @@ pub async fn run(
         storage,
     };
     let stop_reason = session
-        .run(SpoolTiming::of(settings)?, args.duration)
+        .run(
+            // The `[spool]` settings the daemon uses too (checked with every other setting
+            // before any command runs; its hold policy is the daemon's alone).
+            settings.spool.policy().map_err(crate::ConfigProblems)?,
+            args.duration,
+        )
         .await?;
     // Stop the streams (a poller makes a last poll), take what is still in flight, store
     // everything.
@@ -97,25 +102,6 @@ pub async fn run(
     let stored = session.finish(stopped_ns).await?;
     print_summary(stop_reason, &session.counts, stored, location);
     Ok(ExitCode::SUCCESS)
-}
-
-/// When a storing run syncs and flushes its spool: the `[spool]` settings the daemon uses
-/// too (checked with every other setting before any command runs).
-struct SpoolTiming {
-    sync_every: Duration,
-    flush_rows: usize,
-    flush_every: Duration,
-}
-
-impl SpoolTiming {
-    fn of(settings: &FileSettings) -> anyhow::Result<SpoolTiming> {
-        let policy = settings.spool.policy().map_err(crate::ConfigProblems)?;
-        Ok(SpoolTiming {
-            sync_every: policy.sync_every,
-            flush_rows: policy.flush_rows,
-            flush_every: policy.flush_every,
-        })
-    }
 }
 
 /// A running `stream-liquidations`: the events coming in and where they go.
@@ -132,7 +118,7 @@ impl Session {
     /// the duration is reached or a signal comes; why it stopped.
     async fn run(
         &mut self,
-        timing: SpoolTiming,
+        timing: ccxt_daemon::FlushPolicy,
         duration: Option<Duration>,
     ) -> anyhow::Result<&'static str> {
         let mut sync_tick = tokio::time::interval(timing.sync_every);
