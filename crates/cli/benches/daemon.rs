@@ -1,8 +1,9 @@
 //! Daemon soak benchmark: prints figures, asserts nothing about speed.
 //!
-//! `cargo bench -p ccxt-cli --bench daemon` (`-- --symbols 200 --minutes 10 --sample-secs 30`):
-//! the simulator (in-process, venue rate limits on) lists `--symbols` perpetuals on each of the
-//! three venues and pushes liquidations; `ccxt-cli daemon start --all` runs with the default
+//! `cargo bench -p ccxt-cli --bench daemon` (`-- --symbols 200 --minutes 10 --sample-secs 30
+//! --liquidations-per-sec 5`): the simulator (in-process, venue rate limits on) lists `--symbols`
+//! perpetuals on each of the three venues and pushes `--liquidations-per-sec` liquidations a
+//! second on each (a higher rate makes memory that grows with the rows stored show sooner); `ccxt-cli daemon start --all` runs with the default
 //! schedules (OI and funding every 5 minutes, top-ups, instrument refresh, the startup
 //! backfill) for `--minutes`. Every sample prints RSS (with its anonymous and file-backed parts), CPU% over the interval and rows written;
 //! the end prints RSS at 10 minutes vs at the end (a leak shows as growth), average CPU%,
@@ -55,11 +56,12 @@ async fn main() {
     let symbols = arg("--symbols", 200.0) as usize;
     let minutes = arg("--minutes", 10.0);
     let sample = Duration::from_secs_f64(arg("--sample-secs", 30.0).max(1.0));
+    let liquidations_per_sec = arg("--liquidations-per-sec", 5.0).max(0.0);
     let mut config = SimConfig {
         symbols,
         ..SimConfig::default()
     };
-    config.ws.liquidations_per_sec = VenueRates::all(5.0);
+    config.ws.liquidations_per_sec = VenueRates::all(liquidations_per_sec);
     let sim = exchange_sim::start(config).await.expect("simulator");
     let dir = tempfile::tempdir().expect("tempdir");
     let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -98,7 +100,7 @@ async fn main() {
     let mut child = cmd.spawn().expect("ccxt-cli");
     let pid = child.id();
     println!(
-        "daemon soak: {symbols} symbols x 3 venues, default schedules, {minutes} minutes, sample every {:?}",
+        "daemon soak: {symbols} symbols x 3 venues, default schedules, {liquidations_per_sec} liquidations/s per venue, {minutes} minutes, sample every {:?}",
         sample
     );
     println!(
