@@ -8,7 +8,11 @@
 //! This cache reads each file once: it keeps, per dataset, the identities of the files the last
 //! search looked in, stamped with the file's size, modification time and ETag. A file whose
 //! stamp changed (compacted, merged, replaced) is read again; a file that left the window or
-//! the dataset is forgotten, so the cache holds at most one window of identities per dataset.
+//! the dataset is forgotten. Of a file it keeps only the rows a write can still be looking for:
+//! those stored from the search's earliest delivery on. A compacted file of the day's first
+//! hours meets the window at its end, and holding all its identities made a daemon's memory
+//! grow with the day's liquidations; a later search that looks further back (late rows, a
+//! replay) reads the file again. So the cache holds about one window of identities per dataset.
 //! Each identity is held as its 128-bit SipHash-1-3 fingerprint (16 bytes instead of an enum with
 //! a heap string): two distinct liquidations of one dataset's five minutes would have to share
 //! all 128 bits to be taken for one, a chance below 10^-20 even for a billion identities.
@@ -55,20 +59,35 @@ impl PartialEq for Stamp {
     }
 }
 
+/// The identities one file holds from `from_ns` on.
+#[derive(Debug)]
+struct HeldFile {
+    /// The file's stamp when read.
+    stamp: Stamp,
+    /// The fingerprints are those of the file's rows with a `ts_init` from this on (0: all).
+    from_ns: u64,
+    prints: Vec<u128>,
+}
+
 /// The identities stored in the searched files of one dataset.
 #[derive(Debug, Default)]
 pub(crate) struct DatasetIdentities {
-    /// Per file: its stamp when read and the fingerprints of the identities it holds.
-    files: HashMap<Path, (Stamp, Vec<u128>)>,
+    /// Per file: what was read of it.
+    files: HashMap<Path, HeldFile>,
     /// Every fingerprint of `files`, with how many of them hold it (foldhash: every row of
     /// every write is looked up here).
     stored: HashMap<u128, u32, foldhash::fast::RandomState>,
 }
 
 impl DatasetIdentities {
-    /// Forgets every file not in `searched` (by location and stamp), and returns those of
-    /// `searched` it does not hold: the files the caller must read and [`add`](Self::add).
-    pub(crate) fn retain_unchanged<'a>(&mut self, searched: &[&'a DataFile]) -> Vec<&'a DataFile> {
+    /// Forgets every file not in `searched` (by location and stamp) or held only from after
+    /// `since_ns`, and returns those of `searched` it does not hold: the files the caller must
+    /// read and [`add`](Self::add) from `since_ns` on.
+    pub(crate) fn retain_unchanged<'a>(
+        &mut self,
+        searched: &[&'a DataFile],
+        since_ns: u64,
+    ) -> Vec<&'a DataFile> {
         let wanted: HashMap<&Path, Stamp> = searched
             .iter()
             .map(|f| (&f.meta.location, Stamp::of(&f.meta)))
@@ -76,12 +95,13 @@ impl DatasetIdentities {
         let stale: Vec<Path> = self
             .files
             .iter()
-            .filter(|(path, (stamp, _))| wanted.get(path) != Some(stamp))
+            .filter(|(path, held)| wanted.get(path) != Some(&held.stamp) || held.from_ns > since_ns)
             .map(|(path, _)| path.clone())
             .collect();
         for path in stale {
             self.forget(&path);
         }
+        self.shrink_if_sparse();
         searched
             .iter()
             .filter(|f| !self.files.contains_key(&f.meta.location))
@@ -89,15 +109,25 @@ impl DatasetIdentities {
             .collect()
     }
 
-    /// Records the identities read from `meta`'s file.
-    pub(crate) fn add(&mut self, meta: &ObjectMeta, identities: impl Iterator<Item = u128>) {
+    /// Records the identities of the rows of `meta`'s file with a `ts_init` from `from_ns` on
+    /// (0: of all its rows).
+    pub(crate) fn add(
+        &mut self,
+        meta: &ObjectMeta,
+        from_ns: u64,
+        identities: impl Iterator<Item = u128>,
+    ) {
         self.forget(&meta.location);
         let prints: Vec<u128> = identities.collect();
         for print in &prints {
             *self.stored.entry(*print).or_default() += 1;
         }
-        self.files
-            .insert(meta.location.clone(), (Stamp::of(meta), prints));
+        let held = HeldFile {
+            stamp: Stamp::of(meta),
+            from_ns,
+            prints,
+        };
+        self.files.insert(meta.location.clone(), held);
     }
 
     /// Whether a searched file holds `identity`.
@@ -110,8 +140,23 @@ impl DatasetIdentities {
         self.files.is_empty()
     }
 
+    /// How many distinct identities are held.
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.stored.len()
+    }
+
+    /// Gives memory back after a burst: a set emptied to a quarter of its table is rehashed
+    /// into a table twice its size.
+    fn shrink_if_sparse(&mut self) {
+        const SMALLEST: usize = 1024;
+        if self.stored.capacity() > SMALLEST && self.stored.len() < self.stored.capacity() / 4 {
+            self.stored.shrink_to((self.stored.len() * 2).max(SMALLEST));
+        }
+    }
+
     fn forget(&mut self, path: &Path) {
-        let Some((_, prints)) = self.files.remove(path) else {
+        let Some(HeldFile { prints, .. }) = self.files.remove(path) else {
             return;
         };
         for print in prints {
@@ -188,14 +233,14 @@ mod tests {
         let mut entry = DatasetIdentities::default();
         let a = file("d/a.parquet", 10);
         let b = file("d/b.parquet", 10);
-        assert_eq!(entry.retain_unchanged(&[&a]).len(), 1);
-        entry.add(&a.meta, ids(&["1", "2"]));
-        let to_read = entry.retain_unchanged(&[&a, &b]);
+        assert_eq!(entry.retain_unchanged(&[&a], 0).len(), 1);
+        entry.add(&a.meta, 0, ids(&["1", "2"]));
+        let to_read = entry.retain_unchanged(&[&a, &b], 0);
         assert_eq!(names(&to_read), ["d/b.parquet"]);
-        entry.add(&b.meta, ids(&["2", "3"]));
+        entry.add(&b.meta, 0, ids(&["2", "3"]));
         assert!(entry.contains(&RecordIdentity::Trade("1")));
         assert!(entry.contains(&RecordIdentity::Trade("3")));
-        assert!(entry.retain_unchanged(&[&a, &b]).is_empty());
+        assert!(entry.retain_unchanged(&[&a, &b], 0).is_empty());
     }
 
     #[test]
@@ -203,19 +248,59 @@ mod tests {
         let mut entry = DatasetIdentities::default();
         let a = file("d/a.parquet", 10);
         let b = file("d/b.parquet", 10);
-        entry.retain_unchanged(&[&a, &b]);
-        entry.add(&a.meta, ids(&["1", "2"]));
-        entry.add(&b.meta, ids(&["2", "3"]));
+        entry.retain_unchanged(&[&a, &b], 0);
+        entry.add(&a.meta, 0, ids(&["1", "2"]));
+        entry.add(&b.meta, 0, ids(&["2", "3"]));
         // b left the window: "3" is no longer known, "2" still is (a holds it).
-        let to_read = entry.retain_unchanged(&[&a]);
+        let to_read = entry.retain_unchanged(&[&a], 0);
         assert!(to_read.is_empty());
         assert!(!entry.contains(&RecordIdentity::Trade("3")));
         assert!(entry.contains(&RecordIdentity::Trade("2")));
         // a rewritten under its name (another size): read again.
         let a2 = file("d/a.parquet", 11);
-        assert_eq!(names(&entry.retain_unchanged(&[&a2])), ["d/a.parquet"]);
+        assert_eq!(names(&entry.retain_unchanged(&[&a2], 0)), ["d/a.parquet"]);
         assert!(!entry.contains(&RecordIdentity::Trade("1")));
         assert!(entry.is_empty());
+    }
+
+    #[test]
+    fn a_file_held_from_later_is_read_again_for_an_earlier_search() {
+        let mut entry = DatasetIdentities::default();
+        let a = file("d/a.parquet", 10);
+        assert_eq!(entry.retain_unchanged(&[&a], 500).len(), 1);
+        entry.add(&a.meta, 500, ids(&["late"]));
+        // As far back, or less: held.
+        assert!(entry.retain_unchanged(&[&a], 500).is_empty());
+        assert!(entry.retain_unchanged(&[&a], 900).is_empty());
+        assert!(entry.contains(&RecordIdentity::Trade("late")));
+        // Further back: what is held does not cover it, so the file is read again.
+        assert_eq!(names(&entry.retain_unchanged(&[&a], 499)), ["d/a.parquet"]);
+        assert!(!entry.contains(&RecordIdentity::Trade("late")));
+        entry.add(&a.meta, 499, ids(&["early", "late"]));
+        assert_eq!(entry.retain_unchanged(&[&a], 0).len(), 1);
+    }
+
+    #[test]
+    fn a_set_emptied_by_forgetting_gives_its_table_back() {
+        let mut entry = DatasetIdentities::default();
+        let big = file("d/big.parquet", 10);
+        let small = file("d/small.parquet", 10);
+        entry.add(&big.meta, 0, (0..100_000u128).map(|i| i << 64));
+        entry.add(&small.meta, 0, (0..10u128).map(|i| i + 1));
+        let full = entry.stored.capacity();
+        assert!(full >= 100_000);
+        entry.retain_unchanged(&[&small], 0);
+        assert_eq!(entry.len(), 10);
+        assert!(
+            entry.stored.capacity() < full / 10,
+            "{}",
+            entry.stored.capacity()
+        );
+        // A set in use keeps its table.
+        entry.add(&big.meta, 0, (0..100_000u128).map(|i| i << 64));
+        let full = entry.stored.capacity();
+        entry.retain_unchanged(&[&small, &big], 0);
+        assert_eq!(entry.stored.capacity(), full);
     }
 
     #[test]
@@ -239,7 +324,7 @@ mod tests {
         let cache = IdentityCache::default();
         let mut entry = cache.take(&Path::from("d"));
         let a = file("d/a.parquet", 10);
-        entry.add(&a.meta, ids(&["1"]));
+        entry.add(&a.meta, 0, ids(&["1"]));
         cache.put(Path::from("d"), entry);
         assert!(cache.take(&Path::from("e")).is_empty());
         let entry = cache.take(&Path::from("d"));

@@ -141,12 +141,15 @@ impl Catalog {
             return Ok(WriteReport::default());
         };
         let range = (first.ts_init(), last.ts_init());
+        let since = earliest_delivery(&rows);
         let listing = self.list_dataset(T::KIND, id).await?;
         let (candidates, others): (Vec<DataFile>, Vec<DataFile>) = listing
             .files
             .into_iter()
             .partition(|f| f.range.is_some_and(|r| intersects(r, range)));
-        duplicates += self.drop_stored_elsewhere(id, &mut rows, &others).await?;
+        duplicates += self
+            .drop_stored_elsewhere(id, &mut rows, &others, since)
+            .await?;
         if rows.is_empty() {
             return Ok(WriteReport {
                 rows_in,
@@ -177,7 +180,7 @@ impl Catalog {
         let written = self
             .replace_files_listed(id, &merged, &overlapping, crash)
             .await?;
-        self.remember_identities(id, &merged, &written);
+        self.remember_identities(id, &merged, &written, since);
         let files_written = written.len();
         tracing::debug!(
             instrument = %id,
@@ -197,21 +200,19 @@ impl Catalog {
     }
 
     /// Drops the rows whose [identity](CatalogRecord::identity) is stored already in one of
-    /// `files` (the dataset's files outside the rows' own interval) that a first delivery of
-    /// them can be in: from the earliest [`CatalogRecord::earliest_delivery_ns`] of the rows on.
+    /// `files` (the dataset's files outside the rows' own interval) by a first delivery of
+    /// them: a row of `ts_init` from `since`, the rows' [`earliest_delivery`], on.
     /// Returns how many were dropped. Records without an identity are left alone.
     async fn drop_stored_elsewhere<T: CatalogRecord>(
         &self,
         id: &InstrumentId,
         rows: &mut Vec<T>,
         files: &[DataFile],
+        since: u64,
     ) -> Result<usize> {
         if rows.iter().all(|r| r.identity().is_none()) {
             return Ok(0);
         }
-        let Some(since) = rows.iter().map(T::earliest_delivery_ns).min() else {
-            return Ok(0);
-        };
         let until = rows
             .iter()
             .map(T::latest_delivery_ns)
@@ -223,7 +224,9 @@ impl Catalog {
             .collect();
         let dataset = dataset_dir(T::KIND, id);
         let mut stored = self.recent_identities.take(&dataset);
-        let dropped = self.search_files::<T>(id, &mut stored, &searched).await;
+        let dropped = self
+            .search_files::<T>(id, &mut stored, &searched, since)
+            .await;
         let dropped = dropped.map(|()| {
             let before = rows.len();
             rows.retain(|r| r.identity().is_none_or(|i| !stored.contains(&i)));
@@ -234,12 +237,14 @@ impl Catalog {
     }
 
     /// Adds the identities of the files just written to the writer's cache, so the next write
-    /// that searches them does not read them back.
+    /// that searches them does not read them back: of a file that begins before `since` (the
+    /// written rows merged into an earlier file), those from `since` on, as a search would.
     fn remember_identities<T: CatalogRecord>(
         &self,
         id: &InstrumentId,
         rows: &[T],
         written: &[WrittenFile],
+        since: u64,
     ) {
         // Only records a later write searches for outside its own interval (liquidations)
         // are worth remembering: bars and prices are only looked for in the files their own
@@ -253,33 +258,29 @@ impl Catalog {
         let dataset = dataset_dir(T::KIND, id);
         let mut stored = self.recent_identities.take(&dataset);
         for file in written {
-            stored.add(
-                &file.meta,
-                rows[file.rows.clone()]
-                    .iter()
-                    .filter_map(|r| r.identity().map(|i| i.fingerprint())),
-            );
+            let rows = &rows[file.rows.clone()];
+            let from = match rows.first() {
+                Some(first) if first.ts_init() < since => since,
+                _ => 0,
+            };
+            stored.add(&file.meta, from, identities_from(rows, from));
         }
         self.recent_identities.put(dataset, stored);
     }
 
-    /// Brings `stored` up to the identities of the `searched` files, reading only those it does
-    /// not hold unchanged.
+    /// Brings `stored` up to the identities of the `searched` files' rows from `since` on,
+    /// reading only the files it does not hold unchanged that far back.
     async fn search_files<T: CatalogRecord>(
         &self,
         id: &InstrumentId,
         stored: &mut DatasetIdentities,
         searched: &[&DataFile],
+        since: u64,
     ) -> Result<()> {
-        for file in stored.retain_unchanged(searched) {
+        for file in stored.retain_unchanged(searched, since) {
             // A file that is not usable data is moved to the quarantine, not trusted.
             if let Some(file_rows) = self.read_or_quarantine::<T>(file, id).await? {
-                stored.add(
-                    &file.meta,
-                    file_rows
-                        .iter()
-                        .filter_map(|r| r.identity().map(|i| i.fingerprint())),
-                );
+                stored.add(&file.meta, since, identities_from(&file_rows, since));
             }
         }
         Ok(())
@@ -492,6 +493,19 @@ impl Catalog {
     }
 }
 
+/// The earliest `ts_init` an earlier delivery of one of `rows` can have been stored with
+/// ([`CatalogRecord::earliest_delivery_ns`]).
+fn earliest_delivery<T: CatalogRecord>(rows: &[T]) -> u64 {
+    rows.iter().map(T::earliest_delivery_ns).min().unwrap_or(0)
+}
+
+/// The identity fingerprints of the rows of `rows` stored from `from_ns` on.
+fn identities_from<T: CatalogRecord>(rows: &[T], from_ns: u64) -> impl Iterator<Item = u128> {
+    rows.iter()
+        .filter(move |r| r.ts_init() >= from_ns)
+        .filter_map(|r| r.identity().map(|i| i.fingerprint()))
+}
+
 #[cfg(test)]
 mod tests {
     use ccxt_model::{Liquidation, LiquidationSource, PositionSide};
@@ -553,6 +567,44 @@ mod tests {
             .unwrap();
         let liquidations = dataset_dir(Liquidation::KIND, &id);
         assert!(!catalog.recent_identities.take(&liquidations).is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_search_holds_the_identities_of_its_window_not_of_the_whole_file() {
+        const HL: &str = "BTC-USD-PERP.HYPERLIQUID";
+        let catalog = Catalog::from_storage(Storage::in_memory());
+        let dataset = dataset_dir(Liquidation::KIND, &InstrumentId::new_unchecked(HL));
+        // A morning in one file (as compacted): a liquidation every 10 s for six hours.
+        let tid = |i: u64| format!("m{i}");
+        let morning: Vec<Liquidation> = (0..2_160)
+            .map(|i| {
+                liq(
+                    HL,
+                    Some(&tid(i)),
+                    DAY + i * 10 * SEC,
+                    DAY + i * 10 * SEC + SEC,
+                )
+            })
+            .collect();
+        let end = DAY + 2_159 * 10 * SEC + SEC;
+        catalog.write(morning).await.unwrap();
+        // Another process (or the file compacted since): nothing is held.
+        catalog.recent_identities.take(&dataset);
+        // A new liquidation 10 s later: the file meets its window at its end.
+        let report = catalog
+            .write(vec![liq(HL, Some("new"), end + 10 * SEC, end + 11 * SEC)])
+            .await
+            .unwrap();
+        assert_eq!(report.rows_added, 1);
+        let held = catalog.recent_identities.take(&dataset);
+        // The morning's rows from 5 minutes before the new one's event on (30), and it.
+        assert_eq!(held.len(), 31, "held the morning's identities");
+        catalog.recent_identities.put(dataset.clone(), held);
+        // A replay of an hour-old liquidation looks further back: still found, not stored again.
+        let replay = liq(HL, Some(&tid(1_800)), DAY + 18_000 * SEC, end + 20 * SEC);
+        let report = catalog.write(vec![replay]).await.unwrap();
+        assert_eq!((report.rows_added, report.duplicates), (0, 1));
+        assert_eq!(all(&catalog, HL).await.len(), 2_161);
     }
 
     #[tokio::test]
