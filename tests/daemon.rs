@@ -345,15 +345,36 @@ async fn collects_all_venues_serves_health_and_metrics_and_stops_cleanly_on_sigt
             "{family} missing:\n{body}"
         );
     }
-    for kind in ["open_interest", "funding_rate", "mark_price", "index_price"] {
-        for venue in ["binance", "bybit", "hyperliquid", "okx"] {
-            let series = format!("ccxt_rows_written_total{{kind=\"{kind}\",venue=\"{venue}\"}}");
-            // OKX's snapshot answers carry no mark or index price.
-            let expected = venue != "okx" || !kind.ends_with("_price");
+    // Every kind is written on every venue (OKX's snapshot answers carry no mark or index
+    // price): snapshots wait in the spool, so some kinds first arrive with a history backfill,
+    // which on a loaded machine can finish after the streams are up.
+    let series = |kind: &str, venue: &str| {
+        format!("ccxt_rows_written_total{{kind=\"{kind}\",venue=\"{venue}\"}}")
+    };
+    let kinds = ["open_interest", "funding_rate", "mark_price", "index_price"];
+    let venues = ["binance", "bybit", "hyperliquid", "okx"];
+    let expected = |kind: &str, venue: &str| venue != "okx" || !kind.ends_with("_price");
+    wait_for(
+        "rows of every kind on every venue",
+        Duration::from_secs(60),
+        async || {
+            let body = http_get(port, "/metrics").1;
+            kinds.iter().all(|k| {
+                venues
+                    .iter()
+                    .all(|v| !expected(k, v) || metric_value(&body, &series(k, v)) > 0.0)
+            })
+        },
+    )
+    .await;
+    let body = d.get("/metrics").await.1;
+    for kind in kinds {
+        for venue in venues {
             assert_eq!(
-                metric_value(&body, &series) > 0.0,
-                expected,
-                "{series}:\n{body}"
+                metric_value(&body, &series(kind, venue)) > 0.0,
+                expected(kind, venue),
+                "{}:\n{body}",
+                series(kind, venue)
             );
         }
     }
